@@ -1,0 +1,601 @@
+//! Configuration: TOML file (DESIGN §9) or the embedded default, validated with
+//! errors that name the file and the key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub mailroom: MailroomSection,
+    #[serde(default)]
+    pub database: DatabaseSection,
+    #[serde(default)]
+    pub inbound: Vec<InboundConfig>,
+    #[serde(default)]
+    pub outbound: OutboundConfig,
+    #[serde(default)]
+    pub agent: Vec<AgentConfig>,
+    #[serde(default)]
+    pub area: Vec<AreaConfig>,
+    #[serde(default)]
+    pub manager: Vec<ManagerConfig>,
+    #[serde(default)]
+    pub sla: BTreeMap<String, SlaConfig>,
+    #[serde(default)]
+    pub rules: Option<RulesSection>,
+    /// Where the config was read from (None: embedded default). Relative paths
+    /// in the file are resolved against the current directory, like the CLI.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailroomSection {
+    #[serde(default = "default_support_address")]
+    pub support_address: String,
+    #[serde(default = "default_support_name")]
+    pub support_name: String,
+    #[serde(default = "default_prefix")]
+    pub ticket_prefix: String,
+    #[serde(default = "default_tz")]
+    pub time_zone: String,
+    /// Other addresses that are mailroom's own (aliases of the support address).
+    #[serde(default)]
+    pub own_addresses: Vec<String>,
+    /// Owner of new tickets until the rules engine routes them.
+    #[serde(default)]
+    pub default_owner: Option<String>,
+    #[serde(default)]
+    pub default_area: Option<String>,
+    /// Messages larger than this are quarantined, e.g. "50MiB".
+    #[serde(default = "default_max_size")]
+    pub max_message_size: String,
+    /// RFC 3834: at most this many automatic replies per recipient per hour.
+    #[serde(default = "default_ack_limit")]
+    pub ack_limit_per_hour: u32,
+    #[serde(default = "default_templates")]
+    pub templates_dir: PathBuf,
+    /// Messages committed per database transaction when a backlog is drained.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+}
+
+impl Default for MailroomSection {
+    fn default() -> Self {
+        MailroomSection {
+            support_address: default_support_address(),
+            support_name: default_support_name(),
+            ticket_prefix: default_prefix(),
+            time_zone: default_tz(),
+            own_addresses: Vec::new(),
+            default_owner: None,
+            default_area: None,
+            max_message_size: default_max_size(),
+            ack_limit_per_hour: default_ack_limit(),
+            templates_dir: default_templates(),
+            batch_size: default_batch(),
+        }
+    }
+}
+
+fn default_support_address() -> String {
+    "support@localhost".into()
+}
+fn default_support_name() -> String {
+    "Support".into()
+}
+fn default_prefix() -> String {
+    "MR".into()
+}
+fn default_tz() -> String {
+    "UTC".into()
+}
+fn default_max_size() -> String {
+    "50MiB".into()
+}
+fn default_ack_limit() -> u32 {
+    10
+}
+fn default_templates() -> PathBuf {
+    PathBuf::from("templates")
+}
+fn default_batch() -> usize {
+    256
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    #[serde(default = "default_db_url")]
+    pub url: String,
+    #[serde(default)]
+    pub url_env: Option<String>,
+    #[serde(default = "default_max_conn")]
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        DatabaseSection {
+            url: default_db_url(),
+            url_env: None,
+            max_connections: default_max_conn(),
+        }
+    }
+}
+
+fn default_db_url() -> String {
+    "sqlite://./mailroom.db".into()
+}
+fn default_max_conn() -> u32 {
+    5
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InboundKind {
+    Imap,
+    Maildir,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    Implicit,
+    Starttls,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundConfig {
+    pub name: String,
+    pub kind: InboundKind,
+    // maildir
+    pub path: Option<PathBuf>,
+    // imap
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<TlsMode>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub folder: Option<String>,
+    pub processed_folder: Option<String>,
+    pub idle: Option<bool>,
+    pub poll_interval: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboundKind {
+    Smtp,
+    File,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    pub kind: OutboundKind,
+    pub path: Option<PathBuf>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<TlsMode>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    /// How often `serve` looks for due outbox rows.
+    #[serde(default)]
+    pub flush_interval: Option<String>,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            kind: OutboundKind::File,
+            path: Some(PathBuf::from("./mail/outbox")),
+            host: None,
+            port: None,
+            tls: None,
+            username: None,
+            password_env: None,
+            password_file: None,
+            ca_file: None,
+            flush_interval: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub email: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub areas: Vec<String>,
+    #[serde(default)]
+    pub away: bool,
+    pub max_open: Option<u32>,
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaConfig {
+    pub name: String,
+    pub strategy: Option<String>,
+    pub escalation: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerConfig {
+    pub email: String,
+    #[serde(default)]
+    pub areas: Vec<String>,
+    pub digest: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaConfig {
+    pub first_response: Option<String>,
+    pub resolution: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSection {
+    pub file: PathBuf,
+}
+
+/// Where to look for the config: explicit flag, then env, then ./mailroom.toml.
+pub fn locate(flag: Option<&Path>) -> Option<(PathBuf, bool)> {
+    if let Some(p) = flag {
+        return Some((p.to_path_buf(), true));
+    }
+    if let Ok(p) = std::env::var("MAILROOM_CONFIG")
+        && !p.is_empty()
+    {
+        return Some((PathBuf::from(p), true));
+    }
+    let p = PathBuf::from("mailroom.toml");
+    p.exists().then_some((p, false))
+}
+
+impl Config {
+    /// The embedded default: SQLite in ./mailroom.db, Maildir ./mail/inbox,
+    /// file outbox ./mail/outbox, support@localhost.
+    pub fn embedded_default() -> Config {
+        Config {
+            mailroom: MailroomSection::default(),
+            database: DatabaseSection::default(),
+            inbound: vec![InboundConfig {
+                name: "inbox".into(),
+                kind: InboundKind::Maildir,
+                path: Some(PathBuf::from("./mail/inbox")),
+                host: None,
+                port: None,
+                tls: None,
+                username: None,
+                password_env: None,
+                password_file: None,
+                ca_file: None,
+                folder: None,
+                processed_folder: None,
+                idle: None,
+                poll_interval: None,
+            }],
+            outbound: OutboundConfig::default(),
+            agent: Vec::new(),
+            area: Vec::new(),
+            manager: Vec::new(),
+            sla: BTreeMap::new(),
+            rules: None,
+            source: None,
+        }
+    }
+
+    /// Load from `flag`/env/./mailroom.toml, or the embedded default when none exists.
+    pub fn load(flag: Option<&Path>) -> Result<Config> {
+        match locate(flag) {
+            None => Ok(Config::embedded_default()),
+            Some((path, _explicit)) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::Config {
+                    file: path.display().to_string(),
+                    message: format!("cannot read: {e}"),
+                })?;
+                Config::parse(&text, &path.display().to_string())
+            }
+        }
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Config> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| Error::Config {
+            file: file.to_string(),
+            message: describe_toml_error(text, &e),
+        })?;
+        cfg.source = Some(PathBuf::from(file));
+        cfg.validate().map_err(|message| Error::Config {
+            file: file.to_string(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        let m = &self.mailroom;
+        if !is_plausible_address(&m.support_address) {
+            return Err(format!(
+                "key mailroom.support_address: {:?} is not an email address",
+                m.support_address
+            ));
+        }
+        if m.ticket_prefix.is_empty() || !m.ticket_prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "key mailroom.ticket_prefix: {:?} must be letters and digits",
+                m.ticket_prefix
+            ));
+        }
+        parse_size(&m.max_message_size)
+            .map_err(|e| format!("key mailroom.max_message_size: {e}"))?;
+        if m.batch_size == 0 {
+            return Err("key mailroom.batch_size: must be at least 1".into());
+        }
+        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres:") || self.database.url.starts_with("postgresql:")) {
+            return Err(format!(
+                "key database.url: expected sqlite://… or postgres://…, got {:?}",
+                redact_url(&self.database.url)
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, ib) in self.inbound.iter().enumerate() {
+            let key = format!("inbound[{i}]");
+            if !names.insert(ib.name.as_str()) {
+                return Err(format!("key {key}.name: duplicate source name {:?}", ib.name));
+            }
+            match ib.kind {
+                InboundKind::Maildir => {
+                    if ib.path.is_none() {
+                        return Err(format!("key {key}.path: required for kind = \"maildir\""));
+                    }
+                }
+                InboundKind::Imap => {
+                    if ib.host.is_none() {
+                        return Err(format!("key {key}.host: required for kind = \"imap\""));
+                    }
+                    if ib.username.is_none() {
+                        return Err(format!("key {key}.username: required for kind = \"imap\""));
+                    }
+                }
+            }
+            if let Some(iv) = &ib.poll_interval {
+                parse_duration(iv).map_err(|e| format!("key {key}.poll_interval: {e}"))?;
+            }
+        }
+        match self.outbound.kind {
+            OutboundKind::File => {
+                if self.outbound.path.is_none() {
+                    return Err("key outbound.path: required for kind = \"file\"".into());
+                }
+            }
+            OutboundKind::Smtp => {
+                if self.outbound.host.is_none() {
+                    return Err("key outbound.host: required for kind = \"smtp\"".into());
+                }
+            }
+        }
+        if let Some(iv) = &self.outbound.flush_interval {
+            parse_duration(iv).map_err(|e| format!("key outbound.flush_interval: {e}"))?;
+        }
+        for (i, a) in self.agent.iter().enumerate() {
+            if !is_plausible_address(&a.email) {
+                return Err(format!("key agent[{i}].email: {:?} is not an email address", a.email));
+            }
+        }
+        if let Some(o) = &m.default_owner
+            && !self.agent.iter().any(|a| a.email.eq_ignore_ascii_case(o))
+        {
+            return Err(format!(
+                "key mailroom.default_owner: {o:?} is not an [[agent]] email"
+            ));
+        }
+        for (name, sla) in &self.sla {
+            for (k, v) in [("first_response", &sla.first_response), ("resolution", &sla.resolution)] {
+                if let Some(v) = v {
+                    parse_duration(v).map_err(|e| format!("key sla.{name}.{k}: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn max_message_size(&self) -> usize {
+        parse_size(&self.mailroom.max_message_size).unwrap_or(50 * 1024 * 1024)
+    }
+
+    /// Database URL, from `url_env` when set (so a password stays out of the file).
+    pub fn database_url(&self) -> Result<String> {
+        if let Some(var) = &self.database.url_env {
+            return std::env::var(var).map_err(|_| Error::Config {
+                file: self.source_name(),
+                message: format!("key database.url_env: environment variable {var} is not set"),
+            });
+        }
+        Ok(self.database.url.clone())
+    }
+
+    pub fn source_name(&self) -> String {
+        self.source
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(embedded default)".into())
+    }
+
+    /// All addresses that are mailroom itself, lowercased.
+    pub fn own_addresses(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::iter::once(&self.mailroom.support_address)
+            .chain(self.mailroom.own_addresses.iter())
+            .map(|a| a.to_ascii_lowercase())
+            .collect();
+        for ib in &self.inbound {
+            if let Some(u) = &ib.username
+                && u.contains('@')
+            {
+                v.push(u.to_ascii_lowercase());
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+fn is_plausible_address(a: &str) -> bool {
+    match a.split_once('@') {
+        Some((l, d)) => !l.is_empty() && !d.is_empty() && !a.contains(char::is_whitespace),
+        None => false,
+    }
+}
+
+/// Hide credentials when echoing a URL in an error.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+/// The toml crate's message already carries line, column and the key; make the
+/// unknown-field case say which section it was found in.
+fn describe_toml_error(_text: &str, e: &toml::de::Error) -> String {
+    e.to_string().trim_end().replace('\n', "\n  ")
+}
+
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. \"30s\", \"5m\", \"1h\""))
+}
+
+pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; use e.g. \"50MiB\""))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => return Err(format!("{s:?}: unknown unit {other:?}; use B, KiB, MiB or GiB")),
+    };
+    Ok(n * mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::embedded_default();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.mailroom.support_address, "support@localhost");
+        assert_eq!(c.max_message_size(), 50 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = Config::parse("[mailroom]\nsupport_adress = \"x@y\"\n", "m.toml").unwrap_err();
+        let s = err.to_string();
+        assert!(s.contains("m.toml"), "{s}");
+        assert!(s.contains("support_adress"), "{s}");
+        assert!(s.contains("line 2"), "{s}");
+    }
+
+    #[test]
+    fn validation_names_key() {
+        let err = Config::parse(
+            "[[inbound]]\nname = \"a\"\nkind = \"maildir\"\n",
+            "m.toml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("inbound[0].path"), "{err}");
+        let err = Config::parse("[mailroom]\nmax_message_size = \"12 parsecs\"\n", "m.toml").unwrap_err();
+        assert!(err.to_string().contains("mailroom.max_message_size"), "{err}");
+    }
+
+    #[test]
+    fn full_contract_example_parses() {
+        let text = r#"
+[mailroom]
+support_address = "support@example.test"
+support_name    = "Example Support"
+ticket_prefix   = "MR"
+time_zone       = "UTC"
+[database]
+url = "sqlite://./mailroom.db"
+[[inbound]]
+name = "support"
+kind = "imap"
+host = "127.0.0.1"
+port = 993
+tls  = "implicit"
+username = "support@example.test"
+password_env = "MAILROOM_IMAP_PASSWORD"
+folder = "INBOX"
+processed_folder = "Processed"
+idle = true
+poll_interval = "30s"
+[outbound]
+kind = "smtp"
+host = "127.0.0.1"
+port = 587
+tls  = "starttls"
+username = "support@example.test"
+password_env = "MAILROOM_SMTP_PASSWORD"
+[[agent]]
+email = "bob@example.test"
+name  = "Bob"
+areas = ["billing"]
+away  = false
+[[area]]
+name = "billing"
+strategy = "round_robin"
+escalation = "carol@example.test"
+[[manager]]
+email = "carol@example.test"
+areas = ["*"]
+digest = "0 8 * * Mon-Fri"
+time_zone = "Europe/Berlin"
+[sla.urgent]
+first_response = "1h"
+resolution = "8h"
+[rules]
+file = "rules.toml"
+"#;
+        let c = Config::parse(text, "full.toml").expect("contract example parses");
+        assert_eq!(c.inbound[0].kind, InboundKind::Imap);
+        assert_eq!(c.own_addresses(), vec!["support@example.test".to_string()]);
+    }
+
+    #[test]
+    fn sizes_and_urls() {
+        assert_eq!(parse_size("1KiB").unwrap(), 1024);
+        assert_eq!(parse_size("3").unwrap(), 3);
+        assert!(parse_size("x").is_err());
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://…@h/db");
+    }
+}

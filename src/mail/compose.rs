@@ -1,0 +1,194 @@
+//! Composing outgoing messages (acknowledgements, notifications) with lettre.
+//! Pure: the caller passes the Message-ID, the date and the rendered bodies.
+
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment as LettreAttachment, Mailbox as LettreMailbox, MultiPart, SinglePart};
+
+use super::parse::{Mailbox, LOOP_HEADER};
+
+/// References carry at most this many IDs (DESIGN §4: "the chain (bounded)").
+pub const MAX_REFERENCES_OUT: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct OutAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: String,
+    /// Without angle brackets.
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// `auto-replied` / `auto-generated` for automatic mail (RFC 3834).
+    pub auto_submitted: Option<&'static str>,
+    /// Value of the loop header; every mail mailroom sends carries it.
+    pub loop_id: String,
+    pub extra_headers: Vec<(&'static str, String)>,
+    pub date: DateTime<Utc>,
+    pub text: String,
+    pub html: Option<String>,
+    pub attachments: Vec<OutAttachment>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ComposeError(pub String);
+
+/// `<local>.<unique>@<domain of the support address>`, without brackets.
+pub fn new_message_id(kind: &str, unique: &str, support_address: &str) -> String {
+    let domain = support_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+    format!("mr.{kind}.{unique}@{domain}")
+}
+
+fn mailbox(m: &Mailbox) -> Result<LettreMailbox, ComposeError> {
+    let addr = m
+        .email
+        .parse()
+        .map_err(|e| ComposeError(format!("address {:?}: {e}", m.email)))?;
+    Ok(LettreMailbox::new(m.name.clone(), addr))
+}
+
+fn raw(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+}
+
+/// References for a reply: the parent's chain plus the parent, bounded from the front.
+pub fn reply_references(parent_refs: &[String], parent_id: &str) -> Vec<String> {
+    let mut refs: Vec<String> = parent_refs.iter().filter(|r| r.as_str() != parent_id).cloned().collect();
+    refs.push(parent_id.to_string());
+    if refs.len() > MAX_REFERENCES_OUT {
+        // Keep the thread root and the newest ones.
+        let tail = refs.split_off(refs.len() - (MAX_REFERENCES_OUT - 1));
+        refs.truncate(1);
+        refs.extend(tail);
+    }
+    refs
+}
+
+pub fn compose(o: &Outgoing) -> Result<Vec<u8>, ComposeError> {
+    let mut b = lettre::Message::builder()
+        .from(mailbox(&o.from)?)
+        .subject(o.subject.clone())
+        .date(SystemTime::from(o.date))
+        .message_id(Some(format!("<{}>", o.message_id)))
+        .raw_header(raw(LOOP_HEADER, o.loop_id.clone()));
+    if let Some(r) = &o.reply_to {
+        b = b.reply_to(mailbox(r)?);
+    }
+    if o.to.is_empty() {
+        return Err(ComposeError("no recipient".into()));
+    }
+    for t in &o.to {
+        b = b.to(mailbox(t)?);
+    }
+    for c in &o.cc {
+        b = b.cc(mailbox(c)?);
+    }
+    if let Some(irt) = &o.in_reply_to {
+        b = b.in_reply_to(format!("<{irt}>"));
+    }
+    if !o.references.is_empty() {
+        // lettre replaces on a second call: one space-separated value.
+        let refs: Vec<String> = o.references.iter().map(|r| format!("<{r}>")).collect();
+        b = b.references(refs.join(" "));
+    }
+    if let Some(a) = o.auto_submitted {
+        b = b.raw_header(raw("Auto-Submitted", a.to_string()));
+        // Ask Exchange and friends not to answer our automatic mail either.
+        b = b.raw_header(raw("X-Auto-Response-Suppress", "All".into()));
+    }
+    for (name, value) in &o.extra_headers {
+        b = b.raw_header(raw(name, value.clone()));
+    }
+
+    let body = match &o.html {
+        Some(html) => MultiPart::alternative_plain_html(o.text.clone(), html.clone()),
+        None => MultiPart::mixed().singlepart(SinglePart::plain(o.text.clone())),
+    };
+    let message = if o.attachments.is_empty() {
+        match &o.html {
+            Some(_) => b.multipart(body),
+            None => b.singlepart(SinglePart::plain(o.text.clone())),
+        }
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for a in &o.attachments {
+            let ct = ContentType::parse(&a.content_type)
+                .unwrap_or(ContentType::parse("application/octet-stream").map_err(|e| ComposeError(e.to_string()))?);
+            mixed = mixed.singlepart(LettreAttachment::new(a.filename.clone()).body(a.data.clone(), ct));
+        }
+        b.multipart(mixed)
+    }
+    .map_err(|e| ComposeError(e.to_string()))?;
+    Ok(message.formatted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::parse::parse;
+
+    fn sample() -> Outgoing {
+        Outgoing {
+            from: Mailbox { name: Some("Example Support".into()), email: "support@example.test".into() },
+            reply_to: Some(Mailbox { name: None, email: "support@example.test".into() }),
+            to: vec![Mailbox { name: Some("Alice".into()), email: "alice@customer.test".into() }],
+            cc: vec![],
+            subject: "Re: Printer broken [MR-7]".into(),
+            message_id: new_message_id("ack", "u1", "support@example.test"),
+            in_reply_to: Some("abc@customer.test".into()),
+            references: reply_references(&["root@x.test".into()], "abc@customer.test"),
+            auto_submitted: Some("auto-replied"),
+            loop_id: "support@example.test".into(),
+            extra_headers: vec![("X-Mailroom-Ticket", "MR-7".into())],
+            date: DateTime::from_timestamp(1_800_000_000, 0).expect("valid timestamp"),
+            text: "We got your mail, Grüße.".into(),
+            html: Some("<p>We got your mail.</p>".into()),
+            attachments: vec![],
+        }
+    }
+
+    #[test]
+    fn composed_ack_round_trips() {
+        let raw = compose(&sample()).unwrap();
+        let m = parse(&raw).unwrap();
+        assert_eq!(m.message_id, "mr.ack.u1@example.test");
+        assert_eq!(m.in_reply_to, vec!["abc@customer.test"]);
+        assert_eq!(m.references, vec!["root@x.test", "abc@customer.test"]);
+        assert_eq!(m.subject, "Re: Printer broken [MR-7]");
+        assert_eq!(m.auto.auto_submitted.as_deref(), Some("auto-replied"));
+        assert_eq!(m.auto.loop_values, vec!["support@example.test"]);
+        assert!(m.text.contains("Grüße"), "{}", m.text);
+        assert!(m.html.is_some());
+        assert_eq!(m.from.name.as_deref(), Some("Example Support"));
+    }
+
+    #[test]
+    fn attachments_are_carried() {
+        let mut o = sample();
+        o.attachments.push(OutAttachment { filename: "log.txt".into(), content_type: "text/plain".into(), data: b"line".to_vec() });
+        let m = parse(&compose(&o).unwrap()).unwrap();
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].filename.as_deref(), Some("log.txt"));
+    }
+
+    #[test]
+    fn references_are_bounded_and_keep_root() {
+        let chain: Vec<String> = (0..50).map(|i| format!("m{i}@x")).collect();
+        let r = reply_references(&chain, "new@x");
+        assert_eq!(r.len(), MAX_REFERENCES_OUT);
+        assert_eq!(r[0], "m0@x");
+        assert_eq!(r.last().map(String::as_str), Some("new@x"));
+    }
+}

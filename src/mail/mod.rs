@@ -1,0 +1,10 @@
+//! Pure email logic: no I/O, no clock, no database.
+
+pub mod classify;
+pub mod compose;
+pub mod parse;
+pub mod thread;
+
+pub use classify::{Class, Classifier};
+pub use parse::{parse, Mailbox, ParseFailure, ParsedMail};
+pub use thread::ThreadKeys;

@@ -1,0 +1,276 @@
+//! The only place with SQL. One code path for SQLite and PostgreSQL: each query
+//! is written once and expanded for both backends by `on_conn!`/`on_pool!`
+//! (runtime queries with `$n` placeholders work on both).
+
+mod rows;
+mod tx;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::error::{is_connection_error, Error, Result};
+
+pub use rows::*;
+pub use tx::{NewEvent, NewMessage, NewTicket, Tx};
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Clone)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool of either backend.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_pool;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub status: Option<String>,
+    pub area: Option<String>,
+    pub owner: Option<String>,
+    pub limit: Option<i64>,
+}
+
+fn unavailable(url: &str, e: sqlx::Error) -> Error {
+    if is_connection_error(&e) || matches!(e, sqlx::Error::Configuration(_)) {
+        Error::DatabaseUnavailable(format!("{}: {e}", crate::config::redact_url(url)))
+    } else {
+        Error::Database(e)
+    }
+}
+
+impl Store {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+        let pool = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| unavailable(url, e))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // WAL + NORMAL: durable across process crashes (kill -9), fast.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            if let Some(parent) = sqlite_parent_dir(url) {
+                std::fs::create_dir_all(&parent).map_err(|e| {
+                    Error::DatabaseUnavailable(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await
+                .map_err(|e| unavailable(url, e))?;
+            Pool::Sqlite(pool)
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(|e| unavailable(url, e))?;
+            Pool::Postgres(pool)
+        };
+        Ok(Store { pool })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATOR.run(p).await?,
+            Pool::Postgres(p) => POSTGRES_MIGRATOR.run(p).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(&self.pool, p => p.close().await)
+    }
+
+    /// A write transaction. SQLite takes the write lock up front (BEGIN IMMEDIATE),
+    /// so two writers wait for each other instead of failing on lock upgrade.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub async fn list_tickets(&self, f: &TicketFilter) -> Result<Vec<TicketRow>> {
+        let mut sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE 1=1");
+        let mut args: Vec<String> = Vec::new();
+        for (col, val) in [("status", &f.status), ("area", &f.area), ("owner", &f.owner)] {
+            if let Some(v) = val {
+                args.push(v.to_ascii_lowercase());
+                sql.push_str(&format!(" AND {col} = ${}", args.len()));
+            }
+        }
+        sql.push_str(" ORDER BY id");
+        if let Some(l) = f.limit {
+            sql.push_str(&format!(" LIMIT {}", l.max(0)));
+        }
+        Ok(on_pool!(&self.pool, p => {
+            let mut q = sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql));
+            for a in &args {
+                q = q.bind(a.clone());
+            }
+            q.fetch_all(p).await?
+        }))
+    }
+
+    pub async fn ticket(&self, id: i64) -> Result<Option<TicketRow>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, TicketRow>(
+            sqlx::AssertSqlSafe(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1")))
+            .bind(id).fetch_optional(p).await?))
+    }
+
+    pub async fn ticket_messages(&self, ticket_id: i64) -> Result<Vec<MessageRow>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, MessageRow>(
+            sqlx::AssertSqlSafe(format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1 ORDER BY id")))
+            .bind(ticket_id).fetch_all(p).await?))
+    }
+
+    pub async fn message_attachments(&self, message_row: i64) -> Result<Vec<AttachmentRow>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, AttachmentRow>(
+            "SELECT ma.filename, ma.content_type, a.size, a.sha256 FROM message_attachments ma \
+             JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_row = $1 ORDER BY ma.id")
+            .bind(message_row).fetch_all(p).await?))
+    }
+
+    pub async fn ticket_events(&self, ticket_id: i64) -> Result<Vec<EventRow>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, EventRow>(
+            "SELECT id, ticket_id, message_row, kind, detail, created_at FROM events WHERE ticket_id = $1 ORDER BY id")
+            .bind(ticket_id).fetch_all(p).await?))
+    }
+
+    pub async fn ticket_participants(&self, ticket_id: i64) -> Result<Vec<(String, String)>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, (String, String)>(
+            "SELECT email, role FROM participants WHERE ticket_id = $1 ORDER BY role, email")
+            .bind(ticket_id).fetch_all(p).await?))
+    }
+
+    pub async fn outbox_list(&self) -> Result<Vec<OutboxRow>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, OutboxRow>(
+            sqlx::AssertSqlSafe(format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id")))
+            .fetch_all(p).await?))
+    }
+
+    pub async fn quarantine_list(&self) -> Result<Vec<QuarantineRow>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, QuarantineRow>(
+            "SELECT id, origin, reason, sha256, size, created_at FROM quarantine ORDER BY id")
+            .fetch_all(p).await?))
+    }
+
+    pub async fn count(&self, table: Table) -> Result<i64> {
+        let sql = format!("SELECT COUNT(*) FROM {}", table.name());
+        Ok(on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?))
+    }
+
+    /// Claims up to `limit` due outbox rows for `lease`: a crashed sender's claim
+    /// expires and the row is sent again (at-least-once, like SMTP itself).
+    pub async fn claim_due_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<DueMail>> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        let lock = match self.pool {
+            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Pool::Sqlite(_) => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET status = 'sending', claimed_until = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE \
+               (status = 'queued' AND next_attempt_at <= $2) OR (status = 'sending' AND claimed_until < $2) \
+               ORDER BY id LIMIT $3{lock}) \
+             RETURNING id"
+        );
+        let mut tx = self.begin().await?;
+        let ids: Vec<i64> = tx::on_tx!(&mut tx, c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+            .bind(until).bind(now).bind(limit).fetch_all(&mut *c).await?);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: DueMail = tx::on_tx!(&mut tx, c => sqlx::query_as::<_, DueMail>(
+                "SELECT o.id, o.ticket_id, o.kind, o.sender, o.recipients, o.attempts, m.message_id, m.raw \
+                 FROM outbox o JOIN messages m ON m.id = o.message_row WHERE o.id = $1")
+                .bind(id).fetch_one(&mut *c).await?);
+            out.push(row);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+            .bind(now).bind(id).execute(p).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// A failed attempt: retry at `retry_at`, or give up (`None`, permanent failure).
+    pub async fn mark_failed(&self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
+        let (status, next) = match retry_at {
+            Some(t) => ("queued", Some(t)),
+            None => ("failed", None),
+        };
+        on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+             claimed_until = NULL, last_error = $3 WHERE id = $4")
+            .bind(status).bind(next).bind(error).bind(id).execute(p).await.map(|_| ())?);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Table {
+    Tickets,
+    Messages,
+    Outbox,
+    Quarantine,
+    Attachments,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Tickets => "tickets",
+            Table::Messages => "messages",
+            Table::Outbox => "outbox",
+            Table::Quarantine => "quarantine",
+            Table::Attachments => "attachments",
+        }
+    }
+}
+
+fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let parent = std::path::Path::new(path).parent()?;
+    (!parent.as_os_str().is_empty()).then(|| parent.to_path_buf())
+}

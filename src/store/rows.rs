@@ -1,0 +1,115 @@
+//! Rows read back from the database.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at";
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct TicketRow {
+    pub id: i64,
+    pub subject: String,
+    pub normalized_subject: String,
+    pub status: String,
+    pub priority: String,
+    pub area: Option<String>,
+    pub owner: Option<String>,
+    pub customer: String,
+    pub customer_name: Option<String>,
+    pub tags: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+pub const MESSAGE_COLUMNS: &str = "id, ticket_id, direction, kind, message_id, from_addr, from_name, to_addrs, cc_addrs, recipient, subject, sent_at, text_body, html_body, origin, reason, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct MessageRow {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub direction: String,
+    pub kind: String,
+    pub message_id: String,
+    pub from_addr: String,
+    pub from_name: Option<String>,
+    pub to_addrs: String,
+    pub cc_addrs: String,
+    pub recipient: Option<String>,
+    pub subject: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    pub origin: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub message_row: Option<i64>,
+    pub kind: String,
+    pub detail: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct AttachmentRow {
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+pub const OUTBOX_COLUMNS: &str = "id, message_row, ticket_id, kind, sender, recipients, status, attempts, next_attempt_at, last_error, created_at, sent_at";
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub message_row: i64,
+    pub ticket_id: Option<i64>,
+    pub kind: String,
+    pub sender: String,
+    pub recipients: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// An outbox row claimed for sending, with the bytes to send.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueMail {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub kind: String,
+    pub sender: String,
+    pub recipients: String,
+    pub attempts: i64,
+    pub message_id: String,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct QuarantineRow {
+    pub id: i64,
+    pub origin: String,
+    pub reason: String,
+    pub sha256: String,
+    pub size: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored Message-ID that an inbound mail referenced.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefHit {
+    pub message_id: String,
+    pub ticket_id: i64,
+    pub kind: String,
+    pub recipient: Option<String>,
+}
