@@ -3,10 +3,16 @@
 //! Pure core: `mail`, `rules`, `tickets` (no I/O). Shell: `store` (all SQL),
 //! `inbound`, `outbound`, `pipeline`, `server`.
 
+pub mod cli;
 pub mod config;
+pub mod pipeline;
+pub mod templates;
 pub mod error;
+pub mod inbound;
 pub mod mail;
+pub mod outbound;
 pub mod rules;
+pub mod server;
 pub mod store;
 pub mod tickets;
 

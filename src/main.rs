@@ -1,1 +1,107 @@
-fn main() {}
+//! Command-line parsing only; the commands live in `mailroom::cli`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use mailroom::cli::{self, Command, OutboxCmd, TicketsCmd};
+
+#[derive(Parser)]
+#[command(name = "mailroom", version, about = "Email-driven support desk: mail in, threaded tickets out")]
+struct Args {
+    /// Config file (default: ./mailroom.toml if present, else the embedded default)
+    #[arg(long, global = true, env = "MAILROOM_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run every inbound source and the outbox worker until SIGTERM/SIGINT
+    Serve,
+    /// Fetch and process all new mail from every inbound source, then exit
+    Poll {
+        /// Process what is there now and exit (the only mode; `serve` keeps running)
+        #[arg(long)]
+        once: bool,
+    },
+    /// Process raw messages from files or stdin (exit 75 = temporary failure)
+    Ingest {
+        /// One JSON line per message
+        #[arg(long)]
+        json: bool,
+        /// Files with one message each; `-` or nothing reads stdin
+        files: Vec<PathBuf>,
+    },
+    /// List and show tickets
+    Tickets {
+        #[command(subcommand)]
+        cmd: TicketsArgs,
+    },
+    /// Inspect and send the outbox
+    Outbox {
+        #[command(subcommand)]
+        cmd: OutboxArgs,
+    },
+    /// List quarantined messages (could not be parsed, no sender, too large)
+    Quarantine {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or update the database schema
+    Migrate,
+}
+
+#[derive(Subcommand)]
+enum TicketsArgs {
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        area: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        /// MR-1042 or 1042
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxArgs {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send what is due now, then exit
+    Flush,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let command = match args.command {
+        Cmd::Serve => Command::Serve,
+        Cmd::Poll { once: _ } => Command::PollOnce,
+        Cmd::Ingest { json, files } => Command::Ingest { json, files },
+        Cmd::Tickets { cmd: TicketsArgs::List { status, area, owner, limit, json } } => {
+            Command::Tickets(TicketsCmd::List { status, area, owner, limit, json })
+        }
+        Cmd::Tickets { cmd: TicketsArgs::Show { reference, json } } => {
+            Command::Tickets(TicketsCmd::Show { reference, json })
+        }
+        Cmd::Outbox { cmd: OutboxArgs::List { json } } => Command::Outbox(OutboxCmd::List { json }),
+        Cmd::Outbox { cmd: OutboxArgs::Flush } => Command::Outbox(OutboxCmd::Flush),
+        Cmd::Quarantine { json } => Command::Quarantine { json },
+        Cmd::Migrate => Command::Migrate,
+    };
+    cli::run(args.config.as_deref(), command)
+}

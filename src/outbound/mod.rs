@@ -1,0 +1,107 @@
+//! Sending what the pipeline queued: the outbox worker and its transports.
+
+mod file;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Config, OutboundKind};
+use crate::error::{Error, Result};
+use crate::store::{DueMail, Store};
+
+pub use file::FileTransport;
+
+/// How a transport failed: worth retrying, or never going to work.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("temporary: {0}")]
+    Transient(String),
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+pub enum Transport {
+    File(FileTransport),
+}
+
+impl Transport {
+    pub fn from_config(cfg: &Config) -> Result<Transport> {
+        match cfg.outbound.kind {
+            OutboundKind::File => {
+                let path = cfg.outbound.path.clone().unwrap_or_else(|| "./mail/outbox".into());
+                Ok(Transport::File(FileTransport::new(path)))
+            }
+            OutboundKind::Smtp => Err(Error::Config {
+                file: cfg.source_name(),
+                message: "key outbound.kind: \"smtp\" sending is not in this build yet; use kind = \"file\"".into(),
+            }),
+        }
+    }
+
+    pub async fn send(&self, mail: &DueMail) -> std::result::Result<(), SendError> {
+        match self {
+            Transport::File(t) => t.send(mail).await,
+        }
+    }
+}
+
+/// Exponential backoff: 1 min, 2, 4, … capped at 4 h; give up after 12 attempts
+/// (about two days), like an MTA's queue lifetime.
+pub const MAX_ATTEMPTS: i64 = 12;
+
+pub fn retry_delay(attempts: i64) -> Duration {
+    let exp = attempts.clamp(1, 9) as u32 - 1;
+    Duration::from_secs((60u64 << exp).min(4 * 3600))
+}
+
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct FlushReport {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Sends everything that is due now, then returns.
+pub async fn flush(store: &Store, transport: &Transport, now: impl Fn() -> DateTime<Utc>) -> Result<FlushReport> {
+    let mut report = FlushReport::default();
+    loop {
+        let due = store.claim_due_outbox(now(), Duration::from_secs(300), 100).await?;
+        if due.is_empty() {
+            return Ok(report);
+        }
+        for mail in due {
+            match transport.send(&mail).await {
+                Ok(()) => {
+                    store.mark_sent(mail.id, now()).await?;
+                    report.sent += 1;
+                    tracing::info!(outbox = mail.id, kind = %mail.kind, to = %mail.recipients, "sent");
+                }
+                Err(SendError::Transient(e)) if mail.attempts < MAX_ATTEMPTS => {
+                    let at = now() + chrono::Duration::from_std(retry_delay(mail.attempts)).unwrap_or_default();
+                    tracing::warn!(outbox = mail.id, error = %e, retry_at = %at, "send failed, will retry");
+                    store.mark_failed(mail.id, &e, Some(at)).await?;
+                    report.retrying += 1;
+                }
+                Err(e) => {
+                    tracing::error!(outbox = mail.id, error = %e, "send failed permanently");
+                    store.mark_failed(mail.id, &e.to_string(), None).await?;
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(retry_delay(1), Duration::from_secs(60));
+        assert_eq!(retry_delay(2), Duration::from_secs(120));
+        assert_eq!(retry_delay(5), Duration::from_secs(960));
+        assert_eq!(retry_delay(50), Duration::from_secs(4 * 3600));
+    }
+}

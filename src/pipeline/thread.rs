@@ -1,0 +1,85 @@
+//! Which ticket a mail belongs to (DESIGN §4), with the reason as text.
+
+use super::Pipeline;
+use crate::error::Result;
+use crate::mail::parse::ParsedMail;
+use crate::mail::thread::referenced_ids;
+use crate::mail::Class;
+use crate::store::{TicketRow, Tx};
+
+#[derive(Debug, Default)]
+pub struct ThreadMatch {
+    pub ticket: Option<TicketRow>,
+    /// Why it matched (or why a new ticket), stored as an event.
+    pub via: String,
+    /// Other observations worth keeping (an ignored subject tag, …).
+    pub notes: Vec<String>,
+    /// (ticket, notification Message-ID) when the mail answers a notification
+    /// that mailroom sent to its sender: the proof an agent reply needs.
+    pub agent_proof: Option<(i64, String)>,
+}
+
+impl Pipeline {
+    pub(crate) async fn find_thread(&self, tx: &mut Tx, mail: &ParsedMail, class: &Class) -> Result<ThreadMatch> {
+        let mut ids: Vec<String> = Vec::new();
+        if matches!(class, Class::Bounce { .. }) {
+            ids.extend(mail.report.original_message_ids.iter().cloned());
+        }
+        for id in referenced_ids(&mail.in_reply_to, &mail.references) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let mut m = ThreadMatch::default();
+        let hits = tx.find_by_message_ids(&ids).await?;
+
+        m.agent_proof = hits
+            .iter()
+            .find(|h| h.kind == "notification" && h.recipient.as_deref() == Some(mail.from.email.as_str()))
+            .map(|h| (h.ticket_id, h.message_id.clone()));
+
+        // The most specific reference wins: In-Reply-To, then References newest first.
+        let best = ids.iter().find_map(|id| hits.iter().find(|h| &h.message_id == id));
+        if let Some(hit) = best {
+            let header = if mail.report.original_message_ids.contains(&hit.message_id) && matches!(class, Class::Bounce { .. }) {
+                "the bounced original"
+            } else if mail.in_reply_to.contains(&hit.message_id) {
+                "In-Reply-To"
+            } else {
+                "References"
+            };
+            m.ticket = tx.ticket(hit.ticket_id).await?;
+            m.via = format!(
+                "threaded by {header}: <{}> is our stored {} message on {}",
+                hit.message_id,
+                hit.kind,
+                self.ticket_ref(hit.ticket_id)
+            );
+            return Ok(m);
+        }
+
+        if let Some(n) = self.keys.subject_tag(&mail.subject) {
+            let tag = self.ticket_ref(n);
+            match tx.ticket(n).await? {
+                Some(t) => {
+                    if tx.is_participant(n, &mail.from.email).await? {
+                        m.ticket = Some(t);
+                        m.via = format!("threaded by subject tag [{tag}]: {} is a participant", mail.from.email);
+                        return Ok(m);
+                    }
+                    m.notes.push(format!(
+                        "subject tag [{tag}] ignored: {} is not a participant of {tag} (no hijacking by ticket number)",
+                        mail.from.email
+                    ));
+                }
+                None => m.notes.push(format!("subject tag [{tag}] names no existing ticket")),
+            }
+        }
+        m.via = if ids.is_empty() {
+            "new ticket: no In-Reply-To/References and no usable subject tag".into()
+        } else {
+            format!("new ticket: none of the {} referenced Message-IDs is stored, no usable subject tag", ids.len())
+        };
+        Ok(m)
+    }
+}
