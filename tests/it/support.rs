@@ -1,0 +1,309 @@
+//! Test harness: a temp dir with a config, the real `mailroom` binary, and a
+//! fresh database per test on SQLite or PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use sqlx::Connection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub backend: Backend,
+    pub db_url: String,
+    pg_db: Option<String>,
+    counter: std::cell::Cell<u32>,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("MAILROOM_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("test runtime")
+}
+
+/// Base config every test gets; `extra` is appended (more sections, agents, …).
+pub const BASE: &str = r#"
+[mailroom]
+support_address = "support@example.test"
+support_name = "Example Support"
+ticket_prefix = "MR"
+default_owner = "bob@example.test"
+
+[[agent]]
+email = "bob@example.test"
+name = "Bob"
+areas = ["billing"]
+
+[[agent]]
+email = "erin@example.test"
+name = "Erin"
+"#;
+
+impl Env {
+    pub fn new(backend: Backend) -> Env {
+        Env::with_config(backend, BASE, "")
+    }
+
+    /// `mailroom_section` replaces BASE's top part entirely when it starts with "[mailroom]".
+    pub fn with_config(backend: Backend, base: &str, extra: &str) -> Env {
+        let dir = tempfile::Builder::new()
+            .prefix("mr-it-")
+            .tempdir()
+            .expect("tempdir");
+        let (db_url, pg_db) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("mailroom.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let name = format!("mr_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = pg_admin_url();
+                runtime().block_on(async {
+                    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                        panic!("PostgreSQL at {admin} is required for the postgres half of the suite (set MAILROOM_TEST_PG_URL): {e}")
+                    });
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                        .execute(&mut c)
+                        .await
+                        .expect("create test database");
+                });
+                let base_url = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .unwrap_or(admin);
+                (format!("{base_url}/{name}"), Some(name))
+            }
+        };
+        let config = dir.path().join("mailroom.toml");
+        let text = format!(
+            "{base}\n[database]\nurl = \"{db_url}\"\n\n[[inbound]]\nname = \"inbox\"\nkind = \"maildir\"\npath = \"{}\"\npoll_interval = \"100ms\"\n\n[outbound]\nkind = \"file\"\npath = \"{}\"\nflush_interval = \"100ms\"\n{extra}\n",
+            dir.path().join("inbox").display(),
+            dir.path().join("outbox").display(),
+        );
+        std::fs::write(&config, text).expect("write config");
+        Env {
+            dir,
+            config,
+            backend,
+            db_url,
+            pg_db,
+            counter: std::cell::Cell::new(0),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mailroom"));
+        c.arg("--config")
+            .arg(&self.config)
+            .current_dir(self.dir.path())
+            .env_remove("MAILROOM_CONFIG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run mailroom")
+    }
+
+    pub fn run_ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "mailroom {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    /// Writes `raw` to a file and ingests it; returns the JSON outcome line.
+    pub fn ingest(&self, raw: &str) -> Value {
+        let n = self.counter.get() + 1;
+        self.counter.set(n);
+        let file = self.path(&format!("msg-{n}.eml"));
+        std::fs::write(&file, raw).expect("write message");
+        let file = file.display().to_string();
+        let out = self.run_ok(&["ingest", "--json", &file]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "one outcome line expected: {out}");
+        serde_json::from_str(lines[0]).expect("outcome is JSON")
+    }
+
+    pub fn ingest_files(&self, files: &[&Path]) -> Vec<Value> {
+        let mut args = vec!["ingest".to_string(), "--json".to_string()];
+        args.extend(files.iter().map(|f| f.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run_ok(&args)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    }
+
+    pub fn ticket(&self, reference: &str) -> Value {
+        serde_json::from_str(&self.run_ok(&["tickets", "show", reference, "--json"]))
+            .expect("ticket JSON")
+    }
+
+    pub fn tickets(&self) -> Vec<Value> {
+        serde_json::from_str(&self.run_ok(&["tickets", "list", "--json"])).expect("list JSON")
+    }
+
+    pub fn outbox(&self) -> Vec<Value> {
+        serde_json::from_str(&self.run_ok(&["outbox", "list", "--json"])).expect("outbox JSON")
+    }
+
+    /// Runs one SQL statement against the test database (to set up states that
+    /// later issues will reach through agent commands).
+    pub fn sql(&self, stmt: &str) {
+        let url = self.db_url.clone();
+        let stmt = stmt.to_string();
+        runtime().block_on(async move {
+            match self.backend {
+                Backend::Sqlite => {
+                    let mut c = sqlx::SqliteConnection::connect(&url)
+                        .await
+                        .expect("sqlite connect");
+                    sqlx::query(sqlx::AssertSqlSafe(stmt))
+                        .execute(&mut c)
+                        .await
+                        .expect("sql");
+                }
+                Backend::Postgres => {
+                    let mut c = sqlx::PgConnection::connect(&url).await.expect("pg connect");
+                    sqlx::query(sqlx::AssertSqlSafe(stmt))
+                        .execute(&mut c)
+                        .await
+                        .expect("sql");
+                }
+            }
+        });
+    }
+
+    /// Flushes the outbox and returns the .eml files written, parsed.
+    pub fn flush_outbox(&self) -> Vec<(String, mailroom::mail::ParsedMail)> {
+        self.run_ok(&["outbox", "flush"]);
+        let mut out = Vec::new();
+        let dir = self.path("outbox");
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return out;
+        };
+        let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        names.sort();
+        for p in names {
+            if p.extension().is_some_and(|e| e == "eml") {
+                let raw = std::fs::read(&p).expect("read outbox file");
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                out.push((
+                    name,
+                    mailroom::mail::parse(&raw).expect("outgoing mail parses"),
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_db.take() {
+            let admin = pg_admin_url();
+            runtime().block_on(async {
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
+                }
+            });
+        }
+    }
+}
+
+/// Generates `mod $name { fn sqlite(); fn postgres(); }` running one body on both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($(fn $name:ident($b:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                fn run($b: $crate::support::Backend) $body
+                #[test]
+                fn sqlite() {
+                    run($crate::support::Backend::Sqlite)
+                }
+                #[test]
+                fn postgres() {
+                    run($crate::support::Backend::Postgres)
+                }
+            }
+        )*
+    };
+}
+
+/// A plain customer mail.
+pub fn mail(
+    from: &str,
+    subject: &str,
+    message_id: &str,
+    extra_headers: &str,
+    body: &str,
+) -> String {
+    format!(
+        "From: {from}\r\nTo: support@example.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n{extra_headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+pub fn messages(t: &Value) -> &Vec<Value> {
+    t["messages"].as_array().expect("messages array")
+}
+
+pub fn kinds(t: &Value) -> Vec<String> {
+    messages(t)
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+pub fn events_text(t: &Value) -> String {
+    t["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e["kind"].as_str().unwrap_or(""),
+                        e["detail"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
