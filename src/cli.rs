@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use serde_json::json;
 
 use crate::config::{Config, InboundKind};
 use crate::error::Error;
 use crate::inbound::maildir::Maildir;
-use crate::inbound::{commit_batch, Batcher};
+use crate::inbound::{Batcher, commit_batch};
 use crate::outbound::{self, Transport};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::{Store, TicketFilter, TicketRow};
@@ -33,8 +33,17 @@ pub enum Command {
 }
 
 pub enum TicketsCmd {
-    List { status: Option<String>, area: Option<String>, owner: Option<String>, limit: Option<i64>, json: bool },
-    Show { reference: String, json: bool },
+    List {
+        status: Option<String>,
+        area: Option<String>,
+        owner: Option<String>,
+        limit: Option<i64>,
+        json: bool,
+    },
+    Show {
+        reference: String,
+        json: bool,
+    },
 }
 
 pub enum OutboxCmd {
@@ -43,12 +52,22 @@ pub enum OutboxCmd {
 }
 
 pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
-    let default_level = if matches!(command, Command::Serve) { "info" } else { "warn" };
+    let default_level = if matches!(command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MAILROOM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("mailroom: cannot start the async runtime: {e}");
@@ -59,7 +78,9 @@ pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mailroom: {e:#}");
-            let temporary = e.chain().any(|c| c.downcast_ref::<Error>().is_some_and(Error::is_temporary));
+            let temporary = e
+                .chain()
+                .any(|c| c.downcast_ref::<Error>().is_some_and(Error::is_temporary));
             ExitCode::from(if temporary { EXIT_TEMPFAIL } else { 1 })
         }
     }
@@ -82,20 +103,40 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
         }
         Command::Ingest { json, files } => ingest(&cfg, &store, json, files).await,
         Command::PollOnce => poll_once(&cfg, &store).await,
-        Command::Serve => crate::server::serve(cfg.clone(), store.clone()).await.map_err(Into::into),
-        Command::Tickets(TicketsCmd::List { status, area, owner, limit, json }) => {
+        Command::Serve => crate::server::serve(cfg.clone(), store.clone())
+            .await
+            .map_err(Into::into),
+        Command::Tickets(TicketsCmd::List {
+            status,
+            area,
+            owner,
+            limit,
+            json,
+        }) => {
             if let Some(s) = &status {
                 s.parse::<tickets::Status>().map_err(anyhow::Error::msg)?;
             }
-            let rows = store.list_tickets(&TicketFilter { status, area, owner, limit }).await?;
+            let rows = store
+                .list_tickets(&TicketFilter {
+                    status,
+                    area,
+                    owner,
+                    limit,
+                })
+                .await?;
             print_ticket_list(&cfg, &rows, json)
         }
-        Command::Tickets(TicketsCmd::Show { reference, json }) => show_ticket(&cfg, &store, &reference, json).await,
+        Command::Tickets(TicketsCmd::Show { reference, json }) => {
+            show_ticket(&cfg, &store, &reference, json).await
+        }
         Command::Outbox(OutboxCmd::List { json }) => outbox_list(&store, json).await,
         Command::Outbox(OutboxCmd::Flush) => {
             let transport = Transport::from_config(&cfg)?;
             let r = outbound::flush(&store, &transport, chrono::Utc::now).await?;
-            println!("sent {}, retrying {}, failed {}", r.sent, r.retrying, r.failed);
+            println!(
+                "sent {}, retrying {}, failed {}",
+                r.sent, r.retrying, r.failed
+            );
             Ok(())
         }
         Command::Quarantine { json } => quarantine_list(&store, json).await,
@@ -112,26 +153,46 @@ fn print_outcome(o: &Outcome, json: bool) {
             "{}: {}{}{}",
             o.file,
             o.outcome.as_str(),
-            o.ticket_ref.as_deref().map(|r| format!(" {r}")).unwrap_or_default(),
-            o.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            o.ticket_ref
+                .as_deref()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default(),
+            o.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
         );
     }
 }
 
-async fn ingest(cfg: &Arc<Config>, store: &Store, json: bool, files: Vec<PathBuf>) -> anyhow::Result<()> {
+async fn ingest(
+    cfg: &Arc<Config>,
+    store: &Store,
+    json: bool,
+    files: Vec<PathBuf>,
+) -> anyhow::Result<()> {
     let pipeline = Pipeline::new(cfg.clone())?;
-    let files = if files.is_empty() { vec![PathBuf::from("-")] } else { files };
+    let files = if files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        files
+    };
     let mut batcher = Batcher::new(cfg.mailroom.batch_size);
     let total = files.len();
     for (i, f) in files.into_iter().enumerate() {
         let raw = if f.as_os_str() == "-" {
             let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).context("reading stdin")?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading stdin")?;
             buf
         } else {
             std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?
         };
-        let full = batcher.push(Inbound { origin: f.display().to_string(), raw });
+        let full = batcher.push(Inbound {
+            origin: f.display().to_string(),
+            raw,
+        });
         if full || i + 1 == total {
             for o in commit_batch(&pipeline, store, &batcher.take()).await? {
                 print_outcome(&o, json);
@@ -150,18 +211,34 @@ async fn poll_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Result<()> {
             InboundKind::Maildir => {
                 let path = ib.path.as_deref().context("maildir source without path")?;
                 let md = Maildir::new(&ib.name, path);
-                md.drain(&pipeline, store, cfg.mailroom.batch_size, &|| false, &mut |o| {
-                    *counts.entry(o.outcome.as_str()).or_default() += 1;
-                })
+                md.drain(
+                    &pipeline,
+                    store,
+                    cfg.mailroom.batch_size,
+                    &|| false,
+                    &mut |o| {
+                        *counts.entry(o.outcome.as_str()).or_default() += 1;
+                    },
+                )
                 .await
                 .with_context(|| format!("inbound {:?}", ib.name))?;
             }
-            InboundKind::Imap => bail!("inbound {:?}: kind = \"imap\" is not in this build yet", ib.name),
+            InboundKind::Imap => bail!(
+                "inbound {:?}: kind = \"imap\" is not in this build yet",
+                ib.name
+            ),
         }
     }
     let total: usize = counts.values().sum();
     let detail: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!("processed {total} message(s){}", if detail.is_empty() { String::new() } else { format!(": {}", detail.join(", ")) });
+    println!(
+        "processed {total} message(s){}",
+        if detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", detail.join(", "))
+        }
+    );
     Ok(())
 }
 
@@ -190,7 +267,10 @@ fn print_ticket_list(cfg: &Config, rows: &[TicketRow], json: bool) -> anyhow::Re
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    println!("{:<9} {:<9} {:<8} {:<10} {:<24} {:<28} SUBJECT", "REF", "STATUS", "PRIORITY", "AREA", "OWNER", "CUSTOMER");
+    println!(
+        "{:<9} {:<9} {:<8} {:<10} {:<24} {:<28} SUBJECT",
+        "REF", "STATUS", "PRIORITY", "AREA", "OWNER", "CUSTOMER"
+    );
     for t in rows {
         println!(
             "{:<9} {:<9} {:<8} {:<10} {:<24} {:<28} {}",
@@ -207,11 +287,20 @@ fn print_ticket_list(cfg: &Config, rows: &[TicketRow], json: bool) -> anyhow::Re
     Ok(())
 }
 
-async fn show_ticket(cfg: &Config, store: &Store, reference: &str, json: bool) -> anyhow::Result<()> {
+async fn show_ticket(
+    cfg: &Config,
+    store: &Store,
+    reference: &str,
+    json: bool,
+) -> anyhow::Result<()> {
     let prefix = &cfg.mailroom.ticket_prefix;
-    let id = tickets::parse_ref(prefix, reference)
-        .with_context(|| format!("{reference:?} is not a ticket reference like {prefix}-1042 or 1042"))?;
-    let t = store.ticket(id).await?.ok_or_else(|| Error::TicketNotFound(reference.to_string()))?;
+    let id = tickets::parse_ref(prefix, reference).with_context(|| {
+        format!("{reference:?} is not a ticket reference like {prefix}-1042 or 1042")
+    })?;
+    let t = store
+        .ticket(id)
+        .await?
+        .ok_or_else(|| Error::TicketNotFound(reference.to_string()))?;
     let messages = store.ticket_messages(id).await?;
     let events = store.ticket_events(id).await?;
     let participants = store.ticket_participants(id).await?;
@@ -221,44 +310,96 @@ async fn show_ticket(cfg: &Config, store: &Store, reference: &str, json: bool) -
     }
     if json {
         let mut v = ticket_json(cfg, &t);
-        v["participants"] = json!(participants.iter().map(|(e, r)| json!({"email": e, "role": r})).collect::<Vec<_>>());
-        v["messages"] = json!(messages.iter().zip(&atts).map(|(m, a)| json!({
-            "direction": m.direction,
-            "kind": m.kind,
-            "from": m.from_addr,
-            "from_name": m.from_name,
-            "to": m.to_addrs,
-            "cc": m.cc_addrs,
-            "subject": m.subject,
-            "message_id": m.message_id,
-            "text": m.text_body,
-            "reason": m.reason,
-            "created_at": m.created_at,
-            "attachments": a,
-        })).collect::<Vec<_>>());
+        v["participants"] = json!(
+            participants
+                .iter()
+                .map(|(e, r)| json!({"email": e, "role": r}))
+                .collect::<Vec<_>>()
+        );
+        v["messages"] = json!(
+            messages
+                .iter()
+                .zip(&atts)
+                .map(|(m, a)| json!({
+                    "direction": m.direction,
+                    "kind": m.kind,
+                    "from": m.from_addr,
+                    "from_name": m.from_name,
+                    "to": m.to_addrs,
+                    "cc": m.cc_addrs,
+                    "subject": m.subject,
+                    "message_id": m.message_id,
+                    "text": m.text_body,
+                    "reason": m.reason,
+                    "created_at": m.created_at,
+                    "attachments": a,
+                }))
+                .collect::<Vec<_>>()
+        );
         v["events"] = json!(events);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!("{} {}", tickets::format_ref(prefix, t.id), t.subject);
-    println!("  status {}  priority {}  area {}  owner {}", t.status, t.priority, t.area.as_deref().unwrap_or("-"), t.owner.as_deref().unwrap_or("-"));
-    println!("  customer {}{}", t.customer, t.customer_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default());
-    println!("  participants {}", participants.iter().map(|(e, r)| format!("{e} [{r}]")).collect::<Vec<_>>().join(", "));
-    println!("  created {}  updated {}", t.created_at.format("%Y-%m-%d %H:%M:%S UTC"), t.updated_at.format("%Y-%m-%d %H:%M:%S UTC"));
+    println!(
+        "  status {}  priority {}  area {}  owner {}",
+        t.status,
+        t.priority,
+        t.area.as_deref().unwrap_or("-"),
+        t.owner.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  customer {}{}",
+        t.customer,
+        t.customer_name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  participants {}",
+        participants
+            .iter()
+            .map(|(e, r)| format!("{e} [{r}]"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  created {}  updated {}",
+        t.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        t.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
     println!("\nMessages:");
     for (m, a) in messages.iter().zip(&atts) {
         let arrow = if m.direction == "in" { "<-" } else { "->" };
-        println!("  {arrow} [{}] {} from {} to {}  <{}>", m.kind, m.created_at.format("%Y-%m-%d %H:%M:%S"), m.from_addr, m.to_addrs, m.message_id);
+        println!(
+            "  {arrow} [{}] {} from {} to {}  <{}>",
+            m.kind,
+            m.created_at.format("%Y-%m-%d %H:%M:%S"),
+            m.from_addr,
+            m.to_addrs,
+            m.message_id
+        );
         for line in m.text_body.lines().take(12) {
             println!("       | {line}");
         }
         for x in a {
-            println!("       + attachment {} ({}, {} bytes)", x.filename.as_deref().unwrap_or("(unnamed)"), x.content_type, x.size);
+            println!(
+                "       + attachment {} ({}, {} bytes)",
+                x.filename.as_deref().unwrap_or("(unnamed)"),
+                x.content_type,
+                x.size
+            );
         }
     }
     println!("\nEvents:");
     for e in &events {
-        println!("  {} {:<13} {}", e.created_at.format("%Y-%m-%d %H:%M:%S"), e.kind, e.detail);
+        println!(
+            "  {} {:<13} {}",
+            e.created_at.format("%Y-%m-%d %H:%M:%S"),
+            e.kind,
+            e.detail
+        );
     }
     Ok(())
 }
@@ -269,10 +410,27 @@ async fn outbox_list(store: &Store, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:<6} {:<13} {:<8} {:<5} {:<32} NEXT/SENT", "ID", "KIND", "STATUS", "TRIES", "TO");
+    println!(
+        "{:<6} {:<13} {:<8} {:<5} {:<32} NEXT/SENT",
+        "ID", "KIND", "STATUS", "TRIES", "TO"
+    );
     for r in &rows {
-        let when = r.sent_at.unwrap_or(r.next_attempt_at).format("%Y-%m-%d %H:%M:%S");
-        println!("{:<6} {:<13} {:<8} {:<5} {:<32} {when}{}", r.id, r.kind, r.status, r.attempts, r.recipients, r.last_error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default());
+        let when = r
+            .sent_at
+            .unwrap_or(r.next_attempt_at)
+            .format("%Y-%m-%d %H:%M:%S");
+        println!(
+            "{:<6} {:<13} {:<8} {:<5} {:<32} {when}{}",
+            r.id,
+            r.kind,
+            r.status,
+            r.attempts,
+            r.recipients,
+            r.last_error
+                .as_deref()
+                .map(|e| format!("  ({e})"))
+                .unwrap_or_default()
+        );
     }
     println!("{} message(s)", rows.len());
     Ok(())
@@ -285,7 +443,14 @@ async fn quarantine_list(store: &Store, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     for r in &rows {
-        println!("{:<5} {} {} ({} bytes): {}", r.id, r.created_at.format("%Y-%m-%d %H:%M:%S"), r.origin, r.size, r.reason);
+        println!(
+            "{:<5} {} {} ({} bytes): {}",
+            r.id,
+            r.created_at.format("%Y-%m-%d %H:%M:%S"),
+            r.origin,
+            r.size,
+            r.reason
+        );
     }
     println!("{} quarantined message(s)", rows.len());
     Ok(())

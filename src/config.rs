@@ -327,6 +327,10 @@ impl Config {
             message: describe_toml_error(text, &e),
         })?;
         cfg.source = Some(PathBuf::from(file));
+        if cfg.inbound.is_empty() {
+            // No source configured: the embedded default's Maildir, like every other unset key.
+            cfg.inbound = Config::embedded_default().inbound;
+        }
         cfg.validate().map_err(|message| Error::Config {
             file: file.to_string(),
             message,
@@ -342,7 +346,8 @@ impl Config {
                 m.support_address
             ));
         }
-        if m.ticket_prefix.is_empty() || !m.ticket_prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+        if m.ticket_prefix.is_empty() || !m.ticket_prefix.chars().all(|c| c.is_ascii_alphanumeric())
+        {
             return Err(format!(
                 "key mailroom.ticket_prefix: {:?} must be letters and digits",
                 m.ticket_prefix
@@ -353,7 +358,10 @@ impl Config {
         if m.batch_size == 0 {
             return Err("key mailroom.batch_size: must be at least 1".into());
         }
-        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("postgres:") || self.database.url.starts_with("postgresql:")) {
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres:")
+            || self.database.url.starts_with("postgresql:"))
+        {
             return Err(format!(
                 "key database.url: expected sqlite://… or postgres://…, got {:?}",
                 redact_url(&self.database.url)
@@ -363,7 +371,10 @@ impl Config {
         for (i, ib) in self.inbound.iter().enumerate() {
             let key = format!("inbound[{i}]");
             if !names.insert(ib.name.as_str()) {
-                return Err(format!("key {key}.name: duplicate source name {:?}", ib.name));
+                return Err(format!(
+                    "key {key}.name: duplicate source name {:?}",
+                    ib.name
+                ));
             }
             match ib.kind {
                 InboundKind::Maildir => {
@@ -401,7 +412,10 @@ impl Config {
         }
         for (i, a) in self.agent.iter().enumerate() {
             if !is_plausible_address(&a.email) {
-                return Err(format!("key agent[{i}].email: {:?} is not an email address", a.email));
+                return Err(format!(
+                    "key agent[{i}].email: {:?} is not an email address",
+                    a.email
+                ));
             }
         }
         if let Some(o) = &m.default_owner
@@ -412,7 +426,10 @@ impl Config {
             ));
         }
         for (name, sla) in &self.sla {
-            for (k, v) in [("first_response", &sla.first_response), ("resolution", &sla.resolution)] {
+            for (k, v) in [
+                ("first_response", &sla.first_response),
+                ("resolution", &sla.resolution),
+            ] {
                 if let Some(v) = v {
                     parse_duration(v).map_err(|e| format!("key sla.{name}.{k}: {e}"))?;
                 }
@@ -484,7 +501,8 @@ fn describe_toml_error(_text: &str, e: &toml::de::Error) -> String {
 }
 
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. \"30s\", \"5m\", \"1h\""))
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. \"30s\", \"5m\", \"1h\""))
 }
 
 pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
@@ -499,7 +517,11 @@ pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
         "k" | "kb" | "kib" => 1024,
         "m" | "mb" | "mib" => 1024 * 1024,
         "g" | "gb" | "gib" => 1024 * 1024 * 1024,
-        other => return Err(format!("{s:?}: unknown unit {other:?}; use B, KiB, MiB or GiB")),
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?}; use B, KiB, MiB or GiB"
+            ));
+        }
     };
     Ok(n * mult)
 }
@@ -527,14 +549,15 @@ mod tests {
 
     #[test]
     fn validation_names_key() {
-        let err = Config::parse(
-            "[[inbound]]\nname = \"a\"\nkind = \"maildir\"\n",
-            "m.toml",
-        )
-        .unwrap_err();
+        let err =
+            Config::parse("[[inbound]]\nname = \"a\"\nkind = \"maildir\"\n", "m.toml").unwrap_err();
         assert!(err.to_string().contains("inbound[0].path"), "{err}");
-        let err = Config::parse("[mailroom]\nmax_message_size = \"12 parsecs\"\n", "m.toml").unwrap_err();
-        assert!(err.to_string().contains("mailroom.max_message_size"), "{err}");
+        let err =
+            Config::parse("[mailroom]\nmax_message_size = \"12 parsecs\"\n", "m.toml").unwrap_err();
+        assert!(
+            err.to_string().contains("mailroom.max_message_size"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -589,6 +612,30 @@ file = "rules.toml"
         let c = Config::parse(text, "full.toml").expect("contract example parses");
         assert_eq!(c.inbound[0].kind, InboundKind::Imap);
         assert_eq!(c.own_addresses(), vec!["support@example.test".to_string()]);
+    }
+
+    #[test]
+    fn shipped_example_parses() {
+        let c = Config::parse(
+            include_str!("../mailroom.example.toml"),
+            "mailroom.example.toml",
+        )
+        .expect("the shipped example is valid");
+        assert_eq!(
+            c.mailroom.default_owner.as_deref(),
+            Some("bob@example.test")
+        );
+        assert_eq!(
+            c.own_addresses(),
+            vec!["help@example.test", "support@example.test"]
+        );
+    }
+
+    #[test]
+    fn file_without_sources_gets_the_default_maildir() {
+        let c = Config::parse("[mailroom]\nsupport_address = \"s@x.test\"\n", "m.toml").unwrap();
+        assert_eq!(c.inbound.len(), 1);
+        assert_eq!(c.inbound[0].kind, InboundKind::Maildir);
     }
 
     #[test]

@@ -5,15 +5,15 @@
 
 pub mod cli;
 pub mod config;
-pub mod pipeline;
-pub mod templates;
 pub mod error;
 pub mod inbound;
 pub mod mail;
 pub mod outbound;
+pub mod pipeline;
 pub mod rules;
 pub mod server;
 pub mod store;
+pub mod templates;
 pub mod tickets;
 
 pub use error::{Error, Result};

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use mailroom::cli::{self, Command, OutboxCmd, TicketsCmd};
 
 #[derive(Parser)]
-#[command(name = "mailroom", version, about = "Email-driven support desk: mail in, threaded tickets out")]
+#[command(
+    name = "mailroom",
+    version,
+    about = "Email-driven support desk: mail in, threaded tickets out"
+)]
 struct Args {
     /// Config file (default: ./mailroom.toml if present, else the embedded default)
     #[arg(long, global = true, env = "MAILROOM_CONFIG")]
@@ -92,14 +96,31 @@ fn main() -> ExitCode {
         Cmd::Serve => Command::Serve,
         Cmd::Poll { once: _ } => Command::PollOnce,
         Cmd::Ingest { json, files } => Command::Ingest { json, files },
-        Cmd::Tickets { cmd: TicketsArgs::List { status, area, owner, limit, json } } => {
-            Command::Tickets(TicketsCmd::List { status, area, owner, limit, json })
-        }
-        Cmd::Tickets { cmd: TicketsArgs::Show { reference, json } } => {
-            Command::Tickets(TicketsCmd::Show { reference, json })
-        }
-        Cmd::Outbox { cmd: OutboxArgs::List { json } } => Command::Outbox(OutboxCmd::List { json }),
-        Cmd::Outbox { cmd: OutboxArgs::Flush } => Command::Outbox(OutboxCmd::Flush),
+        Cmd::Tickets {
+            cmd:
+                TicketsArgs::List {
+                    status,
+                    area,
+                    owner,
+                    limit,
+                    json,
+                },
+        } => Command::Tickets(TicketsCmd::List {
+            status,
+            area,
+            owner,
+            limit,
+            json,
+        }),
+        Cmd::Tickets {
+            cmd: TicketsArgs::Show { reference, json },
+        } => Command::Tickets(TicketsCmd::Show { reference, json }),
+        Cmd::Outbox {
+            cmd: OutboxArgs::List { json },
+        } => Command::Outbox(OutboxCmd::List { json }),
+        Cmd::Outbox {
+            cmd: OutboxArgs::Flush,
+        } => Command::Outbox(OutboxCmd::Flush),
         Cmd::Quarantine { json } => Command::Quarantine { json },
         Cmd::Migrate => Command::Migrate,
     };

@@ -2,11 +2,11 @@
 //! Shutdown is checked between batches, so the batch in hand is committed
 //! before the process exits.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::config::{parse_duration, Config, InboundKind};
+use crate::config::{Config, InboundKind, parse_duration};
 use crate::error::{Error, Result};
 use crate::inbound::maildir::Maildir;
 use crate::outbound::{self, Transport};
@@ -28,22 +28,41 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     for ib in &cfg.inbound {
         match ib.kind {
             InboundKind::Maildir => {
-                let path = ib.path.as_deref().ok_or_else(|| Error::Invalid(format!("inbound {:?}: no path", ib.name)))?;
+                let path = ib
+                    .path
+                    .as_deref()
+                    .ok_or_else(|| Error::Invalid(format!("inbound {:?}: no path", ib.name)))?;
                 let md = Maildir::new(&ib.name, path);
                 md.ensure_dirs()?;
-                let iv = ib.poll_interval.as_deref().and_then(|s| parse_duration(s).ok()).unwrap_or(DEFAULT_MAILDIR_INTERVAL);
+                let iv = ib
+                    .poll_interval
+                    .as_deref()
+                    .and_then(|s| parse_duration(s).ok())
+                    .unwrap_or(DEFAULT_MAILDIR_INTERVAL);
                 interval = interval.min(iv);
                 maildirs.push(md);
             }
             InboundKind::Imap => {
-                return Err(Error::Invalid(format!("inbound {:?}: kind = \"imap\" is not in this build yet", ib.name)));
+                return Err(Error::Invalid(format!(
+                    "inbound {:?}: kind = \"imap\" is not in this build yet",
+                    ib.name
+                )));
             }
         }
     }
-    if let Some(f) = cfg.outbound.flush_interval.as_deref().and_then(|s| parse_duration(s).ok()) {
+    if let Some(f) = cfg
+        .outbound
+        .flush_interval
+        .as_deref()
+        .and_then(|s| parse_duration(s).ok())
+    {
         interval = interval.min(f);
     }
-    tracing::info!(sources = maildirs.len(), backend = store.backend(), "mailroom serving");
+    tracing::info!(
+        sources = maildirs.len(),
+        backend = store.backend(),
+        "mailroom serving"
+    );
 
     let stopped = || stop.load(Ordering::SeqCst);
     while !stopped() {
@@ -74,7 +93,7 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
 }
 
 fn spawn_signal_handler(stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(|e| Error::io("SIGTERM handler", e))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::io("SIGINT handler", e))?;
     tokio::spawn(async move {

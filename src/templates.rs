@@ -12,8 +12,14 @@ use crate::error::{Error, Result};
 const NAMES: &[(&str, &str)] = &[
     ("ack.txt", include_str!("../templates/ack.txt")),
     ("ack.html", include_str!("../templates/ack.html")),
-    ("notification.txt", include_str!("../templates/notification.txt")),
-    ("notification.html", include_str!("../templates/notification.html")),
+    (
+        "notification.txt",
+        include_str!("../templates/notification.txt"),
+    ),
+    (
+        "notification.html",
+        include_str!("../templates/notification.html"),
+    ),
 ];
 
 pub struct Templates {
@@ -25,7 +31,11 @@ impl Templates {
     pub fn load(dir: &Path) -> Result<Templates> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
         });
         env.set_keep_trailing_newline(true);
         for (name, builtin) in NAMES {
@@ -35,10 +45,11 @@ impl Templates {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin.to_string(),
                 Err(e) => return Err(Error::io(path, e)),
             };
-            env.add_template_owned(name.to_string(), source).map_err(|e| Error::Template {
-                name: path.display().to_string(),
-                message: e.to_string(),
-            })?;
+            env.add_template_owned(name.to_string(), source)
+                .map_err(|e| Error::Template {
+                    name: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
         }
         Ok(Templates { env })
     }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::Store;
 
-use super::{commit_batch, Batcher};
+use super::{Batcher, commit_batch};
 
 pub struct Maildir {
     pub name: String,
@@ -18,7 +18,10 @@ pub struct Maildir {
 
 impl Maildir {
     pub fn new(name: &str, path: &Path) -> Maildir {
-        Maildir { name: name.to_string(), path: path.to_path_buf() }
+        Maildir {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+        }
     }
 
     pub fn ensure_dirs(&self) -> Result<()> {
@@ -57,7 +60,10 @@ impl Maildir {
 
     /// Moves a committed file to `cur/` with the Seen flag.
     pub fn mark_processed(&self, file: &Path) -> Result<()> {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (base, flags) = match name.split_once(":2,") {
             Some((b, f)) => (b.to_string(), f.to_string()),
             None => (name.clone(), String::new()),
@@ -67,12 +73,21 @@ impl Maildir {
             flags.push('S');
         }
         flags.sort_unstable();
-        let dest = self.path.join("cur").join(format!("{base}:2,{}", flags.into_iter().collect::<String>()));
+        let dest = self.path.join("cur").join(format!(
+            "{base}:2,{}",
+            flags.into_iter().collect::<String>()
+        ));
         std::fs::rename(file, &dest).map_err(|e| Error::io(file, e))
     }
 
     fn origin(&self, file: &Path) -> String {
-        format!("maildir:{}:{}", self.name, file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
+        format!(
+            "maildir:{}:{}",
+            self.name,
+            file.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        )
     }
 
     /// Processes everything pending now. `stop` is checked between batches.
@@ -98,17 +113,24 @@ impl Maildir {
                     continue;
                 }
             };
-            let full = batcher.push(Inbound { origin: self.origin(&file), raw });
+            let full = batcher.push(Inbound {
+                origin: self.origin(&file),
+                raw,
+            });
             paths.push(file);
             if full {
-                done += self.commit(pipeline, store, &mut batcher, &mut paths, on_outcome).await?;
+                done += self
+                    .commit(pipeline, store, &mut batcher, &mut paths, on_outcome)
+                    .await?;
                 if stop() {
                     return Ok(done);
                 }
             }
         }
         if !batcher.is_empty() {
-            done += self.commit(pipeline, store, &mut batcher, &mut paths, on_outcome).await?;
+            done += self
+                .commit(pipeline, store, &mut batcher, &mut paths, on_outcome)
+                .await?;
         }
         Ok(done)
     }

@@ -22,7 +22,11 @@ pub struct Batcher {
 
 impl Batcher {
     pub fn new(max_items: usize) -> Batcher {
-        Batcher { max_items: max_items.max(1), items: Vec::new(), bytes: 0 }
+        Batcher {
+            max_items: max_items.max(1),
+            items: Vec::new(),
+            bytes: 0,
+        }
     }
 
     /// Adds an item; returns true when the batch should be processed now.
@@ -43,6 +47,10 @@ impl Batcher {
 }
 
 /// Processes one batch at the current time.
-pub async fn commit_batch(pipeline: &Pipeline, store: &Store, batch: &[Inbound]) -> Result<Vec<Outcome>> {
+pub async fn commit_batch(
+    pipeline: &Pipeline,
+    store: &Store,
+    batch: &[Inbound],
+) -> Result<Vec<Outcome>> {
     pipeline.process_batch(store, batch, Utc::now()).await
 }

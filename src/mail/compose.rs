@@ -5,9 +5,11 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment as LettreAttachment, Mailbox as LettreMailbox, MultiPart, SinglePart};
+use lettre::message::{
+    Attachment as LettreAttachment, Mailbox as LettreMailbox, MultiPart, SinglePart,
+};
 
-use super::parse::{Mailbox, LOOP_HEADER};
+use super::parse::{LOOP_HEADER, Mailbox};
 
 /// References carry at most this many IDs (DESIGN §4: "the chain (bounded)").
 pub const MAX_REFERENCES_OUT: usize = 20;
@@ -47,7 +49,10 @@ pub struct ComposeError(pub String);
 
 /// `<local>.<unique>@<domain of the support address>`, without brackets.
 pub fn new_message_id(kind: &str, unique: &str, support_address: &str) -> String {
-    let domain = support_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+    let domain = support_address
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost");
     format!("mr.{kind}.{unique}@{domain}")
 }
 
@@ -65,7 +70,11 @@ fn raw(name: &'static str, value: String) -> HeaderValue {
 
 /// References for a reply: the parent's chain plus the parent, bounded from the front.
 pub fn reply_references(parent_refs: &[String], parent_id: &str) -> Vec<String> {
-    let mut refs: Vec<String> = parent_refs.iter().filter(|r| r.as_str() != parent_id).cloned().collect();
+    let mut refs: Vec<String> = parent_refs
+        .iter()
+        .filter(|r| r.as_str() != parent_id)
+        .cloned()
+        .collect();
     refs.push(parent_id.to_string());
     if refs.len() > MAX_REFERENCES_OUT {
         // Keep the thread root and the newest ones.
@@ -124,9 +133,12 @@ pub fn compose(o: &Outgoing) -> Result<Vec<u8>, ComposeError> {
     } else {
         let mut mixed = MultiPart::mixed().multipart(body);
         for a in &o.attachments {
-            let ct = ContentType::parse(&a.content_type)
-                .unwrap_or(ContentType::parse("application/octet-stream").map_err(|e| ComposeError(e.to_string()))?);
-            mixed = mixed.singlepart(LettreAttachment::new(a.filename.clone()).body(a.data.clone(), ct));
+            let ct = ContentType::parse(&a.content_type).unwrap_or(
+                ContentType::parse("application/octet-stream")
+                    .map_err(|e| ComposeError(e.to_string()))?,
+            );
+            mixed = mixed
+                .singlepart(LettreAttachment::new(a.filename.clone()).body(a.data.clone(), ct));
         }
         b.multipart(mixed)
     }
@@ -141,9 +153,18 @@ mod tests {
 
     fn sample() -> Outgoing {
         Outgoing {
-            from: Mailbox { name: Some("Example Support".into()), email: "support@example.test".into() },
-            reply_to: Some(Mailbox { name: None, email: "support@example.test".into() }),
-            to: vec![Mailbox { name: Some("Alice".into()), email: "alice@customer.test".into() }],
+            from: Mailbox {
+                name: Some("Example Support".into()),
+                email: "support@example.test".into(),
+            },
+            reply_to: Some(Mailbox {
+                name: None,
+                email: "support@example.test".into(),
+            }),
+            to: vec![Mailbox {
+                name: Some("Alice".into()),
+                email: "alice@customer.test".into(),
+            }],
             cc: vec![],
             subject: "Re: Printer broken [MR-7]".into(),
             message_id: new_message_id("ack", "u1", "support@example.test"),
@@ -177,7 +198,11 @@ mod tests {
     #[test]
     fn attachments_are_carried() {
         let mut o = sample();
-        o.attachments.push(OutAttachment { filename: "log.txt".into(), content_type: "text/plain".into(), data: b"line".to_vec() });
+        o.attachments.push(OutAttachment {
+            filename: "log.txt".into(),
+            content_type: "text/plain".into(),
+            data: b"line".to_vec(),
+        });
         let m = parse(&compose(&o).unwrap()).unwrap();
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].filename.as_deref(), Some("log.txt"));

@@ -6,5 +6,5 @@ pub mod parse;
 pub mod thread;
 
 pub use classify::{Class, Classifier};
-pub use parse::{parse, Mailbox, ParseFailure, ParsedMail};
+pub use parse::{Mailbox, ParseFailure, ParsedMail, parse};
 pub use thread::ThreadKeys;

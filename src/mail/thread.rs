@@ -21,8 +21,11 @@ impl ThreadKeys {
     pub fn new(ticket_prefix: &str) -> ThreadKeys {
         ThreadKeys {
             prefix_re: Regex::new(PREFIX_PATTERN).expect("static prefix pattern compiles"),
-            tag_re: Regex::new(&format!(r"(?i)\[{}-(\d{{1,18}})\]", regex::escape(ticket_prefix)))
-                .expect("escaped tag pattern compiles"),
+            tag_re: Regex::new(&format!(
+                r"(?i)\[{}-(\d{{1,18}})\]",
+                regex::escape(ticket_prefix)
+            ))
+            .expect("escaped tag pattern compiles"),
         }
     }
 

@@ -63,10 +63,16 @@ pub struct FlushReport {
 }
 
 /// Sends everything that is due now, then returns.
-pub async fn flush(store: &Store, transport: &Transport, now: impl Fn() -> DateTime<Utc>) -> Result<FlushReport> {
+pub async fn flush(
+    store: &Store,
+    transport: &Transport,
+    now: impl Fn() -> DateTime<Utc>,
+) -> Result<FlushReport> {
     let mut report = FlushReport::default();
     loop {
-        let due = store.claim_due_outbox(now(), Duration::from_secs(300), 100).await?;
+        let due = store
+            .claim_due_outbox(now(), Duration::from_secs(300), 100)
+            .await?;
         if due.is_empty() {
             return Ok(report);
         }
@@ -78,7 +84,9 @@ pub async fn flush(store: &Store, transport: &Transport, now: impl Fn() -> DateT
                     tracing::info!(outbox = mail.id, kind = %mail.kind, to = %mail.recipients, "sent");
                 }
                 Err(SendError::Transient(e)) if mail.attempts < MAX_ATTEMPTS => {
-                    let at = now() + chrono::Duration::from_std(retry_delay(mail.attempts)).unwrap_or_default();
+                    let at = now()
+                        + chrono::Duration::from_std(retry_delay(mail.attempts))
+                            .unwrap_or_default();
                     tracing::warn!(outbox = mail.id, error = %e, retry_at = %at, "send failed, will retry");
                     store.mark_failed(mail.id, &e, Some(at)).await?;
                     report.retrying += 1;

@@ -84,7 +84,11 @@ pub(crate) struct Applied {
 impl Pipeline {
     pub fn new(cfg: Arc<Config>) -> Result<Pipeline> {
         let templates = Templates::load(&cfg.mailroom.templates_dir)?;
-        let roster = cfg.agent.iter().map(|a| a.email.to_ascii_lowercase()).collect();
+        let roster = cfg
+            .agent
+            .iter()
+            .map(|a| a.email.to_ascii_lowercase())
+            .collect();
         let loop_id = cfg.mailroom.support_address.to_ascii_lowercase();
         Ok(Pipeline {
             classifier: Classifier::new(cfg.own_addresses(), &loop_id, roster),
@@ -108,7 +112,12 @@ impl Pipeline {
     /// Processes `batch` in one transaction. If the batch fails for a reason other
     /// than the database being unavailable, each message is retried alone and a
     /// message that still fails is quarantined with the error.
-    pub async fn process_batch(&self, store: &Store, batch: &[Inbound], now: DateTime<Utc>) -> Result<Vec<Outcome>> {
+    pub async fn process_batch(
+        &self,
+        store: &Store,
+        batch: &[Inbound],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>> {
         match self.try_batch(store, batch, now).await {
             Ok(v) => Ok(v),
             Err(e) if e.is_temporary() => Err(e),
@@ -139,7 +148,12 @@ impl Pipeline {
         }
     }
 
-    async fn try_batch(&self, store: &Store, batch: &[Inbound], now: DateTime<Utc>) -> Result<Vec<Outcome>> {
+    async fn try_batch(
+        &self,
+        store: &Store,
+        batch: &[Inbound],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>> {
         let mut tx = store.begin().await?;
         let mut out = Vec::with_capacity(batch.len());
         for item in batch {
@@ -155,7 +169,13 @@ impl Pipeline {
         Ok(out)
     }
 
-    async fn quarantine(&self, tx: &mut Tx, item: &Inbound, reason: String, now: DateTime<Utc>) -> Result<Outcome> {
+    async fn quarantine(
+        &self,
+        tx: &mut Tx,
+        item: &Inbound,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
         tx.quarantine(&item.origin, &reason, &item.raw, now).await?;
         Ok(Outcome {
             file: item.origin.clone(),
@@ -179,7 +199,10 @@ impl Pipeline {
             Err(f) => return self.quarantine(tx, item, f.to_string(), now).await,
         };
 
-        if let Some((_, ticket)) = tx.find_message(&mail.message_id, &mail.content_hash).await? {
+        if let Some((_, ticket)) = tx
+            .find_message(&mail.message_id, &mail.content_hash)
+            .await?
+        {
             if let Some(t) = ticket {
                 let ev = NewEvent {
                     ticket_id: Some(t),
@@ -196,7 +219,10 @@ impl Pipeline {
                 file: item.origin.clone(),
                 outcome: OutcomeKind::Duplicate,
                 ticket_ref: ticket.map(|t| self.ticket_ref(t)),
-                reason: Some(format!("already stored: Message-ID <{}> with the same content", mail.message_id)),
+                reason: Some(format!(
+                    "already stored: Message-ID <{}> with the same content",
+                    mail.message_id
+                )),
             });
         }
 
@@ -205,13 +231,26 @@ impl Pipeline {
         let mut st = Applied { events: Vec::new() };
         let outcome = match &class {
             Class::OwnLoop { reason } => {
-                self.store_unthreaded(tx, item, &mail, "ignored", reason, now).await?;
-                Outcome { file: item.origin.clone(), outcome: OutcomeKind::Ignored, ticket_ref: None, reason: Some(reason.clone()) }
+                self.store_unthreaded(tx, item, &mail, "ignored", reason, now)
+                    .await?;
+                Outcome {
+                    file: item.origin.clone(),
+                    outcome: OutcomeKind::Ignored,
+                    ticket_ref: None,
+                    reason: Some(reason.clone()),
+                }
             }
-            Class::Bounce { reason } => self.apply_bounce(tx, item, &mail, thread, reason, &mut st, now).await?,
-            Class::AutoReply { reason } => self.apply_autoreply(tx, item, &mail, thread, reason, &mut st, now).await?,
+            Class::Bounce { reason } => {
+                self.apply_bounce(tx, item, &mail, thread, reason, &mut st, now)
+                    .await?
+            }
+            Class::AutoReply { reason } => {
+                self.apply_autoreply(tx, item, &mail, thread, reason, &mut st, now)
+                    .await?
+            }
             Class::AgentCandidate if thread.agent_proof.is_some() => {
-                self.apply_agent_reply(tx, item, &mail, thread, &mut st, now).await?
+                self.apply_agent_reply(tx, item, &mail, thread, &mut st, now)
+                    .await?
             }
             Class::AgentCandidate | Class::Customer => {
                 if matches!(class, Class::AgentCandidate) {
@@ -226,8 +265,14 @@ impl Pipeline {
                     });
                 }
                 match thread.ticket {
-                    Some(_) => self.apply_followup(tx, item, &mail, thread, &mut st, now).await?,
-                    None => self.apply_new_ticket(tx, item, &mail, thread, &mut st, now).await?,
+                    Some(_) => {
+                        self.apply_followup(tx, item, &mail, thread, &mut st, now)
+                            .await?
+                    }
+                    None => {
+                        self.apply_new_ticket(tx, item, &mail, thread, &mut st, now)
+                            .await?
+                    }
                 }
             }
         };
@@ -282,7 +327,9 @@ impl Pipeline {
     ) -> Result<i64> {
         let joined = JoinedAddrs::of(mail);
         let row = tx
-            .insert_message(&self.inbound_message(item, mail, ticket_id, kind, reason, &joined, now))
+            .insert_message(
+                &self.inbound_message(item, mail, ticket_id, kind, reason, &joined, now),
+            )
             .await?;
         for a in &mail.attachments {
             tx.attach(row, a).await?;
@@ -299,7 +346,8 @@ impl Pipeline {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        self.store_inbound(tx, item, mail, None, kind, Some(reason), now).await
+        self.store_inbound(tx, item, mail, None, kind, Some(reason), now)
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -314,19 +362,43 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let Some(ticket) = thread.ticket else {
-            let why = format!("{reason}; the bounced message is not one of ours: stored, no ticket, not answered");
-            self.store_unthreaded(tx, item, mail, "bounce", &why, now).await?;
-            return Ok(Outcome { file: item.origin.clone(), outcome: OutcomeKind::Bounce, ticket_ref: None, reason: Some(why) });
+            let why = format!(
+                "{reason}; the bounced message is not one of ours: stored, no ticket, not answered"
+            );
+            self.store_unthreaded(tx, item, mail, "bounce", &why, now)
+                .await?;
+            return Ok(Outcome {
+                file: item.origin.clone(),
+                outcome: OutcomeKind::Bounce,
+                ticket_ref: None,
+                reason: Some(why),
+            });
         };
-        let row = self.store_inbound(tx, item, mail, Some(ticket.id), "bounce", Some(reason), now).await?;
+        let row = self
+            .store_inbound(tx, item, mail, Some(ticket.id), "bounce", Some(reason), now)
+            .await?;
         st.events.push(NewEvent {
             ticket_id: Some(ticket.id),
             message_row: Some(row),
             kind: "bounce",
-            detail: format!("{reason}; {}; shown to the owner, never answered", thread.via),
+            detail: format!(
+                "{reason}; {}; shown to the owner, never answered",
+                thread.via
+            ),
         });
         if ticket.owner.is_some() {
-            self.notify_owner(tx, &ticket, mail, row, "bounce", Some(reason), false, st, now).await?;
+            self.notify_owner(
+                tx,
+                &ticket,
+                mail,
+                row,
+                "bounce",
+                Some(reason),
+                false,
+                st,
+                now,
+            )
+            .await?;
         }
         Ok(Outcome {
             file: item.origin.clone(),
@@ -348,16 +420,36 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let Some(ticket) = thread.ticket else {
-            let why = format!("{reason}; answers no known message: stored, no ticket, not acknowledged");
-            self.store_unthreaded(tx, item, mail, "autoreply", &why, now).await?;
-            return Ok(Outcome { file: item.origin.clone(), outcome: OutcomeKind::Autoreply, ticket_ref: None, reason: Some(why) });
+            let why =
+                format!("{reason}; answers no known message: stored, no ticket, not acknowledged");
+            self.store_unthreaded(tx, item, mail, "autoreply", &why, now)
+                .await?;
+            return Ok(Outcome {
+                file: item.origin.clone(),
+                outcome: OutcomeKind::Autoreply,
+                ticket_ref: None,
+                reason: Some(why),
+            });
         };
-        let row = self.store_inbound(tx, item, mail, Some(ticket.id), "autoreply", Some(reason), now).await?;
+        let row = self
+            .store_inbound(
+                tx,
+                item,
+                mail,
+                Some(ticket.id),
+                "autoreply",
+                Some(reason),
+                now,
+            )
+            .await?;
         st.events.push(NewEvent {
             ticket_id: Some(ticket.id),
             message_row: Some(row),
             kind: "autoreply",
-            detail: format!("automatic mail ({reason}); {}; appended, status stays {}, not acknowledged", thread.via, ticket.status),
+            detail: format!(
+                "automatic mail ({reason}); {}; appended, status stays {}, not acknowledged",
+                thread.via, ticket.status
+            ),
         });
         Ok(Outcome {
             file: item.origin.clone(),
@@ -377,7 +469,9 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let (ticket_id, notification_id) = thread.agent_proof.clone().unwrap_or_default();
-        let row = self.store_inbound(tx, item, mail, Some(ticket_id), "agent", None, now).await?;
+        let row = self
+            .store_inbound(tx, item, mail, Some(ticket_id), "agent", None, now)
+            .await?;
         tx.record_first_response(ticket_id, now).await?;
         st.events.push(NewEvent {
             ticket_id: Some(ticket_id),
@@ -408,7 +502,9 @@ impl Pipeline {
         let Some(mut ticket) = thread.ticket else {
             return Err(crate::Error::Invalid("follow-up without a ticket".into()));
         };
-        let row = self.store_inbound(tx, item, mail, Some(ticket.id), "customer", None, now).await?;
+        let row = self
+            .store_inbound(tx, item, mail, Some(ticket.id), "customer", None, now)
+            .await?;
         self.add_participants(tx, ticket.id, mail).await?;
         st.events.push(NewEvent {
             ticket_id: Some(ticket.id),
@@ -417,7 +513,12 @@ impl Pipeline {
             detail: format!("follow-up from {}: {}", mail.from.email, thread.via),
         });
         for note in thread.notes {
-            st.events.push(NewEvent { ticket_id: Some(ticket.id), message_row: Some(row), kind: "threading", detail: note });
+            st.events.push(NewEvent {
+                ticket_id: Some(ticket.id),
+                message_row: Some(row),
+                kind: "threading",
+                detail: note,
+            });
         }
         let current: Status = ticket.status.parse().unwrap_or(Status::Open);
         let reopened = match tickets::after_customer_followup(current) {
@@ -438,7 +539,8 @@ impl Pipeline {
             }
         };
         if ticket.owner.is_some() {
-            self.notify_owner(tx, &ticket, mail, row, "followup", None, reopened, st, now).await?;
+            self.notify_owner(tx, &ticket, mail, row, "followup", None, reopened, st, now)
+                .await?;
         }
         Ok(Outcome {
             file: item.origin.clone(),
@@ -458,7 +560,11 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let routing = self.router.route(mail);
-        let subject = if mail.subject.is_empty() { "(no subject)".to_string() } else { mail.subject.clone() };
+        let subject = if mail.subject.is_empty() {
+            "(no subject)".to_string()
+        } else {
+            mail.subject.clone()
+        };
         let normalized = self.keys.normalize_subject(&subject);
         let customer = mail.reply_address();
         let tags = routing.tags.join(",");
@@ -476,28 +582,59 @@ impl Pipeline {
                 now,
             })
             .await?;
-        let row = self.store_inbound(tx, item, mail, Some(id), "customer", None, now).await?;
+        let row = self
+            .store_inbound(tx, item, mail, Some(id), "customer", None, now)
+            .await?;
         self.add_participants(tx, id, mail).await?;
         for e in st.events.iter_mut() {
             e.ticket_id = Some(id);
             e.message_row = Some(row);
         }
-        st.events.push(NewEvent { ticket_id: Some(id), message_row: Some(row), kind: "threading", detail: thread.via.clone() });
+        st.events.push(NewEvent {
+            ticket_id: Some(id),
+            message_row: Some(row),
+            kind: "threading",
+            detail: thread.via.clone(),
+        });
         for note in &thread.notes {
-            st.events.push(NewEvent { ticket_id: Some(id), message_row: Some(row), kind: "threading", detail: note.clone() });
+            st.events.push(NewEvent {
+                ticket_id: Some(id),
+                message_row: Some(row),
+                kind: "threading",
+                detail: note.clone(),
+            });
         }
-        st.events.push(NewEvent { ticket_id: Some(id), message_row: Some(row), kind: "routing", detail: routing.trace.clone() });
+        st.events.push(NewEvent {
+            ticket_id: Some(id),
+            message_row: Some(row),
+            kind: "routing",
+            detail: routing.trace.clone(),
+        });
 
-        let ticket = tx.ticket(id).await?.ok_or_else(|| crate::Error::TicketNotFound(self.ticket_ref(id)))?;
+        let ticket = tx
+            .ticket(id)
+            .await?
+            .ok_or_else(|| crate::Error::TicketNotFound(self.ticket_ref(id)))?;
         if routing.suppress_ack {
-            st.events.push(NewEvent { ticket_id: Some(id), message_row: Some(row), kind: "ack", detail: "no acknowledgement: a rule suppressed it".into() });
+            st.events.push(NewEvent {
+                ticket_id: Some(id),
+                message_row: Some(row),
+                kind: "ack",
+                detail: "no acknowledgement: a rule suppressed it".into(),
+            });
         } else {
             self.acknowledge(tx, &ticket, mail, row, st, now).await?;
         }
         if ticket.owner.is_some() {
-            self.notify_owner(tx, &ticket, mail, row, "new", None, false, st, now).await?;
+            self.notify_owner(tx, &ticket, mail, row, "new", None, false, st, now)
+                .await?;
         } else {
-            st.events.push(NewEvent { ticket_id: Some(id), message_row: Some(row), kind: "notification", detail: "no owner: nobody notified".into() });
+            st.events.push(NewEvent {
+                ticket_id: Some(id),
+                message_row: Some(row),
+                kind: "notification",
+                detail: "no owner: nobody notified".into(),
+            });
         }
         Ok(Outcome {
             file: item.origin.clone(),
@@ -509,7 +646,8 @@ impl Pipeline {
 
     /// The customer, their Reply-To and everyone they Cc'd (except mailroom and agents).
     async fn add_participants(&self, tx: &mut Tx, ticket_id: i64, mail: &ParsedMail) -> Result<()> {
-        tx.add_participant(ticket_id, &mail.from.email, "customer").await?;
+        tx.add_participant(ticket_id, &mail.from.email, "customer")
+            .await?;
         if let Some(r) = &mail.reply_to
             && !self.classifier.is_own_address(&r.email)
         {
@@ -534,7 +672,12 @@ struct JoinedAddrs {
 
 impl JoinedAddrs {
     fn of(mail: &ParsedMail) -> JoinedAddrs {
-        let join = |v: &[Mailbox]| v.iter().map(|m| m.email.as_str()).collect::<Vec<_>>().join(", ");
+        let join = |v: &[Mailbox]| {
+            v.iter()
+                .map(|m| m.email.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         JoinedAddrs {
             to: join(&mail.to),
             cc: join(&mail.cc),

@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Applied, Pipeline, Ticket};
 use crate::error::Result;
-use crate::mail::compose::{compose, new_message_id, reply_references, OutAttachment, Outgoing};
-use crate::mail::parse::ParsedMail;
 use crate::mail::Mailbox;
+use crate::mail::compose::{OutAttachment, Outgoing, compose, new_message_id, reply_references};
+use crate::mail::parse::ParsedMail;
 use crate::store::{NewEvent, NewMessage, Tx};
 
 const RATE_WINDOW_HOURS: i64 = 1;
@@ -27,9 +27,16 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let to = mail.reply_address().clone();
-        let ev = |detail: String| NewEvent { ticket_id: Some(ticket.id), message_row: Some(row), kind: "ack", detail };
+        let ev = |detail: String| NewEvent {
+            ticket_id: Some(ticket.id),
+            message_row: Some(row),
+            kind: "ack",
+            detail,
+        };
         let limit = i64::from(self.cfg.mailroom.ack_limit_per_hour);
-        let recent = tx.auto_replies_since(&to.email, now - chrono::Duration::hours(RATE_WINDOW_HOURS)).await?;
+        let recent = tx
+            .auto_replies_since(&to.email, now - chrono::Duration::hours(RATE_WINDOW_HOURS))
+            .await?;
         if recent >= limit {
             st.events.push(ev(format!(
                 "no acknowledgement: {recent} automatic replies to {} in the last hour (limit {limit}, RFC 3834)",
@@ -48,11 +55,18 @@ impl Pipeline {
         });
         let out = Outgoing {
             from: self.support.clone(),
-            reply_to: Some(Mailbox { name: None, email: self.support.email.clone() }),
+            reply_to: Some(Mailbox {
+                name: None,
+                email: self.support.email.clone(),
+            }),
             to: vec![to.clone()],
             cc: Vec::new(),
             subject: format!("Re: {} [{ticket_ref}]", ticket.normalized_subject),
-            message_id: new_message_id("ack", &uuid::Uuid::new_v4().simple().to_string(), &self.support.email),
+            message_id: new_message_id(
+                "ack",
+                &uuid::Uuid::new_v4().simple().to_string(),
+                &self.support.email,
+            ),
             in_reply_to: Some(mail.message_id.clone()),
             references: reply_references(&mail.references, &mail.message_id),
             auto_submitted: Some("auto-replied"),
@@ -64,8 +78,13 @@ impl Pipeline {
             attachments: Vec::new(),
         };
         match self.queue(tx, ticket.id, "ack", None, &out, now).await? {
-            Ok(mid) => st.events.push(ev(format!("acknowledgement queued to {} as <{mid}>", to.email))),
-            Err(reason) => st.events.push(ev(format!("no acknowledgement: cannot compose it ({reason})"))),
+            Ok(mid) => st.events.push(ev(format!(
+                "acknowledgement queued to {} as <{mid}>",
+                to.email
+            ))),
+            Err(reason) => st.events.push(ev(format!(
+                "no acknowledgement: cannot compose it ({reason})"
+            ))),
         }
         Ok(())
     }
@@ -85,7 +104,9 @@ impl Pipeline {
         st: &mut Applied,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let Some(owner) = &ticket.owner else { return Ok(()) };
+        let Some(owner) = &ticket.owner else {
+            return Ok(());
+        };
         let agent_name = self
             .cfg
             .agent
@@ -97,7 +118,10 @@ impl Pipeline {
             .attachments
             .iter()
             .map(|a| OutAttachment {
-                filename: a.filename.clone().unwrap_or_else(|| "attachment.bin".into()),
+                filename: a
+                    .filename
+                    .clone()
+                    .unwrap_or_else(|| "attachment.bin".into()),
                 content_type: a.content_type.clone(),
                 data: a.data.clone(),
             })
@@ -123,12 +147,25 @@ impl Pipeline {
             None => format!("{} via {}", ticket.customer, self.cfg.mailroom.support_name),
         };
         let out = Outgoing {
-            from: Mailbox { name: Some(sender_name), email: self.support.email.clone() },
-            reply_to: Some(Mailbox { name: None, email: self.support.email.clone() }),
-            to: vec![Mailbox { name: agent_name, email: owner.clone() }],
+            from: Mailbox {
+                name: Some(sender_name),
+                email: self.support.email.clone(),
+            },
+            reply_to: Some(Mailbox {
+                name: None,
+                email: self.support.email.clone(),
+            }),
+            to: vec![Mailbox {
+                name: agent_name,
+                email: owner.clone(),
+            }],
             cc: Vec::new(),
             subject: format!("[{ticket_ref}] {}", ticket.normalized_subject),
-            message_id: new_message_id("n", &uuid::Uuid::new_v4().simple().to_string(), &self.support.email),
+            message_id: new_message_id(
+                "n",
+                &uuid::Uuid::new_v4().simple().to_string(),
+                &self.support.email,
+            ),
             in_reply_to: Some(mail.message_id.clone()),
             references: reply_references(&mail.references, &mail.message_id),
             auto_submitted: Some("auto-generated"),
@@ -139,11 +176,21 @@ impl Pipeline {
             html: Some(self.templates.render("notification.html", &ctx)?),
             attachments,
         };
-        let detail = match self.queue(tx, ticket.id, "notification", Some(owner), &out, now).await? {
+        let detail = match self
+            .queue(tx, ticket.id, "notification", Some(owner), &out, now)
+            .await?
+        {
             Ok(mid) => format!("{event} notification queued to owner {owner} as <{mid}>"),
-            Err(reason) => format!("owner {owner} not notified: cannot compose the notification ({reason})"),
+            Err(reason) => {
+                format!("owner {owner} not notified: cannot compose the notification ({reason})")
+            }
         };
-        st.events.push(NewEvent { ticket_id: Some(ticket.id), message_row: Some(row), kind: "notification", detail });
+        st.events.push(NewEvent {
+            ticket_id: Some(ticket.id),
+            message_row: Some(row),
+            kind: "notification",
+            detail,
+        });
         Ok(())
     }
 
@@ -163,7 +210,12 @@ impl Pipeline {
             Ok(r) => r,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let to = out.to.iter().map(|m| m.email.as_str()).collect::<Vec<_>>().join(", ");
+        let to = out
+            .to
+            .iter()
+            .map(|m| m.email.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let hash = hex::encode(Sha256::digest(&raw));
         let refs = out.references.join(" ");
         let msg = NewMessage {
@@ -189,7 +241,8 @@ impl Pipeline {
             now,
         };
         let row = tx.insert_message(&msg).await?;
-        tx.enqueue(row, Some(ticket_id), kind, &out.from.email, &to, now).await?;
+        tx.enqueue(row, Some(ticket_id), kind, &out.from.email, &to, now)
+            .await?;
         Ok(Ok(out.message_id.clone()))
     }
 }

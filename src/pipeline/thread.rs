@@ -2,9 +2,9 @@
 
 use super::Pipeline;
 use crate::error::Result;
+use crate::mail::Class;
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
-use crate::mail::Class;
 use crate::store::{TicketRow, Tx};
 
 #[derive(Debug, Default)]
@@ -20,7 +20,12 @@ pub struct ThreadMatch {
 }
 
 impl Pipeline {
-    pub(crate) async fn find_thread(&self, tx: &mut Tx, mail: &ParsedMail, class: &Class) -> Result<ThreadMatch> {
+    pub(crate) async fn find_thread(
+        &self,
+        tx: &mut Tx,
+        mail: &ParsedMail,
+        class: &Class,
+    ) -> Result<ThreadMatch> {
         let mut ids: Vec<String> = Vec::new();
         if matches!(class, Class::Bounce { .. }) {
             ids.extend(mail.report.original_message_ids.iter().cloned());
@@ -35,13 +40,19 @@ impl Pipeline {
 
         m.agent_proof = hits
             .iter()
-            .find(|h| h.kind == "notification" && h.recipient.as_deref() == Some(mail.from.email.as_str()))
+            .find(|h| {
+                h.kind == "notification" && h.recipient.as_deref() == Some(mail.from.email.as_str())
+            })
             .map(|h| (h.ticket_id, h.message_id.clone()));
 
         // The most specific reference wins: In-Reply-To, then References newest first.
-        let best = ids.iter().find_map(|id| hits.iter().find(|h| &h.message_id == id));
+        let best = ids
+            .iter()
+            .find_map(|id| hits.iter().find(|h| &h.message_id == id));
         if let Some(hit) = best {
-            let header = if mail.report.original_message_ids.contains(&hit.message_id) && matches!(class, Class::Bounce { .. }) {
+            let header = if mail.report.original_message_ids.contains(&hit.message_id)
+                && matches!(class, Class::Bounce { .. })
+            {
                 "the bounced original"
             } else if mail.in_reply_to.contains(&hit.message_id) {
                 "In-Reply-To"
@@ -64,7 +75,10 @@ impl Pipeline {
                 Some(t) => {
                     if tx.is_participant(n, &mail.from.email).await? {
                         m.ticket = Some(t);
-                        m.via = format!("threaded by subject tag [{tag}]: {} is a participant", mail.from.email);
+                        m.via = format!(
+                            "threaded by subject tag [{tag}]: {} is a participant",
+                            mail.from.email
+                        );
                         return Ok(m);
                     }
                     m.notes.push(format!(
@@ -72,13 +86,18 @@ impl Pipeline {
                         mail.from.email
                     ));
                 }
-                None => m.notes.push(format!("subject tag [{tag}] names no existing ticket")),
+                None => m
+                    .notes
+                    .push(format!("subject tag [{tag}] names no existing ticket")),
             }
         }
         m.via = if ids.is_empty() {
             "new ticket: no In-Reply-To/References and no usable subject tag".into()
         } else {
-            format!("new ticket: none of the {} referenced Message-IDs is stored, no usable subject tag", ids.len())
+            format!(
+                "new ticket: none of the {} referenced Message-IDs is stored, no usable subject tag",
+                ids.len()
+            )
         };
         Ok(m)
     }

@@ -31,10 +31,16 @@ impl DefaultRouter {
         // An away default owner gets nothing new: the ticket stays unassigned.
         let owner = cfg.mailroom.default_owner.as_ref().and_then(|o| {
             let o = o.to_ascii_lowercase();
-            let away = cfg.agent.iter().any(|a| a.email.eq_ignore_ascii_case(&o) && a.away);
+            let away = cfg
+                .agent
+                .iter()
+                .any(|a| a.email.eq_ignore_ascii_case(&o) && a.away);
             (!away).then_some(o)
         });
-        DefaultRouter { area: cfg.mailroom.default_area.clone(), owner }
+        DefaultRouter {
+            area: cfg.mailroom.default_area.clone(),
+            owner,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-use crate::error::{is_connection_error, Error, Result};
+use crate::error::{Error, Result, is_connection_error};
 
 pub use rows::*;
 pub use tx::{NewEvent, NewMessage, NewTicket, Tx};
@@ -126,7 +126,11 @@ impl Store {
     pub async fn list_tickets(&self, f: &TicketFilter) -> Result<Vec<TicketRow>> {
         let mut sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE 1=1");
         let mut args: Vec<String> = Vec::new();
-        for (col, val) in [("status", &f.status), ("area", &f.area), ("owner", &f.owner)] {
+        for (col, val) in [
+            ("status", &f.status),
+            ("area", &f.area),
+            ("owner", &f.owner),
+        ] {
             if let Some(v) = val {
                 args.push(v.to_ascii_lowercase());
                 sql.push_str(&format!(" AND {col} = ${}", args.len()));
@@ -158,10 +162,12 @@ impl Store {
     }
 
     pub async fn message_attachments(&self, message_row: i64) -> Result<Vec<AttachmentRow>> {
-        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, AttachmentRow>(
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_as::<_, AttachmentRow>(
             "SELECT ma.filename, ma.content_type, a.size, a.sha256 FROM message_attachments ma \
              JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_row = $1 ORDER BY ma.id")
-            .bind(message_row).fetch_all(p).await?))
+            .bind(message_row).fetch_all(p).await?),
+        )
     }
 
     pub async fn ticket_events(&self, ticket_id: i64) -> Result<Vec<EventRow>> {
@@ -171,9 +177,11 @@ impl Store {
     }
 
     pub async fn ticket_participants(&self, ticket_id: i64) -> Result<Vec<(String, String)>> {
-        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, (String, String)>(
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_as::<_, (String, String)>(
             "SELECT email, role FROM participants WHERE ticket_id = $1 ORDER BY role, email")
-            .bind(ticket_id).fetch_all(p).await?))
+            .bind(ticket_id).fetch_all(p).await?),
+        )
     }
 
     pub async fn outbox_list(&self) -> Result<Vec<OutboxRow>> {
@@ -183,19 +191,28 @@ impl Store {
     }
 
     pub async fn quarantine_list(&self) -> Result<Vec<QuarantineRow>> {
-        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, QuarantineRow>(
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_as::<_, QuarantineRow>(
             "SELECT id, origin, reason, sha256, size, created_at FROM quarantine ORDER BY id")
-            .fetch_all(p).await?))
+            .fetch_all(p).await?),
+        )
     }
 
     pub async fn count(&self, table: Table) -> Result<i64> {
         let sql = format!("SELECT COUNT(*) FROM {}", table.name());
-        Ok(on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?))
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?),
+        )
     }
 
     /// Claims up to `limit` due outbox rows for `lease`: a crashed sender's claim
     /// expires and the row is sent again (at-least-once, like SMTP itself).
-    pub async fn claim_due_outbox(&self, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<DueMail>> {
+    pub async fn claim_due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<DueMail>> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         let lock = match self.pool {
             Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
@@ -231,7 +248,12 @@ impl Store {
     }
 
     /// A failed attempt: retry at `retry_at`, or give up (`None`, permanent failure).
-    pub async fn mark_failed(&self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let (status, next) = match retry_at {
             Some(t) => ("queued", Some(t)),
             None => ("failed", None),

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 
-use super::rows::{RefHit, TicketRow, TICKET_COLUMNS};
+use super::rows::{RefHit, TICKET_COLUMNS, TicketRow};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
 
@@ -96,7 +96,11 @@ impl Tx {
     }
 
     /// The stored copy of this exact mail: (row, ticket).
-    pub async fn find_message(&mut self, message_id: &str, content_hash: &str) -> Result<Option<(i64, Option<i64>)>> {
+    pub async fn find_message(
+        &mut self,
+        message_id: &str,
+        content_hash: &str,
+    ) -> Result<Option<(i64, Option<i64>)>> {
         Ok(on_tx!(self, c => sqlx::query_as::<_, (i64, Option<i64>)>(
             "SELECT id, ticket_id FROM messages WHERE message_id = $1 AND content_hash = $2")
             .bind(message_id).bind(content_hash).fetch_optional(&mut *c).await?))
@@ -124,8 +128,10 @@ impl Tx {
 
     pub async fn ticket(&mut self, id: i64) -> Result<Option<TicketRow>> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
-        Ok(on_tx!(self, c => sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql))
-            .bind(id).fetch_optional(&mut *c).await?))
+        Ok(
+            on_tx!(self, c => sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql))
+            .bind(id).fetch_optional(&mut *c).await?),
+        )
     }
 
     pub async fn is_participant(&mut self, ticket_id: i64, email: &str) -> Result<bool> {
@@ -144,7 +150,12 @@ impl Tx {
             .fetch_one(&mut *c).await?))
     }
 
-    pub async fn set_ticket_status(&mut self, id: i64, status: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_ticket_status(
+        &mut self,
+        id: i64,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         on_tx!(self, c => sqlx::query(
             "UPDATE tickets SET status = $1, updated_at = $2, \
              resolved_at = CASE WHEN $1 = 'resolved' THEN $2 ELSE NULL END WHERE id = $3")
@@ -203,13 +214,22 @@ impl Tx {
         if events.is_empty() {
             return Ok(());
         }
-        let mut sql = String::from("INSERT INTO events (ticket_id, message_row, kind, detail, created_at) VALUES ");
+        let mut sql = String::from(
+            "INSERT INTO events (ticket_id, message_row, kind, detail, created_at) VALUES ",
+        );
         for i in 0..events.len() {
             let b = i * 4;
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, events.len() * 4 + 1));
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                events.len() * 4 + 1
+            ));
         }
         on_tx!(self, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -238,14 +258,24 @@ impl Tx {
     }
 
     /// Automatic replies queued to `recipient` since `since` (RFC 3834 rate limit).
-    pub async fn auto_replies_since(&mut self, recipient: &str, since: DateTime<Utc>) -> Result<i64> {
+    pub async fn auto_replies_since(
+        &mut self,
+        recipient: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64> {
         Ok(on_tx!(self, c => sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM outbox WHERE recipients = $1 AND kind = 'ack' AND created_at > $2")
             .bind(recipient).bind(since).fetch_one(&mut *c).await?))
     }
 
     /// Keeps the raw bytes of a mail that could not be processed, once per content.
-    pub async fn quarantine(&mut self, origin: &str, reason: &str, raw: &[u8], now: DateTime<Utc>) -> Result<()> {
+    pub async fn quarantine(
+        &mut self,
+        origin: &str,
+        reason: &str,
+        raw: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let sha = hex::encode(Sha256::digest(raw));
         on_tx!(self, c => sqlx::query(
             "INSERT INTO quarantine (origin, reason, sha256, size, raw, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -261,7 +291,13 @@ impl Tx {
             .bind(source).fetch_optional(&mut *c).await?))
     }
 
-    pub async fn set_source_position(&mut self, source: &str, uidvalidity: i64, last_uid: i64, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_source_position(
+        &mut self,
+        source: &str,
+        uidvalidity: i64,
+        last_uid: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         on_tx!(self, c => sqlx::query(
             "INSERT INTO source_positions (source, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (source) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, updated_at = excluded.updated_at")

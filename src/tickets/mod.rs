@@ -38,7 +38,9 @@ impl FromStr for Status {
             "open" => Ok(Status::Open),
             "pending" => Ok(Status::Pending),
             "resolved" | "closed" => Ok(Status::Resolved),
-            other => Err(format!("unknown status {other:?} (open, pending, resolved)")),
+            other => Err(format!(
+                "unknown status {other:?} (open, pending, resolved)"
+            )),
         }
     }
 }
@@ -71,7 +73,9 @@ impl FromStr for Priority {
             "normal" => Ok(Priority::Normal),
             "high" => Ok(Priority::High),
             "urgent" => Ok(Priority::Urgent),
-            other => Err(format!("unknown priority {other:?} (low, normal, high, urgent)")),
+            other => Err(format!(
+                "unknown priority {other:?} (low, normal, high, urgent)"
+            )),
         }
     }
 }
@@ -119,7 +123,10 @@ mod tests {
 
     #[test]
     fn followup_reopens() {
-        assert_eq!(after_customer_followup(Status::Resolved), Some(Status::Open));
+        assert_eq!(
+            after_customer_followup(Status::Resolved),
+            Some(Status::Open)
+        );
         assert_eq!(after_customer_followup(Status::Pending), Some(Status::Open));
         assert_eq!(after_customer_followup(Status::Open), None);
         assert_eq!("closed".parse::<Status>(), Ok(Status::Resolved));
