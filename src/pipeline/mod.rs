@@ -506,6 +506,7 @@ impl Pipeline {
             .store_inbound(tx, item, mail, Some(ticket.id), "customer", None, now)
             .await?;
         self.add_participants(tx, ticket.id, mail).await?;
+        attach_pending_events(st, ticket.id, row);
         st.events.push(NewEvent {
             ticket_id: Some(ticket.id),
             message_row: Some(row),
@@ -586,10 +587,7 @@ impl Pipeline {
             .store_inbound(tx, item, mail, Some(id), "customer", None, now)
             .await?;
         self.add_participants(tx, id, mail).await?;
-        for e in st.events.iter_mut() {
-            e.ticket_id = Some(id);
-            e.message_row = Some(row);
-        }
+        attach_pending_events(st, id, row);
         st.events.push(NewEvent {
             ticket_id: Some(id),
             message_row: Some(row),
@@ -659,6 +657,14 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+}
+
+/// Events noted before the ticket was known (classification) belong to it now.
+fn attach_pending_events(st: &mut Applied, ticket_id: i64, row: i64) {
+    for e in st.events.iter_mut().filter(|e| e.ticket_id.is_none()) {
+        e.ticket_id = Some(ticket_id);
+        e.message_row = Some(row);
     }
 }
 

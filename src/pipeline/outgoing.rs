@@ -33,6 +33,13 @@ impl Pipeline {
             kind: "ack",
             detail,
         };
+        if self.classifier.is_own_address(&to.email) {
+            st.events.push(ev(format!(
+                "no acknowledgement: the reply address {} is mailroom's own",
+                to.email
+            )));
+            return Ok(());
+        }
         let limit = i64::from(self.cfg.mailroom.ack_limit_per_hour);
         let recent = tx
             .auto_replies_since(&to.email, now - chrono::Duration::hours(RATE_WINDOW_HOURS))

@@ -123,9 +123,12 @@ both_backends! {
         assert!(t["first_response_at"].is_string());
 
         // A forged From: bob@ without a reference to his notification is a customer mail.
-        let forged = mail("bob@example.test", "Re: Login fails [MR-1]", "a3@evil.test", "", "#close");
+        let forged = mail("bob@example.test", "Re: Login fails [MR-1]", "a3@evil.test", "In-Reply-To: <a1@customer.test>\r\n", "#close");
         let o = env.ingest(&forged);
-        assert_ne!(o["outcome"], "agent_reply");
+        assert_eq!(o["outcome"], "appended");
+        let t = env.ticket("MR-1");
+        assert!(events_text(&t).contains("bob@example.test is on the roster, but the mail answers no notification sent to them"), "{}", events_text(&t));
+        assert_eq!(t["status"], "open", "a forged #close does nothing");
         // Another agent answering Bob's notification is not proof either.
         let erin = mail("erin@example.test", "Re: x", "a4@example.test", &format!("In-Reply-To: <{}>\r\n", notif.message_id), "me too");
         let o = env.ingest(&erin);
@@ -183,5 +186,29 @@ both_backends! {
         let acks = env.outbox().iter().filter(|r| r["kind"] == "ack").count();
         assert_eq!(acks, 10, "default limit is 10 automatic replies per hour");
         assert!(events_text(&env.ticket("MR-12")).contains("no acknowledgement: 10 automatic replies"));
+    }
+}
+
+both_backends! {
+    fn attachments_are_stored_once_and_html_sanitized(b) {
+        let env = Env::new(b);
+        let with_att = |id: &str| format!(
+            "From: a@c.test\r\nTo: support@example.test\r\nSubject: log {id}\r\nMessage-ID: <{id}@c.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\nContent-Type: text/html\r\n\r\n<p>see <b>log</b></p><script>steal()</script><img src=x onerror=alert(1)>\r\n--X\r\nContent-Type: text/plain; name=app.log\r\nContent-Disposition: attachment; filename=app.log\r\n\r\nline 1\r\nline 2\r\n--X--\r\n"
+        );
+        assert_eq!(env.ingest(&with_att("x1"))["outcome"], "created");
+        assert_eq!(env.ingest(&with_att("x2"))["outcome"], "created");
+        assert_eq!(env.count("SELECT COUNT(*) FROM attachments"), 1, "same bytes stored once");
+        assert_eq!(env.count("SELECT COUNT(*) FROM message_attachments"), 2);
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE html_body LIKE '%script%' OR html_body LIKE '%onerror%'"), 0);
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE html_body LIKE '%<b>log</b>%'"), 2);
+        let t = env.ticket("MR-1");
+        let first = &messages(&t)[0];
+        assert_eq!(first["attachments"][0]["filename"], "app.log");
+        assert!(first["text"].as_str().unwrap_or("").contains("see log"), "{}", first["text"]);
+        // The owner's notification carries the customer's attachment.
+        let sent = env.flush_outbox();
+        let note = &sent.iter().find(|(n, _)| n.ends_with("-notification.eml")).expect("notification").1;
+        assert_eq!(note.attachments.len(), 1);
+        assert_eq!(note.attachments[0].filename.as_deref(), Some("app.log"));
     }
 }

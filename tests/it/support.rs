@@ -200,6 +200,24 @@ impl Env {
         });
     }
 
+    /// Runs a `SELECT COUNT(*) …` against the test database.
+    pub fn count(&self, stmt: &str) -> i64 {
+        let url = self.db_url.clone();
+        let stmt = stmt.to_string();
+        runtime().block_on(async move {
+            match self.backend {
+                Backend::Sqlite => {
+                    let mut c = sqlx::SqliteConnection::connect(&url).await.expect("sqlite connect");
+                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(stmt)).fetch_one(&mut c).await.expect("sql")
+                }
+                Backend::Postgres => {
+                    let mut c = sqlx::PgConnection::connect(&url).await.expect("pg connect");
+                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(stmt)).fetch_one(&mut c).await.expect("sql")
+                }
+            }
+        })
+    }
+
     /// Flushes the outbox and returns the .eml files written, parsed.
     pub fn flush_outbox(&self) -> Vec<(String, mailroom::mail::ParsedMail)> {
         self.run_ok(&["outbox", "flush"]);
