@@ -139,20 +139,11 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         return Err(ParseFailure::Empty);
     }
     let msg = MessageParser::default()
-        .parse(raw)
+        .parse(skip_leading_blank_lines(raw))
         .ok_or(ParseFailure::NoHeaders)?;
     if msg.headers().is_empty() {
         return Err(ParseFailure::NoHeaders);
     }
-
-    let from = first_mailbox(msg.from())
-        .or_else(|| first_mailbox(msg.sender()))
-        .ok_or_else(|| {
-            ParseFailure::NoSender(match msg.header_raw("From") {
-                Some(v) => format!("From header {:?} holds no address", v.trim()),
-                None => "no From or Sender header".into(),
-            })
-        })?;
 
     let content_hash = content_hash(raw);
     let (message_id, synthetic) = match msg.message_id().map(str::trim).filter(|s| !s.is_empty()) {
@@ -189,11 +180,12 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         }
     }
     let text = text_parts.join("\n");
-    let html = if msg.html_body_count() > 0 {
-        msg.body_html(0).map(|h| sanitize_html(&h))
-    } else {
-        None
-    };
+    // mail-parser lists a text/plain part among the HTML bodies of a text-only
+    // mail (and renders it as HTML): only a real text/html part counts.
+    let html = msg.html_bodies().find_map(|p| match &p.body {
+        PartType::Html(h) => Some(sanitize_html(h)),
+        _ => None,
+    });
 
     let mut attachments = Vec::new();
     for part in msg.attachments() {
@@ -221,6 +213,16 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
 
     let report = report_evidence(&msg, &message_id, &text);
 
+    let from = match first_mailbox(msg.from()).or_else(|| first_mailbox(msg.sender())) {
+        Some(m) => m,
+        None => machine_sender(&msg, &report, &message_id).ok_or_else(|| {
+            ParseFailure::NoSender(match msg.header_raw("From") {
+                Some(v) => format!("From header {:?} holds no address", v.trim()),
+                None => "no From or Sender header".into(),
+            })
+        })?,
+    };
+
     Ok(ParsedMail {
         message_id,
         message_id_synthetic: synthetic,
@@ -229,8 +231,13 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         reply_to: first_mailbox(msg.reply_to()),
         to: mailboxes(msg.to()),
         cc: mailboxes(msg.cc()),
-        subject: msg.subject().map(|s| s.trim().to_string()).unwrap_or_default(),
-        date: msg.date().and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single()),
+        subject: msg
+            .subject()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        date: msg
+            .date()
+            .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single()),
         in_reply_to: ids(msg.in_reply_to()),
         references: ids(msg.references()),
         text,
@@ -239,6 +246,83 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         auto,
         report,
         size: raw.len(),
+    })
+}
+
+/// Some exports and fixtures put whitespace-only lines before the header block;
+/// a header block cannot start with one, so they are skipped. A truly empty
+/// first line (no headers at all) is left alone.
+fn skip_leading_blank_lines(raw: &[u8]) -> &[u8] {
+    let mut rest = raw;
+    loop {
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            return rest;
+        };
+        let line = &rest[..end];
+        let blank_but_not_empty = line.iter().any(|&b| b == b' ' || b == b'\t')
+            && line.iter().all(|&b| matches!(b, b' ' | b'\t' | b'\r'));
+        if !blank_but_not_empty {
+            return rest;
+        }
+        rest = &rest[end + 1..];
+    }
+}
+
+/// Local parts that mail systems use for the null sender of their reports.
+pub const DAEMON_LOCAL_PARTS: &[&str] = &[
+    "mailer-daemon",
+    "mail-daemon",
+    "mailerdaemon",
+    "mdaemon",
+    "postmaster",
+];
+
+/// The sender of a delivery report whose From holds no usable address: an
+/// unqualified `MAILER-DAEMON`, `<>`, or no From at all on a delivery-status
+/// report. The mail system is named after the host in its Message-ID when
+/// there is one. Anything else without a sender stays a parse failure.
+fn machine_sender(
+    msg: &mail_parser::Message<'_>,
+    report: &ReportEvidence,
+    message_id: &str,
+) -> Option<Mailbox> {
+    let raw_from = msg.header_raw("From").map(unfold).unwrap_or_default();
+    let (name, addr) = match (raw_from.find('<'), raw_from.rfind('>')) {
+        (Some(s), Some(e)) if e > s => (raw_from[..s].trim(), raw_from[s + 1..e].trim()),
+        _ => ("", raw_from.trim()),
+    };
+    let name = name.trim_matches('"').trim();
+    let addr_is_daemon = DAEMON_LOCAL_PARTS
+        .iter()
+        .any(|d| addr.eq_ignore_ascii_case(d));
+    let name_is_daemon = DAEMON_LOCAL_PARTS
+        .iter()
+        .any(|d| name.eq_ignore_ascii_case(d));
+    // `From: MAILER-DAEMON`, `From: Mail Delivery Subsystem <MAILER-DAEMON>`,
+    // `From: MAILER-DAEMON <>`; `From: <>` or no From only on a delivery report.
+    let machine = addr_is_daemon || (addr.is_empty() && (name_is_daemon || report.delivery_status));
+    if !machine {
+        return None;
+    }
+    let local = if addr_is_daemon {
+        addr.to_ascii_lowercase()
+    } else {
+        "mailer-daemon".into()
+    };
+    let host = message_id
+        .rsplit_once('@')
+        .map(|(_, h)| h.trim().to_ascii_lowercase())
+        .filter(|h| {
+            h.contains('.') && !h.ends_with("mailroom.invalid") && !h.contains(char::is_whitespace)
+        })
+        .unwrap_or_else(|| "unknown.invalid".into());
+    Some(Mailbox {
+        name: Some(if name.is_empty() {
+            "MAILER-DAEMON".to_string()
+        } else {
+            name.to_string()
+        }),
+        email: format!("{local}@{host}"),
     })
 }
 
@@ -261,12 +345,17 @@ pub fn strip_brackets(id: &str) -> &str {
 }
 
 fn to_mailbox(name: Option<&str>, address: Option<&str>) -> Option<Mailbox> {
-    let email = address?.trim().trim_matches(['<', '>']).to_ascii_lowercase();
+    let email = address?
+        .trim()
+        .trim_matches(['<', '>'])
+        .to_ascii_lowercase();
     let (local, domain) = email.split_once('@')?;
     if local.is_empty() || domain.is_empty() || email.contains(char::is_whitespace) {
         return None;
     }
-    let name = name.map(|n| n.trim().trim_matches('"').trim().to_string()).filter(|n| !n.is_empty());
+    let name = name
+        .map(|n| n.trim().trim_matches('"').trim().to_string())
+        .filter(|n| !n.is_empty());
     Some(Mailbox { name, email })
 }
 
@@ -302,7 +391,9 @@ pub fn content_hash(raw: &[u8]) -> String {
     let mut h = Sha256::new();
     for field in header_fields(head) {
         let name_end = field.iter().position(|&b| b == b':').unwrap_or(field.len());
-        let name = String::from_utf8_lossy(&field[..name_end]).trim().to_ascii_lowercase();
+        let name = String::from_utf8_lossy(&field[..name_end])
+            .trim()
+            .to_ascii_lowercase();
         if TRANSPORT_HEADERS.contains(&name.as_str()) {
             continue;
         }
@@ -345,7 +436,11 @@ fn header_fields(head: &[u8]) -> Vec<&[u8]> {
     let mut start = 0;
     let mut i = 0;
     while i < head.len() {
-        let end = head[i..].iter().position(|&b| b == b'\n').map(|p| i + p + 1).unwrap_or(head.len());
+        let end = head[i..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|p| i + p + 1)
+            .unwrap_or(head.len());
         let next_is_continuation = head.get(end).is_some_and(|b| *b == b' ' || *b == b'\t');
         if !next_is_continuation {
             fields.push(&head[start..end]);
@@ -369,7 +464,9 @@ fn report_evidence(msg: &mail_parser::Message<'_>, own_id: &str, text: &str) -> 
     let mut ev = ReportEvidence::default();
     if let Some(ct) = msg.content_type()
         && ct.ctype().eq_ignore_ascii_case("multipart")
-        && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        && ct
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("report"))
     {
         match ct.attribute("report-type").map(|s| s.to_ascii_lowercase()) {
             Some(t) if t == "delivery-status" => ev.delivery_status = true,
@@ -380,7 +477,9 @@ fn report_evidence(msg: &mail_parser::Message<'_>, own_id: &str, text: &str) -> 
     }
     let mut ids: Vec<String> = Vec::new();
     for part in &msg.parts {
-        let Some(ct) = part.content_type() else { continue };
+        let Some(ct) = part.content_type() else {
+            continue;
+        };
         let full = format!(
             "{}/{}",
             ct.ctype().to_ascii_lowercase(),
@@ -405,33 +504,60 @@ fn report_evidence(msg: &mail_parser::Message<'_>, own_id: &str, text: &str) -> 
             "message/feedback-report" => ev.feedback_report = true,
             "message/disposition-notification" => ev.disposition_notification = true,
             "message/rfc822" | "message/global" => {
-                if let PartType::Message(inner) = &part.body
-                    && let Some(id) = inner.message_id()
-                {
-                    ids.push(strip_brackets(id).to_string());
+                let id = match &part.body {
+                    PartType::Message(inner) => {
+                        inner.message_id().map(|id| strip_brackets(id).to_string())
+                    }
+                    _ => None,
+                };
+                match id {
+                    Some(id) => ids.push(id),
+                    // An enclosure mail-parser could not read as a message: look
+                    // for the field in its header block.
+                    None => ids.extend(quoted_message_ids(header_block(&part_text(part)))),
                 }
             }
             "text/rfc822-headers" | "message/rfc822-headers" | "message/global-headers" => {
                 let body = part_text(part);
-                if let Some(h) = MessageParser::default().parse_headers(body.as_bytes())
-                    && let Some(id) = h.message_id()
+                match MessageParser::default()
+                    .parse_headers(body.as_bytes())
+                    .and_then(|h| h.message_id().map(|id| strip_brackets(id).to_string()))
                 {
-                    ids.push(strip_brackets(id).to_string());
+                    Some(id) => ids.push(id),
+                    None => ids.extend(quoted_message_ids(header_block(&body))),
                 }
             }
             _ => {}
         }
     }
-    // Non-standard bounces quote the original headers in the body text.
-    for id in quoted_message_ids(text) {
-        ids.push(id);
-    }
+    // Non-standard bounces quote the original headers in the body text. A quoted
+    // ID equal to the report's own is the report's own header, not the original's;
+    // an enclosure is taken as it is (some MTAs reuse the original's ID).
+    ids.extend(
+        quoted_message_ids(text)
+            .into_iter()
+            .filter(|id| id != own_id),
+    );
     let mut seen = std::collections::HashSet::new();
     ev.original_message_ids = ids
         .into_iter()
-        .filter(|id| id != own_id && !id.is_empty() && seen.insert(id.clone()))
+        .filter(|id| !id.is_empty() && seen.insert(id.clone()))
         .collect();
     ev
+}
+
+/// The header block of a message given as text: everything before the first empty line.
+fn header_block(text: &str) -> &str {
+    let mut end = text.len();
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end_matches(['\r', '\n']).is_empty() && pos > 0 {
+            end = pos;
+            break;
+        }
+        pos += line.len();
+    }
+    &text[..end]
 }
 
 fn part_text(part: &mail_parser::MessagePart<'_>) -> String {
@@ -443,17 +569,32 @@ fn part_text(part: &mail_parser::MessagePart<'_>) -> String {
     }
 }
 
-/// `Message-ID: <…>` lines quoted inside a body (non-DSN bounces).
+/// `Message-ID: <…>` lines quoted inside a body (non-DSN bounces), also when the
+/// value is folded onto the next line.
 fn quoted_message_ids(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for line in text.lines() {
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
         let t = line.trim_start_matches(['>', ' ', '\t']);
-        if t.len() > 11 && t[..11].eq_ignore_ascii_case("message-id:") {
-            let v = t[11..].trim();
-            if let (Some(s), Some(e)) = (v.find('<'), v.rfind('>'))
-                && e > s + 1
-            {
-                out.push(v[s + 1..e].trim().to_string());
+        // Byte-wise prefix test: the line may start with a multi-byte character.
+        if t.len() < 11 || !t.as_bytes()[..11].eq_ignore_ascii_case(b"message-id:") {
+            continue;
+        }
+        let mut v = t[11..].trim().to_string();
+        if v.is_empty()
+            && let Some(next) = lines.peek()
+        {
+            let n = next.trim_start_matches(['>', ' ', '\t']);
+            if n.starts_with('<') {
+                v = n.trim().to_string();
+            }
+        }
+        if let (Some(s), Some(e)) = (v.find('<'), v.rfind('>'))
+            && e > s + 1
+        {
+            let id = v[s + 1..e].trim();
+            if id.contains('@') && !id.contains(char::is_whitespace) {
+                out.push(id.to_string());
             }
         }
     }
@@ -509,9 +650,15 @@ mod tests {
     #[test]
     fn no_sender_is_an_error() {
         let raw = "To: support@example.test\r\nSubject: hi\r\n\r\nbody\r\n";
-        assert!(matches!(parse(raw.as_bytes()), Err(ParseFailure::NoSender(_))));
+        assert!(matches!(
+            parse(raw.as_bytes()),
+            Err(ParseFailure::NoSender(_))
+        ));
         let raw = "From: undisclosed\r\nSubject: hi\r\n\r\nbody\r\n";
-        assert!(matches!(parse(raw.as_bytes()), Err(ParseFailure::NoSender(_))));
+        assert!(matches!(
+            parse(raw.as_bytes()),
+            Err(ParseFailure::NoSender(_))
+        ));
         assert_eq!(parse(b"  \r\n").unwrap_err(), ParseFailure::Empty);
     }
 
@@ -522,7 +669,13 @@ mod tests {
         let html = m.html.unwrap();
         assert!(!html.contains("script"), "{html}");
         assert!(!html.contains("onclick"), "{html}");
-        assert!(m.text.contains("Hi there") || m.text.contains("Hi\u{a0}there") || m.text.contains("Hi"), "{}", m.text);
+        assert!(
+            m.text.contains("Hi there")
+                || m.text.contains("Hi\u{a0}there")
+                || m.text.contains("Hi"),
+            "{}",
+            m.text
+        );
         assert!(!m.text.contains('<'), "{}", m.text);
     }
 
@@ -530,7 +683,11 @@ mod tests {
     fn attachments_have_hash_and_name() {
         let raw = "From: a@b.test\r\nSubject: att\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n--XX\r\nContent-Type: text/plain; name=\"notes.txt\"\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\n\r\nfile body\r\n--XX--\r\n";
         let m = parse(raw.as_bytes()).unwrap();
-        assert_eq!(m.attachments.len(), 1, "a .txt attachment of a plain-text mail is kept");
+        assert_eq!(
+            m.attachments.len(),
+            1,
+            "a .txt attachment of a plain-text mail is kept"
+        );
         let a = &m.attachments[0];
         assert_eq!(a.filename.as_deref(), Some("notes.txt"));
         assert_eq!(a.content_type, "text/plain");
@@ -555,5 +712,59 @@ mod tests {
         assert_eq!(m.report.dsn_action.as_deref(), Some("failed"));
         assert_eq!(m.report.dsn_status.as_deref(), Some("5.1.1"));
         assert_eq!(m.report.original_message_ids, vec!["orig-1@example.test"]);
+    }
+
+    #[test]
+    fn leading_whitespace_line_is_skipped() {
+        let raw = format!("{}\n{SIMPLE}", " ".repeat(40));
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.from.email, "alice@customer.test");
+        assert_eq!(m.subject, "Hello wörld");
+        // An empty first line still means "no header block".
+        assert!(parse(format!("\r\n{SIMPLE}").as_bytes()).is_err());
+    }
+
+    const DSN_BODY: &str = "Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.test\r\n\r\nFinal-Recipient: rfc822; x@y.test\r\nAction: failed\r\nStatus: 5.3.4\r\n--B--\r\n";
+
+    #[test]
+    fn unqualified_mail_system_sender_is_accepted() {
+        for from in [
+            "From: MAILER-DAEMON\r\n",
+            "From: Mail Delivery Subsystem <MAILER-DAEMON>\r\n",
+            "From: MAILER-DAEMON <>\r\n",
+            "From: <>\r\n",
+            "",
+        ] {
+            let raw = format!(
+                "{from}Subject: Returned mail\r\nMessage-ID: <b1@smtp.mx.test>\r\n{DSN_BODY}"
+            );
+            let m = parse(raw.as_bytes()).unwrap_or_else(|e| panic!("{from:?}: {e}"));
+            assert!(
+                m.from.email.ends_with("@smtp.mx.test"),
+                "{from:?}: {}",
+                m.from.email
+            );
+            assert!(m.report.delivery_status);
+        }
+        // Not a report and not a mail-system name: still no sender.
+        let raw = "From: <>\r\nSubject: hi\r\n\r\nbody\r\n";
+        assert!(matches!(
+            parse(raw.as_bytes()),
+            Err(ParseFailure::NoSender(_))
+        ));
+    }
+
+    #[test]
+    fn quoted_message_ids_in_bounce_text() {
+        let raw = "From: MAILER-DAEMON@mx.test\r\nSubject: failure notice\r\nMessage-ID: <own@mx.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nПревед: could not deliver.\r\nüMessage-ID: <not-a-header@x.test>\r\n--- Below this line is a copy of the message.\r\n> Message-ID:\r\n>  <orig-2@example.test>\r\nMessage-ID: <own@mx.test>\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.report.original_message_ids, vec!["orig-2@example.test"]);
+    }
+
+    #[test]
+    fn enclosed_original_reusing_the_report_id_is_kept() {
+        let raw = "From: MAILER-DAEMON@mx.test\r\nSubject: Undelivered\r\nMessage-ID: <same@example.test>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; x@y.test\r\nAction: failed\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@example.test\r\nMessage-ID: <same@example.test>\r\n--B--\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.report.original_message_ids, vec!["same@example.test"]);
     }
 }

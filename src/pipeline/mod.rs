@@ -280,41 +280,8 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    fn inbound_message<'a>(
-        &self,
-        item: &'a Inbound,
-        mail: &'a ParsedMail,
-        ticket_id: Option<i64>,
-        kind: &'a str,
-        reason: Option<&'a str>,
-        joined: &'a JoinedAddrs,
-        now: DateTime<Utc>,
-    ) -> NewMessage<'a> {
-        NewMessage {
-            ticket_id,
-            direction: "in",
-            kind,
-            message_id: &mail.message_id,
-            content_hash: &mail.content_hash,
-            from_addr: &mail.from.email,
-            from_name: mail.from.name.as_deref(),
-            to_addrs: &joined.to,
-            cc_addrs: &joined.cc,
-            recipient: None,
-            subject: &mail.subject,
-            sent_at: mail.date,
-            in_reply_to: &joined.in_reply_to,
-            refs: &joined.refs,
-            text_body: &mail.text,
-            html_body: mail.html.as_deref(),
-            origin: Some(&item.origin),
-            reason,
-            raw: &item.raw,
-            now,
-        }
-    }
-
     /// Stores an inbound mail with its attachments; returns the message row.
+    #[allow(clippy::too_many_arguments)]
     async fn store_inbound(
         &self,
         tx: &mut Tx,
@@ -327,9 +294,12 @@ impl Pipeline {
     ) -> Result<i64> {
         let joined = JoinedAddrs::of(mail);
         let row = tx
-            .insert_message(
-                &self.inbound_message(item, mail, ticket_id, kind, reason, &joined, now),
-            )
+            .insert_message(&NewMessage {
+                ticket_id,
+                kind,
+                reason,
+                ..inbound_message(item, mail, &joined, now)
+            })
             .await?;
         for a in &mail.attachments {
             tx.attach(row, a).await?;
@@ -657,6 +627,37 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+}
+
+/// The stored form of an inbound mail; the caller sets ticket, kind and reason.
+fn inbound_message<'a>(
+    item: &'a Inbound,
+    mail: &'a ParsedMail,
+    joined: &'a JoinedAddrs,
+    now: DateTime<Utc>,
+) -> NewMessage<'a> {
+    NewMessage {
+        ticket_id: None,
+        direction: "in",
+        kind: "customer",
+        message_id: &mail.message_id,
+        content_hash: &mail.content_hash,
+        from_addr: &mail.from.email,
+        from_name: mail.from.name.as_deref(),
+        to_addrs: &joined.to,
+        cc_addrs: &joined.cc,
+        recipient: None,
+        subject: &mail.subject,
+        sent_at: mail.date,
+        in_reply_to: &joined.in_reply_to,
+        refs: &joined.refs,
+        text_body: &mail.text,
+        html_body: mail.html.as_deref(),
+        origin: Some(&item.origin),
+        reason: None,
+        raw: &item.raw,
+        now,
     }
 }
 
