@@ -104,7 +104,24 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         match &self.pool {
-            Pool::Sqlite(p) => SQLITE_MIGRATOR.run(p).await?,
+            // PostgreSQL's migrator takes an advisory lock; SQLite's has none, so two
+            // processes starting at once race: the loser's CREATE waits for the
+            // winner's commit and then fails. Running again sees the recorded
+            // version and skips it.
+            Pool::Sqlite(p) => {
+                let mut attempt = 0;
+                loop {
+                    match SQLITE_MIGRATOR.run(p).await {
+                        Ok(()) => break,
+                        Err(e) if attempt < 3 => {
+                            attempt += 1;
+                            tracing::debug!(error = %e, attempt, "migration raced another process; retrying");
+                            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
             Pool::Postgres(p) => POSTGRES_MIGRATOR.run(p).await?,
         }
         Ok(())

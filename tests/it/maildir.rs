@@ -55,3 +55,62 @@ both_backends! {
         assert_eq!(env.tickets().len(), 1);
     }
 }
+
+both_backends! {
+    fn kill_9_mid_run_loses_and_duplicates_nothing(b) {
+        let env = Env::new(b);
+        let n = 600;
+        for i in 0..n {
+            // Every third mail follows up on the one before, so threading spans batches.
+            let extra = if i % 3 == 2 { format!("In-Reply-To: <k{}@c.test>\r\n", i - 1) } else { String::new() };
+            drop_into_inbox(&env, &format!("{i:04}.eml"), &mail(&format!("c{i}@c.test"), &format!("s{i}"), &format!("k{i}@c.test"), &extra, &"words ".repeat(200)));
+        }
+        // Small batches so kills land between and inside transactions.
+        let text = std::fs::read_to_string(&env.config).expect("config").replace("[mailroom]", "[mailroom]\nbatch_size = 16");
+        std::fs::write(&env.config, text).expect("config");
+        for delay_ms in [150u64, 320, 90, 500, 260] {
+            let mut child = env.command().args(["poll", "--once"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+        }
+        env.run_ok(&["poll", "--once"]);
+        let again = env.run_ok(&["poll", "--once"]);
+        assert!(again.contains("processed 0 message(s)"), "{again}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), n as i64);
+        assert_eq!(env.count("SELECT COUNT(DISTINCT message_id) FROM messages WHERE direction = 'in'"), n as i64);
+        let tickets = env.count("SELECT COUNT(*) FROM tickets");
+        assert_eq!(tickets, (n - n / 3) as i64);
+        // Exactly one acknowledgement per ticket, never two.
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'"), tickets);
+        assert_eq!(env.count("SELECT COUNT(*) FROM (SELECT ticket_id FROM outbox WHERE kind = 'ack' GROUP BY ticket_id HAVING COUNT(*) > 1) AS d"), 0);
+        assert_eq!(std::fs::read_dir(env.path("inbox/new")).expect("new").count(), 0);
+    }
+
+    fn overlapping_runs_do_not_duplicate(b) {
+        let env = Env::new(b);
+        let n = 120;
+        let mut files = Vec::new();
+        for i in 0..n {
+            let p = env.path(&format!("o{i}.eml"));
+            std::fs::write(&p, mail(&format!("o{i}@c.test"), &format!("s{i}"), &format!("o{i}@c.test"), "", "x")).expect("write");
+            files.push(p.display().to_string());
+        }
+        // Two ingest processes over the same files at the same time (overlapping fetch runs).
+        let spawn = || {
+            let mut c = env.command();
+            c.arg("ingest").arg("--json").args(&files).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            c.spawn().expect("spawn")
+        };
+        let (a, b2) = (spawn(), spawn());
+        let (a, b2) = (a.wait_with_output().expect("wait"), b2.wait_with_output().expect("wait"));
+        assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+        assert!(b2.status.success(), "{}", String::from_utf8_lossy(&b2.stderr));
+        let outcomes: Vec<serde_json::Value> = [a.stdout, b2.stdout].iter().flat_map(|o| String::from_utf8_lossy(o).lines().map(|l| serde_json::from_str(l).expect("json")).collect::<Vec<_>>()).collect();
+        let created = outcomes.iter().filter(|o| o["outcome"] == "created").count();
+        let dup = outcomes.iter().filter(|o| o["outcome"] == "duplicate").count();
+        assert_eq!((created, dup), (n, n), "each mail created once and reported duplicate once");
+        assert_eq!(env.count("SELECT COUNT(*) FROM tickets"), n as i64);
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'"), n as i64);
+    }
+}
