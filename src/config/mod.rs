@@ -1,9 +1,8 @@
 //! Configuration: TOML file (DESIGN §9) or the embedded default, validated with
-//! errors that name the file and the key.
+//! errors that name the file and the key (checks in `validate.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -324,7 +323,8 @@ impl Config {
     pub fn parse(text: &str, file: &str) -> Result<Config> {
         let mut cfg: Config = toml::from_str(text).map_err(|e| Error::Config {
             file: file.to_string(),
-            message: describe_toml_error(text, &e),
+            // The toml crate names line, column and key; indent its multi-line excerpt.
+            message: e.to_string().trim_end().replace('\n', "\n  "),
         })?;
         cfg.source = Some(PathBuf::from(file));
         if cfg.inbound.is_empty() {
@@ -336,106 +336,6 @@ impl Config {
             message,
         })?;
         Ok(cfg)
-    }
-
-    fn validate(&self) -> std::result::Result<(), String> {
-        let m = &self.mailroom;
-        if !is_plausible_address(&m.support_address) {
-            return Err(format!(
-                "key mailroom.support_address: {:?} is not an email address",
-                m.support_address
-            ));
-        }
-        if m.ticket_prefix.is_empty() || !m.ticket_prefix.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            return Err(format!(
-                "key mailroom.ticket_prefix: {:?} must be letters and digits",
-                m.ticket_prefix
-            ));
-        }
-        parse_size(&m.max_message_size)
-            .map_err(|e| format!("key mailroom.max_message_size: {e}"))?;
-        if m.batch_size == 0 {
-            return Err("key mailroom.batch_size: must be at least 1".into());
-        }
-        if !(self.database.url.starts_with("sqlite:")
-            || self.database.url.starts_with("postgres:")
-            || self.database.url.starts_with("postgresql:"))
-        {
-            return Err(format!(
-                "key database.url: expected sqlite://… or postgres://…, got {:?}",
-                redact_url(&self.database.url)
-            ));
-        }
-        let mut names = std::collections::HashSet::new();
-        for (i, ib) in self.inbound.iter().enumerate() {
-            let key = format!("inbound[{i}]");
-            if !names.insert(ib.name.as_str()) {
-                return Err(format!(
-                    "key {key}.name: duplicate source name {:?}",
-                    ib.name
-                ));
-            }
-            match ib.kind {
-                InboundKind::Maildir => {
-                    if ib.path.is_none() {
-                        return Err(format!("key {key}.path: required for kind = \"maildir\""));
-                    }
-                }
-                InboundKind::Imap => {
-                    if ib.host.is_none() {
-                        return Err(format!("key {key}.host: required for kind = \"imap\""));
-                    }
-                    if ib.username.is_none() {
-                        return Err(format!("key {key}.username: required for kind = \"imap\""));
-                    }
-                }
-            }
-            if let Some(iv) = &ib.poll_interval {
-                parse_duration(iv).map_err(|e| format!("key {key}.poll_interval: {e}"))?;
-            }
-        }
-        match self.outbound.kind {
-            OutboundKind::File => {
-                if self.outbound.path.is_none() {
-                    return Err("key outbound.path: required for kind = \"file\"".into());
-                }
-            }
-            OutboundKind::Smtp => {
-                if self.outbound.host.is_none() {
-                    return Err("key outbound.host: required for kind = \"smtp\"".into());
-                }
-            }
-        }
-        if let Some(iv) = &self.outbound.flush_interval {
-            parse_duration(iv).map_err(|e| format!("key outbound.flush_interval: {e}"))?;
-        }
-        for (i, a) in self.agent.iter().enumerate() {
-            if !is_plausible_address(&a.email) {
-                return Err(format!(
-                    "key agent[{i}].email: {:?} is not an email address",
-                    a.email
-                ));
-            }
-        }
-        if let Some(o) = &m.default_owner
-            && !self.agent.iter().any(|a| a.email.eq_ignore_ascii_case(o))
-        {
-            return Err(format!(
-                "key mailroom.default_owner: {o:?} is not an [[agent]] email"
-            ));
-        }
-        for (name, sla) in &self.sla {
-            for (k, v) in [
-                ("first_response", &sla.first_response),
-                ("resolution", &sla.resolution),
-            ] {
-                if let Some(v) = v {
-                    parse_duration(v).map_err(|e| format!("key sla.{name}.{k}: {e}"))?;
-                }
-            }
-        }
-        Ok(())
     }
 
     pub fn max_message_size(&self) -> usize {
@@ -479,170 +379,8 @@ impl Config {
     }
 }
 
-fn is_plausible_address(a: &str) -> bool {
-    match a.split_once('@') {
-        Some((l, d)) => !l.is_empty() && !d.is_empty() && !a.contains(char::is_whitespace),
-        None => false,
-    }
-}
-
-/// Hide credentials when echoing a URL in an error.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
-    }
-}
-
-/// The toml crate's message already carries line, column and the key; make the
-/// unknown-field case say which section it was found in.
-fn describe_toml_error(_text: &str, e: &toml::de::Error) -> String {
-    e.to_string().trim_end().replace('\n', "\n  ")
-}
-
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. \"30s\", \"5m\", \"1h\""))
-}
-
-pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size; use e.g. \"50MiB\""))?;
-    let mult = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
-        other => {
-            return Err(format!(
-                "{s:?}: unknown unit {other:?}; use B, KiB, MiB or GiB"
-            ));
-        }
-    };
-    Ok(n * mult)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
+mod validate;
 
-    #[test]
-    fn embedded_default_is_valid() {
-        let c = Config::embedded_default();
-        assert!(c.validate().is_ok());
-        assert_eq!(c.mailroom.support_address, "support@localhost");
-        assert_eq!(c.max_message_size(), 50 * 1024 * 1024);
-    }
-
-    #[test]
-    fn unknown_key_names_file_line_and_key() {
-        let err = Config::parse("[mailroom]\nsupport_adress = \"x@y\"\n", "m.toml").unwrap_err();
-        let s = err.to_string();
-        assert!(s.contains("m.toml"), "{s}");
-        assert!(s.contains("support_adress"), "{s}");
-        assert!(s.contains("line 2"), "{s}");
-    }
-
-    #[test]
-    fn validation_names_key() {
-        let err =
-            Config::parse("[[inbound]]\nname = \"a\"\nkind = \"maildir\"\n", "m.toml").unwrap_err();
-        assert!(err.to_string().contains("inbound[0].path"), "{err}");
-        let err =
-            Config::parse("[mailroom]\nmax_message_size = \"12 parsecs\"\n", "m.toml").unwrap_err();
-        assert!(
-            err.to_string().contains("mailroom.max_message_size"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn full_contract_example_parses() {
-        let text = r#"
-[mailroom]
-support_address = "support@example.test"
-support_name    = "Example Support"
-ticket_prefix   = "MR"
-time_zone       = "UTC"
-[database]
-url = "sqlite://./mailroom.db"
-[[inbound]]
-name = "support"
-kind = "imap"
-host = "127.0.0.1"
-port = 993
-tls  = "implicit"
-username = "support@example.test"
-password_env = "MAILROOM_IMAP_PASSWORD"
-folder = "INBOX"
-processed_folder = "Processed"
-idle = true
-poll_interval = "30s"
-[outbound]
-kind = "smtp"
-host = "127.0.0.1"
-port = 587
-tls  = "starttls"
-username = "support@example.test"
-password_env = "MAILROOM_SMTP_PASSWORD"
-[[agent]]
-email = "bob@example.test"
-name  = "Bob"
-areas = ["billing"]
-away  = false
-[[area]]
-name = "billing"
-strategy = "round_robin"
-escalation = "carol@example.test"
-[[manager]]
-email = "carol@example.test"
-areas = ["*"]
-digest = "0 8 * * Mon-Fri"
-time_zone = "Europe/Berlin"
-[sla.urgent]
-first_response = "1h"
-resolution = "8h"
-[rules]
-file = "rules.toml"
-"#;
-        let c = Config::parse(text, "full.toml").expect("contract example parses");
-        assert_eq!(c.inbound[0].kind, InboundKind::Imap);
-        assert_eq!(c.own_addresses(), vec!["support@example.test".to_string()]);
-    }
-
-    #[test]
-    fn shipped_example_parses() {
-        let c = Config::parse(
-            include_str!("../mailroom.example.toml"),
-            "mailroom.example.toml",
-        )
-        .expect("the shipped example is valid");
-        assert_eq!(
-            c.mailroom.default_owner.as_deref(),
-            Some("bob@example.test")
-        );
-        assert_eq!(
-            c.own_addresses(),
-            vec!["help@example.test", "support@example.test"]
-        );
-    }
-
-    #[test]
-    fn file_without_sources_gets_the_default_maildir() {
-        let c = Config::parse("[mailroom]\nsupport_address = \"s@x.test\"\n", "m.toml").unwrap();
-        assert_eq!(c.inbound.len(), 1);
-        assert_eq!(c.inbound[0].kind, InboundKind::Maildir);
-    }
-
-    #[test]
-    fn sizes_and_urls() {
-        assert_eq!(parse_size("1KiB").unwrap(), 1024);
-        assert_eq!(parse_size("3").unwrap(), 3);
-        assert!(parse_size("x").is_err());
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://…@h/db");
-    }
-}
+pub use validate::{parse_duration, parse_size, redact_url};

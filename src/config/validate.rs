@@ -1,0 +1,149 @@
+//! Validation of a parsed config, and the value parsers it shares with the
+//! rest of mailroom (durations, sizes, redacted URLs).
+
+use std::time::Duration;
+
+use super::{Config, InboundKind, OutboundKind};
+
+impl Config {
+    pub(super) fn validate(&self) -> std::result::Result<(), String> {
+        let m = &self.mailroom;
+        if !is_plausible_address(&m.support_address) {
+            return Err(format!(
+                "key mailroom.support_address: {:?} is not an email address",
+                m.support_address
+            ));
+        }
+        if m.ticket_prefix.is_empty() || !m.ticket_prefix.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(format!(
+                "key mailroom.ticket_prefix: {:?} must be letters and digits",
+                m.ticket_prefix
+            ));
+        }
+        parse_size(&m.max_message_size)
+            .map_err(|e| format!("key mailroom.max_message_size: {e}"))?;
+        if m.batch_size == 0 {
+            return Err("key mailroom.batch_size: must be at least 1".into());
+        }
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres:")
+            || self.database.url.starts_with("postgresql:"))
+        {
+            return Err(format!(
+                "key database.url: expected sqlite://… or postgres://…, got {:?}",
+                redact_url(&self.database.url)
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, ib) in self.inbound.iter().enumerate() {
+            let key = format!("inbound[{i}]");
+            if !names.insert(ib.name.as_str()) {
+                return Err(format!(
+                    "key {key}.name: duplicate source name {:?}",
+                    ib.name
+                ));
+            }
+            match ib.kind {
+                InboundKind::Maildir => {
+                    if ib.path.is_none() {
+                        return Err(format!("key {key}.path: required for kind = \"maildir\""));
+                    }
+                }
+                InboundKind::Imap => {
+                    if ib.host.is_none() {
+                        return Err(format!("key {key}.host: required for kind = \"imap\""));
+                    }
+                    if ib.username.is_none() {
+                        return Err(format!("key {key}.username: required for kind = \"imap\""));
+                    }
+                }
+            }
+            if let Some(iv) = &ib.poll_interval {
+                parse_duration(iv).map_err(|e| format!("key {key}.poll_interval: {e}"))?;
+            }
+        }
+        match self.outbound.kind {
+            OutboundKind::File => {
+                if self.outbound.path.is_none() {
+                    return Err("key outbound.path: required for kind = \"file\"".into());
+                }
+            }
+            OutboundKind::Smtp => {
+                if self.outbound.host.is_none() {
+                    return Err("key outbound.host: required for kind = \"smtp\"".into());
+                }
+            }
+        }
+        if let Some(iv) = &self.outbound.flush_interval {
+            parse_duration(iv).map_err(|e| format!("key outbound.flush_interval: {e}"))?;
+        }
+        for (i, a) in self.agent.iter().enumerate() {
+            if !is_plausible_address(&a.email) {
+                return Err(format!(
+                    "key agent[{i}].email: {:?} is not an email address",
+                    a.email
+                ));
+            }
+        }
+        if let Some(o) = &m.default_owner
+            && !self.agent.iter().any(|a| a.email.eq_ignore_ascii_case(o))
+        {
+            return Err(format!(
+                "key mailroom.default_owner: {o:?} is not an [[agent]] email"
+            ));
+        }
+        for (name, sla) in &self.sla {
+            for (k, v) in [
+                ("first_response", &sla.first_response),
+                ("resolution", &sla.resolution),
+            ] {
+                if let Some(v) = v {
+                    parse_duration(v).map_err(|e| format!("key sla.{name}.{k}: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn is_plausible_address(a: &str) -> bool {
+    match a.split_once('@') {
+        Some((l, d)) => !l.is_empty() && !d.is_empty() && !a.contains(char::is_whitespace),
+        None => false,
+    }
+}
+
+/// Hide credentials when echoing a URL in an error.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. \"30s\", \"5m\", \"1h\""))
+}
+
+pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; use e.g. \"50MiB\""))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?}; use B, KiB, MiB or GiB"
+            ));
+        }
+    };
+    Ok(n * mult)
+}
