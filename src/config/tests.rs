@@ -87,7 +87,7 @@ file = "rules.toml"
 #[test]
 fn shipped_example_parses() {
     let c = Config::parse(
-        include_str!("../mailroom.example.toml"),
+        include_str!("../../mailroom.example.toml"),
         "mailroom.example.toml",
     )
     .expect("the shipped example is valid");
