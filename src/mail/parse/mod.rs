@@ -1,0 +1,374 @@
+//! Raw bytes -> `ParsedMail`: everything mailroom reads in a message, with no I/O.
+//!
+//! This module holds the model and the `parse` entry point; the submodules read
+//! senders, header values, delivery-report evidence and the content hash.
+
+mod address;
+mod hash;
+mod header_values;
+mod report;
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, TimeZone, Utc};
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
+
+pub use address::DAEMON_LOCAL_PARTS;
+pub use hash::content_hash;
+pub use header_values::strip_brackets;
+
+use address::{first_mailbox, machine_sender, mailboxes};
+use header_values::{ids, raw_header, unfold};
+use report::report_evidence;
+
+/// Name of mailroom's own loop-detection header.
+pub const LOOP_HEADER: &str = "X-Mailroom-Loop";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    /// Lowercased address.
+    pub email: String,
+}
+
+impl Mailbox {
+    pub fn display(&self) -> String {
+        match &self.name {
+            Some(n) if !n.is_empty() => format!("{n} <{}>", self.email),
+            _ => self.email.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub sha256: String,
+    pub data: Vec<u8>,
+}
+
+/// Headers that say a message was sent by a machine (DESIGN §6).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AutoHeaders {
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    pub x_auto_response_suppress: Option<String>,
+    pub list_id: Option<String>,
+    pub list_unsubscribe: bool,
+    /// `Some("")` for `Return-Path: <>`.
+    pub return_path: Option<String>,
+    pub loop_values: Vec<String>,
+    pub x_autoreply: bool,
+    pub x_failed_recipients: Option<String>,
+    pub feedback_type: Option<String>,
+}
+
+/// What the MIME structure says about delivery reports (RFC 3464, 6522, 5965, 8098).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReportEvidence {
+    /// multipart/report; report-type=delivery-status, or a message/delivery-status part.
+    pub delivery_status: bool,
+    /// Action field of the per-recipient DSN fields (failed, delayed, …).
+    pub dsn_action: Option<String>,
+    pub dsn_status: Option<String>,
+    /// ARF abuse/feedback report (message/feedback-report).
+    pub feedback_report: bool,
+    /// MDN read receipt (message/disposition-notification).
+    pub disposition_notification: bool,
+    /// Message-IDs of the enclosed original (message/rfc822 or text/rfc822-headers),
+    /// or quoted in the body of a non-standard bounce.
+    pub original_message_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParsedMail {
+    /// Without angle brackets.
+    pub message_id: String,
+    /// True when the mail had no Message-ID and one was derived from its content.
+    pub message_id_synthetic: bool,
+    /// SHA-256 of the message without transport headers (Received, Delivered-To, …).
+    pub content_hash: String,
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: String,
+    pub date: Option<DateTime<Utc>>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    /// The whole text body (a text rendering of the HTML when there is no text part).
+    pub text: String,
+    /// Sanitized HTML body, when the mail has one.
+    pub html: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub auto: AutoHeaders,
+    pub report: ReportEvidence,
+    pub size: usize,
+}
+
+impl ParsedMail {
+    /// Where replies go: Reply-To when given, else From.
+    pub fn reply_address(&self) -> &Mailbox {
+        self.reply_to.as_ref().unwrap_or(&self.from)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseFailure {
+    #[error("empty message")]
+    Empty,
+    #[error("not a mail message: no header block could be parsed")]
+    NoHeaders,
+    #[error("no usable sender: {0}")]
+    NoSender(String),
+}
+
+pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ParseFailure::Empty);
+    }
+    let msg = MessageParser::default()
+        .parse(skip_leading_blank_lines(raw))
+        .ok_or(ParseFailure::NoHeaders)?;
+    if msg.headers().is_empty() {
+        return Err(ParseFailure::NoHeaders);
+    }
+
+    let content_hash = content_hash(raw);
+    let (message_id, synthetic) = match msg.message_id().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(id) => (strip_brackets(id).to_string(), false),
+        None => (format!("{}@mailroom.invalid", &content_hash[..32]), true),
+    };
+
+    let auto = AutoHeaders {
+        auto_submitted: raw_header(&msg, "Auto-Submitted"),
+        precedence: raw_header(&msg, "Precedence"),
+        x_auto_response_suppress: raw_header(&msg, "X-Auto-Response-Suppress"),
+        list_id: raw_header(&msg, "List-Id"),
+        list_unsubscribe: msg.header_raw("List-Unsubscribe").is_some(),
+        return_path: msg.header_raw("Return-Path").map(|v| {
+            let v = unfold(v);
+            strip_brackets(v.trim()).trim().to_ascii_lowercase()
+        }),
+        loop_values: msg
+            .headers_raw()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(LOOP_HEADER))
+            .map(|(_, v)| unfold(v).trim().to_ascii_lowercase())
+            .collect(),
+        x_autoreply: msg.header_raw("X-Autoreply").is_some()
+            || msg.header_raw("X-Autorespond").is_some()
+            || msg.header_raw("X-Autoresponse").is_some(),
+        x_failed_recipients: raw_header(&msg, "X-Failed-Recipients"),
+        feedback_type: raw_header(&msg, "Feedback-Type"),
+    };
+
+    let mut text_parts: Vec<Cow<'_, str>> = Vec::new();
+    for i in 0..msg.text_body_count() {
+        if let Some(t) = msg.body_text(i) {
+            text_parts.push(t);
+        }
+    }
+    let text = text_parts.join("\n");
+    // mail-parser lists a text/plain part among the HTML bodies of a text-only
+    // mail (and renders it as HTML): only a real text/html part counts.
+    let html = msg.html_bodies().find_map(|p| match &p.body {
+        PartType::Html(h) => Some(sanitize_html(h)),
+        _ => None,
+    });
+
+    let mut attachments = Vec::new();
+    for part in msg.attachments() {
+        let data: &[u8] = match &part.body {
+            PartType::Binary(b) | PartType::InlineBinary(b) => b,
+            PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
+            PartType::Message(m) => m.raw_message(),
+            PartType::Multipart(_) => continue,
+        };
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(s) => format!("{}/{}", ct.ctype(), s),
+                None => ct.ctype().to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into())
+            .to_ascii_lowercase();
+        attachments.push(Attachment {
+            filename: part.attachment_name().map(str::to_string),
+            content_type,
+            sha256: hex::encode(Sha256::digest(data)),
+            data: data.to_vec(),
+        });
+    }
+
+    let report = report_evidence(&msg, &message_id, &text);
+
+    let from = match first_mailbox(msg.from()).or_else(|| first_mailbox(msg.sender())) {
+        Some(m) => m,
+        None => machine_sender(&msg, &report, &message_id).ok_or_else(|| {
+            ParseFailure::NoSender(match msg.header_raw("From") {
+                Some(v) => format!("From header {:?} holds no address", v.trim()),
+                None => "no From or Sender header".into(),
+            })
+        })?,
+    };
+
+    Ok(ParsedMail {
+        message_id,
+        message_id_synthetic: synthetic,
+        content_hash,
+        from,
+        reply_to: first_mailbox(msg.reply_to()),
+        to: mailboxes(msg.to()),
+        cc: mailboxes(msg.cc()),
+        subject: msg
+            .subject()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        date: msg
+            .date()
+            .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single()),
+        in_reply_to: ids(msg.in_reply_to()),
+        references: ids(msg.references()),
+        text,
+        html,
+        attachments,
+        auto,
+        report,
+        size: raw.len(),
+    })
+}
+
+/// Some exports and fixtures put whitespace-only lines before the header block;
+/// a header block cannot start with one, so they are skipped. A truly empty
+/// first line (no headers at all) is left alone.
+fn skip_leading_blank_lines(raw: &[u8]) -> &[u8] {
+    let mut rest = raw;
+    loop {
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            return rest;
+        };
+        let line = &rest[..end];
+        let blank_but_not_empty = line.iter().any(|&b| b == b' ' || b == b'\t')
+            && line.iter().all(|&b| matches!(b, b' ' | b'\t' | b'\r'));
+        if !blank_but_not_empty {
+            return rest;
+        }
+        rest = &rest[end + 1..];
+    }
+}
+
+/// HTML is sanitized before it is stored or rendered: no scripts, no event
+/// handlers, no remote-content tricks beyond what ammonia's allow-list keeps.
+pub fn sanitize_html(html: &str) -> String {
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(html)
+        .to_string()
+}
+
+/// A plain customer mail, shared by the unit tests here and in the submodules.
+#[cfg(test)]
+mod test_support {
+    pub(super) const SIMPLE: &str = "From: \"Alice Example\" <Alice@Customer.test>\r\nTo: support@example.test\r\nCc: Dan <dan@customer.test>, eve@customer.test\r\nSubject: =?UTF-8?B?SGVsbG8gd8O2cmxk?=\r\nMessage-ID: <abc@customer.test>\r\nIn-Reply-To: <x1@example.test>\r\nReferences: <x0@example.test> <x1@example.test>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0100\r\nReceived: from a by b\r\n\r\nHello there\r\n";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::SIMPLE;
+    use super::*;
+
+    #[test]
+    fn parses_headers_and_body() {
+        let m = parse(SIMPLE.as_bytes()).unwrap();
+        assert_eq!(m.message_id, "abc@customer.test");
+        assert!(!m.message_id_synthetic);
+        assert_eq!(m.from.email, "alice@customer.test");
+        assert_eq!(m.from.name.as_deref(), Some("Alice Example"));
+        assert_eq!(m.subject, "Hello wörld");
+        assert_eq!(m.cc.len(), 2);
+        assert_eq!(m.in_reply_to, vec!["x1@example.test"]);
+        assert_eq!(m.references, vec!["x0@example.test", "x1@example.test"]);
+        assert_eq!(m.text.trim(), "Hello there");
+        assert_eq!(m.date.unwrap().to_rfc3339(), "2026-11-24T09:00:00+00:00");
+        assert!(m.html.is_none());
+    }
+
+    #[test]
+    fn missing_message_id_is_derived_from_content() {
+        let raw = SIMPLE.replace("Message-ID: <abc@customer.test>\r\n", "");
+        let a = parse(raw.as_bytes()).unwrap();
+        let b = parse(raw.as_bytes()).unwrap();
+        assert!(a.message_id_synthetic);
+        assert_eq!(a.message_id, b.message_id);
+        assert!(a.message_id.ends_with("@mailroom.invalid"));
+    }
+
+    #[test]
+    fn no_sender_is_an_error() {
+        let raw = "To: support@example.test\r\nSubject: hi\r\n\r\nbody\r\n";
+        assert!(matches!(
+            parse(raw.as_bytes()),
+            Err(ParseFailure::NoSender(_))
+        ));
+        let raw = "From: undisclosed\r\nSubject: hi\r\n\r\nbody\r\n";
+        assert!(matches!(
+            parse(raw.as_bytes()),
+            Err(ParseFailure::NoSender(_))
+        ));
+        assert_eq!(parse(b"  \r\n").unwrap_err(), ParseFailure::Empty);
+    }
+
+    #[test]
+    fn html_only_is_sanitized_and_rendered_as_text() {
+        let raw = "From: a@b.test\r\nSubject: h\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hi <b>there</b></p><script>alert(1)</script><a href=\"x\" onclick=\"evil()\">l</a>\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        let html = m.html.unwrap();
+        assert!(!html.contains("script"), "{html}");
+        assert!(!html.contains("onclick"), "{html}");
+        assert!(
+            m.text.contains("Hi there")
+                || m.text.contains("Hi\u{a0}there")
+                || m.text.contains("Hi"),
+            "{}",
+            m.text
+        );
+        assert!(!m.text.contains('<'), "{}", m.text);
+    }
+
+    #[test]
+    fn attachments_have_hash_and_name() {
+        let raw = "From: a@b.test\r\nSubject: att\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n--XX\r\nContent-Type: text/plain; name=\"notes.txt\"\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\n\r\nfile body\r\n--XX--\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(
+            m.attachments.len(),
+            1,
+            "a .txt attachment of a plain-text mail is kept"
+        );
+        let a = &m.attachments[0];
+        assert_eq!(a.filename.as_deref(), Some("notes.txt"));
+        assert_eq!(a.content_type, "text/plain");
+        assert_eq!(a.sha256, hex::encode(Sha256::digest(&a.data)));
+        assert!(m.text.contains("see file"));
+        assert!(!m.text.contains("file body"), "{}", m.text);
+    }
+
+    #[test]
+    fn latin1_charset_is_decoded() {
+        let mut raw = b"From: a@b.test\r\nSubject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nGr\xfc\xdfe\r\n".to_vec();
+        raw.extend_from_slice(b"");
+        let m = parse(&raw).unwrap();
+        assert!(m.text.contains("Grüße"), "{}", m.text);
+    }
+
+    #[test]
+    fn leading_whitespace_line_is_skipped() {
+        let raw = format!("{}\n{SIMPLE}", " ".repeat(40));
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.from.email, "alice@customer.test");
+        assert_eq!(m.subject, "Hello wörld");
+        // An empty first line still means "no header block".
+        assert!(parse(format!("\r\n{SIMPLE}").as_bytes()).is_err());
+    }
+}
