@@ -38,17 +38,36 @@ impl Pipeline {
         Ok(row)
     }
 
-    pub(super) async fn store_unthreaded(
+    /// Keeps a mail that belongs to no ticket (stored with the reason, never answered).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn keep_unthreaded(
         &self,
         tx: &mut Tx,
         item: &Inbound,
         mail: &ParsedMail,
         kind: &str,
-        reason: &str,
+        outcome: OutcomeKind,
+        why: String,
         now: DateTime<Utc>,
-    ) -> Result<i64> {
-        self.store_inbound(tx, item, mail, None, kind, Some(reason), now)
-            .await
+    ) -> Result<Outcome> {
+        self.store_inbound(tx, item, mail, None, kind, Some(&why), now)
+            .await?;
+        Ok(self.outcome(item, outcome, None, Some(why)))
+    }
+
+    pub(super) fn outcome(
+        &self,
+        item: &Inbound,
+        outcome: OutcomeKind,
+        ticket: Option<i64>,
+        reason: Option<String>,
+    ) -> Outcome {
+        Outcome {
+            file: item.origin.clone(),
+            outcome,
+            ticket_ref: ticket.map(|t| self.ticket_ref(t)),
+            reason,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -66,14 +85,9 @@ impl Pipeline {
             let why = format!(
                 "{reason}; the bounced message is not one of ours: stored, no ticket, not answered"
             );
-            self.store_unthreaded(tx, item, mail, "bounce", &why, now)
-                .await?;
-            return Ok(Outcome {
-                file: item.origin.clone(),
-                outcome: OutcomeKind::Bounce,
-                ticket_ref: None,
-                reason: Some(why),
-            });
+            return self
+                .keep_unthreaded(tx, item, mail, "bounce", OutcomeKind::Bounce, why, now)
+                .await;
         };
         let row = self
             .store_inbound(tx, item, mail, Some(ticket.id), "bounce", Some(reason), now)
@@ -101,12 +115,12 @@ impl Pipeline {
             )
             .await?;
         }
-        Ok(Outcome {
-            file: item.origin.clone(),
-            outcome: OutcomeKind::Bounce,
-            ticket_ref: Some(self.ticket_ref(ticket.id)),
-            reason: Some(reason.to_string()),
-        })
+        Ok(self.outcome(
+            item,
+            OutcomeKind::Bounce,
+            Some(ticket.id),
+            Some(reason.to_string()),
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -123,14 +137,17 @@ impl Pipeline {
         let Some(ticket) = thread.ticket else {
             let why =
                 format!("{reason}; answers no known message: stored, no ticket, not acknowledged");
-            self.store_unthreaded(tx, item, mail, "autoreply", &why, now)
-                .await?;
-            return Ok(Outcome {
-                file: item.origin.clone(),
-                outcome: OutcomeKind::Autoreply,
-                ticket_ref: None,
-                reason: Some(why),
-            });
+            return self
+                .keep_unthreaded(
+                    tx,
+                    item,
+                    mail,
+                    "autoreply",
+                    OutcomeKind::Autoreply,
+                    why,
+                    now,
+                )
+                .await;
         };
         let row = self
             .store_inbound(
@@ -152,12 +169,12 @@ impl Pipeline {
                 thread.via, ticket.status
             ),
         });
-        Ok(Outcome {
-            file: item.origin.clone(),
-            outcome: OutcomeKind::Autoreply,
-            ticket_ref: Some(self.ticket_ref(ticket.id)),
-            reason: Some(reason.to_string()),
-        })
+        Ok(self.outcome(
+            item,
+            OutcomeKind::Autoreply,
+            Some(ticket.id),
+            Some(reason.to_string()),
+        ))
     }
 
     pub(super) async fn apply_agent_reply(
@@ -183,12 +200,7 @@ impl Pipeline {
                 mail.from.email
             ),
         });
-        Ok(Outcome {
-            file: item.origin.clone(),
-            outcome: OutcomeKind::AgentReply,
-            ticket_ref: Some(self.ticket_ref(ticket_id)),
-            reason: None,
-        })
+        Ok(self.outcome(item, OutcomeKind::AgentReply, Some(ticket_id), None))
     }
 
     pub(super) async fn apply_followup(
@@ -244,12 +256,7 @@ impl Pipeline {
             self.notify_owner(tx, &ticket, mail, row, "followup", None, reopened, st, now)
                 .await?;
         }
-        Ok(Outcome {
-            file: item.origin.clone(),
-            outcome: OutcomeKind::Appended,
-            ticket_ref: Some(self.ticket_ref(ticket.id)),
-            reason: None,
-        })
+        Ok(self.outcome(item, OutcomeKind::Appended, Some(ticket.id), None))
     }
 
     pub(super) async fn apply_new_ticket(
@@ -335,12 +342,7 @@ impl Pipeline {
                 detail: "no owner: nobody notified".into(),
             });
         }
-        Ok(Outcome {
-            file: item.origin.clone(),
-            outcome: OutcomeKind::Created,
-            ticket_ref: Some(self.ticket_ref(id)),
-            reason: None,
-        })
+        Ok(self.outcome(item, OutcomeKind::Created, Some(id), None))
     }
 
     /// The customer, their Reply-To and everyone they Cc'd (except mailroom and agents).

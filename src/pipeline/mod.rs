@@ -231,14 +231,9 @@ impl Pipeline {
         let mut st = Applied { events: Vec::new() };
         let outcome = match &class {
             Class::OwnLoop { reason } => {
-                self.store_unthreaded(tx, item, &mail, "ignored", reason, now)
-                    .await?;
-                Outcome {
-                    file: item.origin.clone(),
-                    outcome: OutcomeKind::Ignored,
-                    ticket_ref: None,
-                    reason: Some(reason.clone()),
-                }
+                let why = reason.clone();
+                self.keep_unthreaded(tx, item, &mail, "ignored", OutcomeKind::Ignored, why, now)
+                    .await?
             }
             Class::Bounce { reason } => {
                 self.apply_bounce(tx, item, &mail, thread, reason, &mut st, now)
