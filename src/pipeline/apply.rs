@@ -277,7 +277,7 @@ impl Pipeline {
         let normalized = self.keys.normalize_subject(&subject);
         let customer = mail.reply_address();
         let tags = routing.tags.join(",");
-        let id = tx
+        let ticket = tx
             .insert_ticket(&NewTicket {
                 subject: &subject,
                 normalized_subject: &normalized,
@@ -291,6 +291,7 @@ impl Pipeline {
                 now,
             })
             .await?;
+        let id = ticket.id;
         let row = self
             .store_inbound(tx, item, mail, Some(id), "customer", None, now)
             .await?;
@@ -317,10 +318,6 @@ impl Pipeline {
             detail: routing.trace.clone(),
         });
 
-        let ticket = tx
-            .ticket(id)
-            .await?
-            .ok_or_else(|| crate::Error::TicketNotFound(self.ticket_ref(id)))?;
         if routing.suppress_ack {
             st.events.push(NewEvent {
                 ticket_id: Some(id),

@@ -156,14 +156,21 @@ impl Pipeline {
     ) -> Result<Vec<Outcome>> {
         let mut tx = store.begin().await?;
         let mut out = Vec::with_capacity(batch.len());
+        // The events of the whole batch, inserted together before the commit
+        // (a few statements per batch instead of one per message).
+        let mut events = Vec::new();
         for item in batch {
-            match self.process(&mut tx, item, now).await {
+            match self.process(&mut tx, item, &mut events, now).await {
                 Ok(o) => out.push(o),
                 Err(e) => {
                     let _ = tx.rollback().await;
                     return Err(e);
                 }
             }
+        }
+        if let Err(e) = tx.add_events(&events, now).await {
+            let _ = tx.rollback().await;
+            return Err(e);
         }
         tx.commit().await?;
         Ok(out)
@@ -185,7 +192,14 @@ impl Pipeline {
         })
     }
 
-    async fn process(&self, tx: &mut Tx, item: &Inbound, now: DateTime<Utc>) -> Result<Outcome> {
+    /// Applies one message; the events it causes are appended to `events`.
+    async fn process(
+        &self,
+        tx: &mut Tx,
+        item: &Inbound,
+        events: &mut Vec<NewEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
         if item.raw.len() > self.max_size {
             let reason = format!(
                 "message is {} bytes, over the limit of {} bytes (mailroom.max_message_size)",
@@ -213,7 +227,7 @@ impl Pipeline {
                         mail.message_id, item.origin
                     ),
                 };
-                tx.add_events(&[ev], now).await?;
+                events.push(ev);
             }
             return Ok(Outcome {
                 file: item.origin.clone(),
@@ -271,7 +285,7 @@ impl Pipeline {
                 }
             }
         };
-        tx.add_events(&st.events, now).await?;
+        events.append(&mut st.events);
         Ok(outcome)
     }
 }

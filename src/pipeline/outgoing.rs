@@ -247,9 +247,7 @@ impl Pipeline {
             raw: &raw,
             now,
         };
-        let row = tx.insert_message(&msg).await?;
-        tx.enqueue(row, Some(ticket_id), kind, &out.from.email, &to, now)
-            .await?;
+        tx.insert_outbound(&msg, &out.from.email, &to).await?;
         Ok(Ok(out.message_id.clone()))
     }
 }

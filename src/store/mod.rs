@@ -70,7 +70,11 @@ impl Store {
                 // WAL + NORMAL: durable across process crashes (kill -9), fast.
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Statement journals in memory: every INSERT into a table with a
+                // UNIQUE index or a foreign key keeps one, and on disk it grows
+                // through the whole transaction of a batch (pwrite per page).
+                .pragma("temp_store", "memory");
             if let Some(parent) = sqlite_parent_dir(url) {
                 std::fs::create_dir_all(&parent).map_err(|e| {
                     Error::DatabaseUnavailable(format!("cannot create {}: {e}", parent.display()))

@@ -8,6 +8,15 @@ use super::rows::{RefHit, TICKET_COLUMNS, TicketRow};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
 
+/// Columns and placeholders ($1-$20) of a message row, shared by `insert_message`
+/// and `insert_outbound`.
+const INSERT_MESSAGE: &str = "INSERT INTO messages (ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, \
+     to_addrs, cc_addrs, recipient, subject, sent_at, in_reply_to, refs, text_body, html_body, origin, reason, raw, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
+
+/// Events per INSERT: 4 parameters each plus one, under SQLite's old limit of 999.
+const EVENTS_PER_STATEMENT: usize = 200;
+
 pub enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
@@ -141,13 +150,17 @@ impl Tx {
         Ok(n > 0)
     }
 
-    pub async fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Result<i64> {
-        Ok(on_tx!(self, c => sqlx::query_scalar::<_, i64>(
+    /// Inserts the ticket and returns the stored row (no second query to read it back).
+    pub async fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Result<TicketRow> {
+        let sql = format!(
             "INSERT INTO tickets (subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id")
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {TICKET_COLUMNS}"
+        );
+        let row = on_tx!(self, c => sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql))
             .bind(t.subject).bind(t.normalized_subject).bind(t.status).bind(t.priority)
             .bind(t.area).bind(t.owner).bind(t.customer).bind(t.customer_name).bind(t.tags).bind(t.now)
-            .fetch_one(&mut *c).await?))
+            .fetch_one(&mut *c).await?);
+        Ok(row)
     }
 
     pub async fn set_ticket_status(
@@ -178,14 +191,63 @@ impl Tx {
 
     pub async fn insert_message(&mut self, m: &NewMessage<'_>) -> Result<i64> {
         Ok(on_tx!(self, c => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO messages (ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, \
-             to_addrs, cc_addrs, recipient, subject, sent_at, in_reply_to, refs, text_body, html_body, origin, reason, raw, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id")
+            sqlx::AssertSqlSafe(format!("{INSERT_MESSAGE} RETURNING id")))
             .bind(m.ticket_id).bind(m.direction).bind(m.kind).bind(m.message_id).bind(m.content_hash)
             .bind(m.from_addr).bind(m.from_name).bind(m.to_addrs).bind(m.cc_addrs).bind(m.recipient)
             .bind(m.subject).bind(m.sent_at).bind(m.in_reply_to).bind(m.refs).bind(m.text_body)
             .bind(m.html_body).bind(m.origin).bind(m.reason).bind(m.raw).bind(m.now)
             .fetch_one(&mut *c).await?))
+    }
+
+    /// Stores an outgoing message and queues it in the outbox (`insert_message` +
+    /// `enqueue`); returns the message row. On SQLite both inserts go to the
+    /// database worker as one two-statement query: sqlx runs every SQLite
+    /// statement through a worker thread, and the round trip costs more than
+    /// the insert itself.
+    pub async fn insert_outbound(
+        &mut self,
+        m: &NewMessage<'_>,
+        sender: &str,
+        recipients: &str,
+    ) -> Result<i64> {
+        let Tx::Sqlite(t) = self else {
+            let row = self.insert_message(m).await?;
+            self.enqueue(row, m.ticket_id, m.kind, sender, recipients, m.now)
+                .await?;
+            return Ok(row);
+        };
+        // Same columns and values as `insert_message` ($1-$20) and `enqueue`.
+        let sql = format!(
+            "{INSERT_MESSAGE}; \
+             INSERT INTO outbox (message_row, ticket_id, kind, sender, recipients, status, attempts, next_attempt_at, created_at) \
+             VALUES (last_insert_rowid(), $1, $3, $21, $22, 'queued', 0, $20, $20) RETURNING message_row"
+        );
+        let c: &mut SqliteConnection = t;
+        Ok(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+            .bind(m.ticket_id)
+            .bind(m.direction)
+            .bind(m.kind)
+            .bind(m.message_id)
+            .bind(m.content_hash)
+            .bind(m.from_addr)
+            .bind(m.from_name)
+            .bind(m.to_addrs)
+            .bind(m.cc_addrs)
+            .bind(m.recipient)
+            .bind(m.subject)
+            .bind(m.sent_at)
+            .bind(m.in_reply_to)
+            .bind(m.refs)
+            .bind(m.text_body)
+            .bind(m.html_body)
+            .bind(m.origin)
+            .bind(m.reason)
+            .bind(m.raw)
+            .bind(m.now)
+            .bind(sender)
+            .bind(recipients)
+            .fetch_one(&mut *c)
+            .await?)
     }
 
     /// Stores the attachment's bytes once per SHA-256 and links it to the message.
@@ -210,7 +272,15 @@ impl Tx {
         Ok(())
     }
 
+    /// Inserts events in multi-row statements of at most `EVENTS_PER_STATEMENT` rows.
     pub async fn add_events(&mut self, events: &[NewEvent], now: DateTime<Utc>) -> Result<()> {
+        for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+            self.add_events_once(chunk, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn add_events_once(&mut self, events: &[NewEvent], now: DateTime<Utc>) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }

@@ -207,12 +207,20 @@ impl Env {
         runtime().block_on(async move {
             match self.backend {
                 Backend::Sqlite => {
-                    let mut c = sqlx::SqliteConnection::connect(&url).await.expect("sqlite connect");
-                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(stmt)).fetch_one(&mut c).await.expect("sql")
+                    let mut c = sqlx::SqliteConnection::connect(&url)
+                        .await
+                        .expect("sqlite connect");
+                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(stmt))
+                        .fetch_one(&mut c)
+                        .await
+                        .expect("sql")
                 }
                 Backend::Postgres => {
                     let mut c = sqlx::PgConnection::connect(&url).await.expect("pg connect");
-                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(stmt)).fetch_one(&mut c).await.expect("sql")
+                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(stmt))
+                        .fetch_one(&mut c)
+                        .await
+                        .expect("sql")
                 }
             }
         })
