@@ -132,7 +132,8 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
         Command::Outbox(OutboxCmd::List { json }) => outbox_list(&store, json).await,
         Command::Outbox(OutboxCmd::Flush) => {
             let transport = Transport::from_config(&cfg)?;
-            let r = outbound::flush(&store, &transport, chrono::Utc::now).await?;
+            let renderer = outbound::Renderer::new(&cfg)?;
+            let r = outbound::flush(&store, &transport, &renderer, chrono::Utc::now).await?;
             println!(
                 "sent {}, retrying {}, failed {}",
                 r.sent, r.retrying, r.failed

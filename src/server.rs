@@ -19,6 +19,7 @@ const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     let pipeline = Pipeline::new(cfg.clone())?;
     let transport = Transport::from_config(&cfg)?;
+    let renderer = outbound::Renderer::new(&cfg)?;
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
     spawn_signal_handler(stop.clone(), wake.clone())?;
@@ -78,7 +79,7 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
             }
         }
         if !stopped()
-            && let Err(e) = outbound::flush(&store, &transport, chrono::Utc::now).await
+            && let Err(e) = outbound::flush(&store, &transport, &renderer, chrono::Utc::now).await
         {
             tracing::error!(error = %e, "outbox flush failed");
         }

@@ -40,7 +40,7 @@ CREATE TABLE messages (
     html_body     TEXT,
     origin        TEXT,
     reason        TEXT,
-    raw           BYTEA NOT NULL,
+    raw           BYTEA,                   -- NULL for outbound mail not rendered yet
     created_at    TIMESTAMPTZ NOT NULL
 );
 CREATE UNIQUE INDEX messages_identity ON messages (message_id, content_hash);
@@ -84,6 +84,8 @@ CREATE TABLE outbox (
     message_row     BIGINT NOT NULL REFERENCES messages (id),
     ticket_id       BIGINT REFERENCES tickets (id),
     kind            TEXT NOT NULL,
+    trigger_row     BIGINT REFERENCES messages (id), -- the inbound mail that caused it
+    context         TEXT NOT NULL DEFAULT '{}',    -- JSON: what the template needs beyond the rows
     sender          TEXT NOT NULL,
     recipients      TEXT NOT NULL,
     status          TEXT NOT NULL,       -- queued | sending | sent | failed

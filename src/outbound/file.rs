@@ -16,10 +16,10 @@ impl FileTransport {
         FileTransport { dir }
     }
 
-    pub async fn send(&self, mail: &DueMail) -> Result<(), SendError> {
+    pub async fn send(&self, mail: &DueMail, raw: &[u8]) -> Result<(), SendError> {
         let dir = self.dir.clone();
         let name = format!("{:08}-{}.eml", mail.id, mail.kind);
-        let raw = mail.raw.clone();
+        let raw = raw.to_vec();
         tokio::task::spawn_blocking(move || -> Result<(), SendError> {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| SendError::Transient(format!("{}: {e}", dir.display())))?;

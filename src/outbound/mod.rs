@@ -1,6 +1,7 @@
 //! Sending what the pipeline queued: the outbox worker and its transports.
 
 mod file;
+mod render;
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::store::{DueMail, Store};
 
 pub use file::FileTransport;
+pub use render::{Rendered, Renderer};
 
 /// How a transport failed: worth retrying, or never going to work.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +41,9 @@ impl Transport {
         }
     }
 
-    pub async fn send(&self, mail: &DueMail) -> std::result::Result<(), SendError> {
+    pub async fn send(&self, mail: &DueMail, raw: &[u8]) -> std::result::Result<(), SendError> {
         match self {
-            Transport::File(t) => t.send(mail).await,
+            Transport::File(t) => t.send(mail, raw).await,
         }
     }
 }
@@ -62,10 +64,12 @@ pub struct FlushReport {
     pub failed: usize,
 }
 
-/// Sends everything that is due now, then returns.
+/// Sends everything that is due now, then returns. A mail is rendered on its
+/// first attempt and the bytes are kept, so a retry sends the very same mail.
 pub async fn flush(
     store: &Store,
     transport: &Transport,
+    renderer: &Renderer,
     now: impl Fn() -> DateTime<Utc>,
 ) -> Result<FlushReport> {
     let mut report = FlushReport::default();
@@ -77,7 +81,21 @@ pub async fn flush(
             return Ok(report);
         }
         for mail in due {
-            match transport.send(&mail).await {
+            let raw = match &mail.raw {
+                Some(raw) => raw.clone(),
+                None => match render(store, renderer, &mail, now()).await? {
+                    Ok(raw) => raw,
+                    Err(reason) => {
+                        tracing::error!(outbox = mail.id, %reason, "cannot render; giving up on this mail");
+                        store
+                            .mark_failed(mail.id, &format!("cannot render: {reason}"), None)
+                            .await?;
+                        report.failed += 1;
+                        continue;
+                    }
+                },
+            };
+            match transport.send(&mail, &raw).await {
                 Ok(()) => {
                     store.mark_sent(mail.id, now()).await?;
                     report.sent += 1;
@@ -98,6 +116,28 @@ pub async fn flush(
                 }
             }
         }
+    }
+}
+
+/// Renders and stores a mail; the inner error is why it can never be sent.
+async fn render(
+    store: &Store,
+    renderer: &Renderer,
+    mail: &DueMail,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<Vec<u8>, String>> {
+    let Some(ticket_id) = mail.ticket_id else {
+        return Ok(Err("outbox row without a ticket".into()));
+    };
+    let (ticket, trigger, attachments) = store.render_inputs(ticket_id, mail.trigger_row).await?;
+    match renderer.render(mail, &ticket, trigger.as_ref(), &attachments, now) {
+        Ok(r) => {
+            store
+                .save_rendered(mail.message_row, &r.raw, &r.text, Some(&r.html))
+                .await?;
+            Ok(Ok(r.raw))
+        }
+        Err(reason) => Ok(Err(reason)),
     }
 }
 

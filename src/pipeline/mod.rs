@@ -13,10 +13,11 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::mail::parse::ParsedMail;
+use crate::mail::thread::referenced_ids;
 use crate::mail::{Class, Classifier, Mailbox, ThreadKeys};
 use crate::rules::{DefaultRouter, Router};
-use crate::store::{NewEvent, Store, TicketRow, Tx};
-use crate::templates::Templates;
+use crate::store::{Batch, BatchKeys, NewEvent, Store, TicketRow};
 use crate::tickets;
 
 pub use thread::ThreadMatch;
@@ -70,9 +71,7 @@ pub struct Pipeline {
     pub(crate) classifier: Classifier,
     pub(crate) keys: ThreadKeys,
     pub(crate) router: Box<dyn Router>,
-    pub(crate) templates: Templates,
     pub(crate) support: Mailbox,
-    pub(crate) loop_id: String,
     max_size: usize,
 }
 
@@ -83,7 +82,6 @@ pub(crate) struct Applied {
 
 impl Pipeline {
     pub fn new(cfg: Arc<Config>) -> Result<Pipeline> {
-        let templates = Templates::load(&cfg.mailroom.templates_dir)?;
         let roster = cfg
             .agent
             .iter()
@@ -94,12 +92,10 @@ impl Pipeline {
             classifier: Classifier::new(cfg.own_addresses(), &loop_id, roster),
             keys: ThreadKeys::new(&cfg.mailroom.ticket_prefix),
             router: Box::new(DefaultRouter::from_config(&cfg)),
-            templates,
             support: Mailbox {
                 name: Some(cfg.mailroom.support_name.clone()),
                 email: cfg.mailroom.support_address.to_ascii_lowercase(),
             },
-            loop_id,
             max_size: cfg.max_message_size(),
             cfg,
         })
@@ -134,12 +130,12 @@ impl Pipeline {
                             let mut tx = store.begin().await?;
                             tx.quarantine(&item.origin, &reason, &item.raw, now).await?;
                             tx.commit().await?;
-                            out.push(Outcome {
-                                file: item.origin.clone(),
-                                outcome: OutcomeKind::Quarantined,
-                                ticket_ref: None,
-                                reason: Some(reason),
-                            });
+                            out.push(self.outcome(
+                                item,
+                                OutcomeKind::Quarantined,
+                                None,
+                                Some(reason),
+                            ));
                         }
                     }
                 }
@@ -148,77 +144,87 @@ impl Pipeline {
         }
     }
 
+    /// Parse everything, load what the batch reads in a few queries, decide
+    /// message by message in memory, write in a few statements, commit.
     async fn try_batch(
         &self,
         store: &Store,
         batch: &[Inbound],
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>> {
+        let parsed: Vec<Result<ParsedMail, String>> = batch.iter().map(|i| self.parse(i)).collect();
+        let keys = self.batch_keys(&parsed);
         let mut tx = store.begin().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        // The events of the whole batch, inserted together before the commit
-        // (a few statements per batch instead of one per message).
-        let mut events = Vec::new();
-        for item in batch {
-            match self.process(&mut tx, item, &mut events, now).await {
-                Ok(o) => out.push(o),
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    return Err(e);
-                }
+        let result = async {
+            let rate_since = now - chrono::Duration::hours(outgoing::RATE_WINDOW_HOURS);
+            let mut b = tx.load_batch(&keys, rate_since, now).await?;
+            let outcomes: Vec<Outcome> = batch
+                .iter()
+                .zip(&parsed)
+                .map(|(item, p)| self.process(&mut b, item, p))
+                .collect();
+            tx.write_batch(&b).await?;
+            Ok::<_, crate::Error>(outcomes)
+        }
+        .await;
+        match result {
+            Ok(outcomes) => {
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
             }
         }
-        if let Err(e) = tx.add_events(&events, now).await {
-            let _ = tx.rollback().await;
-            return Err(e);
-        }
-        tx.commit().await?;
-        Ok(out)
     }
 
-    async fn quarantine(
-        &self,
-        tx: &mut Tx,
-        item: &Inbound,
-        reason: String,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome> {
-        tx.quarantine(&item.origin, &reason, &item.raw, now).await?;
-        Ok(Outcome {
-            file: item.origin.clone(),
-            outcome: OutcomeKind::Quarantined,
-            ticket_ref: None,
-            reason: Some(reason),
-        })
-    }
-
-    /// Applies one message; the events it causes are appended to `events`.
-    async fn process(
-        &self,
-        tx: &mut Tx,
-        item: &Inbound,
-        events: &mut Vec<NewEvent>,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome> {
+    fn parse(&self, item: &Inbound) -> std::result::Result<ParsedMail, String> {
         if item.raw.len() > self.max_size {
-            let reason = format!(
+            return Err(format!(
                 "message is {} bytes, over the limit of {} bytes (mailroom.max_message_size)",
                 item.raw.len(),
                 self.max_size
-            );
-            return self.quarantine(tx, item, reason, now).await;
+            ));
         }
-        let mail = match crate::mail::parse(&item.raw) {
+        crate::mail::parse(&item.raw).map_err(|f| f.to_string())
+    }
+
+    /// Everything the batch's decisions will look up.
+    fn batch_keys(&self, parsed: &[std::result::Result<ParsedMail, String>]) -> BatchKeys {
+        let mut keys = BatchKeys::default();
+        for m in parsed.iter().flatten() {
+            keys.message_ids.push(m.message_id.clone());
+            keys.message_ids
+                .extend(m.report.original_message_ids.iter().cloned());
+            keys.message_ids
+                .extend(referenced_ids(&m.in_reply_to, &m.references));
+            if let Some(t) = self.keys.subject_tag(&m.subject) {
+                keys.tag_tickets.push(t);
+            }
+            keys.ack_recipients.push(m.reply_address().email.clone());
+        }
+        keys
+    }
+
+    /// Decides what one message causes, against the batch's view.
+    fn process<'a>(
+        &self,
+        b: &mut Batch<'a>,
+        item: &'a Inbound,
+        parsed: &'a std::result::Result<ParsedMail, String>,
+    ) -> Outcome {
+        let mail = match parsed {
             Ok(m) => m,
-            Err(f) => return self.quarantine(tx, item, f.to_string(), now).await,
+            Err(reason) => {
+                b.quarantine(&item.origin, reason.clone(), &item.raw);
+                return self.outcome(item, OutcomeKind::Quarantined, None, Some(reason.clone()));
+            }
         };
 
-        if let Some((_, ticket)) = tx
-            .find_message(&mail.message_id, &mail.content_hash)
-            .await?
-        {
+        if let Some(ticket) = b.find_message(&mail.message_id, &mail.content_hash) {
             if let Some(t) = ticket {
-                let ev = NewEvent {
+                b.add_events([NewEvent {
                     ticket_id: Some(t),
                     message_row: None,
                     kind: "duplicate",
@@ -226,40 +232,33 @@ impl Pipeline {
                         "mail <{}> arrived again via {}: same content as the stored copy, ignored",
                         mail.message_id, item.origin
                     ),
-                };
-                events.push(ev);
+                }]);
             }
-            return Ok(Outcome {
-                file: item.origin.clone(),
-                outcome: OutcomeKind::Duplicate,
-                ticket_ref: ticket.map(|t| self.ticket_ref(t)),
-                reason: Some(format!(
-                    "already stored: Message-ID <{}> with the same content",
-                    mail.message_id
-                )),
-            });
+            let reason = format!(
+                "already stored: Message-ID <{}> with the same content",
+                mail.message_id
+            );
+            return self.outcome(item, OutcomeKind::Duplicate, ticket, Some(reason));
         }
 
-        let class = self.classifier.classify(&mail);
-        let thread = self.find_thread(tx, &mail, &class).await?;
+        let class = self.classifier.classify(mail);
+        let thread = self.find_thread(b, mail, &class);
         let mut st = Applied { events: Vec::new() };
         let outcome = match &class {
-            Class::OwnLoop { reason } => {
-                let why = reason.clone();
-                self.keep_unthreaded(tx, item, &mail, "ignored", OutcomeKind::Ignored, why, now)
-                    .await?
-            }
-            Class::Bounce { reason } => {
-                self.apply_bounce(tx, item, &mail, thread, reason, &mut st, now)
-                    .await?
-            }
+            Class::OwnLoop { reason } => self.keep_unthreaded(
+                b,
+                item,
+                mail,
+                "ignored",
+                OutcomeKind::Ignored,
+                reason.clone(),
+            ),
+            Class::Bounce { reason } => self.apply_bounce(b, item, mail, thread, reason, &mut st),
             Class::AutoReply { reason } => {
-                self.apply_autoreply(tx, item, &mail, thread, reason, &mut st, now)
-                    .await?
+                self.apply_autoreply(b, item, mail, thread, reason, &mut st)
             }
             Class::AgentCandidate if thread.agent_proof.is_some() => {
-                self.apply_agent_reply(tx, item, &mail, thread, &mut st, now)
-                    .await?
+                self.apply_agent_reply(b, item, mail, thread, &mut st)
             }
             Class::AgentCandidate | Class::Customer => {
                 if matches!(class, Class::AgentCandidate) {
@@ -274,19 +273,13 @@ impl Pipeline {
                     });
                 }
                 match thread.ticket {
-                    Some(_) => {
-                        self.apply_followup(tx, item, &mail, thread, &mut st, now)
-                            .await?
-                    }
-                    None => {
-                        self.apply_new_ticket(tx, item, &mail, thread, &mut st, now)
-                            .await?
-                    }
+                    Some(_) => self.apply_followup(b, item, mail, thread, &mut st),
+                    None => self.apply_new_ticket(b, item, mail, thread, &mut st),
                 }
             }
         };
-        events.append(&mut st.events);
-        Ok(outcome)
+        b.add_events(st.events);
+        outcome
     }
 }
 

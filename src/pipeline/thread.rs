@@ -1,11 +1,10 @@
 //! Which ticket a mail belongs to (DESIGN §4), with the reason as text.
 
 use super::Pipeline;
-use crate::error::Result;
 use crate::mail::Class;
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
-use crate::store::{TicketRow, Tx};
+use crate::store::{Batch, TicketRow};
 
 #[derive(Debug, Default)]
 pub struct ThreadMatch {
@@ -20,12 +19,12 @@ pub struct ThreadMatch {
 }
 
 impl Pipeline {
-    pub(crate) async fn find_thread(
+    pub(crate) fn find_thread(
         &self,
-        tx: &mut Tx,
+        b: &Batch<'_>,
         mail: &ParsedMail,
         class: &Class,
-    ) -> Result<ThreadMatch> {
+    ) -> ThreadMatch {
         let mut ids: Vec<String> = Vec::new();
         if matches!(class, Class::Bounce { .. }) {
             ids.extend(mail.report.original_message_ids.iter().cloned());
@@ -36,7 +35,7 @@ impl Pipeline {
             }
         }
         let mut m = ThreadMatch::default();
-        let hits = tx.find_by_message_ids(&ids).await?;
+        let hits = b.find_by_message_ids(&ids);
 
         m.agent_proof = hits
             .iter()
@@ -59,27 +58,27 @@ impl Pipeline {
             } else {
                 "References"
             };
-            m.ticket = tx.ticket(hit.ticket_id).await?;
+            m.ticket = b.ticket(hit.ticket_id).cloned();
             m.via = format!(
                 "threaded by {header}: <{}> is our stored {} message on {}",
                 hit.message_id,
                 hit.kind,
                 self.ticket_ref(hit.ticket_id)
             );
-            return Ok(m);
+            return m;
         }
 
         if let Some(n) = self.keys.subject_tag(&mail.subject) {
             let tag = self.ticket_ref(n);
-            match tx.ticket(n).await? {
+            match b.ticket(n).cloned() {
                 Some(t) => {
-                    if tx.is_participant(n, &mail.from.email).await? {
+                    if b.is_participant(n, &mail.from.email) {
                         m.ticket = Some(t);
                         m.via = format!(
                             "threaded by subject tag [{tag}]: {} is a participant",
                             mail.from.email
                         );
-                        return Ok(m);
+                        return m;
                     }
                     m.notes.push(format!(
                         "subject tag [{tag}] ignored: {} is not a participant of {tag} (no hijacking by ticket number)",
@@ -99,6 +98,6 @@ impl Pipeline {
                 ids.len()
             )
         };
-        Ok(m)
+        m
     }
 }

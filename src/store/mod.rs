@@ -2,6 +2,7 @@
 //! is written once and expanded for both backends by `on_conn!`/`on_pool!`
 //! (runtime queries with `$n` placeholders work on both).
 
+mod batch;
 mod rows;
 mod tx;
 
@@ -15,8 +16,9 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::error::{Error, Result, is_connection_error};
 
+pub use batch::{Batch, BatchKeys, NewEvent, NewMessage, NewOutbox, NewTicket};
 pub use rows::*;
-pub use tx::{NewEvent, NewMessage, NewTicket, Tx};
+pub use tx::Tx;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -252,13 +254,54 @@ impl Store {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let row: DueMail = tx::on_tx!(&mut tx, c => sqlx::query_as::<_, DueMail>(
-                "SELECT o.id, o.ticket_id, o.kind, o.sender, o.recipients, o.attempts, m.message_id, m.raw \
+                "SELECT o.id, o.ticket_id, o.kind, o.context, o.trigger_row, o.sender, o.recipients, o.attempts, \
+                 o.message_row, m.message_id, m.to_addrs, m.recipient, m.subject, m.in_reply_to, m.refs, m.raw \
                  FROM outbox o JOIN messages m ON m.id = o.message_row WHERE o.id = $1")
                 .bind(id).fetch_one(&mut *c).await?);
             out.push(row);
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// What rendering an outgoing mail needs: its ticket, the mail that caused
+    /// it, and that mail's attachments (with their bytes).
+    pub async fn render_inputs(
+        &self,
+        ticket_id: i64,
+        trigger_row: Option<i64>,
+    ) -> Result<(TicketRow, Option<TriggerMail>, Vec<AttachmentData>)> {
+        let ticket = self
+            .ticket(ticket_id)
+            .await?
+            .ok_or_else(|| Error::TicketNotFound(ticket_id.to_string()))?;
+        let Some(row) = trigger_row else {
+            return Ok((ticket, None, Vec::new()));
+        };
+        let trigger = on_pool!(&self.pool, p => sqlx::query_as::<_, TriggerMail>(
+            "SELECT message_id, from_addr, from_name, text_body FROM messages WHERE id = $1")
+            .bind(row).fetch_optional(p).await?);
+        let attachments = on_pool!(&self.pool, p => sqlx::query_as::<_, AttachmentData>(
+            "SELECT ma.filename, ma.content_type, a.data FROM message_attachments ma \
+             JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_row = $1 ORDER BY ma.id")
+            .bind(row).fetch_all(p).await?);
+        Ok((ticket, trigger, attachments))
+    }
+
+    /// Keeps the rendered bytes, so a retry sends exactly the same mail.
+    pub async fn save_rendered(
+        &self,
+        message_row: i64,
+        raw: &[u8],
+        text: &str,
+        html: Option<&str>,
+    ) -> Result<()> {
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw));
+        on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE messages SET raw = $1, text_body = $2, html_body = $3, content_hash = $4 WHERE id = $5")
+            .bind(raw).bind(text).bind(html).bind(hash).bind(message_row)
+            .execute(p).await.map(|_| ())?);
+        Ok(())
     }
 
     pub async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {

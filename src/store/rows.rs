@@ -82,17 +82,42 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-/// An outbox row claimed for sending, with the bytes to send.
+/// An outbox row claimed for sending, with the outbound message's headers and,
+/// once rendered, its bytes.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DueMail {
     pub id: i64,
     pub ticket_id: Option<i64>,
     pub kind: String,
+    pub context: String,
+    pub trigger_row: Option<i64>,
     pub sender: String,
     pub recipients: String,
     pub attempts: i64,
+    pub message_row: i64,
     pub message_id: String,
-    pub raw: Vec<u8>,
+    pub to_addrs: String,
+    pub recipient: Option<String>,
+    pub subject: String,
+    pub in_reply_to: String,
+    pub refs: String,
+    pub raw: Option<Vec<u8>>,
+}
+
+/// The inbound mail an outgoing one answers or reports.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TriggerMail {
+    pub message_id: String,
+    pub from_addr: String,
+    pub from_name: Option<String>,
+    pub text_body: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttachmentData {
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub data: Vec<u8>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
