@@ -12,8 +12,8 @@ use serde_json::json;
 
 use crate::config::{Config, InboundKind};
 use crate::error::Error;
+use crate::inbound::Batcher;
 use crate::inbound::maildir::Maildir;
-use crate::inbound::{Batcher, commit_batch};
 use crate::outbound::{self, Transport};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::{Store, TicketFilter, TicketRow};
@@ -96,6 +96,7 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
 async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> {
     let cfg = Arc::new(Config::load(config)?);
     let store = open_store(&cfg).await?;
+    let checkpointer = store.spawn_checkpointer(std::time::Duration::from_millis(200));
     let result = match command {
         Command::Migrate => {
             println!("database schema is up to date ({})", store.backend());
@@ -142,6 +143,9 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
         }
         Command::Quarantine { json } => quarantine_list(&store, json).await,
     };
+    if let Some(c) = checkpointer {
+        c.abort();
+    }
     store.close().await;
     result
 }
@@ -195,7 +199,10 @@ async fn ingest(
             raw,
         });
         if full || i + 1 == total {
-            for o in commit_batch(&pipeline, store, &batcher.take()).await? {
+            for o in pipeline
+                .process_batch(store, batcher.take(), chrono::Utc::now())
+                .await?
+            {
                 print_outcome(&o, json);
             }
         }
@@ -205,7 +212,7 @@ async fn ingest(
 }
 
 async fn poll_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Result<()> {
-    let pipeline = Pipeline::new(cfg.clone())?;
+    let pipeline = Arc::new(Pipeline::new(cfg.clone())?);
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     for ib in &cfg.inbound {
         match ib.kind {

@@ -17,7 +17,7 @@ const DEFAULT_MAILDIR_INTERVAL: Duration = Duration::from_millis(500);
 const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
-    let pipeline = Pipeline::new(cfg.clone())?;
+    let pipeline = Arc::new(Pipeline::new(cfg.clone())?);
     let transport = Transport::from_config(&cfg)?;
     let renderer = outbound::Renderer::new(&cfg)?;
     let stop = Arc::new(AtomicBool::new(false));

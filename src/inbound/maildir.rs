@@ -4,12 +4,15 @@
 //! only means the file is read again and reported as a duplicate.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
 
 use crate::error::{Error, Result};
-use crate::pipeline::{Inbound, Outcome, Pipeline};
+use crate::pipeline::{Inbound, Outcome, Pipeline, Prepared};
 use crate::store::Store;
 
-use super::{Batcher, commit_batch};
+use super::Batcher;
 
 pub struct Maildir {
     pub name: String,
@@ -60,99 +63,130 @@ impl Maildir {
 
     /// Moves a committed file to `cur/` with the Seen flag.
     pub fn mark_processed(&self, file: &Path) -> Result<()> {
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let (base, flags) = match name.split_once(":2,") {
-            Some((b, f)) => (b.to_string(), f.to_string()),
-            None => (name.clone(), String::new()),
-        };
-        let mut flags: Vec<char> = flags.chars().collect();
-        if !flags.contains(&'S') {
-            flags.push('S');
-        }
-        flags.sort_unstable();
-        let dest = self.path.join("cur").join(format!(
-            "{base}:2,{}",
-            flags.into_iter().collect::<String>()
-        ));
-        std::fs::rename(file, &dest).map_err(|e| Error::io(file, e))
+        mark_processed(&self.path, file)
     }
 
-    fn origin(&self, file: &Path) -> String {
-        format!(
-            "maildir:{}:{}",
-            self.name,
-            file.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        )
-    }
-
-    /// Processes everything pending now. `stop` is checked between batches.
+    /// Processes everything pending now. A blocking thread reads and parses the
+    /// next batch while the current one commits, and files move to `cur/` while
+    /// the next batch commits: the two cores overlap file I/O, parsing and the
+    /// database. `stop` is checked between batches.
     pub async fn drain(
         &self,
-        pipeline: &Pipeline,
+        pipeline: &Arc<Pipeline>,
         store: &Store,
         batch_size: usize,
         stop: &dyn Fn() -> bool,
         on_outcome: &mut dyn FnMut(&Outcome),
     ) -> Result<usize> {
         self.ensure_dirs()?;
+        let files = self.pending()?;
+        if files.is_empty() {
+            return Ok(0);
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<PathBuf>, Prepared)>(1);
+        let reader = {
+            let pipeline = pipeline.clone();
+            let name = self.name.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut batcher = Batcher::new(batch_size);
+                let mut paths = Vec::new();
+                for file in files {
+                    let raw = match std::fs::read(&file) {
+                        Ok(raw) => raw,
+                        // Gone meanwhile (another instance took it) or unreadable:
+                        // skip, never stall the rest of the mailbox on it.
+                        Err(e) => {
+                            tracing::warn!(file = %file.display(), error = %e, "cannot read maildir file; skipping");
+                            continue;
+                        }
+                    };
+                    let full = batcher.push(Inbound {
+                        origin: origin(&name, &file),
+                        raw,
+                    });
+                    paths.push(file);
+                    if full {
+                        let prepared = pipeline.prepare(batcher.take());
+                        if tx
+                            .blocking_send((std::mem::take(&mut paths), prepared))
+                            .is_err()
+                        {
+                            return; // the committer stopped
+                        }
+                    }
+                }
+                if !batcher.is_empty() {
+                    let _ = tx.blocking_send((paths, pipeline.prepare(batcher.take())));
+                }
+            })
+        };
+
         let mut done = 0;
-        let mut batcher = Batcher::new(batch_size);
-        let mut paths: Vec<PathBuf> = Vec::new();
-        for file in self.pending()? {
-            let raw = match std::fs::read(&file) {
-                Ok(raw) => raw,
-                // Gone meanwhile (another instance took it) or unreadable: skip,
-                // never stall the rest of the mailbox on it.
+        let mut moving: Option<tokio::task::JoinHandle<()>> = None;
+        let mut result = Ok(());
+        while let Some((paths, prepared)) = rx.recv().await {
+            let outcomes = match pipeline.commit(store, &prepared, Utc::now()).await {
+                Ok(o) => o,
                 Err(e) => {
-                    tracing::warn!(file = %file.display(), error = %e, "cannot read maildir file; skipping");
-                    continue;
+                    result = Err(e);
+                    break;
                 }
             };
-            let full = batcher.push(Inbound {
-                origin: self.origin(&file),
-                raw,
-            });
-            paths.push(file);
-            if full {
-                done += self
-                    .commit(pipeline, store, &mut batcher, &mut paths, on_outcome)
-                    .await?;
-                if stop() {
-                    return Ok(done);
+            if let Some(h) = moving.take() {
+                let _ = h.await;
+            }
+            let dir = self.path.clone();
+            moving = Some(tokio::task::spawn_blocking(move || {
+                for p in paths {
+                    if let Err(e) = mark_processed(&dir, &p) {
+                        tracing::warn!(file = %p.display(), error = %e, "committed, but cannot move to cur/");
+                    }
                 }
+            }));
+            outcomes.iter().for_each(&mut *on_outcome);
+            done += prepared.len();
+            if stop() {
+                break;
             }
         }
-        if !batcher.is_empty() {
-            done += self
-                .commit(pipeline, store, &mut batcher, &mut paths, on_outcome)
-                .await?;
+        drop(rx);
+        if let Some(h) = moving {
+            let _ = h.await;
         }
-        Ok(done)
+        let _ = reader.await;
+        result.map(|()| done)
     }
+}
 
-    async fn commit(
-        &self,
-        pipeline: &Pipeline,
-        store: &Store,
-        batcher: &mut Batcher,
-        paths: &mut Vec<PathBuf>,
-        on_outcome: &mut dyn FnMut(&Outcome),
-    ) -> Result<usize> {
-        let batch = batcher.take();
-        let outcomes = commit_batch(pipeline, store, &batch).await?;
-        for (o, p) in outcomes.iter().zip(paths.drain(..)) {
-            if let Err(e) = self.mark_processed(&p) {
-                tracing::warn!(file = %p.display(), error = %e, "committed, but cannot move to cur/");
-            }
-            on_outcome(o);
-        }
-        Ok(batch.len())
+fn origin(source: &str, file: &Path) -> String {
+    format!(
+        "maildir:{source}:{}",
+        file.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    )
+}
+
+/// Moves `file` to `<maildir>/cur/` with the Seen flag added.
+fn mark_processed(maildir: &Path, file: &Path) -> Result<()> {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (base, flags) = match name.split_once(":2,") {
+        Some((b, f)) => (b.to_string(), f.to_string()),
+        None => (name.clone(), String::new()),
+    };
+    let mut flags: Vec<char> = flags.chars().collect();
+    if !flags.contains(&'S') {
+        flags.push('S');
     }
+    flags.sort_unstable();
+    let dest = maildir.join("cur").join(format!(
+        "{base}:2,{}",
+        flags.into_iter().collect::<String>()
+    ));
+    std::fs::rename(file, &dest).map_err(|e| Error::io(file, e))
 }
 
 fn has_seen_flag(name: &str) -> bool {

@@ -3,15 +3,11 @@
 
 pub mod maildir;
 
-use chrono::Utc;
-
-use crate::error::Result;
-use crate::pipeline::{Inbound, Outcome, Pipeline};
-use crate::store::Store;
+use crate::pipeline::Inbound;
 
 /// A batch closes at this many bytes of raw mail even if it has fewer messages
 /// than the configured batch size, to bound memory.
-pub const BATCH_BYTES: usize = 16 * 1024 * 1024;
+pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// Groups items into batches bounded by count and bytes.
 pub struct Batcher {
@@ -44,13 +40,4 @@ impl Batcher {
         self.bytes = 0;
         std::mem::take(&mut self.items)
     }
-}
-
-/// Processes one batch at the current time.
-pub async fn commit_batch(
-    pipeline: &Pipeline,
-    store: &Store,
-    batch: &[Inbound],
-) -> Result<Vec<Outcome>> {
-    pipeline.process_batch(store, batch, Utc::now()).await
 }

@@ -22,6 +22,23 @@ use crate::tickets;
 
 pub use thread::ThreadMatch;
 
+/// A batch parsed and ready to commit (`Pipeline::prepare`).
+pub struct Prepared {
+    pub items: Vec<Inbound>,
+    parsed: Vec<std::result::Result<ParsedMail, String>>,
+    keys: BatchKeys,
+}
+
+impl Prepared {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 /// One raw message and where it came from (file path, maildir entry, …).
 #[derive(Debug, Clone)]
 pub struct Inbound {
@@ -105,23 +122,57 @@ impl Pipeline {
         tickets::format_ref(&self.cfg.mailroom.ticket_prefix, id)
     }
 
-    /// Processes `batch` in one transaction. If the batch fails for a reason other
-    /// than the database being unavailable, each message is retried alone and a
-    /// message that still fails is quarantined with the error.
+    /// Processes `batch` in one transaction (see `commit`).
     pub async fn process_batch(
         &self,
         store: &Store,
-        batch: &[Inbound],
+        batch: Vec<Inbound>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>> {
-        match self.try_batch(store, batch, now).await {
+        let prepared = self.prepare(batch);
+        self.commit(store, &prepared, now).await
+    }
+
+    /// The CPU half of a batch: parse every message and collect what the batch
+    /// will look up. Needs no database, so a source can prepare the next batch
+    /// on another core while the current one commits.
+    pub fn prepare(&self, items: Vec<Inbound>) -> Prepared {
+        let parsed: Vec<std::result::Result<ParsedMail, String>> =
+            items.iter().map(|i| self.parse(i)).collect();
+        let keys = self.batch_keys(&parsed);
+        Prepared {
+            items,
+            parsed,
+            keys,
+        }
+    }
+
+    /// Decides and commits a prepared batch in one transaction. If the batch fails
+    /// for a reason other than the database being unavailable, each message is
+    /// retried alone and a message that still fails is quarantined with the
+    /// error: one poison mail never stalls a mailbox.
+    pub async fn commit(
+        &self,
+        store: &Store,
+        batch: &Prepared,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>> {
+        match self
+            .try_batch(store, &batch.items, &batch.parsed, &batch.keys, now)
+            .await
+        {
             Ok(v) => Ok(v),
             Err(e) if e.is_temporary() => Err(e),
             Err(e) => {
-                tracing::warn!(error = %e, size = batch.len(), "batch failed; isolating messages");
-                let mut out = Vec::with_capacity(batch.len());
-                for item in batch {
-                    match self.try_batch(store, std::slice::from_ref(item), now).await {
+                tracing::warn!(error = %e, size = batch.items.len(), "batch failed; isolating messages");
+                let mut out = Vec::with_capacity(batch.items.len());
+                for (item, parsed) in batch.items.iter().zip(&batch.parsed) {
+                    let one = std::slice::from_ref(parsed);
+                    let keys = self.batch_keys(one);
+                    match self
+                        .try_batch(store, std::slice::from_ref(item), one, &keys, now)
+                        .await
+                    {
                         Ok(mut v) => out.append(&mut v),
                         Err(e) if e.is_temporary() => return Err(e),
                         Err(e) => {
@@ -144,23 +195,23 @@ impl Pipeline {
         }
     }
 
-    /// Parse everything, load what the batch reads in a few queries, decide
-    /// message by message in memory, write in a few statements, commit.
+    /// Loads what the batch reads in a few queries, decides message by message
+    /// in memory, writes in a few statements, commits.
     async fn try_batch(
         &self,
         store: &Store,
-        batch: &[Inbound],
+        items: &[Inbound],
+        parsed: &[std::result::Result<ParsedMail, String>],
+        keys: &BatchKeys,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>> {
-        let parsed: Vec<Result<ParsedMail, String>> = batch.iter().map(|i| self.parse(i)).collect();
-        let keys = self.batch_keys(&parsed);
         let mut tx = store.begin().await?;
         let result = async {
             let rate_since = now - chrono::Duration::hours(outgoing::RATE_WINDOW_HOURS);
-            let mut b = tx.load_batch(&keys, rate_since, now).await?;
-            let outcomes: Vec<Outcome> = batch
+            let mut b = tx.load_batch(keys, rate_since, now).await?;
+            let outcomes: Vec<Outcome> = items
                 .iter()
-                .zip(&parsed)
+                .zip(parsed)
                 .map(|(item, p)| self.process(&mut b, item, p))
                 .collect();
             tx.write_batch(&b).await?;

@@ -14,8 +14,15 @@ use super::tx::{Tx, on_tx};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
 
+// The statements here are built per batch, with as many rows as the batch
+// has; they are not kept in the prepared-statement cache (`persistent(false)`),
+// where every distinct row count would pin a large compiled statement.
+
 /// Rows per multi-row INSERT: well below SQLite's and PostgreSQL's parameter limits.
 const ROWS_PER_STATEMENT: usize = 400;
+/// Message rows carry the raw bytes; SQLite copies bound blobs, so fewer rows
+/// per statement keep the transient copies small.
+const MESSAGES_PER_STATEMENT: usize = 32;
 /// IDs per `IN (…)` lookup.
 const KEYS_PER_QUERY: usize = 500;
 
@@ -252,19 +259,41 @@ impl<'a> Batch<'a> {
     }
 }
 
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(",")
+/// Bind-parameter syntax. SQLite gets anonymous `?`: sqlx resolves every named
+/// parameter (`$7`) with sqlite3_bind_parameter_name, a linear scan, which made
+/// multi-row statements quadratic (a third of the ingest time went there).
+#[derive(Clone, Copy)]
+enum Params {
+    Dollar,
+    Question,
 }
 
-/// `($1,$2,$3),($4,$5,$6)…` for `rows` rows of `cols` columns.
-fn values_rows(rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(r * cols + 1, cols)))
-        .collect::<Vec<_>>()
-        .join(",")
+impl Params {
+    fn of(tx: &Tx) -> Params {
+        match tx {
+            Tx::Sqlite(_) => Params::Question,
+            Tx::Postgres(_) => Params::Dollar,
+        }
+    }
+
+    /// Placeholders for parameters `start..start + n` (1-based).
+    fn list(self, start: usize, n: usize) -> String {
+        (start..start + n)
+            .map(|i| match self {
+                Params::Dollar => format!("${i}"),
+                Params::Question => "?".to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `($1,$2,$3),($4,$5,$6)…` for `rows` rows of `cols` columns.
+    fn rows(self, rows: usize, cols: usize) -> String {
+        (0..rows)
+            .map(|r| format!("({})", self.list(r * cols + 1, cols)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 impl Tx {
@@ -277,6 +306,7 @@ impl Tx {
         rate_since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Batch<'a>> {
+        let params = Params::of(self);
         if let Tx::Postgres(t) = self {
             sqlx::query("SELECT pg_advisory_xact_lock(7305501)")
                 .execute(&mut **t)
@@ -290,10 +320,10 @@ impl Tx {
             let sql = format!(
                 "SELECT message_id, content_hash, ticket_id, kind, recipient FROM messages \
                  WHERE message_id IN ({})",
-                placeholders(1, chunk.len())
+                params.list(1, chunk.len())
             );
             let rows: Vec<StoredRef> = on_tx!(self, c => {
-                let mut q = sqlx::query_as::<_, StoredRef>(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query_as::<_, StoredRef>(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for id in chunk {
                     q = q.bind(id.as_str());
                 }
@@ -311,10 +341,10 @@ impl Tx {
         for chunk in ticket_ids.chunks(KEYS_PER_QUERY) {
             let sql = format!(
                 "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({})",
-                placeholders(1, chunk.len())
+                params.list(1, chunk.len())
             );
             let rows: Vec<TicketRow> = on_tx!(self, c => {
-                let mut q = sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for id in chunk {
                     q = q.bind(*id);
                 }
@@ -328,10 +358,10 @@ impl Tx {
         for chunk in keys.tag_tickets.chunks(KEYS_PER_QUERY) {
             let sql = format!(
                 "SELECT ticket_id, email FROM participants WHERE ticket_id IN ({})",
-                placeholders(1, chunk.len())
+                params.list(1, chunk.len())
             );
             let rows: Vec<(i64, String)> = on_tx!(self, c => {
-                let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for id in chunk {
                     q = q.bind(*id);
                 }
@@ -346,12 +376,13 @@ impl Tx {
         recipients.dedup();
         for chunk in recipients.chunks(KEYS_PER_QUERY) {
             let sql = format!(
-                "SELECT recipients, COUNT(*) FROM outbox WHERE kind = 'ack' AND created_at > $1 \
+                "SELECT recipients, COUNT(*) FROM outbox WHERE kind = 'ack' AND created_at > {} \
                  AND recipients IN ({}) GROUP BY recipients",
-                placeholders(2, chunk.len())
+                params.list(1, 1),
+                params.list(2, chunk.len())
             );
             let rows: Vec<(String, i64)> = on_tx!(self, c => {
-                let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(rate_since);
+                let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).persistent(false).bind(rate_since);
                 for r in chunk {
                     q = q.bind(r.as_str());
                 }
@@ -387,6 +418,7 @@ impl Tx {
 
     /// Writes everything the batch decided, in dependency order.
     pub async fn write_batch(&mut self, b: &Batch<'_>) -> Result<()> {
+        let params = Params::of(self);
         let now = b.now;
         let new: Vec<&TicketRow> = b
             .new_tickets
@@ -396,10 +428,10 @@ impl Tx {
         for chunk in new.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES {}",
-                values_rows(chunk.len(), 14)
+                params.rows(chunk.len(), 14)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for t in chunk {
                     q = q.bind(t.id).bind(t.subject.as_str()).bind(t.normalized_subject.as_str())
                         .bind(t.status.as_str()).bind(t.priority.as_str()).bind(t.area.as_deref())
@@ -421,15 +453,15 @@ impl Tx {
                 .execute(&mut *c).await.map(|_| ())?);
         }
 
-        for chunk in b.messages.chunks(ROWS_PER_STATEMENT / 2) {
+        for chunk in b.messages.chunks(MESSAGES_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO messages (id, ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, \
                  to_addrs, cc_addrs, recipient, subject, sent_at, in_reply_to, refs, text_body, html_body, origin, reason, raw, created_at) \
                  VALUES {}",
-                values_rows(chunk.len(), 21)
+                params.rows(chunk.len(), 21)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for (id, m) in chunk {
                     q = q.bind(*id).bind(m.ticket_id).bind(m.direction).bind(m.kind).bind(m.message_id.as_str())
                         .bind(m.content_hash.as_str()).bind(m.from_addr.as_str()).bind(m.from_name.as_deref())
@@ -458,10 +490,10 @@ impl Tx {
         for chunk in b.new_participants.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO participants (ticket_id, email, role) VALUES {} ON CONFLICT (ticket_id, email) DO NOTHING",
-                values_rows(chunk.len(), 3)
+                params.rows(chunk.len(), 3)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for (t, e, r) in chunk {
                     q = q.bind(*t).bind(e.as_str()).bind(*r);
                 }
@@ -472,10 +504,10 @@ impl Tx {
         for chunk in b.events.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO events (ticket_id, message_row, kind, detail, created_at) VALUES {}",
-                values_rows(chunk.len(), 5)
+                params.rows(chunk.len(), 5)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for e in chunk {
                     q = q.bind(e.ticket_id).bind(e.message_row).bind(e.kind).bind(e.detail.as_str()).bind(now);
                 }
@@ -487,10 +519,10 @@ impl Tx {
             let sql = format!(
                 "INSERT INTO outbox (message_row, ticket_id, kind, trigger_row, context, sender, recipients, status, \
                  attempts, next_attempt_at, created_at) VALUES {}",
-                values_rows(chunk.len(), 11)
+                params.rows(chunk.len(), 11)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for o in chunk {
                     q = q.bind(o.message_row).bind(o.ticket_id).bind(o.kind).bind(o.trigger_row)
                         .bind(o.context.as_str()).bind(o.sender.as_str()).bind(o.recipients.as_str())

@@ -112,18 +112,20 @@ impl Classifier {
             .auto_submitted
             .as_deref()
             .filter(|v| !v.trim().to_ascii_lowercase().starts_with("no"));
-        let notice = bounce::notification_text(&m.text);
+        // The notice text and the body patterns cost a scan of the body: only
+        // computed for mail that can be a challenge or a bounce at all.
+        let notice = || bounce::notification_text(&m.text);
+        let machine = daemon_sender
+            || null_return_path
+            || auto_submitted.is_some()
+            || m.report.delivery_status;
 
         // 2. Challenge-response notices ("verify you are a sender", "add yourself
         // to my guest list"), even when they come dressed as a DSN: the mail is
         // held until the sender acts, it did not bounce.
-        if let Some(why) = self.challenge(
-            notice,
-            daemon_sender
-                || null_return_path
-                || auto_submitted.is_some()
-                || m.report.delivery_status,
-        ) {
+        if (machine || m.text.contains("http://") || m.text.contains("https://"))
+            && let Some(why) = self.challenge(notice(), machine)
+        {
             return Class::AutoReply {
                 reason: format!("challenge-response notice ({why})"),
             };
@@ -162,12 +164,12 @@ impl Classifier {
         }
 
         let subject_says_bounce = self.bounce_subjects.is_match(&m.subject);
-        let body_says_bounce = self.bounce_body.is_match(notice);
+        let body_says_bounce = || self.bounce_body.is_match(notice());
         let encloses_original = bounce::encloses_original(m);
 
         // 5. Non-standard bounces: a mail system's notice without a DSN part.
         if daemon_sender {
-            if subject_says_bounce || body_says_bounce || null_return_path || encloses_original {
+            if subject_says_bounce || null_return_path || encloses_original || body_says_bounce() {
                 return Class::Bounce {
                     reason: format!("non-standard bounce sent by {}", m.from.email),
                 };
@@ -180,7 +182,9 @@ impl Classifier {
                 ),
             };
         }
-        if (null_return_path || auto_submitted.is_some()) && subject_says_bounce && body_says_bounce
+        if (null_return_path || auto_submitted.is_some())
+            && subject_says_bounce
+            && body_says_bounce()
         {
             return Class::Bounce {
                 reason: format!("non-standard bounce: machine-sent, subject {:?}", m.subject),
