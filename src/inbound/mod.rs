@@ -7,7 +7,7 @@ use crate::pipeline::Inbound;
 
 /// A batch closes at this many bytes of raw mail even if it has fewer messages
 /// than the configured batch size, to bound memory.
-pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
+pub const BATCH_BYTES: usize = 2 * 1024 * 1024;
 
 /// Groups items into batches bounded by count and bytes.
 pub struct Batcher {

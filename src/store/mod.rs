@@ -81,9 +81,10 @@ impl Store {
                 // on its own connection (another core), not inside the committing
                 // writer; this high mark only bounds the WAL if none runs.
                 .pragma("wal_autocheckpoint", "16384")
-                // A batch's writes fit in the page cache (default 2 MB), so SQLite
+                // A batch's writes (at most ~2 MiB of mail, see inbound::BATCH_BYTES)
+                // fit in a 16 MiB page cache (default 2 MiB), so SQLite
                 // does not spill half-built pages to the WAL mid-transaction.
-                .pragma("cache_size", "-4096")
+                .pragma("cache_size", "-16384")
                 // Mail is mostly blobs of tens of KiB: bigger pages mean fewer WAL
                 // frames, syscalls and overflow pages per message.
                 .page_size(16384);
