@@ -93,12 +93,25 @@ impl Store {
                     Error::DatabaseUnavailable(format!("cannot create {}: {e}", parent.display()))
                 })?;
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max_connections.max(1))
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts)
-                .await
-                .map_err(|e| unavailable(url, e))?;
+            // Opening sets journal_mode=WAL, which SQLite answers with "database is
+            // locked" (no busy wait) while another process is creating the same
+            // file: two MTA deliveries on a first run. Try again shortly.
+            let mut attempt = 0u64;
+            let pool = loop {
+                match SqlitePoolOptions::new()
+                    .max_connections(max_connections.max(1))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts.clone())
+                    .await
+                {
+                    Ok(pool) => break pool,
+                    Err(e) if attempt < 10 && is_busy(&e) => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                    }
+                    Err(e) => return Err(unavailable(url, e)),
+                }
+            };
             Pool::Sqlite(pool)
         } else {
             let pool = PgPoolOptions::new()
@@ -386,6 +399,17 @@ impl Table {
             Table::Quarantine => "quarantine",
             Table::Attachments => "attachments",
         }
+    }
+}
+
+/// SQLITE_BUSY / SQLITE_LOCKED (and their extended codes).
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        _ => false,
     }
 }
 
