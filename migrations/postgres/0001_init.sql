@@ -41,6 +41,7 @@ CREATE TABLE messages (
     origin        TEXT,
     reason        TEXT,
     raw           BYTEA,                   -- NULL for outbound mail not rendered yet
+    raw_codec     TEXT,                   -- NULL: raw as received; 'lz4': LZ4 block, size-prefixed
     created_at    TIMESTAMPTZ NOT NULL
 );
 CREATE UNIQUE INDEX messages_identity ON messages (message_id, content_hash);

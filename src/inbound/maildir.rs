@@ -87,7 +87,13 @@ impl Maildir {
         let reader = {
             let pipeline = pipeline.clone();
             let name = self.name.clone();
+            let runtime = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
+                // A slot in the channel is reserved before a batch is read, so at
+                // most two batches are in memory: one committing, one prepared.
+                let Ok(mut slot) = runtime.block_on(tx.reserve()) else {
+                    return;
+                };
                 let mut batcher = Batcher::new(batch_size);
                 let mut paths = Vec::new();
                 for file in files {
@@ -106,17 +112,15 @@ impl Maildir {
                     });
                     paths.push(file);
                     if full {
-                        let prepared = pipeline.prepare(batcher.take());
-                        if tx
-                            .blocking_send((std::mem::take(&mut paths), prepared))
-                            .is_err()
-                        {
-                            return; // the committer stopped
-                        }
+                        slot.send((std::mem::take(&mut paths), pipeline.prepare(batcher.take())));
+                        slot = match runtime.block_on(tx.reserve()) {
+                            Ok(s) => s,
+                            Err(_) => return, // the committer stopped
+                        };
                     }
                 }
                 if !batcher.is_empty() {
-                    let _ = tx.blocking_send((paths, pipeline.prepare(batcher.take())));
+                    slot.send((paths, pipeline.prepare(batcher.take())));
                 }
             })
         };

@@ -1,10 +1,10 @@
 //! Applying a classified, threaded message: what each kind of mail does to
 //! tickets, messages, participants and the outbox (recorded in the batch).
 
-use super::{Applied, Inbound, Outcome, OutcomeKind, Pipeline, ThreadMatch};
+use super::{Applied, Inbound, Incoming, Outcome, OutcomeKind, Pipeline, ThreadMatch};
 use crate::mail::Mailbox;
 use crate::mail::parse::ParsedMail;
-use crate::store::{Batch, NewEvent, NewMessage, NewTicket};
+use crate::store::{Batch, NewEvent, NewMessage, NewTicket, codec};
 use crate::tickets::{self, Status};
 
 pub(super) fn event(ticket: i64, row: i64, kind: &'static str, detail: String) -> NewEvent {
@@ -21,12 +21,12 @@ impl Pipeline {
     fn store_inbound<'a>(
         &self,
         b: &mut Batch<'a>,
-        item: &'a Inbound,
-        mail: &'a ParsedMail,
+        m: Incoming<'a>,
         ticket_id: Option<i64>,
         kind: &'static str,
         reason: Option<String>,
     ) -> i64 {
+        let Incoming { item, mail, .. } = m;
         let join = |v: &[Mailbox]| {
             v.iter()
                 .map(|m| m.email.as_str())
@@ -52,7 +52,8 @@ impl Pipeline {
             html_body: mail.html.as_deref(),
             origin: Some(item.origin.clone()),
             reason,
-            raw: Some(&item.raw),
+            raw: Some(m.packed),
+            raw_codec: Some(codec::LZ4),
         });
         for a in &mail.attachments {
             b.attach(row, a);
@@ -64,13 +65,13 @@ impl Pipeline {
     pub(super) fn keep_unthreaded<'a>(
         &self,
         b: &mut Batch<'a>,
-        item: &'a Inbound,
-        mail: &'a ParsedMail,
+        m: Incoming<'a>,
         kind: &'static str,
         outcome: OutcomeKind,
         why: String,
     ) -> Outcome {
-        self.store_inbound(b, item, mail, None, kind, Some(why.clone()));
+        let item = m.item;
+        self.store_inbound(b, m, None, kind, Some(why.clone()));
         self.outcome(item, outcome, None, Some(why))
     }
 
@@ -92,26 +93,19 @@ impl Pipeline {
     pub(super) fn apply_bounce<'a>(
         &self,
         b: &mut Batch<'a>,
-        item: &'a Inbound,
-        mail: &'a ParsedMail,
+        m: Incoming<'a>,
         thread: ThreadMatch,
         reason: &str,
         st: &mut Applied,
     ) -> Outcome {
+        let Incoming { item, mail, .. } = m;
         let Some(ticket) = thread.ticket else {
             let why = format!(
                 "{reason}; the bounced message is not one of ours: stored, no ticket, not answered"
             );
-            return self.keep_unthreaded(b, item, mail, "bounce", OutcomeKind::Bounce, why);
+            return self.keep_unthreaded(b, m, "bounce", OutcomeKind::Bounce, why);
         };
-        let row = self.store_inbound(
-            b,
-            item,
-            mail,
-            Some(ticket.id),
-            "bounce",
-            Some(reason.into()),
-        );
+        let row = self.store_inbound(b, m, Some(ticket.id), "bounce", Some(reason.into()));
         st.events.push(event(
             ticket.id,
             row,
@@ -133,25 +127,18 @@ impl Pipeline {
     pub(super) fn apply_autoreply<'a>(
         &self,
         b: &mut Batch<'a>,
-        item: &'a Inbound,
-        mail: &'a ParsedMail,
+        m: Incoming<'a>,
         thread: ThreadMatch,
         reason: &str,
         st: &mut Applied,
     ) -> Outcome {
+        let item = m.item;
         let Some(ticket) = thread.ticket else {
             let why =
                 format!("{reason}; answers no known message: stored, no ticket, not acknowledged");
-            return self.keep_unthreaded(b, item, mail, "autoreply", OutcomeKind::Autoreply, why);
+            return self.keep_unthreaded(b, m, "autoreply", OutcomeKind::Autoreply, why);
         };
-        let row = self.store_inbound(
-            b,
-            item,
-            mail,
-            Some(ticket.id),
-            "autoreply",
-            Some(reason.into()),
-        );
+        let row = self.store_inbound(b, m, Some(ticket.id), "autoreply", Some(reason.into()));
         st.events.push(event(
             ticket.id,
             row,
@@ -172,13 +159,13 @@ impl Pipeline {
     pub(super) fn apply_agent_reply<'a>(
         &self,
         b: &mut Batch<'a>,
-        item: &'a Inbound,
-        mail: &'a ParsedMail,
+        m: Incoming<'a>,
         thread: ThreadMatch,
         st: &mut Applied,
     ) -> Outcome {
+        let Incoming { item, mail, .. } = m;
         let (ticket_id, notification_id) = thread.agent_proof.clone().unwrap_or_default();
-        let row = self.store_inbound(b, item, mail, Some(ticket_id), "agent", None);
+        let row = self.store_inbound(b, m, Some(ticket_id), "agent", None);
         b.record_first_response(ticket_id);
         st.events.push(event(
             ticket_id,
@@ -195,16 +182,16 @@ impl Pipeline {
     pub(super) fn apply_followup<'a>(
         &self,
         b: &mut Batch<'a>,
-        item: &'a Inbound,
-        mail: &'a ParsedMail,
+        m: Incoming<'a>,
         thread: ThreadMatch,
         st: &mut Applied,
     ) -> Outcome {
+        let Incoming { item, mail, .. } = m;
         let Some(mut ticket) = thread.ticket else {
             // find_thread only returns Some here; treat the impossible as new.
-            return self.apply_new_ticket(b, item, mail, thread, st);
+            return self.apply_new_ticket(b, m, thread, st);
         };
-        let row = self.store_inbound(b, item, mail, Some(ticket.id), "customer", None);
+        let row = self.store_inbound(b, m, Some(ticket.id), "customer", None);
         self.add_participants(b, ticket.id, mail);
         attach_pending_events(st, ticket.id, row);
         st.events.push(event(
@@ -241,11 +228,11 @@ impl Pipeline {
     pub(super) fn apply_new_ticket<'a>(
         &self,
         b: &mut Batch<'a>,
-        item: &'a Inbound,
-        mail: &'a ParsedMail,
+        m: Incoming<'a>,
         thread: ThreadMatch,
         st: &mut Applied,
     ) -> Outcome {
+        let Incoming { item, mail, .. } = m;
         let routing = self.router.route(mail);
         let subject = if mail.subject.is_empty() {
             "(no subject)"
@@ -266,7 +253,7 @@ impl Pipeline {
             tags: &tags,
         });
         let id = ticket.id;
-        let row = self.store_inbound(b, item, mail, Some(id), "customer", None);
+        let row = self.store_inbound(b, m, Some(id), "customer", None);
         self.add_participants(b, id, mail);
         attach_pending_events(st, id, row);
         st.events

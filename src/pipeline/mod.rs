@@ -17,7 +17,7 @@ use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
 use crate::mail::{Class, Classifier, Mailbox, ThreadKeys};
 use crate::rules::{DefaultRouter, Router};
-use crate::store::{Batch, BatchKeys, NewEvent, Store, TicketRow};
+use crate::store::{Batch, BatchKeys, NewEvent, Store, TicketRow, codec};
 use crate::tickets;
 
 pub use thread::ThreadMatch;
@@ -26,6 +26,8 @@ pub use thread::ThreadMatch;
 pub struct Prepared {
     pub items: Vec<Inbound>,
     parsed: Vec<std::result::Result<ParsedMail, String>>,
+    /// The raw bytes as stored (compressed), for the messages that parsed.
+    packed: Vec<Vec<u8>>,
     keys: BatchKeys,
 }
 
@@ -37,6 +39,14 @@ impl Prepared {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+}
+
+/// The message being applied: the input, its parse, and its bytes as stored.
+#[derive(Clone, Copy)]
+pub(crate) struct Incoming<'a> {
+    pub(crate) item: &'a Inbound,
+    pub(crate) mail: &'a ParsedMail,
+    pub(crate) packed: &'a [u8],
 }
 
 /// One raw message and where it came from (file path, maildir entry, …).
@@ -136,13 +146,29 @@ impl Pipeline {
     /// The CPU half of a batch: parse every message and collect what the batch
     /// will look up. Needs no database, so a source can prepare the next batch
     /// on another core while the current one commits.
-    pub fn prepare(&self, items: Vec<Inbound>) -> Prepared {
+    pub fn prepare(&self, mut items: Vec<Inbound>) -> Prepared {
         let parsed: Vec<std::result::Result<ParsedMail, String>> =
             items.iter().map(|i| self.parse(i)).collect();
         let keys = self.batch_keys(&parsed);
+        // Compressing here keeps it off the database's critical path. A parsed
+        // message needs its raw bytes only as stored, so the original is dropped
+        // (memory); a message that failed to parse keeps them for the quarantine.
+        let packed = items
+            .iter_mut()
+            .zip(&parsed)
+            .map(|(i, p)| match p {
+                Ok(_) => {
+                    let packed = codec::pack(&i.raw);
+                    i.raw = Vec::new();
+                    packed
+                }
+                Err(_) => Vec::new(),
+            })
+            .collect();
         Prepared {
             items,
             parsed,
+            packed,
             keys,
         }
     }
@@ -158,7 +184,14 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>> {
         match self
-            .try_batch(store, &batch.items, &batch.parsed, &batch.keys, now)
+            .try_batch(
+                store,
+                &batch.items,
+                &batch.parsed,
+                &batch.packed,
+                &batch.keys,
+                now,
+            )
             .await
         {
             Ok(v) => Ok(v),
@@ -166,11 +199,13 @@ impl Pipeline {
             Err(e) => {
                 tracing::warn!(error = %e, size = batch.items.len(), "batch failed; isolating messages");
                 let mut out = Vec::with_capacity(batch.items.len());
-                for (item, parsed) in batch.items.iter().zip(&batch.parsed) {
+                let each = batch.items.iter().zip(&batch.parsed).zip(&batch.packed);
+                for ((item, parsed), packed) in each {
                     let one = std::slice::from_ref(parsed);
                     let keys = self.batch_keys(one);
+                    let alone = std::slice::from_ref(item);
                     match self
-                        .try_batch(store, std::slice::from_ref(item), one, &keys, now)
+                        .try_batch(store, alone, one, std::slice::from_ref(packed), &keys, now)
                         .await
                     {
                         Ok(mut v) => out.append(&mut v),
@@ -179,7 +214,12 @@ impl Pipeline {
                             let reason = format!("processing failed: {e}");
                             tracing::error!(origin = %item.origin, %reason, "quarantining message");
                             let mut tx = store.begin().await?;
-                            tx.quarantine(&item.origin, &reason, &item.raw, now).await?;
+                            let raw = if packed.is_empty() {
+                                item.raw.clone()
+                            } else {
+                                codec::unpack(Some(codec::LZ4), packed)?
+                            };
+                            tx.quarantine(&item.origin, &reason, &raw, now).await?;
                             tx.commit().await?;
                             out.push(self.outcome(
                                 item,
@@ -202,6 +242,7 @@ impl Pipeline {
         store: &Store,
         items: &[Inbound],
         parsed: &[std::result::Result<ParsedMail, String>],
+        packed: &[Vec<u8>],
         keys: &BatchKeys,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>> {
@@ -212,7 +253,8 @@ impl Pipeline {
             let outcomes: Vec<Outcome> = items
                 .iter()
                 .zip(parsed)
-                .map(|(item, p)| self.process(&mut b, item, p))
+                .zip(packed)
+                .map(|((item, p), raw)| self.process(&mut b, item, p, raw))
                 .collect();
             tx.write_batch(&b).await?;
             Ok::<_, crate::Error>(outcomes)
@@ -264,6 +306,7 @@ impl Pipeline {
         b: &mut Batch<'a>,
         item: &'a Inbound,
         parsed: &'a std::result::Result<ParsedMail, String>,
+        packed: &'a [u8],
     ) -> Outcome {
         let mail = match parsed {
             Ok(m) => m,
@@ -292,24 +335,18 @@ impl Pipeline {
             return self.outcome(item, OutcomeKind::Duplicate, ticket, Some(reason));
         }
 
+        let m = Incoming { item, mail, packed };
         let class = self.classifier.classify(mail);
         let thread = self.find_thread(b, mail, &class);
         let mut st = Applied { events: Vec::new() };
         let outcome = match &class {
-            Class::OwnLoop { reason } => self.keep_unthreaded(
-                b,
-                item,
-                mail,
-                "ignored",
-                OutcomeKind::Ignored,
-                reason.clone(),
-            ),
-            Class::Bounce { reason } => self.apply_bounce(b, item, mail, thread, reason, &mut st),
-            Class::AutoReply { reason } => {
-                self.apply_autoreply(b, item, mail, thread, reason, &mut st)
+            Class::OwnLoop { reason } => {
+                self.keep_unthreaded(b, m, "ignored", OutcomeKind::Ignored, reason.clone())
             }
+            Class::Bounce { reason } => self.apply_bounce(b, m, thread, reason, &mut st),
+            Class::AutoReply { reason } => self.apply_autoreply(b, m, thread, reason, &mut st),
             Class::AgentCandidate if thread.agent_proof.is_some() => {
-                self.apply_agent_reply(b, item, mail, thread, &mut st)
+                self.apply_agent_reply(b, m, thread, &mut st)
             }
             Class::AgentCandidate | Class::Customer => {
                 if matches!(class, Class::AgentCandidate) {
@@ -324,8 +361,8 @@ impl Pipeline {
                     });
                 }
                 match thread.ticket {
-                    Some(_) => self.apply_followup(b, item, mail, thread, &mut st),
-                    None => self.apply_new_ticket(b, item, mail, thread, &mut st),
+                    Some(_) => self.apply_followup(b, m, thread, &mut st),
+                    None => self.apply_new_ticket(b, m, thread, &mut st),
                 }
             }
         };

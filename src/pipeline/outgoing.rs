@@ -147,6 +147,7 @@ impl Pipeline {
             origin: None,
             reason: None,
             raw: None,
+            raw_codec: None,
         });
         b.enqueue(NewOutbox {
             message_row,

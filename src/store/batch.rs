@@ -69,6 +69,8 @@ pub struct NewMessage<'a> {
     pub origin: Option<String>,
     pub reason: Option<String>,
     pub raw: Option<&'a [u8]>,
+    /// How `raw` is encoded (`None`: as received).
+    pub raw_codec: Option<&'static str>,
 }
 
 pub struct NewTicket<'a> {
@@ -456,9 +458,9 @@ impl Tx {
         for chunk in b.messages.chunks(MESSAGES_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO messages (id, ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, \
-                 to_addrs, cc_addrs, recipient, subject, sent_at, in_reply_to, refs, text_body, html_body, origin, reason, raw, created_at) \
+                 to_addrs, cc_addrs, recipient, subject, sent_at, in_reply_to, refs, text_body, html_body, origin, reason, raw, raw_codec, created_at) \
                  VALUES {}",
-                params.rows(chunk.len(), 21)
+                params.rows(chunk.len(), 22)
             );
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
@@ -468,7 +470,7 @@ impl Tx {
                         .bind(m.to_addrs.as_str()).bind(m.cc_addrs.as_str()).bind(m.recipient.as_deref())
                         .bind(m.subject.as_str()).bind(m.sent_at).bind(m.in_reply_to.as_str()).bind(m.refs.as_str())
                         .bind(m.text_body).bind(m.html_body).bind(m.origin.as_deref()).bind(m.reason.as_deref())
-                        .bind(m.raw).bind(now);
+                        .bind(m.raw).bind(m.raw_codec).bind(now);
                 }
                 q.execute(&mut *c).await?;
             });

@@ -3,6 +3,7 @@
 //! (runtime queries with `$n` placeholders work on both).
 
 mod batch;
+pub mod codec;
 mod rows;
 mod tx;
 

@@ -198,6 +198,8 @@ both_backends! {
         assert_eq!(env.ingest(&with_att("x1"))["outcome"], "created");
         assert_eq!(env.ingest(&with_att("x2"))["outcome"], "created");
         assert_eq!(env.count("SELECT COUNT(*) FROM attachments"), 1, "same bytes stored once");
+        // Raw bytes are kept, compressed.
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in' AND raw_codec = 'lz4' AND raw IS NOT NULL"), 2);
         assert_eq!(env.count("SELECT COUNT(*) FROM message_attachments"), 2);
         assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE html_body LIKE '%script%' OR html_body LIKE '%onerror%'"), 0);
         assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE html_body LIKE '%<b>log</b>%'"), 2);
