@@ -313,8 +313,19 @@ async fn show_ticket(
     let events = store.ticket_events(id).await?;
     let participants = store.ticket_participants(id).await?;
     let mut atts = Vec::with_capacity(messages.len());
+    let mut texts = Vec::with_capacity(messages.len());
     for m in &messages {
         atts.push(store.message_attachments(m.id).await?);
+        // Inbound bodies are not stored twice: derive them from the raw bytes.
+        let bodies = if m.direction == "in" && m.text_body.is_empty() {
+            match store.raw_message(m.id).await? {
+                Some(raw) => crate::mail::parse::bodies(&raw),
+                None => (String::new(), None),
+            }
+        } else {
+            (m.text_body.clone(), m.html_body.clone())
+        };
+        texts.push(bodies);
     }
     if json {
         let mut v = ticket_json(cfg, &t);
@@ -328,7 +339,8 @@ async fn show_ticket(
             messages
                 .iter()
                 .zip(&atts)
-                .map(|(m, a)| json!({
+                .zip(&texts)
+                .map(|((m, a), (text, html))| json!({
                     "direction": m.direction,
                     "kind": m.kind,
                     "from": m.from_addr,
@@ -337,7 +349,8 @@ async fn show_ticket(
                     "cc": m.cc_addrs,
                     "subject": m.subject,
                     "message_id": m.message_id,
-                    "text": m.text_body,
+                    "text": text,
+                    "html": html,
                     "reason": m.reason,
                     "created_at": m.created_at,
                     "attachments": a,
@@ -378,7 +391,7 @@ async fn show_ticket(
         t.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
     println!("\nMessages:");
-    for (m, a) in messages.iter().zip(&atts) {
+    for ((m, a), (text, _)) in messages.iter().zip(&atts).zip(&texts) {
         let arrow = if m.direction == "in" { "<-" } else { "->" };
         println!(
             "  {arrow} [{}] {} from {} to {}  <{}>",
@@ -388,7 +401,7 @@ async fn show_ticket(
             m.to_addrs,
             m.message_id
         );
-        for line in m.text_body.lines().take(12) {
+        for line in text.lines().take(12) {
             println!("       | {line}");
         }
         for x in a {

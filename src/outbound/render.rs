@@ -57,7 +57,16 @@ impl Renderer {
     ) -> std::result::Result<Rendered, String> {
         let context: Value = serde_json::from_str(&mail.context).unwrap_or(Value::Null);
         let ticket_ref = tickets::format_ref(&self.prefix, ticket.id);
-        let text_of_trigger = trigger.map(|t| t.text_body.as_str()).unwrap_or("");
+        let text_of_trigger = match trigger {
+            Some(t) if t.text_body.is_empty() => match (&t.raw, t.raw_codec.as_deref()) {
+                (Some(raw), codec_name) => crate::store::codec::unpack(codec_name, raw)
+                    .map(|raw| crate::mail::parse::bodies(&raw).0)
+                    .map_err(|e| e.to_string())?,
+                (None, _) => String::new(),
+            },
+            Some(t) => t.text_body.clone(),
+            None => String::new(),
+        };
         let to_email = mail.to_addrs.trim().to_string();
         let (to_name, from, attachments, auto, template) = if mail.kind == "ack" {
             let to_name = context["to_name"].as_str().map(str::to_string);

@@ -48,8 +48,11 @@ impl Pipeline {
             sent_at: mail.date,
             in_reply_to: mail.in_reply_to.join(" "),
             refs: mail.references.join(" "),
-            text_body: &mail.text,
-            html_body: mail.html.as_deref(),
+            // The text and HTML are derived from the stored raw bytes when read
+            // (`mail::parse::bodies`): storing them again would more than double
+            // what every message writes, and writes bound ingest speed.
+            text_body: "",
+            html_body: None,
             origin: Some(item.origin.clone()),
             reason,
             raw: Some(m.packed),

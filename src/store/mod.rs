@@ -331,13 +331,25 @@ impl Store {
             return Ok((ticket, None, Vec::new()));
         };
         let trigger = on_pool!(&self.pool, p => sqlx::query_as::<_, TriggerMail>(
-            "SELECT message_id, from_addr, from_name, text_body FROM messages WHERE id = $1")
+            "SELECT message_id, from_addr, from_name, text_body, raw, raw_codec FROM messages WHERE id = $1")
             .bind(row).fetch_optional(p).await?);
         let attachments = on_pool!(&self.pool, p => sqlx::query_as::<_, AttachmentData>(
             "SELECT ma.filename, ma.content_type, a.data FROM message_attachments ma \
              JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_row = $1 ORDER BY ma.id")
             .bind(row).fetch_all(p).await?);
         Ok((ticket, trigger, attachments))
+    }
+
+    /// A stored message's raw bytes as received (None for outbound mail not
+    /// rendered yet).
+    pub async fn raw_message(&self, message_row: i64) -> Result<Option<Vec<u8>>> {
+        let row: Option<(Option<Vec<u8>>, Option<String>)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT raw, raw_codec FROM messages WHERE id = $1")
+            .bind(message_row).fetch_optional(p).await?);
+        match row {
+            Some((Some(raw), codec_name)) => Ok(Some(codec::unpack(codec_name.as_deref(), &raw)?)),
+            _ => Ok(None),
+        }
     }
 
     /// Keeps the rendered bytes, so a retry sends exactly the same mail.

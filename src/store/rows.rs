@@ -110,7 +110,10 @@ pub struct TriggerMail {
     pub message_id: String,
     pub from_addr: String,
     pub from_name: Option<String>,
+    /// Empty for inbound mail: its text is derived from the raw bytes.
     pub text_body: String,
+    pub raw: Option<Vec<u8>>,
+    pub raw_codec: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -259,6 +259,15 @@ fn skip_leading_blank_lines(raw: &[u8]) -> &[u8] {
     }
 }
 
+/// The text body (and sanitized HTML) of a stored raw message, as `parse`
+/// extracts them; a message that no longer parses shows its raw text.
+pub fn bodies(raw: &[u8]) -> (String, Option<String>) {
+    match parse(raw) {
+        Ok(m) => (m.text, m.html),
+        Err(_) => (String::from_utf8_lossy(raw).into_owned(), None),
+    }
+}
+
 /// HTML is sanitized before it is stored or rendered: no scripts, no event
 /// handlers, no remote-content tricks beyond what ammonia's allow-list keeps.
 pub fn sanitize_html(html: &str) -> String {
