@@ -83,14 +83,15 @@ impl Maildir {
         if files.is_empty() {
             return Ok(0);
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<PathBuf>, Prepared)>(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<PathBuf>, Prepared)>(2);
         let reader = {
             let pipeline = pipeline.clone();
             let name = self.name.clone();
             let runtime = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
                 // A slot in the channel is reserved before a batch is read, so at
-                // most two batches are in memory: one committing, one prepared.
+                // most three batches are in memory: one committing, two prepared
+                // (enough to keep the database busy, bounded for RSS).
                 let Ok(mut slot) = runtime.block_on(tx.reserve()) else {
                     return;
                 };
