@@ -16,8 +16,8 @@ cp "$repo"/examples/inbox/*.eml mail/inbox/new/
 step() { printf '\n\033[1m$ mailroom %s\033[0m\n' "$*"; "$mr" "$@"; }
 step poll --once
 step tickets list
-step tickets show MR-1
 step outbox flush
+step tickets show MR-1
 printf '\n\033[1m$ ls mail/outbox\033[0m\n'; ls mail/outbox
 step quarantine
 printf '\nEverything is in %s (mailroom.db, mail/inbox, mail/outbox).\n' "$work"

@@ -401,6 +401,9 @@ async fn show_ticket(
             m.to_addrs,
             m.message_id
         );
+        if m.direction == "out" && text.is_empty() {
+            println!("       | (queued; the body is rendered from the templates when it is sent)");
+        }
         for line in text.lines().take(12) {
             println!("       | {line}");
         }
