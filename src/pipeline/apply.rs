@@ -4,6 +4,7 @@
 use super::{Applied, Inbound, Incoming, Outcome, OutcomeKind, Pipeline, ThreadMatch};
 use crate::mail::Mailbox;
 use crate::mail::parse::ParsedMail;
+use crate::rules::assign::Load;
 use crate::store::{Batch, NewEvent, NewMessage, NewTicket, codec};
 use crate::tickets::{self, Status};
 
@@ -245,12 +246,32 @@ impl Pipeline {
         let normalized = self.keys.normalize_subject(subject);
         let customer = mail.reply_address();
         let tags = routing.tags.join(",");
+        // An owner named by routing wins; otherwise the area's strategy decides.
+        let assignment = match (&routing.owner, &routing.area) {
+            (None, Some(area)) if self.assigner.knows(area) => {
+                let load = Load {
+                    open: b.open_counts(),
+                    cursor: b.cursor(area),
+                    continuity: b.continuity(&customer.email, area),
+                };
+                let a = self.assigner.assign(area, &load);
+                if let Some(c) = a.cursor {
+                    b.set_cursor(area, c);
+                }
+                Some(a)
+            }
+            _ => None,
+        };
+        let owner = routing
+            .owner
+            .clone()
+            .or_else(|| assignment.as_ref().and_then(|a| a.owner.clone()));
         let ticket = b.insert_ticket(&NewTicket {
             subject,
             normalized_subject: &normalized,
             priority: routing.priority.as_str(),
             area: routing.area.as_deref(),
-            owner: routing.owner.as_deref(),
+            owner: owner.as_deref(),
             customer: &customer.email,
             customer_name: customer.name.as_deref().or(mail.from.name.as_deref()),
             tags: &tags,
@@ -266,6 +287,23 @@ impl Pipeline {
         }
         st.events
             .push(event(id, row, "routing", routing.trace.clone()));
+        if let Some(a) = &assignment {
+            st.events
+                .push(event(id, row, "assignment", a.reason.clone()));
+            if let Some(contact) = &a.escalate_to {
+                self.notify(
+                    b,
+                    &ticket,
+                    mail,
+                    row,
+                    contact,
+                    "unassigned",
+                    None,
+                    false,
+                    st,
+                );
+            }
+        }
 
         if routing.suppress_ack {
             st.events.push(event(

@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
 use crate::mail::{Class, Classifier, Mailbox, ThreadKeys};
+use crate::rules::assign::Assigner;
 use crate::rules::{DefaultRouter, Router};
 use crate::store::{Batch, BatchKeys, NewEvent, Store, TicketRow, codec};
 use crate::tickets;
@@ -98,6 +99,7 @@ pub struct Pipeline {
     pub(crate) classifier: Classifier,
     pub(crate) keys: ThreadKeys,
     pub(crate) router: Box<dyn Router>,
+    pub(crate) assigner: Assigner,
     pub(crate) support: Mailbox,
     max_size: usize,
 }
@@ -119,6 +121,7 @@ impl Pipeline {
             classifier: Classifier::new(cfg.own_addresses(), &loop_id, roster),
             keys: ThreadKeys::new(&cfg.mailroom.ticket_prefix),
             router: Box::new(DefaultRouter::from_config(&cfg)),
+            assigner: Assigner::from_config(&cfg),
             support: Mailbox {
                 name: Some(cfg.mailroom.support_name.clone()),
                 email: cfg.mailroom.support_address.to_ascii_lowercase(),

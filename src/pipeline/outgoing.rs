@@ -94,21 +94,45 @@ impl Pipeline {
         reopened: bool,
         st: &mut Applied,
     ) {
-        let Some(owner) = &ticket.owner else { return };
+        let Some(owner) = ticket.owner.clone() else {
+            return;
+        };
+        self.notify(b, ticket, mail, row, &owner, what, reason, reopened, st);
+    }
+
+    /// A notification to `to` (the owner, or an area's escalation contact).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn notify(
+        &self,
+        b: &mut Batch<'_>,
+        ticket: &Ticket,
+        mail: &ParsedMail,
+        row: i64,
+        to: &str,
+        what: &str,
+        reason: Option<&str>,
+        reopened: bool,
+        st: &mut Applied,
+    ) {
         let ticket_ref = self.ticket_ref(ticket.id);
         let planned = Planned {
             kind: "notification",
-            to: owner,
-            recipient: Some(owner),
+            to,
+            recipient: Some(to),
             subject: format!("[{ticket_ref}] {}", ticket.normalized_subject),
             context: json!({ "event": what, "reason": reason, "reopened": reopened }),
         };
         let mid = self.queue(b, ticket, mail, row, planned);
+        let whom = if ticket.owner.as_deref() == Some(to) {
+            "owner"
+        } else {
+            "escalation contact"
+        };
         st.events.push(event(
             ticket.id,
             row,
             "notification",
-            format!("{what} notification queued to owner {owner} as <{mid}>"),
+            format!("{what} notification queued to {whom} {to} as <{mid}>"),
         ));
     }
 

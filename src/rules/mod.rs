@@ -1,6 +1,8 @@
 //! Routing: which area, priority and owner a new ticket gets. This is the seam
 //! the rules engine plugs into; today it applies the config defaults.
 
+pub mod assign;
+
 use crate::config::Config;
 use crate::mail::ParsedMail;
 use crate::tickets::Priority;

@@ -110,6 +110,12 @@ pub struct Batch<'a> {
     tickets: HashMap<i64, TicketRow>,
     participants: HashSet<(i64, String)>,
     ack_counts: HashMap<String, i64>,
+    /// Open tickets per owner (least-loaded, max_open).
+    open_counts: HashMap<String, i64>,
+    /// (customer, area) -> owner of the customer's newest open ticket there.
+    continuity: HashMap<(String, String), String>,
+    cursors: HashMap<String, i64>,
+    changed_cursors: BTreeSet<String>,
     next_ticket: i64,
     next_message: i64,
     new_tickets: Vec<i64>,
@@ -152,6 +158,25 @@ impl<'a> Batch<'a> {
             .collect()
     }
 
+    pub fn open_counts(&self) -> &HashMap<String, i64> {
+        &self.open_counts
+    }
+
+    pub fn continuity(&self, customer: &str, area: &str) -> Option<&str> {
+        self.continuity
+            .get(&(customer.to_string(), area.to_string()))
+            .map(String::as_str)
+    }
+
+    pub fn cursor(&self, area: &str) -> Option<i64> {
+        self.cursors.get(area).copied()
+    }
+
+    pub fn set_cursor(&mut self, area: &str, position: i64) {
+        self.cursors.insert(area.to_string(), position);
+        self.changed_cursors.insert(area.to_string());
+    }
+
     pub fn ticket(&self, id: i64) -> Option<&TicketRow> {
         self.tickets.get(&id)
     }
@@ -179,6 +204,13 @@ impl<'a> Batch<'a> {
             first_response_at: None,
             resolved_at: None,
         };
+        if let Some(owner) = &row.owner {
+            *self.open_counts.entry(owner.clone()).or_default() += 1;
+            if let Some(area) = &row.area {
+                self.continuity
+                    .insert((row.customer.clone(), area.clone()), owner.clone());
+            }
+        }
         self.tickets.insert(id, row.clone());
         self.new_tickets.push(id);
         row
@@ -393,6 +425,35 @@ impl Tx {
             ack_counts.extend(rows);
         }
 
+        // Assignment: load per owner, continuity per customer and area, cursors.
+        let open_counts: HashMap<String, i64> = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
+            "SELECT owner, COUNT(*) FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL GROUP BY owner")
+            .fetch_all(&mut *c).await?).into_iter().collect();
+        let mut continuity = HashMap::new();
+        for chunk in recipients.chunks(KEYS_PER_QUERY) {
+            let sql = format!(
+                "SELECT customer, area, owner FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL \
+                 AND area IS NOT NULL AND customer IN ({}) ORDER BY id",
+                params.list(1, chunk.len())
+            );
+            let rows: Vec<(String, String, String)> = on_tx!(self, c => {
+                let mut q = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+                for r in chunk {
+                    q = q.bind(r.as_str());
+                }
+                q.fetch_all(&mut *c).await?
+            });
+            // Newest last: it wins.
+            for (customer, area, owner) in rows {
+                continuity.insert((customer, area), owner);
+            }
+        }
+        let cursors: HashMap<String, i64> = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
+            "SELECT area, position FROM assignment_cursors")
+            .fetch_all(&mut *c).await?)
+        .into_iter()
+        .collect();
+
         // Rows get their IDs here, under the write lock, so the batch can refer to
         // them before anything is written.
         let (max_ticket, max_message): (i64, i64) = on_tx!(self, c => sqlx::query_as::<_, (i64, i64)>(
@@ -405,6 +466,10 @@ impl Tx {
             tickets,
             participants,
             ack_counts,
+            open_counts,
+            continuity,
+            cursors,
+            changed_cursors: BTreeSet::new(),
             next_ticket: max_ticket + 1,
             next_message: max_message + 1,
             new_tickets: Vec::new(),
@@ -532,6 +597,17 @@ impl Tx {
                 }
                 q.execute(&mut *c).await?;
             });
+        }
+
+        for area in &b.changed_cursors {
+            let Some(position) = b.cursors.get(area) else {
+                continue;
+            };
+            on_tx!(self, c => sqlx::query(
+                "INSERT INTO assignment_cursors (area, position, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (area) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at")
+                .bind(area.as_str()).bind(*position).bind(now)
+                .execute(&mut *c).await.map(|_| ())?);
         }
 
         for (origin, reason, raw) in &b.quarantine {

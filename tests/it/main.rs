@@ -2,6 +2,7 @@
 
 mod support;
 
+mod assign;
 mod badinput;
 mod corpus;
 mod flow;

@@ -1,0 +1,6 @@
+-- Round-robin position per area (index into the area's roster), kept across restarts.
+CREATE TABLE assignment_cursors (
+    area       TEXT PRIMARY KEY,
+    position   INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
