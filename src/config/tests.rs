@@ -115,3 +115,13 @@ fn sizes_and_urls() {
     assert!(parse_size("x").is_err());
     assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://…@h/db");
 }
+
+#[test]
+fn area_strategy_is_checked() {
+    let err = Config::parse(
+        "[[area]]\nname = \"billing\"\nstrategy = \"random\"\n",
+        "m.toml",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("area[0].strategy"), "{err}");
+}

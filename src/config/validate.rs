@@ -78,6 +78,15 @@ impl Config {
         if let Some(iv) = &self.outbound.flush_interval {
             parse_duration(iv).map_err(|e| format!("key outbound.flush_interval: {e}"))?;
         }
+        for (i, a) in self.area.iter().enumerate() {
+            if let Some(st) = &a.strategy
+                && crate::rules::assign::Strategy::parse(st).is_none()
+            {
+                return Err(format!(
+                    "key area[{i}].strategy: {st:?} is not one of round_robin, least_loaded, fixed"
+                ));
+            }
+        }
         for (i, a) in self.agent.iter().enumerate() {
             if !is_plausible_address(&a.email) {
                 return Err(format!(
