@@ -1,5 +1,23 @@
 //! Routing: which area, priority and owner a new ticket gets. This is the seam
-//! the rules engine plugs into; today it applies the config defaults.
+//! the rules engine plugs into: [`DefaultRouter`] applies the config defaults,
+//! [`RulesRouter`] a rules file (DESIGN §7).
+//!
+//! The engine is pure: `model` (the file's shape), `check` (parse + validate,
+//! every error with file:line and key path), `compile` (one Aho-Corasick
+//! automaton and one `RegexSet` per field), `eval` (decisions with traces).
+
+mod check;
+mod compile;
+mod eval;
+pub mod model;
+mod router;
+#[cfg(test)]
+mod tests;
+
+pub use check::{RuleError, parse_file};
+pub use compile::RuleSet;
+pub use eval::{Decision, RuleInput, RuleTrace};
+pub use router::{RulesRouter, summary};
 
 pub mod assign;
 
@@ -14,6 +32,10 @@ pub struct Routing {
     pub owner: Option<String>,
     pub tags: Vec<String>,
     pub suppress_ack: bool,
+    /// Store the mail but never acknowledge it (implies `suppress_ack`).
+    pub drop: bool,
+    /// SLA policy name, when a rule set one.
+    pub sla: Option<String>,
     /// Human-readable why, stored as an event on the ticket.
     pub trace: String,
 }
@@ -58,6 +80,8 @@ impl Router for DefaultRouter {
             owner: self.owner.clone(),
             tags: Vec::new(),
             suppress_ack: false,
+            drop: false,
+            sla: None,
             trace,
         }
     }

@@ -106,6 +106,9 @@ pub struct ParsedMail {
     pub auto: AutoHeaders,
     pub report: ReportEvidence,
     pub size: usize,
+    /// Every top-level header in message order: name as written, value
+    /// unfolded and trimmed.
+    pub headers: Vec<(String, String)>,
 }
 
 impl ParsedMail {
@@ -237,6 +240,10 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         auto,
         report,
         size: raw.len(),
+        headers: msg
+            .headers_raw()
+            .map(|(n, v)| (n.to_string(), unfold(v).trim().to_string()))
+            .collect(),
     })
 }
 
