@@ -29,7 +29,19 @@ pub enum Command {
     Tickets(TicketsCmd),
     Outbox(OutboxCmd),
     Quarantine { json: bool },
+    Rules(RulesCmd),
     Migrate,
+}
+
+pub enum RulesCmd {
+    Check {
+        rules: Option<PathBuf>,
+    },
+    Explain {
+        file: PathBuf,
+        json: bool,
+        rules: Option<PathBuf>,
+    },
 }
 
 pub enum TicketsCmd {
@@ -95,6 +107,11 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
 
 async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> {
     let cfg = Arc::new(Config::load(config)?);
+    // The rules commands need no database.
+    let command = match command {
+        Command::Rules(cmd) => return rules_command(&cfg, cmd),
+        other => other,
+    };
     let store = open_store(&cfg).await?;
     let checkpointer = store.spawn_checkpointer(std::time::Duration::from_millis(200));
     let result = match command {
@@ -142,6 +159,7 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
             Ok(())
         }
         Command::Quarantine { json } => quarantine_list(&store, json).await,
+        Command::Rules(_) => Ok(()),
     };
     if let Some(c) = checkpointer {
         c.abort();
@@ -478,4 +496,67 @@ async fn quarantine_list(store: &Store, json: bool) -> anyhow::Result<()> {
     }
     println!("{} quarantined message(s)", rows.len());
     Ok(())
+}
+
+fn rules_path(cfg: &Config, flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    flag.or_else(|| cfg.rules.as_ref().map(|r| r.file.clone()))
+        .context("no rules file: set [rules] file in the config or pass --rules FILE")
+}
+
+fn rules_command(cfg: &Config, cmd: RulesCmd) -> anyhow::Result<()> {
+    match cmd {
+        RulesCmd::Check { rules } => {
+            let path = rules_path(cfg, rules)?;
+            let set = crate::pipeline::load_rules(cfg, &path)?;
+            println!(
+                "{}: ok, {} rule(s), {} customer(s)",
+                path.display(),
+                set.len(),
+                set.customers().len()
+            );
+            Ok(())
+        }
+        RulesCmd::Explain { file, json, rules } => {
+            let path = rules_path(cfg, rules)?;
+            let set = crate::pipeline::load_rules(cfg, &path)?;
+            let raw =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mail =
+                crate::mail::parse(&raw).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let decision = set.evaluate(&set.input(&mail));
+            if json {
+                let mut v = decision.to_json();
+                v["file"] = json!(file.display().to_string());
+                v["customer_tier"] = json!(set.customer_tier(&mail.from.email));
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(());
+            }
+            println!(
+                "{} from {}: {:?}",
+                file.display(),
+                mail.from.email,
+                mail.subject
+            );
+            if let Some(tier) = set.customer_tier(&mail.from.email) {
+                println!("customer tier: {tier}");
+            }
+            for t in &decision.trace {
+                println!(
+                    "\n{} rule {:?}",
+                    if t.matched { "MATCH" } else { "no   " },
+                    t.name
+                );
+                for c in &t.conditions {
+                    println!("    {c}");
+                }
+            }
+            println!("\n{}", crate::rules::summary(&decision));
+            if decision.area.is_some() && decision.owner.is_none() {
+                println!(
+                    "owner: chosen at ingest by the area's strategy (continuity, round_robin, least_loaded or fixed)"
+                );
+            }
+            Ok(())
+        }
+    }
 }

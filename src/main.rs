@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mailroom::cli::{self, Command, OutboxCmd, TicketsCmd};
+use mailroom::cli::{self, Command, OutboxCmd, RulesCmd, TicketsCmd};
 
 #[derive(Parser)]
 #[command(
@@ -54,8 +54,33 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Validate the rules file and explain routing decisions
+    Rules {
+        #[command(subcommand)]
+        cmd: RulesArgs,
+    },
     /// Create or update the database schema
     Migrate,
+}
+
+#[derive(Subcommand)]
+enum RulesArgs {
+    /// Validate the rules file: every error with file:line and key
+    Check {
+        /// Rules file (default: the config's [rules] file)
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
+    /// Show which conditions of which rules match a mail, and the result
+    Explain {
+        /// A raw mail (.eml)
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Rules file (default: the config's [rules] file)
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +147,12 @@ fn main() -> ExitCode {
             cmd: OutboxArgs::Flush,
         } => Command::Outbox(OutboxCmd::Flush),
         Cmd::Quarantine { json } => Command::Quarantine { json },
+        Cmd::Rules {
+            cmd: RulesArgs::Check { rules },
+        } => Command::Rules(RulesCmd::Check { rules }),
+        Cmd::Rules {
+            cmd: RulesArgs::Explain { file, json, rules },
+        } => Command::Rules(RulesCmd::Explain { file, json, rules }),
         Cmd::Migrate => Command::Migrate,
     };
     cli::run(args.config.as_deref(), command)

@@ -237,7 +237,17 @@ impl Pipeline {
         st: &mut Applied,
     ) -> Outcome {
         let Incoming { item, mail, .. } = m;
-        let routing = self.router.route(mail);
+        let mut routing = self.router.route(mail);
+        if routing.drop {
+            let why = format!(
+                "dropped by the rules, stored without a ticket: {}",
+                routing.trace
+            );
+            return self.keep_unthreaded(b, m, "ignored", OutcomeKind::Ignored, why);
+        }
+        if routing.area.is_none() {
+            routing.area = self.cfg.mailroom.default_area.clone();
+        }
         let subject = if mail.subject.is_empty() {
             "(no subject)"
         } else {

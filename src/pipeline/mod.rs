@@ -17,11 +17,42 @@ use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
 use crate::mail::{Class, Classifier, Mailbox, ThreadKeys};
 use crate::rules::assign::Assigner;
-use crate::rules::{DefaultRouter, Router};
+use crate::rules::{DefaultRouter, Router, RuleSet, RulesRouter};
 use crate::store::{Batch, BatchKeys, NewEvent, Store, TicketRow, codec};
 use crate::tickets;
 
 pub use thread::ThreadMatch;
+
+/// The rules file's router when `[rules] file` is set (invalid rules refuse to
+/// start, listing every error), else the config defaults.
+fn router(cfg: &Config) -> Result<Box<dyn Router>> {
+    let Some(rules) = &cfg.rules else {
+        return Ok(Box::new(DefaultRouter::from_config(cfg)));
+    };
+    Ok(Box::new(RulesRouter::new(load_rules(cfg, &rules.file)?)))
+}
+
+/// Loads and checks a rules file against the config's areas and agents.
+pub fn load_rules(cfg: &Config, path: &std::path::Path) -> Result<RuleSet> {
+    let areas: Vec<String> = cfg.area.iter().map(|a| a.name.clone()).collect();
+    let agents: Vec<String> = cfg
+        .agent
+        .iter()
+        .map(|a| a.email.to_ascii_lowercase())
+        .collect();
+    RuleSet::load(path, &areas, &agents).map_err(|errors| crate::Error::Config {
+        file: path.display().to_string(),
+        message: format!(
+            "{} error(s):\n  {}",
+            errors.len(),
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ),
+    })
+}
 
 /// A batch parsed and ready to commit (`Pipeline::prepare`).
 pub struct Prepared {
@@ -120,7 +151,7 @@ impl Pipeline {
         Ok(Pipeline {
             classifier: Classifier::new(cfg.own_addresses(), &loop_id, roster),
             keys: ThreadKeys::new(&cfg.mailroom.ticket_prefix),
-            router: Box::new(DefaultRouter::from_config(&cfg)),
+            router: router(&cfg)?,
             assigner: Assigner::from_config(&cfg),
             support: Mailbox {
                 name: Some(cfg.mailroom.support_name.clone()),

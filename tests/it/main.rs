@@ -7,3 +7,4 @@ mod badinput;
 mod corpus;
 mod flow;
 mod maildir;
+mod rules;

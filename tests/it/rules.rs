@@ -1,0 +1,165 @@
+//! The rules file through the CLI: routing at ingest (both databases), `rules
+//! check` and `rules explain`, and refusing to run on invalid rules.
+
+use crate::both_backends;
+use crate::support::*;
+
+const RULES: &str = r#"
+[[customer]]
+domain = "bigco.test"
+name = "BigCo"
+tier = "enterprise"
+
+[[rule]]
+name = "enterprise first"
+when = { customer_tier = { equals = "enterprise" } }
+then = { priority = "urgent", tags = ["vip"] }
+continue = true
+
+[[rule]]
+name = "newsletters"
+when = { subject = { contains = "newsletter" } }
+then = { drop = true }
+
+[[rule]]
+name = "vendors"
+when = { from_domain = { equals = "vendor.test" } }
+then = { area = "billing", suppress_ack = true }
+
+[[rule]]
+name = "billing"
+when = { any = [ { subject = { contains_any = ["invoice", "refund"] } },
+                 { body = { matches = '\bcharged? twice\b' } } ] }
+then = { area = "billing", priority = "high" }
+
+[[rule]]
+name = "everything else"
+when = {}
+then = { area = "tech" }
+"#;
+
+const TEAM: &str = r#"
+[mailroom]
+support_address = "support@example.test"
+
+[[agent]]
+email = "bill@example.test"
+areas = ["billing"]
+
+[[agent]]
+email = "tess@example.test"
+areas = ["tech"]
+
+[[area]]
+name = "billing"
+
+[[area]]
+name = "tech"
+"#;
+
+fn env_with_rules(b: Backend, rules: &str) -> Env {
+    let env = Env::with_config(b, TEAM, "");
+    std::fs::write(env.path("rules.toml"), rules).expect("write rules");
+    let text = std::fs::read_to_string(&env.config).expect("config");
+    std::fs::write(
+        &env.config,
+        format!(
+            "{text}\n[rules]\nfile = \"{}\"\n",
+            env.path("rules.toml").display()
+        ),
+    )
+    .expect("config");
+    env
+}
+
+both_backends! {
+    fn rules_route_new_tickets(b) {
+        let env = env_with_rules(b, RULES);
+        let o = env.ingest(&mail("ann@bigco.test", "I was charged twice", "r1@bigco.test", "", "my card was charged twice"));
+        assert_eq!(o["outcome"], "created");
+        let t = env.ticket("MR-1");
+        assert_eq!(t["area"], "billing");
+        assert_eq!(t["priority"], "urgent", "the first rule to set a value keeps it");
+        assert_eq!(t["tags"], serde_json::json!(["vip"]));
+        assert_eq!(t["owner"], "bill@example.test");
+        let ev = events_text(&t);
+        assert!(ev.contains("routing: rules: matched \"enterprise first\", \"billing\""), "{ev}");
+
+        let o = env.ingest(&mail("joe@small.test", "printer", "r2@small.test", "", "broken"));
+        assert_eq!(o["outcome"], "created");
+        let t = env.ticket("MR-2");
+        assert_eq!((t["area"].as_str(), t["owner"].as_str()), (Some("tech"), Some("tess@example.test")));
+
+        // suppress_ack: a ticket, no acknowledgement.
+        env.ingest(&mail("billing@vendor.test", "statement", "r3@vendor.test", "", "x"));
+        let t = env.ticket("MR-3");
+        assert!(kinds(&t).iter().all(|k| k != "ack"), "{:?}", kinds(&t));
+        assert!(events_text(&t).contains("no acknowledgement: a rule suppressed it"));
+
+        // drop: stored, no ticket, never acknowledged.
+        let o = env.ingest(&mail("news@letters.test", "Our November newsletter", "r4@letters.test", "", "x"));
+        assert_eq!(o["outcome"], "ignored");
+        assert!(o["reason"].as_str().unwrap_or("").contains("dropped by the rules"), "{o}");
+        assert_eq!(env.tickets().len(), 3);
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE message_id = 'r4@letters.test'"), 1);
+    }
+}
+
+#[test]
+fn rules_check_and_explain() {
+    let env = env_with_rules(Backend::Sqlite, RULES);
+    let out = env.run_ok(&["rules", "check"]);
+    assert!(out.contains("ok, 5 rule(s), 1 customer(s)"), "{out}");
+
+    let f = env.path("m.eml");
+    std::fs::write(
+        &f,
+        mail(
+            "ann@bigco.test",
+            "refund please",
+            "x1@bigco.test",
+            "",
+            "hello",
+        ),
+    )
+    .expect("write");
+    let v: serde_json::Value = serde_json::from_str(&env.run_ok(&[
+        "rules",
+        "explain",
+        f.to_str().expect("path"),
+        "--json",
+    ]))
+    .expect("json");
+    assert_eq!(v["area"], "billing");
+    assert_eq!(v["priority"], "urgent");
+    assert_eq!(
+        v["matched"],
+        serde_json::json!(["enterprise first", "billing"])
+    );
+    assert!(v["trace"].as_array().is_some_and(|t| !t.is_empty()));
+    let text = env.run_ok(&["rules", "explain", f.to_str().expect("path")]);
+    assert!(
+        text.contains("MATCH rule \"billing\"") && text.contains("subject contains_any"),
+        "{text}"
+    );
+
+    // Every error at once, with file:line and key.
+    let bad = "[[rule]]\nname = \"a\"\nwhen = { subject = { matches = \"(\" } }\nthen = { area = \"nowhere\" }\n\n[[rule]]\nname = \"all\"\nwhen = {}\nthen = { area = \"tech\" }\n\n[[rule]]\nname = \"late\"\nwhen = { subject = { contains = \"x\" } }\nthen = { area = \"tech\" }\n";
+    std::fs::write(env.path("rules.toml"), bad).expect("write");
+    let out = env.run(&["rules", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rules.toml:3:") && err.contains("matches"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rules.toml:4:") && err.contains("nowhere"),
+        "{err}"
+    );
+    assert!(err.contains("\"late\": unreachable"), "{err}");
+    // Ingest and serve refuse to run on invalid rules.
+    let out = env.run(&["ingest", f.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rules.toml:3:"));
+}
