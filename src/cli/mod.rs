@@ -1,0 +1,170 @@
+//! The CLI edge: runs commands, prints results, maps errors to exit codes.
+//! (`anyhow` lives here only.) Commands by topic: `mail_in` (ingest, poll),
+//! `show` (tickets, outbox, quarantine), `rules`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+mod mail_in;
+mod rules;
+mod show;
+
+use mail_in::{ingest, poll_once};
+use rules::rules_command;
+use show::{outbox_list, print_ticket_list, quarantine_list, show_ticket};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::outbound::{self, Transport};
+use crate::store::{Store, TicketFilter};
+use crate::tickets;
+
+/// EX_TEMPFAIL: an MTA piping into `ingest` requeues and retries.
+pub const EXIT_TEMPFAIL: u8 = 75;
+
+pub enum Command {
+    Serve,
+    PollOnce,
+    Ingest { json: bool, files: Vec<PathBuf> },
+    Tickets(TicketsCmd),
+    Outbox(OutboxCmd),
+    Quarantine { json: bool },
+    Rules(RulesCmd),
+    Migrate,
+}
+
+pub enum RulesCmd {
+    Check {
+        rules: Option<PathBuf>,
+    },
+    Explain {
+        file: PathBuf,
+        json: bool,
+        rules: Option<PathBuf>,
+    },
+}
+
+pub enum TicketsCmd {
+    List {
+        status: Option<String>,
+        area: Option<String>,
+        owner: Option<String>,
+        limit: Option<i64>,
+        json: bool,
+    },
+    Show {
+        reference: String,
+        json: bool,
+    },
+}
+
+pub enum OutboxCmd {
+    List { json: bool },
+    Flush,
+}
+
+pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
+    let default_level = if matches!(command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILROOM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mailroom: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_TEMPFAIL);
+        }
+    };
+    match runtime.block_on(execute(config, command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailroom: {e:#}");
+            let temporary = e
+                .chain()
+                .any(|c| c.downcast_ref::<Error>().is_some_and(Error::is_temporary));
+            ExitCode::from(if temporary { EXIT_TEMPFAIL } else { 1 })
+        }
+    }
+}
+
+async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let url = cfg.database_url()?;
+    let store = Store::connect(&url, cfg.database.max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> {
+    let cfg = Arc::new(Config::load(config)?);
+    // The rules commands need no database.
+    let command = match command {
+        Command::Rules(cmd) => return rules_command(&cfg, cmd),
+        other => other,
+    };
+    let store = open_store(&cfg).await?;
+    let checkpointer = store.spawn_checkpointer(std::time::Duration::from_millis(200));
+    let result = match command {
+        Command::Migrate => {
+            println!("database schema is up to date ({})", store.backend());
+            Ok(())
+        }
+        Command::Ingest { json, files } => ingest(&cfg, &store, json, files).await,
+        Command::PollOnce => poll_once(&cfg, &store).await,
+        Command::Serve => crate::server::serve(cfg.clone(), store.clone())
+            .await
+            .map_err(Into::into),
+        Command::Tickets(TicketsCmd::List {
+            status,
+            area,
+            owner,
+            limit,
+            json,
+        }) => {
+            if let Some(s) = &status {
+                s.parse::<tickets::Status>().map_err(anyhow::Error::msg)?;
+            }
+            let rows = store
+                .list_tickets(&TicketFilter {
+                    status,
+                    area,
+                    owner,
+                    limit,
+                })
+                .await?;
+            print_ticket_list(&cfg, &rows, json)
+        }
+        Command::Tickets(TicketsCmd::Show { reference, json }) => {
+            show_ticket(&cfg, &store, &reference, json).await
+        }
+        Command::Outbox(OutboxCmd::List { json }) => outbox_list(&store, json).await,
+        Command::Outbox(OutboxCmd::Flush) => {
+            let transport = Transport::from_config(&cfg)?;
+            let renderer = outbound::Renderer::new(&cfg)?;
+            let r = outbound::flush(&store, &transport, &renderer, chrono::Utc::now).await?;
+            println!(
+                "sent {}, retrying {}, failed {}",
+                r.sent, r.retrying, r.failed
+            );
+            Ok(())
+        }
+        Command::Quarantine { json } => quarantine_list(&store, json).await,
+        Command::Rules(_) => Ok(()),
+    };
+    if let Some(c) = checkpointer {
+        c.abort();
+    }
+    store.close().await;
+    result
+}

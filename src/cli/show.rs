@@ -1,0 +1,243 @@
+//! Commands that show state: tickets, the outbox, the quarantine.
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::store::{Store, TicketRow};
+use crate::tickets;
+
+fn ticket_json(cfg: &Config, t: &TicketRow) -> serde_json::Value {
+    json!({
+        "ref": tickets::format_ref(&cfg.mailroom.ticket_prefix, t.id),
+        "id": t.id,
+        "subject": t.subject,
+        "status": t.status,
+        "priority": t.priority,
+        "area": t.area,
+        "owner": t.owner,
+        "customer": t.customer,
+        "customer_name": t.customer_name,
+        "tags": t.tags.split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
+        "first_response_at": t.first_response_at,
+        "resolved_at": t.resolved_at,
+    })
+}
+
+pub(super) fn print_ticket_list(
+    cfg: &Config,
+    rows: &[TicketRow],
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let v: Vec<_> = rows.iter().map(|t| ticket_json(cfg, t)).collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!(
+        "{:<9} {:<9} {:<8} {:<10} {:<24} {:<28} SUBJECT",
+        "REF", "STATUS", "PRIORITY", "AREA", "OWNER", "CUSTOMER"
+    );
+    for t in rows {
+        println!(
+            "{:<9} {:<9} {:<8} {:<10} {:<24} {:<28} {}",
+            tickets::format_ref(&cfg.mailroom.ticket_prefix, t.id),
+            t.status,
+            t.priority,
+            t.area.as_deref().unwrap_or("-"),
+            t.owner.as_deref().unwrap_or("-"),
+            t.customer,
+            t.subject
+        );
+    }
+    println!("{} ticket(s)", rows.len());
+    Ok(())
+}
+
+pub(super) async fn show_ticket(
+    cfg: &Config,
+    store: &Store,
+    reference: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let prefix = &cfg.mailroom.ticket_prefix;
+    let id = tickets::parse_ref(prefix, reference).with_context(|| {
+        format!("{reference:?} is not a ticket reference like {prefix}-1042 or 1042")
+    })?;
+    let t = store
+        .ticket(id)
+        .await?
+        .ok_or_else(|| Error::TicketNotFound(reference.to_string()))?;
+    let messages = store.ticket_messages(id).await?;
+    let events = store.ticket_events(id).await?;
+    let participants = store.ticket_participants(id).await?;
+    let mut atts = Vec::with_capacity(messages.len());
+    let mut texts = Vec::with_capacity(messages.len());
+    for m in &messages {
+        atts.push(store.message_attachments(m.id).await?);
+        // Inbound bodies are not stored twice: derive them from the raw bytes.
+        let bodies = if m.direction == "in" && m.text_body.is_empty() {
+            match store.raw_message(m.id).await? {
+                Some(raw) => crate::mail::parse::bodies(&raw),
+                None => (String::new(), None),
+            }
+        } else {
+            (m.text_body.clone(), m.html_body.clone())
+        };
+        texts.push(bodies);
+    }
+    if json {
+        let mut v = ticket_json(cfg, &t);
+        v["participants"] = json!(
+            participants
+                .iter()
+                .map(|(e, r)| json!({"email": e, "role": r}))
+                .collect::<Vec<_>>()
+        );
+        v["messages"] = json!(
+            messages
+                .iter()
+                .zip(&atts)
+                .zip(&texts)
+                .map(|((m, a), (text, html))| json!({
+                    "direction": m.direction,
+                    "kind": m.kind,
+                    "from": m.from_addr,
+                    "from_name": m.from_name,
+                    "to": m.to_addrs,
+                    "cc": m.cc_addrs,
+                    "subject": m.subject,
+                    "message_id": m.message_id,
+                    "text": text,
+                    "html": html,
+                    "reason": m.reason,
+                    "created_at": m.created_at,
+                    "attachments": a,
+                }))
+                .collect::<Vec<_>>()
+        );
+        v["events"] = json!(events);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("{} {}", tickets::format_ref(prefix, t.id), t.subject);
+    println!(
+        "  status {}  priority {}  area {}  owner {}",
+        t.status,
+        t.priority,
+        t.area.as_deref().unwrap_or("-"),
+        t.owner.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  customer {}{}",
+        t.customer,
+        t.customer_name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  participants {}",
+        participants
+            .iter()
+            .map(|(e, r)| format!("{e} [{r}]"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  created {}  updated {}",
+        t.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        t.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    println!("\nMessages:");
+    for ((m, a), (text, _)) in messages.iter().zip(&atts).zip(&texts) {
+        let arrow = if m.direction == "in" { "<-" } else { "->" };
+        println!(
+            "  {arrow} [{}] {} from {} to {}  <{}>",
+            m.kind,
+            m.created_at.format("%Y-%m-%d %H:%M:%S"),
+            m.from_addr,
+            m.to_addrs,
+            m.message_id
+        );
+        if m.direction == "out" && text.is_empty() {
+            println!("       | (queued; the body is rendered from the templates when it is sent)");
+        }
+        for line in text.lines().take(12) {
+            println!("       | {line}");
+        }
+        for x in a {
+            println!(
+                "       + attachment {} ({}, {} bytes)",
+                x.filename.as_deref().unwrap_or("(unnamed)"),
+                x.content_type,
+                x.size
+            );
+        }
+    }
+    println!("\nEvents:");
+    for e in &events {
+        println!(
+            "  {} {:<13} {}",
+            e.created_at.format("%Y-%m-%d %H:%M:%S"),
+            e.kind,
+            e.detail
+        );
+    }
+    Ok(())
+}
+
+pub(super) async fn outbox_list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let rows = store.outbox_list().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<6} {:<13} {:<8} {:<5} {:<32} NEXT/SENT",
+        "ID", "KIND", "STATUS", "TRIES", "TO"
+    );
+    for r in &rows {
+        let when = r
+            .sent_at
+            .unwrap_or(r.next_attempt_at)
+            .format("%Y-%m-%d %H:%M:%S");
+        println!(
+            "{:<6} {:<13} {:<8} {:<5} {:<32} {when}{}",
+            r.id,
+            r.kind,
+            r.status,
+            r.attempts,
+            r.recipients,
+            r.last_error
+                .as_deref()
+                .map(|e| format!("  ({e})"))
+                .unwrap_or_default()
+        );
+    }
+    println!("{} message(s)", rows.len());
+    Ok(())
+}
+
+pub(super) async fn quarantine_list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let rows = store.quarantine_list().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for r in &rows {
+        println!(
+            "{:<5} {} {} ({} bytes): {}",
+            r.id,
+            r.created_at.format("%Y-%m-%d %H:%M:%S"),
+            r.origin,
+            r.size,
+            r.reason
+        );
+    }
+    println!("{} quarantined message(s)", rows.len());
+    Ok(())
+}
