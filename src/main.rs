@@ -71,6 +71,17 @@ enum RulesArgs {
         #[arg(long)]
         rules: Option<PathBuf>,
     },
+    /// Replay stored mail through candidate rules and list what would route differently
+    Backtest {
+        /// The candidate rules file
+        #[arg(long)]
+        rules: PathBuf,
+        /// How far back: tickets created within this period (e.g. 30d, 12h)
+        #[arg(long, default_value = "30d")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show which conditions of which rules match a mail, and the result
     Explain {
         /// A raw mail (.eml)
@@ -153,6 +164,9 @@ fn main() -> ExitCode {
         Cmd::Rules {
             cmd: RulesArgs::Explain { file, json, rules },
         } => Command::Rules(RulesCmd::Explain { file, json, rules }),
+        Cmd::Rules {
+            cmd: RulesArgs::Backtest { rules, since, json },
+        } => Command::Rules(RulesCmd::Backtest { rules, since, json }),
         Cmd::Migrate => Command::Migrate,
     };
     cli::run(args.config.as_deref(), command)

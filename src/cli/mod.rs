@@ -38,6 +38,11 @@ pub enum RulesCmd {
     Check {
         rules: Option<PathBuf>,
     },
+    Backtest {
+        rules: PathBuf,
+        since: String,
+        json: bool,
+    },
     Explain {
         file: PathBuf,
         json: bool,
@@ -110,7 +115,9 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
     let cfg = Arc::new(Config::load(config)?);
     // The rules commands need no database.
     let command = match command {
-        Command::Rules(cmd) => return rules_command(&cfg, cmd),
+        Command::Rules(cmd @ (RulesCmd::Check { .. } | RulesCmd::Explain { .. })) => {
+            return rules_command(&cfg, cmd);
+        }
         other => other,
     };
     let store = open_store(&cfg).await?;
@@ -160,6 +167,9 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
             Ok(())
         }
         Command::Quarantine { json } => quarantine_list(&store, json).await,
+        Command::Rules(RulesCmd::Backtest { rules, since, json }) => {
+            rules::backtest(&cfg, &store, &rules, &since, json).await
+        }
         Command::Rules(_) => Ok(()),
     };
     if let Some(c) = checkpointer {

@@ -6,7 +6,10 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::RulesCmd;
-use crate::config::Config;
+use crate::config::{Config, parse_duration};
+use crate::rules::backtest::{Route, candidate_route, differs};
+use crate::store::Store;
+use crate::tickets;
 
 fn rules_path(cfg: &Config, flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     flag.or_else(|| cfg.rules.as_ref().map(|r| r.file.clone()))
@@ -26,6 +29,7 @@ pub(super) fn rules_command(cfg: &Config, cmd: RulesCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        RulesCmd::Backtest { .. } => anyhow::bail!("rules backtest needs the database"),
         RulesCmd::Explain { file, json, rules } => {
             let path = rules_path(cfg, rules)?;
             let set = crate::pipeline::load_rules(cfg, &path)?;
@@ -69,4 +73,84 @@ pub(super) fn rules_command(cfg: &Config, cmd: RulesCmd) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Replays the mail that opened each ticket of the period through `candidate`
+/// and lists the tickets that would route differently. Changes nothing.
+pub(super) async fn backtest(
+    cfg: &Config,
+    store: &Store,
+    candidate: &std::path::Path,
+    since: &str,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let set = crate::pipeline::load_rules(cfg, candidate)?;
+    let period = parse_duration(since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let from =
+        chrono::Utc::now() - chrono::Duration::from_std(period).context("--since is too long")?;
+    let prefix = &cfg.mailroom.ticket_prefix;
+    let mut replayed = 0usize;
+    let mut changed = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let page = store.routing_history(from, after, 500).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for t in page {
+            replayed += 1;
+            let Ok(mail) = crate::mail::parse(&t.raw) else {
+                continue;
+            };
+            let decision = set.decide(&set.input(&mail));
+            let current = Route {
+                area: t.area,
+                priority: t.priority,
+                owner: t.owner,
+            };
+            let proposed = candidate_route(&decision, cfg.mailroom.default_area.as_deref());
+            if differs(&current, &proposed) {
+                changed.push(json!({
+                    "ref": tickets::format_ref(prefix, t.id),
+                    "subject": t.subject,
+                    "current": current,
+                    "candidate": proposed,
+                    "matched": decision.matched,
+                }));
+            }
+        }
+    }
+    if json_out {
+        let v = json!({ "since": from, "replayed": replayed, "changed": changed.len(), "tickets": changed });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let show = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    println!(
+        "{:<9} {:<22} {:<20} {:<40} SUBJECT",
+        "REF", "AREA", "PRIORITY", "OWNER"
+    );
+    for c in &changed {
+        let (cur, new) = (&c["current"], &c["candidate"]);
+        let owner_new = if new["owner"].is_null() {
+            "(by strategy)".into()
+        } else {
+            show(&new["owner"])
+        };
+        println!(
+            "{:<9} {:<22} {:<20} {:<40} {}",
+            show(&c["ref"]),
+            format!("{} -> {}", show(&cur["area"]), show(&new["area"])),
+            format!("{} -> {}", show(&cur["priority"]), show(&new["priority"])),
+            format!("{} -> {}", show(&cur["owner"]), owner_new),
+            show(&c["subject"])
+        );
+    }
+    println!(
+        "{} of {} ticket(s) created since {} would route differently with {}",
+        changed.len(),
+        replayed,
+        from.format("%Y-%m-%d %H:%M UTC"),
+        candidate.display()
+    );
+    Ok(())
 }

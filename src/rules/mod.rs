@@ -20,6 +20,7 @@ pub use eval::{Decision, RuleInput, RuleTrace};
 pub use router::{RulesRouter, summary};
 
 pub mod assign;
+pub mod backtest;
 
 use crate::config::Config;
 use crate::mail::ParsedMail;

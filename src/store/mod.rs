@@ -352,6 +352,38 @@ impl Store {
         }
     }
 
+    /// Tickets created since `since` (after ticket `after_id`, `limit` at a time)
+    /// with the raw bytes of the mail that opened each: what `rules backtest`
+    /// replays. Read-only.
+    pub async fn routing_history(
+        &self,
+        since: DateTime<Utc>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<RoutedTicket>> {
+        let rows: Vec<RoutedTicketRow> = on_pool!(&self.pool, p => sqlx::query_as::<_, RoutedTicketRow>(
+            "SELECT t.id, t.subject, t.area, t.priority, t.owner, m.raw, m.raw_codec FROM tickets t \
+             JOIN messages m ON m.id = (SELECT MIN(id) FROM messages WHERE ticket_id = t.id AND direction = 'in') \
+             WHERE t.created_at >= $1 AND t.id > $2 ORDER BY t.id LIMIT $3")
+            .bind(since).bind(after_id).bind(limit).fetch_all(p).await?);
+        rows.into_iter()
+            .map(|r| {
+                let raw = match &r.raw {
+                    Some(raw) => codec::unpack(r.raw_codec.as_deref(), raw)?,
+                    None => Vec::new(),
+                };
+                Ok(RoutedTicket {
+                    id: r.id,
+                    subject: r.subject,
+                    area: r.area,
+                    priority: r.priority,
+                    owner: r.owner,
+                    raw,
+                })
+            })
+            .collect()
+    }
+
     /// Keeps the rendered bytes, so a retry sends exactly the same mail.
     pub async fn save_rendered(
         &self,

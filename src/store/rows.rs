@@ -141,3 +141,25 @@ pub struct RefHit {
     pub kind: String,
     pub recipient: Option<String>,
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct RoutedTicketRow {
+    pub id: i64,
+    pub subject: String,
+    pub area: Option<String>,
+    pub priority: String,
+    pub owner: Option<String>,
+    pub raw: Option<Vec<u8>>,
+    pub raw_codec: Option<String>,
+}
+
+/// A ticket as routed, with the raw mail that opened it.
+#[derive(Debug, Clone)]
+pub struct RoutedTicket {
+    pub id: i64,
+    pub subject: String,
+    pub area: Option<String>,
+    pub priority: String,
+    pub owner: Option<String>,
+    pub raw: Vec<u8>,
+}

@@ -163,3 +163,30 @@ fn rules_check_and_explain() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("rules.toml:3:"));
 }
+
+both_backends! {
+    fn backtest_lists_changed_routing_and_changes_nothing(b) {
+        let env = env_with_rules(b, RULES);
+        env.ingest(&mail("ann@bigco.test", "refund", "bt1@bigco.test", "", "x"));
+        env.ingest(&mail("joe@small.test", "printer", "bt2@small.test", "", "x"));
+        env.ingest(&mail("kim@small.test", "invoice copy", "bt3@small.test", "", "x"));
+        // Candidate: invoices go to tech now; everything else unchanged.
+        let candidate = RULES.replace(
+            "then = { area = \"billing\", priority = \"high\" }",
+            "then = { area = \"tech\", priority = \"high\" }",
+        );
+        std::fs::write(env.path("candidate.toml"), candidate).expect("write");
+        let cand = env.path("candidate.toml");
+        let before = env.tickets();
+        let v: serde_json::Value = serde_json::from_str(&env.run_ok(&["rules", "backtest", "--rules", cand.to_str().expect("path"), "--since", "1h", "--json"])).expect("json");
+        assert_eq!(v["replayed"], 3);
+        assert_eq!(v["changed"], 2, "{v}");
+        let refs: Vec<&str> = v["tickets"].as_array().expect("tickets").iter().filter_map(|t| t["ref"].as_str()).collect();
+        assert_eq!(refs, vec!["MR-1", "MR-3"]);
+        assert_eq!(v["tickets"][0]["current"]["area"], "billing");
+        assert_eq!(v["tickets"][0]["candidate"]["area"], "tech");
+        let text = env.run_ok(&["rules", "backtest", "--rules", cand.to_str().expect("path")]);
+        assert!(text.contains("billing -> tech") && text.contains("2 of 3 ticket(s)"), "{text}");
+        assert_eq!(env.tickets(), before, "a backtest changes no ticket");
+    }
+}
