@@ -23,6 +23,10 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
     spawn_signal_handler(stop.clone(), wake.clone())?;
+    let reload = Arc::new(AtomicBool::new(false));
+    spawn_hangup_handler(reload.clone(), wake.clone())?;
+    let rules_file = cfg.rules.as_ref().map(|r| r.file.clone());
+    let mut rules_mtime = rules_file.as_deref().and_then(modified);
 
     let mut maildirs = Vec::new();
     let mut interval = DEFAULT_FLUSH_INTERVAL;
@@ -67,6 +71,17 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
 
     let stopped = || stop.load(Ordering::SeqCst);
     while !stopped() {
+        // Rules reload on SIGHUP or when the file changes; bad rules keep the old set.
+        let now_mtime = rules_file.as_deref().and_then(modified);
+        if reload.swap(false, Ordering::SeqCst) || now_mtime != rules_mtime {
+            rules_mtime = now_mtime;
+            match pipeline.reload_rules() {
+                Ok(n) => tracing::info!(rules = n, "rules reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "rules not reloaded; the previous rules stay in force")
+                }
+            }
+        }
         for md in &maildirs {
             let result = md
                 .drain(&pipeline, &store, cfg.mailroom.batch_size, &stopped, &mut |o| {
@@ -90,6 +105,23 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     }
     tracing::info!("shutting down: in-flight work committed");
     store.close().await;
+    Ok(())
+}
+
+fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn spawn_hangup_handler(reload: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::io("SIGHUP handler", e))?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading rules");
+            reload.store(true, Ordering::SeqCst);
+            wake.notify_one();
+        }
+    });
     Ok(())
 }
 

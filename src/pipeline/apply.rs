@@ -237,7 +237,7 @@ impl Pipeline {
         st: &mut Applied,
     ) -> Outcome {
         let Incoming { item, mail, .. } = m;
-        let mut routing = self.router.route(mail);
+        let mut routing = self.current_router().route(mail);
         if routing.drop {
             let why = format!(
                 "dropped by the rules, stored without a ticket: {}",

@@ -25,11 +25,14 @@ pub use thread::ThreadMatch;
 
 /// The rules file's router when `[rules] file` is set (invalid rules refuse to
 /// start, listing every error), else the config defaults.
-fn router(cfg: &Config) -> Result<Box<dyn Router>> {
+fn router(cfg: &Config) -> Result<std::sync::Arc<dyn Router>> {
     let Some(rules) = &cfg.rules else {
-        return Ok(Box::new(DefaultRouter::from_config(cfg)));
+        return Ok(std::sync::Arc::new(DefaultRouter::from_config(cfg)));
     };
-    Ok(Box::new(RulesRouter::new(load_rules(cfg, &rules.file)?)))
+    Ok(std::sync::Arc::new(RulesRouter::new(load_rules(
+        cfg,
+        &rules.file,
+    )?)))
 }
 
 /// Loads and checks a rules file against the config's areas and agents.
@@ -129,7 +132,8 @@ pub struct Pipeline {
     pub(crate) cfg: Arc<Config>,
     pub(crate) classifier: Classifier,
     pub(crate) keys: ThreadKeys,
-    pub(crate) router: Box<dyn Router>,
+    /// Swapped whole on reload; a batch reads it once per message.
+    pub(crate) router: std::sync::RwLock<std::sync::Arc<dyn Router>>,
     pub(crate) assigner: Assigner,
     pub(crate) support: Mailbox,
     max_size: usize,
@@ -151,7 +155,7 @@ impl Pipeline {
         Ok(Pipeline {
             classifier: Classifier::new(cfg.own_addresses(), &loop_id, roster),
             keys: ThreadKeys::new(&cfg.mailroom.ticket_prefix),
-            router: router(&cfg)?,
+            router: std::sync::RwLock::new(router(&cfg)?),
             assigner: Assigner::from_config(&cfg),
             support: Mailbox {
                 name: Some(cfg.mailroom.support_name.clone()),
@@ -160,6 +164,29 @@ impl Pipeline {
             max_size: cfg.max_message_size(),
             cfg,
         })
+    }
+
+    /// Re-reads the rules file. On any error the current rules stay in force
+    /// and the error (every problem, with file:line) is returned for the log.
+    pub fn reload_rules(&self) -> Result<usize> {
+        let Some(rules) = &self.cfg.rules else {
+            return Ok(0);
+        };
+        let set = load_rules(&self.cfg, &rules.file)?;
+        let n = set.len();
+        let fresh: std::sync::Arc<dyn Router> = std::sync::Arc::new(RulesRouter::new(set));
+        match self.router.write() {
+            Ok(mut r) => *r = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(n)
+    }
+
+    pub(crate) fn current_router(&self) -> std::sync::Arc<dyn Router> {
+        match self.router.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     pub fn ticket_ref(&self, id: i64) -> String {

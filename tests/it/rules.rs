@@ -190,3 +190,110 @@ both_backends! {
         assert_eq!(env.tickets(), before, "a backtest changes no ticket");
     }
 }
+
+#[test]
+fn serve_reloads_rules_on_change_and_sighup_and_keeps_good_rules() {
+    use std::time::{Duration, Instant};
+    let env = env_with_rules(Backend::Sqlite, RULES);
+    let log = std::fs::File::create(env.path("serve.log")).expect("log");
+    let mut child = env
+        .command()
+        .arg("serve")
+        .env("MAILROOM_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("serve");
+    let deliver = |name: &str, raw: &str| {
+        std::fs::create_dir_all(env.path("inbox/tmp")).expect("tmp");
+        std::fs::create_dir_all(env.path("inbox/new")).expect("new");
+        let tmp = env.path(&format!("inbox/tmp/{name}"));
+        std::fs::write(&tmp, raw).expect("write");
+        std::fs::rename(&tmp, env.path(&format!("inbox/new/{name}"))).expect("deliver");
+    };
+    let wait_tickets = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if env.tickets().len() >= n {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("no ticket {n}");
+    };
+    let log_has = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::fs::read_to_string(env.path("serve.log"))
+                .unwrap_or_default()
+                .contains(needle)
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "log never said {needle:?}: {}",
+            std::fs::read_to_string(env.path("serve.log")).unwrap_or_default()
+        );
+    };
+
+    deliver(
+        "1.eml",
+        &mail("a@small.test", "invoice 1", "rl1@small.test", "", "x"),
+    );
+    wait_tickets(1);
+    assert_eq!(env.ticket("MR-1")["area"], "billing");
+
+    // Edit the file: invoices go to tech from now on.
+    std::thread::sleep(Duration::from_millis(50));
+    std::fs::write(
+        env.path("rules.toml"),
+        RULES.replace(
+            "then = { area = \"billing\", priority = \"high\" }",
+            "then = { area = \"tech\", priority = \"high\" }",
+        ),
+    )
+    .expect("write");
+    log_has("rules reloaded");
+    deliver(
+        "2.eml",
+        &mail("b@small.test", "invoice 2", "rl2@small.test", "", "x"),
+    );
+    wait_tickets(2);
+    assert_eq!(env.ticket("MR-2")["area"], "tech");
+
+    // A broken edit is refused; the last good rules keep routing.
+    std::fs::write(
+        env.path("rules.toml"),
+        "[[rule]]\nname = \"x\"\nwhen = { subject = { matches = \"(\" } }\nthen = {}\n",
+    )
+    .expect("write");
+    log_has("rules not reloaded");
+    deliver(
+        "3.eml",
+        &mail("c@small.test", "invoice 3", "rl3@small.test", "", "x"),
+    );
+    wait_tickets(3);
+    assert_eq!(env.ticket("MR-3")["area"], "tech");
+
+    // SIGHUP reloads on demand.
+    std::fs::write(env.path("rules.toml"), RULES).expect("write");
+    std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    log_has("SIGHUP received");
+    deliver(
+        "4.eml",
+        &mail("d@small.test", "invoice 4", "rl4@small.test", "", "x"),
+    );
+    wait_tickets(4);
+    assert_eq!(env.ticket("MR-4")["area"], "billing");
+
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(child.wait().expect("wait").success());
+}
