@@ -791,3 +791,61 @@ continue = true
         let _ = RuleSet::parse(&mangled, FILE, &["tech".into()], &["a@b.test".into()]);
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn example() -> RuleSet {
+        rules(include_str!("../../rules.example.toml"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Evaluation never panics on arbitrary mail, and the fast path
+        /// (`decide`) and the traced path (`evaluate`) always agree.
+        #[test]
+        fn evaluation_never_panics_and_paths_agree(
+            from in "\\PC{0,40}",
+            subject in "\\PC{0,200}",
+            body in "\\PC{0,2000}",
+            header_name in "[A-Za-z-]{0,20}",
+            header_value in "\\PC{0,80}",
+            names in proptest::collection::vec("\\PC{0,30}", 0..3),
+            tier in proptest::option::of("[a-z]{0,10}"),
+        ) {
+            let rs = example();
+            let to = vec!["support@example.test"];
+            let input = RuleInput {
+                from: &from,
+                to: to.clone(),
+                cc: Vec::new(),
+                subject: &subject,
+                body: &body,
+                headers: vec![(header_name.as_str(), header_value.as_str())],
+                attachment_names: names.iter().map(String::as_str).collect(),
+                has_attachment: !names.is_empty(),
+                customer_tier: tier.as_deref(),
+            };
+            let full = rs.evaluate(&input);
+            let fast = rs.decide(&input);
+            prop_assert_eq!(&full.area, &fast.area);
+            prop_assert_eq!(&full.priority, &fast.priority);
+            prop_assert_eq!(&full.tags, &fast.tags);
+            prop_assert_eq!(&full.matched, &fast.matched);
+            // The example ends with a catch-all: something always matches.
+            prop_assert!(!full.matched.is_empty());
+        }
+
+        /// Parsing arbitrary mail bytes and routing them never panics either.
+        #[test]
+        fn routing_parsed_mail_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let rs = example();
+            if let Ok(mail) = crate::mail::parse(&raw) {
+                let _ = rs.decide(&rs.input(&mail));
+            }
+        }
+    }
+}
