@@ -24,6 +24,7 @@ fn ticket_json(cfg: &Config, t: &TicketRow) -> serde_json::Value {
         "updated_at": t.updated_at,
         "first_response_at": t.first_response_at,
         "resolved_at": t.resolved_at,
+        "sla_policy": t.sla_policy,
     })
 }
 

@@ -285,6 +285,7 @@ impl Pipeline {
             customer: &customer.email,
             customer_name: customer.name.as_deref().or(mail.from.name.as_deref()),
             tags: &tags,
+            sla_policy: routing.sla.as_deref(),
         });
         let id = ticket.id;
         let row = self.store_inbound(b, m, Some(id), "customer", None);

@@ -110,9 +110,26 @@ impl RuleSet {
         self.run(input, true)
     }
 
-    /// Evaluates without a trace: the fast path for routing.
+    /// Evaluates without a trace: the fast path.
     pub fn decide(&self, input: &RuleInput<'_>) -> Decision {
         self.run(input, false)
+    }
+
+    /// The fast path plus the trace of the rules that matched (why the mail
+    /// went where it did), for the routing event stored on the ticket.
+    pub fn decide_explained(&self, input: &RuleInput<'_>) -> Decision {
+        let mut d = self.run(input, false);
+        let mut ev = Evaluator::new(self, input);
+        for rule in self.rules.iter().filter(|r| d.matched.contains(&r.name)) {
+            let mut lines = Vec::new();
+            let m = ev.cond_traced(&rule.cond, &mut lines);
+            d.trace.push(RuleTrace {
+                name: rule.name.clone(),
+                matched: m,
+                conditions: lines,
+            });
+        }
+        d
     }
 
     fn run(&self, input: &RuleInput<'_>, trace: bool) -> Decision {

@@ -24,7 +24,10 @@ impl RulesRouter {
 
     /// The routing a decision stands for.
     pub fn routing(d: Decision) -> Routing {
-        let trace = summary(&d);
+        let mut trace = summary(&d);
+        for t in &d.trace {
+            trace.push_str(&format!("; {:?}: {}", t.name, t.conditions.join(", ")));
+        }
         Routing {
             area: d.area,
             priority: d.priority.unwrap_or(Priority::Normal),
@@ -41,7 +44,7 @@ impl RulesRouter {
 impl Router for RulesRouter {
     fn route(&self, mail: &ParsedMail) -> Routing {
         let input = self.rules.input(mail);
-        RulesRouter::routing(self.rules.decide(&input))
+        RulesRouter::routing(self.rules.decide_explained(&input))
     }
 }
 

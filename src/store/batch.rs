@@ -82,6 +82,7 @@ pub struct NewTicket<'a> {
     pub customer: &'a str,
     pub customer_name: Option<&'a str>,
     pub tags: &'a str,
+    pub sla_policy: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +204,7 @@ impl<'a> Batch<'a> {
             updated_at: self.now,
             first_response_at: None,
             resolved_at: None,
+            sla_policy: t.sla_policy.map(str::to_string),
         };
         if let Some(owner) = &row.owner {
             *self.open_counts.entry(owner.clone()).or_default() += 1;
@@ -495,7 +497,7 @@ impl Tx {
         for chunk in new.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES {}",
-                params.rows(chunk.len(), 14)
+                params.rows(chunk.len(), 15)
             );
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
@@ -504,7 +506,7 @@ impl Tx {
                         .bind(t.status.as_str()).bind(t.priority.as_str()).bind(t.area.as_deref())
                         .bind(t.owner.as_deref()).bind(t.customer.as_str()).bind(t.customer_name.as_deref())
                         .bind(t.tags.as_str()).bind(t.created_at).bind(t.updated_at)
-                        .bind(t.first_response_at).bind(t.resolved_at);
+                        .bind(t.first_response_at).bind(t.resolved_at).bind(t.sla_policy.as_deref());
                 }
                 q.execute(&mut *c).await?;
             });

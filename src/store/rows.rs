@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at";
+pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy";
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct TicketRow {
@@ -21,6 +21,7 @@ pub struct TicketRow {
     pub updated_at: DateTime<Utc>,
     pub first_response_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    pub sla_policy: Option<String>,
 }
 
 pub const MESSAGE_COLUMNS: &str = "id, ticket_id, direction, kind, message_id, from_addr, from_name, to_addrs, cc_addrs, recipient, subject, sent_at, text_body, html_body, origin, reason, created_at";

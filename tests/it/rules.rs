@@ -13,7 +13,7 @@ tier = "enterprise"
 [[rule]]
 name = "enterprise first"
 when = { customer_tier = { equals = "enterprise" } }
-then = { priority = "urgent", tags = ["vip"] }
+then = { priority = "urgent", tags = ["vip"], sla = "enterprise" }
 continue = true
 
 [[rule]]
@@ -84,6 +84,10 @@ both_backends! {
         assert_eq!(t["owner"], "bill@example.test");
         let ev = events_text(&t);
         assert!(ev.contains("routing: rules: matched \"enterprise first\", \"billing\""), "{ev}");
+        // The stored trace says why each matched rule matched.
+        assert!(ev.contains("customer_tier equals"), "{ev}");
+        assert!(ev.contains("body matches"), "{ev}");
+        assert_eq!(t["sla_policy"], "enterprise");
 
         let o = env.ingest(&mail("joe@small.test", "printer", "r2@small.test", "", "broken"));
         assert_eq!(o["outcome"], "created");
