@@ -346,7 +346,10 @@ impl Pipeline {
 
     /// Everything the batch's decisions will look up.
     fn batch_keys(&self, parsed: &[std::result::Result<ParsedMail, String>]) -> BatchKeys {
-        let mut keys = BatchKeys::default();
+        let mut keys = BatchKeys {
+            assignment: self.assigner.has_areas(),
+            ..BatchKeys::default()
+        };
         for m in parsed.iter().flatten() {
             keys.message_ids.push(m.message_id.clone());
             keys.message_ids

@@ -93,6 +93,10 @@ impl Assigner {
         Assigner { areas }
     }
 
+    pub fn has_areas(&self) -> bool {
+        !self.areas.is_empty()
+    }
+
     pub fn knows(&self, area: &str) -> bool {
         self.areas.contains_key(area)
     }

@@ -33,8 +33,11 @@ pub struct BatchKeys {
     pub message_ids: Vec<String>,
     /// Tickets named by subject tags.
     pub tag_tickets: Vec<i64>,
-    /// Addresses that may get an acknowledgement (rate limit).
+    /// Addresses that may get an acknowledgement (rate limit); also the
+    /// customers whose open tickets matter for assignment continuity.
     pub ack_recipients: Vec<String>,
+    /// Load, continuity and cursors are only read when some area assigns owners.
+    pub assignment: bool,
 }
 
 /// A stored message as threading and de-duplication see it.
@@ -428,11 +431,21 @@ impl Tx {
         }
 
         // Assignment: load per owner, continuity per customer and area, cursors.
-        let open_counts: HashMap<String, i64> = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
-            "SELECT owner, COUNT(*) FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL GROUP BY owner")
-            .fetch_all(&mut *c).await?).into_iter().collect();
+        let mut open_counts = HashMap::new();
+        let mut cursors = HashMap::new();
+        if keys.assignment {
+            open_counts = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
+                "SELECT owner, COUNT(*) FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL GROUP BY owner")
+                .fetch_all(&mut *c).await?).into_iter().collect();
+            cursors = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
+                "SELECT area, position FROM assignment_cursors")
+                .fetch_all(&mut *c).await?)
+            .into_iter()
+            .collect();
+        }
         let mut continuity = HashMap::new();
-        for chunk in recipients.chunks(KEYS_PER_QUERY) {
+        let continuity_customers: &[&String] = if keys.assignment { &recipients } else { &[] };
+        for chunk in continuity_customers.chunks(KEYS_PER_QUERY) {
             let sql = format!(
                 "SELECT customer, area, owner FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL \
                  AND area IS NOT NULL AND customer IN ({}) ORDER BY id",
@@ -450,11 +463,6 @@ impl Tx {
                 continuity.insert((customer, area), owner);
             }
         }
-        let cursors: HashMap<String, i64> = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
-            "SELECT area, position FROM assignment_cursors")
-            .fetch_all(&mut *c).await?)
-        .into_iter()
-        .collect();
 
         // Rows get their IDs here, under the write lock, so the batch can refer to
         // them before anything is written.
