@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::compile::{CCond, Group, Regexes, RuleSet, Test, slot};
+use super::compile::{CCond, CRule, Group, Regexes, RuleSet, Test, slot};
 use crate::mail::ParsedMail;
 use crate::tickets::Priority;
 
@@ -121,13 +121,8 @@ impl RuleSet {
         let mut d = self.run(input, false);
         let mut ev = Evaluator::new(self, input);
         for rule in self.rules.iter().filter(|r| d.matched.contains(&r.name)) {
-            let mut lines = Vec::new();
-            let m = ev.cond_traced(&rule.cond, &mut lines);
-            d.trace.push(RuleTrace {
-                name: rule.name.clone(),
-                matched: m,
-                conditions: lines,
-            });
+            let t = ev.trace(rule);
+            d.trace.push(t);
         }
         d
     }
@@ -138,13 +133,9 @@ impl RuleSet {
         let (mut suppress_ack, mut drop) = (None, None);
         for rule in &self.rules {
             let matched = if trace {
-                let mut lines = Vec::new();
-                let m = ev.cond_traced(&rule.cond, &mut lines);
-                d.trace.push(RuleTrace {
-                    name: rule.name.clone(),
-                    matched: m,
-                    conditions: lines,
-                });
+                let t = ev.trace(rule);
+                let m = t.matched;
+                d.trace.push(t);
                 m
             } else {
                 ev.cond(&rule.cond)
@@ -213,6 +204,17 @@ impl<'r, 'a> Evaluator<'r, 'a> {
 
     /// Like `cond` but evaluates every test (no short-circuit) and records one
     /// line per test.
+    /// One rule, evaluated with a line per test.
+    fn trace(&mut self, rule: &CRule) -> RuleTrace {
+        let mut conditions = Vec::new();
+        let matched = self.cond_traced(&rule.cond, &mut conditions);
+        RuleTrace {
+            name: rule.name.clone(),
+            matched,
+            conditions,
+        }
+    }
+
     fn cond_traced(&mut self, c: &CCond, lines: &mut Vec<String>) -> bool {
         match c {
             CCond::All(cs) => cs

@@ -5,20 +5,12 @@ use std::time::{Duration, Instant};
 use crate::both_backends;
 use crate::support::*;
 
-fn drop_into_inbox(env: &Env, name: &str, raw: &str) {
-    let tmp = env.path(&format!("inbox/tmp/{name}"));
-    std::fs::create_dir_all(env.path("inbox/tmp")).expect("mkdir");
-    std::fs::create_dir_all(env.path("inbox/new")).expect("mkdir");
-    std::fs::write(&tmp, raw).expect("write");
-    std::fs::rename(&tmp, env.path(&format!("inbox/new/{name}"))).expect("deliver");
-}
-
 both_backends! {
     fn poll_once_processes_everything_once(b) {
         let env = Env::new(b);
         for i in 0..30 {
             let extra = if i % 3 == 2 { format!("In-Reply-To: <m{}@c.test>\r\n", i - 1) } else { String::new() };
-            drop_into_inbox(&env, &format!("{i:03}.eml"), &mail(&format!("c{}@c.test", i / 3), &format!("s{i}"), &format!("m{i}@c.test"), &extra, "x"));
+            env.deliver(&format!("{i:03}.eml"), &mail(&format!("c{}@c.test", i / 3), &format!("s{i}"), &format!("m{i}@c.test"), &extra, "x"));
         }
         let out = env.run_ok(&["poll", "--once"]);
         assert!(out.contains("processed 30 message(s)"), "{out}");
@@ -33,7 +25,7 @@ both_backends! {
     fn serve_ingests_sends_and_stops_cleanly(b) {
         let env = Env::new(b);
         let mut child = env.command().arg("serve").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().expect("spawn serve");
-        drop_into_inbox(&env, "1.eml", &mail("a@c.test", "live", "live1@c.test", "", "hello"));
+        env.deliver("1.eml", &mail("a@c.test", "live", "live1@c.test", "", "hello"));
         let deadline = Instant::now() + Duration::from_secs(20);
         let outbox_files = || std::fs::read_dir(env.path("outbox")).map(|d| d.count()).unwrap_or(0);
         while outbox_files() < 2 && Instant::now() < deadline {
@@ -63,7 +55,7 @@ both_backends! {
         for i in 0..n {
             // Every third mail follows up on the one before, so threading spans batches.
             let extra = if i % 3 == 2 { format!("In-Reply-To: <k{}@c.test>\r\n", i - 1) } else { String::new() };
-            drop_into_inbox(&env, &format!("{i:04}.eml"), &mail(&format!("c{i}@c.test"), &format!("s{i}"), &format!("k{i}@c.test"), &extra, &"words ".repeat(200)));
+            env.deliver(&format!("{i:04}.eml"), &mail(&format!("c{i}@c.test"), &format!("s{i}"), &format!("k{i}@c.test"), &extra, &"words ".repeat(200)));
         }
         // Small batches so kills land between and inside transactions.
         let text = std::fs::read_to_string(&env.config).expect("config").replace("[mailroom]", "[mailroom]\nbatch_size = 16");

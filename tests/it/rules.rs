@@ -208,13 +208,6 @@ fn serve_reloads_rules_on_change_and_sighup_and_keeps_good_rules() {
         .stderr(log)
         .spawn()
         .expect("serve");
-    let deliver = |name: &str, raw: &str| {
-        std::fs::create_dir_all(env.path("inbox/tmp")).expect("tmp");
-        std::fs::create_dir_all(env.path("inbox/new")).expect("new");
-        let tmp = env.path(&format!("inbox/tmp/{name}"));
-        std::fs::write(&tmp, raw).expect("write");
-        std::fs::rename(&tmp, env.path(&format!("inbox/new/{name}"))).expect("deliver");
-    };
     let wait_tickets = |n: usize| {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -242,7 +235,7 @@ fn serve_reloads_rules_on_change_and_sighup_and_keeps_good_rules() {
         );
     };
 
-    deliver(
+    env.deliver(
         "1.eml",
         &mail("a@small.test", "invoice 1", "rl1@small.test", "", "x"),
     );
@@ -260,7 +253,7 @@ fn serve_reloads_rules_on_change_and_sighup_and_keeps_good_rules() {
     )
     .expect("write");
     log_has("rules reloaded");
-    deliver(
+    env.deliver(
         "2.eml",
         &mail("b@small.test", "invoice 2", "rl2@small.test", "", "x"),
     );
@@ -274,7 +267,7 @@ fn serve_reloads_rules_on_change_and_sighup_and_keeps_good_rules() {
     )
     .expect("write");
     log_has("rules not reloaded");
-    deliver(
+    env.deliver(
         "3.eml",
         &mail("c@small.test", "invoice 3", "rl3@small.test", "", "x"),
     );
@@ -288,7 +281,7 @@ fn serve_reloads_rules_on_change_and_sighup_and_keeps_good_rules() {
         .status()
         .expect("kill");
     log_has("SIGHUP received");
-    deliver(
+    env.deliver(
         "4.eml",
         &mail("d@small.test", "invoice 4", "rl4@small.test", "", "x"),
     );

@@ -173,6 +173,16 @@ impl Env {
         serde_json::from_str(&self.run_ok(&["outbox", "list", "--json"])).expect("outbox JSON")
     }
 
+    /// Delivers `raw` into the config's Maildir the way an MDA does (tmp/ then
+    /// rename into new/).
+    pub fn deliver(&self, name: &str, raw: &str) {
+        std::fs::create_dir_all(self.path("inbox/tmp")).expect("mkdir tmp");
+        std::fs::create_dir_all(self.path("inbox/new")).expect("mkdir new");
+        let tmp = self.path(&format!("inbox/tmp/{name}"));
+        std::fs::write(&tmp, raw).expect("write");
+        std::fs::rename(&tmp, self.path(&format!("inbox/new/{name}"))).expect("deliver");
+    }
+
     /// Runs one SQL statement against the test database (to set up states that
     /// later issues will reach through agent commands).
     pub fn sql(&self, stmt: &str) {
