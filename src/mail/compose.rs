@@ -85,7 +85,8 @@ pub fn reply_references(parent_refs: &[String], parent_id: &str) -> Vec<String> 
     refs
 }
 
-pub fn compose(o: &Outgoing) -> Result<Vec<u8>, ComposeError> {
+/// Takes the mail by value: attachment bytes move into the message, not copied.
+pub fn compose(mut o: Outgoing) -> Result<Vec<u8>, ComposeError> {
     let mut b = lettre::Message::builder()
         .from(mailbox(&o.from)?)
         .subject(o.subject.clone())
@@ -132,13 +133,12 @@ pub fn compose(o: &Outgoing) -> Result<Vec<u8>, ComposeError> {
         }
     } else {
         let mut mixed = MultiPart::mixed().multipart(body);
-        for a in &o.attachments {
+        for a in std::mem::take(&mut o.attachments) {
             let ct = ContentType::parse(&a.content_type).unwrap_or(
                 ContentType::parse("application/octet-stream")
                     .map_err(|e| ComposeError(e.to_string()))?,
             );
-            mixed = mixed
-                .singlepart(LettreAttachment::new(a.filename.clone()).body(a.data.clone(), ct));
+            mixed = mixed.singlepart(LettreAttachment::new(a.filename).body(a.data, ct));
         }
         b.multipart(mixed)
     }
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn composed_ack_round_trips() {
-        let raw = compose(&sample()).unwrap();
+        let raw = compose(sample()).unwrap();
         let m = parse(&raw).unwrap();
         assert_eq!(m.message_id, "mr.ack.u1@example.test");
         assert_eq!(m.in_reply_to, vec!["abc@customer.test"]);
@@ -203,7 +203,7 @@ mod tests {
             content_type: "text/plain".into(),
             data: b"line".to_vec(),
         });
-        let m = parse(&compose(&o).unwrap()).unwrap();
+        let m = parse(&compose(o).unwrap()).unwrap();
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].filename.as_deref(), Some("log.txt"));
     }

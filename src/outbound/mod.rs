@@ -130,7 +130,7 @@ async fn render(
         return Ok(Err("outbox row without a ticket".into()));
     };
     let (ticket, trigger, attachments) = store.render_inputs(ticket_id, mail.trigger_row).await?;
-    match renderer.render(mail, &ticket, trigger.as_ref(), &attachments, now) {
+    match renderer.render(mail, &ticket, trigger.as_ref(), attachments, now) {
         Ok(r) => {
             store
                 .save_rendered(mail.message_row, &r.raw, &r.text, Some(&r.html))

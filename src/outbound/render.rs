@@ -52,7 +52,7 @@ impl Renderer {
         mail: &DueMail,
         ticket: &TicketRow,
         trigger: Option<&TriggerMail>,
-        attachments: &[AttachmentData],
+        attachments: Vec<AttachmentData>,
         now: DateTime<Utc>,
     ) -> std::result::Result<Rendered, String> {
         let context: Value = serde_json::from_str(&mail.context).unwrap_or(Value::Null);
@@ -90,14 +90,11 @@ impl Renderer {
                 email: self.support.email.clone(),
             };
             let files = attachments
-                .iter()
+                .into_iter()
                 .map(|a| OutAttachment {
-                    filename: a
-                        .filename
-                        .clone()
-                        .unwrap_or_else(|| "attachment.bin".into()),
-                    content_type: a.content_type.clone(),
-                    data: a.data.clone(),
+                    filename: a.filename.unwrap_or_else(|| "attachment.bin".into()),
+                    content_type: a.content_type,
+                    data: a.data,
                 })
                 .collect();
             (to_name, from, files, "auto-generated", "notification")
@@ -150,7 +147,7 @@ impl Renderer {
             html: Some(html.clone()),
             attachments,
         };
-        let raw = compose(&out).map_err(|e| e.to_string())?;
+        let raw = compose(out).map_err(|e| e.to_string())?;
         Ok(Rendered { raw, text, html })
     }
 }

@@ -132,7 +132,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ParseFailure::Empty);
     }
-    let msg = MessageParser::default()
+    let mut msg = MessageParser::default()
         .parse(skip_leading_blank_lines(raw))
         .ok_or(ParseFailure::NoHeaders)?;
     if msg.headers().is_empty() {
@@ -181,29 +181,28 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         _ => None,
     });
 
-    let mut attachments = Vec::new();
-    for part in msg.attachments() {
-        let data: &[u8] = match &part.body {
-            PartType::Binary(b) | PartType::InlineBinary(b) => b,
-            PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
-            PartType::Message(m) => m.raw_message(),
-            PartType::Multipart(_) => continue,
-        };
-        let content_type = part
-            .content_type()
-            .map(|ct| match ct.subtype() {
-                Some(s) => format!("{}/{}", ct.ctype(), s),
-                None => ct.ctype().to_string(),
-            })
-            .unwrap_or_else(|| "application/octet-stream".into())
-            .to_ascii_lowercase();
-        attachments.push(Attachment {
-            filename: part.attachment_name().map(str::to_string),
-            content_type,
-            sha256: hex::encode(Sha256::digest(data)),
-            data: data.to_vec(),
-        });
-    }
+    // Attachment names and types now; the bytes are moved out of the parsed
+    // message at the very end, so a 30 MiB attachment is not copied twice.
+    let attachment_meta: Vec<(usize, Option<String>, String)> = msg
+        .attachments
+        .iter()
+        .map(|&i| i as usize)
+        .filter_map(|i| {
+            let part = msg.parts.get(i)?;
+            if matches!(part.body, PartType::Multipart(_)) {
+                return None;
+            }
+            let content_type = part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(s) => format!("{}/{}", ct.ctype(), s),
+                    None => ct.ctype().to_string(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".into())
+                .to_ascii_lowercase();
+            Some((i, part.attachment_name().map(str::to_string), content_type))
+        })
+        .collect();
 
     let report = report_evidence(&msg, &message_id, &text);
 
@@ -217,33 +216,58 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         })?,
     };
 
+    let reply_to = first_mailbox(msg.reply_to());
+    let to = mailboxes(msg.to());
+    let cc = mailboxes(msg.cc());
+    let subject = msg
+        .subject()
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let date = msg
+        .date()
+        .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single());
+    let in_reply_to = ids(msg.in_reply_to());
+    let references = ids(msg.references());
+    let headers = msg
+        .headers_raw()
+        .map(|(n, v)| (n.to_string(), unfold(v).trim().to_string()))
+        .collect();
+
+    let mut attachments = Vec::with_capacity(attachment_meta.len());
+    for (i, filename, content_type) in attachment_meta {
+        let data: Vec<u8> = match std::mem::take(&mut msg.parts[i].body) {
+            PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
+            PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
+            PartType::Message(m) => m.raw_message().to_vec(),
+            PartType::Multipart(_) => continue,
+        };
+        attachments.push(Attachment {
+            filename,
+            content_type,
+            sha256: hex::encode(Sha256::digest(&data)),
+            data,
+        });
+    }
+
     Ok(ParsedMail {
         message_id,
         message_id_synthetic: synthetic,
         content_hash,
         from,
-        reply_to: first_mailbox(msg.reply_to()),
-        to: mailboxes(msg.to()),
-        cc: mailboxes(msg.cc()),
-        subject: msg
-            .subject()
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default(),
-        date: msg
-            .date()
-            .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single()),
-        in_reply_to: ids(msg.in_reply_to()),
-        references: ids(msg.references()),
+        reply_to,
+        to,
+        cc,
+        subject,
+        date,
+        in_reply_to,
+        references,
         text,
         html,
         attachments,
         auto,
         report,
         size: raw.len(),
-        headers: msg
-            .headers_raw()
-            .map(|(n, v)| (n.to_string(), unfold(v).trim().to_string()))
-            .collect(),
+        headers,
     })
 }
 
