@@ -5,7 +5,7 @@ use super::{Applied, Inbound, Incoming, Outcome, OutcomeKind, Pipeline, ThreadMa
 use crate::mail::Mailbox;
 use crate::mail::parse::ParsedMail;
 use crate::rules::assign::Load;
-use crate::store::{Batch, NewEvent, NewMessage, NewTicket, codec};
+use crate::store::{Batch, NewEvent, NewMessage, NewTicket};
 use crate::tickets::{self, Status};
 
 pub(super) fn event(ticket: i64, row: i64, kind: &'static str, detail: String) -> NewEvent {
@@ -56,8 +56,8 @@ impl Pipeline {
             html_body: None,
             origin: Some(item.origin.clone()),
             reason,
-            raw: Some(m.packed),
-            raw_codec: Some(codec::LZ4),
+            raw: Some(&m.packed.bytes),
+            raw_codec: m.packed.codec,
         });
         for a in &mail.attachments {
             b.attach(row, a);

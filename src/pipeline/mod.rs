@@ -62,7 +62,7 @@ pub struct Prepared {
     pub items: Vec<Inbound>,
     parsed: Vec<std::result::Result<ParsedMail, String>>,
     /// The raw bytes as stored (compressed), for the messages that parsed.
-    packed: Vec<Vec<u8>>,
+    packed: Vec<codec::Stored>,
     keys: BatchKeys,
 }
 
@@ -81,7 +81,7 @@ impl Prepared {
 pub(crate) struct Incoming<'a> {
     pub(crate) item: &'a Inbound,
     pub(crate) mail: &'a ParsedMail,
-    pub(crate) packed: &'a [u8],
+    pub(crate) packed: &'a codec::Stored,
 }
 
 /// One raw message and where it came from (file path, maildir entry, …).
@@ -218,12 +218,8 @@ impl Pipeline {
             .iter_mut()
             .zip(&parsed)
             .map(|(i, p)| match p {
-                Ok(_) => {
-                    let packed = codec::pack(&i.raw);
-                    i.raw = Vec::new();
-                    packed
-                }
-                Err(_) => Vec::new(),
+                Ok(_) => codec::store(std::mem::take(&mut i.raw)),
+                Err(_) => codec::Stored::default(),
             })
             .collect();
         Prepared {
@@ -275,10 +271,10 @@ impl Pipeline {
                             let reason = format!("processing failed: {e}");
                             tracing::error!(origin = %item.origin, %reason, "quarantining message");
                             let mut tx = store.begin().await?;
-                            let raw = if packed.is_empty() {
+                            let raw = if packed.bytes.is_empty() {
                                 item.raw.clone()
                             } else {
-                                codec::unpack(Some(codec::LZ4), packed)?
+                                codec::unpack(packed.codec, &packed.bytes)?
                             };
                             tx.quarantine(&item.origin, &reason, &raw, now).await?;
                             tx.commit().await?;
@@ -303,7 +299,7 @@ impl Pipeline {
         store: &Store,
         items: &[Inbound],
         parsed: &[std::result::Result<ParsedMail, String>],
-        packed: &[Vec<u8>],
+        packed: &[codec::Stored],
         keys: &BatchKeys,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>> {
@@ -370,7 +366,7 @@ impl Pipeline {
         b: &mut Batch<'a>,
         item: &'a Inbound,
         parsed: &'a std::result::Result<ParsedMail, String>,
-        packed: &'a [u8],
+        packed: &'a codec::Stored,
     ) -> Outcome {
         let mail = match parsed {
             Ok(m) => m,

@@ -11,6 +11,32 @@ pub fn pack(raw: &[u8]) -> Vec<u8> {
     lz4_flex::compress_prepend_size(raw)
 }
 
+/// Raw bytes in their stored form.
+#[derive(Debug, Clone, Default)]
+pub struct Stored {
+    pub bytes: Vec<u8>,
+    pub codec: Option<&'static str>,
+}
+
+/// The stored form of `raw`: compressed when that saves at least 10 %, else
+/// as received (already-compressed attachments), so a large mail is never held
+/// twice at full size.
+pub fn store(raw: Vec<u8>) -> Stored {
+    let mut packed = pack(&raw);
+    if packed.len() >= raw.len() / 10 * 9 {
+        return Stored {
+            bytes: raw,
+            codec: None,
+        };
+    }
+    // The compressor reserves its worst case; give the rest back.
+    packed.shrink_to_fit();
+    Stored {
+        bytes: packed,
+        codec: Some(LZ4),
+    }
+}
+
 /// The raw bytes as received, from a stored value and its codec.
 pub fn unpack(codec: Option<&str>, stored: &[u8]) -> Result<Vec<u8>> {
     match codec {
@@ -53,5 +79,15 @@ mod tests {
         assert!(unpack(Some(LZ4), &packed[..packed.len() / 2]).is_err());
         assert!(unpack(Some(LZ4), b"\x01").is_err());
         assert!(unpack(Some("zip"), &packed).is_err());
+        let kept = store(raw.clone());
+        assert_eq!(kept.codec, Some(LZ4));
+        assert_eq!(unpack(kept.codec, &kept.bytes).unwrap(), raw);
+        // Incompressible bytes are kept as they are.
+        let noise: Vec<u8> = (0u32..5000)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let kept = store(noise.clone());
+        assert_eq!(kept.codec, None);
+        assert_eq!(kept.bytes, noise);
     }
 }
