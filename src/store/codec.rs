@@ -83,8 +83,15 @@ mod tests {
         assert_eq!(kept.codec, Some(LZ4));
         assert_eq!(unpack(kept.codec, &kept.bytes).unwrap(), raw);
         // Incompressible bytes are kept as they are.
-        let noise: Vec<u8> = (0u32..5000)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<u8> = (0..5000)
+            .map(|_| {
+                // xorshift64: incompressible enough for LZ4.
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
             .collect();
         let kept = store(noise.clone());
         assert_eq!(kept.codec, None);
