@@ -43,7 +43,13 @@ pub fn load_rules(cfg: &Config, path: &std::path::Path) -> Result<RuleSet> {
         .iter()
         .map(|a| a.email.to_ascii_lowercase())
         .collect();
-    RuleSet::load(path, &areas, &agents).map_err(|errors| crate::Error::Config {
+    // The rules engine is pure: the file is read here, in the shell.
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::Config {
+        file: path.display().to_string(),
+        message: format!("cannot read rules file: {e}"),
+    })?;
+    let name = path.display().to_string();
+    RuleSet::parse(&text, &name, &areas, &agents).map_err(|errors| crate::Error::Config {
         file: path.display().to_string(),
         message: format!(
             "{} error(s):\n  {}",

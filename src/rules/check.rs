@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
-use std::path::Path;
 
 use toml::Spanned;
 
@@ -48,24 +47,6 @@ impl RuleSet {
     ) -> Result<RuleSet, Vec<RuleError>> {
         let file = parse_file(text, file_name, known_areas, known_agents)?;
         Ok(compile::compile(file))
-    }
-
-    /// [`RuleSet::parse`] on the contents of `path`.
-    pub fn load(
-        path: &Path,
-        known_areas: &[String],
-        known_agents: &[String],
-    ) -> Result<RuleSet, Vec<RuleError>> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![RuleError {
-                file: name.clone(),
-                line: 0,
-                path: String::new(),
-                message: format!("cannot read rules file: {e}"),
-            }]
-        })?;
-        RuleSet::parse(&text, &name, known_areas, known_agents)
     }
 }
 

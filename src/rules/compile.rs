@@ -10,7 +10,7 @@ use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::model::{Actions, Condition, Customer, Field, Op, RulesFile};
 
-/// A compiled rules file. Build it with [`RuleSet::parse`] or [`RuleSet::load`].
+/// A compiled rules file. Build it with [`RuleSet::parse`] (the shell reads the file).
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     pub(super) customers: Vec<Customer>,

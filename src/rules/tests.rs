@@ -680,24 +680,6 @@ then = {}
     }));
 }
 
-#[test]
-fn load_reads_a_file_and_reports_unreadable_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rules.toml");
-    std::fs::write(&path, LAYERED).unwrap();
-    let rs = RuleSet::load(&path, &[], &[]).unwrap();
-    assert_eq!(rs.len(), 5);
-    let errs = RuleSet::load(&dir.path().join("missing.toml"), &[], &[]).unwrap_err();
-    assert_eq!(errs.len(), 1);
-    assert!(
-        errs[0]
-            .to_string()
-            .contains("missing.toml: cannot read rules file"),
-        "{}",
-        errs[0]
-    );
-}
-
 /// A tiny deterministic generator (no proptest).
 struct Lcg(u64);
 

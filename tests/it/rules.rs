@@ -114,6 +114,9 @@ fn rules_check_and_explain() {
     let env = env_with_rules(Backend::Sqlite, RULES);
     let out = env.run_ok(&["rules", "check"]);
     assert!(out.contains("ok, 5 rule(s), 1 customer(s)"), "{out}");
+    let missing = env.run(&["rules", "check", "--rules", "nope.toml"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.toml: cannot read rules file"));
 
     let f = env.path("m.eml");
     std::fs::write(
