@@ -186,49 +186,32 @@ impl Env {
     /// Runs one SQL statement against the test database (to set up states that
     /// later issues will reach through agent commands).
     pub fn sql(&self, stmt: &str) {
-        let url = self.db_url.clone();
-        let stmt = stmt.to_string();
-        runtime().block_on(async move {
-            match self.backend {
-                Backend::Sqlite => {
-                    let mut c = sqlx::SqliteConnection::connect(&url)
-                        .await
-                        .expect("sqlite connect");
-                    sqlx::query(sqlx::AssertSqlSafe(stmt))
-                        .execute(&mut c)
-                        .await
-                        .expect("sql");
-                }
-                Backend::Postgres => {
-                    let mut c = sqlx::PgConnection::connect(&url).await.expect("pg connect");
-                    sqlx::query(sqlx::AssertSqlSafe(stmt))
-                        .execute(&mut c)
-                        .await
-                        .expect("sql");
-                }
-            }
-        });
+        self.scalar(stmt);
     }
 
     /// Runs a `SELECT COUNT(*) …` against the test database.
     pub fn count(&self, stmt: &str) -> i64 {
-        let url = self.db_url.clone();
-        let stmt = stmt.to_string();
+        self.scalar(stmt).expect("the statement returns a row")
+    }
+
+    /// Runs `stmt` on a fresh connection; the first column of its first row, if any.
+    fn scalar(&self, stmt: &str) -> Option<i64> {
+        let (url, stmt) = (self.db_url.clone(), sqlx::AssertSqlSafe(stmt.to_string()));
         runtime().block_on(async move {
             match self.backend {
                 Backend::Sqlite => {
                     let mut c = sqlx::SqliteConnection::connect(&url)
                         .await
                         .expect("sqlite connect");
-                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(stmt))
-                        .fetch_one(&mut c)
+                    sqlx::query_scalar::<_, i64>(stmt)
+                        .fetch_optional(&mut c)
                         .await
                         .expect("sql")
                 }
                 Backend::Postgres => {
                     let mut c = sqlx::PgConnection::connect(&url).await.expect("pg connect");
-                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(stmt))
-                        .fetch_one(&mut c)
+                    sqlx::query_scalar::<_, i64>(stmt)
+                        .fetch_optional(&mut c)
                         .await
                         .expect("sql")
                 }
