@@ -6,8 +6,10 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod inbound;
 pub mod mail;
+pub mod net;
 pub mod outbound;
 pub mod pipeline;
 pub mod rules;

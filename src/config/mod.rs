@@ -29,6 +29,8 @@ pub struct Config {
     pub sla: BTreeMap<String, SlaConfig>,
     #[serde(default)]
     pub rules: Option<RulesSection>,
+    #[serde(default)]
+    pub http: HttpSection,
     /// Where the config was read from (None: embedded default). Relative paths
     /// in the file are resolved against the current directory, like the CLI.
     #[serde(skip)]
@@ -169,9 +171,48 @@ pub struct InboundConfig {
     pub password_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
     pub folder: Option<String>,
+    /// Committed mail is moved here (UID MOVE, or COPY + EXPUNGE).
     pub processed_folder: Option<String>,
+    /// Without a processed_folder, committed mail is flagged \Seen (default true).
+    pub mark_seen: Option<bool>,
     pub idle: Option<bool>,
     pub poll_interval: Option<String>,
+    /// "plain" (AUTHENTICATE PLAIN, the default) or "login" (the LOGIN command).
+    pub auth: Option<ImapAuth>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapAuth {
+    Plain,
+    Login,
+}
+
+impl InboundConfig {
+    pub fn folder(&self) -> &str {
+        self.folder.as_deref().unwrap_or("INBOX")
+    }
+}
+
+/// `serve`'s HTTP endpoint: /healthz and /metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Address to listen on; "off" disables the endpoint.
+    #[serde(default = "default_http_listen")]
+    pub listen: String,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            listen: default_http_listen(),
+        }
+    }
+}
+
+fn default_http_listen() -> String {
+    "127.0.0.1:9466".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -293,8 +334,10 @@ impl Config {
                 ca_file: None,
                 folder: None,
                 processed_folder: None,
+                mark_seen: None,
                 idle: None,
                 poll_interval: None,
+                auth: None,
             }],
             outbound: OutboundConfig::default(),
             agent: Vec::new(),
@@ -302,6 +345,7 @@ impl Config {
             manager: Vec::new(),
             sla: BTreeMap::new(),
             rules: None,
+            http: HttpSection::default(),
             source: None,
         }
     }
@@ -379,8 +423,11 @@ impl Config {
     }
 }
 
+mod endpoint;
 #[cfg(test)]
 mod tests;
 mod validate;
+
+pub use endpoint::{Endpoint, Protocol, Secret, SecretSource};
 
 pub use validate::{parse_duration, parse_size, redact_url};

@@ -51,11 +51,15 @@ impl Config {
                     }
                 }
                 InboundKind::Imap => {
-                    if ib.host.is_none() {
-                        return Err(format!("key {key}.host: required for kind = \"imap\""));
-                    }
                     if ib.username.is_none() {
                         return Err(format!("key {key}.username: required for kind = \"imap\""));
+                    }
+                    ib.endpoint(key.clone())?;
+                    if ib.processed_folder.as_deref() == Some(ib.folder()) {
+                        return Err(format!(
+                            "key {key}.processed_folder: must differ from folder {:?}",
+                            ib.folder()
+                        ));
                     }
                 }
             }
@@ -70,10 +74,14 @@ impl Config {
                 }
             }
             OutboundKind::Smtp => {
-                if self.outbound.host.is_none() {
-                    return Err("key outbound.host: required for kind = \"smtp\"".into());
-                }
+                self.outbound.endpoint()?;
             }
+        }
+        if self.http.listen != "off" && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "key http.listen: {:?} is not an address like \"127.0.0.1:9466\" (or \"off\")",
+                self.http.listen
+            ));
         }
         if let Some(iv) = &self.outbound.flush_interval {
             parse_duration(iv).map_err(|e| format!("key outbound.flush_interval: {e}"))?;
