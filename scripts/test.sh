@@ -4,7 +4,9 @@
 # real-world corpus test (../shared/corpus, when present).
 #
 # Needs: a Rust toolchain; PostgreSQL on 127.0.0.1:5432 (started here if it is
-# installed but stopped; installed with apt-get when missing and we are root).
+# installed but stopped; installed with apt-get when missing and we are root);
+# Dovecot and Postfix binaries (installed with apt-get when missing; the tests
+# start private instances of them per test, see scripts/mailenv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +46,11 @@ ensure_postgres() {
 
 ensure_postgres
 export MAILROOM_TEST_PG_URL=$pg_url
+
+log "Dovecot + Postfix for the IMAP tests"
+bash scripts/mailenv.sh install
+/usr/sbin/dovecot --version
+/usr/sbin/postconf -h mail_version
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 
 use crate::config::{Config, InboundKind};
+use crate::health::Health;
 use crate::inbound::Batcher;
+use crate::inbound::imap::{Context as ImapContext, ImapSource};
 use crate::inbound::maildir::Maildir;
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::Store;
@@ -57,10 +59,7 @@ pub(super) async fn ingest(
         } else {
             std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?
         };
-        let full = batcher.push(Inbound {
-            origin: f.display().to_string(),
-            raw,
-        });
+        let full = batcher.push(Inbound::new(f.display().to_string(), raw));
         if full || i + 1 == total {
             for o in pipeline
                 .process_batch(store, batcher.take(), chrono::Utc::now())
@@ -76,30 +75,64 @@ pub(super) async fn ingest(
 
 pub(super) async fn poll_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Result<()> {
     let pipeline = Arc::new(Pipeline::new(cfg.clone())?);
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let counts: Arc<Mutex<BTreeMap<&'static str, usize>>> = Arc::default();
+    let count = |counts: &Arc<Mutex<BTreeMap<&'static str, usize>>>, o: &Outcome| {
+        if let Ok(mut c) = counts.lock() {
+            *c.entry(o.outcome.as_str()).or_default() += 1;
+        }
+    };
+    // IMAP mailboxes are drained concurrently, each on its own connection.
+    let ctx = ImapContext {
+        pipeline: pipeline.clone(),
+        store: store.clone(),
+        health: Arc::new(Health::new()),
+        committed: Arc::new(tokio::sync::Notify::new()),
+        batch_size: cfg.mailroom.batch_size,
+        max_message_size: cfg.max_message_size() as u64,
+    };
+    let mut imap = Vec::new();
+    for (i, ib) in cfg.inbound.iter().enumerate() {
+        if ib.kind != InboundKind::Imap {
+            continue;
+        }
+        let source = ImapSource::from_config(ib, format!("inbound[{i}]"))
+            .with_context(|| format!("inbound {:?}", ib.name))?;
+        let (ctx, counts) = (ctx.clone(), counts.clone());
+        imap.push(tokio::spawn(async move {
+            let r = source.sync_once(&ctx, &mut |o| count(&counts, o)).await;
+            (source.name, r)
+        }));
+    }
+    let mut failed = Vec::new();
     for ib in &cfg.inbound {
-        match ib.kind {
-            InboundKind::Maildir => {
-                let path = ib.path.as_deref().context("maildir source without path")?;
-                let md = Maildir::new(&ib.name, path);
-                md.drain(
-                    &pipeline,
-                    store,
-                    cfg.mailroom.batch_size,
-                    &|| false,
-                    &mut |o| {
-                        *counts.entry(o.outcome.as_str()).or_default() += 1;
-                    },
-                )
-                .await
-                .with_context(|| format!("inbound {:?}", ib.name))?;
-            }
-            InboundKind::Imap => bail!(
-                "inbound {:?}: kind = \"imap\" is not in this build yet",
-                ib.name
-            ),
+        if ib.kind != InboundKind::Maildir {
+            continue;
+        }
+        let path = ib.path.as_deref().context("maildir source without path")?;
+        let md = Maildir::new(&ib.name, path);
+        let counts = counts.clone();
+        if let Err(e) = md
+            .drain(
+                &pipeline,
+                store,
+                cfg.mailroom.batch_size,
+                &|| false,
+                &mut |o| count(&counts, o),
+            )
+            .await
+        {
+            tracing::error!(source = %ib.name, error = %e, "inbound source failed");
+            failed.push(format!("{}: {e}", ib.name));
         }
     }
+    for task in imap {
+        let (name, result) = task.await.context("imap task")?;
+        if let Err(e) = result {
+            tracing::error!(source = %name, error = %e, "inbound source failed");
+            failed.push(format!("{name}: {e}"));
+        }
+    }
+    let counts = counts.lock().map(|c| c.clone()).unwrap_or_default();
     let total: usize = counts.values().sum();
     let detail: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!(
@@ -110,5 +143,12 @@ pub(super) async fn poll_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Resul
             format!(": {}", detail.join(", "))
         }
     );
+    if !failed.is_empty() {
+        bail!(
+            "{} source(s) failed (the others were processed):\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        );
+    }
     Ok(())
 }

@@ -107,10 +107,7 @@ impl Maildir {
                             continue;
                         }
                     };
-                    let full = batcher.push(Inbound {
-                        origin: origin(&name, &file),
-                        raw,
-                    });
+                    let full = batcher.push(Inbound::new(origin(&name, &file), raw));
                     paths.push(file);
                     if full {
                         slot.send((std::mem::take(&mut paths), pipeline.prepare(batcher.take())));

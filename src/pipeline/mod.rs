@@ -70,9 +70,25 @@ pub struct Prepared {
     /// The raw bytes as stored (compressed), for the messages that parsed.
     packed: Vec<codec::Stored>,
     keys: BatchKeys,
+    position: Option<SourcePosition>,
+}
+
+/// How far a source is committed (an IMAP folder's UIDVALIDITY and last UID),
+/// written in the same transaction as the batch's messages.
+#[derive(Debug, Clone)]
+pub struct SourcePosition {
+    pub source: String,
+    pub uidvalidity: i64,
+    pub last_uid: i64,
 }
 
 impl Prepared {
+    /// Commits `position` together with this batch.
+    pub fn at_position(mut self, position: SourcePosition) -> Prepared {
+        self.position = Some(position);
+        self
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -90,11 +106,34 @@ pub(crate) struct Incoming<'a> {
     pub(crate) packed: &'a codec::Stored,
 }
 
+/// The slice of a prepared batch one transaction handles (all of it, or one
+/// message when a failing batch is isolated).
+struct Part<'a> {
+    items: &'a [Inbound],
+    parsed: &'a [std::result::Result<ParsedMail, String>],
+    packed: &'a [codec::Stored],
+    keys: &'a BatchKeys,
+    position: Option<&'a SourcePosition>,
+}
+
 /// One raw message and where it came from (file path, maildir entry, …).
 #[derive(Debug, Clone)]
 pub struct Inbound {
     pub origin: String,
     pub raw: Vec<u8>,
+    /// Set when the source saw the message is over the size limit and fetched
+    /// only its header (`raw`): the message is quarantined with that header.
+    pub oversize: Option<u64>,
+}
+
+impl Inbound {
+    pub fn new(origin: String, raw: Vec<u8>) -> Inbound {
+        Inbound {
+            origin,
+            raw,
+            oversize: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -233,6 +272,7 @@ impl Pipeline {
             parsed,
             packed,
             keys,
+            position: None,
         }
     }
 
@@ -249,10 +289,13 @@ impl Pipeline {
         match self
             .try_batch(
                 store,
-                &batch.items,
-                &batch.parsed,
-                &batch.packed,
-                &batch.keys,
+                Part {
+                    items: &batch.items,
+                    parsed: &batch.parsed,
+                    packed: &batch.packed,
+                    keys: &batch.keys,
+                    position: batch.position.as_ref(),
+                },
                 now,
             )
             .await
@@ -268,7 +311,17 @@ impl Pipeline {
                     let keys = self.batch_keys(one);
                     let alone = std::slice::from_ref(item);
                     match self
-                        .try_batch(store, alone, one, std::slice::from_ref(packed), &keys, now)
+                        .try_batch(
+                            store,
+                            Part {
+                                items: alone,
+                                parsed: one,
+                                packed: std::slice::from_ref(packed),
+                                keys: &keys,
+                                position: None,
+                            },
+                            now,
+                        )
                         .await
                     {
                         Ok(mut v) => out.append(&mut v),
@@ -293,6 +346,14 @@ impl Pipeline {
                         }
                     }
                 }
+                // Every message is now stored or quarantined; a crash before this
+                // line only means the source offers them again as duplicates.
+                if let Some(p) = &batch.position {
+                    let mut tx = store.begin().await?;
+                    tx.set_source_position(&p.source, p.uidvalidity, p.last_uid, now)
+                        .await?;
+                    tx.commit().await?;
+                }
                 Ok(out)
             }
         }
@@ -303,12 +364,16 @@ impl Pipeline {
     async fn try_batch(
         &self,
         store: &Store,
-        items: &[Inbound],
-        parsed: &[std::result::Result<ParsedMail, String>],
-        packed: &[codec::Stored],
-        keys: &BatchKeys,
+        part: Part<'_>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>> {
+        let Part {
+            items,
+            parsed,
+            packed,
+            keys,
+            position,
+        } = part;
         let mut tx = store.begin().await?;
         let result = async {
             let rate_since = now - chrono::Duration::hours(outgoing::RATE_WINDOW_HOURS);
@@ -320,6 +385,10 @@ impl Pipeline {
                 .map(|((item, p), raw)| self.process(&mut b, item, p, raw))
                 .collect();
             tx.write_batch(&b).await?;
+            if let Some(p) = position {
+                tx.set_source_position(&p.source, p.uidvalidity, p.last_uid, now)
+                    .await?;
+            }
             Ok::<_, crate::Error>(outcomes)
         }
         .await;
@@ -336,11 +405,16 @@ impl Pipeline {
     }
 
     fn parse(&self, item: &Inbound) -> std::result::Result<ParsedMail, String> {
-        if item.raw.len() > self.max_size {
+        let size = item.oversize.unwrap_or(item.raw.len() as u64);
+        if size > self.max_size as u64 {
             return Err(format!(
-                "message is {} bytes, over the limit of {} bytes (mailroom.max_message_size)",
-                item.raw.len(),
-                self.max_size
+                "message is {size} bytes, over the limit of {} bytes (mailroom.max_message_size){}",
+                self.max_size,
+                if item.oversize.is_some() {
+                    "; only its header was fetched and is kept here"
+                } else {
+                    ""
+                }
             ));
         }
         crate::mail::parse(&item.raw).map_err(|f| f.to_string())

@@ -273,6 +273,20 @@ impl Store {
         )
     }
 
+    /// The committed position of an IMAP folder: (UIDVALIDITY, last UID).
+    pub async fn source_position(&self, source: &str) -> Result<Option<(i64, i64)>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, (i64, i64)>(
+            "SELECT uidvalidity, last_uid FROM source_positions WHERE source = $1")
+            .bind(source).fetch_optional(p).await?))
+    }
+
+    /// Outgoing mail not yet sent or given up on (queued or being sent).
+    pub async fn outbox_depth(&self) -> Result<i64> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')")
+            .fetch_one(p).await?))
+    }
+
     pub async fn count(&self, table: Table) -> Result<i64> {
         let sql = format!("SELECT COUNT(*) FROM {}", table.name());
         Ok(

@@ -73,6 +73,9 @@ impl Tx {
             .bind(source).fetch_optional(&mut *c).await?))
     }
 
+    /// Records how far a folder is committed. Within one UIDVALIDITY the
+    /// position only moves forward, so two instances syncing the same folder
+    /// can't move it back; a new UIDVALIDITY replaces it.
     pub async fn set_source_position(
         &mut self,
         source: &str,
@@ -80,9 +83,21 @@ impl Tx {
         last_uid: i64,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        on_tx!(self, c => sqlx::query(
-            "INSERT INTO source_positions (source, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (source) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, updated_at = excluded.updated_at")
+        // SQLite's two-argument max() is PostgreSQL's GREATEST().
+        let sql = |max: &str| {
+            format!(
+                "INSERT INTO source_positions (source, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (source) DO UPDATE SET \
+                 last_uid = CASE WHEN source_positions.uidvalidity = excluded.uidvalidity \
+                            THEN {max}(source_positions.last_uid, excluded.last_uid) ELSE excluded.last_uid END, \
+                 uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at"
+            )
+        };
+        let sql = match self {
+            Tx::Sqlite(_) => sql("max"),
+            Tx::Postgres(_) => sql("GREATEST"),
+        };
+        on_tx!(self, c => sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(source).bind(uidvalidity).bind(last_uid).bind(now).execute(&mut *c).await.map(|_| ())?);
         Ok(())
     }

@@ -1,10 +1,12 @@
 //! One integration-test binary (the machine has 2 cores: few test binaries).
 
+mod mailenv;
 mod support;
 
 mod assign;
 mod badinput;
 mod corpus;
 mod flow;
+mod imap;
 mod maildir;
 mod rules;

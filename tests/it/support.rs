@@ -20,6 +20,16 @@ pub struct Env {
     pub db_url: String,
     pg_db: Option<String>,
     counter: std::cell::Cell<u32>,
+    /// Port of `serve`'s /healthz and /metrics endpoint.
+    pub http_port: u16,
+}
+
+/// A port nobody listens on right now (the OS picks it; a test binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 pub fn pg_admin_url() -> String {
@@ -88,8 +98,9 @@ impl Env {
             }
         };
         let config = dir.path().join("mailroom.toml");
+        let http_port = free_port();
         let text = format!(
-            "{base}\n[database]\nurl = \"{db_url}\"\n\n[[inbound]]\nname = \"inbox\"\nkind = \"maildir\"\npath = \"{}\"\npoll_interval = \"100ms\"\n\n[outbound]\nkind = \"file\"\npath = \"{}\"\nflush_interval = \"100ms\"\n{extra}\n",
+            "{base}\n[database]\nurl = \"{db_url}\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n[[inbound]]\nname = \"inbox\"\nkind = \"maildir\"\npath = \"{}\"\npoll_interval = \"100ms\"\n\n[outbound]\nkind = \"file\"\npath = \"{}\"\nflush_interval = \"100ms\"\n{extra}\n",
             dir.path().join("inbox").display(),
             dir.path().join("outbox").display(),
         );
@@ -101,6 +112,7 @@ impl Env {
             db_url,
             pg_db,
             counter: std::cell::Cell::new(0),
+            http_port,
         }
     }
 

@@ -1,13 +1,20 @@
-//! `serve`: runs the inbound sources and the outbox worker until SIGTERM/SIGINT.
-//! Shutdown is checked between batches, so the batch in hand is committed
-//! before the process exits.
+//! `serve`: runs every inbound source, the outbox worker and the HTTP
+//! endpoint until SIGTERM/SIGINT. IMAP sources run in their own tasks; Maildir
+//! sources, rules reload and the outbox share the main loop. On shutdown each
+//! source finishes and commits the batch in hand, logs out, and serve exits 0.
+
+mod http;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use crate::config::{Config, InboundKind, parse_duration};
 use crate::error::{Error, Result};
+use crate::health::Health;
+use crate::inbound::imap::{Context as ImapContext, ImapSource};
 use crate::inbound::maildir::Maildir;
 use crate::outbound::{self, Transport};
 use crate::pipeline::Pipeline;
@@ -15,22 +22,27 @@ use crate::store::Store;
 
 const DEFAULT_MAILDIR_INTERVAL: Duration = Duration::from_millis(500);
 const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// How long shutdown waits for IMAP sources to commit and log out.
+const SOURCE_STOP_GRACE: Duration = Duration::from_secs(60);
 
 pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     let pipeline = Arc::new(Pipeline::new(cfg.clone())?);
     let transport = Transport::from_config(&cfg)?;
     let renderer = outbound::Renderer::new(&cfg)?;
+    let health = Arc::new(Health::new());
     let stop = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = watch::channel(false);
     let wake = Arc::new(tokio::sync::Notify::new());
-    spawn_signal_handler(stop.clone(), wake.clone())?;
+    spawn_signal_handler(stop.clone(), stop_tx, wake.clone())?;
     let reload = Arc::new(AtomicBool::new(false));
     spawn_hangup_handler(reload.clone(), wake.clone())?;
     let rules_file = cfg.rules.as_ref().map(|r| r.file.clone());
     let mut rules_mtime = rules_file.as_deref().and_then(modified);
 
     let mut maildirs = Vec::new();
+    let mut imap = Vec::new();
     let mut interval = DEFAULT_FLUSH_INTERVAL;
-    for ib in &cfg.inbound {
+    for (i, ib) in cfg.inbound.iter().enumerate() {
         match ib.kind {
             InboundKind::Maildir => {
                 let path = ib
@@ -45,13 +57,13 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
                     .and_then(|s| parse_duration(s).ok())
                     .unwrap_or(DEFAULT_MAILDIR_INTERVAL);
                 interval = interval.min(iv);
+                health.register(&ib.name, "maildir");
                 maildirs.push(md);
             }
             InboundKind::Imap => {
-                return Err(Error::Invalid(format!(
-                    "inbound {:?}: kind = \"imap\" is not in this build yet",
-                    ib.name
-                )));
+                let source = ImapSource::from_config(ib, format!("inbound[{i}]"))
+                    .map_err(|e| Error::Invalid(format!("inbound {:?}: {e}", ib.name)))?;
+                imap.push(source);
             }
         }
     }
@@ -63,8 +75,26 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     {
         interval = interval.min(f);
     }
+    let http = if cfg.http.listen == "off" {
+        None
+    } else {
+        Some(http::start(&cfg.http.listen, health.clone(), stop_rx.clone()).await?)
+    };
+    let ctx = ImapContext {
+        pipeline: pipeline.clone(),
+        store: store.clone(),
+        health: health.clone(),
+        committed: wake.clone(),
+        batch_size: cfg.mailroom.batch_size,
+        max_message_size: cfg.max_message_size() as u64,
+    };
+    let imap_tasks: Vec<_> = imap
+        .into_iter()
+        .map(|s| tokio::spawn(s.run(ctx.clone(), stop_rx.clone())))
+        .collect();
     tracing::info!(
-        sources = maildirs.len(),
+        maildir_sources = maildirs.len(),
+        imap_sources = imap_tasks.len(),
         backend = store.backend(),
         "mailroom serving"
     );
@@ -85,23 +115,42 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         for md in &maildirs {
             let result = md
                 .drain(&pipeline, &store, cfg.mailroom.batch_size, &stopped, &mut |o| {
+                    health.ingested(&md.name, std::slice::from_ref(o));
                     tracing::info!(origin = %o.file, outcome = o.outcome.as_str(), ticket = o.ticket_ref.as_deref().unwrap_or("-"), "processed");
                 })
                 .await;
-            if let Err(e) = result {
-                // A broken source or a database hiccup: log, keep serving, retry next round.
-                tracing::error!(source = %md.name, error = %e, "inbound source failed");
+            match result {
+                Ok(_) => health.synced(&md.name, None),
+                Err(e) => {
+                    // A broken source or a database hiccup: log, keep serving, retry next round.
+                    tracing::error!(source = %md.name, error = %e, "inbound source failed");
+                    health.failed(&md.name, &e.to_string());
+                }
             }
         }
-        if !stopped()
-            && let Err(e) = outbound::flush(&store, &transport, &renderer, chrono::Utc::now).await
-        {
-            tracing::error!(error = %e, "outbox flush failed");
+        if !stopped() {
+            let flushed = outbound::flush(&store, &transport, &renderer, chrono::Utc::now).await;
+            let depth = store.outbox_depth().await.ok();
+            match flushed {
+                Ok(_) => health.outbox(depth, None),
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox flush failed");
+                    health.outbox(depth, Some(e.to_string()));
+                }
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = wake.notified() => {}
         }
+    }
+    for task in imap_tasks {
+        if tokio::time::timeout(SOURCE_STOP_GRACE, task).await.is_err() {
+            tracing::error!("an imap source did not stop within {SOURCE_STOP_GRACE:?}");
+        }
+    }
+    if let Some(h) = http {
+        let _ = h.await;
     }
     tracing::info!("shutting down: in-flight work committed");
     store.close().await;
@@ -125,7 +174,11 @@ fn spawn_hangup_handler(reload: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>)
     Ok(())
 }
 
-fn spawn_signal_handler(stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -> Result<()> {
+fn spawn_signal_handler(
+    stop: Arc<AtomicBool>,
+    stop_tx: watch::Sender<bool>,
+    wake: Arc<tokio::sync::Notify>,
+) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(|e| Error::io("SIGTERM handler", e))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::io("SIGINT handler", e))?;
@@ -135,6 +188,7 @@ fn spawn_signal_handler(stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -
             _ = int.recv() => tracing::info!("SIGINT received"),
         }
         stop.store(true, Ordering::SeqCst);
+        stop_tx.send_replace(true);
         wake.notify_one();
     });
     Ok(())

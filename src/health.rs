@@ -1,0 +1,180 @@
+//! What `serve` reports about itself: per-source state for /healthz and the
+//! Prometheus metrics for /metrics. Sources and the outbox worker write here;
+//! the HTTP endpoint (`server::http`) only reads.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::pipeline::Outcome;
+
+/// One inbound source as /healthz shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceHealth {
+    pub kind: &'static str,
+    /// connecting | syncing | idle | polling | backoff | stopped
+    pub state: &'static str,
+    pub connected: bool,
+    pub last_sync: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub messages: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uidvalidity: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_uid: Option<u32>,
+}
+
+impl SourceHealth {
+    /// Healthy: no error since the last successful sync.
+    pub fn ok(&self) -> bool {
+        self.last_error.is_none() && self.state != "stopped"
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Snapshot {
+    pub status: &'static str,
+    pub sources: BTreeMap<String, SourceHealth>,
+    pub outbox_depth: Option<i64>,
+    pub outbox_last_error: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Health {
+    sources: Mutex<BTreeMap<String, SourceHealth>>,
+    outbox: Mutex<(Option<i64>, Option<String>)>,
+}
+
+impl Health {
+    pub fn new() -> Health {
+        Health::default()
+    }
+
+    pub fn register(&self, name: &str, kind: &'static str) {
+        self.update(name, |s| {
+            s.kind = kind;
+            s.state = "connecting";
+        });
+    }
+
+    fn update(&self, name: &str, f: impl FnOnce(&mut SourceHealth)) {
+        let mut map = match self.sources.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        f(map.entry(name.to_string()).or_default());
+    }
+
+    pub fn state(&self, name: &str, state: &'static str) {
+        self.update(name, |s| s.state = state);
+    }
+
+    pub fn connected(&self, name: &str, uidvalidity: u32) {
+        metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(1.0);
+        self.update(name, |s| {
+            s.connected = true;
+            s.state = "syncing";
+            s.uidvalidity = Some(uidvalidity);
+        });
+    }
+
+    /// A sync pass finished: the source is healthy again.
+    pub fn synced(&self, name: &str, last_uid: Option<u32>) {
+        let now = Utc::now();
+        metrics::gauge!("mailroom_source_last_sync_timestamp_seconds", "source" => name.to_string())
+            .set(now.timestamp_millis() as f64 / 1000.0);
+        self.update(name, |s| {
+            s.last_sync = Some(now);
+            s.last_error = None;
+            s.consecutive_failures = 0;
+            if last_uid.is_some() {
+                s.last_uid = last_uid;
+            }
+        });
+    }
+
+    pub fn failed(&self, name: &str, error: &str) {
+        metrics::counter!("mailroom_source_errors_total", "source" => name.to_string())
+            .increment(1);
+        metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(0.0);
+        self.update(name, |s| {
+            s.connected = false;
+            s.state = "backoff";
+            s.last_error = Some(error.to_string());
+            s.last_error_at = Some(Utc::now());
+            s.consecutive_failures += 1;
+        });
+    }
+
+    pub fn stopped(&self, name: &str) {
+        metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(0.0);
+        self.update(name, |s| {
+            s.connected = false;
+            s.state = "stopped";
+        });
+    }
+
+    /// Counts a committed batch's outcomes (messages ingested by outcome).
+    pub fn ingested(&self, name: &str, outcomes: &[Outcome]) {
+        for o in outcomes {
+            metrics::counter!("mailroom_messages_ingested_total",
+                "source" => name.to_string(), "outcome" => o.outcome.as_str())
+            .increment(1);
+        }
+        let n = outcomes.len() as u64;
+        self.update(name, |s| s.messages += n);
+    }
+
+    pub fn outbox(&self, depth: Option<i64>, error: Option<String>) {
+        if let Some(d) = depth {
+            metrics::gauge!("mailroom_outbox_depth").set(d as f64);
+        }
+        if error.is_some() {
+            metrics::counter!("mailroom_outbox_errors_total").increment(1);
+        }
+        let mut o = match self.outbox.lock() {
+            Ok(o) => o,
+            Err(p) => p.into_inner(),
+        };
+        if depth.is_some() {
+            o.0 = depth;
+        }
+        o.1 = error;
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let sources = match self.sources.lock() {
+            Ok(m) => m.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let (outbox_depth, outbox_last_error) = match self.outbox.lock() {
+            Ok(o) => o.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let ok = sources.values().all(SourceHealth::ok);
+        Snapshot {
+            status: if ok { "ok" } else { "degraded" },
+            sources,
+            outbox_depth,
+            outbox_last_error,
+        }
+    }
+}
+
+/// Latency of the last hop, for the ingest-lag metric: from the server telling
+/// mailroom about new mail (IDLE) to the batch being committed.
+pub fn record_notify_to_commit(source: &str, seconds: f64) {
+    metrics::histogram!("mailroom_idle_to_commit_seconds", "source" => source.to_string())
+        .record(seconds);
+}
+
+/// Age of the newest committed message (commit time minus the server's arrival
+/// time): how far behind the mailbox mailroom is.
+pub fn record_sync_lag(source: &str, seconds: f64) {
+    metrics::gauge!("mailroom_sync_lag_seconds", "source" => source.to_string())
+        .set(seconds.max(0.0));
+}

@@ -1,0 +1,411 @@
+//! Draining a folder by UID. New mail is listed with its size, fetched in
+//! batches with BODY.PEEK[] (nothing is marked read by fetching), prepared on
+//! a blocking thread while the previous batch commits, and committed together
+//! with the folder position. Only after the commit is a message moved to the
+//! processed folder or flagged \Seen; a crash in between is repaired on the
+//! next connect (`sweep`).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use futures_util::TryStreamExt;
+use tokio::sync::watch;
+
+use crate::health;
+use crate::inbound::BATCH_BYTES;
+use crate::pipeline::{Inbound, Outcome, SourcePosition};
+
+use super::connect::{ImapSession, timed};
+use super::{Context, ImapError, ImapSource};
+
+/// The selected folder and where its committed position is.
+pub(super) struct Folder {
+    pub uidvalidity: u32,
+    pub last_uid: u32,
+    pub can_idle: bool,
+    can_move: bool,
+    uidplus: bool,
+    /// Committed-but-not-moved mail has been looked for on this connection.
+    swept: bool,
+}
+
+/// A batch whose transaction is running while the next one is fetched.
+struct InFlight {
+    uids: Vec<u32>,
+    newest: Option<DateTime<FixedOffset>>,
+    commit: tokio::task::JoinHandle<crate::Result<Vec<Outcome>>>,
+}
+
+impl ImapSource {
+    /// Selects the folder and resumes from the stored position. A changed
+    /// UIDVALIDITY means the folder was recreated: it is read again from the
+    /// start, and Message-ID + content de-duplication keeps every mail once.
+    pub(super) async fn select(
+        &self,
+        session: &mut ImapSession,
+        ctx: &Context,
+    ) -> Result<Folder, ImapError> {
+        let caps = timed("CAPABILITY", session.capabilities()).await?;
+        let mailbox = timed("SELECT", session.select(&self.folder))
+            .await
+            .map_err(|e| ImapError::Protocol(format!("cannot select {:?}: {e}", self.folder)))?;
+        let uidvalidity = mailbox.uid_validity.ok_or_else(|| {
+            ImapError::Protocol(format!(
+                "the server sent no UIDVALIDITY for {:?}",
+                self.folder
+            ))
+        })?;
+        let last_uid = match ctx.store.source_position(&self.position_key).await? {
+            Some((v, uid)) if v == i64::from(uidvalidity) => u32::try_from(uid).unwrap_or(0),
+            Some((v, uid)) => {
+                tracing::warn!(source = %self.name, folder = %self.folder, old = v, new = uidvalidity,
+                    old_last_uid = uid,
+                    "UIDVALIDITY changed (folder recreated): reading it again; duplicates are recognised and skipped");
+                0
+            }
+            None => 0,
+        };
+        if let Some(dest) = &self.processed_folder {
+            // Creating an existing folder fails with NO [ALREADYEXISTS]: fine.
+            if let Err(e) = timed("CREATE", session.create(dest)).await {
+                tracing::debug!(source = %self.name, folder = %dest, error = %e, "processed folder not created");
+            }
+        }
+        ctx.health.connected(&self.name, uidvalidity);
+        Ok(Folder {
+            uidvalidity,
+            last_uid,
+            can_idle: caps.has_str("IDLE"),
+            can_move: caps.has_str("MOVE"),
+            uidplus: caps.has_str("UIDPLUS"),
+            swept: false,
+        })
+    }
+
+    /// Processes everything above the committed UID; returns how many
+    /// messages were committed. `stop` is checked between batches: the batch
+    /// in hand is always committed first.
+    pub(super) async fn drain(
+        &self,
+        session: &mut ImapSession,
+        folder: &mut Folder,
+        ctx: &Context,
+        stop: &mut watch::Receiver<bool>,
+        notified: Option<Instant>,
+        on_outcome: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<usize, ImapError> {
+        if !folder.swept {
+            self.sweep(session, folder).await?;
+            folder.swept = true;
+        }
+        let mut total = 0;
+        loop {
+            let listing = self.list_new(session, folder.last_uid).await?;
+            if listing.is_empty() {
+                return Ok(total);
+            }
+            let mut inflight: Option<InFlight> = None;
+            for chunk in chunks(&listing, ctx.batch_size) {
+                if *stop.borrow() {
+                    break;
+                }
+                let (items, newest) = self
+                    .fetch(session, folder.uidvalidity, chunk, ctx.max_message_size)
+                    .await?;
+                let position = SourcePosition {
+                    source: self.position_key.clone(),
+                    uidvalidity: i64::from(folder.uidvalidity),
+                    last_uid: i64::from(chunk.last().map(|c| c.0).unwrap_or(folder.last_uid)),
+                };
+                let pipeline = ctx.pipeline.clone();
+                let prepared = tokio::task::spawn_blocking(move || {
+                    pipeline.prepare(items).at_position(position)
+                })
+                .await
+                .map_err(|e| ImapError::Protocol(format!("preparing a batch: {e}")))?;
+                if let Some(prev) = inflight.take() {
+                    total += self
+                        .finish(session, folder, ctx, prev, notified, on_outcome)
+                        .await?;
+                }
+                let (pipeline, store) = (ctx.pipeline.clone(), ctx.store.clone());
+                inflight = Some(InFlight {
+                    uids: chunk.iter().map(|c| c.0).collect(),
+                    newest,
+                    commit: tokio::spawn(async move {
+                        pipeline.commit(&store, &prepared, Utc::now()).await
+                    }),
+                });
+            }
+            if let Some(prev) = inflight.take() {
+                total += self
+                    .finish(session, folder, ctx, prev, notified, on_outcome)
+                    .await?;
+            }
+            if *stop.borrow() {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Waits for a batch's commit, then moves or flags its messages.
+    async fn finish(
+        &self,
+        session: &mut ImapSession,
+        folder: &mut Folder,
+        ctx: &Context,
+        batch: InFlight,
+        notified: Option<Instant>,
+        on_outcome: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<usize, ImapError> {
+        let outcomes = batch
+            .commit
+            .await
+            .map_err(|e| ImapError::Protocol(format!("commit task: {e}")))??;
+        if let Some(max) = batch.uids.iter().max() {
+            folder.last_uid = folder.last_uid.max(*max);
+        }
+        ctx.committed.notify_one();
+        ctx.health.ingested(&self.name, &outcomes);
+        if let Some(t) = notified {
+            health::record_notify_to_commit(&self.name, t.elapsed().as_secs_f64());
+        }
+        if let Some(newest) = batch.newest {
+            let lag = Utc::now().signed_duration_since(newest.with_timezone(&Utc));
+            health::record_sync_lag(&self.name, lag.num_milliseconds() as f64 / 1000.0);
+        }
+        outcomes.iter().for_each(&mut *on_outcome);
+        self.after_commit(session, folder, &batch.uids).await?;
+        Ok(outcomes.len())
+    }
+
+    /// Mail at or below the committed UID that is still in the folder was
+    /// committed, but the move was cut short (crash, lost connection): move it now.
+    async fn sweep(&self, session: &mut ImapSession, folder: &Folder) -> Result<(), ImapError> {
+        if self.processed_folder.is_none() || folder.last_uid == 0 {
+            return Ok(());
+        }
+        let found = timed(
+            "UID SEARCH",
+            session.uid_search(format!("UID 1:{}", folder.last_uid)),
+        )
+        .await?;
+        let mut uids: Vec<u32> = found
+            .into_iter()
+            .filter(|u| *u <= folder.last_uid)
+            .collect();
+        if uids.is_empty() {
+            return Ok(());
+        }
+        uids.sort_unstable();
+        tracing::info!(source = %self.name, count = uids.len(),
+            "moving mail committed before the last disconnect to the processed folder");
+        for part in uids.chunks(1000) {
+            self.after_commit(session, folder, part).await?;
+        }
+        Ok(())
+    }
+
+    async fn after_commit(
+        &self,
+        session: &mut ImapSession,
+        folder: &Folder,
+        uids: &[u32],
+    ) -> Result<(), ImapError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(uids);
+        if let Some(dest) = &self.processed_folder {
+            if folder.can_move {
+                timed("UID MOVE", session.uid_mv(&set, dest)).await?;
+            } else {
+                // RFC 3501 without MOVE: copy, mark deleted, expunge exactly
+                // these UIDs (UIDPLUS) so a user's own \Deleted mail is untouched.
+                timed("UID COPY", session.uid_copy(&set, dest)).await?;
+                store_flags(session, &set, "+FLAGS.SILENT (\\Deleted)").await?;
+                if folder.uidplus {
+                    timed("UID EXPUNGE", async {
+                        let s = session.uid_expunge(&set).await?;
+                        s.try_collect::<Vec<_>>().await
+                    })
+                    .await?;
+                } else {
+                    tracing::warn!(source = %self.name, "server lacks MOVE and UIDPLUS: using EXPUNGE");
+                    timed("EXPUNGE", async {
+                        let s = session.expunge().await?;
+                        s.try_collect::<Vec<_>>().await
+                    })
+                    .await?;
+                }
+            }
+        } else if self.mark_seen {
+            store_flags(session, &set, "+FLAGS.SILENT (\\Seen)").await?;
+        }
+        Ok(())
+    }
+
+    /// UIDs above `last_uid` with their sizes, ascending. `n:*` also returns
+    /// the last message when n is past the end, hence the filter.
+    async fn list_new(
+        &self,
+        session: &mut ImapSession,
+        last_uid: u32,
+    ) -> Result<Vec<(u32, u32)>, ImapError> {
+        let from = last_uid.saturating_add(1);
+        let mut out: Vec<(u32, u32)> = timed("UID FETCH", async {
+            let mut s = session
+                .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE)")
+                .await?;
+            let mut out = Vec::new();
+            while let Some(f) = s.try_next().await? {
+                if let Some(uid) = f.uid
+                    && uid > last_uid
+                {
+                    out.push((uid, f.size.unwrap_or(0)));
+                }
+            }
+            Ok::<_, async_imap::error::Error>(out)
+        })
+        .await?;
+        out.sort_unstable();
+        out.dedup_by_key(|c| c.0);
+        Ok(out)
+    }
+
+    /// Fetches one batch. A message over the size limit is fetched as its
+    /// header only, and the pipeline quarantines it with that header.
+    async fn fetch(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        chunk: &[(u32, u32)],
+        max_size: u64,
+    ) -> Result<(Vec<Inbound>, Option<DateTime<FixedOffset>>), ImapError> {
+        let is_big = |size: u32| u64::from(size) > max_size;
+        let big: Vec<u32> = chunk.iter().filter(|c| is_big(c.1)).map(|c| c.0).collect();
+        let normal: Vec<u32> = chunk.iter().filter(|c| !is_big(c.1)).map(|c| c.0).collect();
+        let mut bodies: HashMap<u32, Vec<u8>> = HashMap::with_capacity(chunk.len());
+        let mut newest: Option<DateTime<FixedOffset>> = None;
+        for (uids, query, header_only) in [
+            (&normal, "(UID INTERNALDATE BODY.PEEK[])", false),
+            (&big, "(UID BODY.PEEK[HEADER])", true),
+        ] {
+            if uids.is_empty() {
+                continue;
+            }
+            timed("UID FETCH", async {
+                let mut s = session.uid_fetch(uid_set(uids), query).await?;
+                // Copied out one response at a time, so a batch is held once.
+                while let Some(f) = s.try_next().await? {
+                    let Some(uid) = f.uid else { continue };
+                    let data = if header_only { f.header() } else { f.body() };
+                    if let Some(d) = data {
+                        bodies.insert(uid, d.to_vec());
+                    }
+                    if let Some(t) = f.internal_date() {
+                        newest = Some(newest.map_or(t, |n| n.max(t)));
+                    }
+                }
+                Ok::<_, async_imap::error::Error>(())
+            })
+            .await?;
+        }
+        let mut items = Vec::with_capacity(chunk.len());
+        for &(uid, size) in chunk {
+            match bodies.remove(&uid) {
+                Some(raw) => items.push(Inbound {
+                    origin: format!("imap:{}:{uidvalidity}:{uid}", self.name),
+                    raw,
+                    oversize: is_big(size).then_some(u64::from(size)),
+                }),
+                // Expunged by another client between listing and fetching.
+                None => {
+                    tracing::debug!(source = %self.name, uid, "message vanished before it was fetched")
+                }
+            }
+        }
+        Ok((items, newest))
+    }
+}
+
+async fn store_flags(session: &mut ImapSession, set: &str, flags: &str) -> Result<(), ImapError> {
+    timed("UID STORE", async {
+        let s = session.uid_store(set, flags).await?;
+        s.try_collect::<Vec<_>>().await
+    })
+    .await?;
+    Ok(())
+}
+
+/// Splits a listing into batches bounded by count and by bytes; a message
+/// bigger than the byte bound travels alone.
+fn chunks(listing: &[(u32, u32)], max_items: usize) -> Vec<&[(u32, u32)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, &(_, size)) in listing.iter().enumerate() {
+        let n = i - start;
+        if n > 0 && (n >= max_items.max(1) || bytes + size as usize > BATCH_BYTES) {
+            out.push(&listing[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size as usize;
+    }
+    if start < listing.len() {
+        out.push(&listing[start..]);
+    }
+    out
+}
+
+/// A compact UID set: `1:5,7,9:12` for sorted or unsorted UIDs.
+pub(super) fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8, 9, 12]), "1:3,5,7:9,12");
+        assert_eq!(uid_set(&[9, 1, 2]), "1:2,9");
+        assert_eq!(uid_set(&[4]), "4");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn chunks_respect_count_and_bytes() {
+        let listing: Vec<(u32, u32)> = (1..=10).map(|u| (u, 1000)).collect();
+        let c = chunks(&listing, 4);
+        assert_eq!(c.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![4, 4, 2]);
+        let big = BATCH_BYTES as u32;
+        let listing = vec![(1, 10), (2, big), (3, 10), (4, 10)];
+        let c = chunks(&listing, 100);
+        assert_eq!(c.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![1, 1, 2]);
+    }
+}

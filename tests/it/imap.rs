@@ -1,0 +1,457 @@
+//! The IMAP source against a real Dovecot, fed by a real Postfix (DESIGN §10).
+//! Each test starts its own private pair of servers (scripts/mailenv.sh).
+
+use std::io::{Read, Write};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::both_backends;
+use crate::mailenv::{MailEnv, USER};
+use crate::support::*;
+
+/// `n` distinct customer mails (distinct senders, so RFC 3834 ack limiting
+/// never hides a duplicate acknowledgement).
+fn customer_mails(tag: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            mail(
+                &format!("c{i}@customer.test"),
+                &format!("{tag} question {i}"),
+                &format!("{tag}-{i}@customer.test"),
+                "",
+                "Hello, something is broken.",
+            )
+        })
+        .collect()
+}
+
+fn imap_env(b: Backend, mev: &MailEnv, extra: &str) -> Env {
+    Env::with_config(b, BASE, &mev.inbound("support", USER, "secret", extra))
+}
+
+/// `serve` with its log in a file the test can read.
+struct Serve {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Serve {
+    fn start(env: &Env) -> Serve {
+        // The schema exists before the test starts looking at tables.
+        env.run_ok(&["migrate"]);
+        let log = env.path(&format!("serve-{}.log", uuid::Uuid::new_v4().simple()));
+        let child = env
+            .command()
+            .arg("serve")
+            .env("RUST_LOG", "mailroom=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn serve");
+        Serve { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status (serve must stop within 20 s).
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not stop after SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET on serve's HTTP endpoint: (status code, body).
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let code = resp.get(9..12)?.parse().ok()?;
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((code, body))
+}
+
+fn healthz(env: &Env) -> Option<(u16, serde_json::Value)> {
+    let (code, body) = http_get(env.http_port, "/healthz")?;
+    Some((code, serde_json::from_str(&body).ok()?))
+}
+
+/// Polls `f` every 20 ms until it is true; panics with `what` after `secs`.
+fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+fn tickets(env: &Env) -> i64 {
+    env.count("SELECT COUNT(*) FROM tickets")
+}
+
+both_backends! {
+    fn smtp_delivered_mail_becomes_tickets_once(b) {
+        let mev = MailEnv::start();
+        let env = imap_env(b, &mev, "");
+        let n = 25;
+        mev.smtp_send(USER, &customer_mails("smtp", n));
+        // A mail without a usable From: quarantined, and it must not stall the rest.
+        mev.lmtp_deliver(USER, &["Subject: no sender\r\nMessage-ID: <poison@x.test>\r\n\r\nbody\r\n".to_string()]);
+        mev.wait_for_count(USER, "INBOX", n as u32 + 1);
+        assert_eq!(mev.status(USER, "INBOX").1, n as u32 + 1, "all unseen before mailroom runs");
+
+        let out = env.run_ok(&["poll", "--once"]);
+        assert!(out.contains(&format!("processed {} message(s)", n + 1)), "{out}");
+        assert!(out.contains(&format!("created {n}")) && out.contains("quarantined 1"), "{out}");
+        assert_eq!(tickets(&env), n as i64);
+        assert_eq!(env.count("SELECT COUNT(*) FROM quarantine"), 1);
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'"), n as i64);
+        // Flagged \Seen only now that they are committed; the position is stored.
+        assert_eq!(mev.status(USER, "INBOX"), (n as u32 + 1, 0));
+        assert_eq!(env.count("SELECT last_uid FROM source_positions WHERE source = 'imap:support:INBOX'"), n as i64 + 1);
+
+        let again = env.run_ok(&["poll", "--once"]);
+        assert!(again.contains("processed 0 message(s)"), "{again}");
+        assert_eq!(tickets(&env), n as i64);
+    }
+
+    fn kill_9_during_a_2000_message_sync(b) {
+        let mev = MailEnv::start();
+        let env = imap_env(b, &mev, "");
+        let n = 2000;
+        let mails = customer_mails("kill", n);
+        mev.lmtp_deliver(USER, &mails);
+        mev.wait_for_count(USER, "INBOX", n as u32);
+        let text = std::fs::read_to_string(&env.config).expect("config").replace("[mailroom]", "[mailroom]\nbatch_size = 64");
+        std::fs::write(&env.config, text).expect("config");
+        env.run_ok(&["migrate"]);
+        let stored = || env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'");
+        // Kill at rising points of progress, each somewhere inside the sync.
+        for (round, extra_ms) in [(1i64, 0u64), (2, 7), (3, 13), (4, 3), (5, 11)] {
+            let mut child = env.command().arg("serve").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+            let target = round * 300;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while stored() < target && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(extra_ms));
+            let _ = child.kill(); // SIGKILL, mid-batch or between batches
+            let _ = child.wait();
+        }
+        let partial = stored();
+        assert!(partial >= 1500 && partial < n as i64, "the kills should land mid-sync (got {partial} of {n})");
+        env.run_ok(&["poll", "--once"]);
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), n as i64);
+        assert_eq!(env.count("SELECT COUNT(DISTINCT message_id) FROM messages WHERE direction = 'in'"), n as i64);
+        assert_eq!(tickets(&env), n as i64);
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'"), n as i64);
+        assert_eq!(env.count("SELECT COUNT(*) FROM (SELECT ticket_id FROM outbox WHERE kind = 'ack' GROUP BY ticket_id HAVING COUNT(*) > 1) AS d"), 0);
+        assert_eq!(mev.status(USER, "INBOX").1, 0, "every committed mail is flagged \\Seen");
+    }
+
+    fn uidvalidity_reset_adds_no_duplicates(b) {
+        let mev = MailEnv::start();
+        let env = imap_env(b, &mev, "");
+        mev.lmtp_deliver(USER, &customer_mails("uv", 6));
+        mev.wait_for_count(USER, "INBOX", 6);
+        env.run_ok(&["poll", "--once"]);
+        assert_eq!(tickets(&env), 6);
+        let before = env.count("SELECT uidvalidity FROM source_positions WHERE source = 'imap:support:INBOX'");
+
+        mev.reset_uidvalidity(USER);
+        mev.lmtp_deliver(USER, &customer_mails("after", 1));
+        mev.wait_for_count(USER, "INBOX", 7);
+        let out = env.run_ok(&["poll", "--once"]);
+        assert!(out.contains("duplicate 6") && out.contains("created 1"), "{out}");
+        assert_eq!(tickets(&env), 7);
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), 7);
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'"), 7);
+        let after = env.count("SELECT uidvalidity FROM source_positions WHERE source = 'imap:support:INBOX'");
+        assert_ne!(before, after, "the new UIDVALIDITY is stored");
+        let again = env.run_ok(&["poll", "--once"]);
+        assert!(again.contains("processed 0 message(s)"), "{again}");
+    }
+
+    fn processed_folder_receives_mail_only_after_commit(b) {
+        let mev = MailEnv::start();
+        let env = imap_env(b, &mev, "processed_folder = \"Processed\"");
+        mev.lmtp_deliver(USER, &customer_mails("moved", 5));
+        mev.wait_for_count(USER, "INBOX", 5);
+
+        // Hold the database so the batch cannot commit, then kill mailroom:
+        // nothing may have left INBOX.
+        let blocker = DbBlocker::hold(&env);
+        let mut child = env.command().args(["poll", "--once"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(mev.status(USER, "INBOX"), (5, 5), "nothing moved or flagged before the commit");
+        let _ = child.kill();
+        let _ = child.wait();
+        drop(blocker);
+        assert_eq!(tickets(&env), 0);
+
+        let out = env.run_ok(&["poll", "--once"]);
+        assert!(out.contains("created 5"), "{out}");
+        assert_eq!(mev.status(USER, "INBOX").0, 0, "committed mail left INBOX");
+        assert_eq!(mev.status(USER, "Processed").0, 5);
+        assert_eq!(tickets(&env), 5);
+    }
+}
+
+/// Keeps the test database locked (SQLite: an open write transaction;
+/// PostgreSQL: mailroom's batch advisory lock) until dropped.
+struct DbBlocker {
+    stop: std::sync::mpsc::Sender<()>,
+    done: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DbBlocker {
+    fn hold(env: &Env) -> DbBlocker {
+        use sqlx::Connection;
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
+        let (url, backend) = (env.db_url.clone(), env.backend);
+        // Make sure the schema exists first, so the lock is on a real database.
+        env.run_ok(&["migrate"]);
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async move {
+                match backend {
+                    Backend::Sqlite => {
+                        let mut c = sqlx::SqliteConnection::connect(&url)
+                            .await
+                            .expect("connect");
+                        sqlx::query("BEGIN IMMEDIATE")
+                            .execute(&mut c)
+                            .await
+                            .expect("lock");
+                        ready_tx.send(()).ok();
+                        let _ = tokio::task::spawn_blocking(move || rx.recv()).await;
+                        sqlx::query("ROLLBACK").execute(&mut c).await.ok();
+                    }
+                    Backend::Postgres => {
+                        let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+                        sqlx::query("SELECT pg_advisory_lock(7305501)")
+                            .execute(&mut c)
+                            .await
+                            .expect("lock");
+                        ready_tx.send(()).ok();
+                        let _ = tokio::task::spawn_blocking(move || rx.recv()).await;
+                        sqlx::query("SELECT pg_advisory_unlock(7305501)")
+                            .execute(&mut c)
+                            .await
+                            .ok();
+                    }
+                }
+            });
+        });
+        ready.recv().expect("database lock taken");
+        DbBlocker {
+            stop,
+            done: Some(done),
+        }
+    }
+}
+
+impl Drop for DbBlocker {
+    fn drop(&mut self) {
+        self.stop.send(()).ok();
+        if let Some(h) = self.done.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+both_backends! {
+    fn idle_turns_a_delivery_into_a_ticket_at_once(b) {
+        let mev = MailEnv::start();
+        // Polling once an hour: only IDLE can make this fast.
+        let env = imap_env(b, &mev, "poll_interval = \"1h\"\nidle = true");
+        let serve = Serve::start(&env);
+        wait_until(30, "the source to enter IDLE", || {
+            healthz(&env).is_some_and(|(_, h)| h["sources"]["support"]["state"] == "idle")
+        });
+        let mut took = Vec::new();
+        for (i, m) in customer_mails("idle", 3).iter().enumerate() {
+            mev.smtp_send(USER, std::slice::from_ref(m));
+            took.push(wait_until(10, "the IDLE-delivered ticket", || tickets(&env) == i as i64 + 1));
+        }
+        eprintln!("SMTP delivery -> committed ticket under IDLE: {took:?}");
+        let best = took.iter().min().copied().unwrap_or_default();
+        assert!(best < Duration::from_secs(1), "IDLE should deliver within a second; took {took:?}");
+        // The acknowledgement was sent by the outbox worker right after the commit.
+        wait_until(10, "acknowledgements written", || {
+            std::fs::read_dir(env.path("outbox")).map(|d| d.count()).unwrap_or(0) >= 6
+        });
+        let metrics = http_get(env.http_port, "/metrics").expect("metrics").1;
+        assert!(metrics.contains("mailroom_messages_ingested_total{source=\"support\",outcome=\"created\"} 3"), "{metrics}");
+        assert!(metrics.contains("mailroom_idle_to_commit_seconds"), "{metrics}");
+        assert!(metrics.contains("mailroom_outbox_depth"), "{metrics}");
+        let log = serve.log();
+        let status = serve.terminate();
+        assert!(status.success(), "serve exit {status:?}\n{log}");
+    }
+
+    fn dovecot_restart_loses_nothing(b) {
+        let mev = MailEnv::start();
+        let env = imap_env(b, &mev, "poll_interval = \"1h\"");
+        let serve = Serve::start(&env);
+        let mails = customer_mails("restart", 3);
+        mev.smtp_send(USER, &mails[0..1]);
+        wait_until(30, "the first ticket", || tickets(&env) == 1);
+
+        mev.stop_dovecot();
+        wait_until(30, "/healthz to report the lost connection", || {
+            healthz(&env).is_some_and(|(code, h)| code == 503 && h["sources"]["support"]["connected"] == false)
+        });
+        // Postfix queues this one while Dovecot is down and delivers it later.
+        mev.smtp_send(USER, &mails[1..2]);
+        std::thread::sleep(Duration::from_millis(500));
+        mev.start_dovecot();
+        mev.smtp_send(USER, &mails[2..3]);
+        wait_until(60, "all three tickets after the restart", || tickets(&env) == 3);
+        wait_until(30, "/healthz healthy again", || {
+            healthz(&env).is_some_and(|(code, h)| code == 200 && h["sources"]["support"]["connected"] == true)
+        });
+        let log = serve.log();
+        assert!(log.contains("reconnecting"), "{log}");
+        let status = serve.terminate();
+        assert!(status.success(), "{status:?}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), 3);
+    }
+}
+
+#[test]
+fn tls_verifies_the_certificate_and_never_falls_back() {
+    let mev = MailEnv::start();
+    mev.lmtp_deliver(USER, &customer_mails("tls", 2));
+    mev.wait_for_count(USER, "INBOX", 2);
+    let pw = mev.dir.path().join("pw-tls");
+    std::fs::write(&pw, "secret").expect("pw");
+    let source = |tls: &str, port: u16, ca: bool| {
+        format!(
+            "\n[[inbound]]\nname = \"tls\"\nkind = \"imap\"\nhost = \"localhost\"\nport = {port}\ntls = \"{tls}\"\nusername = \"{USER}\"\npassword_file = \"{}\"\n{}",
+            pw.display(),
+            if ca {
+                format!("ca_file = \"{}\"\n", mev.cert().display())
+            } else {
+                String::new()
+            }
+        )
+    };
+    // Without the private CA: a clear certificate error, nothing fetched.
+    let logins_before = mev.log("dovecot.log").matches("imap-login: Login:").count();
+    for (tls, port) in [("implicit", mev.imaps), ("starttls", mev.imap)] {
+        let env = Env::with_config(Backend::Sqlite, BASE, &source(tls, port, false));
+        let out = env.run(&["poll", "--once"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{tls} without ca_file must fail");
+        assert!(
+            err.contains("certificate") && err.contains("not trusted") && err.contains("ca_file"),
+            "{tls}: {err}"
+        );
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages"), 0);
+    }
+    let logins = mev.log("dovecot.log").matches("imap-login: Login:").count();
+    assert_eq!(
+        logins, logins_before,
+        "no login may happen over an untrusted connection"
+    );
+    // With ca_file: implicit TLS and STARTTLS both work.
+    let env = Env::with_config(Backend::Sqlite, BASE, &source("implicit", mev.imaps, true));
+    let out = env.run_ok(&["poll", "--once"]);
+    assert!(out.contains("created 2"), "{out}");
+    let env = Env::with_config(Backend::Sqlite, BASE, &source("starttls", mev.imap, true));
+    let out = env.run_ok(&["poll", "--once"]);
+    assert!(out.contains("created 2"), "{out}");
+}
+
+#[test]
+fn wrong_password_is_reported_retried_and_isolated() {
+    let mev = MailEnv::start();
+    // Two mailboxes: the sales one has a wrong password and must not stop support.
+    let extra = format!(
+        "{}{}",
+        mev.inbound("support", USER, "secret", "poll_interval = \"1h\""),
+        mev.inbound("sales", "sales@example.test", "wrong-password", "")
+    );
+    let env = Env::with_config(Backend::Sqlite, BASE, &extra);
+    let serve = Serve::start(&env);
+    let h = {
+        let mut last = None;
+        wait_until(30, "two failed logins of the sales source", || {
+            last = healthz(&env);
+            last.as_ref().is_some_and(|(_, h)| {
+                h["sources"]["sales"]["consecutive_failures"].as_u64() >= Some(2)
+            })
+        });
+        last.expect("healthz")
+    };
+    assert_eq!(
+        h.0, 503,
+        "a failing source makes /healthz unhealthy: {}",
+        h.1
+    );
+    let err = h.1["sources"]["sales"]["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        err.contains("authentication failed for sales@example.test"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-password"));
+    mev.smtp_send(USER, &customer_mails("iso", 1));
+    wait_until(30, "support's ticket while sales is failing", || {
+        tickets(&env) == 1
+    });
+    let log = serve.log();
+    assert!(
+        log.contains("authentication failed for sales@example.test"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("wrong-password"),
+        "the password must never be logged"
+    );
+    let status = serve.terminate();
+    assert!(
+        status.success(),
+        "serve keeps running and stops cleanly: {status:?}"
+    );
+}
