@@ -2,7 +2,7 @@
 # mailenv.sh: private Dovecot (IMAP + LMTP) and Postfix (SMTP -> LMTP) instances
 # for the integration tests, one short temp directory per instance, on 127.0.0.1.
 # Nothing reads /etc/dovecot or /etc/postfix; no mail ever leaves the machine.
-# Usage, layout and the traps handled here: README-mailenv.md next to this script.
+# Usage and what tests must know: README-mailenv.md next to this script.
 #
 #   mailenv.sh install
 #   mailenv.sh start DIR IMAP_PORT IMAPS_PORT SMTP_PORT LMTP_PORT

@@ -2,6 +2,7 @@
 
 mod file;
 mod render;
+mod smtp;
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use crate::store::{DueMail, Store};
 
 pub use file::FileTransport;
 pub use render::{Rendered, Renderer};
+pub use smtp::SmtpTransport;
 
 /// How a transport failed: worth retrying, or never going to work.
 #[derive(Debug, thiserror::Error)]
@@ -25,25 +27,37 @@ pub enum SendError {
 
 pub enum Transport {
     File(FileTransport),
+    Smtp(Box<SmtpTransport>),
 }
 
 impl Transport {
     pub fn from_config(cfg: &Config) -> Result<Transport> {
         match cfg.outbound.kind {
             OutboundKind::File => {
-                let path = cfg.outbound.path.clone().unwrap_or_else(|| "./mail/outbox".into());
+                let path = cfg
+                    .outbound
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| "./mail/outbox".into());
                 Ok(Transport::File(FileTransport::new(path)))
             }
-            OutboundKind::Smtp => Err(Error::Config {
-                file: cfg.source_name(),
-                message: "key outbound.kind: \"smtp\" sending is not in this build yet; use kind = \"file\"".into(),
-            }),
+            OutboundKind::Smtp => {
+                let fail = |message: String| Error::Config {
+                    file: cfg.source_name(),
+                    message,
+                };
+                let endpoint = cfg.outbound.endpoint().map_err(fail)?;
+                Ok(Transport::Smtp(Box::new(
+                    SmtpTransport::new(endpoint).map_err(fail)?,
+                )))
+            }
         }
     }
 
     pub async fn send(&self, mail: &DueMail, raw: &[u8]) -> std::result::Result<(), SendError> {
         match self {
             Transport::File(t) => t.send(mail, raw).await,
+            Transport::Smtp(t) => t.send(mail, raw).await,
         }
     }
 }

@@ -455,3 +455,55 @@ fn wrong_password_is_reported_retried_and_isolated() {
         "serve keeps running and stops cleanly: {status:?}"
     );
 }
+
+/// Agents whose mailboxes exist on the test Dovecot (sales@ stands in for Bob).
+const SMTP_BASE: &str = r#"
+[mailroom]
+support_address = "support@example.test"
+support_name = "Example Support"
+ticket_prefix = "MR"
+default_owner = "sales@example.test"
+
+[[agent]]
+email = "sales@example.test"
+name = "Sally"
+"#;
+
+both_backends! {
+    fn smtp_outbound_delivers_ack_and_notification(b) {
+        let mev = MailEnv::start();
+        let extra = format!(
+            "{}\n[outbound]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nflush_interval = \"100ms\"\n",
+            mev.inbound("support", USER, "secret", "poll_interval = \"1h\""),
+            mev.smtp
+        );
+        // The Env's own file [outbound] is replaced by the SMTP one.
+        let env = Env::with_config(b, SMTP_BASE, "");
+        let text = std::fs::read_to_string(&env.config).expect("config");
+        let cut = text.find("[outbound]").expect("outbound section");
+        let tail = &text[cut..];
+        let end = tail.find("\n\n").map(|i| cut + i).unwrap_or(text.len());
+        std::fs::write(&env.config, format!("{}{}{extra}", &text[..cut], &text[end..])).expect("config");
+
+        let serve = Serve::start(&env);
+        wait_until(30, "the source to enter IDLE", || {
+            healthz(&env).is_some_and(|(_, h)| h["sources"]["support"]["state"] == "idle")
+        });
+        mev.smtp_send(USER, &customer_mails("out", 1));
+        let took = wait_until(30, "the acknowledgement in the customer's mailbox", || {
+            mev.status("catchall@example.test", "INBOX").0 >= 1
+        });
+        eprintln!("customer mail sent -> acknowledgement in the customer's mailbox: {took:?}");
+        wait_until(30, "the owner notification in the agent's mailbox", || {
+            mev.status("sales@example.test", "INBOX").0 >= 1
+        });
+        wait_until(10, "outbox rows marked sent", || {
+            env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'") == 2
+        });
+        let status = serve.terminate();
+        assert!(status.success(), "{status:?}");
+        assert_eq!(tickets(&env), 1);
+        // Nothing bounced back into the support mailbox.
+        assert_eq!(mev.status(USER, "INBOX").0, 1);
+    }
+}
