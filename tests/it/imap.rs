@@ -184,7 +184,8 @@ both_backends! {
 
     fn uidvalidity_reset_adds_no_duplicates(b) {
         let mev = MailEnv::start();
-        let env = imap_env(b, &mev, "");
+        // The LOGIN command instead of the default AUTHENTICATE PLAIN.
+        let env = imap_env(b, &mev, "auth = \"login\"");
         mev.lmtp_deliver(USER, &customer_mails("uv", 6));
         mev.wait_for_count(USER, "INBOX", 6);
         env.run_ok(&["poll", "--once"]);
@@ -325,6 +326,9 @@ both_backends! {
         let log = serve.log();
         let status = serve.terminate();
         assert!(status.success(), "serve exit {status:?}\n{log}");
+        // SIGTERM ends the IMAP session with LOGOUT, not a dropped connection.
+        let dovecot = mev.log("dovecot.log");
+        assert!(dovecot.contains("Disconnected: Logged out"), "{dovecot}");
     }
 
     fn dovecot_restart_loses_nothing(b) {
@@ -407,7 +411,8 @@ fn wrong_password_is_reported_retried_and_isolated() {
     // Two mailboxes: the sales one has a wrong password and must not stop support.
     let extra = format!(
         "{}{}",
-        mev.inbound("support", USER, "secret", "poll_interval = \"1h\""),
+        // support polls (no IDLE): the fallback path for servers without IDLE.
+        mev.inbound("support", USER, "secret", "idle = false\npoll_interval = \"200ms\""),
         mev.inbound("sales", "sales@example.test", "wrong-password", "")
     );
     let env = Env::with_config(Backend::Sqlite, BASE, &extra);
