@@ -125,3 +125,29 @@ fn area_strategy_is_checked() {
     .unwrap_err();
     assert!(err.to_string().contains("area[0].strategy"), "{err}");
 }
+
+#[test]
+fn server_keys_are_checked_where_they_are_written() {
+    let imap = |extra: &str| {
+        format!(
+            "[[inbound]]\nname = \"s\"\nkind = \"imap\"\nhost = \"imap.example.test\"\nusername = \"u@example.test\"\npassword_env = \"PW\"\n{extra}"
+        )
+    };
+    assert!(Config::parse(&imap(""), "m.toml").is_ok());
+    let err = Config::parse(&imap("tls = \"none\"\n"), "m.toml").unwrap_err();
+    assert!(err.to_string().contains("inbound[0].tls"), "{err}");
+    let err = Config::parse(&imap("processed_folder = \"INBOX\"\n"), "m.toml").unwrap_err();
+    assert!(
+        err.to_string().contains("inbound[0].processed_folder"),
+        "{err}"
+    );
+    let err = Config::parse(
+        "[outbound]\nkind = \"smtp\"\nhost = \"smtp.example.test\"\nusername = \"u\"\n",
+        "m.toml",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("outbound.password_env"), "{err}");
+    let err = Config::parse("[http]\nlisten = \"everywhere\"\n", "m.toml").unwrap_err();
+    assert!(err.to_string().contains("http.listen"), "{err}");
+    assert!(Config::parse("[http]\nlisten = \"off\"\n", "m.toml").is_ok());
+}
