@@ -121,9 +121,10 @@ struct Part<'a> {
 pub struct Inbound {
     pub origin: String,
     pub raw: Vec<u8>,
-    /// Set when the source saw the message is over the size limit and fetched
-    /// only its header (`raw`): the message is quarantined with that header.
-    pub oversize: Option<u64>,
+    /// Set when the source already knows the message cannot be taken in (over
+    /// the size limit, or unreadable from the server): it is quarantined with
+    /// this reason and whatever bytes the source has in `raw`.
+    pub rejected: Option<String>,
 }
 
 impl Inbound {
@@ -131,7 +132,7 @@ impl Inbound {
         Inbound {
             origin,
             raw,
-            oversize: None,
+            rejected: None,
         }
     }
 }
@@ -405,16 +406,14 @@ impl Pipeline {
     }
 
     fn parse(&self, item: &Inbound) -> std::result::Result<ParsedMail, String> {
-        let size = item.oversize.unwrap_or(item.raw.len() as u64);
-        if size > self.max_size as u64 {
+        if let Some(reason) = &item.rejected {
+            return Err(reason.clone());
+        }
+        if item.raw.len() > self.max_size {
             return Err(format!(
-                "message is {size} bytes, over the limit of {} bytes (mailroom.max_message_size){}",
-                self.max_size,
-                if item.oversize.is_some() {
-                    "; only its header was fetched and is kept here"
-                } else {
-                    ""
-                }
+                "message is {} bytes, over the limit of {} bytes (mailroom.max_message_size)",
+                item.raw.len(),
+                self.max_size
             ));
         }
         crate::mail::parse(&item.raw).map_err(|f| f.to_string())

@@ -412,7 +412,12 @@ fn wrong_password_is_reported_retried_and_isolated() {
     let extra = format!(
         "{}{}",
         // support polls (no IDLE): the fallback path for servers without IDLE.
-        mev.inbound("support", USER, "secret", "idle = false\npoll_interval = \"200ms\""),
+        mev.inbound(
+            "support",
+            USER,
+            "secret",
+            "idle = false\npoll_interval = \"200ms\""
+        ),
         mev.inbound("sales", "sales@example.test", "wrong-password", "")
     );
     let env = Env::with_config(Backend::Sqlite, BASE, &extra);
@@ -510,5 +515,28 @@ both_backends! {
         assert_eq!(tickets(&env), 1);
         // Nothing bounced back into the support mailbox.
         assert_eq!(mev.status(USER, "INBOX").0, 1);
+    }
+}
+
+both_backends! {
+    fn unreadable_server_response_is_quarantined_and_the_rest_goes_on(b) {
+        let mails = customer_mails("poison", 3);
+        let fake = crate::fakeimap::FakeImap::start(mails, 2);
+        let pw = "secret";
+        let extra = format!(
+            "\n[[inbound]]\nname = \"fake\"\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{USER}\"\npassword_env = \"MAILROOM_TEST_FAKE_PW\"\n",
+            fake.port
+        );
+        let env = Env::with_config(b, BASE, &extra);
+        let out = env.command().args(["poll", "--once"]).env("MAILROOM_TEST_FAKE_PW", pw).output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("created 2") && stdout.contains("quarantined 1"), "{stdout}");
+        let q = env.run_ok(&["quarantine", "--json"]);
+        assert!(q.contains("imap:fake:77:2") && q.contains("UID 2") && q.contains("could not be read"), "{q}");
+        assert!(fake.connections.load(std::sync::atomic::Ordering::SeqCst) >= 4, "the session was reopened to isolate the message");
+        assert_eq!(env.count("SELECT last_uid FROM source_positions WHERE source = 'imap:fake:INBOX'"), 3);
+        let again = env.command().args(["poll", "--once"]).env("MAILROOM_TEST_FAKE_PW", pw).output().expect("run");
+        assert!(String::from_utf8_lossy(&again.stdout).contains("processed 0 message(s)"));
     }
 }

@@ -6,6 +6,7 @@ mod support;
 mod assign;
 mod badinput;
 mod corpus;
+mod fakeimap;
 mod flow;
 mod imap;
 mod maildir;

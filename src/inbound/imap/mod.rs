@@ -5,6 +5,7 @@
 //! and jitter, and never takes another source down with it.
 
 mod connect;
+mod plan;
 mod sync;
 
 use std::sync::Arc;
@@ -45,13 +46,36 @@ pub enum ImapError {
 
 impl From<async_imap::error::Error> for ImapError {
     fn from(e: async_imap::error::Error) -> Self {
-        ImapError::Protocol(e.to_string())
+        ImapError::Protocol(clip(e.to_string()))
     }
 }
 
 impl From<std::io::Error> for ImapError {
     fn from(e: std::io::Error) -> Self {
-        ImapError::Protocol(format!("connection: {e}"))
+        ImapError::Protocol(clip(format!("connection: {e}")))
+    }
+}
+
+/// async-imap puts the whole unparsed buffer (possibly a customer's mail)
+/// into its parse errors: keep logs and /healthz short and free of mail text.
+fn clip(mut s: String) -> String {
+    const MAX: usize = 200;
+    if s.len() > MAX {
+        let mut end = MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str(" …");
+    }
+    s
+}
+
+impl ImapError {
+    /// Errors of a running session (a lost connection, an unreadable
+    /// response, a timeout), worth a reconnect even in `poll --once`.
+    fn is_session_error(&self) -> bool {
+        matches!(self, ImapError::Protocol(_) | ImapError::Timeout(_))
     }
 }
 
@@ -62,6 +86,8 @@ const IDLE_REISSUE: Duration = Duration::from_secs(10 * 60);
 const DEFAULT_POLL: Duration = Duration::from_secs(30);
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
+/// `poll --once` reopens a broken session at most this often.
+const SYNC_ONCE_RETRIES: u32 = 6;
 
 /// What a source needs from the rest of mailroom.
 #[derive(Clone)]
@@ -86,6 +112,8 @@ pub struct ImapSource {
     poll_interval: Duration,
     /// The key of this folder's row in source_positions.
     position_key: String,
+    /// Fetch failures per (UIDVALIDITY, UID), with the last error (sync.rs).
+    suspects: std::sync::Mutex<std::collections::HashMap<(u32, u32), (u32, String)>>,
 }
 
 impl ImapSource {
@@ -107,11 +135,40 @@ impl ImapSource {
                 .as_deref()
                 .and_then(|s| parse_duration(s).ok())
                 .unwrap_or(DEFAULT_POLL),
+            suspects: Default::default(),
         })
     }
 
     /// `poll --once`: connect, take everything in the folder now, log out.
+    /// A session that breaks midway is reopened a few times (that is also how
+    /// a message the server cannot deliver is isolated and set aside).
     pub async fn sync_once(
+        &self,
+        ctx: &Context,
+        on_outcome: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<usize, ImapError> {
+        let mut total = 0;
+        let mut attempt = 0u32;
+        loop {
+            let mut count = |o: &Outcome| {
+                total += 1;
+                on_outcome(o);
+            };
+            match self.sync_session(ctx, &mut count).await {
+                Ok(_) => return Ok(total),
+                Err(e) if e.is_session_error() && attempt < SYNC_ONCE_RETRIES => {
+                    attempt += 1;
+                    let delay = backoff(attempt).min(Duration::from_secs(5));
+                    tracing::warn!(source = %self.name, error = %e, attempt, retry_in = ?delay,
+                        "imap session failed; reconnecting");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn sync_session(
         &self,
         ctx: &Context,
         on_outcome: &mut (dyn FnMut(&Outcome) + Send),

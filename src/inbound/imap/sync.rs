@@ -13,10 +13,10 @@ use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
 use crate::health;
-use crate::inbound::BATCH_BYTES;
 use crate::pipeline::{Inbound, Outcome, SourcePosition};
 
 use super::connect::{ImapSession, timed};
+use super::plan::{chunks, uid_set};
 use super::{Context, ImapError, ImapSource};
 
 /// The selected folder and where its committed position is.
@@ -106,13 +106,36 @@ impl ImapSource {
                 return Ok(total);
             }
             let mut inflight: Option<InFlight> = None;
-            for chunk in chunks(&listing, ctx.batch_size) {
+            // A batch that failed to fetch before is retried one message at a
+            // time, so the one the server can't deliver is found and set aside.
+            let plan: Vec<&[(u32, u32)]> = chunks(&listing, ctx.batch_size)
+                .into_iter()
+                .flat_map(|c| {
+                    if self.has_suspect(folder.uidvalidity, c) {
+                        c.chunks(1).collect()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect();
+            for chunk in plan {
                 if *stop.borrow() {
                     break;
                 }
-                let (items, newest) = self
+                let fetched = self
                     .fetch(session, folder.uidvalidity, chunk, ctx.max_message_size)
-                    .await?;
+                    .await;
+                let (items, newest) = match fetched {
+                    Ok(f) => f,
+                    Err(e) => {
+                        // The batch already committing still counts; its move or
+                        // flag waits for the next session (the connection is suspect).
+                        if let Some(prev) = inflight.take() {
+                            self.settle(folder, ctx, prev, notified, on_outcome).await?;
+                        }
+                        return Err(e);
+                    }
+                };
                 let position = SourcePosition {
                     source: self.position_key.clone(),
                     uidvalidity: i64::from(folder.uidvalidity),
@@ -159,11 +182,32 @@ impl ImapSource {
         notified: Option<Instant>,
         on_outcome: &mut (dyn FnMut(&Outcome) + Send),
     ) -> Result<usize, ImapError> {
-        let outcomes = batch
-            .commit
+        let (n, uids) = self
+            .settle(folder, ctx, batch, notified, on_outcome)
+            .await?;
+        self.after_commit(session, folder, &uids).await?;
+        Ok(n)
+    }
+
+    /// Waits for a batch's commit and reports its outcomes; returns how many
+    /// and the batch's UIDs.
+    async fn settle(
+        &self,
+        folder: &mut Folder,
+        ctx: &Context,
+        batch: InFlight,
+        notified: Option<Instant>,
+        on_outcome: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<(usize, Vec<u32>), ImapError> {
+        let InFlight {
+            uids,
+            newest,
+            commit,
+        } = batch;
+        let outcomes = commit
             .await
             .map_err(|e| ImapError::Protocol(format!("commit task: {e}")))??;
-        if let Some(max) = batch.uids.iter().max() {
+        if let Some(max) = uids.iter().max() {
             folder.last_uid = folder.last_uid.max(*max);
         }
         ctx.committed.notify_one();
@@ -171,13 +215,12 @@ impl ImapSource {
         if let Some(t) = notified {
             health::record_notify_to_commit(&self.name, t.elapsed().as_secs_f64());
         }
-        if let Some(newest) = batch.newest {
+        if let Some(newest) = newest {
             let lag = Utc::now().signed_duration_since(newest.with_timezone(&Utc));
             health::record_sync_lag(&self.name, lag.num_milliseconds() as f64 / 1000.0);
         }
         outcomes.iter().for_each(&mut *on_outcome);
-        self.after_commit(session, folder, &batch.uids).await?;
-        Ok(outcomes.len())
+        Ok((outcomes.len(), uids))
     }
 
     /// Mail at or below the committed UID that is still in the folder was
@@ -283,9 +326,21 @@ impl ImapSource {
         chunk: &[(u32, u32)],
         max_size: u64,
     ) -> Result<(Vec<Inbound>, Option<DateTime<FixedOffset>>), ImapError> {
+        let poisoned = self.poisoned(uidvalidity, chunk);
         let is_big = |size: u32| u64::from(size) > max_size;
-        let big: Vec<u32> = chunk.iter().filter(|c| is_big(c.1)).map(|c| c.0).collect();
-        let normal: Vec<u32> = chunk.iter().filter(|c| !is_big(c.1)).map(|c| c.0).collect();
+        let fetchable = |c: &&(u32, u32)| !poisoned.iter().any(|(u, _)| *u == c.0);
+        let big: Vec<u32> = chunk
+            .iter()
+            .filter(fetchable)
+            .filter(|c| is_big(c.1))
+            .map(|c| c.0)
+            .collect();
+        let normal: Vec<u32> = chunk
+            .iter()
+            .filter(fetchable)
+            .filter(|c| !is_big(c.1))
+            .map(|c| c.0)
+            .collect();
         let mut bodies: HashMap<u32, Vec<u8>> = HashMap::with_capacity(chunk.len());
         let mut newest: Option<DateTime<FixedOffset>> = None;
         for (uids, query, header_only) in [
@@ -295,7 +350,7 @@ impl ImapSource {
             if uids.is_empty() {
                 continue;
             }
-            timed("UID FETCH", async {
+            let fetched = timed("UID FETCH", async {
                 let mut s = session.uid_fetch(uid_set(uids), query).await?;
                 // Copied out one response at a time, so a batch is held once.
                 while let Some(f) = s.try_next().await? {
@@ -310,15 +365,34 @@ impl ImapSource {
                 }
                 Ok::<_, async_imap::error::Error>(())
             })
-            .await?;
+            .await;
+            if let Err(e) = fetched {
+                self.suspect(uidvalidity, uids, &e);
+                return Err(e);
+            }
         }
         let mut items = Vec::with_capacity(chunk.len());
         for &(uid, size) in chunk {
+            let origin = format!("imap:{}:{uidvalidity}:{uid}", self.name);
+            if let Some((_, reason)) = poisoned.iter().find(|(u, _)| *u == uid) {
+                // The mail stays on the server; the quarantine row says where.
+                items.push(Inbound {
+                    raw: format!("{origin}: {reason}").into_bytes(),
+                    origin,
+                    rejected: Some(reason.clone()),
+                });
+                continue;
+            }
             match bodies.remove(&uid) {
                 Some(raw) => items.push(Inbound {
-                    origin: format!("imap:{}:{uidvalidity}:{uid}", self.name),
+                    origin,
                     raw,
-                    oversize: is_big(size).then_some(u64::from(size)),
+                    rejected: is_big(size).then(|| {
+                        format!(
+                            "message is {size} bytes, over the limit of {max_size} bytes \
+                             (mailroom.max_message_size); only its header was fetched and is kept here"
+                        )
+                    }),
                 }),
                 // Expunged by another client between listing and fetching.
                 None => {
@@ -337,75 +411,4 @@ async fn store_flags(session: &mut ImapSession, set: &str, flags: &str) -> Resul
     })
     .await?;
     Ok(())
-}
-
-/// Splits a listing into batches bounded by count and by bytes; a message
-/// bigger than the byte bound travels alone.
-fn chunks(listing: &[(u32, u32)], max_items: usize) -> Vec<&[(u32, u32)]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0usize);
-    for (i, &(_, size)) in listing.iter().enumerate() {
-        let n = i - start;
-        if n > 0 && (n >= max_items.max(1) || bytes + size as usize > BATCH_BYTES) {
-            out.push(&listing[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes += size as usize;
-    }
-    if start < listing.len() {
-        out.push(&listing[start..]);
-    }
-    out
-}
-
-/// A compact UID set: `1:5,7,9:12` for sorted or unsorted UIDs.
-pub(super) fn uid_set(uids: &[u32]) -> String {
-    let mut sorted = uids.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            i += 1;
-            end = sorted[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
-        }
-        i += 1;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uid_sets_are_compact() {
-        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8, 9, 12]), "1:3,5,7:9,12");
-        assert_eq!(uid_set(&[9, 1, 2]), "1:2,9");
-        assert_eq!(uid_set(&[4]), "4");
-        assert_eq!(uid_set(&[]), "");
-    }
-
-    #[test]
-    fn chunks_respect_count_and_bytes() {
-        let listing: Vec<(u32, u32)> = (1..=10).map(|u| (u, 1000)).collect();
-        let c = chunks(&listing, 4);
-        assert_eq!(c.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![4, 4, 2]);
-        let big = BATCH_BYTES as u32;
-        let listing = vec![(1, 10), (2, big), (3, 10), (4, 10)];
-        let c = chunks(&listing, 100);
-        assert_eq!(c.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![1, 1, 2]);
-    }
 }
