@@ -540,3 +540,22 @@ both_backends! {
         assert!(String::from_utf8_lossy(&again.stdout).contains("processed 0 message(s)"));
     }
 }
+
+both_backends! {
+    fn mail_arriving_during_a_sync_is_not_left_waiting(b) {
+        let mev = MailEnv::start();
+        // Polling once an hour: a message missed between the sync and IDLE
+        // would wait for the next re-issue of IDLE (10 minutes).
+        let env = imap_env(b, &mev, "poll_interval = \"1h\"");
+        let text = std::fs::read_to_string(&env.config).expect("config").replace("[mailroom]", "[mailroom]\nbatch_size = 16");
+        std::fs::write(&env.config, text).expect("config");
+        mev.lmtp_deliver(USER, &customer_mails("backlog", 400));
+        mev.wait_for_count(USER, "INBOX", 400);
+        let serve = Serve::start(&env);
+        wait_until(60, "the sync to be under way", || tickets(&env) > 0);
+        mev.lmtp_deliver(USER, &customer_mails("during", 3));
+        wait_until(20, "all mail, including what arrived during the sync", || tickets(&env) == 403);
+        let status = serve.terminate();
+        assert!(status.success(), "{status:?}");
+    }
+}

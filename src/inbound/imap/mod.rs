@@ -120,6 +120,11 @@ impl ImapSource {
     /// `key` is the config path (`inbound[0]`) for error messages.
     pub fn from_config(ib: &InboundConfig, key: String) -> Result<ImapSource, ImapError> {
         let endpoint = ib.endpoint(key).map_err(ImapError::Config)?;
+        // A missing secret is a start-up error, not a reconnect loop.
+        endpoint
+            .password
+            .read(&endpoint.key)
+            .map_err(ImapError::Config)?;
         let folder = ib.folder().to_string();
         Ok(ImapSource {
             name: ib.name.clone(),
@@ -222,11 +227,14 @@ impl ImapSource {
             uidvalidity = folder.uidvalidity, last_uid = folder.last_uid,
             idle = self.idle && can_idle, "imap source connected");
         let mut notified: Option<Instant> = None;
+        let mut rechecks = 0u32;
         loop {
             let mut log = |o: &Outcome| {
                 tracing::info!(source = %self.name, origin = %o.file, outcome = o.outcome.as_str(),
                     ticket = o.ticket_ref.as_deref().unwrap_or("-"), "processed");
             };
+            // Announcements older than this pass are covered by its listing.
+            while session.unsolicited_responses.try_recv().is_ok() {}
             self.drain(&mut session, &mut folder, ctx, stop, notified, &mut log)
                 .await?;
             *failures = 0;
@@ -235,6 +243,17 @@ impl ImapSource {
                 break;
             }
             if self.idle && can_idle {
+                // Mail that arrived while this pass ran was announced during it
+                // (or is, on this NOOP): look again before IDLE. Dovecot also
+                // reports such mail when IDLE starts; RFC 2177 does not promise it.
+                connect::timed("NOOP", session.noop()).await?;
+                // (Bounded, in case a server announces EXISTS on every NOOP.)
+                if rechecks < 10 && new_mail_announced(&session) {
+                    rechecks += 1;
+                    notified = Some(Instant::now());
+                    continue;
+                }
+                rechecks = 0;
                 ctx.health.state(&self.name, "idle");
                 let (s, woke) = self.wait_idle(session, stop).await?;
                 session = s;
@@ -253,6 +272,13 @@ impl ImapSource {
         Ok(())
     }
 
+    /// How long one IDLE lasts before it is re-issued: at most `IDLE_REISSUE`,
+    /// and no longer than `poll_interval`, which also bounds how late a change
+    /// a server failed to announce is noticed.
+    fn idle_period(&self) -> Duration {
+        IDLE_REISSUE.min(self.poll_interval.max(Duration::from_secs(1)))
+    }
+
     /// Waits in IDLE until the server reports a change, the re-issue time
     /// passes, or shutdown. Returns the session and when the change was seen.
     async fn wait_idle(
@@ -264,19 +290,34 @@ impl ImapSource {
         connect::timed("IDLE", handle.init()).await?;
         let woke = {
             // The stop source must stay bound: dropping it ends IDLE at once.
-            let (wait, _interrupt) = handle.wait_with_timeout(IDLE_REISSUE);
+            let period = self.idle_period();
+            let (wait, _interrupt) = handle.wait_with_timeout(period);
             tokio::select! {
                 r = wait => {
                     r?;
                     Some(Instant::now())
                 }
-                _ = tokio::time::sleep(IDLE_REISSUE) => None,
+                _ = tokio::time::sleep(period) => None,
                 _ = stop.changed() => None,
             }
         };
         let session = connect::timed("DONE", handle.done()).await?;
         Ok((session, woke))
     }
+}
+
+/// True when the server announced new mail (EXISTS or RECENT) since the
+/// channel was last emptied.
+fn new_mail_announced(session: &ImapSession) -> bool {
+    let mut seen = false;
+    while let Ok(r) = session.unsolicited_responses.try_recv() {
+        seen |= matches!(
+            r,
+            async_imap::types::UnsolicitedResponse::Exists(_)
+                | async_imap::types::UnsolicitedResponse::Recent(_)
+        );
+    }
+    seen
 }
 
 /// Exponential backoff with ±25 % jitter, so sources that failed together
