@@ -223,17 +223,17 @@ impl ImapSource {
         Ok((outcomes.len(), uids))
     }
 
-    /// Mail at or below the committed UID that is still in the folder was
-    /// committed, but the move was cut short (crash, lost connection): move it now.
+    /// Mail at or below the committed UID that is still in the folder (or,
+    /// without a processed folder, still unseen) was committed, but the move or
+    /// flag was cut short (crash, lost connection): do it now.
     async fn sweep(&self, session: &mut ImapSession, folder: &Folder) -> Result<(), ImapError> {
-        if self.processed_folder.is_none() || folder.last_uid == 0 {
-            return Ok(());
-        }
-        let found = timed(
-            "UID SEARCH",
-            session.uid_search(format!("UID 1:{}", folder.last_uid)),
-        )
-        .await?;
+        let query = match (&self.processed_folder, self.mark_seen) {
+            _ if folder.last_uid == 0 => return Ok(()),
+            (Some(_), _) => format!("UID 1:{}", folder.last_uid),
+            (None, true) => format!("UID 1:{} UNSEEN", folder.last_uid),
+            (None, false) => return Ok(()),
+        };
+        let found = timed("UID SEARCH", session.uid_search(query)).await?;
         let mut uids: Vec<u32> = found
             .into_iter()
             .filter(|u| *u <= folder.last_uid)
@@ -243,7 +243,7 @@ impl ImapSource {
         }
         uids.sort_unstable();
         tracing::info!(source = %self.name, count = uids.len(),
-            "moving mail committed before the last disconnect to the processed folder");
+            "finishing the move/flag of mail committed before the last disconnect");
         for part in uids.chunks(1000) {
             self.after_commit(session, folder, part).await?;
         }
