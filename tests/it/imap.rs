@@ -43,7 +43,7 @@ impl Serve {
         let child = env
             .command()
             .arg("serve")
-            .env("RUST_LOG", "mailroom=debug")
+            .env("MAILROOM_LOG", "info,mailroom=debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()

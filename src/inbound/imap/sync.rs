@@ -147,11 +147,12 @@ impl ImapSource {
                 })
                 .await
                 .map_err(|e| ImapError::Protocol(format!("preparing a batch: {e}")))?;
-                if let Some(prev) = inflight.take() {
-                    total += self
-                        .finish(session, folder, ctx, prev, notified, on_outcome)
-                        .await?;
-                }
+                let settled = match inflight.take() {
+                    Some(prev) => Some(self.settle(folder, ctx, prev, notified, on_outcome).await?),
+                    None => None,
+                };
+                // The next commit starts before the previous batch is moved or
+                // flagged, so the database writer never waits for the server.
                 let (pipeline, store) = (ctx.pipeline.clone(), ctx.store.clone());
                 inflight = Some(InFlight {
                     uids: chunk.iter().map(|c| c.0).collect(),
@@ -160,6 +161,15 @@ impl ImapSource {
                         pipeline.commit(&store, &prepared, Utc::now()).await
                     }),
                 });
+                if let Some((n, uids)) = settled {
+                    total += n;
+                    if let Err(e) = self.after_commit(session, folder, &uids).await {
+                        if let Some(prev) = inflight.take() {
+                            self.settle(folder, ctx, prev, notified, on_outcome).await?;
+                        }
+                        return Err(e);
+                    }
+                }
             }
             if let Some(prev) = inflight.take() {
                 total += self
