@@ -1,0 +1,285 @@
+//! Running the mailroom binary from the benchmarks and reporting on it (shared
+//! by `benches/ingest.rs` and `benches/imap.rs`, included with `#[path]`).
+
+// Each bench uses a different subset of these items.
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Output {
+    pub status_ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn mailroom(bin: &Path, config: &Path, dir: &Path, args: &[&str]) -> Result<Output, String> {
+    let out = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {} {}: {e}", bin.display(), args.join(" ")))?;
+    Ok(Output {
+        status_ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// `mailroom migrate` (not timed: the schema is not what a benchmark measures).
+pub fn migrate(bin: &Path, config: &Path, dir: &Path) -> Result<(), String> {
+    let out = mailroom(bin, config, dir, &["migrate"])?;
+    if !out.status_ok {
+        return Err(format!("`mailroom migrate` failed:\n{}", out.stderr));
+    }
+    Ok(())
+}
+
+/// A timed `poll --once`: its output, wall time and resource usage.
+pub struct TimedPoll {
+    pub stdout: String,
+    pub elapsed: Duration,
+    pub rusage: libc::rusage,
+}
+
+impl TimedPoll {
+    /// Peak RSS in MiB (Linux reports ru_maxrss in KiB).
+    pub fn peak_rss_mib(&self) -> f64 {
+        self.rusage.ru_maxrss as f64 / 1024.0
+    }
+
+    /// The `processed N message(s): …` line and its counts.
+    pub fn summary(&self) -> Result<(&str, Summary), String> {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("processed "))
+            .ok_or_else(|| {
+                format!(
+                    "no `processed N message(s)` line in the poll output:\n{}",
+                    self.stdout
+                )
+            })?;
+        let counts =
+            parse_summary(line).ok_or_else(|| format!("cannot parse the poll summary {line:?}"))?;
+        Ok((line, counts))
+    }
+}
+
+/// Runs and times `mailroom poll --once`; its stderr goes to `dir/poll.stderr`
+/// (first lines echoed, prefixed with `bench`). Fails when the poll fails.
+pub fn timed_poll(bin: &Path, config: &Path, dir: &Path, bench: &str) -> Result<TimedPoll, String> {
+    let stderr_path = dir.join("poll.stderr");
+    let stderr = std::fs::File::create(&stderr_path)
+        .map_err(|e| format!("{}: {e}", stderr_path.display()))?;
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(["poll", "--once"])
+        .current_dir(dir)
+        .env_remove("MAILROOM_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .ok_or("no stdout pipe")?
+        .read_to_string(&mut stdout)
+        .map_err(|e| format!("reading poll output: {e}"))?;
+    let (status, rusage) = wait4(child.id())?;
+    let elapsed = start.elapsed();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    if !stderr.trim().is_empty() {
+        eprintln!("{bench} bench: `poll --once` wrote to stderr (first lines):");
+        for l in stderr.lines().take(20) {
+            eprintln!("  {l}");
+        }
+    }
+    if !exited_ok(status) {
+        return Err(format!(
+            "`mailroom poll --once` failed (wait status {status}); stdout:\n{stdout}"
+        ));
+    }
+    Ok(TimedPoll {
+        stdout,
+        elapsed,
+        rusage,
+    })
+}
+
+pub fn json_array_len(out: &Output, what: &str) -> Result<usize, String> {
+    if !out.status_ok {
+        return Err(format!("`mailroom {what}` failed:\n{}", out.stderr));
+    }
+    let v: serde_json::Value = serde_json::from_str(&out.stdout)
+        .map_err(|e| format!("`mailroom {what}` printed no JSON: {e}"))?;
+    v.as_array()
+        .map(Vec::len)
+        .ok_or_else(|| format!("`mailroom {what}` printed no JSON array"))
+}
+
+/// Waits for the child and returns its wait status and resource usage.
+pub fn wait4(pid: u32) -> Result<(i32, libc::rusage), String> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data; zeroed is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to locals; pid is our own child, not yet reaped.
+        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+        if r == pid as libc::pid_t {
+            return Ok((status, usage));
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("wait4: {err}"));
+        }
+    }
+}
+
+pub fn exited_ok(status: i32) -> bool {
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
+pub struct Summary {
+    pub total: usize,
+    pub outcomes: Vec<(String, usize)>,
+}
+
+/// `processed 10000 message(s): appended 3000, created 7000`
+pub fn parse_summary(line: &str) -> Option<Summary> {
+    let rest = line.strip_prefix("processed ")?;
+    let (n, rest) = rest.split_once(" message(s)")?;
+    let total = n.trim().parse().ok()?;
+    let mut outcomes = Vec::new();
+    if let Some(list) = rest.strip_prefix(':') {
+        for item in list.split(',') {
+            let (k, v) = item.trim().rsplit_once(' ')?;
+            outcomes.push((k.to_string(), v.parse().ok()?));
+        }
+    }
+    Some(Summary { total, outcomes })
+}
+
+pub fn machine() -> (usize, String) {
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    (nproc, cpu)
+}
+
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Summary {
+    /// How many messages had outcome `k` (0 when the summary does not list it).
+    pub fn count(&self, k: &str) -> usize {
+        self.outcomes
+            .iter()
+            .find(|(name, _)| name == k)
+            .map_or(0, |(_, v)| *v)
+    }
+}
+
+/// What both ingest benchmarks check after `poll --once` over a generated
+/// corpus: everything processed once, nothing quarantined, the expected
+/// tickets and follow-ups, and an acknowledgement plus a notification per
+/// ticket (a notification per follow-up) in the outbox.
+pub fn check_ingested(
+    made: &super::corpus::Generated,
+    summary: &str,
+    counts: &Summary,
+    tickets: usize,
+    outbox: usize,
+    dir: &Path,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (created, appended, quarantined) = (
+        counts.count("created"),
+        counts.count("appended"),
+        counts.count("quarantined"),
+    );
+    if counts.total != made.messages {
+        problems.push(format!(
+            "processed {} of {} messages",
+            counts.total, made.messages
+        ));
+    }
+    if quarantined != 0 {
+        problems.push(format!(
+            "{quarantined} message(s) quarantined (see `mailroom quarantine` in {})",
+            dir.display()
+        ));
+    }
+    if created + appended != made.messages {
+        problems.push(format!(
+            "created {created} + appended {appended} != {} messages ({summary})",
+            made.messages
+        ));
+    }
+    if created != made.messages - made.followups || appended != made.followups {
+        problems.push(format!(
+            "expected {} new tickets and {} follow-ups, got created {created}, appended {appended}",
+            made.messages - made.followups,
+            made.followups
+        ));
+    }
+    if tickets != created {
+        problems.push(format!(
+            "`tickets list --json` has {tickets} tickets, poll reported {created} created"
+        ));
+    }
+    let expected_outbox = 2 * created + appended;
+    if outbox != expected_outbox {
+        problems.push(format!(
+            "outbox has {outbox} messages, expected {expected_outbox} (acks + notifications)"
+        ));
+    }
+    problems
+}
