@@ -485,6 +485,12 @@ smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 1000
 smtpd_hard_error_limit = 1000
 
+# STARTTLS with the instance's self-signed cert (clients trust DIR/tls/cert.pem).
+smtpd_tls_cert_file = $DIR/tls/cert.pem
+smtpd_tls_key_file = $DIR/tls/key.pem
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+
 # Big-attachment tests (30 MiB attachment = 40 MiB of base64).
 message_size_limit = 104857600
 mailbox_size_limit = 0
@@ -519,6 +525,7 @@ lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 EOF
   # Postfix waits ~2 s at start when main.cf/maps are younger than ~1-2 s.
   touch -d '-1 minute' "$pf/main.cf" "$pf/master.cf" "$pf/virtual_alias.regexp"

@@ -479,21 +479,77 @@ email = "sales@example.test"
 name = "Sally"
 "#;
 
+/// An Env whose [outbound] is SMTP to the test Postfix (`tls_keys` picks the
+/// TLS mode and CA), with the support mailbox as its IMAP source.
+fn smtp_env(b: Backend, mev: &MailEnv, tls_keys: &str) -> Env {
+    let extra = format!(
+        "{}\n[outbound]\nkind = \"smtp\"\nport = {}\n{tls_keys}\nflush_interval = \"100ms\"\n",
+        mev.inbound("support", USER, "secret", "poll_interval = \"1h\""),
+        mev.smtp
+    );
+    // The Env's own file [outbound] is replaced by the SMTP one.
+    let env = Env::with_config(b, SMTP_BASE, "");
+    let text = std::fs::read_to_string(&env.config).expect("config");
+    let cut = text.find("[outbound]").expect("outbound section");
+    let tail = &text[cut..];
+    let end = tail.find("\n\n").map(|i| cut + i).unwrap_or(text.len());
+    std::fs::write(
+        &env.config,
+        format!("{}{}{extra}", &text[..cut], &text[end..]),
+    )
+    .expect("config");
+    env
+}
+
+#[test]
+fn smtp_starttls_verifies_the_certificate_and_never_falls_back() {
+    let mev = MailEnv::start();
+    // Without the private CA: no mail leaves, the outbox keeps it with the reason.
+    let env = smtp_env(
+        Backend::Sqlite,
+        &mev,
+        "host = \"localhost\"\ntls = \"starttls\"",
+    );
+    mev.lmtp_deliver(USER, &customer_mails("smtptls", 1));
+    mev.wait_for_count(USER, "INBOX", 1);
+    env.run_ok(&["poll", "--once"]);
+    env.run_ok(&["outbox", "flush"]);
+    let err = env.run_ok(&["outbox", "list", "--json"]);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
+        0
+    );
+    assert_eq!(
+        mev.status("catchall@example.test", "INBOX").0,
+        0,
+        "nothing was sent in clear text"
+    );
+    // With ca_file: sent over STARTTLS.
+    let ca = mev.cert().display().to_string();
+    let env = smtp_env(
+        Backend::Sqlite,
+        &mev,
+        &format!("host = \"localhost\"\ntls = \"starttls\"\nca_file = \"{ca}\""),
+    );
+    env.run_ok(&["poll", "--once"]);
+    env.run_ok(&["outbox", "flush"]);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"),
+        2
+    );
+    mev.wait_for_count("catchall@example.test", "INBOX", 1);
+    assert!(
+        mev.log("postfix.log")
+            .contains("TLS connection established"),
+        "the mail went over TLS"
+    );
+}
+
 both_backends! {
     fn smtp_outbound_delivers_ack_and_notification(b) {
         let mev = MailEnv::start();
-        let extra = format!(
-            "{}\n[outbound]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nflush_interval = \"100ms\"\n",
-            mev.inbound("support", USER, "secret", "poll_interval = \"1h\""),
-            mev.smtp
-        );
-        // The Env's own file [outbound] is replaced by the SMTP one.
-        let env = Env::with_config(b, SMTP_BASE, "");
-        let text = std::fs::read_to_string(&env.config).expect("config");
-        let cut = text.find("[outbound]").expect("outbound section");
-        let tail = &text[cut..];
-        let end = tail.find("\n\n").map(|i| cut + i).unwrap_or(text.len());
-        std::fs::write(&env.config, format!("{}{}{extra}", &text[..cut], &text[end..])).expect("config");
+        let env = smtp_env(b, &mev, "host = \"127.0.0.1\"\ntls = \"none\"");
 
         let serve = Serve::start(&env);
         wait_until(30, "the source to enter IDLE", || {
