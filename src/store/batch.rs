@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::blob::{self, BIG_BLOB, BlobAt};
 use super::rows::{RefHit, TICKET_COLUMNS, TicketRow};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
@@ -530,6 +531,15 @@ impl Tx {
                 .execute(&mut *c).await.map(|_| ())?);
         }
 
+        // SQLite: big raw mail is streamed into its row after the insert (blob.rs).
+        let sqlite = matches!(self, Tx::Sqlite(_));
+        let streamed = move |raw: Option<&[u8]>| sqlite && raw.is_some_and(|r| r.len() >= BIG_BLOB);
+        let streamed_rows: Vec<(i64, &[u8])> = b
+            .messages
+            .iter()
+            .filter(|(_, m)| streamed(m.raw))
+            .filter_map(|(id, m)| Some((*id, m.raw?)))
+            .collect();
         for chunk in b.messages.chunks(MESSAGES_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO messages (id, ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, \
@@ -545,17 +555,49 @@ impl Tx {
                         .bind(m.to_addrs.as_str()).bind(m.cc_addrs.as_str()).bind(m.recipient.as_deref())
                         .bind(m.subject.as_str()).bind(m.sent_at).bind(m.in_reply_to.as_str()).bind(m.refs.as_str())
                         .bind(m.text_body).bind(m.html_body).bind(m.origin.as_deref()).bind(m.reason.as_deref())
-                        .bind(m.raw).bind(m.raw_codec).bind(now);
+                        .bind(if streamed(m.raw) { None } else { m.raw }).bind(m.raw_codec).bind(now);
                 }
                 q.execute(&mut *c).await?;
             });
         }
+        if let Tx::Sqlite(t) = self {
+            for (id, raw) in streamed_rows {
+                let blob_id = blob::insert_streamed(t, raw).await?;
+                sqlx::query("UPDATE messages SET raw_blob = $1 WHERE id = $2")
+                    .bind(blob_id)
+                    .bind(id)
+                    .execute(&mut **t)
+                    .await?;
+            }
+        }
 
         for (row, a) in &b.attachments {
+            match self {
+                Tx::Sqlite(t) if a.data.len() >= BIG_BLOB => {
+                    let done = sqlx::query(
+                        "INSERT INTO attachments (sha256, size, data) VALUES ($1, $2, zeroblob($2)) \
+                         ON CONFLICT (sha256) DO NOTHING",
+                    )
+                    .bind(a.sha256.as_str())
+                    .bind(a.data.len() as i64)
+                    .execute(&mut **t)
+                    .await?;
+                    if done.rows_affected() == 1 {
+                        let at = BlobAt {
+                            table: c"attachments",
+                            column: c"data",
+                            rowid: done.last_insert_rowid(),
+                        };
+                        blob::write(t, at, &a.data).await?;
+                    }
+                }
+                _ => on_tx!(self, c => {
+                    sqlx::query("INSERT INTO attachments (sha256, size, data) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING")
+                        .bind(a.sha256.as_str()).bind(a.data.len() as i64).bind(a.data.as_slice())
+                        .execute(&mut *c).await.map(|_| ())?
+                }),
+            }
             on_tx!(self, c => {
-                sqlx::query("INSERT INTO attachments (sha256, size, data) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING")
-                    .bind(a.sha256.as_str()).bind(a.data.len() as i64).bind(a.data.as_slice())
-                    .execute(&mut *c).await?;
                 sqlx::query(
                     "INSERT INTO message_attachments (message_row, attachment_id, filename, content_type) \
                      SELECT $1, id, $2, $3 FROM attachments WHERE sha256 = $4")

@@ -3,7 +3,9 @@
 //! (runtime queries with `$n` placeholders work on both).
 
 mod batch;
+mod blob;
 pub mod codec;
+mod mail_bytes;
 mod rows;
 mod tx;
 
@@ -321,97 +323,14 @@ impl Store {
         for id in ids {
             let row: DueMail = tx::on_tx!(&mut tx, c => sqlx::query_as::<_, DueMail>(
                 "SELECT o.id, o.ticket_id, o.kind, o.context, o.trigger_row, o.sender, o.recipients, o.attempts, \
-                 o.message_row, m.message_id, m.to_addrs, m.recipient, m.subject, m.in_reply_to, m.refs, m.raw \
+                 o.message_row, m.message_id, m.to_addrs, m.recipient, m.subject, m.in_reply_to, m.refs, \
+                 COALESCE(m.raw, (SELECT data FROM raw_blobs b WHERE b.id = m.raw_blob)) AS raw \
                  FROM outbox o JOIN messages m ON m.id = o.message_row WHERE o.id = $1")
                 .bind(id).fetch_one(&mut *c).await?);
             out.push(row);
         }
         tx.commit().await?;
         Ok(out)
-    }
-
-    /// What rendering an outgoing mail needs: its ticket, the mail that caused
-    /// it, and that mail's attachments (with their bytes).
-    pub async fn render_inputs(
-        &self,
-        ticket_id: i64,
-        trigger_row: Option<i64>,
-    ) -> Result<(TicketRow, Option<TriggerMail>, Vec<AttachmentData>)> {
-        let ticket = self
-            .ticket(ticket_id)
-            .await?
-            .ok_or_else(|| Error::TicketNotFound(ticket_id.to_string()))?;
-        let Some(row) = trigger_row else {
-            return Ok((ticket, None, Vec::new()));
-        };
-        let trigger = on_pool!(&self.pool, p => sqlx::query_as::<_, TriggerMail>(
-            "SELECT message_id, from_addr, from_name, text_body, raw, raw_codec FROM messages WHERE id = $1")
-            .bind(row).fetch_optional(p).await?);
-        let attachments = on_pool!(&self.pool, p => sqlx::query_as::<_, AttachmentData>(
-            "SELECT ma.filename, ma.content_type, a.data FROM message_attachments ma \
-             JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_row = $1 ORDER BY ma.id")
-            .bind(row).fetch_all(p).await?);
-        Ok((ticket, trigger, attachments))
-    }
-
-    /// A stored message's raw bytes as received (None for outbound mail not
-    /// rendered yet).
-    pub async fn raw_message(&self, message_row: i64) -> Result<Option<Vec<u8>>> {
-        let row: Option<(Option<Vec<u8>>, Option<String>)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT raw, raw_codec FROM messages WHERE id = $1")
-            .bind(message_row).fetch_optional(p).await?);
-        match row {
-            Some((Some(raw), codec_name)) => Ok(Some(codec::unpack(codec_name.as_deref(), &raw)?)),
-            _ => Ok(None),
-        }
-    }
-
-    /// Tickets created since `since` (after ticket `after_id`, `limit` at a time)
-    /// with the raw bytes of the mail that opened each: what `rules backtest`
-    /// replays. Read-only.
-    pub async fn routing_history(
-        &self,
-        since: DateTime<Utc>,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<Vec<RoutedTicket>> {
-        let rows: Vec<RoutedTicketRow> = on_pool!(&self.pool, p => sqlx::query_as::<_, RoutedTicketRow>(
-            "SELECT t.id, t.subject, t.area, t.priority, t.owner, m.raw, m.raw_codec FROM tickets t \
-             JOIN messages m ON m.id = (SELECT MIN(id) FROM messages WHERE ticket_id = t.id AND direction = 'in') \
-             WHERE t.created_at >= $1 AND t.id > $2 ORDER BY t.id LIMIT $3")
-            .bind(since).bind(after_id).bind(limit).fetch_all(p).await?);
-        rows.into_iter()
-            .map(|r| {
-                let raw = match &r.raw {
-                    Some(raw) => codec::unpack(r.raw_codec.as_deref(), raw)?,
-                    None => Vec::new(),
-                };
-                Ok(RoutedTicket {
-                    id: r.id,
-                    subject: r.subject,
-                    area: r.area,
-                    priority: r.priority,
-                    owner: r.owner,
-                    raw,
-                })
-            })
-            .collect()
-    }
-
-    /// Keeps the rendered bytes, so a retry sends exactly the same mail.
-    pub async fn save_rendered(
-        &self,
-        message_row: i64,
-        raw: &[u8],
-        text: &str,
-        html: Option<&str>,
-    ) -> Result<()> {
-        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw));
-        on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE messages SET raw = $1, text_body = $2, html_body = $3, content_hash = $4 WHERE id = $5")
-            .bind(raw).bind(text).bind(html).bind(hash).bind(message_row)
-            .execute(p).await.map(|_| ())?);
-        Ok(())
     }
 
     pub async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {

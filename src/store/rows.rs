@@ -115,6 +115,8 @@ pub struct TriggerMail {
     pub text_body: String,
     pub raw: Option<Vec<u8>>,
     pub raw_codec: Option<String>,
+    /// Set when the raw bytes are in `raw_blobs` (big mail on SQLite).
+    pub raw_blob: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
