@@ -615,3 +615,25 @@ both_backends! {
         assert!(status.success(), "{status:?}");
     }
 }
+
+both_backends! {
+    fn every_mailbox_is_drained_by_one_poll(b) {
+        let mev = MailEnv::start();
+        let extra = format!(
+            "{}{}",
+            mev.inbound("support", USER, "secret", ""),
+            mev.inbound("sales", "sales@example.test", "secret", "processed_folder = \"Done\"")
+        );
+        let env = Env::with_config(b, BASE, &extra);
+        mev.lmtp_deliver(USER, &customer_mails("a", 3));
+        mev.lmtp_deliver("sales@example.test", &customer_mails("b", 4));
+        mev.wait_for_count(USER, "INBOX", 3);
+        mev.wait_for_count("sales@example.test", "INBOX", 4);
+        let out = env.run_ok(&["poll", "--once"]);
+        assert!(out.contains("processed 7 message(s): created 7"), "{out}");
+        assert_eq!(mev.status(USER, "INBOX"), (3, 0));
+        assert_eq!(mev.status("sales@example.test", "INBOX").0, 0);
+        assert_eq!(mev.status("sales@example.test", "Done").0, 4);
+        assert_eq!(env.count("SELECT COUNT(*) FROM source_positions"), 2);
+    }
+}
