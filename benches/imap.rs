@@ -232,32 +232,8 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 fn work_dir(keep: Option<&Path>) -> Result<(Option<tempfile::TempDir>, PathBuf), String> {
-    let (temp, dir) = match keep {
-        Some(d) => {
-            std::fs::create_dir_all(d)
-                .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
-            if std::fs::read_dir(d)
-                .map_err(|e| format!("{}: {e}", d.display()))?
-                .next()
-                .is_some()
-            {
-                return Err(format!("--keep {}: directory is not empty", d.display()));
-            }
-            let d = d
-                .canonicalize()
-                .map_err(|e| format!("{}: {e}", d.display()))?;
-            (None, d)
-        }
-        None => {
-            // Short: Dovecot's and Postfix's unix sockets live below it.
-            let t = tempfile::Builder::new()
-                .prefix("mevb")
-                .tempdir_in("/tmp")
-                .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-            let d = t.path().to_path_buf();
-            (Some(t), d)
-        }
-    };
+    // Short: Dovecot's and Postfix's unix sockets live below it.
+    let (temp, dir) = proc::work_dir(keep, "mevb", Path::new("/tmp"))?;
     let len = dir.as_os_str().as_bytes().len();
     if len > 60 {
         return Err(format!(

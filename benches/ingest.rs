@@ -34,7 +34,7 @@ use std::time::Instant;
 use corpus::{AGENT, SUPPORT, generate};
 use proc::{
     check_ingested, json_array_len, machine, mailroom, mib, migrate, thousands, timed_poll,
-    toml_str,
+    toml_str, work_dir,
 };
 
 struct Args {
@@ -106,31 +106,11 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     // Keep the TempDir alive until the end of `run`.
-    let (_temp, dir) = match &args.keep {
-        Some(d) => {
-            std::fs::create_dir_all(d)
-                .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
-            if std::fs::read_dir(d)
-                .map_err(|e| format!("{}: {e}", d.display()))?
-                .next()
-                .is_some()
-            {
-                return Err(format!("--keep {}: directory is not empty", d.display()));
-            }
-            let d = d
-                .canonicalize()
-                .map_err(|e| format!("{}: {e}", d.display()))?;
-            (None, d)
-        }
-        None => {
-            let t = tempfile::Builder::new()
-                .prefix("mailroom-ingest-bench-")
-                .tempdir()
-                .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-            let d = t.path().to_path_buf();
-            (Some(t), d)
-        }
-    };
+    let (_temp, dir) = work_dir(
+        args.keep.as_deref(),
+        "mailroom-ingest-bench-",
+        &std::env::temp_dir(),
+    )?;
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_mailroom"));
     eprintln!("ingest bench: binary {}", bin.display());
     eprintln!("ingest bench: work dir {}", dir.display());

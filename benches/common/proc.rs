@@ -118,6 +118,41 @@ pub fn timed_poll(bin: &Path, config: &Path, dir: &Path, bench: &str) -> Result<
     })
 }
 
+/// The bench's working directory: `--keep DIR` (created, must be empty) or a
+/// temporary directory named `<prefix>XXXXXX` in `parent` (removed when the
+/// returned guard drops).
+pub fn work_dir(
+    keep: Option<&Path>,
+    prefix: &str,
+    parent: &Path,
+) -> Result<(Option<tempfile::TempDir>, std::path::PathBuf), String> {
+    match keep {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+            if std::fs::read_dir(d)
+                .map_err(|e| format!("{}: {e}", d.display()))?
+                .next()
+                .is_some()
+            {
+                return Err(format!("--keep {}: directory is not empty", d.display()));
+            }
+            let d = d
+                .canonicalize()
+                .map_err(|e| format!("{}: {e}", d.display()))?;
+            Ok((None, d))
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir_in(parent)
+                .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+            let d = t.path().to_path_buf();
+            Ok((Some(t), d))
+        }
+    }
+}
+
 pub fn json_array_len(out: &Output, what: &str) -> Result<usize, String> {
     if !out.status_ok {
         return Err(format!("`mailroom {what}` failed:\n{}", out.stderr));
