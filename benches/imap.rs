@@ -131,20 +131,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("imap bench: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("imap bench: FAILED: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    proc::bench_main("imap", parse_args, run)
 }
 
 /// What a part found wrong (the run goes on; the exit code says it at the end).

@@ -88,20 +88,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("ingest bench: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ingest bench: FAILED: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    proc::bench_main("ingest", parse_args, run)
 }
 
 fn run(args: &Args) -> Result<(), String> {

@@ -32,6 +32,29 @@ pub fn mailroom(bin: &Path, config: &Path, dir: &Path, args: &[&str]) -> Result<
     })
 }
 
+/// A bench's `main`: parse the arguments (exit 2 on bad ones), run, exit 1
+/// with the reason when a check failed.
+pub fn bench_main<A>(
+    name: &str,
+    parse: impl FnOnce() -> Result<A, String>,
+    run: impl FnOnce(&A) -> Result<(), String>,
+) -> std::process::ExitCode {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{name} bench: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name} bench: FAILED: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// `mailroom migrate` (not timed: the schema is not what a benchmark measures).
 pub fn migrate(bin: &Path, config: &Path, dir: &Path) -> Result<(), String> {
     let out = mailroom(bin, config, dir, &["migrate"])?;
