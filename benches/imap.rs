@@ -56,7 +56,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use corpus::{AGENT, SUPPORT, generate_with};
+use corpus::{SUPPORT, generate_with};
 use proc::{
     check_ingested, json_array_len, machine, mailroom, mib, migrate, thousands, timed_poll,
     toml_str,
@@ -891,42 +891,8 @@ fn config_toml(
     inbound: &str,
     http_port: u16,
 ) -> String {
-    let templates = toml_str(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("templates")
-            .display()
-            .to_string(),
-    );
-    let db = toml_str(&format!("sqlite://{}", dir.join(db).display()));
-    let outbox = toml_str(&dir.join(outbox).display().to_string());
-    format!(
-        r#"# Written by benches/imap.rs.
-[mailroom]
-support_address = "{support}"
-support_name = "Bench Support"
-default_owner = "{AGENT}"
-templates_dir = {templates}
-# Every new ticket is acknowledged: the RFC 3834 limit (default 10 per
-# recipient per hour) would otherwise skip most acks of this burst.
-ack_limit_per_hour = 1000000
-
-[database]
-url = {db}
-
-[[inbound]]
-{inbound}
-[outbound]
-kind = "file"
-path = {outbox}
-
-[http]
-listen = "127.0.0.1:{http_port}"
-
-[[agent]]
-email = "{AGENT}"
-name = "Bench Agent"
-"#
-    )
+    let listen = format!("127.0.0.1:{http_port}");
+    proc::bench_config("imap", dir, db, outbox, support, inbound, &listen)
 }
 
 /// Free TCP ports on 127.0.0.1, all bound at once so none repeats.

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use corpus::{AGENT, SUPPORT, generate};
+use corpus::{SUPPORT, generate};
 use proc::{
     check_ingested, json_array_len, machine, mailroom, mib, migrate, thousands, timed_poll,
     toml_str, work_dir,
@@ -193,42 +193,15 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 fn config_toml(dir: &Path) -> String {
-    let p = |rel: &str| toml_str(&dir.join(rel).display().to_string());
-    let templates = toml_str(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("templates")
-            .display()
-            .to_string(),
-    );
-    let db = toml_str(&format!("sqlite://{}", dir.join("mailroom.db").display()));
-    format!(
-        r#"# Written by benches/ingest.rs.
-[mailroom]
-support_address = "{SUPPORT}"
-support_name = "Bench Support"
-default_owner = "{AGENT}"
-templates_dir = {templates}
-# Every new ticket is acknowledged: the RFC 3834 limit (default 10 per
-# recipient per hour) would otherwise skip most acks of this burst.
-ack_limit_per_hour = 1000000
-
-[database]
-url = {db}
-
-[[inbound]]
-name = "bench"
-kind = "maildir"
-path = {inbox}
-
-[outbound]
-kind = "file"
-path = {outbox}
-
-[[agent]]
-email = "{AGENT}"
-name = "Bench Agent"
-"#,
-        inbox = p("mail/inbox"),
-        outbox = p("mail/outbox"),
+    let inbox = toml_str(&dir.join("mail/inbox").display().to_string());
+    let inbound = format!("name = \"bench\"\nkind = \"maildir\"\npath = {inbox}\n");
+    proc::bench_config(
+        "ingest",
+        dir,
+        "mailroom.db",
+        "mail/outbox",
+        SUPPORT,
+        &inbound,
+        "off",
     )
 }

@@ -55,6 +55,58 @@ pub fn bench_main<A>(
     }
 }
 
+/// The config both benches run with: SQLite `db` and a file outbox under
+/// `dir`, one agent as default owner (so every mail queues a notification
+/// and every new ticket an acknowledgement), `inbound` as the only source
+/// (the keys after `[[inbound]]`), the HTTP endpoint on `http_listen`.
+pub fn bench_config(
+    bench: &str,
+    dir: &Path,
+    db: &str,
+    outbox: &str,
+    support: &str,
+    inbound: &str,
+    http_listen: &str,
+) -> String {
+    let agent = super::corpus::AGENT;
+    let templates = toml_str(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("templates")
+            .display()
+            .to_string(),
+    );
+    let db = toml_str(&format!("sqlite://{}", dir.join(db).display()));
+    let outbox = toml_str(&dir.join(outbox).display().to_string());
+    format!(
+        r#"# Written by benches/{bench}.rs.
+[mailroom]
+support_address = "{support}"
+support_name = "Bench Support"
+default_owner = "{agent}"
+templates_dir = {templates}
+# Every new ticket is acknowledged: the RFC 3834 limit (default 10 per
+# recipient per hour) would otherwise skip most acks of this burst.
+ack_limit_per_hour = 1000000
+
+[database]
+url = {db}
+
+[[inbound]]
+{inbound}
+[outbound]
+kind = "file"
+path = {outbox}
+
+[http]
+listen = "{http_listen}"
+
+[[agent]]
+email = "{agent}"
+name = "Bench Agent"
+"#
+    )
+}
+
 /// `mailroom migrate` (not timed: the schema is not what a benchmark measures).
 pub fn migrate(bin: &Path, config: &Path, dir: &Path) -> Result<(), String> {
     let out = mailroom(bin, config, dir, &["migrate"])?;
