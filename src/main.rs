@@ -23,7 +23,7 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run every inbound source and the outbox worker until SIGTERM/SIGINT
+    /// Run every inbound source, the outbox worker and /healthz + /metrics until SIGTERM/SIGINT
     Serve,
     /// Fetch and process all new mail from every inbound source, then exit
     Poll {
