@@ -313,8 +313,11 @@ both_backends! {
             took.push(wait_until(10, "the IDLE-delivered ticket", || tickets(&env) == i as i64 + 1));
         }
         eprintln!("SMTP delivery -> committed ticket under IDLE: {took:?}");
-        let best = took.iter().min().copied().unwrap_or_default();
-        assert!(best < Duration::from_secs(1), "IDLE should deliver within a second; took {took:?}");
+        // The median of three (one scheduling hiccup on a loaded CI machine is
+        // tolerated; polling would take an hour here).
+        let mut sorted = took.clone();
+        sorted.sort();
+        assert!(sorted[1] < Duration::from_secs(1), "IDLE should deliver within a second; took {took:?}");
         // The acknowledgement was sent by the outbox worker right after the commit.
         wait_until(10, "acknowledgements written", || {
             std::fs::read_dir(env.path("outbox")).map(|d| d.count()).unwrap_or(0) >= 6
