@@ -80,50 +80,25 @@ const LATENCY_SOURCE: &str = "sales";
 /// `/proc/pressure/io` avg10 (%) above which the disk counts as busy.
 const PRESSURE_LIMIT: f64 = 5.0;
 
+/// `cargo bench --bench imap -- [--messages N] [--latency M] [--keep DIR]`
+#[derive(clap::Parser)]
 struct Args {
+    /// Mails for the throughput part (0 skips it).
+    #[arg(long, short = 'n', default_value_t = 10_000)]
     messages: usize,
+    /// Mails for the latency part, sent one at a time (0 skips it).
+    #[arg(long, short = 'l', default_value_t = 200)]
     latency: usize,
+    /// Work in DIR (created, must be empty) and leave it there.
+    #[arg(long)]
     keep: Option<PathBuf>,
+    /// Passed by `cargo bench` to every bench target.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
-const USAGE: &str = "usage: cargo bench --bench imap -- [--messages N] [--latency M] [--keep DIR]";
-
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        messages: 10_000,
-        latency: 200,
-        keep: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (a.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        let number = |name: &str, v: String| {
-            v.replace(['_', ','], "")
-                .parse::<usize>()
-                .map_err(|_| format!("{name}: {v:?} is not a number"))
-        };
-        match flag.as_str() {
-            "--messages" | "-n" => args.messages = number("--messages", value("--messages")?)?,
-            "--latency" | "-l" => args.latency = number("--latency", value("--latency")?)?,
-            "--keep" => args.keep = Some(PathBuf::from(value("--keep")?)),
-            // `cargo bench` passes --bench to every bench target.
-            "--bench" => {}
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?} ({USAGE})")),
-        }
-    }
+    let args = <Args as clap::Parser>::parse();
     if args.messages == 0 && args.latency == 0 {
         return Err("--messages 0 and --latency 0: nothing to do".into());
     }

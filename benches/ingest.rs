@@ -37,54 +37,22 @@ use proc::{
     toml_str, work_dir,
 };
 
+/// `cargo bench --bench ingest -- [--messages N] [--keep DIR]`
+#[derive(clap::Parser)]
 struct Args {
-    messages: usize,
+    /// Mails to generate and ingest.
+    #[arg(long, short = 'n', default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    messages: u64,
+    /// Generate into DIR (created, must be empty) and leave it there.
+    #[arg(long)]
     keep: Option<PathBuf>,
+    /// Passed by `cargo bench` to every bench target.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        messages: 10_000,
-        keep: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (a.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match flag.as_str() {
-            "--messages" | "-n" => {
-                let v = value("--messages")?;
-                args.messages = v
-                    .replace(['_', ','], "")
-                    .parse()
-                    .map_err(|_| format!("--messages: {v:?} is not a number"))?;
-                if args.messages == 0 {
-                    return Err("--messages must be at least 1".into());
-                }
-            }
-            "--keep" => args.keep = Some(PathBuf::from(value("--keep")?)),
-            // `cargo bench` passes --bench to every bench target.
-            "--bench" => {}
-            "-h" | "--help" => {
-                println!("usage: cargo bench --bench ingest -- [--messages N] [--keep DIR]");
-                std::process::exit(0);
-            }
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?} (usage: [--messages N] [--keep DIR])"
-                ));
-            }
-        }
-    }
-    Ok(args)
+    Ok(<Args as clap::Parser>::parse())
 }
 
 fn main() -> ExitCode {
@@ -109,7 +77,7 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("cannot create maildir: {e}"))?;
     }
     let t0 = Instant::now();
-    let made = generate(&inbox.join("new"), args.messages)
+    let made = generate(&inbox.join("new"), args.messages as usize)
         .map_err(|e| format!("generating messages: {e}"))?;
     eprintln!(
         "ingest bench: generated {} messages ({:.1} MiB; {} follow-ups, {} with attachment, largest {} bytes) in {:.1} s",
