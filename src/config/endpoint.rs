@@ -219,22 +219,11 @@ mod tests {
 
     fn imap(host: &str, tls: Option<TlsMode>) -> InboundConfig {
         InboundConfig {
-            name: "s".into(),
-            kind: super::super::InboundKind::Imap,
-            path: None,
             host: Some(host.into()),
-            port: None,
             tls,
             username: Some("u@example.test".into()),
             password_env: Some("PW".into()),
-            password_file: None,
-            ca_file: None,
-            folder: None,
-            processed_folder: None,
-            mark_seen: None,
-            idle: None,
-            poll_interval: None,
-            auth: None,
+            ..InboundConfig::new("s", super::super::InboundKind::Imap)
         }
     }
 

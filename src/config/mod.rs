@@ -189,6 +189,28 @@ pub enum ImapAuth {
 }
 
 impl InboundConfig {
+    /// A source of `kind` with every optional key unset.
+    pub fn new(name: &str, kind: InboundKind) -> InboundConfig {
+        InboundConfig {
+            name: name.to_string(),
+            kind,
+            path: None,
+            host: None,
+            port: None,
+            tls: None,
+            username: None,
+            password_env: None,
+            password_file: None,
+            ca_file: None,
+            folder: None,
+            processed_folder: None,
+            mark_seen: None,
+            idle: None,
+            poll_interval: None,
+            auth: None,
+        }
+    }
+
     pub fn folder(&self) -> &str {
         self.folder.as_deref().unwrap_or("INBOX")
     }
@@ -322,22 +344,8 @@ impl Config {
             mailroom: MailroomSection::default(),
             database: DatabaseSection::default(),
             inbound: vec![InboundConfig {
-                name: "inbox".into(),
-                kind: InboundKind::Maildir,
                 path: Some(PathBuf::from("./mail/inbox")),
-                host: None,
-                port: None,
-                tls: None,
-                username: None,
-                password_env: None,
-                password_file: None,
-                ca_file: None,
-                folder: None,
-                processed_folder: None,
-                mark_seen: None,
-                idle: None,
-                poll_interval: None,
-                auth: None,
+                ..InboundConfig::new("inbox", InboundKind::Maildir)
             }],
             outbound: OutboundConfig::default(),
             agent: Vec::new(),
