@@ -82,14 +82,13 @@ pub(super) async fn poll_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Resul
         }
     };
     // IMAP mailboxes are drained concurrently, each on its own connection.
-    let ctx = ImapContext {
-        pipeline: pipeline.clone(),
-        store: store.clone(),
-        health: Arc::new(Health::new()),
-        committed: Arc::new(tokio::sync::Notify::new()),
-        batch_size: cfg.mailroom.batch_size,
-        max_message_size: cfg.max_message_size() as u64,
-    };
+    let ctx = ImapContext::new(
+        cfg,
+        pipeline.clone(),
+        store.clone(),
+        Arc::new(Health::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
     let mut imap = Vec::new();
     for (i, ib) in cfg.inbound.iter().enumerate() {
         if ib.kind != InboundKind::Imap {

@@ -80,14 +80,13 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     } else {
         Some(http::start(&cfg.http.listen, health.clone(), stop_rx.clone()).await?)
     };
-    let ctx = ImapContext {
-        pipeline: pipeline.clone(),
-        store: store.clone(),
-        health: health.clone(),
-        committed: wake.clone(),
-        batch_size: cfg.mailroom.batch_size,
-        max_message_size: cfg.max_message_size() as u64,
-    };
+    let ctx = ImapContext::new(
+        &cfg,
+        pipeline.clone(),
+        store.clone(),
+        health.clone(),
+        wake.clone(),
+    );
     let imap_tasks: Vec<_> = imap
         .into_iter()
         .map(|s| tokio::spawn(s.run(ctx.clone(), stop_rx.clone())))

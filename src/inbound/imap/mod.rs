@@ -101,6 +101,26 @@ pub struct Context {
     pub max_message_size: u64,
 }
 
+impl Context {
+    /// The context every IMAP source of `cfg` shares.
+    pub fn new(
+        cfg: &crate::config::Config,
+        pipeline: Arc<Pipeline>,
+        store: Store,
+        health: Arc<Health>,
+        committed: Arc<tokio::sync::Notify>,
+    ) -> Context {
+        Context {
+            pipeline,
+            store,
+            health,
+            committed,
+            batch_size: cfg.mailroom.batch_size,
+            max_message_size: cfg.max_message_size() as u64,
+        }
+    }
+}
+
 pub struct ImapSource {
     pub name: String,
     endpoint: Endpoint,
