@@ -2,7 +2,9 @@
 # mailroom's main job on the embedded default (SQLite + local Maildir + file
 # outbox, no servers): the sample customer mails in examples/inbox flow through
 # the Maildir inbox into threaded tickets; acknowledgements and owner
-# notifications appear as .eml files. Usage: examples/quickstart.sh [WORKDIR]
+# notifications appear as .eml files. Then the owner of MR-1 answers from a
+# mail client (the notification quoted below, a command on top) and the clean
+# relay to the customer appears in the outbox. Usage: examples/quickstart.sh [WORKDIR]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
@@ -14,13 +16,37 @@ cp "$repo/examples/quickstart.toml" mailroom.toml
 cp "$repo/rules.example.toml" rules.toml
 cp "$repo"/examples/inbox/*.eml mail/inbox/new/
 
-step() { printf '\n\033[1m$ mailroom %s\033[0m\n' "$*"; "$mr" "$@"; }
+bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+step() { bold "\$ mailroom $*"; "$mr" "$@"; }
 step rules check
 step poll --once
 step tickets list
 step outbox flush
 step tickets show MR-1
-printf '\n\033[1m$ ls mail/outbox\033[0m\n'; ls mail/outbox
+bold "\$ ls mail/outbox"; ls mail/outbox
 step quarantine
 step rules explain mail/inbox/cur/02-dan-export.eml:2,S
+
+# Bob, the owner of MR-1, answers the notification from his mail client: a
+# command on top, his words, the notification quoted below (as Gmail does).
+notification=$(grep -l '^To: Bob <bob@localhost>' mail/outbox/*-notification.eml | head -n 1)
+header() { grep -m1 -i "^$1:" "$notification" | cut -d' ' -f2-; }
+{
+  printf 'From: Bob <bob@localhost>\nTo: support@localhost\n'
+  printf 'Subject: Re: %s\nMessage-ID: <bob-answer-1@localhost>\n' "$(header Subject)"
+  printf 'In-Reply-To: %s\nReferences: %s\n' "$(header Message-ID)" "$(header Message-ID)"
+  printf 'Date: Wed, 25 Nov 2026 10:02:00 +0100\nContent-Type: text/plain; charset=utf-8\n\n'
+  printf '#tag refund\n\nHello Alice,\n\nsorry about that: the second payment is refunded and will be on your\ncard within 3 days.\n\nBob\n\n'
+  printf 'On Wed, 25 Nov 2026 at 09:13, Alice Martin via Example Support <support@localhost> wrote:\n'
+  # The notification's text part, quoted (`mailroom inspect` prints it after "--- whole text ---").
+  "$mr" inspect "$notification" | sed -n '/^--- whole text ---$/,$p' | tail -n +2 | sed 's/^/> /'
+} >mail/inbox/new/07-bob-answers.eml
+bold "\$ cat mail/inbox/new/07-bob-answers.eml   # Bob's reply, as his mail client sends it"
+cat mail/inbox/new/07-bob-answers.eml
+step poll --once
+step outbox flush
+relay=$(ls mail/outbox/*-relay.eml | head -n 1)
+bold "\$ cat $relay   # what Alice receives: Bob's words only, threaded into her conversation"
+cat "$relay"
+step tickets show MR-1
 printf '\nEverything is in %s (mailroom.db, mail/inbox, mail/outbox).\n' "$work"

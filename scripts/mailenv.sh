@@ -621,6 +621,21 @@ cmd_stop_dovecot() {
   stop_dovecot
 }
 
+cmd_start_postfix() {
+  [ $# -eq 1 ] || usage
+  set_dir "$1"
+  [ -f "$DIR/postfix/main.cf" ] || die "$DIR has no postfix/main.cf: run '$0 start' first"
+  load_ports
+  start_postfix
+  wait_ports "$SMTP_PORT"
+}
+
+cmd_stop_postfix() {
+  [ $# -eq 1 ] || usage
+  set_dir "$1"
+  stop_postfix
+}
+
 # New UIDVALIDITY for USER's INBOX, same messages ("folder recreated"): with
 # Dovecot stopped, drop the Maildir's uidlist and indexes. On the next access
 # Dovecot rebuilds them, renumbers UIDs from 1 and takes a new UIDVALIDITY from
@@ -660,6 +675,8 @@ main() {
   stop) cmd_stop "$@" ;;
   start-dovecot) cmd_start_dovecot "$@" ;;
   stop-dovecot) cmd_stop_dovecot "$@" ;;
+  start-postfix) cmd_start_postfix "$@" ;;
+  stop-postfix) cmd_stop_postfix "$@" ;;
   reset-uidvalidity) cmd_reset_uidvalidity "$@" ;;
   deliver-count) cmd_deliver_count "$@" ;;
   -h | --help | help) usage ;;

@@ -54,6 +54,13 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// What mailroom reads in a mail, storing nothing: kind, thread keys, reply text, commands
+    Inspect {
+        /// A raw mail (.eml)
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate the rules file and explain routing decisions
     Rules {
         #[command(subcommand)]
@@ -158,6 +165,7 @@ fn main() -> ExitCode {
             cmd: OutboxArgs::Flush,
         } => Command::Outbox(OutboxCmd::Flush),
         Cmd::Quarantine { json } => Command::Quarantine { json },
+        Cmd::Inspect { file, json } => Command::Inspect { file, json },
         Cmd::Rules {
             cmd: RulesArgs::Check { rules },
         } => Command::Rules(RulesCmd::Check { rules }),

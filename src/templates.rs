@@ -20,6 +20,10 @@ const NAMES: &[(&str, &str)] = &[
         "notification.html",
         include_str!("../templates/notification.html"),
     ),
+    ("relay.txt", include_str!("../templates/relay.txt")),
+    ("relay.html", include_str!("../templates/relay.html")),
+    ("explain.txt", include_str!("../templates/explain.txt")),
+    ("explain.html", include_str!("../templates/explain.html")),
 ];
 
 pub struct Templates {

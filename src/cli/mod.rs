@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod inspect;
 mod mail_in;
 mod rules;
 mod show;
@@ -30,6 +31,7 @@ pub enum Command {
     Tickets(TicketsCmd),
     Outbox(OutboxCmd),
     Quarantine { json: bool },
+    Inspect { file: PathBuf, json: bool },
     Rules(RulesCmd),
     Migrate,
 }
@@ -115,11 +117,12 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
 
 async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> {
     let cfg = Arc::new(Config::load(config)?);
-    // The rules commands need no database.
+    // The rules commands and inspect need no database.
     let command = match command {
         Command::Rules(cmd @ (RulesCmd::Check { .. } | RulesCmd::Explain { .. })) => {
             return rules_command(&cfg, cmd);
         }
+        Command::Inspect { file, json } => return inspect::inspect(&cfg, &file, json),
         other => other,
     };
     let store = open_store(&cfg).await?;
@@ -172,7 +175,7 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
         Command::Rules(RulesCmd::Backtest { rules, since, json }) => {
             rules::backtest(&cfg, &store, &rules, &since, json).await
         }
-        Command::Rules(_) => Ok(()),
+        Command::Rules(_) | Command::Inspect { .. } => Ok(()),
     };
     if let Some(c) = checkpointer {
         c.abort();

@@ -104,7 +104,7 @@ pub(super) async fn backtest(
             let decision = set.decide(&set.input(&mail));
             let current = Route {
                 area: t.area,
-                priority: t.priority,
+                priority: t.priority.as_str().to_string(),
                 owner: t.owner,
             };
             let proposed = candidate_route(&decision, cfg.mailroom.default_area.as_deref());

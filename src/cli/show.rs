@@ -80,7 +80,7 @@ pub(super) async fn show_ticket(
     for m in &messages {
         atts.push(store.message_attachments(m.id).await?);
         // Inbound bodies are not stored twice: derive them from the raw bytes.
-        let bodies = if m.direction == "in" && m.text_body.is_empty() {
+        let bodies = if m.direction == crate::tickets::Direction::In && m.text_body.is_empty() {
             match store.raw_message(m.id).await? {
                 Some(raw) => crate::mail::parse::bodies(&raw),
                 None => (String::new(), None),
@@ -155,7 +155,11 @@ pub(super) async fn show_ticket(
     );
     println!("\nMessages:");
     for ((m, a), (text, _)) in messages.iter().zip(&atts).zip(&texts) {
-        let arrow = if m.direction == "in" { "<-" } else { "->" };
+        let arrow = if m.direction == crate::tickets::Direction::In {
+            "<-"
+        } else {
+            "->"
+        };
         println!(
             "  {arrow} [{}] {} from {} to {}  <{}>",
             m.kind,
@@ -164,7 +168,7 @@ pub(super) async fn show_ticket(
             m.to_addrs,
             m.message_id
         );
-        if m.direction == "out" && text.is_empty() {
+        if m.direction == crate::tickets::Direction::Out && text.is_empty() {
             println!("       | (queued; the body is rendered from the templates when it is sent)");
         }
         for line in text.lines().take(12) {

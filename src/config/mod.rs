@@ -31,6 +31,8 @@ pub struct Config {
     pub rules: Option<RulesSection>,
     #[serde(default)]
     pub http: HttpSection,
+    #[serde(default)]
+    pub security: SecuritySection,
     /// Where the config was read from (None: embedded default). Relative paths
     /// in the file are resolved against the current directory, like the CLI.
     #[serde(skip)]
@@ -237,6 +239,17 @@ fn default_http_listen() -> String {
     "127.0.0.1:9466".into()
 }
 
+/// `[security]`: what it takes for a mail to act as an agent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySection {
+    /// When set, an agent reply also needs an `Authentication-Results` header
+    /// from one of these servers showing dmarc=pass (or dkim=pass for the
+    /// agent's domain). Off (empty) by default.
+    #[serde(default)]
+    pub trusted_authserv_ids: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutboundKind {
@@ -259,6 +272,10 @@ pub struct OutboundConfig {
     /// How often `serve` looks for due outbox rows.
     #[serde(default)]
     pub flush_interval: Option<String>,
+    /// Wait before the first retry of a failed send (default "1m"); it
+    /// doubles per attempt, capped at 4 h.
+    #[serde(default)]
+    pub retry_first: Option<String>,
 }
 
 impl Default for OutboundConfig {
@@ -274,6 +291,7 @@ impl Default for OutboundConfig {
             password_file: None,
             ca_file: None,
             flush_interval: None,
+            retry_first: None,
         }
     }
 }
@@ -354,6 +372,7 @@ impl Config {
             sla: BTreeMap::new(),
             rules: None,
             http: HttpSection::default(),
+            security: SecuritySection::default(),
             source: None,
         }
     }
@@ -410,6 +429,43 @@ impl Config {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(embedded default)".into())
+    }
+
+    /// Addresses that are never a customer's: the staff and mailroom's own, lowercased.
+    pub fn internal_addresses(&self) -> Vec<String> {
+        let mut v = self.own_addresses();
+        v.extend(self.staff_addresses());
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Agents, managers and area escalation contacts, lowercased: people whose
+    /// addresses never reach a customer.
+    pub fn staff_addresses(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .agent
+            .iter()
+            .map(|a| a.email.to_ascii_lowercase())
+            .collect();
+        v.extend(self.manager.iter().map(|m| m.email.to_ascii_lowercase()));
+        v.extend(
+            self.area
+                .iter()
+                .filter_map(|a| a.escalation.as_ref())
+                .map(|e| e.to_ascii_lowercase()),
+        );
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The roster's display name for an agent address.
+    pub fn agent_name(&self, email: &str) -> Option<&str> {
+        self.agent
+            .iter()
+            .find(|a| a.email.eq_ignore_ascii_case(email))
+            .and_then(|a| a.name.as_deref())
     }
 
     /// All addresses that are mailroom itself, lowercased.

@@ -83,6 +83,9 @@ impl Config {
                 self.http.listen
             ));
         }
+        if let Some(iv) = &self.outbound.retry_first {
+            parse_duration(iv).map_err(|e| format!("key outbound.retry_first: {e}"))?;
+        }
         if let Some(iv) = &self.outbound.flush_interval {
             parse_duration(iv).map_err(|e| format!("key outbound.flush_interval: {e}"))?;
         }

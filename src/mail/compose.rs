@@ -1,4 +1,4 @@
-//! Composing outgoing messages (acknowledgements, notifications) with lettre.
+//! Composing outgoing messages (acknowledgements, notifications, relays) with lettre.
 //! Pure: the caller passes the Message-ID, the date and the rendered bodies.
 
 use std::time::SystemTime;
@@ -19,6 +19,8 @@ pub struct OutAttachment {
     pub filename: String,
     pub content_type: String,
     pub data: Vec<u8>,
+    /// Set for an inline image the HTML shows as `cid:…` (sent in multipart/related).
+    pub content_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,7 +34,8 @@ pub struct Outgoing {
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
-    /// `auto-replied` / `auto-generated` for automatic mail (RFC 3834).
+    /// `auto-replied` / `auto-generated` for automatic mail (RFC 3834);
+    /// `None` for a person's answer (a relay).
     pub auto_submitted: Option<&'static str>,
     /// Value of the loop header; every mail mailroom sends carries it.
     pub loop_id: String,
@@ -122,25 +125,51 @@ pub fn compose(mut o: Outgoing) -> Result<Vec<u8>, ComposeError> {
         b = b.raw_header(raw(name, value.clone()));
     }
 
-    let body = match &o.html {
-        Some(html) => MultiPart::alternative_plain_html(o.text.clone(), html.clone()),
-        None => MultiPart::mixed().singlepart(SinglePart::plain(o.text.clone())),
+    let ct = |a: &OutAttachment| -> Result<ContentType, ComposeError> {
+        ContentType::parse(&a.content_type)
+            .or_else(|_| ContentType::parse("application/octet-stream"))
+            .map_err(|e| ComposeError(e.to_string()))
     };
-    let message = if o.attachments.is_empty() {
-        match &o.html {
-            Some(_) => b.multipart(body),
-            None => b.singlepart(SinglePart::plain(o.text.clone())),
+    let (inline, files): (Vec<OutAttachment>, Vec<OutAttachment>) =
+        std::mem::take(&mut o.attachments)
+            .into_iter()
+            .partition(|a| a.content_id.is_some() && o.html.is_some());
+    // text + HTML as alternatives; inline images beside the HTML (related);
+    // files beside all of it (mixed).
+    let body = match &o.html {
+        Some(html) if inline.is_empty() => Some(MultiPart::alternative_plain_html(
+            o.text.clone(),
+            html.clone(),
+        )),
+        Some(html) => {
+            let mut related = MultiPart::related().singlepart(SinglePart::html(html.clone()));
+            for a in inline {
+                let t = ct(&a)?;
+                let cid = a.content_id.clone().unwrap_or_default();
+                related = related.singlepart(LettreAttachment::new_inline(cid).body(a.data, t));
+            }
+            Some(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::plain(o.text.clone()))
+                    .multipart(related),
+            )
         }
-    } else {
-        let mut mixed = MultiPart::mixed().multipart(body);
-        for a in std::mem::take(&mut o.attachments) {
-            let ct = ContentType::parse(&a.content_type).unwrap_or(
-                ContentType::parse("application/octet-stream")
-                    .map_err(|e| ComposeError(e.to_string()))?,
-            );
-            mixed = mixed.singlepart(LettreAttachment::new(a.filename).body(a.data, ct));
+        None => None,
+    };
+    let message = match (body, files.is_empty()) {
+        (Some(body), true) => b.multipart(body),
+        (None, true) => b.singlepart(SinglePart::plain(o.text.clone())),
+        (body, false) => {
+            let mut mixed = match body {
+                Some(body) => MultiPart::mixed().multipart(body),
+                None => MultiPart::mixed().singlepart(SinglePart::plain(o.text.clone())),
+            };
+            for a in files {
+                let t = ct(&a)?;
+                mixed = mixed.singlepart(LettreAttachment::new(a.filename).body(a.data, t));
+            }
+            b.multipart(mixed)
         }
-        b.multipart(mixed)
     }
     .map_err(|e| ComposeError(e.to_string()))?;
     Ok(message.formatted())
@@ -202,10 +231,45 @@ mod tests {
             filename: "log.txt".into(),
             content_type: "text/plain".into(),
             data: b"line".to_vec(),
+            content_id: None,
         });
         let m = parse(&compose(o).unwrap()).unwrap();
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].filename.as_deref(), Some("log.txt"));
+    }
+
+    #[test]
+    fn inline_images_go_beside_the_html_and_cc_is_kept() {
+        let mut o = sample();
+        o.auto_submitted = None;
+        o.cc = vec![Mailbox {
+            name: None,
+            email: "dan@customer.test".into(),
+        }];
+        o.html = Some("<p>see <img src=\"cid:logo1\"></p>".into());
+        o.attachments.push(OutAttachment {
+            filename: "logo.png".into(),
+            content_type: "image/png".into(),
+            data: vec![137, 80, 78, 71],
+            content_id: Some("logo1".into()),
+        });
+        o.attachments.push(OutAttachment {
+            filename: "report.pdf".into(),
+            content_type: "application/pdf".into(),
+            data: b"%PDF".to_vec(),
+            content_id: None,
+        });
+        let raw = compose(o).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("multipart/related"), "{text}");
+        assert!(text.contains("Content-ID: <logo1>"), "{text}");
+        assert!(
+            !text.contains("Auto-Submitted"),
+            "a person's answer is not automatic"
+        );
+        let m = parse(&raw).unwrap();
+        assert_eq!(m.cc[0].email, "dan@customer.test");
+        assert_eq!(m.attachments.len(), 2);
     }
 
     #[test]

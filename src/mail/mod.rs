@@ -1,9 +1,12 @@
 //! Pure email logic: no I/O, no clock, no database.
 
+pub mod auth;
 pub mod classify;
 pub mod compose;
 pub mod parse;
+pub mod reply;
 pub mod thread;
+pub mod thread_index;
 
 pub use classify::{Class, Classifier};
 pub use parse::{Mailbox, ParseFailure, ParsedMail, parse};

@@ -25,13 +25,33 @@ pub enum SendError {
     Permanent(String),
 }
 
-pub enum Transport {
+enum Channel {
     File(FileTransport),
     Smtp(Box<SmtpTransport>),
 }
 
+/// Where outgoing mail goes, and how soon a failed send is tried again.
+pub struct Transport {
+    channel: Channel,
+    /// Delay before the first retry; it doubles per attempt (`retry_delay`).
+    retry_first: Duration,
+}
+
 impl Transport {
     pub fn from_config(cfg: &Config) -> Result<Transport> {
+        let retry_first = cfg
+            .outbound
+            .retry_first
+            .as_deref()
+            .and_then(|s| crate::config::parse_duration(s).ok())
+            .unwrap_or(DEFAULT_RETRY_FIRST);
+        Ok(Transport {
+            channel: Transport::channel(cfg)?,
+            retry_first,
+        })
+    }
+
+    fn channel(cfg: &Config) -> Result<Channel> {
         match cfg.outbound.kind {
             OutboundKind::File => {
                 let path = cfg
@@ -39,7 +59,7 @@ impl Transport {
                     .path
                     .clone()
                     .unwrap_or_else(|| "./mail/outbox".into());
-                Ok(Transport::File(FileTransport::new(path)))
+                Ok(Channel::File(FileTransport::new(path)))
             }
             OutboundKind::Smtp => {
                 let fail = |message: String| Error::Config {
@@ -47,7 +67,7 @@ impl Transport {
                     message,
                 };
                 let endpoint = cfg.outbound.endpoint().map_err(fail)?;
-                Ok(Transport::Smtp(Box::new(
+                Ok(Channel::Smtp(Box::new(
                     SmtpTransport::new(endpoint).map_err(fail)?,
                 )))
             }
@@ -55,9 +75,9 @@ impl Transport {
     }
 
     pub async fn send(&self, mail: &DueMail, raw: &[u8]) -> std::result::Result<(), SendError> {
-        match self {
-            Transport::File(t) => t.send(mail, raw).await,
-            Transport::Smtp(t) => t.send(mail, raw).await,
+        match &self.channel {
+            Channel::File(t) => t.send(mail, raw).await,
+            Channel::Smtp(t) => t.send(mail, raw).await,
         }
     }
 }
@@ -65,10 +85,13 @@ impl Transport {
 /// Exponential backoff: 1 min, 2, 4, … capped at 4 h; give up after 12 attempts
 /// (about two days), like an MTA's queue lifetime.
 pub const MAX_ATTEMPTS: i64 = 12;
+const DEFAULT_RETRY_FIRST: Duration = Duration::from_secs(60);
+const RETRY_CAP: Duration = Duration::from_secs(4 * 3600);
 
-pub fn retry_delay(attempts: i64) -> Duration {
-    let exp = attempts.clamp(1, 9) as u32 - 1;
-    Duration::from_secs((60u64 << exp).min(4 * 3600))
+/// The wait before attempt `attempts + 1`: `first`, doubling, capped at 4 h.
+pub fn retry_delay(first: Duration, attempts: i64) -> Duration {
+    let exp = attempts.clamp(1, 16) as u32 - 1;
+    first.saturating_mul(1u32 << exp).min(RETRY_CAP)
 }
 
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
@@ -86,8 +109,19 @@ pub async fn flush(
     renderer: &Renderer,
     now: impl Fn() -> DateTime<Utc>,
 ) -> Result<FlushReport> {
+    flush_until(store, transport, renderer, now, || false).await
+}
+
+/// `flush`, stopping between two mails once `stop()` says so (shutdown).
+pub async fn flush_until(
+    store: &Store,
+    transport: &Transport,
+    renderer: &Renderer,
+    now: impl Fn() -> DateTime<Utc>,
+    stop: impl Fn() -> bool,
+) -> Result<FlushReport> {
     let mut report = FlushReport::default();
-    loop {
+    while !stop() {
         let due = store
             .claim_due_outbox(now(), Duration::from_secs(300), 100)
             .await?;
@@ -95,6 +129,10 @@ pub async fn flush(
             return Ok(report);
         }
         for mail in due {
+            if stop() {
+                // Claimed but not sent: the lease runs out and the next run sends it.
+                break;
+            }
             let raw = match &mail.raw {
                 Some(raw) => raw.clone(),
                 None => match render(store, renderer, &mail, now()).await? {
@@ -117,8 +155,11 @@ pub async fn flush(
                 }
                 Err(SendError::Transient(e)) if mail.attempts < MAX_ATTEMPTS => {
                     let at = now()
-                        + chrono::Duration::from_std(retry_delay(mail.attempts))
-                            .unwrap_or_default();
+                        + chrono::Duration::from_std(retry_delay(
+                            transport.retry_first,
+                            mail.attempts,
+                        ))
+                        .unwrap_or_default();
                     tracing::warn!(outbox = mail.id, error = %e, retry_at = %at, "send failed, will retry");
                     store.mark_failed(mail.id, &e, Some(at)).await?;
                     report.retrying += 1;
@@ -131,6 +172,7 @@ pub async fn flush(
             }
         }
     }
+    Ok(report)
 }
 
 /// Renders and stores a mail; the inner error is why it can never be sent.
@@ -161,9 +203,14 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_caps() {
-        assert_eq!(retry_delay(1), Duration::from_secs(60));
-        assert_eq!(retry_delay(2), Duration::from_secs(120));
-        assert_eq!(retry_delay(5), Duration::from_secs(960));
-        assert_eq!(retry_delay(50), Duration::from_secs(4 * 3600));
+        let first = DEFAULT_RETRY_FIRST;
+        assert_eq!(retry_delay(first, 1), Duration::from_secs(60));
+        assert_eq!(retry_delay(first, 2), Duration::from_secs(120));
+        assert_eq!(retry_delay(first, 5), Duration::from_secs(960));
+        assert_eq!(retry_delay(first, 50), Duration::from_secs(4 * 3600));
+        assert_eq!(
+            retry_delay(Duration::from_secs(1), 3),
+            Duration::from_secs(4)
+        );
     }
 }

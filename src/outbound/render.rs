@@ -8,9 +8,10 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::mail::Mailbox;
 use crate::mail::compose::{OutAttachment, Outgoing, compose};
+use crate::mail::reply::{self, Cut, marker_line};
 use crate::store::{AttachmentData, DueMail, TicketRow, TriggerMail};
 use crate::templates::Templates;
-use crate::tickets;
+use crate::tickets::{self, MessageKind};
 
 pub struct Rendered {
     pub raw: Vec<u8>,
@@ -25,6 +26,32 @@ pub struct Renderer {
     prefix: String,
     /// Roster names, to greet the owner by name.
     agents: Vec<(String, Option<String>)>,
+}
+
+/// What the templates of one kind of mail get besides the common fields.
+struct Parts {
+    template: &'static str,
+    to_name: Option<String>,
+    from: Mailbox,
+    auto: Option<&'static str>,
+    attachments: Vec<OutAttachment>,
+    extra: Vec<(&'static str, String)>,
+    /// Whether the mail gets an HTML part (a relay only when the agent wrote HTML).
+    html: bool,
+}
+
+/// The trigger mail's text, derived from its stored raw bytes.
+fn trigger_text(trigger: Option<&TriggerMail>) -> std::result::Result<String, String> {
+    Ok(match trigger {
+        Some(t) if t.text_body.is_empty() => match (&t.raw, t.raw_codec.as_deref()) {
+            (Some(raw), codec_name) => crate::store::codec::unpack(codec_name, raw)
+                .map(|raw| crate::mail::parse::bodies(&raw).0)
+                .map_err(|e| e.to_string())?,
+            (None, _) => String::new(),
+        },
+        Some(t) => t.text_body.clone(),
+        None => String::new(),
+    })
 }
 
 impl Renderer {
@@ -45,6 +72,13 @@ impl Renderer {
         })
     }
 
+    fn agent_name(&self, email: &str) -> Option<String> {
+        self.agents
+            .iter()
+            .find(|(e, _)| e == email)
+            .and_then(|(_, n)| n.clone())
+    }
+
     /// Renders `mail`. An error is a reason the mail can never be sent as is
     /// (a template error, an address lettre refuses).
     pub fn render(
@@ -57,95 +91,180 @@ impl Renderer {
     ) -> std::result::Result<Rendered, String> {
         let context: Value = serde_json::from_str(&mail.context).unwrap_or(Value::Null);
         let ticket_ref = tickets::format_ref(&self.prefix, ticket.id);
-        let text_of_trigger = match trigger {
-            Some(t) if t.text_body.is_empty() => match (&t.raw, t.raw_codec.as_deref()) {
-                (Some(raw), codec_name) => crate::store::codec::unpack(codec_name, raw)
-                    .map(|raw| crate::mail::parse::bodies(&raw).0)
-                    .map_err(|e| e.to_string())?,
-                (None, _) => String::new(),
-            },
-            Some(t) => t.text_body.clone(),
-            None => String::new(),
-        };
         let to_email = mail.to_addrs.trim().to_string();
-        let (to_name, from, attachments, auto, template) = if mail.kind == "ack" {
-            let to_name = context["to_name"].as_str().map(str::to_string);
-            (
-                to_name,
-                self.support.clone(),
-                Vec::new(),
-                "auto-replied",
-                "ack",
-            )
-        } else {
-            let to_name = self
-                .agents
-                .iter()
-                .find(|(e, _)| *e == to_email)
-                .and_then(|(_, n)| n.clone());
-            // "Alice via Example Support": the owner sees who wrote at a glance.
-            let who = ticket.customer_name.as_deref().unwrap_or(&ticket.customer);
-            let from = Mailbox {
-                name: Some(format!("{who} via {}", self.support_name)),
-                email: self.support.email.clone(),
-            };
-            let files = attachments
-                .into_iter()
-                .map(|a| OutAttachment {
-                    filename: a.filename.unwrap_or_else(|| "attachment.bin".into()),
-                    content_type: a.content_type,
-                    data: a.data,
-                })
-                .collect();
-            (to_name, from, files, "auto-generated", "notification")
+        let from_support = |name: Option<String>| Mailbox {
+            name: name.or_else(|| Some(self.support_name.clone())),
+            email: self.support.email.clone(),
         };
-        let ctx = json!({
-            "event": context["event"],
-            "reason": context["reason"],
-            "reopened": context["reopened"],
+        let mut ctx = json!({
             "ticket_ref": ticket_ref,
+            "marker": marker_line(&ticket_ref),
             "subject": ticket.subject,
             "customer": ticket.customer,
-            "customer_name": if mail.kind == "ack" { json!(to_name) } else { json!(ticket.customer_name) },
+            "customer_name": ticket.customer_name,
             "area": ticket.area,
             "priority": ticket.priority,
             "status": ticket.status,
+            "owner": ticket.owner,
             "sla_due": Value::Null,
-            "text": text_of_trigger,
-            "attachments": attachments.iter().map(|a: &OutAttachment| a.filename.clone()).collect::<Vec<_>>(),
             "support_name": self.support_name,
             "support_address": self.support.email,
         });
+        let parts = match mail.kind {
+            MessageKind::Ack => {
+                let to_name = context["to_name"].as_str().map(str::to_string);
+                ctx["customer_name"] = json!(to_name);
+                Parts {
+                    template: "ack",
+                    to_name,
+                    from: self.support.clone(),
+                    auto: Some("auto-replied"),
+                    attachments: Vec::new(),
+                    extra: Vec::new(),
+                    html: true,
+                }
+            }
+            MessageKind::Relay => {
+                let wanted: Vec<Value> = context["attachments"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let files = attachments
+                    .into_iter()
+                    .filter_map(|a| {
+                        let w = wanted.iter().find(|w| w["sha256"] == a.sha256)?;
+                        Some(OutAttachment {
+                            filename: a.filename.unwrap_or_else(|| "attachment.bin".into()),
+                            content_type: a.content_type,
+                            data: a.data,
+                            content_id: w["content_id"].as_str().map(str::to_string),
+                        })
+                    })
+                    .collect();
+                for key in ["agent_name", "text", "html"] {
+                    ctx[key] = context[key].clone();
+                }
+                let mut extra = vec![(
+                    "Thread-Topic",
+                    context["thread_topic"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )];
+                if let Some(ti) = &mail.thread_index {
+                    extra.push(("Thread-Index", ti.clone()));
+                }
+                Parts {
+                    template: "relay",
+                    to_name: context["to_name"].as_str().map(str::to_string),
+                    from: from_support(mail.from_name.clone()),
+                    auto: None,
+                    attachments: files,
+                    extra,
+                    html: context["html"].is_string(),
+                }
+            }
+            MessageKind::System => {
+                for key in ["problems", "accepted"] {
+                    ctx[key] = context[key].clone();
+                }
+                ctx["agent_text"] = json!(trigger_text(trigger)?);
+                Parts {
+                    template: "explain",
+                    to_name: self.agent_name(&to_email),
+                    from: self.support.clone(),
+                    auto: Some("auto-generated"),
+                    attachments: Vec::new(),
+                    extra: Vec::new(),
+                    html: true,
+                }
+            }
+            _ => {
+                let whole = trigger_text(trigger)?;
+                // A follow-up shows the customer's new words first; the quoted
+                // history is hidden, and a line says so.
+                let (text, hidden) = if context["event"] == "new" {
+                    (whole, false)
+                } else {
+                    let r = reply::strip_text(&whole);
+                    let hidden = r.kept_whole.is_none() && r.cut != Cut::None;
+                    (r.text, hidden)
+                };
+                for key in ["event", "reason", "reopened", "by"] {
+                    ctx[key] = context[key].clone();
+                }
+                ctx["text"] = json!(text);
+                ctx["quoted_hidden"] = json!(hidden);
+                let files = attachments
+                    .into_iter()
+                    .map(|a| OutAttachment {
+                        filename: a.filename.unwrap_or_else(|| "attachment.bin".into()),
+                        content_type: a.content_type,
+                        data: a.data,
+                        content_id: None,
+                    })
+                    .collect();
+                Parts {
+                    template: "notification",
+                    to_name: self.agent_name(&to_email),
+                    from: from_support(mail.from_name.clone()),
+                    auto: Some("auto-generated"),
+                    attachments: files,
+                    extra: Vec::new(),
+                    html: true,
+                }
+            }
+        };
+        ctx["to_name"] = json!(parts.to_name);
+        ctx["attachments"] = json!(
+            parts
+                .attachments
+                .iter()
+                .map(|a| a.filename.clone())
+                .collect::<Vec<_>>()
+        );
         let text = self
             .templates
-            .render(&format!("{template}.txt"), &ctx)
+            .render(&format!("{}.txt", parts.template), &ctx)
             .map_err(|e| e.to_string())?;
         let html = self
             .templates
-            .render(&format!("{template}.html"), &ctx)
+            .render(&format!("{}.html", parts.template), &ctx)
             .map_err(|e| e.to_string())?;
+        let cc = mail
+            .cc_addrs
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| Mailbox {
+                name: None,
+                email: c.to_string(),
+            })
+            .collect();
+        let mut extra_headers = vec![("X-Mailroom-Ticket", ticket_ref)];
+        extra_headers.extend(parts.extra);
         let out = Outgoing {
-            from,
+            from: parts.from,
             reply_to: Some(Mailbox {
                 name: None,
                 email: self.support.email.clone(),
             }),
             to: vec![Mailbox {
-                name: to_name,
+                name: parts.to_name,
                 email: to_email,
             }],
-            cc: Vec::new(),
+            cc,
             subject: mail.subject.clone(),
             message_id: mail.message_id.clone(),
             in_reply_to: (!mail.in_reply_to.is_empty()).then(|| mail.in_reply_to.clone()),
             references: mail.refs.split_whitespace().map(str::to_string).collect(),
-            auto_submitted: Some(auto),
+            auto_submitted: parts.auto,
             loop_id: self.support.email.clone(),
-            extra_headers: vec![("X-Mailroom-Ticket", ticket_ref)],
+            extra_headers,
             date: now,
             text: text.clone(),
-            html: Some(html.clone()),
-            attachments,
+            html: parts.html.then(|| html.clone()),
+            attachments: parts.attachments,
         };
         let raw = compose(out).map_err(|e| e.to_string())?;
         Ok(Rendered { raw, text, html })

@@ -1,12 +1,18 @@
-//! Applying a classified, threaded message: what each kind of mail does to
-//! tickets, messages, participants and the outbox (recorded in the batch).
+//! Carrying out a [`Decision`]: the one place that writes what a message
+//! causes — tickets, messages, participants, events, outgoing mail — into the
+//! batch's unit of work.
 
-use super::{Applied, Inbound, Incoming, Outcome, OutcomeKind, Pipeline, ThreadMatch};
-use crate::mail::Mailbox;
+use std::borrow::Cow;
+
+use super::agent::AgentPlan;
+use super::decide::{Decision, FollowUpPlan, NewTicketPlan, Notes};
+use super::outgoing::Notify;
+use super::unit::{NewTicket, UnitOfWork};
+use super::{Incoming, Outcome, OutcomeKind, Pipeline};
 use crate::mail::parse::ParsedMail;
-use crate::rules::assign::Load;
-use crate::store::{Batch, NewEvent, NewMessage, NewTicket};
-use crate::tickets::{self, Status};
+use crate::store::{NewEvent, NewMessage};
+use crate::tickets::transitions::Change;
+use crate::tickets::{Direction, MessageKind, Status};
 
 pub(super) fn event(ticket: i64, row: i64, kind: &'static str, detail: String) -> NewEvent {
     NewEvent {
@@ -17,26 +23,151 @@ pub(super) fn event(ticket: i64, row: i64, kind: &'static str, detail: String) -
     }
 }
 
+/// Events on one ticket, for one stored message.
+pub(super) struct Events {
+    pub ticket: i64,
+    pub row: i64,
+    pub list: Vec<NewEvent>,
+}
+
+impl Events {
+    fn new(ticket: i64, row: i64, notes: Notes) -> Events {
+        let mut e = Events {
+            ticket,
+            row,
+            list: Vec::new(),
+        };
+        for (kind, detail) in notes {
+            e.push(kind, detail);
+        }
+        e
+    }
+
+    pub fn push(&mut self, kind: &'static str, detail: String) {
+        self.list.push(event(self.ticket, self.row, kind, detail));
+    }
+}
+
 impl Pipeline {
+    /// Writes what `d` decided for the message `m`; returns its outcome.
+    pub(super) fn apply<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        d: Decision,
+    ) -> Outcome {
+        let origin = m.item.origin.clone();
+        let outcome = |kind: OutcomeKind, ticket: Option<i64>, reason: Option<String>| Outcome {
+            file: origin.clone(),
+            outcome: kind,
+            ticket_ref: ticket.map(|t| self.ticket_ref(t)),
+            reason,
+        };
+        match d {
+            Decision::Duplicate { ticket, message_id } => {
+                if let Some(t) = ticket {
+                    u.add_events([NewEvent {
+                        ticket_id: Some(t),
+                        message_row: None,
+                        kind: "duplicate",
+                        detail: format!(
+                            "mail <{message_id}> arrived again via {}: same content as the stored copy, ignored",
+                            m.item.origin
+                        ),
+                    }]);
+                }
+                let reason =
+                    format!("already stored: Message-ID <{message_id}> with the same content");
+                outcome(OutcomeKind::Duplicate, ticket, Some(reason))
+            }
+            Decision::Unthreaded {
+                kind,
+                outcome: o,
+                why,
+            } => {
+                self.store_inbound(u, m, None, kind, Some(why.clone()));
+                outcome(o, None, Some(why))
+            }
+            Decision::Bounce {
+                ticket,
+                reason,
+                via,
+            } => {
+                let row = self.store_inbound(
+                    u,
+                    m,
+                    Some(ticket.id),
+                    MessageKind::Bounce,
+                    Some(reason.clone()),
+                );
+                let mut ev = Events::new(ticket.id, row, Vec::new());
+                ev.push(
+                    "bounce",
+                    format!("{reason}; {via}; shown to the owner, never answered"),
+                );
+                self.notify_owner(u, &ticket, &mut ev, Notify::Bounce(&reason));
+                u.add_events(ev.list);
+                outcome(OutcomeKind::Bounce, Some(ticket.id), Some(reason))
+            }
+            Decision::AutoReply {
+                ticket,
+                reason,
+                via,
+            } => {
+                let row = self.store_inbound(
+                    u,
+                    m,
+                    Some(ticket.id),
+                    MessageKind::Autoreply,
+                    Some(reason.clone()),
+                );
+                u.add_events([event(
+                    ticket.id,
+                    row,
+                    "autoreply",
+                    format!(
+                        "automatic mail ({reason}); {via}; appended, status stays {}, not acknowledged",
+                        ticket.status
+                    ),
+                )]);
+                outcome(OutcomeKind::Autoreply, Some(ticket.id), Some(reason))
+            }
+            Decision::NewTicket(plan) => {
+                let id = self.apply_new_ticket(u, m, *plan);
+                outcome(OutcomeKind::Created, Some(id), None)
+            }
+            Decision::FollowUp(plan) => {
+                let id = plan.ticket.id;
+                self.apply_followup(u, m, *plan);
+                outcome(OutcomeKind::Appended, Some(id), None)
+            }
+            Decision::AgentReply(plan) => {
+                let id = plan.ticket.id;
+                let reason = self.apply_agent_reply(u, m, *plan);
+                outcome(OutcomeKind::AgentReply, Some(id), reason)
+            }
+        }
+    }
+
     /// Records an inbound mail with its attachments; returns the message row.
     fn store_inbound<'a>(
         &self,
-        b: &mut Batch<'a>,
+        u: &mut UnitOfWork<'a>,
         m: Incoming<'a>,
         ticket_id: Option<i64>,
-        kind: &'static str,
+        kind: MessageKind,
         reason: Option<String>,
     ) -> i64 {
-        let Incoming { item, mail, .. } = m;
-        let join = |v: &[Mailbox]| {
+        let mail = m.mail;
+        let join = |v: &[crate::mail::Mailbox]| {
             v.iter()
                 .map(|m| m.email.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let row = b.insert_message(NewMessage {
+        let row = u.insert_message(NewMessage {
             ticket_id,
-            direction: "in",
+            direction: Direction::In,
             kind,
             message_id: mail.message_id.clone(),
             content_hash: mail.content_hash.clone(),
@@ -49,237 +180,54 @@ impl Pipeline {
             sent_at: mail.date,
             in_reply_to: mail.in_reply_to.join(" "),
             refs: mail.references.join(" "),
+            thread_index: mail.header("Thread-Index").map(str::to_string),
             // The text and HTML are derived from the stored raw bytes when read
             // (`mail::parse::bodies`): storing them again would more than double
             // what every message writes, and writes bound ingest speed.
-            text_body: "",
+            text_body: Cow::Borrowed(""),
             html_body: None,
-            origin: Some(item.origin.clone()),
+            origin: Some(m.item.origin.clone()),
             reason,
             raw: Some(&m.packed.bytes),
             raw_codec: m.packed.codec,
         });
         for a in &mail.attachments {
-            b.attach(row, a);
+            u.attach(row, ticket_id, a);
         }
         row
     }
 
-    /// Keeps a mail that belongs to no ticket (stored with the reason, never answered).
-    pub(super) fn keep_unthreaded<'a>(
+    fn apply_new_ticket<'a>(
         &self,
-        b: &mut Batch<'a>,
+        u: &mut UnitOfWork<'a>,
         m: Incoming<'a>,
-        kind: &'static str,
-        outcome: OutcomeKind,
-        why: String,
-    ) -> Outcome {
-        let item = m.item;
-        self.store_inbound(b, m, None, kind, Some(why.clone()));
-        self.outcome(item, outcome, None, Some(why))
-    }
-
-    pub(super) fn outcome(
-        &self,
-        item: &Inbound,
-        outcome: OutcomeKind,
-        ticket: Option<i64>,
-        reason: Option<String>,
-    ) -> Outcome {
-        Outcome {
-            file: item.origin.clone(),
-            outcome,
-            ticket_ref: ticket.map(|t| self.ticket_ref(t)),
-            reason,
-        }
-    }
-
-    pub(super) fn apply_bounce<'a>(
-        &self,
-        b: &mut Batch<'a>,
-        m: Incoming<'a>,
-        thread: ThreadMatch,
-        reason: &str,
-        st: &mut Applied,
-    ) -> Outcome {
-        let Incoming { item, mail, .. } = m;
-        let Some(ticket) = thread.ticket else {
-            let why = format!(
-                "{reason}; the bounced message is not one of ours: stored, no ticket, not answered"
-            );
-            return self.keep_unthreaded(b, m, "bounce", OutcomeKind::Bounce, why);
-        };
-        let row = self.store_inbound(b, m, Some(ticket.id), "bounce", Some(reason.into()));
-        st.events.push(event(
-            ticket.id,
-            row,
-            "bounce",
-            format!(
-                "{reason}; {}; shown to the owner, never answered",
-                thread.via
-            ),
-        ));
-        self.notify_owner(b, &ticket, mail, row, "bounce", Some(reason), false, st);
-        self.outcome(
-            item,
-            OutcomeKind::Bounce,
-            Some(ticket.id),
-            Some(reason.into()),
-        )
-    }
-
-    pub(super) fn apply_autoreply<'a>(
-        &self,
-        b: &mut Batch<'a>,
-        m: Incoming<'a>,
-        thread: ThreadMatch,
-        reason: &str,
-        st: &mut Applied,
-    ) -> Outcome {
-        let item = m.item;
-        let Some(ticket) = thread.ticket else {
-            let why =
-                format!("{reason}; answers no known message: stored, no ticket, not acknowledged");
-            return self.keep_unthreaded(b, m, "autoreply", OutcomeKind::Autoreply, why);
-        };
-        let row = self.store_inbound(b, m, Some(ticket.id), "autoreply", Some(reason.into()));
-        st.events.push(event(
-            ticket.id,
-            row,
-            "autoreply",
-            format!(
-                "automatic mail ({reason}); {}; appended, status stays {}, not acknowledged",
-                thread.via, ticket.status
-            ),
-        ));
-        self.outcome(
-            item,
-            OutcomeKind::Autoreply,
-            Some(ticket.id),
-            Some(reason.into()),
-        )
-    }
-
-    pub(super) fn apply_agent_reply<'a>(
-        &self,
-        b: &mut Batch<'a>,
-        m: Incoming<'a>,
-        thread: ThreadMatch,
-        st: &mut Applied,
-    ) -> Outcome {
-        let Incoming { item, mail, .. } = m;
-        let (ticket_id, notification_id) = thread.agent_proof.clone().unwrap_or_default();
-        let row = self.store_inbound(b, m, Some(ticket_id), "agent", None);
-        b.record_first_response(ticket_id);
-        st.events.push(event(
-            ticket_id,
-            row,
-            "agent_reply",
-            format!(
-                "agent reply from {}: answers notification <{notification_id}> that was sent to them",
-                mail.from.email
-            ),
-        ));
-        self.outcome(item, OutcomeKind::AgentReply, Some(ticket_id), None)
-    }
-
-    pub(super) fn apply_followup<'a>(
-        &self,
-        b: &mut Batch<'a>,
-        m: Incoming<'a>,
-        thread: ThreadMatch,
-        st: &mut Applied,
-    ) -> Outcome {
-        let Incoming { item, mail, .. } = m;
-        let Some(mut ticket) = thread.ticket else {
-            // find_thread only returns Some here; treat the impossible as new.
-            return self.apply_new_ticket(b, m, thread, st);
-        };
-        let row = self.store_inbound(b, m, Some(ticket.id), "customer", None);
-        self.add_participants(b, ticket.id, mail);
-        attach_pending_events(st, ticket.id, row);
-        st.events.push(event(
-            ticket.id,
-            row,
-            "threading",
-            format!("follow-up from {}: {}", mail.from.email, thread.via),
-        ));
-        for note in thread.notes {
-            st.events.push(event(ticket.id, row, "threading", note));
-        }
-        let current: Status = ticket.status.parse().unwrap_or(Status::Open);
-        let reopened = match tickets::after_customer_followup(current) {
-            Some(next) => {
-                b.set_ticket_status(ticket.id, next.as_str());
-                st.events.push(event(
-                    ticket.id,
-                    row,
-                    "status",
-                    format!("{current} -> {next}: the customer wrote again"),
-                ));
-                ticket.status = next.as_str().to_string();
-                current == Status::Resolved
-            }
-            None => {
-                b.touch_ticket(ticket.id);
-                false
-            }
-        };
-        self.notify_owner(b, &ticket, mail, row, "followup", None, reopened, st);
-        self.outcome(item, OutcomeKind::Appended, Some(ticket.id), None)
-    }
-
-    pub(super) fn apply_new_ticket<'a>(
-        &self,
-        b: &mut Batch<'a>,
-        m: Incoming<'a>,
-        thread: ThreadMatch,
-        st: &mut Applied,
-    ) -> Outcome {
-        let Incoming { item, mail, .. } = m;
-        let mut routing = self.current_router().route(mail);
-        if routing.drop {
-            let why = format!(
-                "dropped by the rules, stored without a ticket: {}",
-                routing.trace
-            );
-            return self.keep_unthreaded(b, m, "ignored", OutcomeKind::Ignored, why);
-        }
-        if routing.area.is_none() {
-            routing.area = self.cfg.mailroom.default_area.clone();
-        }
+        plan: NewTicketPlan,
+    ) -> i64 {
+        let NewTicketPlan {
+            routing,
+            assignment,
+            owner,
+            customer,
+            thread,
+            notes,
+        } = plan;
+        let mail = m.mail;
         let subject = if mail.subject.is_empty() {
             "(no subject)"
         } else {
             mail.subject.as_str()
         };
         let normalized = self.keys.normalize_subject(subject);
-        let customer = mail.reply_address();
         let tags = routing.tags.join(",");
-        // An owner named by routing wins; otherwise the area's strategy decides.
-        let assignment = match (&routing.owner, &routing.area) {
-            (None, Some(area)) if self.assigner.knows(area) => {
-                let load = Load {
-                    open: b.open_counts(),
-                    cursor: b.cursor(area),
-                    continuity: b.continuity(&customer.email, area),
-                };
-                let a = self.assigner.assign(area, &load);
-                if let Some(c) = a.cursor {
-                    b.set_cursor(area, c);
-                }
-                Some(a)
-            }
-            _ => None,
-        };
-        let owner = routing
-            .owner
-            .clone()
-            .or_else(|| assignment.as_ref().and_then(|a| a.owner.clone()));
-        let ticket = b.insert_ticket(&NewTicket {
+        if let (Some(a), Some(area)) = (&assignment, &routing.area)
+            && let Some(c) = a.cursor
+        {
+            u.set_cursor(area, c);
+        }
+        let ticket = u.insert_ticket(&NewTicket {
             subject,
             normalized_subject: &normalized,
-            priority: routing.priority.as_str(),
+            priority: routing.priority,
             area: routing.area.as_deref(),
             owner: owner.as_deref(),
             customer: &customer.email,
@@ -288,77 +236,207 @@ impl Pipeline {
             sla_policy: routing.sla.as_deref(),
         });
         let id = ticket.id;
-        let row = self.store_inbound(b, m, Some(id), "customer", None);
-        self.add_participants(b, id, mail);
-        attach_pending_events(st, id, row);
-        st.events
-            .push(event(id, row, "threading", thread.via.clone()));
+        let row = self.store_inbound(u, m, Some(id), MessageKind::Customer, None);
+        self.add_participants(u, id, mail, true);
+        let mut ev = Events::new(id, row, notes);
+        ev.push("threading", thread.via.clone());
         for note in &thread.notes {
-            st.events.push(event(id, row, "threading", note.clone()));
+            ev.push("threading", note.clone());
         }
-        st.events
-            .push(event(id, row, "routing", routing.trace.clone()));
+        ev.push("routing", routing.trace.clone());
         if let Some(a) = &assignment {
-            st.events
-                .push(event(id, row, "assignment", a.reason.clone()));
+            ev.push("assignment", a.reason.clone());
             if let Some(contact) = &a.escalate_to {
-                self.notify(
-                    b,
-                    &ticket,
-                    mail,
-                    row,
-                    contact,
-                    "unassigned",
-                    None,
-                    false,
-                    st,
-                );
+                self.notify(u, &ticket, contact, &mut ev, Notify::Unassigned);
             }
         }
-
         if routing.suppress_ack {
-            st.events.push(event(
-                id,
-                row,
-                "ack",
-                "no acknowledgement: a rule suppressed it".into(),
-            ));
+            ev.push("ack", "no acknowledgement: a rule suppressed it".into());
         } else {
-            self.acknowledge(b, &ticket, mail, row, st);
+            self.acknowledge(u, &ticket, mail, &mut ev);
         }
         if ticket.owner.is_some() {
-            self.notify_owner(b, &ticket, mail, row, "new", None, false, st);
+            self.notify_owner(u, &ticket, &mut ev, Notify::New);
         } else {
-            st.events.push(event(
-                id,
-                row,
-                "notification",
-                "no owner: nobody notified".into(),
-            ));
+            ev.push("notification", "no owner: nobody notified".into());
         }
-        self.outcome(item, OutcomeKind::Created, Some(id), None)
+        u.add_events(ev.list);
+        id
     }
 
-    /// The customer, their Reply-To and everyone they Cc'd (except mailroom and agents).
-    fn add_participants(&self, b: &mut Batch<'_>, ticket_id: i64, mail: &ParsedMail) {
-        b.add_participant(ticket_id, &mail.from.email, "customer");
-        if let Some(r) = &mail.reply_to
-            && !self.classifier.is_own_address(&r.email)
+    fn apply_followup<'a>(&self, u: &mut UnitOfWork<'a>, m: Incoming<'a>, plan: FollowUpPlan) {
+        let FollowUpPlan {
+            mut ticket,
+            thread,
+            reopen,
+            notes,
+        } = plan;
+        let mail = m.mail;
+        let row = self.store_inbound(u, m, Some(ticket.id), MessageKind::Customer, None);
+        // Someone answering internal mail (a forwarded notification) is not
+        // part of the customer's conversation.
+        if thread.internal_to.is_none() {
+            self.add_participants(u, ticket.id, mail, false);
+        }
+        let mut ev = Events::new(ticket.id, row, notes);
+        ev.push(
+            "threading",
+            format!("follow-up from {}: {}", mail.from.email, thread.via),
+        );
+        for note in thread.notes {
+            ev.push("threading", note);
+        }
+        let before = ticket.status;
+        match reopen {
+            Some(next) => {
+                u.update_ticket(ticket.id, |t| t.status = next);
+                ev.push(
+                    "status",
+                    format!("{before} -> {next}: the customer wrote again"),
+                );
+                ticket.status = next;
+            }
+            None => u.update_ticket(ticket.id, |_| {}),
+        }
+        let reopened = before == Status::Resolved && reopen.is_some();
+        self.notify_owner(u, &ticket, &mut ev, Notify::FollowUp { reopened });
+        u.add_events(ev.list);
+    }
+
+    /// Returns the outcome's reason when nothing was relayed.
+    fn apply_agent_reply<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        plan: AgentPlan,
+    ) -> Option<String> {
+        let AgentPlan {
+            ticket,
+            proof,
+            kind,
+            reply,
+            commands,
+            next,
+            changes,
+            relay,
+            no_relay,
+            explain,
+        } = plan;
+        let mail = m.mail;
+        let now = u.now();
+        let row = self.store_inbound(u, m, Some(ticket.id), kind, no_relay.clone());
+        let mut ev = Events::new(ticket.id, row, Vec::new());
+        ev.push(
+            "agent_reply",
+            format!("{proof}; quoted history: {}", reply.detail),
+        );
+        for c in &commands.commands {
+            let said = c.text();
+            let effect: Vec<String> = changes
+                .iter()
+                .filter(|ch| change_of(c, ch))
+                .map(Change::describe)
+                .collect();
+            ev.push(
+                "command",
+                if effect.is_empty() {
+                    format!("{said} by {}: no change", mail.from.email)
+                } else {
+                    format!("{said} by {}: {}", mail.from.email, effect.join(", "))
+                },
+            );
+        }
+        // A status change no command made is the relay's: waiting for the customer.
+        if let Some(ch) = changes.iter().find(|c| matches!(c, Change::Status { .. }))
+            && !commands.commands.iter().any(|c| change_of(c, ch))
         {
-            b.add_participant(ticket_id, &r.email, "customer");
+            ev.push(
+                "status",
+                format!("{}: the answer went to the customer", ch.describe()),
+            );
+        }
+        for c in &changes {
+            if let Change::Cc(addr) = c {
+                u.add_participant(ticket.id, addr, "cc");
+            }
+        }
+        let reassigned = changes.iter().find_map(|c| match c {
+            Change::Owner { to, .. } => Some(to.clone()),
+            _ => None,
+        });
+        let relayed = relay.is_some();
+        u.update_ticket(ticket.id, |t| {
+            t.status = next.status;
+            t.priority = next.priority;
+            t.area = next.area.clone();
+            t.owner = next.owner.clone();
+            t.tags = next.tags.join(",");
+            if relayed {
+                t.first_response_at.get_or_insert(now);
+            }
+        });
+        let updated = u.ticket(ticket.id).cloned().unwrap_or(ticket);
+        if let Some(r) = relay {
+            self.relay(u, &updated, mail, r, &mut ev);
+        } else if let Some(why) = &no_relay {
+            ev.push("relay", format!("nothing relayed to the customer: {why}"));
+        }
+        if !explain.is_empty() {
+            self.explain(u, &updated, mail, &explain, &mut ev);
+        }
+        if let Some(new_owner) = reassigned
+            && new_owner != mail.from.email
+        {
+            self.notify(
+                u,
+                &updated,
+                &new_owner,
+                &mut ev,
+                Notify::Assigned(&mail.from.email),
+            );
+        }
+        u.add_events(ev.list);
+        no_relay
+    }
+
+    /// The customer, their Reply-To and everyone they Cc'd (except mailroom and
+    /// agents). On the mail that opens a ticket the sender is the customer; on
+    /// a follow-up, a new sender joins the Cc of the conversation.
+    fn add_participants(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket_id: i64,
+        mail: &ParsedMail,
+        first: bool,
+    ) {
+        let internal = |e: &str| self.classifier.is_own_address(e) || self.classifier.is_agent(e);
+        let reply = mail.reply_address();
+        if first {
+            u.add_participant(ticket_id, &reply.email, "customer");
+            if reply.email != mail.from.email {
+                // Allowed to write on the ticket (subject tag), not copied on answers.
+                u.add_participant(ticket_id, &mail.from.email, "sender");
+            }
+        } else if !internal(&reply.email) {
+            u.add_participant(ticket_id, &reply.email, "cc");
         }
         for cc in mail.cc.iter().chain(mail.to.iter()) {
-            if !self.classifier.is_own_address(&cc.email) && !self.classifier.is_agent(&cc.email) {
-                b.add_participant(ticket_id, &cc.email, "cc");
+            if !internal(&cc.email) {
+                u.add_participant(ticket_id, &cc.email, "cc");
             }
         }
     }
 }
 
-/// Events noted before the ticket was known (classification) belong to it now.
-fn attach_pending_events(st: &mut Applied, ticket_id: i64, row: i64) {
-    for e in st.events.iter_mut().filter(|e| e.ticket_id.is_none()) {
-        e.ticket_id = Some(ticket_id);
-        e.message_row = Some(row);
-    }
+/// Whether `change` is what `command` did.
+fn change_of(command: &crate::tickets::Command, change: &Change) -> bool {
+    use crate::tickets::Command as C;
+    matches!(
+        (command, change),
+        (C::Resolve | C::Pending | C::Open, Change::Status { .. })
+            | (C::Assign(_), Change::Owner { .. })
+            | (C::Area(_), Change::Area { .. })
+            | (C::Priority(_), Change::Priority { .. })
+            | (C::Cc(_), Change::Cc(_))
+    ) || matches!((command, change), (C::Tag(a), Change::Tagged(b)) | (C::Untag(a), Change::Untagged(b)) if a == b)
 }

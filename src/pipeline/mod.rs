@@ -2,9 +2,13 @@
 //! messages is processed in one transaction; a message that breaks the batch is
 //! isolated and quarantined, so one poison mail never stalls a mailbox.
 
+mod agent;
 mod apply;
+mod decide;
+mod inspect;
 mod outgoing;
 mod thread;
+mod unit;
 
 use std::sync::Arc;
 
@@ -15,13 +19,15 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
-use crate::mail::{Class, Classifier, Mailbox, ThreadKeys};
+use crate::mail::{Classifier, Mailbox, ThreadKeys};
 use crate::rules::assign::Assigner;
 use crate::rules::{DefaultRouter, Router, RuleSet, RulesRouter};
-use crate::store::{Batch, BatchKeys, NewEvent, Store, TicketRow, codec};
+use crate::store::{BatchKeys, Store, codec};
 use crate::tickets;
 
+pub use inspect::{Inspection, ThreadKeysSeen};
 pub use thread::ThreadMatch;
+use unit::UnitOfWork;
 
 /// The rules file's router when `[rules] file` is set (invalid rules refuse to
 /// start, listing every error), else the config defaults.
@@ -185,11 +191,6 @@ pub struct Pipeline {
     max_size: usize,
 }
 
-/// Per-message working state while it is applied.
-pub(crate) struct Applied {
-    events: Vec<NewEvent>,
-}
-
 impl Pipeline {
     pub fn new(cfg: Arc<Config>) -> Result<Pipeline> {
         let roster = cfg
@@ -279,85 +280,92 @@ impl Pipeline {
 
     /// Decides and commits a prepared batch in one transaction. If the batch fails
     /// for a reason other than the database being unavailable, each message is
-    /// retried alone and a message that still fails is quarantined with the
-    /// error: one poison mail never stalls a mailbox.
+    /// retried alone (`isolate`): one poison mail never stalls a mailbox.
     pub async fn commit(
         &self,
         store: &Store,
         batch: &Prepared,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>> {
-        match self
-            .try_batch(
-                store,
-                Part {
-                    items: &batch.items,
-                    parsed: &batch.parsed,
-                    packed: &batch.packed,
-                    keys: &batch.keys,
-                    position: batch.position.as_ref(),
-                },
-                now,
-            )
-            .await
-        {
+        let whole = Part {
+            items: &batch.items,
+            parsed: &batch.parsed,
+            packed: &batch.packed,
+            keys: &batch.keys,
+            position: batch.position.as_ref(),
+        };
+        match self.try_batch(store, whole, now).await {
             Ok(v) => Ok(v),
             Err(e) if e.is_temporary() => Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, size = batch.items.len(), "batch failed; isolating messages");
-                let mut out = Vec::with_capacity(batch.items.len());
-                let each = batch.items.iter().zip(&batch.parsed).zip(&batch.packed);
-                for ((item, parsed), packed) in each {
-                    let one = std::slice::from_ref(parsed);
-                    let keys = self.batch_keys(one);
-                    let alone = std::slice::from_ref(item);
-                    match self
-                        .try_batch(
-                            store,
-                            Part {
-                                items: alone,
-                                parsed: one,
-                                packed: std::slice::from_ref(packed),
-                                keys: &keys,
-                                position: None,
-                            },
-                            now,
-                        )
-                        .await
-                    {
-                        Ok(mut v) => out.append(&mut v),
-                        Err(e) if e.is_temporary() => return Err(e),
-                        Err(e) => {
-                            let reason = format!("processing failed: {e}");
-                            tracing::error!(origin = %item.origin, %reason, "quarantining message");
-                            let mut tx = store.begin().await?;
-                            let raw = if packed.bytes.is_empty() {
-                                item.raw.clone()
-                            } else {
-                                codec::unpack(packed.codec, &packed.bytes)?
-                            };
-                            tx.quarantine(&item.origin, &reason, &raw, now).await?;
-                            tx.commit().await?;
-                            out.push(self.outcome(
-                                item,
-                                OutcomeKind::Quarantined,
-                                None,
-                                Some(reason),
-                            ));
-                        }
-                    }
-                }
-                // Every message is now stored or quarantined; a crash before this
-                // line only means the source offers them again as duplicates.
-                if let Some(p) = &batch.position {
-                    let mut tx = store.begin().await?;
-                    tx.set_source_position(&p.source, p.uidvalidity, p.last_uid, now)
-                        .await?;
-                    tx.commit().await?;
-                }
-                Ok(out)
+                self.isolate(store, batch, now).await
             }
         }
+    }
+
+    /// Commits each message of a failed batch alone; one that still fails is
+    /// quarantined with the error. The source position is written last.
+    async fn isolate(
+        &self,
+        store: &Store,
+        batch: &Prepared,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>> {
+        let mut out = Vec::with_capacity(batch.items.len());
+        let each = batch.items.iter().zip(&batch.parsed).zip(&batch.packed);
+        for ((item, parsed), packed) in each {
+            let one = std::slice::from_ref(parsed);
+            let keys = self.batch_keys(one);
+            let part = Part {
+                items: std::slice::from_ref(item),
+                parsed: one,
+                packed: std::slice::from_ref(packed),
+                keys: &keys,
+                position: None,
+            };
+            match self.try_batch(store, part, now).await {
+                Ok(mut v) => out.append(&mut v),
+                Err(e) if e.is_temporary() => return Err(e),
+                Err(e) => out.push(self.quarantine_one(store, item, packed, e, now).await?),
+            }
+        }
+        // Every message is now stored or quarantined; a crash before this
+        // line only means the source offers them again as duplicates.
+        if let Some(p) = &batch.position {
+            let mut tx = store.begin().await?;
+            tx.set_source_position(&p.source, p.uidvalidity, p.last_uid, now)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+
+    /// Keeps a message that could not be processed, with the error as reason.
+    async fn quarantine_one(
+        &self,
+        store: &Store,
+        item: &Inbound,
+        packed: &codec::Stored,
+        error: crate::Error,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let reason = format!("processing failed: {error}");
+        tracing::error!(origin = %item.origin, %reason, "quarantining message");
+        let raw = if packed.bytes.is_empty() {
+            item.raw.clone()
+        } else {
+            codec::unpack(packed.codec, &packed.bytes)?
+        };
+        let mut tx = store.begin().await?;
+        tx.quarantine(&item.origin, &reason, &raw, now).await?;
+        tx.commit().await?;
+        Ok(Outcome {
+            file: item.origin.clone(),
+            outcome: OutcomeKind::Quarantined,
+            ticket_ref: None,
+            reason: Some(reason),
+        })
     }
 
     /// Loads what the batch reads in a few queries, decides message by message
@@ -378,14 +386,15 @@ impl Pipeline {
         let mut tx = store.begin().await?;
         let result = async {
             let rate_since = now - chrono::Duration::hours(outgoing::RATE_WINDOW_HOURS);
-            let mut b = tx.load_batch(keys, rate_since, now).await?;
+            let loaded = tx.load_batch(keys, rate_since).await?;
+            let mut u = UnitOfWork::new(loaded, now);
             let outcomes: Vec<Outcome> = items
                 .iter()
                 .zip(parsed)
                 .zip(packed)
-                .map(|((item, p), raw)| self.process(&mut b, item, p, raw))
+                .map(|((item, p), raw)| self.process(&mut u, item, p, raw))
                 .collect();
-            tx.write_batch(&b).await?;
+            tx.write_batch(&u.into_writes(), now).await?;
             if let Some(p) = position {
                 tx.set_source_position(&p.source, p.uidvalidity, p.last_uid, now)
                     .await?;
@@ -434,81 +443,39 @@ impl Pipeline {
             if let Some(t) = self.keys.subject_tag(&m.subject) {
                 keys.tag_tickets.push(t);
             }
-            keys.ack_recipients.push(m.reply_address().email.clone());
+            keys.auto_recipients.push(m.reply_address().email.clone());
+            if self.classifier.is_agent(&m.from.email) {
+                // An agent may get an explanation; the ticket they answer may get a relay.
+                keys.auto_recipients.push(m.from.email.clone());
+                keys.agent_refs
+                    .extend(referenced_ids(&m.in_reply_to, &m.references));
+            }
         }
         keys
     }
 
-    /// Decides what one message causes, against the batch's view.
+    /// Decides what one message causes, against the batch's view, and records it.
     fn process<'a>(
         &self,
-        b: &mut Batch<'a>,
+        u: &mut UnitOfWork<'a>,
         item: &'a Inbound,
         parsed: &'a std::result::Result<ParsedMail, String>,
         packed: &'a codec::Stored,
     ) -> Outcome {
-        let mail = match parsed {
-            Ok(m) => m,
+        match parsed {
+            Ok(mail) => {
+                let decision = self.decide(u, mail);
+                self.apply(u, Incoming { item, mail, packed }, decision)
+            }
             Err(reason) => {
-                b.quarantine(&item.origin, reason.clone(), &item.raw);
-                return self.outcome(item, OutcomeKind::Quarantined, None, Some(reason.clone()));
+                u.quarantine(&item.origin, reason.clone(), &item.raw);
+                Outcome {
+                    file: item.origin.clone(),
+                    outcome: OutcomeKind::Quarantined,
+                    ticket_ref: None,
+                    reason: Some(reason.clone()),
+                }
             }
-        };
-
-        if let Some(ticket) = b.find_message(&mail.message_id, &mail.content_hash) {
-            if let Some(t) = ticket {
-                b.add_events([NewEvent {
-                    ticket_id: Some(t),
-                    message_row: None,
-                    kind: "duplicate",
-                    detail: format!(
-                        "mail <{}> arrived again via {}: same content as the stored copy, ignored",
-                        mail.message_id, item.origin
-                    ),
-                }]);
-            }
-            let reason = format!(
-                "already stored: Message-ID <{}> with the same content",
-                mail.message_id
-            );
-            return self.outcome(item, OutcomeKind::Duplicate, ticket, Some(reason));
         }
-
-        let m = Incoming { item, mail, packed };
-        let class = self.classifier.classify(mail);
-        let thread = self.find_thread(b, mail, &class);
-        let mut st = Applied { events: Vec::new() };
-        let outcome = match &class {
-            Class::OwnLoop { reason } => {
-                self.keep_unthreaded(b, m, "ignored", OutcomeKind::Ignored, reason.clone())
-            }
-            Class::Bounce { reason } => self.apply_bounce(b, m, thread, reason, &mut st),
-            Class::AutoReply { reason } => self.apply_autoreply(b, m, thread, reason, &mut st),
-            Class::AgentCandidate if thread.agent_proof.is_some() => {
-                self.apply_agent_reply(b, m, thread, &mut st)
-            }
-            Class::AgentCandidate | Class::Customer => {
-                if matches!(class, Class::AgentCandidate) {
-                    st.events.push(NewEvent {
-                        ticket_id: None,
-                        message_row: None,
-                        kind: "classification",
-                        detail: format!(
-                            "{} is on the roster, but the mail answers no notification sent to them: handled as customer mail",
-                            mail.from.email
-                        ),
-                    });
-                }
-                match thread.ticket {
-                    Some(_) => self.apply_followup(b, m, thread, &mut st),
-                    None => self.apply_new_ticket(b, m, thread, &mut st),
-                }
-            }
-        };
-        b.add_events(st.events);
-        outcome
     }
 }
-
-/// Re-exported so the outgoing module can name the ticket row.
-pub(crate) type Ticket = TicketRow;

@@ -1,186 +1,369 @@
-//! Acknowledgements to customers and notifications to owners. The pipeline
-//! decides and records them — Message-ID, recipients, subject, threading
-//! headers — and queues them; the outbox worker renders the bodies from the
-//! templates when it sends (`outbound::render`). Ingest stays cheap, and a
-//! Message-ID exists from the start, so replies and bounces thread even before
-//! the mail has left.
+//! The mail mailroom sends: acknowledgements to customers, notifications to
+//! owners, agents' answers relayed to customers, explanations to agents. The
+//! pipeline decides and records them — Message-ID, recipients, subject,
+//! threading headers, what the template needs — and queues them; the outbox
+//! worker renders the bodies when it sends (`outbound::render`). Ingest stays
+//! cheap, and a Message-ID exists from the start, so replies and bounces
+//! thread even before the mail has left.
+
+use std::borrow::Cow;
 
 use serde_json::json;
 
-use super::apply::event;
-use super::{Applied, Pipeline, Ticket};
+use super::Pipeline;
+use super::agent::RelayPlan;
+use super::apply::Events;
+use super::unit::UnitOfWork;
 use crate::mail::compose::{new_message_id, reply_references};
 use crate::mail::parse::ParsedMail;
-use crate::store::{Batch, NewMessage, NewOutbox};
+use crate::store::{NewMessage, NewOutbox, TicketRow};
+use crate::tickets::commands::ACCEPTED;
+use crate::tickets::{Direction, MessageKind};
 
 pub(super) const RATE_WINDOW_HOURS: i64 = 1;
 
+/// Why an owner (or another agent) is notified.
+pub(super) enum Notify<'r> {
+    New,
+    FollowUp {
+        reopened: bool,
+    },
+    Bounce(&'r str),
+    /// Nobody in the area could take the ticket: its escalation contact hears.
+    Unassigned,
+    /// An agent handed the ticket over with `#assign`.
+    Assigned(&'r str),
+}
+
+impl Notify<'_> {
+    fn event(&self) -> &'static str {
+        match self {
+            Notify::New => "new",
+            Notify::FollowUp { .. } => "followup",
+            Notify::Bounce(_) => "bounce",
+            Notify::Unassigned => "unassigned",
+            Notify::Assigned(_) => "assigned",
+        }
+    }
+}
+
 /// What the batch records for one outgoing mail.
 struct Planned<'s> {
-    kind: &'static str,
-    to: &'s str,
+    kind: MessageKind,
+    /// Envelope recipients, comma-separated.
+    envelope: String,
+    to_addrs: String,
+    cc_addrs: String,
+    /// The agent or manager a mail went to (what proves a reply is theirs).
     recipient: Option<&'s str>,
+    from_name: Option<String>,
     subject: String,
+    in_reply_to: String,
+    refs: Vec<String>,
+    thread_index: Option<String>,
+    text: Option<String>,
+    html: Option<String>,
     context: serde_json::Value,
 }
 
 impl Pipeline {
-    /// Queues the acknowledgement for a new ticket, unless the RFC 3834 rate
-    /// limit for this recipient is reached.
-    pub(crate) fn acknowledge(
+    /// Whether automatic mail to `to` is within the RFC 3834 rate limit; the
+    /// event says so when it is not.
+    fn within_rate(
         &self,
-        b: &mut Batch<'_>,
-        ticket: &Ticket,
+        u: &UnitOfWork<'_>,
+        to: &str,
+        (kind, what): (&'static str, &str),
+        ev: &mut Events,
+    ) -> bool {
+        let limit = i64::from(self.cfg.mailroom.ack_limit_per_hour);
+        let recent = u.automatic_mail_recently(to);
+        if recent >= limit {
+            ev.push(
+                kind,
+                format!(
+                    "no {what}: {recent} automatic replies to {to} in the last hour (limit {limit}, RFC 3834)"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Queues the acknowledgement for a new ticket, unless the rate limit for
+    /// this recipient is reached.
+    pub(super) fn acknowledge(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &TicketRow,
         mail: &ParsedMail,
-        row: i64,
-        st: &mut Applied,
+        ev: &mut Events,
     ) {
         let to = mail.reply_address();
         if self.classifier.is_own_address(&to.email) {
-            st.events.push(event(
-                ticket.id,
-                row,
+            ev.push(
                 "ack",
                 format!(
                     "no acknowledgement: the reply address {} is mailroom's own",
                     to.email
                 ),
-            ));
+            );
             return;
         }
-        let limit = i64::from(self.cfg.mailroom.ack_limit_per_hour);
-        let recent = b.auto_replies_recently(&to.email);
-        if recent >= limit {
-            st.events.push(event(
-                ticket.id,
-                row,
-                "ack",
-                format!(
-                    "no acknowledgement: {recent} automatic replies to {} in the last hour (limit {limit}, RFC 3834)",
-                    to.email
-                ),
-            ));
+        if !self.within_rate(u, &to.email, ("ack", "acknowledgement"), ev) {
             return;
         }
         let ticket_ref = self.ticket_ref(ticket.id);
         let planned = Planned {
-            kind: "ack",
-            to: &to.email,
+            kind: MessageKind::Ack,
+            envelope: to.email.clone(),
+            to_addrs: to.email.clone(),
+            cc_addrs: String::new(),
             recipient: None,
+            from_name: Some(self.cfg.mailroom.support_name.clone()),
             subject: format!("Re: {} [{ticket_ref}]", ticket.normalized_subject),
+            in_reply_to: mail.message_id.clone(),
+            refs: reply_references(&mail.references, &mail.message_id),
+            thread_index: None,
+            text: None,
+            html: None,
             context: json!({ "to_name": to.name.as_ref().or(mail.from.name.as_ref()) }),
         };
-        let mid = self.queue(b, ticket, mail, row, planned);
-        st.events.push(event(
-            ticket.id,
-            row,
+        let mid = self.queue(u, ticket, ev.row, planned);
+        ev.push(
             "ack",
             format!("acknowledgement queued to {} as <{mid}>", to.email),
-        ));
+        );
     }
 
-    /// Tells the ticket's owner what happened; the notification carries the
-    /// customer's text and attachments and a Message-ID the owner's reply will
-    /// reference (the proof that makes it an agent reply).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn notify_owner(
+    /// Tells the ticket's owner what happened.
+    pub(super) fn notify_owner(
         &self,
-        b: &mut Batch<'_>,
-        ticket: &Ticket,
-        mail: &ParsedMail,
-        row: i64,
-        what: &str,
-        reason: Option<&str>,
-        reopened: bool,
-        st: &mut Applied,
+        u: &mut UnitOfWork<'_>,
+        ticket: &TicketRow,
+        ev: &mut Events,
+        what: Notify<'_>,
     ) {
-        let Some(owner) = ticket.owner.clone() else {
-            return;
-        };
-        self.notify(b, ticket, mail, row, &owner, what, reason, reopened, st);
+        if let Some(owner) = ticket.owner.clone() {
+            self.notify(u, ticket, &owner, ev, what);
+        }
     }
 
-    /// A notification to `to` (the owner, or an area's escalation contact).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn notify(
+    /// A notification to `to`: the customer's text and attachments, the
+    /// reply marker on top, and a Message-ID the agent's reply will reference
+    /// (the proof that makes it an agent reply). It answers the previous
+    /// notification to `to` on this ticket, so each ticket is one thread in
+    /// the agent's mail client.
+    pub(super) fn notify(
         &self,
-        b: &mut Batch<'_>,
-        ticket: &Ticket,
-        mail: &ParsedMail,
-        row: i64,
+        u: &mut UnitOfWork<'_>,
+        ticket: &TicketRow,
         to: &str,
-        what: &str,
-        reason: Option<&str>,
-        reopened: bool,
-        st: &mut Applied,
+        ev: &mut Events,
+        what: Notify<'_>,
     ) {
         let ticket_ref = self.ticket_ref(ticket.id);
-        let planned = Planned {
-            kind: "notification",
-            to,
-            recipient: Some(to),
-            subject: format!("[{ticket_ref}] {}", ticket.normalized_subject),
-            context: json!({ "event": what, "reason": reason, "reopened": reopened }),
+        let (in_reply_to, refs) = match u.last_notification(ticket.id, to) {
+            Some(prev) => {
+                let chain: Vec<String> = prev.refs.split_whitespace().map(str::to_string).collect();
+                (
+                    prev.message_id.clone(),
+                    reply_references(&chain, &prev.message_id),
+                )
+            }
+            None => (String::new(), Vec::new()),
         };
-        let mid = self.queue(b, ticket, mail, row, planned);
+        let (reason, reopened, by) = match &what {
+            Notify::Bounce(r) => (Some(*r), false, None),
+            Notify::FollowUp { reopened } => (None, *reopened, None),
+            Notify::Assigned(by) => (None, false, Some(*by)),
+            Notify::New | Notify::Unassigned => (None, false, None),
+        };
+        let who = ticket.customer_name.as_deref().unwrap_or(&ticket.customer);
+        let planned = Planned {
+            kind: MessageKind::Notification,
+            envelope: to.to_string(),
+            to_addrs: to.to_string(),
+            cc_addrs: String::new(),
+            recipient: Some(to),
+            // "Alice via Example Support": the owner sees who wrote at a glance.
+            from_name: Some(format!("{who} via {}", self.cfg.mailroom.support_name)),
+            subject: format!("[{ticket_ref}] {}", ticket.normalized_subject),
+            in_reply_to,
+            refs,
+            thread_index: None,
+            text: None,
+            html: None,
+            context: json!({ "event": what.event(), "reason": reason, "reopened": reopened, "by": by }),
+        };
+        let mid = self.queue(u, ticket, ev.row, planned);
         let whom = if ticket.owner.as_deref() == Some(to) {
             "owner"
         } else {
-            "escalation contact"
+            match what {
+                Notify::Unassigned => "escalation contact",
+                _ => "agent",
+            }
         };
-        st.events.push(event(
-            ticket.id,
-            row,
+        ev.push(
             "notification",
-            format!("{what} notification queued to {whom} {to} as <{mid}>"),
-        ));
+            format!(
+                "{} notification queued to {whom} {to} as <{mid}>",
+                what.event()
+            ),
+        );
+    }
+
+    /// Queues the agent's answer to the customer.
+    pub(super) fn relay(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &TicketRow,
+        mail: &ParsedMail,
+        r: RelayPlan,
+        ev: &mut Events,
+    ) {
+        let mut envelope = vec![r.to.email.clone()];
+        envelope.extend(r.cc.iter().cloned());
+        let from_name = format!("{} at {}", r.agent_name, self.cfg.mailroom.support_name);
+        let context = json!({
+            "agent_name": r.agent_name,
+            "agent": mail.from.email,
+            "to_name": r.to.name,
+            "text": r.text,
+            "html": r.html,
+            "attachments": r.attachments,
+            "thread_topic": r.thread_topic,
+        });
+        let planned = Planned {
+            kind: MessageKind::Relay,
+            envelope: envelope.join(", "),
+            to_addrs: r.to.email.clone(),
+            cc_addrs: r.cc.join(", "),
+            recipient: None,
+            from_name: Some(from_name.clone()),
+            subject: r.subject,
+            in_reply_to: r.in_reply_to.unwrap_or_default(),
+            refs: r.references,
+            thread_index: r.thread_index,
+            text: Some(r.text),
+            html: r.html,
+            context,
+        };
+        let mid = self.queue(u, ticket, ev.row, planned);
+        let mut detail = format!(
+            "answer by {} relayed to {} as <{mid}> (From \"{from_name}\")",
+            mail.from.email,
+            envelope.join(", ")
+        );
+        if !r.attachments.is_empty() {
+            let names: Vec<String> = r
+                .attachments
+                .iter()
+                .map(|a| a.filename.clone().unwrap_or_else(|| a.content_type.clone()))
+                .collect();
+            detail.push_str(&format!("; attachments: {}", names.join(", ")));
+        }
+        if !r.held_back.is_empty() {
+            detail.push_str(&format!("; not sent: {}", r.held_back.join(", ")));
+        }
+        ev.push("relay", detail);
+    }
+
+    /// Mails the agent what was wrong with their reply (rate-limited like
+    /// every automatic mail). Answering it works like answering the notification.
+    pub(super) fn explain(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &TicketRow,
+        mail: &ParsedMail,
+        problems: &[String],
+        ev: &mut Events,
+    ) {
+        let to = mail.from.email.clone();
+        if !self.within_rate(u, &to, ("explanation", "explanation mail"), ev) {
+            return;
+        }
+        let ticket_ref = self.ticket_ref(ticket.id);
+        let accepted: Vec<serde_json::Value> = ACCEPTED
+            .iter()
+            .map(|(c, what)| json!({ "command": c, "what": what }))
+            .collect();
+        let planned = Planned {
+            kind: MessageKind::System,
+            envelope: to.clone(),
+            to_addrs: to.clone(),
+            cc_addrs: String::new(),
+            recipient: Some(&to),
+            from_name: Some(self.cfg.mailroom.support_name.clone()),
+            subject: format!(
+                "[{ticket_ref}] Your reply was not sent: {}",
+                ticket.normalized_subject
+            ),
+            in_reply_to: mail.message_id.clone(),
+            refs: reply_references(&mail.references, &mail.message_id),
+            thread_index: None,
+            text: None,
+            html: None,
+            context: json!({ "event": "explanation", "problems": problems, "accepted": accepted }),
+        };
+        let mid = self.queue(u, ticket, ev.row, planned);
+        ev.push(
+            "explanation",
+            format!(
+                "explanation mailed to {to} as <{mid}>: {}",
+                problems.join("; ")
+            ),
+        );
     }
 
     /// Records the outbound message (not rendered yet) and its outbox row.
     fn queue(
         &self,
-        b: &mut Batch<'_>,
-        ticket: &Ticket,
-        mail: &ParsedMail,
+        u: &mut UnitOfWork<'_>,
+        ticket: &TicketRow,
         trigger_row: i64,
         p: Planned<'_>,
     ) -> String {
         let unique = uuid::Uuid::new_v4().simple().to_string();
-        let message_id = new_message_id(
-            if p.kind == "ack" { "ack" } else { "n" },
-            &unique,
-            &self.support.email,
-        );
-        let message_row = b.insert_message(NewMessage {
+        let tag = match p.kind {
+            MessageKind::Ack => "ack",
+            MessageKind::Relay => "r",
+            MessageKind::System => "s",
+            _ => "n",
+        };
+        let message_id = new_message_id(tag, &unique, &self.support.email);
+        let message_row = u.insert_message(NewMessage {
             ticket_id: Some(ticket.id),
-            direction: "out",
+            direction: Direction::Out,
             kind: p.kind,
             message_id: message_id.clone(),
             content_hash: String::new(),
             from_addr: self.support.email.clone(),
-            from_name: self.support.name.clone(),
-            to_addrs: p.to.to_string(),
-            cc_addrs: String::new(),
+            from_name: p.from_name,
+            to_addrs: p.to_addrs,
+            cc_addrs: p.cc_addrs,
             recipient: p.recipient.map(str::to_string),
             subject: p.subject,
             sent_at: None,
-            in_reply_to: mail.message_id.clone(),
-            refs: reply_references(&mail.references, &mail.message_id).join(" "),
-            text_body: "",
-            html_body: None,
+            in_reply_to: p.in_reply_to,
+            refs: p.refs.join(" "),
+            thread_index: p.thread_index,
+            text_body: p.text.map(Cow::Owned).unwrap_or(Cow::Borrowed("")),
+            html_body: p.html.map(Cow::Owned),
             origin: None,
             reason: None,
             raw: None,
             raw_codec: None,
         });
-        b.enqueue(NewOutbox {
+        u.enqueue(NewOutbox {
             message_row,
             ticket_id: ticket.id,
             kind: p.kind,
             trigger_row,
             context: p.context.to_string(),
             sender: self.support.email.clone(),
-            recipients: p.to.to_string(),
+            recipients: p.envelope,
         });
         message_id
     }

@@ -1,27 +1,32 @@
 //! Which ticket a mail belongs to (DESIGN §4), with the reason as text.
 
 use super::Pipeline;
+use super::unit::UnitOfWork;
 use crate::mail::Class;
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
-use crate::store::{Batch, TicketRow};
+use crate::store::TicketRow;
+use crate::tickets::MessageKind;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ThreadMatch {
     pub ticket: Option<TicketRow>,
     /// Why it matched (or why a new ticket), stored as an event.
     pub via: String,
     /// Other observations worth keeping (an ignored subject tag, …).
     pub notes: Vec<String>,
-    /// (ticket, notification Message-ID) when the mail answers a notification
-    /// that mailroom sent to its sender: the proof an agent reply needs.
+    /// (ticket, Message-ID) when the mail answers a notification (or an
+    /// explanation) that mailroom sent to its sender: the proof an agent reply needs.
     pub agent_proof: Option<(i64, String)>,
+    /// Set when the mail threads through internal mail (a notification or an
+    /// explanation): the agent that mail went to.
+    pub internal_to: Option<String>,
 }
 
 impl Pipeline {
     pub(crate) fn find_thread(
         &self,
-        b: &Batch<'_>,
+        u: &UnitOfWork<'_>,
         mail: &ParsedMail,
         class: &Class,
     ) -> ThreadMatch {
@@ -35,20 +40,23 @@ impl Pipeline {
             }
         }
         let mut m = ThreadMatch::default();
-        let hits = b.find_by_message_ids(&ids);
+        let hits = u.on_tickets(&ids);
 
         m.agent_proof = hits
             .iter()
             .find(|h| {
-                h.kind == "notification" && h.recipient.as_deref() == Some(mail.from.email.as_str())
+                matches!(h.kind, MessageKind::Notification | MessageKind::System)
+                    && h.recipient.as_deref() == Some(mail.from.email.as_str())
             })
-            .map(|h| (h.ticket_id, h.message_id.clone()));
+            .and_then(|h| Some((h.ticket_id?, h.message_id.clone())));
 
         // The most specific reference wins: In-Reply-To, then References newest first.
         let best = ids
             .iter()
             .find_map(|id| hits.iter().find(|h| &h.message_id == id));
-        if let Some(hit) = best {
+        if let Some(hit) = best
+            && let Some(ticket_id) = hit.ticket_id
+        {
             let header = if mail.report.original_message_ids.contains(&hit.message_id)
                 && matches!(class, Class::Bounce { .. })
             {
@@ -58,21 +66,24 @@ impl Pipeline {
             } else {
                 "References"
             };
-            m.ticket = b.ticket(hit.ticket_id).cloned();
+            m.ticket = u.ticket(ticket_id).cloned();
+            if matches!(hit.kind, MessageKind::Notification | MessageKind::System) {
+                m.internal_to = hit.recipient.clone();
+            }
             m.via = format!(
                 "threaded by {header}: <{}> is our stored {} message on {}",
                 hit.message_id,
                 hit.kind,
-                self.ticket_ref(hit.ticket_id)
+                self.ticket_ref(ticket_id)
             );
             return m;
         }
 
         if let Some(n) = self.keys.subject_tag(&mail.subject) {
             let tag = self.ticket_ref(n);
-            match b.ticket(n).cloned() {
+            match u.ticket(n).cloned() {
                 Some(t) => {
-                    if b.is_participant(n, &mail.from.email) {
+                    if u.is_participant(n, &mail.from.email) {
                         m.ticket = Some(t);
                         m.via = format!(
                             "threaded by subject tag [{tag}]: {} is a participant",

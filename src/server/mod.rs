@@ -1,7 +1,9 @@
 //! `serve`: runs every inbound source, the outbox worker and the HTTP
-//! endpoint until SIGTERM/SIGINT. IMAP sources run in their own tasks; Maildir
-//! sources, rules reload and the outbox share the main loop. On shutdown each
-//! source finishes and commits the batch in hand, logs out, and serve exits 0.
+//! endpoint until SIGTERM/SIGINT. IMAP sources run in their own tasks, and so
+//! does the outbox worker (a slow SMTP server never holds up ingest or
+//! shutdown); Maildir sources and rules reload share the main loop. On
+//! shutdown each source finishes and commits the batch in hand, logs out, and
+//! serve exits 0.
 
 mod http;
 
@@ -24,6 +26,9 @@ const DEFAULT_MAILDIR_INTERVAL: Duration = Duration::from_millis(500);
 const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long shutdown waits for IMAP sources to commit and log out.
 const SOURCE_STOP_GRACE: Duration = Duration::from_secs(60);
+/// How long shutdown waits for the mail being sent; a mail cut off is sent
+/// again by the next run (its claim expires).
+const OUTBOX_STOP_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     let pipeline = Arc::new(Pipeline::new(cfg.clone())?);
@@ -33,7 +38,13 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake = Arc::new(tokio::sync::Notify::new());
-    spawn_signal_handler(stop.clone(), stop_tx, wake.clone())?;
+    // Woken by every commit, so an acknowledgement leaves at once.
+    let outbox_wake = Arc::new(tokio::sync::Notify::new());
+    spawn_signal_handler(
+        stop.clone(),
+        stop_tx,
+        vec![wake.clone(), outbox_wake.clone()],
+    )?;
     let reload = Arc::new(AtomicBool::new(false));
     spawn_hangup_handler(reload.clone(), wake.clone())?;
     let rules_file = cfg.rules.as_ref().map(|r| r.file.clone());
@@ -41,7 +52,8 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
 
     let mut maildirs = Vec::new();
     let mut imap = Vec::new();
-    let mut interval = DEFAULT_FLUSH_INTERVAL;
+    let mut interval = DEFAULT_MAILDIR_INTERVAL;
+    let mut flush_every = DEFAULT_FLUSH_INTERVAL;
     for (i, ib) in cfg.inbound.iter().enumerate() {
         match ib.kind {
             InboundKind::Maildir => {
@@ -73,7 +85,7 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         .as_deref()
         .and_then(|s| parse_duration(s).ok())
     {
-        interval = interval.min(f);
+        flush_every = f;
     }
     let http = if cfg.http.listen == "off" {
         None
@@ -85,8 +97,16 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         pipeline.clone(),
         store.clone(),
         health.clone(),
-        wake.clone(),
+        outbox_wake.clone(),
     );
+    let outbox = tokio::spawn(outbox_worker(
+        store.clone(),
+        transport,
+        renderer,
+        health.clone(),
+        (flush_every, outbox_wake.clone()),
+        stop.clone(),
+    ));
     let imap_tasks: Vec<_> = imap
         .into_iter()
         .map(|s| tokio::spawn(s.run(ctx.clone(), stop_rx.clone())))
@@ -119,22 +139,16 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
                 })
                 .await;
             match result {
-                Ok(_) => health.synced(&md.name, None),
+                Ok(n) => {
+                    if n > 0 {
+                        outbox_wake.notify_one();
+                    }
+                    health.synced(&md.name, None)
+                }
                 Err(e) => {
                     // A broken source or a database hiccup: log, keep serving, retry next round.
                     tracing::error!(source = %md.name, error = %e, "inbound source failed");
                     health.failed(&md.name, &e.to_string());
-                }
-            }
-        }
-        if !stopped() {
-            let flushed = outbound::flush(&store, &transport, &renderer, chrono::Utc::now).await;
-            let depth = store.outbox_depth().await.ok();
-            match flushed {
-                Ok(_) => health.outbox(depth, None),
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox flush failed");
-                    health.outbox(depth, Some(e.to_string()));
                 }
             }
         }
@@ -148,12 +162,49 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
             tracing::error!("an imap source did not stop within {SOURCE_STOP_GRACE:?}");
         }
     }
+    outbox_wake.notify_one();
+    if tokio::time::timeout(OUTBOX_STOP_GRACE, outbox)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the outbox worker did not stop within {OUTBOX_STOP_GRACE:?}; unsent mail is sent by the next run"
+        );
+    }
     if let Some(h) = http {
         let _ = h.await;
     }
     tracing::info!("shutting down: in-flight work committed");
     store.close().await;
     Ok(())
+}
+
+/// Sends due mail whenever woken (a commit) or every `every`, until stopped.
+async fn outbox_worker(
+    store: Store,
+    transport: Transport,
+    renderer: outbound::Renderer,
+    health: Arc<Health>,
+    (every, wake): (Duration, Arc<tokio::sync::Notify>),
+    stop: Arc<AtomicBool>,
+) {
+    let stopped = || stop.load(Ordering::SeqCst);
+    while !stopped() {
+        let flushed =
+            outbound::flush_until(&store, &transport, &renderer, chrono::Utc::now, stopped).await;
+        let depth = store.outbox_depth().await.ok();
+        match flushed {
+            Ok(_) => health.outbox(depth, None),
+            Err(e) => {
+                tracing::error!(error = %e, "outbox flush failed");
+                health.outbox(depth, Some(e.to_string()));
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = wake.notified() => {}
+        }
+    }
 }
 
 fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
@@ -176,7 +227,7 @@ fn spawn_hangup_handler(reload: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>)
 fn spawn_signal_handler(
     stop: Arc<AtomicBool>,
     stop_tx: watch::Sender<bool>,
-    wake: Arc<tokio::sync::Notify>,
+    wake: Vec<Arc<tokio::sync::Notify>>,
 ) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(|e| Error::io("SIGTERM handler", e))?;
@@ -188,7 +239,9 @@ fn spawn_signal_handler(
         }
         stop.store(true, Ordering::SeqCst);
         stop_tx.send_replace(true);
-        wake.notify_one();
+        for w in &wake {
+            w.notify_one();
+        }
     });
     Ok(())
 }

@@ -33,13 +33,14 @@ impl Store {
             t.raw = Some(self.read_blob(c"raw_blobs", c"data", id).await?);
         }
         // Bytes are read one attachment at a time, each straight into its buffer.
-        let listed: Vec<(Option<String>, String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT ma.filename, ma.content_type, a.id FROM message_attachments ma \
+        let listed: Vec<(String, Option<String>, String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT a.sha256, ma.filename, ma.content_type, a.id FROM message_attachments ma \
              JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_row = $1 ORDER BY ma.id")
             .bind(row).fetch_all(p).await?);
         let mut attachments = Vec::with_capacity(listed.len());
-        for (filename, content_type, id) in listed {
+        for (sha256, filename, content_type, id) in listed {
             attachments.push(AttachmentData {
+                sha256,
                 filename,
                 content_type,
                 data: self.read_blob(c"attachments", c"data", id).await?,

@@ -19,7 +19,10 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::error::{Error, Result, is_connection_error};
 
-pub use batch::{Batch, BatchKeys, NewEvent, NewMessage, NewOutbox, NewTicket};
+pub use batch::{
+    BatchKeys, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, Participant,
+    SentNotification, StoredRef, Writes,
+};
 pub use rows::*;
 pub use tx::Tx;
 
@@ -323,7 +326,7 @@ impl Store {
         for id in ids {
             let row: DueMail = tx::on_tx!(&mut tx, c => sqlx::query_as::<_, DueMail>(
                 "SELECT o.id, o.ticket_id, o.kind, o.context, o.trigger_row, o.sender, o.recipients, o.attempts, \
-                 o.message_row, m.message_id, m.to_addrs, m.recipient, m.subject, m.in_reply_to, m.refs, \
+                 o.message_row, m.message_id, m.from_name, m.to_addrs, m.cc_addrs, m.recipient, m.thread_index, m.subject, m.in_reply_to, m.refs, \
                  COALESCE(m.raw, (SELECT data FROM raw_blobs b WHERE b.id = m.raw_blob)) AS raw \
                  FROM outbox o JOIN messages m ON m.id = o.message_row WHERE o.id = $1")
                 .bind(id).fetch_one(&mut *c).await?);

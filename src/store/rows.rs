@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::tickets::{Direction, MessageKind, Priority, Status};
+
 pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy";
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
@@ -10,8 +12,10 @@ pub struct TicketRow {
     pub id: i64,
     pub subject: String,
     pub normalized_subject: String,
-    pub status: String,
-    pub priority: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    #[sqlx(try_from = "String")]
+    pub priority: Priority,
     pub area: Option<String>,
     pub owner: Option<String>,
     pub customer: String,
@@ -24,14 +28,26 @@ pub struct TicketRow {
     pub sla_policy: Option<String>,
 }
 
+impl TicketRow {
+    pub fn tag_list(&self) -> Vec<String> {
+        self.tags
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 pub const MESSAGE_COLUMNS: &str = "id, ticket_id, direction, kind, message_id, from_addr, from_name, to_addrs, cc_addrs, recipient, subject, sent_at, text_body, html_body, origin, reason, created_at";
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct MessageRow {
     pub id: i64,
     pub ticket_id: Option<i64>,
-    pub direction: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub direction: Direction,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
     pub message_id: String,
     pub from_addr: String,
     pub from_name: Option<String>,
@@ -72,7 +88,8 @@ pub struct OutboxRow {
     pub id: i64,
     pub message_row: i64,
     pub ticket_id: Option<i64>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
     pub sender: String,
     pub recipients: String,
     pub status: String,
@@ -89,7 +106,8 @@ pub struct OutboxRow {
 pub struct DueMail {
     pub id: i64,
     pub ticket_id: Option<i64>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
     pub context: String,
     pub trigger_row: Option<i64>,
     pub sender: String,
@@ -97,8 +115,11 @@ pub struct DueMail {
     pub attempts: i64,
     pub message_row: i64,
     pub message_id: String,
+    pub from_name: Option<String>,
     pub to_addrs: String,
+    pub cc_addrs: String,
     pub recipient: Option<String>,
+    pub thread_index: Option<String>,
     pub subject: String,
     pub in_reply_to: String,
     pub refs: String,
@@ -121,6 +142,7 @@ pub struct TriggerMail {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AttachmentData {
+    pub sha256: String,
     pub filename: Option<String>,
     pub content_type: String,
     pub data: Vec<u8>,
@@ -136,21 +158,13 @@ pub struct QuarantineRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// A stored Message-ID that an inbound mail referenced.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RefHit {
-    pub message_id: String,
-    pub ticket_id: i64,
-    pub kind: String,
-    pub recipient: Option<String>,
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct RoutedTicketRow {
     pub id: i64,
     pub subject: String,
     pub area: Option<String>,
-    pub priority: String,
+    #[sqlx(try_from = "String")]
+    pub priority: Priority,
     pub owner: Option<String>,
     pub raw: Option<Vec<u8>>,
     pub raw_codec: Option<String>,
@@ -162,7 +176,7 @@ pub struct RoutedTicket {
     pub id: i64,
     pub subject: String,
     pub area: Option<String>,
-    pub priority: String,
+    pub priority: Priority,
     pub owner: Option<String>,
     pub raw: Vec<u8>,
 }

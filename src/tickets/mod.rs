@@ -1,91 +1,144 @@
-//! Pure ticket model: statuses, priorities, references and the transitions a
-//! message causes.
+//! Pure ticket model: statuses, priorities, message kinds, references, the
+//! transitions a message causes and the commands agents send by mail.
+
+pub mod commands;
+pub mod transitions;
 
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Waiting for support.
-    Open,
-    /// Waiting for the customer.
-    Pending,
-    /// Answered and done; a customer follow-up reopens it.
-    Resolved,
-}
+pub use commands::{Command, CommandError, Commands, Directory};
+pub use transitions::{Change, TicketState};
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Pending => "pending",
-            Status::Resolved => "resolved",
+/// Declares a string-backed enum: `as_str`, `Display`, `FromStr`, and
+/// `TryFrom<String>` (how sqlx reads the column: an unknown value is an error,
+/// never silently some default).
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? } $what:literal) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
         }
-    }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse()
+            }
+        }
+
+        impl $name {
+            fn parse_exact(s: &str) -> Option<$name> {
+                let lower = s.trim().to_ascii_lowercase();
+                $name::ALL.iter().copied().find(|v| v.as_str() == lower)
+            }
+            fn unknown(s: &str) -> String {
+                let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                format!("unknown {} {s:?} ({})", $what, names.join(", "))
+            }
+        }
+    };
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+text_enum!(
+    Status {
+        /// Waiting for support.
+        Open => "open",
+        /// Waiting for the customer.
+        Pending => "pending",
+        /// Answered and done; a customer follow-up reopens it.
+        Resolved => "resolved",
+    } "status"
+);
 
 impl FromStr for Status {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "open" => Ok(Status::Open),
-            "pending" => Ok(Status::Pending),
-            "resolved" | "closed" => Ok(Status::Resolved),
-            other => Err(format!(
-                "unknown status {other:?} (open, pending, resolved)"
-            )),
+        // "closed" is what many helpdesks call it: a synonym in filters and commands.
+        if s.trim().eq_ignore_ascii_case("closed") {
+            return Ok(Status::Resolved);
         }
+        Status::parse_exact(s).ok_or_else(|| Status::unknown(s))
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    Low,
-    Normal,
-    High,
-    Urgent,
-}
-
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Low => "low",
-            Priority::Normal => "normal",
-            Priority::High => "high",
-            Priority::Urgent => "urgent",
-        }
-    }
-}
+text_enum!(
+    #[derive(PartialOrd, Ord)]
+    Priority {
+        Low => "low",
+        Normal => "normal",
+        High => "high",
+        Urgent => "urgent",
+    } "priority"
+);
 
 impl FromStr for Priority {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "low" => Ok(Priority::Low),
-            "normal" => Ok(Priority::Normal),
-            "high" => Ok(Priority::High),
-            "urgent" => Ok(Priority::Urgent),
-            other => Err(format!(
-                "unknown priority {other:?} (low, normal, high, urgent)"
-            )),
-        }
+        Priority::parse_exact(s).ok_or_else(|| Priority::unknown(s))
     }
 }
 
-/// What a customer follow-up does to a ticket's status.
-pub fn after_customer_followup(current: Status) -> Option<Status> {
-    match current {
-        Status::Open => None,
-        // The customer answered: the ball is in support's court again.
-        Status::Pending | Status::Resolved => Some(Status::Open),
+text_enum!(
+    /// What a stored message is (DESIGN §8 `kind`).
+    MessageKind {
+        /// A customer's mail (new ticket or follow-up).
+        Customer => "customer",
+        /// An agent's reply by mail (relayed to the customer unless it was only commands).
+        Agent => "agent",
+        /// An agent's internal note (`#note`): never relayed.
+        Note => "note",
+        Ack => "ack",
+        Notification => "notification",
+        /// An agent's answer as sent to the customer.
+        Relay => "relay",
+        /// mailroom explaining something to an agent (an unknown command, an empty reply).
+        System => "system",
+        Bounce => "bounce",
+        Autoreply => "autoreply",
+        /// Stored without effect: mailroom's own mail coming back, dropped by a rule.
+        Ignored => "ignored",
+    } "message kind"
+);
+
+impl FromStr for MessageKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        MessageKind::parse_exact(s).ok_or_else(|| MessageKind::unknown(s))
+    }
+}
+
+impl MessageKind {
+    /// Automatic mail mailroom sends: rate-limited per recipient (RFC 3834).
+    pub fn is_automatic(self) -> bool {
+        matches!(self, MessageKind::Ack | MessageKind::System)
+    }
+}
+
+text_enum!(
+    Direction {
+        In => "in",
+        Out => "out",
+    } "direction"
+);
+
+impl FromStr for Direction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Direction::parse_exact(s).ok_or_else(|| Direction::unknown(s))
     }
 }
 
@@ -122,14 +175,20 @@ mod tests {
     }
 
     #[test]
-    fn followup_reopens() {
-        assert_eq!(
-            after_customer_followup(Status::Resolved),
-            Some(Status::Open)
-        );
-        assert_eq!(after_customer_followup(Status::Pending), Some(Status::Open));
-        assert_eq!(after_customer_followup(Status::Open), None);
+    fn enums_parse_strictly() {
         assert_eq!("closed".parse::<Status>(), Ok(Status::Resolved));
+        assert_eq!("Pending".parse::<Status>(), Ok(Status::Pending));
         assert!("weird".parse::<Status>().is_err());
+        assert!(Status::try_from("".to_string()).is_err());
+        assert_eq!("URGENT".parse::<Priority>(), Ok(Priority::Urgent));
+        assert!(Priority::try_from("asap".to_string()).is_err());
+        assert_eq!("relay".parse::<MessageKind>(), Ok(MessageKind::Relay));
+        assert!("nope".parse::<MessageKind>().is_err());
+        assert_eq!("out".parse::<Direction>(), Ok(Direction::Out));
+        for k in MessageKind::ALL {
+            assert_eq!(k.as_str().parse::<MessageKind>(), Ok(*k));
+        }
+        let e = "x".parse::<Priority>().unwrap_err();
+        assert!(e.contains("low, normal, high, urgent"), "{e}");
     }
 }

@@ -119,7 +119,9 @@ both_backends! {
         assert_eq!(o["outcome"], "agent_reply");
         assert_eq!(o["ref"], "MR-1");
         let t = env.ticket("MR-1");
-        assert_eq!(kinds(&t).last().map(String::as_str), Some("agent"));
+        let k = kinds(&t);
+        assert_eq!(&k[k.len() - 2..], ["agent", "relay"], "the answer is relayed to the customer");
+        assert_eq!(t["status"], "pending");
         assert!(t["first_response_at"].is_string());
 
         // A forged From: bob@ without a reference to his notification is a customer mail.

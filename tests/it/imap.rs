@@ -11,7 +11,7 @@ use crate::support::*;
 
 /// `n` distinct customer mails (distinct senders, so RFC 3834 ack limiting
 /// never hides a duplicate acknowledgement).
-fn customer_mails(tag: &str, n: usize) -> Vec<String> {
+pub(crate) fn customer_mails(tag: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
             mail(
@@ -30,13 +30,13 @@ fn imap_env(b: Backend, mev: &MailEnv, extra: &str) -> Env {
 }
 
 /// `serve` with its log in a file the test can read.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
     log: std::path::PathBuf,
 }
 
 impl Serve {
-    fn start(env: &Env) -> Serve {
+    pub(crate) fn start(env: &Env) -> Serve {
         // The schema exists before the test starts looking at tables.
         env.run_ok(&["migrate"]);
         let log = env.path(&format!("serve-{}.log", uuid::Uuid::new_v4().simple()));
@@ -51,12 +51,12 @@ impl Serve {
         Serve { child, log }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGTERM, then the exit status (serve must stop within 20 s).
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let ok = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -100,13 +100,13 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, body))
 }
 
-fn healthz(env: &Env) -> Option<(u16, serde_json::Value)> {
+pub(crate) fn healthz(env: &Env) -> Option<(u16, serde_json::Value)> {
     let (code, body) = http_get(env.http_port, "/healthz")?;
     Some((code, serde_json::from_str(&body).ok()?))
 }
 
 /// Polls `f` every 20 ms until it is true; panics with `what` after `secs`.
-fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+pub(crate) fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !f() {
         assert!(
@@ -118,7 +118,7 @@ fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) -> Duration {
     start.elapsed()
 }
 
-fn tickets(env: &Env) -> i64 {
+pub(crate) fn tickets(env: &Env) -> i64 {
     env.count("SELECT COUNT(*) FROM tickets")
 }
 
@@ -470,7 +470,7 @@ fn wrong_password_is_reported_retried_and_isolated() {
 }
 
 /// Agents whose mailboxes exist on the test Dovecot (sales@ stands in for Bob).
-const SMTP_BASE: &str = r#"
+pub(crate) const SMTP_BASE: &str = r#"
 [mailroom]
 support_address = "support@example.test"
 support_name = "Example Support"
@@ -484,7 +484,7 @@ name = "Sally"
 
 /// An Env whose [outbound] is SMTP to the test Postfix (`tls_keys` picks the
 /// TLS mode and CA), with the support mailbox as its IMAP source.
-fn smtp_env(b: Backend, mev: &MailEnv, tls_keys: &str) -> Env {
+pub(crate) fn smtp_env(b: Backend, mev: &MailEnv, tls_keys: &str) -> Env {
     let extra = format!(
         "{}\n[outbound]\nkind = \"smtp\"\nport = {}\n{tls_keys}\nflush_interval = \"100ms\"\n",
         mev.inbound("support", USER, "secret", "poll_interval = \"1h\""),

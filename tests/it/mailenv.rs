@@ -145,6 +145,54 @@ impl MailEnv {
         })
     }
 
+    pub fn stop_postfix(&self) {
+        self.script(&["stop-postfix", &self.dir_str()]);
+    }
+
+    pub fn start_postfix(&self) {
+        self.script(&["start-postfix", &self.dir_str()]);
+    }
+
+    /// Every message in `user`'s `folder`, fetched over IMAP (BODY.PEEK[]: nothing is marked read).
+    pub fn fetch_all(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
+        use futures_util::TryStreamExt;
+        let (port, user, folder) = (self.imap, user.to_string(), folder.to_string());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect to dovecot");
+            let mut client = async_imap::Client::new(tcp);
+            client.read_response().await.expect("greeting");
+            let mut s = client
+                .login(&user, PASSWORD)
+                .await
+                .map_err(|(e, _)| e)
+                .expect("login");
+            let mb = s.select(&folder).await.expect("select");
+            let mut out = Vec::new();
+            if mb.exists > 0 {
+                let fetches: Vec<_> = s
+                    .uid_fetch("1:*", "BODY.PEEK[]")
+                    .await
+                    .expect("fetch")
+                    .try_collect()
+                    .await
+                    .expect("fetch answers");
+                for f in &fetches {
+                    if let Some(b) = f.body() {
+                        out.push(b.to_vec());
+                    }
+                }
+            }
+            s.logout().await.ok();
+            out
+        })
+    }
+
     /// Waits until `user`'s `folder` holds `n` messages (delivery is asynchronous).
     pub fn wait_for_count(&self, user: &str, folder: &str, n: u32) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

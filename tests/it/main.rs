@@ -10,4 +10,7 @@ mod fakeimap;
 mod flow;
 mod imap;
 mod maildir;
+mod relay;
+mod relay_leak;
+mod relay_smtp;
 mod rules;

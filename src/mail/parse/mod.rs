@@ -45,6 +45,8 @@ impl Mailbox {
 pub struct Attachment {
     pub filename: Option<String>,
     pub content_type: String,
+    /// Content-ID without brackets: an inline part an HTML body refers to as `cid:…`.
+    pub content_id: Option<String>,
     pub sha256: String,
     pub data: Vec<u8>,
 }
@@ -116,6 +118,14 @@ impl ParsedMail {
     pub fn reply_address(&self) -> &Mailbox {
         self.reply_to.as_ref().unwrap_or(&self.from)
     }
+
+    /// The first top-level header called `name` (case-insensitive), unfolded.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,7 +193,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
 
     // Attachment names and types now; the bytes are moved out of the parsed
     // message at the very end, so a 30 MiB attachment is not copied twice.
-    let attachment_meta: Vec<(usize, Option<String>, String)> = msg
+    let attachment_meta: Vec<(usize, Option<String>, String, Option<String>)> = msg
         .attachments
         .iter()
         .map(|&i| i as usize)
@@ -200,7 +210,16 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
                 })
                 .unwrap_or_else(|| "application/octet-stream".into())
                 .to_ascii_lowercase();
-            Some((i, part.attachment_name().map(str::to_string), content_type))
+            let content_id = part
+                .content_id()
+                .map(|c| strip_brackets(c.trim()).to_string())
+                .filter(|c| !c.is_empty());
+            Some((
+                i,
+                part.attachment_name().map(str::to_string),
+                content_type,
+                content_id,
+            ))
         })
         .collect();
 
@@ -234,7 +253,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         .collect();
 
     let mut attachments = Vec::with_capacity(attachment_meta.len());
-    for (i, filename, content_type) in attachment_meta {
+    for (i, filename, content_type, content_id) in attachment_meta {
         let data: Vec<u8> = match std::mem::take(&mut msg.parts[i].body) {
             PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
             PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
@@ -244,6 +263,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         attachments.push(Attachment {
             filename,
             content_type,
+            content_id,
             sha256: hex::encode(Sha256::digest(&data)),
             data,
         });

@@ -1,0 +1,83 @@
+//! `mailroom inspect FILE [--json]`: what mailroom reads in a mail, storing nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::pipeline::Pipeline;
+
+pub(super) fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyhow::Result<()> {
+    let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let mail = crate::mail::parse(&raw).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e} (mailroom would quarantine this mail with that reason)",
+            file.display()
+        )
+    })?;
+    let pipeline = Pipeline::new(cfg.clone())?;
+    let i = pipeline.inspect(&mail);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&i)?);
+        return Ok(());
+    }
+    println!("file:        {}", file.display());
+    println!(
+        "kind:        {}{}",
+        i.kind,
+        i.reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    if i.roster_sender {
+        println!(
+            "             the sender is on the roster: an agent reply when it answers a notification sent to them"
+        );
+    }
+    println!("message-id:  <{}>", i.message_id);
+    println!(
+        "from:        {}{}",
+        i.from,
+        i.from_name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default()
+    );
+    if let Some(r) = &i.reply_to {
+        println!("reply-to:    {r}");
+    }
+    println!("subject:     {}", i.subject);
+    println!("normalized:  {}", i.thread_keys.normalized_subject);
+    if let Some(t) = &i.thread_keys.subject_tag {
+        println!("subject tag: [{t}]");
+    }
+    for id in &i.thread_keys.lookup {
+        println!("references:  <{id}>");
+    }
+    for a in &i.attachments {
+        println!("attachment:  {a}");
+    }
+    println!(
+        "stripping:   {}{}",
+        i.reply.detail,
+        if i.reply.footer_removed {
+            "; mobile footer removed"
+        } else {
+            ""
+        }
+    );
+    if let Some(h) = &i.html_reply {
+        println!("html:        {}", h.detail);
+    }
+    for c in &i.commands.commands {
+        println!("command:     {}", c.text());
+    }
+    for e in &i.commands.errors {
+        println!("bad command: {}: {}", e.line, e.reason);
+    }
+    println!("\n--- reply text (what is new) ---\n{}", i.reply_text);
+    println!("\n--- whole text ---\n{}", i.text);
+    Ok(())
+}

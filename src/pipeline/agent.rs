@@ -1,0 +1,418 @@
+//! An agent answering from their mail client (DESIGN §5): the proof that makes
+//! a mail an agent reply, the new words after quote stripping, the commands on
+//! top, and what goes to the customer. Decided here; carried out in apply.rs.
+
+use super::Pipeline;
+use super::thread::ThreadMatch;
+use super::unit::UnitOfWork;
+use crate::mail::compose::reply_references;
+use crate::mail::parse::ParsedMail;
+use crate::mail::reply::{self, KeptWhole, Reply};
+use crate::mail::{Mailbox, auth};
+use crate::store::TicketRow;
+use crate::tickets::MessageKind;
+use crate::tickets::commands::{self, Command, Commands};
+use crate::tickets::transitions::{Change, TicketState, after_agent_reply};
+
+/// An attachment of the agent's reply that goes along with the relay.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RelayAttachment {
+    pub sha256: String,
+    pub filename: Option<String>,
+    pub content_type: String,
+    /// Set for an inline image the relayed HTML shows (`cid:`).
+    pub content_id: Option<String>,
+}
+
+/// The agent's answer as it goes to the customer.
+pub(crate) struct RelayPlan {
+    pub to: Mailbox,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// The customer's Thread-Index, extended (Outlook threading).
+    pub thread_index: Option<String>,
+    pub thread_topic: String,
+    pub agent_name: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub attachments: Vec<RelayAttachment>,
+    /// Attachments not sent, with the reason (for the event).
+    pub held_back: Vec<String>,
+}
+
+pub(crate) struct AgentPlan {
+    pub ticket: TicketRow,
+    /// Why this is an agent reply (the notification it answers).
+    pub proof: String,
+    /// `Agent`, or `Note` for `#note`.
+    pub kind: MessageKind,
+    pub reply: Reply,
+    pub commands: Commands,
+    pub next: TicketState,
+    pub changes: Vec<Change>,
+    pub relay: Option<RelayPlan>,
+    /// Why nothing was relayed (None when a relay is planned).
+    pub no_relay: Option<String>,
+    /// Problems to mail back to the agent.
+    pub explain: Vec<String>,
+}
+
+pub(crate) fn ticket_state(t: &TicketRow) -> TicketState {
+    TicketState {
+        status: t.status,
+        priority: t.priority,
+        area: t.area.clone(),
+        owner: t.owner.clone(),
+        tags: t.tag_list(),
+    }
+}
+
+impl Pipeline {
+    /// The agent plan for a roster sender's mail, or why it is customer mail.
+    pub(crate) fn agent_reply(
+        &self,
+        u: &UnitOfWork<'_>,
+        mail: &ParsedMail,
+        thread: &ThreadMatch,
+    ) -> Result<AgentPlan, String> {
+        let Some((ticket_id, answered)) = &thread.agent_proof else {
+            return Err(format!(
+                "{} is on the roster, but the mail answers no notification sent to them: handled as customer mail",
+                mail.from.email
+            ));
+        };
+        let Some(ticket) = u.ticket(*ticket_id).cloned() else {
+            return Err(format!("the notification's ticket {ticket_id} is gone"));
+        };
+        let trusted = &self.cfg.security.trusted_authserv_ids;
+        let mut proof = format!(
+            "agent reply from {}: answers <{answered}>, which was sent to them",
+            mail.from.email
+        );
+        if !trusted.is_empty() {
+            match auth::verify_sender(&mail.headers, trusted, &mail.from.email) {
+                Ok(why) => proof.push_str(&format!("; {why}")),
+                Err(why) => {
+                    return Err(format!(
+                        "{} answers their notification, but the sender is not authenticated ({why}): handled as customer mail",
+                        mail.from.email
+                    ));
+                }
+            }
+        }
+
+        let reply = reply::strip_text(&mail.text);
+        let mut explain = Vec::new();
+        let mut no_relay = None;
+        // Only the words above the quoted notification count: a reply whose new
+        // part is empty, or that answers between quoted lines with no marker
+        // to cut at, is never relayed (the quote holds internal text).
+        let (own_words, usable) = match reply.kept_whole {
+            Some(KeptWhole::WouldBeEmpty) => {
+                let why = "the reply has no text of its own above the quoted notification";
+                explain.push(format!("{why}: nothing was sent to the customer."));
+                no_relay = Some(why.to_string());
+                (String::new(), false)
+            }
+            Some(KeptWhole::Interleaved) if !reply.marker_found => {
+                let why = "the answer is written between quoted lines and the reply marker is missing, so mailroom cannot tell your words from the quoted notification";
+                explain.push(format!(
+                    "{why}: nothing was sent to the customer. Write your answer above the quoted text."
+                ));
+                no_relay = Some(why.to_string());
+                (reply.text.clone(), false)
+            }
+            _ => (reply.text.clone(), true),
+        };
+        let dir = self.directory();
+        let cmds = commands::parse(&own_words, &dir);
+        let state = ticket_state(&ticket);
+        if !cmds.errors.is_empty() {
+            for e in &cmds.errors {
+                explain.push(format!("{}: {}", e.line, e.reason));
+            }
+            return Ok(AgentPlan {
+                proof,
+                kind: MessageKind::Agent,
+                next: state,
+                changes: Vec::new(),
+                relay: None,
+                no_relay: Some(format!(
+                    "{} command(s) could not be used, so nothing was changed or sent",
+                    cmds.errors.len()
+                )),
+                explain,
+                reply,
+                commands: cmds,
+                ticket,
+            });
+        }
+        let note = cmds.has(&Command::Note);
+        let relay = if !usable || note {
+            if note {
+                no_relay = Some("#note: internal, never sent to the customer".into());
+            }
+            None
+        } else if cmds.body.trim().is_empty() {
+            if cmds.commands.is_empty() {
+                explain.push("the reply is empty: nothing was sent to the customer.".into());
+                no_relay = Some("the reply is empty".into());
+            } else {
+                no_relay = Some("the reply holds only commands".into());
+            }
+            None
+        } else {
+            let plan = self.relay_plan(u, mail, &ticket, &cmds);
+            // The last line of defence: whatever the stripping missed, text that
+            // names staff or carries a reply marker is never sent to a customer.
+            match self.internal_text(&plan.text) {
+                Some(found) => {
+                    let why = format!(
+                        "the text to send names {found}, which is internal (a quoted notification?)"
+                    );
+                    explain.push(format!(
+                        "{why}: nothing was sent to the customer. Write your answer above the marker line and leave out internal addresses."
+                    ));
+                    no_relay = Some(why);
+                    None
+                }
+                None => Some(plan),
+            }
+        };
+        let (next, changes) = after_agent_reply(&state, &cmds.commands, relay.is_some());
+        Ok(AgentPlan {
+            ticket,
+            proof,
+            kind: if note {
+                MessageKind::Note
+            } else {
+                MessageKind::Agent
+            },
+            reply,
+            commands: cmds,
+            next,
+            changes,
+            relay,
+            no_relay,
+            explain,
+        })
+    }
+
+    /// A staff address or a reply marker in text bound for a customer.
+    fn internal_text(&self, text: &str) -> Option<String> {
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("##-") {
+            return Some("a reply marker line".into());
+        }
+        self.cfg
+            .staff_addresses()
+            .into_iter()
+            .find(|a| lower.contains(a.as_str()))
+    }
+
+    pub(crate) fn directory(&self) -> commands::Directory {
+        let mut areas: Vec<String> = self.cfg.area.iter().map(|a| a.name.clone()).collect();
+        for a in self.cfg.agent.iter().flat_map(|a| a.areas.iter()) {
+            if !areas.contains(a) {
+                areas.push(a.clone());
+            }
+        }
+        commands::Directory {
+            agents: self
+                .cfg
+                .agent
+                .iter()
+                .map(|a| (a.email.to_ascii_lowercase(), a.name.clone()))
+                .collect(),
+            areas,
+            internal: self.cfg.internal_addresses(),
+        }
+    }
+
+    fn relay_plan(
+        &self,
+        u: &UnitOfWork<'_>,
+        mail: &ParsedMail,
+        ticket: &TicketRow,
+        cmds: &Commands,
+    ) -> RelayPlan {
+        let internal = self.cfg.internal_addresses();
+        let staff = self.cfg.staff_addresses();
+        let to = Mailbox {
+            name: ticket.customer_name.clone(),
+            email: ticket.customer.clone(),
+        };
+        let mut cc: Vec<String> = Vec::new();
+        let added = cmds.commands.iter().filter_map(|c| match c {
+            Command::Cc(a) => Some(a.as_str()),
+            _ => None,
+        });
+        let present = u
+            .participants(ticket.id)
+            .iter()
+            .filter(|(_, role)| role == "cc")
+            .map(|(e, _)| e.as_str());
+        for addr in present.chain(added) {
+            if addr != to.email
+                && !internal.iter().any(|i| i == addr)
+                && !cc.iter().any(|c| c == addr)
+            {
+                cc.push(addr.to_string());
+            }
+        }
+        let latest = u.latest_customer_mail(ticket.id);
+        let (in_reply_to, references, thread_index) = match latest {
+            Some(m) => {
+                let refs: Vec<String> = m.refs.split_whitespace().map(str::to_string).collect();
+                (
+                    Some(m.message_id.clone()),
+                    reply_references(&refs, &m.message_id),
+                    m.thread_index.as_deref().and_then(|ti| {
+                        crate::mail::thread_index::reply_index(ti, u.now(), fastrand::u8(..))
+                    }),
+                )
+            }
+            None => (None, Vec::new(), None),
+        };
+        let agent_name = self
+            .cfg
+            .agent_name(&mail.from.email)
+            .map(str::to_string)
+            .or_else(|| mail.from.name.clone())
+            .unwrap_or_else(|| {
+                mail.from
+                    .email
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+        let html = mail
+            .html
+            .as_deref()
+            .and_then(|h| relay_html(h, &cmds.lines, &staff));
+        let mut attachments = Vec::new();
+        let mut held_back = Vec::new();
+        for a in &mail.attachments {
+            let name = a.filename.clone().unwrap_or_else(|| a.content_type.clone());
+            if u.ticket_has_attachment(ticket.id, &a.sha256) {
+                held_back.push(format!("{name} (already on the ticket)"));
+                continue;
+            }
+            // An inline image is sent only when the relayed HTML shows it: the
+            // images of the quoted part stay behind.
+            let content_id = match (&a.content_id, &html) {
+                (Some(cid), Some(h)) if h.contains(&format!("cid:{cid}")) => Some(cid.clone()),
+                (Some(_), _) if a.filename.is_none() || a.content_type.starts_with("image/") => {
+                    held_back.push(format!("{name} (an inline image of the quoted part)"));
+                    continue;
+                }
+                _ => None,
+            };
+            attachments.push(RelayAttachment {
+                sha256: a.sha256.clone(),
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                content_id,
+            });
+        }
+        RelayPlan {
+            to,
+            cc,
+            subject: format!(
+                "Re: {} [{}]",
+                ticket.normalized_subject,
+                self.ticket_ref(ticket.id)
+            ),
+            in_reply_to,
+            references,
+            thread_index,
+            thread_topic: ticket.normalized_subject.clone(),
+            agent_name,
+            text: cmds.body.trim_end().to_string(),
+            html,
+            attachments,
+            held_back,
+        }
+    }
+}
+
+/// The agent's HTML as relayed: quote removed, command lines removed,
+/// sanitized. `None` (a text-only relay) unless it is certainly clean: it
+/// must carry no reply marker and no staff address.
+fn relay_html(html: &str, command_lines: &[String], staff: &[String]) -> Option<String> {
+    let stripped = reply::strip_html(html);
+    if stripped.kept_whole.is_some() {
+        return None;
+    }
+    let mut body = stripped.html;
+    for line in command_lines {
+        body = remove_first_text(&body, line);
+    }
+    let text = reply::html_to_text(&body);
+    let lower = format!("{text}\n{body}").to_ascii_lowercase();
+    let clean = !text.trim().is_empty()
+        && !lower.contains("##-")
+        && !staff.iter().any(|a| lower.contains(a.as_str()));
+    clean.then(|| crate::mail::parse::sanitize_html(&body))
+}
+
+/// Removes the first occurrence of `needle` from the HTML's text (outside tags).
+fn remove_first_text(html: &str, needle: &str) -> String {
+    let mut in_tag = false;
+    let bytes = html.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'<' => in_tag = true,
+            b'>' => in_tag = false,
+            _ if !in_tag && html[i..].starts_with(needle) => {
+                let mut out = String::with_capacity(html.len());
+                out.push_str(&html[..i]);
+                out.push_str(&html[i + needle.len()..]);
+                return out;
+            }
+            _ => {}
+        }
+        i += 1;
+        while i < bytes.len() && !html.is_char_boundary(i) {
+            i += 1;
+        }
+    }
+    html.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_are_removed_from_html_text_only() {
+        let html = "<div>#priority high</div><div>Hello <b>#priority high</b></div>";
+        assert_eq!(
+            remove_first_text(html, "#priority high"),
+            "<div></div><div>Hello <b>#priority high</b></div>"
+        );
+        assert_eq!(
+            remove_first_text("<p x=\"#tag\">a</p>", "#tag"),
+            "<p x=\"#tag\">a</p>"
+        );
+    }
+
+    #[test]
+    fn html_with_internal_text_falls_back_to_text() {
+        let internal = vec!["bob@example.test".to_string()];
+        assert!(relay_html("<p>Hello Alice</p>", &[], &internal).is_some());
+        assert!(relay_html("<p>Hi</p><p>To: bob@example.test</p>", &[], &internal).is_none());
+        assert!(
+            relay_html(
+                "<p>Hi <a href=\"mailto:bob@example.test\">me</a></p>",
+                &[],
+                &internal
+            )
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! What one message causes, decided against the batch's view without touching
+//! it: a [`Decision`]. `apply.rs` carries it out. Keeping the two apart means
+//! every path a mail can take is visible in one enum, and the decision can be
+//! shown (`mailroom inspect`) or tested without a database.
+
+use super::agent::AgentPlan;
+use super::thread::ThreadMatch;
+use super::unit::UnitOfWork;
+use super::{OutcomeKind, Pipeline};
+use crate::mail::parse::ParsedMail;
+use crate::mail::{Class, Mailbox};
+use crate::rules::Routing;
+use crate::rules::assign::{Assignment, Load};
+use crate::store::TicketRow;
+use crate::tickets::{self, MessageKind, Status};
+
+/// Observations made before the ticket is known; they become its events.
+pub(crate) type Notes = Vec<(&'static str, String)>;
+
+pub(crate) enum Decision {
+    /// This exact mail is stored already.
+    Duplicate {
+        ticket: Option<i64>,
+        message_id: String,
+    },
+    /// Stored without a ticket: mailroom's own mail coming back, a rule's
+    /// drop, automatic mail that answers nothing we know.
+    Unthreaded {
+        kind: MessageKind,
+        outcome: OutcomeKind,
+        why: String,
+    },
+    NewTicket(Box<NewTicketPlan>),
+    FollowUp(Box<FollowUpPlan>),
+    AgentReply(Box<AgentPlan>),
+    /// A bounce of a mail on `ticket`: shown to its owner, never answered.
+    Bounce {
+        ticket: TicketRow,
+        reason: String,
+        via: String,
+    },
+    /// An auto-reply on `ticket`: appended, changes nothing, never answered.
+    AutoReply {
+        ticket: TicketRow,
+        reason: String,
+        via: String,
+    },
+}
+
+pub(crate) struct NewTicketPlan {
+    pub routing: Routing,
+    pub assignment: Option<Assignment>,
+    pub owner: Option<String>,
+    pub customer: Mailbox,
+    pub thread: ThreadMatch,
+    pub notes: Notes,
+}
+
+pub(crate) struct FollowUpPlan {
+    pub ticket: TicketRow,
+    pub thread: ThreadMatch,
+    /// The status the follow-up moves the ticket to, if any.
+    pub reopen: Option<Status>,
+    pub notes: Notes,
+}
+
+impl Pipeline {
+    pub(crate) fn decide(&self, u: &UnitOfWork<'_>, mail: &ParsedMail) -> Decision {
+        if let Some(ticket) = u.find_message(&mail.message_id, &mail.content_hash) {
+            return Decision::Duplicate {
+                ticket,
+                message_id: mail.message_id.clone(),
+            };
+        }
+        let class = self.classifier.classify(mail);
+        let thread = self.find_thread(u, mail, &class);
+        match class {
+            Class::OwnLoop { reason } => Decision::Unthreaded {
+                kind: MessageKind::Ignored,
+                outcome: OutcomeKind::Ignored,
+                why: reason,
+            },
+            Class::Bounce { reason } => match thread.ticket {
+                Some(ticket) => Decision::Bounce {
+                    ticket,
+                    reason,
+                    via: thread.via,
+                },
+                None => Decision::Unthreaded {
+                    kind: MessageKind::Bounce,
+                    outcome: OutcomeKind::Bounce,
+                    why: format!(
+                        "{reason}; the bounced message is not one of ours: stored, no ticket, not answered"
+                    ),
+                },
+            },
+            Class::AutoReply { reason } => match thread.ticket {
+                Some(ticket) => Decision::AutoReply {
+                    ticket,
+                    reason,
+                    via: thread.via,
+                },
+                None => Decision::Unthreaded {
+                    kind: MessageKind::Autoreply,
+                    outcome: OutcomeKind::Autoreply,
+                    why: format!(
+                        "{reason}; answers no known message: stored, no ticket, not acknowledged"
+                    ),
+                },
+            },
+            Class::AgentCandidate => match self.agent_reply(u, mail, &thread) {
+                Ok(plan) => Decision::AgentReply(Box::new(plan)),
+                Err(why) => self.customer_mail(u, mail, thread, vec![("classification", why)]),
+            },
+            Class::Customer => self.customer_mail(u, mail, thread, Vec::new()),
+        }
+    }
+
+    /// A person writing to support: a follow-up on a ticket or a new one.
+    fn customer_mail(
+        &self,
+        u: &UnitOfWork<'_>,
+        mail: &ParsedMail,
+        thread: ThreadMatch,
+        mut notes: Notes,
+    ) -> Decision {
+        if let Some(ticket) = thread.ticket.clone() {
+            if let Some(agent) = &thread.internal_to
+                && *agent != mail.from.email
+                && !self.classifier.is_agent(&mail.from.email)
+            {
+                // A forwarded notification answered by someone else: kept on
+                // the ticket, but it acts as nobody and joins no conversation.
+                notes.push((
+                    "classification",
+                    format!(
+                        "{} answers a notification sent to {agent} and is not that agent: handled as customer mail, no commands run, not added to the customer's Cc",
+                        mail.from.email
+                    ),
+                ));
+            }
+            let reopen = tickets::transitions::after_customer_followup(ticket.status);
+            return Decision::FollowUp(Box::new(FollowUpPlan {
+                ticket,
+                thread,
+                reopen,
+                notes,
+            }));
+        }
+        let mut routing = self.current_router().route(mail);
+        if routing.drop {
+            return Decision::Unthreaded {
+                kind: MessageKind::Ignored,
+                outcome: OutcomeKind::Ignored,
+                why: format!(
+                    "dropped by the rules, stored without a ticket: {}",
+                    routing.trace
+                ),
+            };
+        }
+        if routing.area.is_none() {
+            routing.area = self.cfg.mailroom.default_area.clone();
+        }
+        let customer = mail.reply_address().clone();
+        // An owner named by routing wins; otherwise the area's strategy decides.
+        let assignment = match (&routing.owner, &routing.area) {
+            (None, Some(area)) if self.assigner.knows(area) => {
+                let load = Load {
+                    open: u.open_counts(),
+                    cursor: u.cursor(area),
+                    continuity: u.continuity(&customer.email, area),
+                };
+                Some(self.assigner.assign(area, &load))
+            }
+            _ => None,
+        };
+        let owner = routing
+            .owner
+            .clone()
+            .or_else(|| assignment.as_ref().and_then(|a| a.owner.clone()));
+        Decision::NewTicket(Box::new(NewTicketPlan {
+            routing,
+            assignment,
+            owner,
+            customer,
+            thread,
+            notes,
+        }))
+    }
+}

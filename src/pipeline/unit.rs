@@ -1,0 +1,324 @@
+//! The batch's unit of work: the in-memory view the pipeline decides against
+//! (loaded in a few queries, see `store::Loaded`) plus everything decided so
+//! far. Later messages of a batch see the writes of earlier ones (a follow-up
+//! threads onto a ticket created three mails before). The SQL is in `store`.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::mail::parse::Attachment;
+use crate::store::{
+    CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef, TicketRow,
+    Writes,
+};
+use crate::tickets::{Direction, MessageKind, Priority, Status};
+
+/// A ticket about to be created.
+pub(crate) struct NewTicket<'s> {
+    pub subject: &'s str,
+    pub normalized_subject: &'s str,
+    pub priority: Priority,
+    pub area: Option<&'s str>,
+    pub owner: Option<&'s str>,
+    pub customer: &'s str,
+    pub customer_name: Option<&'s str>,
+    pub tags: &'s str,
+    pub sla_policy: Option<&'s str>,
+}
+
+pub(crate) struct UnitOfWork<'a> {
+    now: DateTime<Utc>,
+    refs: HashMap<String, Vec<StoredRef>>,
+    tickets: HashMap<i64, TicketRow>,
+    /// ticket -> (email, role), for the tickets the batch loaded them for.
+    participants: HashMap<i64, Vec<(String, String)>>,
+    auto_counts: HashMap<String, i64>,
+    open_counts: HashMap<String, i64>,
+    continuity: HashMap<(String, String), String>,
+    cursors: HashMap<String, i64>,
+    latest_customer_mail: HashMap<i64, CustomerMail>,
+    sent_notifications: HashMap<(i64, String), SentNotification>,
+    ticket_attachments: HashSet<(i64, String)>,
+    next_ticket: i64,
+    next_message: i64,
+    new_tickets: Vec<i64>,
+    changed_tickets: BTreeSet<i64>,
+    changed_cursors: BTreeSet<String>,
+    writes: Writes<'a>,
+}
+
+impl<'a> UnitOfWork<'a> {
+    pub fn new(l: Loaded, now: DateTime<Utc>) -> UnitOfWork<'a> {
+        let mut participants: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+        for p in l.participants {
+            participants
+                .entry(p.ticket_id)
+                .or_default()
+                .push((p.email, p.role));
+        }
+        UnitOfWork {
+            now,
+            refs: l.refs,
+            tickets: l.tickets,
+            participants,
+            auto_counts: l.auto_counts,
+            open_counts: l.open_counts,
+            continuity: l.continuity,
+            cursors: l.cursors,
+            latest_customer_mail: l.latest_customer_mail,
+            sent_notifications: l
+                .sent_notifications
+                .into_iter()
+                .map(|n| ((n.ticket_id, n.recipient.clone()), n))
+                .collect(),
+            ticket_attachments: l.ticket_attachments,
+            next_ticket: l.max_ticket + 1,
+            next_message: l.max_message + 1,
+            new_tickets: Vec::new(),
+            changed_tickets: BTreeSet::new(),
+            changed_cursors: BTreeSet::new(),
+            writes: Writes::default(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The ticket of the stored copy of this exact mail: `Some(ticket)` when stored.
+    pub fn find_message(&self, message_id: &str, content_hash: &str) -> Option<Option<i64>> {
+        self.refs
+            .get(message_id)?
+            .iter()
+            .find(|r| r.content_hash == content_hash)
+            .map(|r| r.ticket_id)
+    }
+
+    /// Stored messages with one of these Message-IDs that belong to a ticket.
+    pub fn on_tickets(&self, ids: &[String]) -> Vec<&StoredRef> {
+        ids.iter()
+            .filter_map(|id| self.refs.get(id))
+            .flatten()
+            .filter(|r| r.ticket_id.is_some())
+            .collect()
+    }
+
+    pub fn ticket(&self, id: i64) -> Option<&TicketRow> {
+        self.tickets.get(&id)
+    }
+
+    pub fn is_participant(&self, ticket_id: i64, email: &str) -> bool {
+        self.participants
+            .get(&ticket_id)
+            .is_some_and(|v| v.iter().any(|(e, _)| e == email))
+    }
+
+    pub fn participants(&self, ticket_id: i64) -> &[(String, String)] {
+        self.participants
+            .get(&ticket_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    pub fn open_counts(&self) -> &HashMap<String, i64> {
+        &self.open_counts
+    }
+
+    pub fn continuity(&self, customer: &str, area: &str) -> Option<&str> {
+        self.continuity
+            .get(&(customer.to_string(), area.to_string()))
+            .map(String::as_str)
+    }
+
+    pub fn cursor(&self, area: &str) -> Option<i64> {
+        self.cursors.get(area).copied()
+    }
+
+    pub fn set_cursor(&mut self, area: &str, position: i64) {
+        self.cursors.insert(area.to_string(), position);
+        self.changed_cursors.insert(area.to_string());
+    }
+
+    /// Automatic mail (acknowledgements, explanations) queued to `recipient`
+    /// within the rate window, including this batch's own.
+    pub fn automatic_mail_recently(&self, recipient: &str) -> i64 {
+        self.auto_counts.get(recipient).copied().unwrap_or(0)
+    }
+
+    pub fn latest_customer_mail(&self, ticket_id: i64) -> Option<&CustomerMail> {
+        self.latest_customer_mail.get(&ticket_id)
+    }
+
+    pub fn last_notification(&self, ticket_id: i64, recipient: &str) -> Option<&SentNotification> {
+        self.sent_notifications
+            .get(&(ticket_id, recipient.to_string()))
+    }
+
+    /// Whether an attachment with this SHA-256 is already on the ticket.
+    pub fn ticket_has_attachment(&self, ticket_id: i64, sha256: &str) -> bool {
+        self.ticket_attachments
+            .contains(&(ticket_id, sha256.to_string()))
+    }
+
+    pub fn insert_ticket(&mut self, t: &NewTicket<'_>) -> TicketRow {
+        let id = self.next_ticket;
+        self.next_ticket += 1;
+        let row = TicketRow {
+            id,
+            subject: t.subject.to_string(),
+            normalized_subject: t.normalized_subject.to_string(),
+            status: Status::Open,
+            priority: t.priority,
+            area: t.area.map(str::to_string),
+            owner: t.owner.map(str::to_string),
+            customer: t.customer.to_string(),
+            customer_name: t.customer_name.map(str::to_string),
+            tags: t.tags.to_string(),
+            created_at: self.now,
+            updated_at: self.now,
+            first_response_at: None,
+            resolved_at: None,
+            sla_policy: t.sla_policy.map(str::to_string),
+        };
+        if let Some(owner) = &row.owner {
+            *self.open_counts.entry(owner.clone()).or_default() += 1;
+            if let Some(area) = &row.area {
+                self.continuity
+                    .insert((row.customer.clone(), area.clone()), owner.clone());
+            }
+        }
+        self.tickets.insert(id, row.clone());
+        self.new_tickets.push(id);
+        row
+    }
+
+    /// Changes a ticket in the view; it is written at the end of the batch.
+    pub fn update_ticket(&mut self, id: i64, f: impl FnOnce(&mut TicketRow)) {
+        if let Some(t) = self.tickets.get_mut(&id) {
+            let was_open = t.status != Status::Resolved;
+            let old_owner = t.owner.clone();
+            f(t);
+            t.resolved_at = match t.status {
+                Status::Resolved => t.resolved_at.or(Some(self.now)),
+                _ => None,
+            };
+            t.updated_at = self.now;
+            // Keep the load the assigner sees in step with the batch.
+            let is_open = t.status != Status::Resolved;
+            if let Some(o) = &old_owner
+                && was_open
+            {
+                *self.open_counts.entry(o.clone()).or_default() -= 1;
+            }
+            if let Some(o) = &t.owner
+                && is_open
+            {
+                *self.open_counts.entry(o.clone()).or_default() += 1;
+            }
+            self.changed_tickets.insert(id);
+        }
+    }
+
+    /// Buffers a message row; later messages of the batch can thread onto it.
+    pub fn insert_message(&mut self, m: NewMessage<'a>) -> i64 {
+        let id = self.next_message;
+        self.next_message += 1;
+        self.refs
+            .entry(m.message_id.clone())
+            .or_default()
+            .push(StoredRef {
+                message_id: m.message_id.clone(),
+                content_hash: m.content_hash.clone(),
+                ticket_id: m.ticket_id,
+                kind: m.kind,
+                recipient: m.recipient.clone(),
+            });
+        if let Some(t) = m.ticket_id {
+            match (m.direction, m.kind) {
+                (Direction::In, MessageKind::Customer) => {
+                    self.latest_customer_mail.insert(
+                        t,
+                        CustomerMail {
+                            ticket_id: t,
+                            message_id: m.message_id.clone(),
+                            refs: m.refs.clone(),
+                            thread_index: m.thread_index.clone(),
+                        },
+                    );
+                }
+                (Direction::Out, MessageKind::Notification) => {
+                    if let Some(r) = &m.recipient {
+                        self.sent_notifications.insert(
+                            (t, r.clone()),
+                            SentNotification {
+                                ticket_id: t,
+                                recipient: r.clone(),
+                                message_id: m.message_id.clone(),
+                                refs: m.refs.clone(),
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.writes.messages.push((id, m));
+        id
+    }
+
+    pub fn attach(&mut self, message_row: i64, ticket_id: Option<i64>, a: &'a Attachment) {
+        if let Some(t) = ticket_id {
+            self.ticket_attachments.insert((t, a.sha256.clone()));
+        }
+        self.writes.attachments.push((message_row, a));
+    }
+
+    pub fn add_participant(&mut self, ticket_id: i64, email: &str, role: &'static str) {
+        let list = self.participants.entry(ticket_id).or_default();
+        if !list.iter().any(|(e, _)| e == email) {
+            list.push((email.to_string(), role.to_string()));
+            self.writes
+                .participants
+                .push((ticket_id, email.to_string(), role));
+        }
+    }
+
+    pub fn add_events(&mut self, events: impl IntoIterator<Item = NewEvent>) {
+        self.writes.events.extend(events);
+    }
+
+    pub fn enqueue(&mut self, o: NewOutbox) {
+        if o.kind.is_automatic() {
+            *self.auto_counts.entry(o.recipients.clone()).or_default() += 1;
+        }
+        self.writes.outbox.push(o);
+    }
+
+    pub fn quarantine(&mut self, origin: &str, reason: String, raw: &'a [u8]) {
+        self.writes
+            .quarantine
+            .push((origin.to_string(), reason, raw));
+    }
+
+    /// Everything decided, ready for `Tx::write_batch`.
+    pub fn into_writes(mut self) -> Writes<'a> {
+        for id in &self.new_tickets {
+            if let Some(t) = self.tickets.get(id) {
+                self.writes.new_tickets.push(t.clone());
+            }
+        }
+        let created: HashSet<i64> = self.new_tickets.iter().copied().collect();
+        for id in &self.changed_tickets {
+            if let (false, Some(t)) = (created.contains(id), self.tickets.get(id)) {
+                self.writes.changed_tickets.push(t.clone());
+            }
+        }
+        for area in &self.changed_cursors {
+            if let Some(p) = self.cursors.get(area) {
+                self.writes.cursors.push((area.clone(), *p));
+            }
+        }
+        self.writes
+    }
+}

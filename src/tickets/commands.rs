@@ -1,0 +1,317 @@
+//! Commands an agent writes on their own lines at the very top of a reply
+//! (DESIGN §5): `#note`, `#close`/`#resolve`, `#pending`, `#open`,
+//! `#assign <agent>`, `#area <name>`, `#priority <p>`, `#tag <t>`,
+//! `#untag <t>`, `#cc <address>`. Parsing is pure; the names an argument may
+//! take (agents, areas, addresses that are internal) come in a [`Directory`].
+
+use std::str::FromStr;
+
+use super::Priority;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "command", content = "argument", rename_all = "lowercase")]
+pub enum Command {
+    /// The whole reply is internal: stored as a note, never relayed.
+    Note,
+    Resolve,
+    Pending,
+    Open,
+    /// The agent's address (lowercased).
+    Assign(String),
+    /// The area's configured name.
+    Area(String),
+    Priority(Priority),
+    Tag(String),
+    Untag(String),
+    /// An address to keep in Cc of the customer's thread (lowercased).
+    Cc(String),
+}
+
+impl Command {
+    /// How the command reads when written canonically.
+    pub fn text(&self) -> String {
+        match self {
+            Command::Note => "#note".into(),
+            Command::Resolve => "#close".into(),
+            Command::Pending => "#pending".into(),
+            Command::Open => "#open".into(),
+            Command::Assign(a) => format!("#assign {a}"),
+            Command::Area(a) => format!("#area {a}"),
+            Command::Priority(p) => format!("#priority {p}"),
+            Command::Tag(t) => format!("#tag {t}"),
+            Command::Untag(t) => format!("#untag {t}"),
+            Command::Cc(a) => format!("#cc {a}"),
+        }
+    }
+}
+
+/// One command line that could not be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommandError {
+    pub line: String,
+    pub reason: String,
+}
+
+/// The accepted commands, for help texts and explanation mails.
+pub const ACCEPTED: &[(&str, &str)] = &[
+    (
+        "#note",
+        "the whole reply is an internal note: never sent to the customer",
+    ),
+    ("#close  (or #resolve)", "mark the ticket resolved"),
+    ("#pending", "waiting for the customer"),
+    ("#open", "waiting for support"),
+    (
+        "#assign <agent email or name>",
+        "give the ticket to another agent",
+    ),
+    ("#area <name>", "move the ticket to another area"),
+    ("#priority <low|normal|high|urgent>", "change the priority"),
+    ("#tag <tag>  /  #untag <tag>", "add or remove a tag"),
+    (
+        "#cc <address>",
+        "keep someone in Cc of the customer's thread",
+    ),
+];
+
+/// What command arguments may name.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    /// Roster: lowercased address and display name.
+    pub agents: Vec<(String, Option<String>)>,
+    pub areas: Vec<String>,
+    /// Addresses `#cc` may never add: agents, managers, mailroom's own.
+    pub internal: Vec<String>,
+}
+
+/// The command block at the top of a reply and the text below it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Commands {
+    pub commands: Vec<Command>,
+    pub errors: Vec<CommandError>,
+    /// The text after the command lines, leading blank lines removed.
+    pub body: String,
+    /// The command lines as written (trimmed), to remove them from an HTML part.
+    pub lines: Vec<String>,
+}
+
+impl Commands {
+    pub fn has(&self, c: &Command) -> bool {
+        self.commands.contains(c)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty() && self.errors.is_empty()
+    }
+}
+
+/// A line is a command line when it starts with `#` and a letter (so "#1 on my
+/// list" or "# heading" are text). Commands end at the first other line.
+fn command_word(line: &str) -> Option<(&str, &str)> {
+    let rest = line.trim().strip_prefix('#')?;
+    if !rest.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    Some(match rest.split_once(char::is_whitespace) {
+        Some((w, arg)) => (w, arg.trim()),
+        None => (rest, ""),
+    })
+}
+
+pub fn parse(text: &str, dir: &Directory) -> Commands {
+    let mut out = Commands::default();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.peek() {
+        if line.trim().is_empty() {
+            lines.next();
+            continue;
+        }
+        let Some((word, arg)) = command_word(line) else {
+            break;
+        };
+        let written = line.trim().to_string();
+        match command(word, arg, dir) {
+            Ok(c) => out.commands.push(c),
+            Err(reason) => out.errors.push(CommandError {
+                line: written.clone(),
+                reason,
+            }),
+        }
+        out.lines.push(written);
+        lines.next();
+    }
+    let rest: Vec<&str> = lines.skip_while(|l| l.trim().is_empty()).collect();
+    out.body = rest.join("\n");
+    out
+}
+
+fn no_argument(c: Command, arg: &str) -> Result<Command, String> {
+    if arg.is_empty() {
+        Ok(c)
+    } else {
+        Err(format!("{} takes no argument (got {arg:?})", c.text()))
+    }
+}
+
+fn command(word: &str, arg: &str, dir: &Directory) -> Result<Command, String> {
+    let needs = |what: &str| format!("#{} needs {what}", word.to_ascii_lowercase());
+    match word.to_ascii_lowercase().as_str() {
+        "note" => no_argument(Command::Note, arg),
+        "close" | "resolve" => no_argument(Command::Resolve, arg),
+        "pending" => no_argument(Command::Pending, arg),
+        "open" => no_argument(Command::Open, arg),
+        "assign" if arg.is_empty() => Err(needs("an agent's address or name")),
+        "assign" => {
+            let lower = arg.to_ascii_lowercase();
+            dir.agents
+                .iter()
+                .find(|(email, name)| {
+                    *email == lower
+                        || name
+                            .as_deref()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(arg.trim()))
+                })
+                .map(|(email, _)| Command::Assign(email.clone()))
+                .ok_or_else(|| format!("no agent {arg:?} on the roster"))
+        }
+        "area" if arg.is_empty() => Err(needs("an area name")),
+        "area" => dir
+            .areas
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(arg))
+            .map(|a| Command::Area(a.clone()))
+            .ok_or_else(|| {
+                format!(
+                    "no area {arg:?} (areas: {})",
+                    if dir.areas.is_empty() {
+                        "none configured".into()
+                    } else {
+                        dir.areas.join(", ")
+                    }
+                )
+            }),
+        "priority" if arg.is_empty() => Err(needs("low, normal, high or urgent")),
+        "priority" => Priority::from_str(arg).map(Command::Priority),
+        "tag" | "untag" => {
+            let tag = arg.to_ascii_lowercase();
+            let ok = !tag.is_empty()
+                && tag.len() <= 64
+                && tag
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
+            if !ok {
+                return Err(format!(
+                    "#{} needs one word of letters, digits, - _ . : / (got {arg:?})",
+                    word.to_ascii_lowercase()
+                ));
+            }
+            Ok(if word.eq_ignore_ascii_case("tag") {
+                Command::Tag(tag)
+            } else {
+                Command::Untag(tag)
+            })
+        }
+        "cc" if arg.is_empty() => Err(needs("an address")),
+        "cc" => {
+            // "Name <addr>" or a bare address.
+            let addr = match (arg.rfind('<'), arg.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &arg[a + 1..b],
+                _ => arg,
+            }
+            .trim()
+            .to_ascii_lowercase();
+            if lettre::Address::from_str(&addr).is_err() {
+                return Err(format!("#cc: {arg:?} is not an email address"));
+            }
+            if dir.internal.contains(&addr) {
+                return Err(format!(
+                    "#cc: {addr} is an internal address (an agent, a manager or mailroom itself) and never goes to a customer's thread"
+                ));
+            }
+            Ok(Command::Cc(addr))
+        }
+        other => Err(format!("unknown command #{other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> Directory {
+        Directory {
+            agents: vec![
+                ("bob@example.test".into(), Some("Bob".into())),
+                ("erin@example.test".into(), Some("Erin Smith".into())),
+            ],
+            areas: vec!["billing".into(), "tech".into()],
+            internal: vec![
+                "bob@example.test".into(),
+                "erin@example.test".into(),
+                "support@example.test".into(),
+                "carol@example.test".into(),
+            ],
+        }
+    }
+
+    #[test]
+    fn commands_at_the_top_are_parsed_and_removed() {
+        let c = parse(
+            "\n#priority HIGH\n#Tag VIP\n#assign erin smith\n\nHello Alice,\n#not a command here\n",
+            &dir(),
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert_eq!(
+            c.commands,
+            vec![
+                Command::Priority(Priority::High),
+                Command::Tag("vip".into()),
+                Command::Assign("erin@example.test".into())
+            ]
+        );
+        assert_eq!(c.body, "Hello Alice,\n#not a command here");
+        assert_eq!(c.lines.len(), 3);
+    }
+
+    #[test]
+    fn every_command_parses() {
+        let c = parse(
+            "#note\n#close\n#resolve\n#pending\n#open\n#assign BOB@example.test\n#area Tech\n#priority low\n#tag a-b\n#untag a-b\n#cc Dan <Dan@Customer.test>",
+            &dir(),
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert_eq!(c.commands.len(), 11);
+        assert_eq!(c.commands[6], Command::Area("tech".into()));
+        assert_eq!(c.commands[10], Command::Cc("dan@customer.test".into()));
+        assert!(c.body.is_empty());
+    }
+
+    #[test]
+    fn bad_commands_are_errors_with_reasons() {
+        let c = parse(
+            "#frobnicate\n#priority asap\n#assign mallory\n#area sales\n#cc erin@example.test\n#cc not-an-address\n#close now\n#tag\nBody",
+            &dir(),
+        );
+        assert!(c.commands.is_empty());
+        let reasons: Vec<&str> = c.errors.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 8, "{reasons:?}");
+        assert!(reasons[0].contains("unknown command #frobnicate"));
+        assert!(reasons[1].contains("unknown priority"));
+        assert!(reasons[2].contains("no agent \"mallory\""));
+        assert!(reasons[3].contains("no area \"sales\""));
+        assert!(reasons[4].contains("internal address"));
+        assert!(reasons[5].contains("not an email address"));
+        assert!(reasons[6].contains("takes no argument"));
+        assert!(reasons[7].contains("needs one word"));
+        assert_eq!(c.body, "Body");
+    }
+
+    #[test]
+    fn hash_lines_that_are_not_commands_are_text() {
+        for text in ["#1 priority is the export", "# Heading", "Thanks!\n#close"] {
+            let c = parse(text, &dir());
+            assert!(c.is_empty(), "{text:?}: {c:?}");
+            assert_eq!(c.body, text.trim());
+        }
+    }
+}
