@@ -8,6 +8,7 @@
 #   mailenv.sh start DIR IMAP_PORT IMAPS_PORT SMTP_PORT LMTP_PORT
 #   mailenv.sh stop DIR
 #   mailenv.sh stop-dovecot DIR | start-dovecot DIR
+#   mailenv.sh stop-postfix DIR | start-postfix DIR
 #   mailenv.sh reset-uidvalidity DIR USER
 #   mailenv.sh deliver-count DIR USER
 #
@@ -336,9 +337,15 @@ userdb {
   driver = passwd-file
   args = username_format=%u $DIR/passwd
 }
-# The passwd file is root-owned 0600.
+# The passwd file is root-owned 0600. Postfix authenticates SMTP clients
+# (AUTH PLAIN/LOGIN, optional: loopback may also send without) through this socket.
 service auth {
   user = root
+  unix_listener $DIR/spool/private/auth {
+    user = postfix
+    group = postfix
+    mode = 0660
+  }
 }
 
 # Mail processes refuse to run as root: use the stock "mail" user (uid/gid 8).
@@ -484,6 +491,11 @@ smtpd_client_new_tls_session_rate_limit = 0
 smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 1000
 smtpd_hard_error_limit = 1000
+
+# SMTP AUTH against Dovecot's users (optional: mynetworks may send without it).
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = private/auth
+smtpd_sasl_auth_enable = yes
 
 # STARTTLS with the instance's self-signed cert (clients trust DIR/tls/cert.pem).
 smtpd_tls_cert_file = $DIR/tls/cert.pem

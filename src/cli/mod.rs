@@ -144,9 +144,10 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
             limit,
             json,
         }) => {
-            if let Some(s) = &status {
-                s.parse::<tickets::Status>().map_err(anyhow::Error::msg)?;
-            }
+            let status = match &status {
+                Some(s) => Some(s.parse::<tickets::Status>().map_err(anyhow::Error::msg)?),
+                None => None,
+            };
             let rows = store
                 .list_tickets(&TicketFilter {
                     status,

@@ -2,7 +2,9 @@
 //! STARTTLS or implicit TLS with certificate verification (never the
 //! opportunistic mode that silently falls back to plaintext), AUTH when a
 //! username is set. 4xx replies and connection trouble are retried by the
-//! outbox; 5xx replies are permanent.
+//! outbox; 5xx replies are permanent. The password is read again before each
+//! send; when it changed (a rotated secret), the connection pool is rebuilt
+//! with it, so the next connection logs in with the new one.
 
 use std::time::Duration;
 
@@ -18,12 +20,20 @@ use crate::store::DueMail;
 
 pub struct SmtpTransport {
     endpoint: Endpoint,
-    mailer: AsyncSmtpTransport<Tokio1Executor>,
+    tls: Tls,
+    /// The pool, and a digest of the password it logs in with.
+    current: std::sync::Mutex<(Option<[u8; 32]>, AsyncSmtpTransport<Tokio1Executor>)>,
+}
+
+/// A digest, so the password itself is kept only inside lettre's credentials.
+fn digest(password: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(password.as_bytes()).into()
 }
 
 impl SmtpTransport {
-    /// Builds the transport; errors name the config key. The password is read
-    /// here, once, and kept only inside lettre's credentials.
+    /// Builds the transport; errors name the config key. A missing secret
+    /// stops start-up here.
     pub fn new(endpoint: Endpoint) -> Result<SmtpTransport, String> {
         let tls = match endpoint.tls {
             TlsMode::None => Tls::None,
@@ -51,24 +61,58 @@ impl SmtpTransport {
                 }
             }
         };
+        let password = SmtpTransport::password(&endpoint)?;
+        let mailer = SmtpTransport::build(&endpoint, tls.clone(), password.as_deref());
+        Ok(SmtpTransport {
+            current: std::sync::Mutex::new((password.as_deref().map(digest), mailer)),
+            tls,
+            endpoint,
+        })
+    }
+
+    /// The password as configured now (None without a username).
+    fn password(endpoint: &Endpoint) -> Result<Option<String>, String> {
+        if endpoint.username.is_none() {
+            return Ok(None);
+        }
+        let secret = endpoint
+            .password
+            .read("outbound")?
+            .ok_or_else(|| "key outbound.password_env: required with a username".to_string())?;
+        Ok(Some(secret.expose().to_string()))
+    }
+
+    fn build(
+        endpoint: &Endpoint,
+        tls: Tls,
+        password: Option<&str>,
+    ) -> AsyncSmtpTransport<Tokio1Executor> {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&endpoint.host)
             .port(endpoint.port)
             .tls(tls)
             .timeout(Some(Duration::from_secs(60)));
-        if let Some(user) = &endpoint.username {
-            let password = endpoint
-                .password
-                .read("outbound")?
-                .ok_or_else(|| "key outbound.password_env: required with a username".to_string())?;
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose().to_string(),
-            ));
+        if let (Some(user), Some(password)) = (&endpoint.username, password) {
+            builder = builder.credentials(Credentials::new(user.clone(), password.to_string()));
         }
-        Ok(SmtpTransport {
-            mailer: builder.build(),
-            endpoint,
-        })
+        builder.build()
+    }
+
+    /// The pool to send with, rebuilt when the password changed since.
+    fn mailer(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+        let password = SmtpTransport::password(&self.endpoint).map_err(SendError::Transient)?;
+        let wanted = password.as_deref().map(digest);
+        let mut current = match self.current.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if current.0 != wanted {
+            tracing::info!(server = %self.endpoint.address(), "SMTP password changed: reconnecting with the new one");
+            *current = (
+                wanted,
+                SmtpTransport::build(&self.endpoint, self.tls.clone(), password.as_deref()),
+            );
+        }
+        Ok(current.1.clone())
     }
 
     pub async fn send(&self, mail: &DueMail, raw: &[u8]) -> Result<(), SendError> {
@@ -84,7 +128,8 @@ impl SmtpTransport {
         let to: Vec<_> = to.into_iter().map(|m| m.email).collect();
         let envelope =
             Envelope::new(Some(from), to).map_err(|e| permanent(format!("envelope: {e}")))?;
-        match self.mailer.send_raw(&envelope, raw).await {
+        let mailer = self.mailer()?;
+        match mailer.send_raw(&envelope, raw).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let msg = format!("{}: {e}", self.endpoint.address());

@@ -103,7 +103,7 @@ impl Pipeline {
             }
         }
 
-        let reply = reply::strip_text(&mail.text);
+        let reply = mail.reply().clone();
         let mut explain = Vec::new();
         let mut no_relay = None;
         // Only the words above the quoted notification count: a reply whose new

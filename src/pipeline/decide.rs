@@ -139,6 +139,14 @@ impl Pipeline {
                     ),
                 ));
             }
+            // The owner's notification shows the new words; when there is no
+            // telling them apart (answers between quoted lines) it shows all.
+            if mail.reply().kept_whole == Some(crate::mail::reply::KeptWhole::Interleaved) {
+                notes.push((
+                    "quoting",
+                    format!("quoted history: {}", mail.reply().detail),
+                ));
+            }
             let reopen = tickets::transitions::after_customer_followup(ticket.status);
             return Decision::FollowUp(Box::new(FollowUpPlan {
                 ticket,

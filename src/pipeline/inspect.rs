@@ -49,7 +49,7 @@ pub struct ThreadKeysSeen {
 impl Pipeline {
     pub fn inspect(&self, mail: &ParsedMail) -> Inspection {
         let class = self.classifier.classify(mail);
-        let r = reply::strip_text(&mail.text);
+        let r = mail.reply().clone();
         let commands = commands::parse(&r.text, &self.directory());
         Inspection {
             kind: class.label(),

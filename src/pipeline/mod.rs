@@ -257,6 +257,16 @@ impl Pipeline {
     pub fn prepare(&self, mut items: Vec<Inbound>) -> Prepared {
         let parsed: Vec<std::result::Result<ParsedMail, String>> =
             items.iter().map(|i| self.parse(i)).collect();
+        // Quote stripping runs here, on the preparing core, for the mails that
+        // answer something: agents' replies and customers' follow-ups use it.
+        for m in parsed.iter().flatten() {
+            if !m.in_reply_to.is_empty()
+                || !m.references.is_empty()
+                || self.keys.subject_tag(&m.subject).is_some()
+            {
+                m.reply();
+            }
+        }
         let keys = self.batch_keys(&parsed);
         // Compressing here keeps it off the database's critical path. A parsed
         // message needs its raw bytes only as stored, so the original is dropped

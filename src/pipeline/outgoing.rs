@@ -47,6 +47,21 @@ impl Notify<'_> {
     }
 }
 
+/// A customer's display name as it may appear in a From we write: quotes,
+/// angle brackets and `@` removed (they could fake an address), whitespace
+/// collapsed, at most 64 characters. `None` when nothing is left.
+pub(crate) fn display_name(name: Option<&str>) -> Option<String> {
+    let cleaned: String = name?
+        .chars()
+        .filter(|c| !matches!(c, '"' | '<' | '>' | '@') && !c.is_control())
+        .collect();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let joined = words.join(" ");
+    let cut: String = joined.chars().take(64).collect();
+    let cut = cut.trim().to_string();
+    (!cut.is_empty()).then_some(cut)
+}
+
 /// What the batch records for one outgoing mail.
 struct Planned<'s> {
     kind: MessageKind,
@@ -179,7 +194,16 @@ impl Pipeline {
             Notify::Assigned(by) => (None, false, Some(*by)),
             Notify::New | Notify::Unassigned => (None, false, None),
         };
-        let who = ticket.customer_name.as_deref().unwrap_or(&ticket.customer);
+        let who = display_name(ticket.customer_name.as_deref()).unwrap_or_else(|| {
+            // No usable name: the address's local part (an `@` would look
+            // like a second address in the From).
+            ticket
+                .customer
+                .split('@')
+                .next()
+                .unwrap_or("customer")
+                .to_string()
+        });
         let planned = Planned {
             kind: MessageKind::Notification,
             envelope: to.to_string(),
@@ -366,5 +390,26 @@ impl Pipeline {
             recipients: p.envelope,
         });
         message_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_name;
+
+    #[test]
+    fn display_names_cannot_fake_an_address() {
+        assert_eq!(
+            display_name(Some("Alice Example")).as_deref(),
+            Some("Alice Example")
+        );
+        assert_eq!(
+            display_name(Some("\"ceo@bigco.test\" <ceo@bigco.test>")).as_deref(),
+            Some("ceobigco.test ceobigco.test")
+        );
+        assert_eq!(display_name(Some("  <>@\"  ")), None);
+        assert_eq!(display_name(None), None);
+        let long = "x".repeat(200);
+        assert_eq!(display_name(Some(&long)).map(|n| n.len()), Some(64));
     }
 }

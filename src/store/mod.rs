@@ -54,7 +54,7 @@ pub struct Store {
 
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
-    pub status: Option<String>,
+    pub status: Option<crate::tickets::Status>,
     pub area: Option<String>,
     pub owner: Option<String>,
     pub limit: Option<i64>,
@@ -206,13 +206,15 @@ impl Store {
     pub async fn list_tickets(&self, f: &TicketFilter) -> Result<Vec<TicketRow>> {
         let mut sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE 1=1");
         let mut args: Vec<String> = Vec::new();
+        // Areas keep the case they were configured with; a filter matches any case.
+        let status = f.status.map(|s| s.as_str().to_string());
         for (col, val) in [
-            ("status", &f.status),
-            ("area", &f.area),
+            ("status", &status),
+            ("LOWER(area)", &f.area),
             ("owner", &f.owner),
         ] {
             if let Some(v) = val {
-                args.push(v.to_ascii_lowercase());
+                args.push(v.to_lowercase());
                 sql.push_str(&format!(" AND {col} = ${}", args.len()));
             }
         }

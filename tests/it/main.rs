@@ -8,6 +8,7 @@ mod badinput;
 mod corpus;
 mod fakeimap;
 mod flow;
+mod hardening;
 mod imap;
 mod maildir;
 mod relay;

@@ -111,12 +111,21 @@ pub struct ParsedMail {
     /// Every top-level header in message order: name as written, value
     /// unfolded and trimmed.
     pub headers: Vec<(String, String)>,
+    /// The text after quote stripping, computed on first use (`reply`).
+    reply: std::sync::OnceLock<super::reply::Reply>,
 }
 
 impl ParsedMail {
     /// Where replies go: Reply-To when given, else From.
     pub fn reply_address(&self) -> &Mailbox {
         self.reply_to.as_ref().unwrap_or(&self.from)
+    }
+
+    /// The new words of the text body: the reply marker cut, quoted history and
+    /// mobile footers stripped (`mail::reply`). Computed once.
+    pub fn reply(&self) -> &super::reply::Reply {
+        self.reply
+            .get_or_init(|| super::reply::strip_text(&self.text))
     }
 
     /// The first top-level header called `name` (case-insensitive), unfolded.
@@ -288,6 +297,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         report,
         size: raw.len(),
         headers,
+        reply: std::sync::OnceLock::new(),
     })
 }
 
