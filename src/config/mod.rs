@@ -64,6 +64,10 @@ pub struct MailroomSection {
     /// RFC 3834: at most this many automatic replies per recipient per hour.
     #[serde(default = "default_ack_limit")]
     pub ack_limit_per_hour: u32,
+    /// At most this many notifications to one agent or escalation contact per
+    /// hour: a second fence against loops, set well above a busy agent's load.
+    #[serde(default = "default_notification_limit")]
+    pub notification_limit_per_hour: u32,
     #[serde(default = "default_templates")]
     pub templates_dir: PathBuf,
     /// Messages committed per database transaction when a backlog is drained.
@@ -83,6 +87,7 @@ impl Default for MailroomSection {
             default_area: None,
             max_message_size: default_max_size(),
             ack_limit_per_hour: default_ack_limit(),
+            notification_limit_per_hour: default_notification_limit(),
             templates_dir: default_templates(),
             batch_size: default_batch(),
         }
@@ -106,6 +111,9 @@ fn default_max_size() -> String {
 }
 fn default_ack_limit() -> u32 {
     10
+}
+fn default_notification_limit() -> u32 {
+    100
 }
 fn default_templates() -> PathBuf {
     PathBuf::from("templates")

@@ -10,7 +10,10 @@ use super::outgoing::Notify;
 use super::unit::{NewTicket, UnitOfWork};
 use super::{Incoming, Outcome, OutcomeKind, Pipeline};
 use crate::mail::parse::ParsedMail;
-use crate::store::{NewEvent, NewMessage};
+use crate::store::{NewEvent, NewMessage, TicketRow};
+
+/// How long a staff address whose mail bounced gets nothing (DESIGN §6).
+const STAFF_BOUNCE_HOLD_HOURS: i64 = 24;
 use crate::tickets::transitions::Change;
 use crate::tickets::{Direction, MessageKind, Status};
 
@@ -92,6 +95,7 @@ impl Pipeline {
                 ticket,
                 reason,
                 via,
+                staff,
             } => {
                 let row = self.store_inbound(
                     u,
@@ -101,11 +105,16 @@ impl Pipeline {
                     Some(reason.clone()),
                 );
                 let mut ev = Events::new(ticket.id, row, Vec::new());
-                ev.push(
-                    "bounce",
-                    format!("{reason}; {via}; shown to the owner, never answered"),
-                );
-                self.notify_owner(u, &ticket, &mut ev, Notify::Bounce(&reason));
+                match staff {
+                    Some(addr) => self.staff_bounced(u, &ticket, &addr, &reason, &via, &mut ev),
+                    None => {
+                        ev.push(
+                            "bounce",
+                            format!("{reason}; {via}; shown to the owner, never answered"),
+                        );
+                        self.notify_owner(u, &ticket, &mut ev, Notify::Bounce(&reason));
+                    }
+                }
                 u.add_events(ev.list);
                 outcome(OutcomeKind::Bounce, Some(ticket.id), Some(reason))
             }
@@ -146,6 +155,54 @@ impl Pipeline {
                 let reason = self.apply_agent_reply(u, m, *plan);
                 outcome(OutcomeKind::AgentReply, Some(id), reason)
             }
+        }
+    }
+
+    /// Mail to a staff address bounced: nothing goes there for a day (so a
+    /// bounce can never cause the next notification, and its bounce, …), and
+    /// the area's escalation contact hears of it once.
+    fn staff_bounced(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &TicketRow,
+        addr: &str,
+        reason: &str,
+        via: &str,
+        ev: &mut Events,
+    ) {
+        let until = u.now() + chrono::Duration::hours(STAFF_BOUNCE_HOLD_HOURS);
+        let fresh = u.suppress(
+            addr,
+            until,
+            format!("{reason} ({})", self.ticket_ref(ticket.id)),
+        );
+        ev.push(
+            "bounce",
+            format!(
+                "{reason}; {via}; mail to {addr} bounced: nothing is sent to {addr} until {}, never answered",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ),
+        );
+        let contact = ticket
+            .area
+            .as_deref()
+            .and_then(|a| {
+                self.cfg
+                    .area
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case(a))
+            })
+            .and_then(|a| a.escalation.clone())
+            .map(|e| e.to_ascii_lowercase());
+        match contact {
+            Some(c) if fresh && c != addr => {
+                self.notify(u, ticket, &c, ev, Notify::StaffBounced(addr));
+            }
+            Some(_) if !fresh => ev.push(
+                "notification",
+                format!("{addr} was already held back: the escalation contact was told before"),
+            ),
+            _ => {}
         }
     }
 

@@ -38,6 +38,9 @@ pub(crate) enum Decision {
         ticket: TicketRow,
         reason: String,
         via: String,
+        /// The staff address whose mail bounced (a notification, an
+        /// explanation): nothing more goes there for a while.
+        staff: Option<String>,
     },
     /// An auto-reply on `ticket`: appended, changes nothing, never answered.
     AutoReply {
@@ -82,6 +85,11 @@ impl Pipeline {
             },
             Class::Bounce { reason } => match thread.ticket {
                 Some(ticket) => Decision::Bounce {
+                    staff: u
+                        .on_tickets(&mail.report.original_message_ids)
+                        .iter()
+                        .find(|r| matches!(r.kind, MessageKind::Notification | MessageKind::System))
+                        .and_then(|r| r.recipient.clone()),
                     ticket,
                     reason,
                     via: thread.via,

@@ -396,7 +396,7 @@ impl Pipeline {
         let mut tx = store.begin().await?;
         let result = async {
             let rate_since = now - chrono::Duration::hours(outgoing::RATE_WINDOW_HOURS);
-            let loaded = tx.load_batch(keys, rate_since).await?;
+            let loaded = tx.load_batch(keys, rate_since, now).await?;
             let mut u = UnitOfWork::new(loaded, now);
             let outcomes: Vec<Outcome> = items
                 .iter()
@@ -442,6 +442,8 @@ impl Pipeline {
     fn batch_keys(&self, parsed: &[std::result::Result<ParsedMail, String>]) -> BatchKeys {
         let mut keys = BatchKeys {
             assignment: self.assigner.has_areas(),
+            // Notifications to staff are rate-limited too.
+            auto_recipients: self.cfg.staff_addresses(),
             ..BatchKeys::default()
         };
         for m in parsed.iter().flatten() {

@@ -33,6 +33,8 @@ pub(super) enum Notify<'r> {
     Unassigned,
     /// An agent handed the ticket over with `#assign`.
     Assigned(&'r str),
+    /// Mail to this staff address bounced (told to the escalation contact).
+    StaffBounced(&'r str),
 }
 
 impl Notify<'_> {
@@ -43,6 +45,7 @@ impl Notify<'_> {
             Notify::Bounce(_) => "bounce",
             Notify::Unassigned => "unassigned",
             Notify::Assigned(_) => "assigned",
+            Notify::StaffBounced(_) => "staff_bounced",
         }
     }
 }
@@ -82,22 +85,48 @@ struct Planned<'s> {
 }
 
 impl Pipeline {
-    /// Whether automatic mail to `to` is within the RFC 3834 rate limit; the
-    /// event says so when it is not.
-    fn within_rate(
+    /// Whether automatic mail of `kind` may go to `to` now: within the RFC 3834
+    /// rate limit and not held back after a bounce. The event says why not.
+    fn may_send(
         &self,
         u: &UnitOfWork<'_>,
         to: &str,
-        (kind, what): (&'static str, &str),
+        kind: MessageKind,
+        (event, what): (&'static str, &str),
         ev: &mut Events,
     ) -> bool {
-        let limit = i64::from(self.cfg.mailroom.ack_limit_per_hour);
-        let recent = u.automatic_mail_recently(to);
-        if recent >= limit {
+        if let Some(until) = u.suppressed_until(to) {
             ev.push(
-                kind,
+                event,
                 format!(
-                    "no {what}: {recent} automatic replies to {to} in the last hour (limit {limit}, RFC 3834)"
+                    "no {what}: mail to {to} bounced; nothing is sent there until {}",
+                    until.format("%Y-%m-%d %H:%M UTC")
+                ),
+            );
+            return false;
+        }
+        let (limit, counted) = match kind {
+            MessageKind::Notification => (
+                self.cfg.mailroom.notification_limit_per_hour,
+                &[MessageKind::Notification][..],
+            ),
+            _ => (
+                self.cfg.mailroom.ack_limit_per_hour,
+                &[MessageKind::Ack, MessageKind::System][..],
+            ),
+        };
+        let limit = i64::from(limit);
+        let recent = u.sent_recently(to, counted);
+        if recent >= limit {
+            let noun = if kind == MessageKind::Notification {
+                "notifications"
+            } else {
+                "automatic replies"
+            };
+            ev.push(
+                event,
+                format!(
+                    "no {what}: {recent} {noun} to {to} in the last hour (limit {limit}, RFC 3834)"
                 ),
             );
             return false;
@@ -125,7 +154,13 @@ impl Pipeline {
             );
             return;
         }
-        if !self.within_rate(u, &to.email, ("ack", "acknowledgement"), ev) {
+        if !self.may_send(
+            u,
+            &to.email,
+            MessageKind::Ack,
+            ("ack", "acknowledgement"),
+            ev,
+        ) {
             return;
         }
         let ticket_ref = self.ticket_ref(ticket.id);
@@ -177,6 +212,16 @@ impl Pipeline {
         ev: &mut Events,
         what: Notify<'_>,
     ) {
+        let label = format!("{} notification", what.event());
+        if !self.may_send(
+            u,
+            to,
+            MessageKind::Notification,
+            ("notification", &label),
+            ev,
+        ) {
+            return;
+        }
         let ticket_ref = self.ticket_ref(ticket.id);
         let (in_reply_to, refs) = match u.last_notification(ticket.id, to) {
             Some(prev) => {
@@ -192,6 +237,7 @@ impl Pipeline {
             Notify::Bounce(r) => (Some(*r), false, None),
             Notify::FollowUp { reopened } => (None, *reopened, None),
             Notify::Assigned(by) => (None, false, Some(*by)),
+            Notify::StaffBounced(addr) => (Some(*addr), false, None),
             Notify::New | Notify::Unassigned => (None, false, None),
         };
         let who = display_name(ticket.customer_name.as_deref()).unwrap_or_else(|| {
@@ -225,7 +271,7 @@ impl Pipeline {
             "owner"
         } else {
             match what {
-                Notify::Unassigned => "escalation contact",
+                Notify::Unassigned | Notify::StaffBounced(_) => "escalation contact",
                 _ => "agent",
             }
         };
@@ -305,7 +351,13 @@ impl Pipeline {
         ev: &mut Events,
     ) {
         let to = mail.from.email.clone();
-        if !self.within_rate(u, &to, ("explanation", "explanation mail"), ev) {
+        if !self.may_send(
+            u,
+            &to,
+            MessageKind::System,
+            ("explanation", "explanation mail"),
+            ev,
+        ) {
             return;
         }
         let ticket_ref = self.ticket_ref(ticket.id);

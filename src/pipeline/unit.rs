@@ -33,7 +33,8 @@ pub(crate) struct UnitOfWork<'a> {
     tickets: HashMap<i64, TicketRow>,
     /// ticket -> (email, role), for the tickets the batch loaded them for.
     participants: HashMap<i64, Vec<(String, String)>>,
-    auto_counts: HashMap<String, i64>,
+    auto_counts: HashMap<(String, MessageKind), i64>,
+    suppressions: HashMap<String, DateTime<Utc>>,
     open_counts: HashMap<String, i64>,
     continuity: HashMap<(String, String), String>,
     cursors: HashMap<String, i64>,
@@ -63,6 +64,7 @@ impl<'a> UnitOfWork<'a> {
             tickets: l.tickets,
             participants,
             auto_counts: l.auto_counts,
+            suppressions: l.suppressions,
             open_counts: l.open_counts,
             continuity: l.continuity,
             cursors: l.cursors,
@@ -140,10 +142,31 @@ impl<'a> UnitOfWork<'a> {
         self.changed_cursors.insert(area.to_string());
     }
 
-    /// Automatic mail (acknowledgements, explanations) queued to `recipient`
-    /// within the rate window, including this batch's own.
-    pub fn automatic_mail_recently(&self, recipient: &str) -> i64 {
-        self.auto_counts.get(recipient).copied().unwrap_or(0)
+    /// Mail of these kinds queued to `recipient` within the rate window,
+    /// including this batch's own.
+    pub fn sent_recently(&self, recipient: &str, kinds: &[MessageKind]) -> i64 {
+        kinds
+            .iter()
+            .filter_map(|k| self.auto_counts.get(&(recipient.to_string(), *k)))
+            .sum()
+    }
+
+    /// Until when mail to `address` is held back (it bounced), if it is.
+    pub fn suppressed_until(&self, address: &str) -> Option<DateTime<Utc>> {
+        self.suppressions
+            .get(address)
+            .copied()
+            .filter(|until| *until > self.now)
+    }
+
+    /// Stops mail to `address` until `until`; false when it was already stopped.
+    pub fn suppress(&mut self, address: &str, until: DateTime<Utc>, reason: String) -> bool {
+        let fresh = self.suppressed_until(address).is_none();
+        self.suppressions.insert(address.to_string(), until);
+        self.writes
+            .suppressions
+            .push((address.to_string(), until, reason));
+        fresh
     }
 
     pub fn latest_customer_mail(&self, ticket_id: i64) -> Option<&CustomerMail> {
@@ -289,9 +312,10 @@ impl<'a> UnitOfWork<'a> {
     }
 
     pub fn enqueue(&mut self, o: NewOutbox) {
-        if o.kind.is_automatic() {
-            *self.auto_counts.entry(o.recipients.clone()).or_default() += 1;
-        }
+        *self
+            .auto_counts
+            .entry((o.recipients.clone(), o.kind))
+            .or_default() += 1;
         self.writes.outbox.push(o);
     }
 

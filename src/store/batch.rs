@@ -91,9 +91,10 @@ pub struct Loaded {
     pub tickets: HashMap<i64, TicketRow>,
     /// For tickets named by subject tags and tickets an agent answers.
     pub participants: Vec<Participant>,
-    /// Automatic mail (acknowledgements, explanations) queued per recipient
-    /// within the rate window.
-    pub auto_counts: HashMap<String, i64>,
+    /// Automatic mail queued per (recipient, kind) within the rate window.
+    pub auto_counts: HashMap<(String, MessageKind), i64>,
+    /// Staff addresses that bounced: no mail to them until the time given.
+    pub suppressions: HashMap<String, DateTime<Utc>>,
     /// Open tickets per owner (least-loaded, max_open).
     pub open_counts: HashMap<String, i64>,
     /// (customer, area) -> owner of the customer's newest open ticket there.
@@ -167,6 +168,8 @@ pub struct Writes<'a> {
     pub outbox: Vec<NewOutbox>,
     pub cursors: Vec<(String, i64)>,
     pub quarantine: Vec<(String, String, &'a [u8])>,
+    /// (address, until, reason): staff addresses to stop mailing.
+    pub suppressions: Vec<(String, DateTime<Utc>, String)>,
 }
 
 /// Bind-parameter syntax. SQLite gets anonymous `?`: sqlx resolves every named
@@ -243,6 +246,7 @@ impl Tx {
         &mut self,
         keys: &BatchKeys,
         rate_since: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Loaded> {
         if let Tx::Postgres(t) = self {
             sqlx::query("SELECT pg_advisory_xact_lock(7305501)")
@@ -312,16 +316,25 @@ impl Tx {
         let recipients = sorted(keys.auto_recipients.iter().cloned());
         let counts = select_in!(
             self,
-            (String, i64),
+            (String, String, i64),
             recipients,
             |list| format!(
-                "SELECT recipients, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system') AND created_at > {} \
-             AND recipients IN ({list}) GROUP BY recipients",
+                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notification') \
+                 AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
                 Params::of(self).list(1, 1)
             ),
             pre = [rate_since]
         );
-        l.auto_counts = counts.into_iter().collect();
+        for (to, kind, n) in counts {
+            if let Ok(kind) = kind.parse::<MessageKind>() {
+                l.auto_counts.insert((to, kind), n);
+            }
+        }
+        l.suppressions = on_tx!(self, c => sqlx::query_as::<_, (String, DateTime<Utc>)>(
+            "SELECT address, suppressed_until FROM mail_suppressions WHERE suppressed_until > $1")
+            .bind(now).fetch_all(&mut *c).await?)
+        .into_iter()
+        .collect();
 
         // Assignment: load per owner, continuity per customer and area, cursors.
         if keys.assignment {
@@ -507,6 +520,15 @@ impl Tx {
                 "INSERT INTO assignment_cursors (area, position, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (area) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at")
                 .bind(area.as_str()).bind(*position).bind(now)
+                .execute(&mut *c).await.map(|_| ())?);
+        }
+
+        for (address, until, reason) in &w.suppressions {
+            on_tx!(self, c => sqlx::query(
+                "INSERT INTO mail_suppressions (address, suppressed_until, reason, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (address) DO UPDATE SET suppressed_until = excluded.suppressed_until, \
+                 reason = excluded.reason, created_at = excluded.created_at")
+                .bind(address.as_str()).bind(*until).bind(reason.as_str()).bind(now)
                 .execute(&mut *c).await.map(|_| ())?);
         }
 

@@ -121,13 +121,6 @@ impl FromStr for MessageKind {
     }
 }
 
-impl MessageKind {
-    /// Automatic mail mailroom sends: rate-limited per recipient (RFC 3834).
-    pub fn is_automatic(self) -> bool {
-        matches!(self, MessageKind::Ack | MessageKind::System)
-    }
-}
-
 text_enum!(
     Direction {
         In => "in",

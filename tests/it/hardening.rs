@@ -64,3 +64,55 @@ both_backends! {
         assert!(serve.terminate().success());
     }
 }
+
+/// A delivery-status report saying the mail `original` (a Message-ID) bounced.
+pub fn dsn(id: &str, rcpt: &str, original: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.example.test\r\nTo: support@example.test\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{id}>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nUser unknown\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.test\r\n\r\nFinal-Recipient: rfc822; {rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@example.test\r\nMessage-ID: <{original}>\r\nSubject: notification\r\n--B--\r\n"
+    )
+}
+
+both_backends! {
+    fn a_bounced_notification_never_causes_more_mail_to_that_address(b) {
+        let env = Env::with_config(
+            b,
+            &BASE.replace("[mailroom]", "[mailroom]\ndefault_area = \"billing\""),
+            "\n[[area]]\nname = \"billing\"\nescalation = \"carol@example.test\"\n",
+        );
+        env.ingest(&mail("alice@customer.test", "Refund", "b1@customer.test", "", "please"));
+        let sent = env.flush_outbox();
+        let notif = sent.iter().find(|(n, _)| n.ends_with("-notification.eml")).expect("notification").1.clone();
+        assert_eq!(notif.to[0].email, "bob@example.test");
+        for i in 0..5 {
+            let o = env.ingest(&dsn(&format!("dsn{i}@mx.example.test"), "bob@example.test", &notif.message_id));
+            assert_eq!(o["outcome"], "bounce", "{o}");
+            // The customer keeps writing: the owner would be notified each time.
+            let o = env.ingest(&mail("alice@customer.test", "Re: Refund", &format!("b{}@customer.test", i + 2), "In-Reply-To: <b1@customer.test>\r\n", "any news?"));
+            assert_eq!(o["outcome"], "appended");
+        }
+        let out = env.outbox();
+        let to = |who: &str| out.iter().filter(|r| r["recipients"] == who).count();
+        assert_eq!(to("bob@example.test"), 1, "only the first notification ever went to bob: {out:?}");
+        assert_eq!(to("carol@example.test"), 1, "the escalation contact is told once");
+        let ev = events_text(&env.ticket("MR-1"));
+        assert!(ev.contains("mail to bob@example.test bounced: nothing is sent to bob@example.test until"), "{ev}");
+        assert!(ev.contains("no followup notification: mail to bob@example.test bounced"), "{ev}");
+        assert!(ev.contains("was already held back: the escalation contact was told before"), "{ev}");
+        let carol = env.flush_outbox().into_iter().find(|(_, m)| m.to[0].email == "carol@example.test").expect("escalation").1;
+        assert!(carol.text.contains("Mail to bob@example.test about MR-1 bounced"), "{}", carol.text);
+        // A day later bob gets mail again.
+        env.sql("UPDATE mail_suppressions SET suppressed_until = created_at");
+        env.ingest(&mail("alice@customer.test", "Re: Refund", "b9@customer.test", "In-Reply-To: <b1@customer.test>\r\n", "hello?"));
+        assert_eq!(env.outbox().iter().filter(|r| r["recipients"] == "bob@example.test").count(), 2);
+    }
+
+    fn notifications_are_rate_limited_per_recipient(b) {
+        let env = Env::with_config(b, &BASE.replace("[mailroom]", "[mailroom]\nnotification_limit_per_hour = 3"), "");
+        for i in 0..5 {
+            env.ingest(&mail(&format!("c{i}@customer.test"), "Help", &format!("n{i}@customer.test"), "", "x"));
+        }
+        let notes = env.outbox().iter().filter(|r| r["kind"] == "notification").count();
+        assert_eq!(notes, 3);
+        assert!(events_text(&env.ticket("MR-4")).contains("no new notification: 3 notifications to bob@example.test in the last hour (limit 3, RFC 3834)"), "{}", events_text(&env.ticket("MR-4")));
+    }
+}

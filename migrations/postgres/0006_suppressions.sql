@@ -1,0 +1,8 @@
+-- Staff addresses whose mail bounced: mailroom sends them nothing until `suppressed_until`
+-- (a bounce of a notification must never cause another mail to that address).
+CREATE TABLE mail_suppressions (
+    address    TEXT PRIMARY KEY,
+    suppressed_until TIMESTAMPTZ NOT NULL,
+    reason     TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
