@@ -108,6 +108,22 @@ pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
     }
 }
 
+/// A stop flag set by SIGTERM or SIGINT: the command finishes cleanly.
+fn stop_on_signal() -> anyhow::Result<outbound::Stop> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tx.send_replace(true);
+    });
+    Ok(outbound::Stop::new(rx))
+}
+
 async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     let url = cfg.database_url()?;
     let store = Store::connect(&url, cfg.database.max_connections).await?;
@@ -165,10 +181,22 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
         Command::Outbox(OutboxCmd::Flush) => {
             let transport = Transport::from_config(&cfg)?;
             let renderer = outbound::Renderer::new(&cfg)?;
-            let r = outbound::flush(&store, &transport, &renderer, chrono::Utc::now).await?;
+            let stop = stop_on_signal()?;
+            let r = outbound::flush(&store, &transport, &renderer, chrono::Utc::now, &stop, true)
+                .await?;
             println!(
-                "sent {}, retrying {}, failed {}",
-                r.sent, r.retrying, r.failed
+                "sent {}, retrying {}, failed {}{}",
+                r.sent,
+                r.retrying,
+                r.failed,
+                if stop.is_set() {
+                    format!(
+                        "; stopped by a signal, {} given back to the queue",
+                        r.released
+                    )
+                } else {
+                    String::new()
+                }
             );
             Ok(())
         }

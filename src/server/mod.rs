@@ -105,7 +105,7 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         renderer,
         health.clone(),
         (flush_every, outbox_wake.clone()),
-        stop.clone(),
+        outbound::Stop::new(stop_rx.clone()),
     ));
     let imap_tasks: Vec<_> = imap
         .into_iter()
@@ -186,12 +186,18 @@ async fn outbox_worker(
     renderer: outbound::Renderer,
     health: Arc<Health>,
     (every, wake): (Duration, Arc<tokio::sync::Notify>),
-    stop: Arc<AtomicBool>,
+    stop_flush: outbound::Stop,
 ) {
-    let stopped = || stop.load(Ordering::SeqCst);
-    while !stopped() {
-        let flushed =
-            outbound::flush_until(&store, &transport, &renderer, chrono::Utc::now, stopped).await;
+    while !stop_flush.is_set() {
+        let flushed = outbound::flush(
+            &store,
+            &transport,
+            &renderer,
+            chrono::Utc::now,
+            &stop_flush,
+            false,
+        )
+        .await;
         let depth = store.outbox_depth().await.ok();
         match flushed {
             Ok(_) => health.outbox(depth, None),

@@ -6,13 +6,13 @@ mod batch;
 mod blob;
 pub mod codec;
 mod mail_bytes;
+mod outbox;
 mod rows;
 mod tx;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
@@ -299,68 +299,6 @@ impl Store {
         Ok(
             on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?),
         )
-    }
-
-    /// Claims up to `limit` due outbox rows for `lease`: a crashed sender's claim
-    /// expires and the row is sent again (at-least-once, like SMTP itself).
-    pub async fn claim_due_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: i64,
-    ) -> Result<Vec<DueMail>> {
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
-        let lock = match self.pool {
-            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-            Pool::Sqlite(_) => "",
-        };
-        let sql = format!(
-            "UPDATE outbox SET status = 'sending', claimed_until = $1, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE \
-               (status = 'queued' AND next_attempt_at <= $2) OR (status = 'sending' AND claimed_until < $2) \
-               ORDER BY id LIMIT $3{lock}) \
-             RETURNING id"
-        );
-        let mut tx = self.begin().await?;
-        let ids: Vec<i64> = tx::on_tx!(&mut tx, c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-            .bind(until).bind(now).bind(limit).fetch_all(&mut *c).await?);
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row: DueMail = tx::on_tx!(&mut tx, c => sqlx::query_as::<_, DueMail>(
-                "SELECT o.id, o.ticket_id, o.kind, o.context, o.trigger_row, o.sender, o.recipients, o.attempts, \
-                 o.message_row, m.message_id, m.from_name, m.to_addrs, m.cc_addrs, m.recipient, m.thread_index, m.subject, m.in_reply_to, m.refs, \
-                 COALESCE(m.raw, (SELECT data FROM raw_blobs b WHERE b.id = m.raw_blob)) AS raw \
-                 FROM outbox o JOIN messages m ON m.id = o.message_row WHERE o.id = $1")
-                .bind(id).fetch_one(&mut *c).await?);
-            out.push(row);
-        }
-        tx.commit().await?;
-        Ok(out)
-    }
-
-    pub async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-        on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
-            .bind(now).bind(id).execute(p).await.map(|_| ())?);
-        Ok(())
-    }
-
-    /// A failed attempt: retry at `retry_at`, or give up (`None`, permanent failure).
-    pub async fn mark_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<()> {
-        let (status, next) = match retry_at {
-            Some(t) => ("queued", Some(t)),
-            None => ("failed", None),
-        };
-        on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
-             claimed_until = NULL, last_error = $3 WHERE id = $4")
-            .bind(status).bind(next).bind(error).bind(id).execute(p).await.map(|_| ())?);
-        Ok(())
     }
 }
 

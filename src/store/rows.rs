@@ -100,8 +100,8 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-/// An outbox row claimed for sending, with the outbound message's headers and,
-/// once rendered, its bytes.
+/// An outbox row claimed for sending, with the outbound message's headers (its
+/// bytes are read when it is sent, one mail at a time).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DueMail {
     pub id: i64,
@@ -123,7 +123,8 @@ pub struct DueMail {
     pub subject: String,
     pub in_reply_to: String,
     pub refs: String,
-    pub raw: Option<Vec<u8>>,
+    /// Set once the mail was rendered (a retry sends the same bytes).
+    pub rendered: bool,
 }
 
 /// The inbound mail an outgoing one answers or reports.

@@ -36,16 +36,11 @@ both_backends! {
         let pw = env.path("smtp-password");
         std::fs::write(&pw, "wrong\n").expect("password file");
         // The Env's file outbox becomes SMTP with AUTH to the test Postfix.
-        let text = std::fs::read_to_string(&env.config).expect("config");
-        let cut = text.find("[outbound]").expect("outbound section");
-        let smtp = format!(
+        env.set_outbound(&format!(
             "[outbound]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"support@example.test\"\npassword_file = \"{}\"\nflush_interval = \"100ms\"\n",
             mev.smtp,
             pw.display()
-        );
-        let rest = &text[cut..];
-        let end = rest.find("\n\n").map(|i| cut + i).unwrap_or(text.len());
-        std::fs::write(&env.config, format!("{}{smtp}{}", &text[..cut], &text[end..])).expect("config");
+        ));
         let serve = Serve::start(&env);
         env.deliver("1.eml", &mail("alice@customer.test", "First", "pw1@customer.test", "", "one"));
         wait_until(30, "the first acknowledgement to fail on the wrong password", || {

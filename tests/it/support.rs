@@ -116,6 +116,26 @@ impl Env {
         }
     }
 
+    /// Replaces the config's `[outbound]` section (the file outbox) with `section`.
+    pub fn set_outbound(&self, section: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("config");
+        let cut = text.find("[outbound]").expect("outbound section");
+        let rest = &text[cut..];
+        let end = rest.find("\n\n").map(|i| cut + i).unwrap_or(text.len());
+        std::fs::write(
+            &self.config,
+            format!("{}{section}\n{}", &text[..cut], &text[end..]),
+        )
+        .expect("config");
+    }
+
+    /// `[outbound]` over plain SMTP to 127.0.0.1:`port`, retrying after a second.
+    pub fn smtp_outbound(&self, port: u16) {
+        self.set_outbound(&format!(
+            "[outbound]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nflush_interval = \"100ms\"\nretry_first = \"1s\"\n"
+        ));
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }

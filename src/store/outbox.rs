@@ -1,0 +1,112 @@
+//! The outbox as a work queue: rows are claimed a few at a time with a unique
+//! token and a short lease that the sender renews while a send is under way.
+//! A sender that died leaves rows whose lease soon runs out; whoever runs next
+//! takes them over. Every state change names the token, so a worker that lost
+//! its claim changes nothing.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::rows::DueMail;
+use super::tx::{self, on_tx};
+use super::{Pool, Store, on_pool};
+use crate::error::Result;
+
+impl Store {
+    /// Claims up to `limit` due rows for `lease` under `token`: queued rows
+    /// whose time has come, and rows whose sender's lease ran out.
+    pub async fn claim_due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+        token: &str,
+    ) -> Result<Vec<DueMail>> {
+        let until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+        let lock = match self.pool {
+            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Pool::Sqlite(_) => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET status = 'sending', claimed_until = $1, claim_token = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE \
+               (status = 'queued' AND next_attempt_at <= $3) OR (status = 'sending' AND claimed_until < $3) \
+               ORDER BY id LIMIT $4{lock}) \
+             RETURNING id"
+        );
+        let mut tx = self.begin().await?;
+        let mut ids: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+            .bind(until).bind(token).bind(now).bind(limit).fetch_all(&mut *c).await?);
+        ids.sort_unstable();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: DueMail = tx::on_tx!(&mut tx, c => sqlx::query_as::<_, DueMail>(
+                "SELECT o.id, o.ticket_id, o.kind, o.context, o.trigger_row, o.sender, o.recipients, o.attempts, \
+                 o.message_row, m.message_id, m.from_name, m.to_addrs, m.cc_addrs, m.recipient, m.thread_index, \
+                 m.subject, m.in_reply_to, m.refs, (m.raw IS NOT NULL OR m.raw_blob IS NOT NULL) AS rendered \
+                 FROM outbox o JOIN messages m ON m.id = o.message_row WHERE o.id = $1")
+                .bind(id).fetch_one(&mut *c).await?);
+            out.push(row);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Extends a claim while its mail is being sent; false when the claim is gone.
+    pub async fn renew_claim(&self, id: i64, token: &str, until: DateTime<Utc>) -> Result<bool> {
+        let done = on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
+            .bind(until).bind(id).bind(token).execute(p).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Marks a claimed row sent; false when the claim was lost (changes nothing).
+    pub async fn mark_sent(&self, id: i64, token: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = $1, claimed_until = NULL, last_error = NULL \
+             WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
+            .bind(now).bind(id).bind(token).execute(p).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// A failed attempt: retry at `retry_at`, or give up (`None`, permanent
+    /// failure). False when the claim was lost (changes nothing).
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        token: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let (status, next) = match retry_at {
+            Some(t) => ("queued", Some(t)),
+            None => ("failed", None),
+        };
+        let done = on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+             claimed_until = NULL, last_error = $3 WHERE id = $4 AND claim_token = $5 AND status = 'sending'")
+            .bind(status).bind(next).bind(error).bind(id).bind(token).execute(p).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Gives a claimed row back untried (shutdown): due again at once, and the
+    /// attempt does not count.
+    pub async fn release_claim(&self, id: i64, token: &str) -> Result<bool> {
+        let done = on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE outbox SET status = 'queued', claimed_until = NULL, claim_token = NULL, \
+             attempts = attempts - 1 WHERE id = $1 AND claim_token = $2 AND status = 'sending'")
+            .bind(id).bind(token).execute(p).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// When the next lease held by another sender runs out (rows in flight).
+    pub async fn next_lease_expiry(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+            "SELECT MIN(claimed_until) FROM outbox WHERE status = 'sending' AND claimed_until >= $1")
+            .bind(now).fetch_one(p).await?),
+        )
+    }
+}

@@ -1,0 +1,190 @@
+//! The outbox sends each mail once and recovers quickly (issue "never loop,
+//! never send twice, …", item 2): claims carry a token and a short lease,
+//! several senders share the queue, a killed sender's mail is taken over by
+//! the next run, shutdown gives back a mail stuck in a slow SMTP session, and
+//! retrying big mail keeps memory flat.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::both_backends;
+use crate::fakesmtp::StallingSmtp;
+use crate::imap::{SMTP_BASE, Serve, wait_until};
+use crate::mailenv::MailEnv;
+use crate::support::*;
+
+/// Ingests `n` customer mails from distinct senders: 2n outbox rows (an
+/// acknowledgement to the customer, a notification to sales@).
+fn queue(env: &Env, n: usize, tag: &str, body: &dyn Fn(usize) -> String) {
+    let files: Vec<PathBuf> = (0..n)
+        .map(|i| {
+            let p = env.path(&format!("{tag}-{i}.eml"));
+            std::fs::write(&p, body(i)).expect("write mail");
+            p
+        })
+        .collect();
+    let refs: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+    let out = env.ingest_files(&refs);
+    assert!(out.iter().all(|o| o["outcome"] == "created"), "{out:?}");
+}
+
+fn plain(tag: &str) -> impl Fn(usize) -> String + '_ {
+    move |i| {
+        mail(
+            &format!("{tag}{i}@customer.test"),
+            &format!("{tag} {i}"),
+            &format!("{tag}-{i}@customer.test"),
+            "",
+            "Hello",
+        )
+    }
+}
+
+fn sent_rows(env: &Env) -> i64 {
+    env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
+}
+
+/// Runs `mailroom outbox flush` to completion; its stdout and how long it took.
+fn flush(env: &Env) -> (String, Duration) {
+    let t = Instant::now();
+    let out = env.run_ok(&["outbox", "flush"]);
+    (out, t.elapsed())
+}
+
+fn spawn_flush(env: &Env) -> std::process::Child {
+    env.command()
+        .args(["outbox", "flush"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn outbox flush")
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+}
+
+both_backends! {
+    fn concurrent_senders_deliver_each_mail_exactly_once(b) {
+        let mev = MailEnv::start();
+        let env = Env::with_config(b, &SMTP_BASE.replace("[mailroom]", "[mailroom]\nnotification_limit_per_hour = 1000"), "");
+        let n = 500;
+        queue(&env, n, "many", &plain("many"));
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox"), 2 * n as i64);
+        env.smtp_outbound(mev.smtp);
+        let serve = Serve::start(&env);
+        let flushes: Vec<_> = (0..3).map(|_| spawn_flush(&env)).collect();
+        wait_until(180, "every mail sent", || sent_rows(&env) == 2 * n as i64);
+        for f in flushes {
+            let out = f.wait_with_output().expect("flush exits");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert!(serve.terminate().success());
+        mev.wait_for_count("catchall@example.test", "INBOX", n as u32);
+        mev.wait_for_count("sales@example.test", "INBOX", n as u32);
+        std::thread::sleep(Duration::from_secs(3));
+        let mut seen = HashSet::new();
+        for user in ["catchall@example.test", "sales@example.test"] {
+            for raw in mev.fetch_all(user, "INBOX") {
+                let m = mailroom::mail::parse(&raw).expect("delivered mail parses");
+                assert!(seen.insert(m.message_id.clone()), "{} delivered twice", m.message_id);
+            }
+        }
+        assert_eq!(seen.len(), 2 * n, "every mail delivered once");
+    }
+
+    fn a_killed_senders_mail_is_sent_by_the_next_run(b) {
+        let mev = MailEnv::start();
+        let stall = StallingSmtp::start();
+        let env = Env::with_config(b, SMTP_BASE, "");
+        queue(&env, 3, "kill", &plain("kill"));
+        env.smtp_outbound(stall.port);
+        let child = spawn_flush(&env);
+        wait_until(30, "a send to be under way", || stall.stalled.load(Ordering::SeqCst) >= 1);
+        signal(child.id(), "-KILL");
+        let _ = child.wait_with_output();
+        assert!(env.count("SELECT COUNT(*) FROM outbox WHERE status = 'sending'") >= 1, "rows were in flight");
+        // The next run (the SMTP server is fine now) takes them over within a lease.
+        env.smtp_outbound(mev.smtp);
+        let (out, took) = flush(&env);
+        assert!(out.contains("sent 6"), "{out}");
+        assert!(took < Duration::from_secs(60), "took {took:?}");
+        assert_eq!(sent_rows(&env), 6);
+        mev.wait_for_count("catchall@example.test", "INBOX", 3);
+        eprintln!("killed sender's mail sent by the next run after {took:?}");
+    }
+
+    fn shutdown_in_a_slow_smtp_session_gives_the_mail_back(b) {
+        let stall = StallingSmtp::start();
+        let env = Env::with_config(b, SMTP_BASE, "");
+        queue(&env, 2, "slow", &plain("slow"));
+        env.smtp_outbound(stall.port);
+        // outbox flush
+        let child = spawn_flush(&env);
+        wait_until(30, "a send to be under way", || stall.stalled.load(Ordering::SeqCst) >= 1);
+        let t = Instant::now();
+        signal(child.id(), "-TERM");
+        let out = child.wait_with_output().expect("flush exits");
+        assert!(t.elapsed() < Duration::from_secs(10), "stopped after {:?}", t.elapsed());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("stopped by a signal, 4 given back to the queue"), "{stdout}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued' AND attempts = 0"), 4);
+        // serve
+        let serve = Serve::start(&env);
+        wait_until(30, "serve's send to be under way", || stall.stalled.load(Ordering::SeqCst) >= 2);
+        let t = Instant::now();
+        assert!(serve.terminate().success());
+        assert!(t.elapsed() < Duration::from_secs(10), "serve stopped after {:?}", t.elapsed());
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued' AND attempts = 0"), 4);
+    }
+
+    fn retrying_big_mail_keeps_memory_flat(b) {
+        let env = Env::with_config(b, SMTP_BASE, "");
+        let ten_mib: String = {
+            // Incompressible text, base64-like, ~10 MiB.
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+            (0..10 * 1024 * 1024).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(x % 64) as usize]) }).collect()
+        };
+        let big = |i: usize| {
+            let wrapped: Vec<&str> = ten_mib.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
+            format!(
+                "From: big{i}@customer.test\r\nTo: support@example.test\r\nSubject: log {i}\r\nMessage-ID: <big{i}@customer.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nsee the log\r\n--B\r\nContent-Type: application/octet-stream; name=\"log{i}.bin\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"log{i}.bin\"\r\n\r\n{}\r\n--B--\r\n",
+                wrapped.join("\r\n")
+            )
+        };
+        queue(&env, 20, "big", &big);
+        // Every send fails once (nothing listens), so every mail is retried from its stored bytes.
+        env.set_outbound(&format!("[outbound]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nretry_first = \"1h\"\n", free_port()));
+        let (out, _) = flush(&env);
+        assert!(out.contains("retrying 40"), "{out}");
+        env.sql("UPDATE outbox SET next_attempt_at = created_at");
+        env.set_outbound(&format!("[outbound]\nkind = \"file\"\npath = \"{}\"\n", env.path("outbox").display()));
+        let child = env.command().args(["outbox", "flush"]).stdout(Stdio::piped()).spawn().expect("spawn");
+        let (status, rss_kib) = wait4(child.id());
+        assert_eq!(status, 0);
+        assert_eq!(sent_rows(&env), 40);
+        let rss_mib = rss_kib as f64 / 1024.0;
+        eprintln!("outbox flush retrying 20 notifications with 10 MiB attachments: peak RSS {rss_mib:.0} MiB");
+        assert!(rss_mib < 100.0, "peak RSS {rss_mib:.0} MiB");
+    }
+}
+
+/// Waits for the child `pid`: its exit status and peak RSS in KiB.
+fn wait4(pid: u32) -> (i32, i64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid as libc::pid_t, "wait4");
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}
