@@ -169,7 +169,9 @@ both_backends! {
         assert!(out.contains("retrying 40"), "{out}");
         env.sql("UPDATE outbox SET next_attempt_at = created_at");
         env.set_outbound(&format!("[outbound]\nkind = \"file\"\npath = \"{}\"\n", env.path("outbox").display()));
-        let child = env.command().args(["outbox", "flush"]).stdout(Stdio::piped()).spawn().expect("spawn");
+        // Reaped by wait4 (which also reads its peak RSS), not Child::wait.
+        #[allow(clippy::zombie_processes)]
+        let child = env.command().args(["outbox", "flush"]).stdout(Stdio::null()).spawn().expect("spawn");
         let (status, rss_kib) = wait4(child.id());
         assert_eq!(status, 0);
         assert_eq!(sent_rows(&env), 40);
