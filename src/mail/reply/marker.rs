@@ -1,0 +1,77 @@
+//! The marker line of notifications and the walk back over what a client
+//! puts above the quoted notification (attribution, Outlook header, rules).
+//!
+//! This is a security property: the quoted notification holds internal data
+//! and the agent's own address (the Outlook header block "To: Bob <bob@…>"),
+//! so nothing of it, nor of the header above it, may reach a customer.
+
+use super::headers::{
+    Strictness, attribution_ending_at, generic_header_ending_at, header_block_ending_at, is_blank,
+    is_flat_header, is_quoted, is_separator,
+};
+
+/// Opening and closing tokens of the marker line.
+pub(crate) const OPEN: &str = "##-";
+pub(crate) const CLOSE: &str = "-##";
+
+/// The marker line every notification carries at the top of its text and HTML.
+pub fn marker_line(ticket_ref: &str) -> String {
+    format!("{OPEN} Reply above this line to answer {ticket_ref} {CLOSE}")
+}
+
+/// The first line holding the marker, quoted or not, also when a client
+/// wrapped it over two or three lines (the opening token starts it).
+pub(crate) fn find_marker<S: AsRef<str>>(lines: &[S]) -> Option<usize> {
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].as_ref();
+        if let Some(p) = line.find(OPEN) {
+            let rest = &line[p + OPEN.len()..];
+            if rest.contains(CLOSE) || rest.contains("Reply above this line") {
+                return Some(i);
+            }
+            let wrapped = lines[i + 1..]
+                .iter()
+                .take(2)
+                .any(|l| l.as_ref().contains(CLOSE));
+            if wrapped {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// From the marker line `m` upwards, skips everything the client placed
+/// between the new words and the quoted notification: blank and quoted
+/// lines, an attribution (also wrapped), an Outlook header block in any
+/// language (a run of "Label: value" lines with an address counts too),
+/// rules and "Original Message" separators. Returns where the new words end.
+pub(crate) fn walk_back<S: AsRef<str>>(lines: &[S], m: usize) -> usize {
+    let mut end = m.min(lines.len());
+    loop {
+        let before = end;
+        while end > 0 && {
+            let l = lines[end - 1].as_ref();
+            is_blank(l) || is_quoted(l)
+        } {
+            end -= 1;
+        }
+        if let Some(s) = attribution_ending_at(lines, end) {
+            end = s;
+        } else if let Some(s) = header_block_ending_at(lines, end, Strictness::Weak) {
+            end = s;
+        } else if let Some(s) = generic_header_ending_at(lines, end) {
+            end = s;
+        } else if end > 0 && {
+            let l = lines[end - 1].as_ref();
+            is_separator(l) || is_flat_header(l)
+        } {
+            end -= 1;
+        }
+        if end == before {
+            return end;
+        }
+    }
+}
