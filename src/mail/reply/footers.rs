@@ -87,15 +87,20 @@ fn is_list_line(line: &str) -> bool {
     LIST_WORDS.iter().any(|w| lower.contains(w))
 }
 
+/// A rule of two or more '_' or '-' (a list footer's "__", a "--" delimiter).
+fn is_short_rule(line: &str) -> bool {
+    let t = line.trim();
+    t.len() >= 2 && (t.chars().all(|c| c == '_') || t.chars().all(|c| c == '-')) || is_rule(line)
+}
+
 /// Where a trailing mailing-list footer starts: a rule or delimiter line
 /// followed by a few lines, one of which names the list machinery.
 pub(crate) fn list_footer_start(lines: &[&str]) -> Option<usize> {
     let last = lines.len().checked_sub(1)?;
     let lowest = last.saturating_sub(10);
-    (lowest..=last).rev().find(|&r| {
-        (is_rule(lines[r]) || is_sig_delimiter(lines[r]) || lines[r].trim() == "__")
-            && lines[r + 1..].iter().any(|l| is_list_line(l))
-    })
+    (lowest..=last)
+        .rev()
+        .find(|&r| is_short_rule(lines[r]) && lines[r + 1..].iter().any(|l| is_list_line(l)))
 }
 
 /// Where a trailing closing formula starts: the formula line, then at most
@@ -114,8 +119,7 @@ pub(crate) fn closing_start(lines: &[&str]) -> Option<usize> {
 pub(crate) fn starts_trailer(line: &str) -> bool {
     let t = line.trim();
     is_sig_delimiter(line)
-        || t == "__"
-        || is_rule(line)
+        || is_short_rule(line)
         || t.starts_with('\u{2014}') && t.chars().count() <= 2
         || is_mobile_footer(line)
         || is_list_line(line)

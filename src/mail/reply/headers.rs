@@ -152,14 +152,14 @@ pub(crate) fn attribution_at<S: AsRef<str>>(lines: &[S], i: usize) -> Option<usi
         return None;
     }
     let mut joined = first.trim().to_string();
-    for n in i + 1..(i + 3).min(lines.len()) {
-        let next = lines[n].as_ref().trim();
+    for (n, next) in lines.iter().enumerate().take(i + 3).skip(i + 1) {
+        let next = next.as_ref().trim();
         if next.is_empty() || next.len() > 160 {
             return None;
         }
-        if next.starts_with('>') {
+        if let Some(rest) = next.strip_prefix('>') {
             // "<a@x\n>:" : only the wrapped closing bracket may start with '>'.
-            let rest = next[1..].trim();
+            let rest = rest.trim();
             if rest != ":" && rest != "：" {
                 return None;
             }
