@@ -10,4 +10,5 @@ mod fakeimap;
 mod flow;
 mod imap;
 mod maildir;
+mod replies;
 mod rules;
