@@ -52,6 +52,7 @@ mod footers;
 mod headers;
 mod html;
 mod marker;
+mod markup;
 mod scan;
 mod text;
 
