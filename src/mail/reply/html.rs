@@ -134,6 +134,33 @@ fn text_candidate(scan: &Scan, texts: &[&str]) -> Option<Candidate> {
     None
 }
 
+enum Answer {
+    /// New text starts at this offset, under the last quote.
+    Below(usize),
+    /// New text, another quote, new text again.
+    Interleaved,
+}
+
+/// New text outside any quote after a quote container that ends at `end`:
+/// an answer under the quote, or answers between quotes. A signature or
+/// footer under the quote is no answer.
+fn answer_after(scan: &Scan, end: usize) -> Option<Answer> {
+    let mut lines = scan.lines.iter().filter(|l| l.content > end);
+    let first = lines.find(|l| !l.in_quote)?;
+    if starts_trailer(&first.text) {
+        return None;
+    }
+    let mut quoted_again = false;
+    for l in lines {
+        if l.in_quote {
+            quoted_again = true;
+        } else if quoted_again && !starts_trailer(&l.text) {
+            return Some(Answer::Interleaved);
+        }
+    }
+    Some(Answer::Below(first.cut))
+}
+
 fn decide(html: &str, scan: &Scan, best: Candidate, marker: bool) -> HtmlReply {
     let removed = first_line_at(scan, best.cut);
     let first_removed = scan
@@ -152,23 +179,16 @@ fn decide(html: &str, scan: &Scan, best: Candidate, marker: bool) -> HtmlReply {
         detail: format!("cut at {}{first_removed}", best.label),
     };
     let before = has_content_before(scan, best.cut);
-    // New text outside any quote after the container: an interleaved
-    // answer (or, with nothing above, an answer under the quote).
-    let after = best.end.and_then(|end| {
-        scan.lines
-            .iter()
-            .find(|l| l.content > end && !l.in_quote && !starts_trailer(&l.text))
-            .map(|_| end)
-    });
+    let after = best.end.and_then(|end| answer_after(scan, end));
     match (before, after) {
-        (true, Some(_)) if !marker => {
+        (true, Some(_)) | (false, Some(Answer::Interleaved)) if !marker => {
             reply.html = sanitize_html(html);
             reply.cut = Cut::None;
             reply.kept_whole = Some(KeptWhole::Interleaved);
             reply.detail = "interleaved answer: quoted blocks between new text, kept whole".into();
         }
-        (false, Some(end)) if !marker => {
-            reply.html = sanitize_html(&html[end..]);
+        (false, Some(Answer::Below(start))) if !marker => {
+            reply.html = sanitize_html(&html[start..]);
             reply.detail = format!("answer below the quote: {}", reply.detail);
         }
         (true, _) => reply.html = sanitize_html(&html[..best.cut]),

@@ -108,6 +108,13 @@ fn interleaved_bottom_and_empty_html() {
     let bottom = r#"<blockquote type="cite">old</blockquote><div>Answer</div>"#;
     let r = strip_html(bottom);
     assert_eq!(html_to_text(&r.html), "Answer");
+    let thunderbird = r#"<div class="moz-cite-prefix">On 03.03.2026 10:02, Alice wrote:<br></div><blockquote type="cite">old</blockquote>Answer<br>"#;
+    assert_eq!(text_of(thunderbird), "Answer");
+    let inline_below = r#"<blockquote type="cite">q1</blockquote><div>a1</div><blockquote type="cite">q2</blockquote><div>a2</div>"#;
+    assert_eq!(
+        strip_html(inline_below).kept_whole,
+        Some(KeptWhole::Interleaved)
+    );
     let empty = r#"<div class="gmail_quote">old</div>"#;
     let r = strip_html(empty);
     assert_eq!(r.kept_whole, Some(KeptWhole::WouldBeEmpty));
