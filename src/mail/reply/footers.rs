@@ -61,12 +61,18 @@ pub(crate) fn is_mobile_footer(line: &str) -> bool {
             t = t[..p].trim_end();
         }
     }
-    let lower = t.to_lowercase();
-    let t = lower
-        .strip_suffix("please excuse my brevity.")
-        .or_else(|| lower.strip_suffix("please excuse my brevity"))
-        .map(|s| s.trim_end().trim_end_matches('.').trim_end())
-        .unwrap_or(&lower);
+    // K-9 Mail: "Sent from my Android device … Please excuse my brevity."
+    for suffix in ["please excuse my brevity.", "please excuse my brevity"] {
+        let b = t.as_bytes();
+        if b.len() >= suffix.len()
+            && b[b.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+        {
+            t = t[..t.len() - suffix.len()]
+                .trim_end()
+                .trim_end_matches('.')
+                .trim_end();
+        }
+    }
     if t.is_empty() || t.len() > 80 || t.split_whitespace().count() > 12 {
         return false;
     }

@@ -15,16 +15,19 @@ fn re(pattern: &str) -> Regex {
 
 /// Verbs that end an attribution ("… wrote:", "… a écrit :", "…写道："),
 /// optionally followed by a colon and trailing dashes (Zoho: "wrote ----").
+// No `\b` in these patterns: a Unicode word boundary makes the regex crate
+// leave its fast DFA on non-ASCII lines (Cyrillic, CJK, accents); a
+// consumed non-word character does the same job here.
 static VERB_END: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)(?:\bwrote|\bwrites|\bschrieb|\bgeschrieben|\ba\s+écrit|\bescribió|\bescreveu|\bha\s+scritto|\bscrisse|\bschreef|\bskrev|\bskrive|\bnapisał\(a\)|\bnapisała|\bnapisał|\bpisze|\bkirjoitti|\bнаписал\(а\)|\bнаписала|\bнаписал|\bпишет|\bírta|\bnapsal\(a\)|\bnapsala|\bnapsal|\byazdı|写道|寫道|書きました|のメッセージ|작성)\s*[:：]?$",
+        r"(?i)(?:(?:^|\W)(?:wrote|writes|schrieb|geschrieben|a\s+écrit|escribió|escreveu|ha\s+scritto|scrisse|schreef|skrev|skrive|napisał\(a\)|napisała|napisał|pisze|kirjoitti|написал\(а\)|написала|написал|пишет|írta|napsal\(a\)|napsala|napsal|yazdı|έγραψε)|写道|寫道|書きました|のメッセージ|작성)\s*[:：]?$",
     )
 });
 
 /// The same verbs in the middle: "Am … schrieb Alice <a@x>:", "Den … skrev Bo:".
 static VERB_MID: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:wrote|schrieb|schreef|skrev|a\s+écrit|escribió|escreveu|ha\s+scritto|napisał|pisze|kirjoitti|написал|írta)\b.*[:：]$",
+        r"(?i)(?:^|\W)(?:wrote|schrieb|schreef|skrev|a\s+écrit|escribió|escreveu|ha\s+scritto|napisał|pisze|kirjoitti|написал|írta)\W.*[:：]$",
     )
 });
 
@@ -39,7 +42,7 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| re(r"[\w.+'-]+@[\w-]+(?:\.[\w-]
 /// Something that looks like a date or a time.
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:19|20)\d{2}\b|\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\d{4}年|\d{1,2}月",
+        r"(?:^|\D)(?:(?:19|20)\d{2}|\d{1,2}[:.]\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})(?:\D|$)|\d{4}年|\d{1,2}月",
     )
 });
 
@@ -80,6 +83,10 @@ pub(crate) fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
 
+fn ascii_ends_with(b: &[u8], suffix: &[u8]) -> bool {
+    b.len() >= suffix.len() && b[b.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
 fn ends_with_colon(t: &str) -> bool {
     t.ends_with(':') || t.ends_with('：')
 }
@@ -101,10 +108,8 @@ pub(crate) fn is_attribution(text: &str) -> bool {
     if t.len() < 6 || t.len() > 400 {
         return false;
     }
-    let b = t.as_bytes();
-    let ends_wrote = b.len() >= 5 && b[b.len() - 5..].eq_ignore_ascii_case(b"wrote");
     // Only "… wrote" (Zoho, no colon) may end without a colon.
-    if !ends_with_colon(t) && !ends_wrote {
+    if !ends_with_colon(t) && !ascii_ends_with(t.as_bytes(), b"wrote") {
         return false;
     }
     let has_email = EMAIL.is_match(t);
@@ -148,7 +153,13 @@ pub(crate) fn attribution_at<S: AsRef<str>>(lines: &[S], i: usize) -> Option<usi
     if is_attribution(first) {
         return Some(i + 1);
     }
-    if !starts_attribution(first) {
+    // Cheap test first: a wrapped attribution ends within two lines with a
+    // colon or "wrote"; most prose does not.
+    let ends_like = |l: &S| {
+        let b = l.as_ref().trim_end().as_bytes();
+        b.ends_with(b":") || b.ends_with("：".as_bytes()) || ascii_ends_with(b, b"wrote")
+    };
+    if !lines.iter().skip(i + 1).take(2).any(ends_like) || !starts_attribution(first) {
         return None;
     }
     let mut joined = first.trim().to_string();
@@ -184,6 +195,23 @@ pub(crate) fn attribution_at<S: AsRef<str>>(lines: &[S], i: usize) -> Option<usi
 /// attribution goes whole.
 pub(crate) fn attribution_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
     (end.saturating_sub(3)..end).find(|&s| attribution_at(lines, s) == Some(end))
+}
+
+/// Above a marker only: a line ending with a colon that names an address
+/// is the client's attribution whatever its language ("… <s@x> έγραψε:");
+/// a line above it that the client broke inside the name ("… Support <")
+/// goes with it. Returns the first line.
+pub(crate) fn loose_attribution_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
+    let last = lines.get(end.checked_sub(1)?)?.as_ref().trim();
+    if last.len() > 300 || !ends_with_colon(last) || !EMAIL.is_match(last) {
+        return None;
+    }
+    let start = end - 1;
+    let wrapped = start
+        .checked_sub(1)
+        .map(|p| lines[p].as_ref().trim_end())
+        .is_some_and(|p| p.ends_with(['<', '(', '"', ',']) && !is_quoted(p));
+    Some(if wrapped { start - 1 } else { start })
 }
 
 /// Header classes as bits.

@@ -7,7 +7,7 @@
 
 use super::headers::{
     Strictness, attribution_ending_at, generic_header_ending_at, header_block_ending_at, is_blank,
-    is_flat_header, is_quoted, is_separator,
+    is_flat_header, is_quoted, is_separator, loose_attribution_ending_at,
 };
 
 /// Opening and closing tokens of the marker line.
@@ -46,7 +46,8 @@ pub(crate) fn find_marker<S: AsRef<str>>(lines: &[S]) -> Option<usize> {
 /// From the marker line `m` upwards, skips everything the client placed
 /// between the new words and the quoted notification: blank and quoted
 /// lines, an attribution (also wrapped), an Outlook header block in any
-/// language (a run of "Label: value" lines with an address counts too),
+/// language (a run of "Label: value" lines with an address counts too, and
+/// so does any line ending with a colon that names an address),
 /// rules and "Original Message" separators. Returns where the new words end.
 pub(crate) fn walk_back<S: AsRef<str>>(lines: &[S], m: usize) -> usize {
     let mut end = m.min(lines.len());
@@ -63,6 +64,8 @@ pub(crate) fn walk_back<S: AsRef<str>>(lines: &[S], m: usize) -> usize {
         } else if let Some(s) = header_block_ending_at(lines, end, Strictness::Weak) {
             end = s;
         } else if let Some(s) = generic_header_ending_at(lines, end) {
+            end = s;
+        } else if let Some(s) = loose_attribution_ending_at(lines, end) {
             end = s;
         } else if end > 0 && {
             let l = lines[end - 1].as_ref();

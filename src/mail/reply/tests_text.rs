@@ -205,6 +205,9 @@ fn marker_takes_the_outlook_header_above_it() {
     let unknown = format!(
         "Hotovo.\n\nKimden: Example Support <support@example.test>\nKime: Bob <bob@example.test>\nKonu: [MR-7]\n\n{marker}\nInternal\n"
     );
+    let greek = format!(
+        "Έγινε.\n\nΣτις Τρί 3 Μαρ 2026, ο χρήστης Example Support <\nsupport@example.test> γράφει:\n\n> {marker}\n> Internal\n"
+    );
     let flat = format!(
         "Done.\n\nFrom: Example Support <support@example.test> Sent: Tue To: Bob <bob@example.test> Subject: [MR-7]\n{marker}\nInternal\n"
     );
@@ -212,6 +215,7 @@ fn marker_takes_the_outlook_header_above_it() {
         (english, "Done, the refund is on its way.\n\nBob"),
         (german, "Erledigt."),
         (unknown, "Hotovo."),
+        (greek, "Έγινε."),
         (flat, "Done."),
     ] {
         let r = strip_text(&input);
