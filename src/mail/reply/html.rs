@@ -4,8 +4,8 @@
 
 use super::footers::starts_trailer;
 use super::headers::{
-    Strictness, attribution_ending_at, header_block_at, is_original_message, is_quoted,
-    is_separator,
+    Strictness, attribution_at, attribution_ending_at, header_block_at, is_original_message,
+    is_quoted, is_separator,
 };
 use super::marker::{find_marker, walk_back};
 use super::scan::{MarkKind, Scan, scan};
@@ -103,14 +103,19 @@ fn has_content_before(scan: &Scan, offset: usize) -> bool {
 /// Quote headers in the text projection: a separator, an Outlook header
 /// block, an attribution, or a trailing run of `>` lines.
 fn text_candidate(scan: &Scan, texts: &[&str]) -> Option<Candidate> {
+    // From here on every line is `>`-quoted.
+    let quoted_tail = texts
+        .iter()
+        .rposition(|l| !is_quoted(l))
+        .map_or(0, |p| p + 1);
     for (i, line) in texts.iter().enumerate() {
         let (kind, label) = if is_original_message(line) {
             (Cut::OriginalMessage, "an \"Original Message\" separator")
         } else if header_block_at(texts, i, Strictness::Strict).is_some() {
             (Cut::OutlookHeader, "a header block")
-        } else if super::headers::attribution_at(texts, i).is_some() {
+        } else if attribution_at(texts, i).is_some() {
             (Cut::QuoteHeader, "an attribution")
-        } else if is_quoted(line) && texts[i..].iter().all(|l| is_quoted(l)) {
+        } else if i >= quoted_tail {
             (Cut::QuoteBlock, "a trailing > quote")
         } else {
             continue;

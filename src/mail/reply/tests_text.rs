@@ -259,6 +259,9 @@ fn interleaved_answers_are_kept_whole() {
     let r = strip_text(bottom);
     assert_eq!(r.text, "Answer below.");
     assert_eq!(r.cut, Cut::QuoteBlock);
+    // A quoted line for context, the answer, then the quoted history.
+    let context = "> Can I get a refund?\n\nYes, refunded today.\n\nOn Tue, 3 Mar 2026 at 10:02, Alice <a@x.test> wrote:\n> Can I get a refund?\n";
+    assert_eq!(kept(context), "Yes, refunded today.");
     // A long quoted line wrapped without its '>' is still quote.
     let wrapped = "Answer.\n\n> a long quoted line that the client wrapped at seventy-two columns an\nd went on\n>\n";
     assert_eq!(kept(wrapped), "Answer.");
@@ -352,4 +355,26 @@ fn cut_serializes_snake_case() {
     assert_eq!(json["kept_whole"], serde_json::Value::Null);
     let json = serde_json::to_value(strip_text("> b")).expect("serialize");
     assert_eq!(json["kept_whole"], "would_be_empty");
+}
+
+#[test]
+fn large_and_pathological_inputs_stay_linear() {
+    let started = std::time::Instant::now();
+    for line in [
+        "> quoted line",
+        "From: Alice <a@x.test>",
+        "On Tue, 3 Mar 2026 at 10:02, Alice",
+        "plain prose without an end",
+        "",
+        "##-",
+        "Sent from my iPhone",
+        "<div class=gmail_quote><blockquote>",
+    ] {
+        let input = format!("Answer.\n{}", format!("{line}\n").repeat(20_000));
+        let r = strip_text(&input);
+        assert!(r.text.starts_with("Answer."));
+        let _ = super::strip_html(&input);
+    }
+    // Generous: a debug build on a loaded 2-core machine.
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
 }

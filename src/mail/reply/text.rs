@@ -322,10 +322,11 @@ fn shape(lines: &[&str], region_end: usize, attribution: &[bool], found: Option<
             at: Some(quote_start),
             bottom: false,
         },
-        // Bottom-post: the answer follows the whole quote.
+        // Bottom-post: the answer follows the quote, up to the next quote
+        // (with its attribution) if a trailer-only one follows.
         Some(n) => Shape::Part {
             start: n,
-            end: region_end,
+            end: quote_start_after(&kinds, n).unwrap_or(region_end),
             cut: Cut::QuoteBlock,
             at: Some(quote_start),
             bottom: true,
@@ -338,6 +339,16 @@ fn shape(lines: &[&str], region_end: usize, attribution: &[bool], found: Option<
             bottom: false,
         },
     }
+}
+
+/// Where the next quote after line `n` starts, with its attribution.
+fn quote_start_after(kinds: &[Kind], n: usize) -> Option<usize> {
+    let q = (n..kinds.len()).find(|&i| kinds[i] == Kind::Quote)?;
+    let mut start = q;
+    while start > n && matches!(kinds[start - 1], Kind::Blank | Kind::Attribution) {
+        start -= 1;
+    }
+    Some(start)
 }
 
 #[derive(Default)]
