@@ -329,8 +329,11 @@ pub(crate) fn header_block_ending_at<S: AsRef<str>>(
         }
         k -= 1;
     }
+    // Its last field may have wrapped onto a line or two of its own.
     let start = start?;
-    (header_block_at(lines, start, strictness) == Some(end)).then_some(start)
+    header_block_at(lines, start, strictness)
+        .is_some_and(|e| e <= end && end - e <= 2)
+        .then_some(start)
 }
 
 /// "-----Original Message-----" and translations.

@@ -45,35 +45,36 @@ pub(crate) fn find_marker<S: AsRef<str>>(lines: &[S]) -> Option<usize> {
 
 /// From the marker line `m` upwards, skips everything the client placed
 /// between the new words and the quoted notification: blank and quoted
-/// lines, an attribution (also wrapped), an Outlook header block in any
-/// language (a run of "Label: value" lines with an address counts too, and
-/// so does any line ending with a colon that names an address),
-/// rules and "Original Message" separators. Returns where the new words end.
+/// lines, then one client header: an attribution (also wrapped), an Outlook
+/// header block in any language (a run of "Label: value" lines with an
+/// address counts too, and so does any line ending with a colon that names
+/// an address), then the rules and "Original Message" separators above it.
+/// Returns where the new words end. Only one header goes: the agent's own
+/// text above it is never taken for a second one.
 pub(crate) fn walk_back<S: AsRef<str>>(lines: &[S], m: usize) -> usize {
-    let mut end = m.min(lines.len());
-    loop {
-        let before = end;
+    let skip = |mut end: usize, quoted: bool| {
         while end > 0 && {
             let l = lines[end - 1].as_ref();
-            is_blank(l) || is_quoted(l)
+            is_blank(l) || (quoted && is_quoted(l))
         } {
             end -= 1;
         }
-        if let Some(s) = attribution_ending_at(lines, end) {
-            end = s;
-        } else if let Some(s) = header_block_ending_at(lines, end, Strictness::Weak) {
-            end = s;
-        } else if let Some(s) = generic_header_ending_at(lines, end) {
-            end = s;
-        } else if let Some(s) = loose_attribution_ending_at(lines, end) {
-            end = s;
-        } else if end > 0 && {
-            let l = lines[end - 1].as_ref();
-            is_separator(l) || is_flat_header(l)
-        } {
+        end
+    };
+    let mut end = skip(m.min(lines.len()), true);
+    let header = attribution_ending_at(lines, end)
+        .or_else(|| header_block_ending_at(lines, end, Strictness::Weak))
+        .or_else(|| generic_header_ending_at(lines, end))
+        .or_else(|| loose_attribution_ending_at(lines, end))
+        .or_else(|| (end > 0 && is_flat_header(lines[end - 1].as_ref())).then(|| end - 1));
+    if let Some(start) = header {
+        end = start;
+    }
+    loop {
+        end = skip(end, false);
+        if end > 0 && is_separator(lines[end - 1].as_ref()) {
             end -= 1;
-        }
-        if end == before {
+        } else {
             return end;
         }
     }

@@ -211,7 +211,17 @@ fn marker_takes_the_outlook_header_above_it() {
     let flat = format!(
         "Done.\n\nFrom: Example Support <support@example.test> Sent: Tue To: Bob <bob@example.test> Subject: [MR-7]\n{marker}\nInternal\n"
     );
+    // A subject that wrapped onto a line of its own.
+    let wrapped = format!(
+        "Done.\n\nFrom: Example Support <support@example.test>\nSent: Tuesday, March 3, 2026 10:02 AM\nTo: Bob <bob@example.test>\nSubject: [MR-7] A subject long enough that\n Outlook wrapped it\n\n{marker}\nInternal\n"
+    );
+    // Only one client header goes: the agent's own "Key: value" lines stay.
+    let own = format!(
+        "Status: fixed\nContact: ops@example.test\n\nOn Tue, 3 Mar 2026 at 10:02, Support <support@example.test> wrote:\n> {marker}\n> Internal\n"
+    );
     for (input, want) in [
+        (wrapped, "Done."),
+        (own, "Status: fixed\nContact: ops@example.test"),
         (english, "Done, the refund is on its way.\n\nBob"),
         (german, "Erledigt."),
         (unknown, "Hotovo."),
