@@ -140,6 +140,7 @@ fn output_is_sanitized() {
 #[test]
 fn html_to_text_breaks_blocks() {
     assert_eq!(html_to_text("<div>Hi</div><div>there</div>"), "Hi\nthere");
+    assert_eq!(html_to_text("<body>\n  <p> Hi </p>\n</body>"), "Hi");
     assert_eq!(
         html_to_text("<p>Hi &amp; bye</p><p>next<br>line</p>"),
         "Hi & bye\nnext\nline"
