@@ -101,7 +101,7 @@ fn is_short_rule(line: &str) -> bool {
 
 /// Where a trailing mailing-list footer starts: a rule or delimiter line
 /// followed by a few lines, one of which names the list machinery.
-pub(crate) fn list_footer_start(lines: &[&str]) -> Option<usize> {
+fn list_footer_start(lines: &[&str]) -> Option<usize> {
     let last = lines.len().checked_sub(1)?;
     let lowest = last.saturating_sub(10);
     (lowest..=last)
@@ -111,7 +111,7 @@ pub(crate) fn list_footer_start(lines: &[&str]) -> Option<usize> {
 
 /// Where a trailing closing formula starts: the formula line, then at most
 /// four short lines (name, title, company) and nothing else.
-pub(crate) fn closing_start(lines: &[&str]) -> Option<usize> {
+fn closing_start(lines: &[&str]) -> Option<usize> {
     let last = lines.len().checked_sub(1)?;
     let lowest = last.saturating_sub(8);
     let v = (lowest..=last).rev().find(|&v| is_closing(lines[v]))?;
@@ -129,4 +129,49 @@ pub(crate) fn starts_trailer(line: &str) -> bool {
         || t.starts_with('\u{2014}') && t.chars().count() <= 2
         || is_mobile_footer(line)
         || is_list_line(line)
+}
+
+/// What the trailer cleanup dropped.
+#[derive(Default)]
+pub(crate) struct Tail {
+    pub footer: bool,
+    pub closing: bool,
+    pub list: bool,
+}
+
+fn trim_blank_end(lines: &[&str], mut end: usize) -> usize {
+    while end > 0 && is_blank(lines[end - 1]) {
+        end -= 1;
+    }
+    end
+}
+
+/// Drops the trailer of the new part: a mailing-list footer, a mobile
+/// footer line, a closing formula with the lines under it. Returns the
+/// remaining length.
+pub(crate) fn clean_tail(lines: &[&str]) -> (usize, Tail) {
+    let mut tail = Tail::default();
+    let mut end = trim_blank_end(lines, lines.len());
+    loop {
+        let before = end;
+        if let Some(r) = list_footer_start(&lines[..end]) {
+            end = trim_blank_end(lines, r);
+            tail.list = true;
+        }
+        if end > 0 && is_mobile_footer(lines[end - 1]) {
+            end = trim_blank_end(lines, end - 1);
+            tail.footer = true;
+            // A delimiter left alone by the footer goes with it.
+            if end > 0 && is_sig_delimiter(lines[end - 1]) {
+                end = trim_blank_end(lines, end - 1);
+            }
+        }
+        if let Some(v) = closing_start(&lines[..end]) {
+            end = trim_blank_end(lines, v);
+            tail.closing = true;
+        }
+        if end == before {
+            return (end, tail);
+        }
+    }
 }

@@ -37,7 +37,8 @@ static PREFIX: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)^(?:on|am|le|el|il|in|em|op|w|dnia|den|d\.|på|dne|в|在|el\s+día)\s"));
 
 /// An e-mail address (loose: "a@x" counts, as clients shorten nothing else).
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| re(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*|mailto:"));
+pub(crate) static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*|mailto:"));
 
 /// Something that looks like a date or a time.
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
@@ -87,7 +88,7 @@ fn ascii_ends_with(b: &[u8], suffix: &[u8]) -> bool {
     b.len() >= suffix.len() && b[b.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
-fn ends_with_colon(t: &str) -> bool {
+pub(crate) fn ends_with_colon(t: &str) -> bool {
     t.ends_with(':') || t.ends_with('：')
 }
 
@@ -195,23 +196,6 @@ pub(crate) fn attribution_at<S: AsRef<str>>(lines: &[S], i: usize) -> Option<usi
 /// attribution goes whole.
 pub(crate) fn attribution_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
     (end.saturating_sub(3)..end).find(|&s| attribution_at(lines, s) == Some(end))
-}
-
-/// Above a marker only: a line ending with a colon that names an address
-/// is the client's attribution whatever its language ("… <s@x> έγραψε:");
-/// a line above it that the client broke inside the name ("… Support <")
-/// goes with it. Returns the first line.
-pub(crate) fn loose_attribution_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
-    let last = lines.get(end.checked_sub(1)?)?.as_ref().trim();
-    if last.len() > 300 || !ends_with_colon(last) || !EMAIL.is_match(last) {
-        return None;
-    }
-    let start = end - 1;
-    let wrapped = start
-        .checked_sub(1)
-        .map(|p| lines[p].as_ref().trim_end())
-        .is_some_and(|p| p.ends_with(['<', '(', '"', ',']) && !is_quoted(p));
-    Some(if wrapped { start - 1 } else { start })
 }
 
 /// Header classes as bits.
@@ -358,55 +342,4 @@ pub(crate) fn is_rule(line: &str) -> bool {
 /// introduces: rules and (original / forwarded) message separators.
 pub(crate) fn is_separator(line: &str) -> bool {
     is_rule(line) || is_original_message(line) || is_forwarded(line)
-}
-
-/// One line that carries a whole header ("From: a@x Sent: … To: b@y
-/// Subject: …", as some HTML-to-text conversions flatten it).
-pub(crate) fn is_flat_header(line: &str) -> bool {
-    if header_label(line) != Some(FROM) || !EMAIL.is_match(line) {
-        return false;
-    }
-    let lower = line.to_lowercase();
-    [
-        " to:",
-        " sent:",
-        " subject:",
-        " an:",
-        " betreff:",
-        " à :",
-        " objet :",
-    ]
-    .iter()
-    .filter(|l| lower.contains(*l))
-    .count()
-        >= 1
-}
-
-/// Any short "Label: value" line (an unknown language's header above a marker).
-pub(crate) fn is_generic_label(line: &str) -> bool {
-    let t = line.trim().trim_start_matches('*');
-    match t.find([':', '：']) {
-        Some(p) if (1..=30).contains(&p) => {
-            let label = t[..p].trim_end_matches('*').trim();
-            !label.is_empty()
-                && label.split_whitespace().count() <= 3
-                && label
-                    .chars()
-                    .all(|c| c.is_alphabetic() || c == ' ' || c == '-')
-        }
-        _ => false,
-    }
-}
-
-/// A run of generic label lines with an address in it that ends just above
-/// `end`: returns its first line. Only used above a marker, where the text
-/// between the new words and the notification is the client's header.
-pub(crate) fn generic_header_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
-    let mut k = end;
-    let mut address = false;
-    while k > 0 && is_generic_label(lines[k - 1].as_ref()) {
-        address |= EMAIL.is_match(lines[k - 1].as_ref());
-        k -= 1;
-    }
-    (end - k >= 2 && address).then_some(k)
 }

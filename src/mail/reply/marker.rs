@@ -6,8 +6,8 @@
 //! so nothing of it, nor of the header above it, may reach a customer.
 
 use super::headers::{
-    Strictness, attribution_ending_at, generic_header_ending_at, header_block_ending_at, is_blank,
-    is_flat_header, is_quoted, is_separator, loose_attribution_ending_at,
+    EMAIL, FROM, Strictness, attribution_ending_at, ends_with_colon, header_block_ending_at,
+    header_label, is_blank, is_quoted, is_separator,
 };
 
 /// Opening and closing tokens of the marker line.
@@ -78,4 +78,72 @@ pub(crate) fn walk_back<S: AsRef<str>>(lines: &[S], m: usize) -> usize {
             return end;
         }
     }
+}
+
+/// Above a marker only: a line ending with a colon that names an address
+/// is the client's attribution whatever its language ("… <s@x> έγραψε:");
+/// a line above it that the client broke inside the name ("… Support <")
+/// goes with it. Returns the first line.
+fn loose_attribution_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
+    let last = lines.get(end.checked_sub(1)?)?.as_ref().trim();
+    if last.len() > 300 || !ends_with_colon(last) || !EMAIL.is_match(last) {
+        return None;
+    }
+    let start = end - 1;
+    let wrapped = start
+        .checked_sub(1)
+        .map(|p| lines[p].as_ref().trim_end())
+        .is_some_and(|p| p.ends_with(['<', '(', '"', ',']) && !is_quoted(p));
+    Some(if wrapped { start - 1 } else { start })
+}
+
+/// One line that carries a whole header ("From: a@x Sent: … To: b@y
+/// Subject: …", as some HTML-to-text conversions flatten it).
+fn is_flat_header(line: &str) -> bool {
+    if header_label(line) != Some(FROM) || !EMAIL.is_match(line) {
+        return false;
+    }
+    let lower = line.to_lowercase();
+    [
+        " to:",
+        " sent:",
+        " subject:",
+        " an:",
+        " betreff:",
+        " à :",
+        " objet :",
+    ]
+    .iter()
+    .filter(|l| lower.contains(*l))
+    .count()
+        >= 1
+}
+
+/// Any short "Label: value" line (an unknown language's header above a marker).
+fn is_generic_label(line: &str) -> bool {
+    let t = line.trim().trim_start_matches('*');
+    match t.find([':', '：']) {
+        Some(p) if (1..=30).contains(&p) => {
+            let label = t[..p].trim_end_matches('*').trim();
+            !label.is_empty()
+                && label.split_whitespace().count() <= 3
+                && label
+                    .chars()
+                    .all(|c| c.is_alphabetic() || c == ' ' || c == '-')
+        }
+        _ => false,
+    }
+}
+
+/// A run of generic label lines with an address in it that ends just above
+/// `end`: returns its first line. Only used above a marker, where the text
+/// between the new words and the notification is the client's header.
+fn generic_header_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
+    let mut k = end;
+    let mut address = false;
+    while k > 0 && is_generic_label(lines[k - 1].as_ref()) {
+        address |= EMAIL.is_match(lines[k - 1].as_ref());
+        k -= 1;
+    }
+    (end - k >= 2 && address).then_some(k)
 }

@@ -2,9 +2,7 @@
 //! Outlook header, separator), then the shape of the `>` quotes
 //! (top-post, bottom-post, interleaved), then the trailer (footers, closing).
 
-use super::footers::{
-    closing_start, is_mobile_footer, is_sig_delimiter, list_footer_start, starts_trailer,
-};
+use super::footers::{clean_tail, is_mobile_footer, starts_trailer};
 use super::headers::{
     Strictness, attribution_at, header_block_at, header_label, is_blank, is_forwarded,
     is_original_message, is_quoted, is_rule, is_separator,
@@ -349,50 +347,6 @@ fn quote_start_after(kinds: &[Kind], n: usize) -> Option<usize> {
         start -= 1;
     }
     Some(start)
-}
-
-#[derive(Default)]
-struct Tail {
-    footer: bool,
-    closing: bool,
-    list: bool,
-}
-
-fn trim_blank_end(lines: &[&str], mut end: usize) -> usize {
-    while end > 0 && is_blank(lines[end - 1]) {
-        end -= 1;
-    }
-    end
-}
-
-/// Drops the trailer of the new part: a mailing-list footer, a mobile
-/// footer line, a closing formula with the lines under it. Returns the
-/// remaining length.
-fn clean_tail(lines: &[&str]) -> (usize, Tail) {
-    let mut tail = Tail::default();
-    let mut end = trim_blank_end(lines, lines.len());
-    loop {
-        let before = end;
-        if let Some(r) = list_footer_start(&lines[..end]) {
-            end = trim_blank_end(lines, r);
-            tail.list = true;
-        }
-        if end > 0 && is_mobile_footer(lines[end - 1]) {
-            end = trim_blank_end(lines, end - 1);
-            tail.footer = true;
-            // A delimiter left alone by the footer goes with it.
-            if end > 0 && is_sig_delimiter(lines[end - 1]) {
-                end = trim_blank_end(lines, end - 1);
-            }
-        }
-        if let Some(v) = closing_start(&lines[..end]) {
-            end = trim_blank_end(lines, v);
-            tail.closing = true;
-        }
-        if end == before {
-            return (end, tail);
-        }
-    }
 }
 
 /// Leading blank lines go; the text's own blank lines and indentation stay.
