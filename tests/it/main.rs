@@ -16,4 +16,5 @@ mod outbox;
 mod relay;
 mod relay_leak;
 mod relay_smtp;
+mod replies;
 mod rules;

@@ -1,0 +1,345 @@
+//! The multilingual patterns that introduce quoted history: "On … wrote:"
+//! attributions, Outlook header blocks, "Original Message" separators.
+//!
+//! Every check works on one line (or a few joined lines) and is pure. Cheap
+//! byte tests run before any regex: most lines of a reply are prose and leave
+//! at the first test.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("static pattern")
+}
+
+/// Verbs that end an attribution ("… wrote:", "… a écrit :", "…写道："),
+/// optionally followed by a colon and trailing dashes (Zoho: "wrote ----").
+// No `\b` in these patterns: a Unicode word boundary makes the regex crate
+// leave its fast DFA on non-ASCII lines (Cyrillic, CJK, accents); a
+// consumed non-word character does the same job here.
+static VERB_END: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)(?:(?:^|\W)(?:wrote|writes|schrieb|geschrieben|a\s+écrit|escribió|escreveu|ha\s+scritto|scrisse|schreef|skrev|skrive|napisał\(a\)|napisała|napisał|pisze|kirjoitti|написал\(а\)|написала|написал|пишет|írta|napsal\(a\)|napsala|napsal|yazdı|έγραψε)|写道|寫道|書きました|のメッセージ|작성)\s*[:：]?$",
+    )
+});
+
+/// The same verbs in the middle: "Am … schrieb Alice <a@x>:", "Den … skrev Bo:".
+static VERB_MID: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)(?:^|\W)(?:wrote|schrieb|schreef|skrev|a\s+écrit|escribió|escreveu|ha\s+scritto|napisał|pisze|kirjoitti|написал|írta)\W.*[:：]$",
+    )
+});
+
+/// Words that open an attribution in some language ("On", "Am", "Le", "El",
+/// "Il", "In data", "Em", "Op", "W dniu", "Dnia", "Den", "På", "在"…).
+static PREFIX: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^(?:on|am|le|el|il|in|em|op|w|dnia|den|d\.|på|dne|в|在|el\s+día)\s"));
+
+/// An e-mail address (loose: "a@x" counts, as clients shorten nothing else).
+pub(crate) static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*|mailto:"));
+
+/// Something that looks like a date or a time.
+static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?:^|\D)(?:(?:19|20)\d{2}|\d{1,2}[:.]\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})(?:\D|$)|\d{4}年|\d{1,2}月",
+    )
+});
+
+/// "… <a@x>:" at the end, the shape of attributions without a verb
+/// ("30.09.2017, 18.30, \"John\" <j@x>:", "2026-03-03 10:02 GMT+01:00 Alice <a@x>:").
+static EMAIL_COLON_END: LazyLock<Regex> =
+    LazyLock::new(|| re(r"<[^<>\s]+@[^<>\s]+>\s*[:：]$|\([^()\s]+@[^()\s]+\)\s*[:：]$"));
+
+/// A header label line of an Outlook-style block, one named group per class:
+/// `f` From, `s` Sent/Date, `t` To/Cc, `j` Subject. Labels may be bold
+/// (`*From:*`), indented, or followed by a space or NBSP before the colon.
+static LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)^\s*\*{0,2}\s*(?:(?P<f>from|von|de|da|van|od|från|fra|frá|lähettäjä|от|差出人|发件人|寄件者|feladó|kimden)|(?P<s>sent|date|gesendet|datum|envoyé\s+le|envoyé|enviado\s+el|enviado\s+em|enviado|enviada\s+em|fecha|data|inviato|verzonden|wysłano|wysłane|skickat|sendt|dato|lähetetty|päivämäärä|отправлено|дата|送信日時|日付|发送时间|日期|message\s+du|odesláno|küldve|gönderildi|tarih)|(?P<t>to|cc|bcc|reply-to|an|kopie|copie\s+à|copie|à|a|para|aan|do|dw|till|kopia|til|kopi|vastaanottaja|kopio|кому|копия|宛先|收件人|抄送|komu|címzett|kime|cópia)|(?P<j>subject|betreff|objet|sujet|asunto|oggetto|assunto|onderwerp|temat|ämne|emne|aihe|тема|件名|主题|主旨|předmět|tárgy|konu))\s*\*{0,2}\s*[:：]",
+    )
+});
+
+/// "-----Original Message-----" and its translations.
+static ORIGINAL: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)^[-=_*~\s]*(?:original\s+message|ursprüngliche\s+nachricht|originalnachricht|message\s+d'origine|message\s+original|mensaje\s+original|messaggio\s+originale|oorspronkelijk\s+bericht|originalmeddelande|ursprungligt\s+meddelande|opprinnelig\s+melding|oprindelig\s+besked|oprindelig\s+meddelelse|alkuperäinen\s+viesti|исходное\s+сообщение|wiadomość\s+oryginalna|oryginalna\s+wiadomość|mensagem\s+original|původní\s+zpráva|eredeti\s+üzenet|原始邮件|原始郵件|元のメッセージ)[-=_*~\s]*$",
+    )
+});
+
+/// Forward separators: only history when a header block follows them.
+static FORWARDED: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)^[-=_*~\s]*(?:begin\s+forwarded\s+message|forwarded\s+message|weitergeleitete\s+nachricht|message\s+transféré|mensaje\s+reenviado|messaggio\s+inoltrato|doorgestuurd\s+bericht|vidarebefordrat\s+meddelande|videresendt\s+meddelelse|пересылаемое\s+сообщение|wiadomość\s+przekazana)\s*:?[-=_*~\s]*$",
+    )
+});
+
+pub(crate) fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+/// A `>`-quoted line (any depth, leading spaces allowed).
+pub(crate) fn is_quoted(line: &str) -> bool {
+    line.trim_start().starts_with('>')
+}
+
+fn ascii_ends_with(b: &[u8], suffix: &[u8]) -> bool {
+    b.len() >= suffix.len() && b[b.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+pub(crate) fn ends_with_colon(t: &str) -> bool {
+    t.ends_with(':') || t.ends_with('：')
+}
+
+/// Strips the dashes some clients put around an attribution ("---- On … wrote ----").
+fn undecorate(line: &str) -> &str {
+    line.trim()
+        .trim_start_matches(['-', '*', '_'])
+        .trim_end_matches(['-', '*', '_'])
+        .trim()
+}
+
+/// One (possibly joined) attribution text: "On <date>, <name> wrote:" and its
+/// translations, or "<date> <name> <addr>:". A sentence that merely starts
+/// with "On" or contains "wrote" does not match: an attribution needs a date,
+/// an address, or the prefix plus a comma, and must end with the verb or a colon.
+pub(crate) fn is_attribution(text: &str) -> bool {
+    let t = undecorate(text);
+    if t.len() < 6 || t.len() > 400 {
+        return false;
+    }
+    // Only "… wrote" (Zoho, no colon) may end without a colon.
+    if !ends_with_colon(t) && !ascii_ends_with(t.as_bytes(), b"wrote") {
+        return false;
+    }
+    let has_email = EMAIL.is_match(t);
+    let has_date = DATE.is_match(t);
+    if VERB_END.is_match(t) {
+        let cjk = !t.is_ascii()
+            && ["写道", "寫道", "書きました", "のメッセージ", "작성"]
+                .iter()
+                .any(|v| t.contains(v));
+        return has_email
+            || has_date
+            || cjk
+            || (ends_with_colon(t) && PREFIX.is_match(t) && t.contains(','));
+    }
+    if ends_with_colon(t) && (has_email || has_date) && VERB_MID.is_match(t) {
+        return true;
+    }
+    has_date && EMAIL_COLON_END.is_match(t)
+}
+
+/// Could this line be the first line of an attribution that the client
+/// wrapped over several lines?
+fn starts_attribution(line: &str) -> bool {
+    let t = undecorate(line);
+    if t.is_empty() || t.len() > 250 || t.ends_with(['.', '!', '?', ';']) {
+        return false;
+    }
+    PREFIX.is_match(t)
+        || t.starts_with(|c: char| c.is_ascii_digit())
+        || DATE.is_match(t)
+        || EMAIL.is_match(t)
+}
+
+/// The attribution that starts at `lines[i]`, on one line or wrapped over up
+/// to three: returns the index just past its last line.
+pub(crate) fn attribution_at<S: AsRef<str>>(lines: &[S], i: usize) -> Option<usize> {
+    let first = lines.get(i)?.as_ref();
+    if is_blank(first) || is_quoted(first) {
+        return None;
+    }
+    if is_attribution(first) {
+        return Some(i + 1);
+    }
+    // Cheap test first: a wrapped attribution ends within two lines with a
+    // colon or "wrote"; most prose does not.
+    let ends_like = |l: &S| {
+        let b = l.as_ref().trim_end().as_bytes();
+        b.ends_with(b":") || b.ends_with("：".as_bytes()) || ascii_ends_with(b, b"wrote")
+    };
+    if !lines.iter().skip(i + 1).take(2).any(ends_like) || !starts_attribution(first) {
+        return None;
+    }
+    let mut joined = first.trim().to_string();
+    for (n, next) in lines.iter().enumerate().take(i + 3).skip(i + 1) {
+        let next = next.as_ref().trim();
+        if next.is_empty() || next.len() > 160 {
+            return None;
+        }
+        if let Some(rest) = next.strip_prefix('>') {
+            // "<a@x\n>:" : only the wrapped closing bracket may start with '>'.
+            let rest = rest.trim();
+            if rest != ":" && rest != "：" {
+                return None;
+            }
+            joined.push_str(next);
+        } else {
+            // A complete attribution of its own starts here instead.
+            if PREFIX.is_match(next) && is_attribution(next) {
+                return None;
+            }
+            joined.push(' ');
+            joined.push_str(next);
+        }
+        if is_attribution(&joined) {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+/// The attribution that ends just above `end` (for walking back from a
+/// marker): returns its first line. The longest match wins, so a wrapped
+/// attribution goes whole.
+pub(crate) fn attribution_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
+    (end.saturating_sub(3)..end).find(|&s| attribution_at(lines, s) == Some(end))
+}
+
+/// Header classes as bits.
+pub(crate) const FROM: u8 = 1;
+pub(crate) const SENT: u8 = 2;
+pub(crate) const TO: u8 = 4;
+pub(crate) const SUBJECT: u8 = 8;
+
+/// The class of a header label line ("From: …", "*Von:* …", "Objet : …").
+pub(crate) fn header_label(line: &str) -> Option<u8> {
+    // Cheap test first: a label is short, so a colon must come early.
+    match line.find([':', '：']) {
+        Some(p) if p <= 64 => {}
+        _ => return None,
+    }
+    let caps = LABEL.captures(line)?;
+    if caps.name("f").is_some() {
+        Some(FROM)
+    } else if caps.name("s").is_some() {
+        Some(SENT)
+    } else if caps.name("t").is_some() {
+        Some(TO)
+    } else {
+        Some(SUBJECT)
+    }
+}
+
+/// How sure we must be that a run of label lines is a quoted message header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strictness {
+    /// Free-standing in the text: needs From plus another field, and an
+    /// address (or a dated Sent/Date line plus a Subject).
+    Strict,
+    /// After a separator (rule, `<hr>`, Outlook border) or above a marker:
+    /// two different fields are enough.
+    Weak,
+}
+
+/// The header block that starts at `lines[i]`: returns the index past its
+/// last label line. Value lines that a client wrapped ("From: Human
+/// Resources\n<hr@x>") may sit between label lines.
+pub(crate) fn header_block_at<S: AsRef<str>>(
+    lines: &[S],
+    i: usize,
+    strictness: Strictness,
+) -> Option<usize> {
+    let first = lines.get(i)?.as_ref();
+    header_label(first)?;
+    let mut classes = 0u8;
+    let mut labels = 0usize;
+    let mut end = i;
+    let mut has_address = false;
+    let mut dated_sent = false;
+    let mut pending_address = false;
+    let mut continuation = 0;
+    for (k, line) in lines.iter().enumerate().skip(i) {
+        let line = line.as_ref();
+        if is_blank(line) || is_quoted(line) {
+            break;
+        }
+        if let Some(class) = header_label(line) {
+            classes |= class;
+            labels += 1;
+            end = k + 1;
+            continuation = 0;
+            has_address |= pending_address || EMAIL.is_match(line);
+            pending_address = false;
+            dated_sent |= class == SENT && DATE.is_match(line);
+        } else {
+            continuation += 1;
+            if continuation > 2 || line.len() > 200 {
+                break;
+            }
+            pending_address |= EMAIL.is_match(line);
+        }
+        if labels >= 12 {
+            break;
+        }
+    }
+    let distinct = classes.count_ones();
+    let valid = match strictness {
+        Strictness::Strict => {
+            classes & FROM != 0
+                && distinct >= 2
+                && (has_address || (dated_sent && classes & SUBJECT != 0))
+        }
+        Strictness::Weak => distinct >= 2 && classes & (FROM | SUBJECT) != 0,
+    };
+    valid.then_some(end)
+}
+
+/// The header block that ends just above `end`: returns its first line.
+pub(crate) fn header_block_ending_at<S: AsRef<str>>(
+    lines: &[S],
+    end: usize,
+    strictness: Strictness,
+) -> Option<usize> {
+    // Walk up over label and wrapped value lines, then test from the top.
+    let mut start = None;
+    let mut k = end;
+    let mut continuation = 0;
+    while k > 0 {
+        let line = lines[k - 1].as_ref();
+        if is_blank(line) || is_quoted(line) {
+            break;
+        }
+        if header_label(line).is_some() {
+            start = Some(k - 1);
+            continuation = 0;
+        } else {
+            continuation += 1;
+            if continuation > 2 {
+                break;
+            }
+        }
+        k -= 1;
+    }
+    // Its last field may have wrapped onto a line or two of its own.
+    let start = start?;
+    header_block_at(lines, start, strictness)
+        .is_some_and(|e| e <= end && end - e <= 2)
+        .then_some(start)
+}
+
+/// "-----Original Message-----" and translations.
+pub(crate) fn is_original_message(line: &str) -> bool {
+    let t = line.trim();
+    t.len() <= 80 && t.chars().any(char::is_alphabetic) && ORIGINAL.is_match(t)
+}
+
+/// "Begin forwarded message:", "---------- Forwarded message ---------".
+pub(crate) fn is_forwarded(line: &str) -> bool {
+    let t = line.trim();
+    t.len() <= 80 && t.chars().any(char::is_alphabetic) && FORWARDED.is_match(t)
+}
+
+/// A horizontal rule drawn with characters ("____", " -----", "====").
+pub(crate) fn is_rule(line: &str) -> bool {
+    let t = line.trim();
+    t.len() >= 4 && t.chars().all(|c| matches!(c, '-' | '_' | '=' | '*' | '~'))
+}
+
+/// Anything that may sit between new text and the quoted header it
+/// introduces: rules and (original / forwarded) message separators.
+pub(crate) fn is_separator(line: &str) -> bool {
+    is_rule(line) || is_original_message(line) || is_forwarded(line)
+}
