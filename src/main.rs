@@ -53,6 +53,13 @@ enum Cmd {
     Quarantine {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        cmd: Option<QuarantineArgs>,
+    },
+    /// Stored mail that belongs to no ticket (auto-replies and bounces that answer nothing, dropped mail)
+    Suspended {
+        #[command(subcommand)]
+        cmd: SuspendedArgs,
     },
     /// What mailroom reads in a mail, storing nothing: kind, thread keys, reply text, commands
     Inspect {
@@ -68,6 +75,23 @@ enum Cmd {
     },
     /// Create or update the database schema
     Migrate,
+}
+
+#[derive(Subcommand)]
+enum QuarantineArgs {
+    /// Process a quarantined mail's stored bytes again (after a fix or a config change)
+    Release { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum SuspendedArgs {
+    /// id, from, subject, date and reason of every ticket-less mail
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Process a ticket-less mail again as customer mail: a ticket or a follow-up
+    Release { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -164,7 +188,17 @@ fn main() -> ExitCode {
         Cmd::Outbox {
             cmd: OutboxArgs::Flush,
         } => Command::Outbox(OutboxCmd::Flush),
-        Cmd::Quarantine { json } => Command::Quarantine { json },
+        Cmd::Quarantine { json, cmd: None } => Command::Quarantine { json },
+        Cmd::Quarantine {
+            cmd: Some(QuarantineArgs::Release { id }),
+            ..
+        } => Command::QuarantineRelease { id },
+        Cmd::Suspended {
+            cmd: SuspendedArgs::List { json },
+        } => Command::SuspendedList { json },
+        Cmd::Suspended {
+            cmd: SuspendedArgs::Release { id },
+        } => Command::SuspendedRelease { id },
         Cmd::Inspect { file, json } => Command::Inspect { file, json },
         Cmd::Rules {
             cmd: RulesArgs::Check { rules },

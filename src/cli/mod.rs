@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 mod inspect;
 mod mail_in;
+mod release;
 mod rules;
 mod show;
 
@@ -31,6 +32,9 @@ pub enum Command {
     Tickets(TicketsCmd),
     Outbox(OutboxCmd),
     Quarantine { json: bool },
+    QuarantineRelease { id: i64 },
+    SuspendedList { json: bool },
+    SuspendedRelease { id: i64 },
     Inspect { file: PathBuf, json: bool },
     Rules(RulesCmd),
     Migrate,
@@ -201,6 +205,9 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
             Ok(())
         }
         Command::Quarantine { json } => quarantine_list(&store, json).await,
+        Command::QuarantineRelease { id } => release::quarantine_release(&cfg, &store, id).await,
+        Command::SuspendedList { json } => release::suspended_list(&store, json).await,
+        Command::SuspendedRelease { id } => release::suspended_release(&cfg, &store, id).await,
         Command::Rules(RulesCmd::Backtest { rules, since, json }) => {
             rules::backtest(&cfg, &store, &rules, &since, json).await
         }

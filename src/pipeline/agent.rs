@@ -290,7 +290,7 @@ impl Pipeline {
                     .to_string()
             });
         let html = mail
-            .html
+            .html_source
             .as_deref()
             .and_then(|h| relay_html(h, &cmds.lines, &staff));
         let mut attachments = Vec::new();

@@ -216,6 +216,14 @@ impl Pipeline {
         reason: Option<String>,
     ) -> i64 {
         let mail = m.mail;
+        if let Some(row) = m.item.adopt {
+            // A released suspended mail: its stored row (bytes, attachments)
+            // joins the ticket instead of being stored again.
+            if let Some(t) = ticket_id {
+                u.adopt_message(row, t, kind, mail);
+            }
+            return row;
+        }
         let join = |v: &[crate::mail::Mailbox]| {
             v.iter()
                 .map(|m| m.email.as_str())
@@ -262,6 +270,7 @@ impl Pipeline {
     ) -> i64 {
         let NewTicketPlan {
             routing,
+            bulk,
             assignment,
             owner,
             customer,
@@ -309,6 +318,11 @@ impl Pipeline {
         }
         if routing.suppress_ack {
             ev.push("ack", "no acknowledgement: a rule suppressed it".into());
+        } else if let Some(why) = &bulk {
+            ev.push(
+                "ack",
+                format!("no acknowledgement: bulk mail ({why}), tagged bulk"),
+            );
         } else {
             self.acknowledge(u, &ticket, mail, &mut ev);
         }

@@ -52,6 +52,8 @@ pub(crate) enum Decision {
 
 pub(crate) struct NewTicketPlan {
     pub routing: Routing,
+    /// Bulk or list mail: tagged `bulk`, never acknowledged.
+    pub bulk: Option<String>,
     pub assignment: Option<Assignment>,
     pub owner: Option<String>,
     pub customer: Mailbox,
@@ -116,12 +118,34 @@ impl Pipeline {
                     ),
                 },
             },
+            Class::Bulk { reason } => match thread.ticket {
+                // On a ticket it is appended like an auto-reply: it changes nothing.
+                Some(ticket) => Decision::AutoReply {
+                    ticket,
+                    reason,
+                    via: thread.via,
+                },
+                None => self.new_ticket(u, mail, thread, Vec::new(), Some(reason)),
+            },
             Class::AgentCandidate => match self.agent_reply(u, mail, &thread) {
                 Ok(plan) => Decision::AgentReply(Box::new(plan)),
                 Err(why) => self.customer_mail(u, mail, thread, vec![("classification", why)]),
             },
             Class::Customer => self.customer_mail(u, mail, thread, Vec::new()),
         }
+    }
+
+    /// A stored ticket-less mail released by an operator: customer mail now,
+    /// whatever it was classified as before (no duplicate check: it is the
+    /// stored copy itself that joins a ticket).
+    pub(crate) fn decide_release(&self, u: &UnitOfWork<'_>, mail: &ParsedMail) -> Decision {
+        let thread = self.find_thread(u, mail, &Class::Customer);
+        let note = (
+            "release",
+            "released by an operator (`mailroom suspended release`): processed as customer mail"
+                .to_string(),
+        );
+        self.customer_mail(u, mail, thread, vec![note])
     }
 
     /// A person writing to support: a follow-up on a ticket or a new one.
@@ -163,6 +187,18 @@ impl Pipeline {
                 notes,
             }));
         }
+        self.new_ticket(u, mail, thread, notes, None)
+    }
+
+    /// A new ticket, routed by the rules (which may drop it) and assigned.
+    fn new_ticket(
+        &self,
+        u: &UnitOfWork<'_>,
+        mail: &ParsedMail,
+        thread: ThreadMatch,
+        notes: Notes,
+        bulk: Option<String>,
+    ) -> Decision {
         let mut routing = self.current_router().route(mail);
         if routing.drop {
             return Decision::Unthreaded {
@@ -176,6 +212,9 @@ impl Pipeline {
         }
         if routing.area.is_none() {
             routing.area = self.cfg.mailroom.default_area.clone();
+        }
+        if bulk.is_some() && !routing.tags.iter().any(|t| t == "bulk") {
+            routing.tags.push("bulk".into());
         }
         let customer = mail.reply_address().clone();
         // An owner named by routing wins; otherwise the area's strategy decides.
@@ -196,6 +235,7 @@ impl Pipeline {
             .or_else(|| assignment.as_ref().and_then(|a| a.owner.clone()));
         Decision::NewTicket(Box::new(NewTicketPlan {
             routing,
+            bulk,
             assignment,
             owner,
             customer,

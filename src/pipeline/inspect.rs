@@ -74,7 +74,7 @@ impl Pipeline {
             },
             text: mail.text.clone(),
             reply_text: r.text.clone(),
-            html_reply: mail.html.as_deref().map(reply::strip_html),
+            html_reply: mail.html_source.as_deref().map(reply::strip_html),
             reply: r,
             commands,
             attachments: mail

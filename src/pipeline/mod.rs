@@ -131,6 +131,9 @@ pub struct Inbound {
     /// the size limit, or unreadable from the server): it is quarantined with
     /// this reason and whatever bytes the source has in `raw`.
     pub rejected: Option<String>,
+    /// `mailroom suspended release`: this stored ticket-less message (its row)
+    /// is processed again as customer mail and joins the ticket it leads to.
+    pub adopt: Option<i64>,
 }
 
 impl Inbound {
@@ -139,6 +142,7 @@ impl Inbound {
             origin,
             raw,
             rejected: None,
+            adopt: None,
         }
     }
 }
@@ -249,6 +253,28 @@ impl Pipeline {
     ) -> Result<Vec<Outcome>> {
         let prepared = self.prepare(batch);
         self.commit(store, &prepared, now).await
+    }
+
+    /// Processes one message in one transaction and returns the error instead
+    /// of quarantining on failure: for operators' releases, where a failure
+    /// must leave everything as it was.
+    pub async fn process_once(
+        &self,
+        store: &Store,
+        item: Inbound,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let prepared = self.prepare(vec![item]);
+        let part = Part {
+            items: &prepared.items,
+            parsed: &prepared.parsed,
+            packed: &prepared.packed,
+            keys: &prepared.keys,
+            position: None,
+        };
+        let mut out = self.try_batch(store, part, now).await?;
+        out.pop()
+            .ok_or_else(|| crate::Error::Invalid("no outcome for the message".into()))
     }
 
     /// The CPU half of a batch: parse every message and collect what the batch
@@ -476,7 +502,10 @@ impl Pipeline {
     ) -> Outcome {
         match parsed {
             Ok(mail) => {
-                let decision = self.decide(u, mail);
+                let decision = match item.adopt {
+                    Some(_) => self.decide_release(u, mail),
+                    None => self.decide(u, mail),
+                };
                 self.apply(u, Incoming { item, mail, packed }, decision)
             }
             Err(reason) => {

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::mail::parse::Attachment;
+use crate::mail::parse::{Attachment, ParsedMail};
 use crate::store::{
     CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef, TicketRow,
     Writes,
@@ -288,6 +288,28 @@ impl<'a> UnitOfWork<'a> {
         }
         self.writes.messages.push((id, m));
         id
+    }
+
+    /// A stored ticket-less message joins `ticket_id` as `kind` (a release).
+    pub fn adopt_message(
+        &mut self,
+        row: i64,
+        ticket_id: i64,
+        kind: MessageKind,
+        mail: &ParsedMail,
+    ) {
+        if kind == MessageKind::Customer {
+            self.latest_customer_mail.insert(
+                ticket_id,
+                CustomerMail {
+                    ticket_id,
+                    message_id: mail.message_id.clone(),
+                    refs: mail.references.join(" "),
+                    thread_index: mail.header("Thread-Index").map(str::to_string),
+                },
+            );
+        }
+        self.writes.adopted.push((row, ticket_id, kind));
     }
 
     pub fn attach(&mut self, message_row: i64, ticket_id: Option<i64>, a: &'a Attachment) {

@@ -170,6 +170,8 @@ pub struct Writes<'a> {
     pub quarantine: Vec<(String, String, &'a [u8])>,
     /// (address, until, reason): staff addresses to stop mailing.
     pub suppressions: Vec<(String, DateTime<Utc>, String)>,
+    /// (row, ticket, kind): stored ticket-less messages released onto a ticket.
+    pub adopted: Vec<(i64, i64, MessageKind)>,
 }
 
 /// Bind-parameter syntax. SQLite gets anonymous `?`: sqlx resolves every named
@@ -521,6 +523,17 @@ impl Tx {
                  ON CONFLICT (area) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at")
                 .bind(area.as_str()).bind(*position).bind(now)
                 .execute(&mut *c).await.map(|_| ())?);
+        }
+
+        for (row, ticket, kind) in &w.adopted {
+            let done = on_tx!(self, c => sqlx::query(
+                "UPDATE messages SET ticket_id = $1, kind = $2, reason = NULL WHERE id = $3 AND ticket_id IS NULL")
+                .bind(*ticket).bind(kind.as_str()).bind(*row).execute(&mut *c).await?.rows_affected());
+            if done != 1 {
+                return Err(crate::Error::Invalid(format!(
+                    "message {row} is no longer ticket-less: released already"
+                )));
+            }
         }
 
         for (address, until, reason) in &w.suppressions {

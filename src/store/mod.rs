@@ -275,9 +275,62 @@ impl Store {
     pub async fn quarantine_list(&self) -> Result<Vec<QuarantineRow>> {
         Ok(
             on_pool!(&self.pool, p => sqlx::query_as::<_, QuarantineRow>(
-            "SELECT id, origin, reason, sha256, size, created_at FROM quarantine ORDER BY id")
+            "SELECT id, origin, reason, sha256, size, created_at, released_at, released_as FROM quarantine ORDER BY id")
             .fetch_all(p).await?),
         )
+    }
+
+    /// Ticket-less inbound mail, oldest first.
+    pub async fn suspended_list(&self) -> Result<Vec<SuspendedRow>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, SuspendedRow>(
+            "SELECT id, kind, from_addr, subject, sent_at AS date, created_at AS received_at, reason, origin \
+             FROM messages WHERE ticket_id IS NULL AND direction = 'in' ORDER BY id")
+            .fetch_all(p).await?))
+    }
+
+    /// An inbound message's ticket (None: ticket-less), if the row exists.
+    pub async fn inbound_message_ticket(&self, id: i64) -> Result<Option<Option<i64>>> {
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT ticket_id FROM messages WHERE id = $1 AND direction = 'in'")
+            .bind(id).fetch_optional(p).await?),
+        )
+    }
+
+    /// A quarantined mail's raw bytes, and what it was released as (if it was).
+    pub async fn quarantined(&self, id: i64) -> Result<Option<(Vec<u8>, Option<String>)>> {
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_as::<_, (Vec<u8>, Option<String>)>(
+            "SELECT raw, released_as FROM quarantine WHERE id = $1")
+            .bind(id).fetch_optional(p).await?),
+        )
+    }
+
+    /// Marks a quarantined mail released; false when it was released already.
+    pub async fn mark_quarantine_released(
+        &self,
+        id: i64,
+        released_as: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let done = on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE quarantine SET released_at = $1, released_as = $2 WHERE id = $3 AND released_at IS NULL")
+            .bind(now).bind(released_as).bind(id).execute(p).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Records an event on a ticket outside a batch (an operator's action).
+    pub async fn add_event(
+        &self,
+        ticket_id: i64,
+        kind: &str,
+        detail: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        on_pool!(&self.pool, p => sqlx::query(
+            "INSERT INTO events (ticket_id, message_row, kind, detail, created_at) VALUES ($1, NULL, $2, $3, $4)")
+            .bind(ticket_id).bind(kind).bind(detail).bind(now).execute(p).await.map(|_| ())?);
+        Ok(())
     }
 
     /// The committed position of an IMAP folder: (UIDVALIDITY, last UID).

@@ -149,6 +149,23 @@ pub struct AttachmentData {
     pub data: Vec<u8>,
 }
 
+/// A stored mail that belongs to no ticket (an auto-reply or bounce that
+/// answers nothing, a dropped or ignored mail): `mailroom suspended list`.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct SuspendedRow {
+    pub id: i64,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
+    #[serde(rename = "from")]
+    pub from_addr: String,
+    pub subject: String,
+    /// The mail's Date header.
+    pub date: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub origin: Option<String>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct QuarantineRow {
     pub id: i64,
@@ -157,6 +174,8 @@ pub struct QuarantineRow {
     pub sha256: String,
     pub size: i64,
     pub created_at: DateTime<Utc>,
+    pub released_at: Option<DateTime<Utc>>,
+    pub released_as: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

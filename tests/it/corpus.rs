@@ -17,13 +17,15 @@ const COLUMNS: &[&str] = &[
     "agent",
     "bounce",
     "autoreply",
+    "bulk",
     "own_loop",
     "parse_error",
     "panic",
 ];
 
-/// `mime/` messages that may be classified AutoReply because they really carry
-/// automatic-mail headers (DESIGN §6). Each entry says which header and why.
+/// `mime/` messages that may be classified AutoReply or Bulk because they
+/// really carry automatic-mail headers (DESIGN §6). Each entry says which
+/// header and why. List mail is Bulk: a ticket without acknowledgement.
 const MIME_AUTOREPLY_JUSTIFIED: &[&str] = &[
     // "[Fwd: Netscape Enterprise vs. Apache Secure]": a post relayed by the
     // new-httpd list (1990s majordomo): `Precedence: bulk`, `Sender:
@@ -206,7 +208,7 @@ fn check(category: &str, file: &str, outcome: &Outcome) -> Result<(), String> {
         (
             "mime",
             Outcome::Classified {
-                class: Class::AutoReply { .. },
+                class: Class::AutoReply { .. } | Class::Bulk { .. },
                 mail,
             },
         ) => {

@@ -111,3 +111,78 @@ both_backends! {
         assert!(events_text(&env.ticket("MR-4")).contains("no new notification: 3 notifications to bob@example.test in the last hour (limit 3, RFC 3834)"), "{}", events_text(&env.ticket("MR-4")));
     }
 }
+
+both_backends! {
+    fn bulk_mail_is_a_ticket_without_acknowledgement(b) {
+        let env = Env::new(b);
+        let o = env.ingest(&mail("news@vendor.test", "Our November newsletter", "nl1@vendor.test", "List-Id: <news.vendor.test>\r\nList-Unsubscribe: <mailto:u@vendor.test>\r\n", "News!"));
+        assert_eq!(o["outcome"], "created", "{o}");
+        let t = env.ticket("MR-1");
+        assert_eq!(t["tags"], serde_json::json!(["bulk"]));
+        assert!(events_text(&t).contains("no acknowledgement: bulk mail (mailing list mail (List-Id: <news.vendor.test>)), tagged bulk"), "{}", events_text(&t));
+        assert!(env.outbox().iter().all(|r| r["kind"] != "ack"), "never acknowledged");
+        // An out-of-office that answers nothing stays ticket-less.
+        let o = env.ingest(&mail("away@customer.test", "Out of office", "ooo1@customer.test", "Auto-Submitted: auto-replied\r\n", "I am away"));
+        assert_eq!(o["outcome"], "autoreply");
+        assert!(o["ref"].is_null());
+    }
+
+    fn rules_can_drop_bulk_mail_and_it_stays_recoverable(b) {
+        let env = Env::new(b);
+        std::fs::write(env.path("rules.toml"), "[[rule]]\nname = \"newsletters\"\nwhen = { header = { name = \"List-Id\", contains = \".\" } }\nthen = { drop = true }\n\n[[rule]]\nname = \"rest\"\nwhen = {}\nthen = { priority = \"normal\" }\n").expect("rules");
+        let text = std::fs::read_to_string(&env.config).expect("config");
+        std::fs::write(&env.config, format!("{text}\n[rules]\nfile = \"{}\"\n", env.path("rules.toml").display())).expect("config");
+        let o = env.ingest(&mail("news@vendor.test", "Newsletter", "nl2@vendor.test", "List-Id: <news.vendor.test>\r\n", "News!"));
+        assert_eq!(o["outcome"], "ignored", "{o}");
+        let o = env.ingest(&mail("away@customer.test", "Automatic reply: hello", "ooo2@customer.test", "Auto-Submitted: auto-replied\r\n", "I am away"));
+        assert_eq!(o["outcome"], "autoreply");
+        let list: serde_json::Value = serde_json::from_str(&env.run_ok(&["suspended", "list", "--json"])).expect("json");
+        let rows = list.as_array().expect("array");
+        assert_eq!(rows.len(), 2, "{list}");
+        assert_eq!(rows[0]["kind"], "ignored");
+        assert_eq!(rows[0]["from"], "news@vendor.test");
+        assert!(rows[0]["reason"].as_str().unwrap_or("").contains("dropped by the rules"));
+        assert_eq!(rows[1]["kind"], "autoreply");
+        assert_eq!(rows[1]["subject"], "Automatic reply: hello");
+        assert!(rows[1]["date"].is_string());
+        // The out-of-office was a person after all: release it.
+        let id = rows[1]["id"].as_i64().expect("id").to_string();
+        let out = env.run_ok(&["suspended", "release", &id]);
+        assert!(out.contains("released: created MR-1"), "{out}");
+        let t = env.ticket("MR-1");
+        assert_eq!(t["customer"], "away@customer.test");
+        assert_eq!(kinds(&t)[0], "customer");
+        assert!(events_text(&t).contains("released by an operator"), "{}", events_text(&t));
+        assert!(env.outbox().iter().any(|r| r["kind"] == "ack"), "released as customer mail: acknowledged");
+        let again = env.run(&["suspended", "release", &id]);
+        assert!(!again.status.success());
+        assert!(String::from_utf8_lossy(&again.stderr).contains("already on MR-1: releasing twice is refused"));
+        let list: serde_json::Value = serde_json::from_str(&env.run_ok(&["suspended", "list", "--json"])).expect("json");
+        assert_eq!(list.as_array().map(|a| a.len()), Some(1));
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), 2, "the stored copy joined the ticket: not stored twice");
+    }
+
+    fn quarantine_release_runs_the_pipeline_again(b) {
+        let env = Env::with_config(b, &BASE.replace("[mailroom]", "[mailroom]\nmax_message_size = \"1KiB\""), "");
+        let o = env.ingest(&mail("alice@customer.test", "Big", "q1@customer.test", "", &"x".repeat(3000)));
+        assert_eq!(o["outcome"], "quarantined");
+        let o = env.ingest("Subject: no sender\r\n\r\nbody\r\n");
+        assert_eq!(o["outcome"], "quarantined");
+        // The limit was too strict: raise it and release the big mail.
+        let text = std::fs::read_to_string(&env.config).expect("config").replace("max_message_size = \"1KiB\"", "max_message_size = \"1MiB\"");
+        std::fs::write(&env.config, text).expect("config");
+        let out = env.run_ok(&["quarantine", "release", "1"]);
+        assert!(out.contains("released: created MR-1"), "{out}");
+        assert!(events_text(&env.ticket("MR-1")).contains("quarantined message 1 released by an operator: created MR-1"));
+        let again = env.run(&["quarantine", "release", "1"]);
+        assert!(!again.status.success());
+        assert!(String::from_utf8_lossy(&again.stderr).contains("released already (created MR-1): releasing twice is refused"));
+        // A mail that still cannot be taken in stays where it is.
+        let bad = env.run(&["quarantine", "release", "2"]);
+        assert!(!bad.status.success());
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("still cannot be taken in: no usable sender"), "{}", String::from_utf8_lossy(&bad.stderr));
+        let q: serde_json::Value = serde_json::from_str(&env.run_ok(&["quarantine", "--json"])).expect("json");
+        assert_eq!(q[0]["released_as"], "created MR-1");
+        assert!(q[1]["released_at"].is_null());
+    }
+}

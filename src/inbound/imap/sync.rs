@@ -390,6 +390,7 @@ impl ImapSource {
                     raw: format!("{origin}: {reason}").into_bytes(),
                     origin,
                     rejected: Some(reason.clone()),
+                    adopt: None,
                 });
                 continue;
             }
@@ -403,6 +404,7 @@ impl ImapSource {
                              (mailroom.max_message_size); only its header was fetched and is kept here"
                         )
                     }),
+                    adopt: None,
                 }),
                 // Expunged by another client between listing and fetching.
                 None => {

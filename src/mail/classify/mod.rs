@@ -23,6 +23,10 @@ pub enum Class {
     Bounce { reason: String },
     /// Machine-sent mail that must never be answered or change a ticket's status.
     AutoReply { reason: String },
+    /// Bulk or list mail (newsletters, notifications of other systems): a
+    /// ticket without acknowledgement when it answers nothing, so rules can
+    /// route or drop it; never answered.
+    Bulk { reason: String },
     /// Mailroom's own mail coming back.
     OwnLoop { reason: String },
 }
@@ -34,15 +38,17 @@ impl Class {
             Class::AgentCandidate => "agent",
             Class::Bounce { .. } => "bounce",
             Class::AutoReply { .. } => "autoreply",
+            Class::Bulk { .. } => "bulk",
             Class::OwnLoop { .. } => "own_loop",
         }
     }
 
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Class::Bounce { reason } | Class::AutoReply { reason } | Class::OwnLoop { reason } => {
-                Some(reason)
-            }
+            Class::Bounce { reason }
+            | Class::AutoReply { reason }
+            | Class::Bulk { reason }
+            | Class::OwnLoop { reason } => Some(reason),
             _ => None,
         }
     }
@@ -197,19 +203,22 @@ impl Classifier {
             return Class::AutoReply { reason: why };
         }
 
-        // 7. Auto-replies and bulk mail (DESIGN §6).
-        if let Some(v) = auto_submitted {
+        // 7. Auto-replies: a machine answering a mail (DESIGN §6). They win over
+        // bulk headers: an out-of-office often carries Precedence: bulk too.
+        if let Some(v) = auto_submitted
+            && v.trim().to_ascii_lowercase().starts_with("auto-replied")
+        {
             return Class::AutoReply {
                 reason: format!("Auto-Submitted: {v}"),
             };
         }
-        if let Some(p) = &m.auto.precedence {
-            let p = p.to_ascii_lowercase();
-            if ["bulk", "junk", "list", "auto_reply", "auto-reply"].contains(&p.as_str()) {
-                return Class::AutoReply {
-                    reason: format!("Precedence: {p}"),
-                };
-            }
+        let precedence = m.auto.precedence.as_deref().map(str::to_ascii_lowercase);
+        if let Some(p) = &precedence
+            && ["auto_reply", "auto-reply"].contains(&p.as_str())
+        {
+            return Class::AutoReply {
+                reason: format!("Precedence: {p}"),
+            };
         }
         if let Some(v) = &m.auto.x_auto_response_suppress {
             let lv = v.to_ascii_lowercase();
@@ -222,19 +231,14 @@ impl Classifier {
                 };
             }
         }
-        if let Some(l) = &m.auto.list_id {
-            return Class::AutoReply {
-                reason: format!("mailing list mail (List-Id: {l})"),
-            };
-        }
-        if m.auto.list_unsubscribe {
-            return Class::AutoReply {
-                reason: "bulk mail (List-Unsubscribe present)".into(),
-            };
-        }
         if m.auto.x_autoreply {
             return Class::AutoReply {
                 reason: "X-Autoreply header".into(),
+            };
+        }
+        if self.autoreply_subjects.is_match(&m.subject) {
+            return Class::AutoReply {
+                reason: format!("auto-reply subject {:?}", m.subject),
             };
         }
         if null_return_path {
@@ -242,9 +246,29 @@ impl Classifier {
                 reason: "empty Return-Path (<>): sent by a machine".into(),
             };
         }
-        if self.autoreply_subjects.is_match(&m.subject) {
-            return Class::AutoReply {
-                reason: format!("auto-reply subject {:?}", m.subject),
+
+        // 8. Bulk and list mail: never acknowledged, but a real ticket (rules
+        // may route or drop it), so nobody's mail is hidden out of sight.
+        if let Some(v) = auto_submitted {
+            return Class::Bulk {
+                reason: format!("Auto-Submitted: {v}"),
+            };
+        }
+        if let Some(p) = &precedence
+            && ["bulk", "junk", "list"].contains(&p.as_str())
+        {
+            return Class::Bulk {
+                reason: format!("Precedence: {p}"),
+            };
+        }
+        if let Some(l) = &m.auto.list_id {
+            return Class::Bulk {
+                reason: format!("mailing list mail (List-Id: {l})"),
+            };
+        }
+        if m.auto.list_unsubscribe {
+            return Class::Bulk {
+                reason: "bulk mail (List-Unsubscribe present)".into(),
             };
         }
 
@@ -320,18 +344,31 @@ mod tests {
     fn auto_headers() {
         for h in [
             "Auto-Submitted: auto-replied\r\n",
+            "X-Auto-Response-Suppress: All\r\n",
+            "X-Auto-Response-Suppress: OOF, AutoReply\r\n",
+            "Return-Path: <>\r\n",
+            "X-Autoreply: yes\r\n",
+            // An out-of-office with list headers is still an out-of-office.
+            "Precedence: bulk\r\nAuto-Submitted: auto-replied\r\n",
+        ] {
+            let c = class_of(&format!("From: a@c.test\r\nSubject: hello\r\n{h}"), "x");
+            assert!(matches!(c, Class::AutoReply { .. }), "{h}: {c:?}");
+        }
+        let c = class_of(
+            "From: a@c.test\r\nSubject: Out of office\r\nPrecedence: bulk\r\n",
+            "x",
+        );
+        assert!(matches!(c, Class::AutoReply { .. }), "{c:?}");
+        for h in [
             "Auto-Submitted: auto-generated\r\n",
             "Precedence: bulk\r\n",
             "Precedence: list\r\n",
             "Precedence: junk\r\n",
-            "X-Auto-Response-Suppress: All\r\n",
-            "X-Auto-Response-Suppress: OOF, AutoReply\r\n",
             "List-Id: <users.lists.test>\r\n",
             "List-Unsubscribe: <mailto:u@lists.test>\r\n",
-            "Return-Path: <>\r\n",
         ] {
             let c = class_of(&format!("From: a@c.test\r\nSubject: hello\r\n{h}"), "x");
-            assert!(matches!(c, Class::AutoReply { .. }), "{h}: {c:?}");
+            assert!(matches!(c, Class::Bulk { .. }), "{h}: {c:?}");
         }
         let c = class_of(
             "From: a@c.test\r\nAuto-Submitted: no\r\nSubject: hello\r\n",

@@ -104,6 +104,10 @@ pub struct ParsedMail {
     pub text: String,
     /// Sanitized HTML body, when the mail has one.
     pub html: Option<String>,
+    /// The HTML body as sent, unsanitized: only for quote stripping, whose
+    /// markers (gmail_quote, divRplyFwdMsg, …) live in the attributes that
+    /// sanitizing removes. Never stored or shown.
+    pub html_source: Option<String>,
     pub attachments: Vec<Attachment>,
     pub auto: AutoHeaders,
     pub report: ReportEvidence,
@@ -195,10 +199,11 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
     let text = text_parts.join("\n");
     // mail-parser lists a text/plain part among the HTML bodies of a text-only
     // mail (and renders it as HTML): only a real text/html part counts.
-    let html = msg.html_bodies().find_map(|p| match &p.body {
-        PartType::Html(h) => Some(sanitize_html(h)),
+    let html_source = msg.html_bodies().find_map(|p| match &p.body {
+        PartType::Html(h) => Some(h.to_string()),
         _ => None,
     });
+    let html = html_source.as_deref().map(sanitize_html);
 
     // Attachment names and types now; the bytes are moved out of the parsed
     // message at the very end, so a 30 MiB attachment is not copied twice.
@@ -292,6 +297,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         references,
         text,
         html,
+        html_source,
         attachments,
         auto,
         report,

@@ -1,0 +1,4 @@
+-- A quarantined mail released (processed again after a fix): when, and what
+-- it became. Releasing twice is refused.
+ALTER TABLE quarantine ADD COLUMN released_at TIMESTAMPTZ;
+ALTER TABLE quarantine ADD COLUMN released_as TEXT;
