@@ -236,6 +236,7 @@ impl Pipeline {
             kind,
             message_id: mail.message_id.clone(),
             content_hash: mail.content_hash.clone(),
+            text_hash: Some(mail.text_hash.clone()),
             from_addr: mail.from.email.clone(),
             from_name: mail.from.name.clone(),
             to_addrs: join(&mail.to),

@@ -71,7 +71,8 @@ pub(crate) struct FollowUpPlan {
 
 impl Pipeline {
     pub(crate) fn decide(&self, u: &UnitOfWork<'_>, mail: &ParsedMail) -> Decision {
-        if let Some(ticket) = u.find_message(&mail.message_id, &mail.content_hash) {
+        if let Some(ticket) = u.find_message(&mail.message_id, &mail.content_hash, &mail.text_hash)
+        {
             return Decision::Duplicate {
                 ticket,
                 message_id: mail.message_id.clone(),

@@ -415,6 +415,7 @@ impl Pipeline {
             kind: p.kind,
             message_id: message_id.clone(),
             content_hash: String::new(),
+            text_hash: None,
             from_addr: self.support.email.clone(),
             from_name: p.from_name,
             to_addrs: p.to_addrs,

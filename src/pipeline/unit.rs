@@ -88,12 +88,20 @@ impl<'a> UnitOfWork<'a> {
         self.now
     }
 
-    /// The ticket of the stored copy of this exact mail: `Some(ticket)` when stored.
-    pub fn find_message(&self, message_id: &str, content_hash: &str) -> Option<Option<i64>> {
+    /// The ticket of the stored copy of this mail: `Some(ticket)` when stored.
+    /// A copy is the same Message-ID with the same content, or with the same
+    /// sender, date, subject and decoded text (a relay re-encoded it). Another
+    /// mail that reuses a Message-ID is not a copy.
+    pub fn find_message(
+        &self,
+        message_id: &str,
+        content_hash: &str,
+        text_hash: &str,
+    ) -> Option<Option<i64>> {
         self.refs
             .get(message_id)?
             .iter()
-            .find(|r| r.content_hash == content_hash)
+            .find(|r| r.content_hash == content_hash || r.text_hash.as_deref() == Some(text_hash))
             .map(|r| r.ticket_id)
     }
 
@@ -253,6 +261,7 @@ impl<'a> UnitOfWork<'a> {
             .push(StoredRef {
                 message_id: m.message_id.clone(),
                 content_hash: m.content_hash.clone(),
+                text_hash: m.text_hash.clone(),
                 ticket_id: m.ticket_id,
                 kind: m.kind,
                 recipient: m.recipient.clone(),

@@ -51,6 +51,7 @@ pub struct BatchKeys {
 pub struct StoredRef {
     pub message_id: String,
     pub content_hash: String,
+    pub text_hash: Option<String>,
     pub ticket_id: Option<i64>,
     #[sqlx(try_from = "String")]
     pub kind: MessageKind,
@@ -116,6 +117,8 @@ pub struct NewMessage<'a> {
     pub kind: MessageKind,
     pub message_id: String,
     pub content_hash: String,
+    /// Inbound mail only (`ParsedMail::text_hash`).
+    pub text_hash: Option<String>,
     pub from_addr: String,
     pub from_name: Option<String>,
     pub to_addrs: String,
@@ -258,7 +261,7 @@ impl Tx {
         let mut l = Loaded::default();
         let ids = sorted(keys.message_ids.iter().cloned());
         let refs = select_in!(self, StoredRef, ids, |list| format!(
-            "SELECT message_id, content_hash, ticket_id, kind, recipient FROM messages \
+            "SELECT message_id, content_hash, text_hash, ticket_id, kind, recipient FROM messages \
              WHERE message_id IN ({list})"
         ));
         for r in refs {
@@ -406,16 +409,17 @@ impl Tx {
             .collect();
         for chunk in w.messages.chunks(MESSAGES_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO messages (id, ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, \
-                 to_addrs, cc_addrs, recipient, subject, sent_at, in_reply_to, refs, thread_index, text_body, html_body, \
-                 origin, reason, raw, raw_codec, created_at) VALUES {}",
-                params.rows(chunk.len(), 23)
+                "INSERT INTO messages (id, ticket_id, direction, kind, message_id, content_hash, text_hash, from_addr, \
+                 from_name, to_addrs, cc_addrs, recipient, subject, sent_at, in_reply_to, refs, thread_index, text_body, \
+                 html_body, origin, reason, raw, raw_codec, created_at) VALUES {}",
+                params.rows(chunk.len(), 24)
             );
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for (id, m) in chunk {
                     q = q.bind(*id).bind(m.ticket_id).bind(m.direction.as_str()).bind(m.kind.as_str())
-                        .bind(m.message_id.as_str()).bind(m.content_hash.as_str()).bind(m.from_addr.as_str())
+                        .bind(m.message_id.as_str()).bind(m.content_hash.as_str()).bind(m.text_hash.as_deref())
+                        .bind(m.from_addr.as_str())
                         .bind(m.from_name.as_deref()).bind(m.to_addrs.as_str()).bind(m.cc_addrs.as_str())
                         .bind(m.recipient.as_deref()).bind(m.subject.as_str()).bind(m.sent_at)
                         .bind(m.in_reply_to.as_str()).bind(m.refs.as_str()).bind(m.thread_index.as_deref())

@@ -186,3 +186,27 @@ both_backends! {
         assert!(q[1]["released_at"].is_null());
     }
 }
+
+both_backends! {
+    fn copies_through_relays_and_filters_are_duplicates(b) {
+        let env = Env::new(b);
+        let head = "From: Alice <alice@customer.test>\r\nTo: support@example.test\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nMessage-ID: <relay1@customer.test>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n";
+        let qp = format!("{head}Content-Transfer-Encoding: quoted-printable\r\n\r\nSch=C3=B6ne Gr=C3=BC=C3=9Fe, der Export h=C3=A4ngt.\r\n");
+        assert_eq!(env.ingest(&qp)["outcome"], "created");
+        // The same mail after a mailing relay: signed, scanned, re-encoded as base64.
+        let b64 = format!(
+            "DKIM-Signature: v=1; a=rsa-sha256; d=relay.test; b=abc\r\nARC-Seal: i=1; cv=none\r\nARC-Message-Signature: i=1\r\nX-Forwarded-To: support@example.test\r\nX-Spam-Score: 0.1\r\nX-Rspamd-Server: r1\r\nX-Virus-Scanned: clean\r\nX-MS-Exchange-Organization-SCL: -1\r\nX-Google-Smtp-Source: AGHT\r\nReceived-SPF: pass\r\n{head}Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            "U2Now7ZuZSBHcsO8w59lLCBkZXIgRXhwb3J0IGjDpG5ndC4="
+        );
+        let o = env.ingest(&b64);
+        assert_eq!(o["outcome"], "duplicate", "{o}");
+        assert_eq!(o["ref"], "MR-1");
+        // Only the filter headers differ: duplicate by content.
+        let filtered = format!("X-Spam-Status: No\r\nARC-Authentication-Results: i=1\r\n{qp}");
+        assert_eq!(env.ingest(&filtered)["outcome"], "duplicate");
+        // The same Message-ID with other text is another mail, never lost.
+        let other = qp.replace("der Export h=C3=A4ngt.", "noch eine Frage.");
+        assert_eq!(env.ingest(&other)["outcome"], "created");
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), 2);
+    }
+}

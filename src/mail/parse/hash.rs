@@ -19,14 +19,55 @@ const TRANSPORT_HEADERS: &[&str] = &[
     "arc-message-signature",
     "arc-authentication-results",
     "received-spf",
-    "x-spam-status",
-    "x-spam-score",
-    "x-spam-level",
-    "x-spam-flag",
-    "x-spam-checker-version",
-    "x-virus-scanned",
+    "dkim-signature",
     "x-mailroom-origin",
 ];
+
+/// Header families that relays, filters and mail providers add on the way.
+const TRANSPORT_PREFIXES: &[&str] = &[
+    "arc-",
+    "x-forwarded-",
+    "x-spam-",
+    "x-rspamd-",
+    "x-virus-",
+    "x-ms-exchange-",
+    "x-google-",
+];
+
+fn is_transport(name: &str) -> bool {
+    TRANSPORT_HEADERS.contains(&name) || TRANSPORT_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// SHA-256 of what a person sees in a mail: sender, date, subject, the decoded
+/// text and the attachments' hashes. A relay that re-encodes the body
+/// (quoted-printable to base64) changes the content hash but not this.
+pub fn text_hash(
+    from: &str,
+    date: Option<i64>,
+    subject: &str,
+    text: &str,
+    attachments: &[&str],
+) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        from,
+        &date.map(|d| d.to_string()).unwrap_or_default(),
+        subject,
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    // Line endings and trailing blanks vary with the transfer encoding.
+    for line in text.lines() {
+        h.update(line.trim_end().as_bytes());
+        h.update(b"\n");
+    }
+    for a in attachments {
+        h.update(b"\0");
+        h.update(a.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
 
 /// SHA-256 over the header fields that are not transport headers, then the body.
 /// The same mail delivered twice (other Received/Delivered-To) hashes the same.
@@ -38,7 +79,7 @@ pub fn content_hash(raw: &[u8]) -> String {
         let name = String::from_utf8_lossy(&field[..name_end])
             .trim()
             .to_ascii_lowercase();
-        if TRANSPORT_HEADERS.contains(&name.as_str()) {
+        if is_transport(&name) {
             continue;
         }
         // Line endings are normalised: one hop may rewrite CRLF to LF.
@@ -112,5 +153,10 @@ mod tests {
         assert_eq!(a, content_hash(lf_only.as_bytes()));
         let other_body = SIMPLE.replace("Hello there", "Hello again");
         assert_ne!(a, content_hash(other_body.as_bytes()));
+        let filtered = SIMPLE.replace(
+            "Received: from a by b\r\n",
+            "DKIM-Signature: v=1; a=rsa-sha256; d=c.test\r\nARC-Seal: i=1\r\nX-Forwarded-For: x\r\nX-Spam-Score: 1\r\nX-Rspamd-Queue-Id: 1\r\nX-Virus-Status: clean\r\nX-MS-Exchange-Organization-SCL: 1\r\nX-Google-Smtp-Source: y\r\nReceived-SPF: pass\r\n",
+        );
+        assert_eq!(a, content_hash(filtered.as_bytes()));
     }
 }

@@ -15,7 +15,7 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 pub use address::DAEMON_LOCAL_PARTS;
-pub use hash::content_hash;
+pub use hash::{content_hash, text_hash};
 pub use header_values::strip_brackets;
 
 use address::{first_mailbox, machine_sender, mailboxes};
@@ -92,6 +92,9 @@ pub struct ParsedMail {
     pub message_id_synthetic: bool,
     /// SHA-256 of the message without transport headers (Received, Delivered-To, …).
     pub content_hash: String,
+    /// SHA-256 of sender, date, subject, decoded text and attachments: the same
+    /// mail re-encoded by a relay has the same one (`hash::text_hash`).
+    pub text_hash: String,
     pub from: Mailbox,
     pub reply_to: Option<Mailbox>,
     pub to: Vec<Mailbox>,
@@ -283,10 +286,19 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         });
     }
 
+    let attachment_hashes: Vec<&str> = attachments.iter().map(|a| a.sha256.as_str()).collect();
+    let text_hash = text_hash(
+        &from.email,
+        date.map(|d| d.timestamp()),
+        &subject,
+        &text,
+        &attachment_hashes,
+    );
     Ok(ParsedMail {
         message_id,
         message_id_synthetic: synthetic,
         content_hash,
+        text_hash,
         from,
         reply_to,
         to,
