@@ -210,3 +210,19 @@ both_backends! {
         assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), 2);
     }
 }
+
+both_backends! {
+    fn nul_characters_do_not_quarantine_a_mail(b) {
+        let env = Env::new(b);
+        let raw = "From: =?utf-8?q?Al=00ice?= <alice@customer.test>\r\nTo: support@example.test\r\nSubject: =?utf-8?q?Export=00_broken?=\r\nMessage-ID: <nul1@customer.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nIt=00 fails.\r\n--B\r\nContent-Type: text/plain; name=\"=?utf-8?q?log=00.txt?=\"\r\nContent-Disposition: attachment; filename=\"=?utf-8?q?log=00.txt?=\"\r\n\r\nline\r\n--B--\r\n";
+        let o = env.ingest(raw);
+        assert_eq!(o["outcome"], "created", "{o}");
+        let t = env.ticket("MR-1");
+        assert_eq!(t["subject"], "Export broken");
+        assert_eq!(t["customer_name"], "Alice");
+        let m = &messages(&t)[0];
+        assert!(m["text"].as_str().unwrap_or("").contains("It fails."), "{}", m["text"]);
+        assert_eq!(m["attachments"][0]["filename"], "log.txt");
+        env.flush_outbox();
+    }
+}

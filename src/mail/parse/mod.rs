@@ -286,19 +286,11 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         });
     }
 
-    let attachment_hashes: Vec<&str> = attachments.iter().map(|a| a.sha256.as_str()).collect();
-    let text_hash = text_hash(
-        &from.email,
-        date.map(|d| d.timestamp()),
-        &subject,
-        &text,
-        &attachment_hashes,
-    );
-    Ok(ParsedMail {
+    let mut mail = ParsedMail {
         message_id,
         message_id_synthetic: synthetic,
         content_hash,
-        text_hash,
+        text_hash: String::new(),
         from,
         reply_to,
         to,
@@ -316,7 +308,83 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         size: raw.len(),
         headers,
         reply: std::sync::OnceLock::new(),
-    })
+    };
+    mail.scrub_nul();
+    let attachment_hashes: Vec<&str> = mail.attachments.iter().map(|a| a.sha256.as_str()).collect();
+    mail.text_hash = text_hash(
+        &mail.from.email,
+        mail.date.map(|d| d.timestamp()),
+        &mail.subject,
+        &mail.text,
+        &attachment_hashes,
+    );
+    Ok(mail)
+}
+
+/// Removes NUL characters (`=00` in an encoded word, a NUL in a body):
+/// PostgreSQL's text type cannot hold them, and no reader needs them, so both
+/// backends store the same.
+fn scrub(s: &mut String) {
+    if s.contains('\0') {
+        s.retain(|c| c != '\0');
+    }
+}
+
+impl ParsedMail {
+    fn scrub_nul(&mut self) {
+        let boxes = std::iter::once(&mut self.from)
+            .chain(self.reply_to.iter_mut())
+            .chain(self.to.iter_mut())
+            .chain(self.cc.iter_mut());
+        for m in boxes {
+            scrub(&mut m.email);
+            if let Some(n) = &mut m.name {
+                scrub(n);
+            }
+        }
+        for s in [&mut self.message_id, &mut self.subject, &mut self.text] {
+            scrub(s);
+        }
+        for s in self.html.iter_mut().chain(self.html_source.iter_mut()) {
+            scrub(s);
+        }
+        for s in self
+            .in_reply_to
+            .iter_mut()
+            .chain(self.references.iter_mut())
+            .chain(self.report.original_message_ids.iter_mut())
+            .chain(self.report.dsn_action.iter_mut())
+            .chain(self.report.dsn_status.iter_mut())
+            .chain(self.auto.loop_values.iter_mut())
+        {
+            scrub(s);
+        }
+        let a = &mut self.auto;
+        for s in [
+            &mut a.auto_submitted,
+            &mut a.precedence,
+            &mut a.x_auto_response_suppress,
+            &mut a.list_id,
+            &mut a.return_path,
+            &mut a.x_failed_recipients,
+            &mut a.feedback_type,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            scrub(s);
+        }
+        for (n, v) in &mut self.headers {
+            scrub(n);
+            scrub(v);
+        }
+        for at in &mut self.attachments {
+            scrub(&mut at.content_type);
+            for s in at.filename.iter_mut().chain(at.content_id.iter_mut()) {
+                scrub(s);
+            }
+        }
+    }
 }
 
 /// Some exports and fixtures put whitespace-only lines before the header block;
