@@ -52,6 +52,16 @@ impl ThreadKeys {
     }
 }
 
+/// A References chain bounded to `max` IDs: the thread root and the newest.
+pub fn capped_references(refs: &[String], max: usize) -> Vec<String> {
+    if refs.len() <= max || max < 2 {
+        return refs.iter().take(max).cloned().collect();
+    }
+    let mut out = vec![refs[0].clone()];
+    out.extend(refs[refs.len() - (max - 1)..].iter().cloned());
+    out
+}
+
 /// IDs to look up, most specific first: In-Reply-To, then References from the
 /// newest back; de-duplicated and bounded.
 pub fn referenced_ids(in_reply_to: &[String], references: &[String]) -> Vec<String> {
@@ -104,6 +114,17 @@ mod tests {
         assert_eq!(k.subject_tag("Re: help MR-1042"), None);
         assert_eq!(k.subject_tag("Re: help [XY-3]"), None);
         assert_eq!(ThreadKeys::new("XY").subject_tag("[XY-3]"), Some(3));
+    }
+
+    #[test]
+    fn stored_references_keep_root_and_newest() {
+        let many: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        let c = capped_references(&many, MAX_REFERENCES);
+        assert_eq!(c.len(), MAX_REFERENCES);
+        assert_eq!(c[0], "0");
+        assert_eq!(c[1], "437");
+        assert_eq!(c.last().map(String::as_str), Some("499"));
+        assert_eq!(capped_references(&many[..3], MAX_REFERENCES).len(), 3);
     }
 
     #[test]

@@ -10,7 +10,12 @@ use super::outgoing::Notify;
 use super::unit::{NewTicket, UnitOfWork};
 use super::{Incoming, Outcome, OutcomeKind, Pipeline};
 use crate::mail::parse::ParsedMail;
+use crate::mail::thread::{MAX_REFERENCES, capped_references};
 use crate::store::{NewEvent, NewMessage, TicketRow};
+
+/// Addresses recorded as participants from one mail's To/Cc: a mail to a
+/// thousand recipients must not make every answer go to all of them.
+const MAX_PARTICIPANTS_PER_MAIL: usize = 100;
 
 /// How long a staff address whose mail bounced gets nothing (DESIGN §6).
 const STAFF_BOUNCE_HOLD_HOURS: i64 = 24;
@@ -244,8 +249,8 @@ impl Pipeline {
             recipient: None,
             subject: mail.subject.clone(),
             sent_at: mail.date,
-            in_reply_to: mail.in_reply_to.join(" "),
-            refs: mail.references.join(" "),
+            in_reply_to: capped_references(&mail.in_reply_to, MAX_REFERENCES).join(" "),
+            refs: capped_references(&mail.references, MAX_REFERENCES).join(" "),
             thread_index: mail.header("Thread-Index").map(str::to_string),
             // The text and HTML are derived from the stored raw bytes when read
             // (`mail::parse::bodies`): storing them again would more than double
@@ -304,8 +309,8 @@ impl Pipeline {
         });
         let id = ticket.id;
         let row = self.store_inbound(u, m, Some(id), MessageKind::Customer, None);
-        self.add_participants(u, id, mail, true);
         let mut ev = Events::new(id, row, notes);
+        self.add_participants(u, id, mail, true, &mut ev);
         ev.push("threading", thread.via.clone());
         for note in &thread.notes {
             ev.push("threading", note.clone());
@@ -345,12 +350,12 @@ impl Pipeline {
         } = plan;
         let mail = m.mail;
         let row = self.store_inbound(u, m, Some(ticket.id), MessageKind::Customer, None);
+        let mut ev = Events::new(ticket.id, row, notes);
         // Someone answering internal mail (a forwarded notification) is not
         // part of the customer's conversation.
         if thread.internal_to.is_none() {
-            self.add_participants(u, ticket.id, mail, false);
+            self.add_participants(u, ticket.id, mail, false, &mut ev);
         }
-        let mut ev = Events::new(ticket.id, row, notes);
         ev.push(
             "threading",
             format!("follow-up from {}: {}", mail.from.email, thread.via),
@@ -473,13 +478,16 @@ impl Pipeline {
 
     /// The customer, their Reply-To and everyone they Cc'd (except mailroom and
     /// agents). On the mail that opens a ticket the sender is the customer; on
-    /// a follow-up, a new sender joins the Cc of the conversation.
+    /// a follow-up, a new sender joins the Cc of the conversation. At most
+    /// `MAX_PARTICIPANTS_PER_MAIL` addresses of one mail; the event says how
+    /// many were left out.
     fn add_participants(
         &self,
         u: &mut UnitOfWork<'_>,
         ticket_id: i64,
         mail: &ParsedMail,
         first: bool,
+        ev: &mut Events,
     ) {
         let internal = |e: &str| self.classifier.is_own_address(e) || self.classifier.is_agent(e);
         let reply = mail.reply_address();
@@ -492,10 +500,24 @@ impl Pipeline {
         } else if !internal(&reply.email) {
             u.add_participant(ticket_id, &reply.email, "cc");
         }
-        for cc in mail.cc.iter().chain(mail.to.iter()) {
-            if !internal(&cc.email) {
-                u.add_participant(ticket_id, &cc.email, "cc");
-            }
+        let others: Vec<&str> = mail
+            .cc
+            .iter()
+            .chain(mail.to.iter())
+            .map(|m| m.email.as_str())
+            .filter(|e| !internal(e))
+            .collect();
+        for e in others.iter().take(MAX_PARTICIPANTS_PER_MAIL) {
+            u.add_participant(ticket_id, e, "cc");
+        }
+        if others.len() > MAX_PARTICIPANTS_PER_MAIL {
+            ev.push(
+                "participants",
+                format!(
+                    "{} more addresses in To/Cc were not recorded (at most {MAX_PARTICIPANTS_PER_MAIL} per mail)",
+                    others.len() - MAX_PARTICIPANTS_PER_MAIL
+                ),
+            );
         }
     }
 }

@@ -226,3 +226,19 @@ both_backends! {
         env.flush_outbox();
     }
 }
+
+both_backends! {
+    fn one_mail_cannot_flood_participants_or_references(b) {
+        let env = Env::new(b);
+        let cc: Vec<String> = (0..150).map(|i| format!("p{i}@customer.test")).collect();
+        let refs: Vec<String> = (0..300).map(|i| format!("<r{i}@customer.test>")).collect();
+        let o = env.ingest(&mail("alice@customer.test", "Everyone", "many1@customer.test",
+            &format!("Cc: {}\r\nReferences: {}\r\n", cc.join(", "), refs.join(" ")), "hi all"));
+        assert_eq!(o["outcome"], "created");
+        assert_eq!(env.count("SELECT COUNT(*) FROM participants WHERE role = 'cc'"), 100);
+        assert!(events_text(&env.ticket("MR-1")).contains("50 more addresses in To/Cc were not recorded (at most 100 per mail)"));
+        // References are stored capped: the root and the newest, 64 in all.
+        assert_eq!(env.count("SELECT CAST(LENGTH(refs) - LENGTH(REPLACE(refs, ' ', '')) + 1 AS BIGINT) FROM messages WHERE message_id = 'many1@customer.test'"), 64);
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE refs LIKE 'r0@customer.test r237@%'"), 1);
+    }
+}

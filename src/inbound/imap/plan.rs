@@ -26,6 +26,21 @@ impl ImapSource {
         }
     }
 
+    /// Drops the failure counts of everything committed up to `last_uid`, and of
+    /// other UIDVALIDITYs: the map stays as small as the failures in flight.
+    pub(super) fn forget_suspects(&self, uidvalidity: u32, last_uid: u32) {
+        let mut map = self.suspects.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|(v, uid), _| *v == uidvalidity && *uid > last_uid);
+    }
+
+    #[cfg(test)]
+    fn suspect_count(&self) -> usize {
+        self.suspects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
     /// UIDs of this chunk that failed too often, with the reason to quarantine them.
     pub(super) fn poisoned(&self, uidvalidity: u32, chunk: &[(u32, u32)]) -> Vec<(u32, String)> {
         let map = self.suspects.lock().unwrap_or_else(|p| p.into_inner());
@@ -105,6 +120,25 @@ mod tests {
         assert_eq!(uid_set(&[9, 1, 2]), "1:2,9");
         assert_eq!(uid_set(&[4]), "4");
         assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn failure_counts_are_pruned_once_committed() {
+        let mut ib = crate::config::InboundConfig::new("t", crate::config::InboundKind::Imap);
+        ib.host = Some("127.0.0.1".into());
+        ib.tls = Some(crate::config::TlsMode::None);
+        let src = ImapSource::from_config(&ib, "inbound[0]".into()).expect("source");
+        let e = ImapError::Protocol("broken".into());
+        src.suspect(7, &[3, 4, 5], &e);
+        src.suspect(6, &[9], &e);
+        assert_eq!(src.suspect_count(), 4);
+        src.forget_suspects(7, 4);
+        assert_eq!(
+            src.suspect_count(),
+            1,
+            "only UID 5 of the current UIDVALIDITY is left"
+        );
+        assert!(src.has_suspect(7, &[(5, 1)]));
     }
 
     #[test]

@@ -220,6 +220,8 @@ impl ImapSource {
         if let Some(max) = uids.iter().max() {
             folder.last_uid = folder.last_uid.max(*max);
         }
+        // Failure counts of committed (stored or quarantined) mail are done with.
+        self.forget_suspects(folder.uidvalidity, folder.last_uid);
         ctx.committed.notify_one();
         ctx.health.ingested(&self.name, &outcomes);
         if let Some(t) = notified {

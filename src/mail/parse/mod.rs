@@ -264,10 +264,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single());
     let in_reply_to = ids(msg.in_reply_to());
     let references = ids(msg.references());
-    let headers = msg
-        .headers_raw()
-        .map(|(n, v)| (n.to_string(), unfold(v).trim().to_string()))
-        .collect();
+    let headers = kept_headers(&msg);
 
     let mut attachments = Vec::with_capacity(attachment_meta.len());
     for (i, filename, content_type, content_id) in attachment_meta {
@@ -319,6 +316,34 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         &attachment_hashes,
     );
     Ok(mail)
+}
+
+/// Headers kept for rules: at most this many, of at most this size each, and
+/// this much in all. A mail with ten thousand headers is not ten thousand rows
+/// of work for every rule.
+const MAX_HEADERS: usize = 256;
+const MAX_HEADER_VALUE: usize = 8 * 1024;
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+fn kept_headers(msg: &mail_parser::Message<'_>) -> Vec<(String, String)> {
+    let mut total = 0;
+    let mut out = Vec::new();
+    for (n, v) in msg.headers_raw() {
+        let mut v = unfold(v).trim().to_string();
+        if v.len() > MAX_HEADER_VALUE {
+            let mut cut = MAX_HEADER_VALUE;
+            while !v.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            v.truncate(cut);
+        }
+        total += n.len() + v.len();
+        if out.len() == MAX_HEADERS || total > MAX_HEADER_BYTES {
+            break;
+        }
+        out.push((n.to_string(), v));
+    }
+    out
 }
 
 /// Removes NUL characters (`=00` in an encoded word, a NUL in a body):
@@ -516,6 +541,17 @@ mod tests {
         raw.extend_from_slice(b"");
         let m = parse(&raw).unwrap();
         assert!(m.text.contains("Grüße"), "{}", m.text);
+    }
+
+    #[test]
+    fn headers_for_rules_are_bounded() {
+        let many: String = (0..1000).map(|i| format!("X-H{i}: v\r\n")).collect();
+        let long = format!("X-Long: {}\r\n", "y".repeat(20_000));
+        let raw = format!("From: a@b.test\r\n{long}{many}Subject: s\r\n\r\nbody\r\n");
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.headers.len(), MAX_HEADERS);
+        assert_eq!(m.headers[1].1.len(), MAX_HEADER_VALUE);
+        assert_eq!(m.subject, "s", "the parsed fields are not affected");
     }
 
     #[test]
