@@ -9,6 +9,7 @@ mod corpus;
 mod fakeimap;
 mod fakesmtp;
 mod flow;
+mod fuzz;
 mod hardening;
 mod imap;
 mod maildir;
