@@ -34,6 +34,11 @@ pub enum Error {
 
     #[error("{0}")]
     Invalid(String),
+
+    /// A bug met while processing a message (a caught panic): that message is
+    /// quarantined with it, the source goes on.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {

@@ -5,6 +5,7 @@
 mod agent;
 mod apply;
 mod decide;
+mod fault;
 mod inspect;
 mod outgoing;
 mod thread;
@@ -424,12 +425,25 @@ impl Pipeline {
             let rate_since = now - chrono::Duration::hours(outgoing::RATE_WINDOW_HOURS);
             let loaded = tx.load_batch(keys, rate_since, now).await?;
             let mut u = UnitOfWork::new(loaded, now);
-            let outcomes: Vec<Outcome> = items
-                .iter()
-                .zip(parsed)
-                .zip(packed)
-                .map(|((item, p), raw)| self.process(&mut u, item, p, raw))
-                .collect();
+            let mut outcomes: Vec<Outcome> = Vec::with_capacity(items.len());
+            for ((item, p), raw) in items.iter().zip(parsed).zip(packed) {
+                // A panic deciding one message leaves the batch's view half
+                // updated: the whole batch is rolled back and retried message
+                // by message (`isolate`), where this one is quarantined.
+                let one = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.process(&mut u, item, p, raw)
+                }));
+                match one {
+                    Ok(o) => outcomes.push(o),
+                    Err(panic) => {
+                        return Err(crate::Error::Internal(format!(
+                            "{} while processing {}",
+                            fault::describe(&*panic),
+                            item.origin
+                        )));
+                    }
+                }
+            }
             tx.write_batch(&u.into_writes(), now).await?;
             if let Some(p) = position {
                 tx.set_source_position(&p.source, p.uidvalidity, p.last_uid, now)
@@ -461,7 +475,16 @@ impl Pipeline {
                 self.max_size
             ));
         }
-        crate::mail::parse(&item.raw).map_err(|f| f.to_string())
+        // A panic in the parser is this message's problem only: it is
+        // quarantined with the reason, and the batch goes on.
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fault::check("parse", &item.raw);
+            crate::mail::parse(&item.raw)
+        }));
+        match parsed {
+            Ok(r) => r.map_err(|f| f.to_string()),
+            Err(panic) => Err(format!("internal error: {}", fault::describe(&*panic))),
+        }
     }
 
     /// Everything the batch's decisions will look up.
@@ -502,6 +525,7 @@ impl Pipeline {
     ) -> Outcome {
         match parsed {
             Ok(mail) => {
+                fault::check("decide", mail.subject.as_bytes());
                 let decision = match item.adopt {
                     Some(_) => self.decide_release(u, mail),
                     None => self.decide(u, mail),

@@ -9,6 +9,15 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// What goes wrong with one message's FETCH answer.
+#[derive(Clone, Copy)]
+pub enum Fault {
+    /// Not IMAP: a response line the client cannot parse.
+    Garbage(u32),
+    /// A well-formed answer without the body.
+    NoBody(u32),
+}
+
 pub struct FakeImap {
     pub port: u16,
     /// Connections accepted so far.
@@ -16,8 +25,8 @@ pub struct FakeImap {
 }
 
 impl FakeImap {
-    /// Serves `mails` as UIDs 1..=n; the response for `poison` is garbage.
-    pub fn start(mails: Vec<String>, poison: u32) -> FakeImap {
+    /// Serves `mails` as UIDs 1..=n; the answer for one UID has `fault`.
+    pub fn start(mails: Vec<String>, fault: Fault) -> FakeImap {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake imap");
         let port = listener.local_addr().expect("addr").port();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -28,7 +37,7 @@ impl FakeImap {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let mails = mails.clone();
                 std::thread::spawn(move || {
-                    let _ = session(stream, &mails, poison);
+                    let _ = session(stream, &mails, fault);
                 });
             }
         });
@@ -54,7 +63,7 @@ fn uids_in(set: &str, max: u32) -> Vec<u32> {
     out
 }
 
-fn session(stream: TcpStream, mails: &[String], poison: u32) -> std::io::Result<()> {
+fn session(stream: TcpStream, mails: &[String], fault: Fault) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut w = stream;
     let n = mails.len() as u32;
@@ -96,12 +105,14 @@ fn session(stream: TcpStream, mails: &[String], poison: u32) -> std::io::Result<
                     for uid in uids_in(set, n) {
                         let raw = &mails[uid as usize - 1];
                         if items.contains("BODY.PEEK[]") {
-                            if uid == poison {
+                            if matches!(fault, Fault::Garbage(p) if p == uid) {
                                 // Not IMAP: an unparseable response line.
                                 w.write_all(
                                     format!("* {uid} FETCH (UID {uid} BODY[] ]]]garbage)\r\n")
                                         .as_bytes(),
                                 )?;
+                            } else if matches!(fault, Fault::NoBody(p) if p == uid) {
+                                w.write_all(format!("* {uid} FETCH (UID {uid} INTERNALDATE \"26-Nov-2026 07:00:00 +0000\")\r\n").as_bytes())?;
                             } else {
                                 w.write_all(format!("* {uid} FETCH (UID {uid} INTERNALDATE \"26-Nov-2026 07:00:00 +0000\" BODY[] {{{}}}\r\n", raw.len()).as_bytes())?;
                                 w.write_all(raw.as_bytes())?;

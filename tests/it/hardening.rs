@@ -242,3 +242,34 @@ both_backends! {
         assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE refs LIKE 'r0@customer.test r237@%'"), 1);
     }
 }
+
+both_backends! {
+    fn a_panic_is_one_messages_problem(b) {
+        let env = Env::new(b);
+        // While parsing (ingest) and while deciding (the Maildir source).
+        let files: Vec<std::path::PathBuf> = ["ok-1", "POISON-PARSE", "ok-2"].iter().map(|tag| {
+            let p = env.path(&format!("{tag}.eml"));
+            std::fs::write(&p, mail(&format!("{}@customer.test", tag.to_lowercase()), tag, &format!("{tag}@customer.test"), "", "x")).expect("write");
+            p
+        }).collect();
+        let out = env.command().arg("ingest").arg("--json").args(&files).env("MAILROOM_FAULT", "parse:POISON-PARSE").output().expect("run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+        let kinds: Vec<&str> = lines.iter().map(|o| o["outcome"].as_str().unwrap_or("")).collect();
+        assert_eq!(kinds, ["created", "quarantined", "created"]);
+        assert!(lines[1]["reason"].as_str().unwrap_or("").contains("internal error: panic: injected fault at parse"), "{}", lines[1]);
+
+        for (i, tag) in ["a", "POISON-DECIDE", "b"].iter().enumerate() {
+            env.deliver(&format!("{i}.{tag}"), &mail(&format!("m{i}@customer.test"), tag, &format!("d{i}@customer.test"), "", "x"));
+        }
+        let out = env.command().args(["poll", "--once"]).env("MAILROOM_FAULT", "decide:POISON-DECIDE").output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("created 2") && stdout.contains("quarantined 1"), "{stdout}");
+        let q = env.run_ok(&["quarantine", "--json"]);
+        assert!(q.contains("internal error: panic: injected fault at decide"), "{q}");
+        assert_eq!(env.tickets().len(), 4);
+        // Nothing is left behind in new/: the source went on.
+        assert_eq!(std::fs::read_dir(env.path("inbox/new")).map(|d| d.count()).unwrap_or(0), 0);
+    }
+}

@@ -580,7 +580,7 @@ both_backends! {
 both_backends! {
     fn unreadable_server_response_is_quarantined_and_the_rest_goes_on(b) {
         let mails = customer_mails("poison", 3);
-        let fake = crate::fakeimap::FakeImap::start(mails, 2);
+        let fake = crate::fakeimap::FakeImap::start(mails, crate::fakeimap::Fault::Garbage(2));
         let pw = "secret";
         let extra = format!(
             "\n[[inbound]]\nname = \"fake\"\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{USER}\"\npassword_env = \"MAILROOM_TEST_FAKE_PW\"\n",
@@ -601,6 +601,25 @@ both_backends! {
 }
 
 both_backends! {
+    fn a_fetch_answer_without_a_body_is_never_skipped(b) {
+        let mails = customer_mails("nobody", 4);
+        let fake = crate::fakeimap::FakeImap::start(mails, crate::fakeimap::Fault::NoBody(2));
+        let extra = format!(
+            "\n[[inbound]]\nname = \"fake\"\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{USER}\"\npassword_env = \"MAILROOM_TEST_FAKE_PW\"\n",
+            fake.port
+        );
+        let env = Env::with_config(b, BASE, &extra);
+        let out = env.command().args(["poll", "--once"]).env("MAILROOM_TEST_FAKE_PW", "pw").output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        // Fetched again until set aside: 3 created, the bodiless one quarantined with the reason.
+        assert!(stdout.contains("created 3") && stdout.contains("quarantined 1"), "{stdout}");
+        let q = env.run_ok(&["quarantine", "--json"]);
+        assert!(q.contains("imap:fake:77:2") && q.contains("carried no body for UID 2"), "{q}");
+        assert_eq!(env.count("SELECT last_uid FROM source_positions WHERE source = 'imap:fake:INBOX'"), 4);
+        assert_eq!(tickets(&env), 3);
+    }
+
     fn mail_arriving_during_a_sync_is_not_left_waiting(b) {
         let mev = MailEnv::start();
         // Polling once an hour: a message missed between the sync and IDLE

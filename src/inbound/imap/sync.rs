@@ -33,6 +33,9 @@ pub(super) struct Folder {
 /// A batch whose transaction is running while the next one is fetched.
 struct InFlight {
     uids: Vec<u32>,
+    /// The position this batch commits (never past a message that is
+    /// neither stored nor quarantined).
+    last_uid: u32,
     newest: Option<DateTime<FixedOffset>>,
     commit: tokio::task::JoinHandle<crate::Result<Vec<Outcome>>>,
 }
@@ -118,6 +121,9 @@ impl ImapSource {
                     }
                 })
                 .collect();
+            // The first UID of this listing that is neither stored nor
+            // quarantined yet: no later batch may move the position past it.
+            let mut hold: Option<u32> = None;
             for chunk in plan {
                 if *stop.borrow() {
                     break;
@@ -125,7 +131,7 @@ impl ImapSource {
                 let fetched = self
                     .fetch(session, folder.uidvalidity, chunk, ctx.max_message_size)
                     .await;
-                let (items, newest) = match fetched {
+                let (items, newest, missing) = match fetched {
                     Ok(f) => f,
                     Err(e) => {
                         // The batch already committing still counts; its move or
@@ -136,10 +142,19 @@ impl ImapSource {
                         return Err(e);
                     }
                 };
+                // A message the answer left out is fetched again (and set aside
+                // after repeated failures): the position stops before it.
+                if let Some(first) = missing.iter().min() {
+                    hold = Some(hold.map_or(*first, |h| h.min(*first)));
+                }
+                let last_uid = match hold {
+                    Some(first) => first.saturating_sub(1).max(folder.last_uid),
+                    None => chunk.last().map(|c| c.0).unwrap_or(folder.last_uid),
+                };
                 let position = SourcePosition {
                     source: self.position_key.clone(),
                     uidvalidity: i64::from(folder.uidvalidity),
-                    last_uid: i64::from(chunk.last().map(|c| c.0).unwrap_or(folder.last_uid)),
+                    last_uid: i64::from(last_uid),
                 };
                 let pipeline = ctx.pipeline.clone();
                 let prepared = tokio::task::spawn_blocking(move || {
@@ -155,7 +170,12 @@ impl ImapSource {
                 // flagged, so the database writer never waits for the server.
                 let (pipeline, store) = (ctx.pipeline.clone(), ctx.store.clone());
                 inflight = Some(InFlight {
-                    uids: chunk.iter().map(|c| c.0).collect(),
+                    uids: chunk
+                        .iter()
+                        .map(|c| c.0)
+                        .filter(|u| !missing.contains(u))
+                        .collect(),
+                    last_uid,
                     newest,
                     commit: tokio::spawn(async move {
                         pipeline.commit(&store, &prepared, Utc::now()).await
@@ -211,15 +231,14 @@ impl ImapSource {
     ) -> Result<(usize, Vec<u32>), ImapError> {
         let InFlight {
             uids,
+            last_uid,
             newest,
             commit,
         } = batch;
         let outcomes = commit
             .await
             .map_err(|e| ImapError::Protocol(format!("commit task: {e}")))??;
-        if let Some(max) = uids.iter().max() {
-            folder.last_uid = folder.last_uid.max(*max);
-        }
+        folder.last_uid = folder.last_uid.max(last_uid);
         // Failure counts of committed (stored or quarantined) mail are done with.
         self.forget_suspects(folder.uidvalidity, folder.last_uid);
         ctx.committed.notify_one();
@@ -337,7 +356,7 @@ impl ImapSource {
         uidvalidity: u32,
         chunk: &[(u32, u32)],
         max_size: u64,
-    ) -> Result<(Vec<Inbound>, Option<DateTime<FixedOffset>>), ImapError> {
+    ) -> Result<(Vec<Inbound>, Option<DateTime<FixedOffset>>, Vec<u32>), ImapError> {
         let poisoned = self.poisoned(uidvalidity, chunk);
         let is_big = |size: u32| u64::from(size) > max_size;
         let fetchable = |c: &&(u32, u32)| !poisoned.iter().any(|(u, _)| *u == c.0);
@@ -384,6 +403,7 @@ impl ImapSource {
             }
         }
         let mut items = Vec::with_capacity(chunk.len());
+        let mut missing = Vec::new();
         for &(uid, size) in chunk {
             let origin = format!("imap:{}:{uidvalidity}:{uid}", self.name);
             if let Some((_, reason)) = poisoned.iter().find(|(u, _)| *u == uid) {
@@ -408,13 +428,19 @@ impl ImapSource {
                     }),
                     adopt: None,
                 }),
-                // Expunged by another client between listing and fetching.
+                // No body in the answer: expunged by another client since the
+                // listing (the next listing will not have it), or a server
+                // fault. Never skipped: fetched again, quarantined after
+                // repeated failures.
                 None => {
-                    tracing::debug!(source = %self.name, uid, "message vanished before it was fetched")
+                    tracing::warn!(source = %self.name, uid, "the FETCH answer has no body for this message; it is fetched again");
+                    let e = ImapError::Protocol(format!("the FETCH answer carried no body for UID {uid}"));
+                    self.suspect(uidvalidity, &[uid], &e);
+                    missing.push(uid);
                 }
             }
         }
-        Ok((items, newest))
+        Ok((items, newest, missing))
     }
 }
 
