@@ -35,6 +35,12 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// A piped message over `mailroom.max_message_size` (`ingest -` exits 65).
+    #[error(
+        "message is {size} bytes, over the limit of {limit} bytes (mailroom.max_message_size); its header was kept in the quarantine"
+    )]
+    MessageTooBig { size: u64, limit: usize },
+
     /// A bug met while processing a message (a caught panic): that message is
     /// quarantined with it, the source goes on.
     #[error("internal error: {0}")]

@@ -1,7 +1,7 @@
 //! Commands that take mail in: `ingest` (files, stdin) and `poll --once`.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -9,9 +9,9 @@ use anyhow::{Context, bail};
 
 use crate::config::{Config, InboundKind};
 use crate::health::Health;
-use crate::inbound::Batcher;
 use crate::inbound::imap::{Context as ImapContext, ImapSource};
 use crate::inbound::maildir::Maildir;
+use crate::inbound::{Batcher, Capped, read_capped, read_file_capped, too_big_reason};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::Store;
 
@@ -49,17 +49,27 @@ pub(super) async fn ingest(
     };
     let mut batcher = Batcher::new(cfg.mailroom.batch_size);
     let total = files.len();
+    let limit = pipeline.max_message_size();
+    let mut stdin_too_big = None;
     for (i, f) in files.into_iter().enumerate() {
-        let raw = if f.as_os_str() == "-" {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .context("reading stdin")?;
-            buf
+        // The size is looked at before the message is read whole.
+        let read = if f.as_os_str() == "-" {
+            read_capped(std::io::stdin().lock(), limit).context("reading stdin")?
         } else {
-            std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?
+            read_file_capped(&f, limit).with_context(|| format!("reading {}", f.display()))?
         };
-        let full = batcher.push(Inbound::new(f.display().to_string(), raw));
+        let item = match read {
+            Capped::Whole(raw) => Inbound::new(f.display().to_string(), raw),
+            Capped::TooBig { size, head } => {
+                let mut item = Inbound::new(f.display().to_string(), head);
+                item.rejected = Some(too_big_reason(size, limit, "only its header is kept here"));
+                if f.as_os_str() == "-" {
+                    stdin_too_big = Some(size);
+                }
+                item
+            }
+        };
+        let full = batcher.push(item);
         if full || i + 1 == total {
             for o in pipeline
                 .process_batch(store, batcher.take(), chrono::Utc::now())
@@ -70,6 +80,10 @@ pub(super) async fn ingest(
         }
     }
     std::io::stdout().flush().ok();
+    if let Some(size) = stdin_too_big {
+        // EX_DATAERR: the MTA bounces the mail to its sender with this text.
+        return Err(crate::Error::MessageTooBig { size, limit }.into());
+    }
     Ok(())
 }
 

@@ -24,6 +24,8 @@ use crate::tickets;
 
 /// EX_TEMPFAIL: an MTA piping into `ingest` requeues and retries.
 pub const EXIT_TEMPFAIL: u8 = 75;
+/// EX_DATAERR: an MTA piping into `ingest` bounces the mail (too big).
+pub const EXIT_DATAERR: u8 = 65;
 
 pub enum Command {
     Serve,
@@ -104,10 +106,15 @@ pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mailroom: {e:#}");
-            let temporary = e
-                .chain()
-                .any(|c| c.downcast_ref::<Error>().is_some_and(Error::is_temporary));
-            ExitCode::from(if temporary { EXIT_TEMPFAIL } else { 1 })
+            let ours = || e.chain().filter_map(|c| c.downcast_ref::<Error>());
+            let code = if ours().any(Error::is_temporary) {
+                EXIT_TEMPFAIL
+            } else if ours().any(|e| matches!(e, Error::MessageTooBig { .. })) {
+                EXIT_DATAERR
+            } else {
+                1
+            };
+            ExitCode::from(code)
         }
     }
 }

@@ -1,7 +1,9 @@
 //! A local Maildir inbox. New mail is taken from `new/` (and from `cur/` when a
 //! mail client moved it there unread); after the transaction commits, each file
 //! is renamed into `cur/` with the Seen flag. A crash between commit and rename
-//! only means the file is read again and reported as a duplicate.
+//! only means the file is read again and reported as a duplicate. A file over
+//! `max_message_size` is never read past its header block: it is quarantined
+//! with that header and moved, untouched, to `.quarantine/` in the Maildir.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +14,10 @@ use crate::error::{Error, Result};
 use crate::pipeline::{Inbound, Outcome, Pipeline, Prepared};
 use crate::store::Store;
 
-use super::Batcher;
+use super::{Batcher, Capped, read_file_capped, too_big_reason};
+
+/// Where oversized files go (a Maildir++ folder name: mail clients show it).
+pub const QUARANTINE_DIR: &str = ".quarantine";
 
 pub struct Maildir {
     pub name: String,
@@ -83,7 +88,9 @@ impl Maildir {
         if files.is_empty() {
             return Ok(0);
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<PathBuf>, Prepared)>(2);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<(PathBuf, bool)>, Prepared)>(2);
+        let limit = pipeline.max_message_size();
+        let maildir = self.path.clone();
         let reader = {
             let pipeline = pipeline.clone();
             let name = self.name.clone();
@@ -98,8 +105,21 @@ impl Maildir {
                 let mut batcher = Batcher::new(batch_size);
                 let mut paths = Vec::new();
                 for file in files {
-                    let raw = match std::fs::read(&file) {
-                        Ok(raw) => raw,
+                    let (item, big) = match read_file_capped(&file, limit) {
+                        Ok(Capped::Whole(raw)) => (Inbound::new(origin(&name, &file), raw), false),
+                        Ok(Capped::TooBig { size, head }) => {
+                            let to = quarantine_path(&maildir, &file);
+                            let mut item = Inbound::new(origin(&name, &file), head);
+                            item.rejected = Some(too_big_reason(
+                                size,
+                                limit,
+                                &format!(
+                                    "only its header is kept here; the file is moved to {}",
+                                    to.display()
+                                ),
+                            ));
+                            (item, true)
+                        }
                         // Gone meanwhile (another instance took it) or unreadable:
                         // skip, never stall the rest of the mailbox on it.
                         Err(e) => {
@@ -107,8 +127,8 @@ impl Maildir {
                             continue;
                         }
                     };
-                    let full = batcher.push(Inbound::new(origin(&name, &file), raw));
-                    paths.push(file);
+                    let full = batcher.push(item);
+                    paths.push((file, big));
                     if full {
                         slot.send((std::mem::take(&mut paths), pipeline.prepare(batcher.take())));
                         slot = match runtime.block_on(tx.reserve()) {
@@ -139,9 +159,14 @@ impl Maildir {
             }
             let dir = self.path.clone();
             moving = Some(tokio::task::spawn_blocking(move || {
-                for p in paths {
-                    if let Err(e) = mark_processed(&dir, &p) {
-                        tracing::warn!(file = %p.display(), error = %e, "committed, but cannot move to cur/");
+                for (p, big) in paths {
+                    let moved = if big {
+                        move_to_quarantine(&dir, &p)
+                    } else {
+                        mark_processed(&dir, &p)
+                    };
+                    if let Err(e) = moved {
+                        tracing::warn!(file = %p.display(), error = %e, "committed, but cannot move the file");
                     }
                 }
             }));
@@ -167,6 +192,23 @@ fn origin(source: &str, file: &Path) -> String {
             .map(|n| n.to_string_lossy())
             .unwrap_or_default()
     )
+}
+
+fn quarantine_path(maildir: &Path, file: &Path) -> PathBuf {
+    maildir
+        .join(QUARANTINE_DIR)
+        .join("cur")
+        .join(file.file_name().unwrap_or_default())
+}
+
+/// Moves an oversized file, untouched, into the Maildir's `.quarantine/` folder.
+fn move_to_quarantine(maildir: &Path, file: &Path) -> Result<()> {
+    for sub in ["cur", "new", "tmp"] {
+        let d = maildir.join(QUARANTINE_DIR).join(sub);
+        std::fs::create_dir_all(&d).map_err(|e| Error::io(d, e))?;
+    }
+    let dest = quarantine_path(maildir, file);
+    std::fs::rename(file, &dest).map_err(|e| Error::io(file, e))
 }
 
 /// Moves `file` to `<maildir>/cur/` with the Seen flag added.

@@ -42,3 +42,104 @@ impl Batcher {
         std::mem::take(&mut self.items)
     }
 }
+
+/// A message read with a size limit: whole, or (over the limit) only its
+/// header block, so a huge file or pipe never sits in memory.
+pub enum Capped {
+    Whole(Vec<u8>),
+    TooBig { size: u64, head: Vec<u8> },
+}
+
+/// At most this much of an oversized message is kept: its header block.
+const HEAD_LIMIT: usize = 256 * 1024;
+
+/// The header block at the start of `buf` (up to and including the blank
+/// line), bounded by `HEAD_LIMIT`.
+fn header_block(buf: &[u8]) -> Vec<u8> {
+    let window = &buf[..buf.len().min(HEAD_LIMIT)];
+    let end = window
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| window.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+        .unwrap_or(window.len());
+    window[..end].to_vec()
+}
+
+/// Reads `r` up to `limit` bytes; past that, keeps the header block and only
+/// counts the rest (read and dropped in small steps).
+pub fn read_capped(mut r: impl std::io::Read, limit: usize) -> std::io::Result<Capped> {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut size: u64 = 0;
+    let mut head: Option<Vec<u8>> = None;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        size += n as u64;
+        match &head {
+            Some(_) => {}
+            None if buf.len() + n > limit => {
+                buf.extend_from_slice(&chunk[..n.min(HEAD_LIMIT)]);
+                head = Some(header_block(&buf));
+                buf = Vec::new();
+            }
+            None => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Ok(match head {
+        Some(head) => Capped::TooBig { size, head },
+        None => Capped::Whole(buf),
+    })
+}
+
+/// Reads a file with a size limit, looking at its size first: an oversized
+/// file is never read past its header block.
+pub fn read_file_capped(path: &std::path::Path, limit: usize) -> std::io::Result<Capped> {
+    let f = std::fs::File::open(path)?;
+    let size = f.metadata()?.len();
+    if size > limit as u64 {
+        let mut head = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, HEAD_LIMIT as u64), &mut head)?;
+        return Ok(Capped::TooBig {
+            size,
+            head: header_block(&head),
+        });
+    }
+    read_capped(f, limit)
+}
+
+/// The quarantine reason of a message over `mailroom.max_message_size`.
+pub fn too_big_reason(size: u64, limit: usize, kept: &str) -> String {
+    format!(
+        "message is {size} bytes, over the limit of {limit} bytes (mailroom.max_message_size); {kept}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_input_keeps_only_its_header() {
+        let mail = format!(
+            "From: a@b.test\r\nSubject: big\r\n\r\n{}",
+            "x".repeat(500_000)
+        );
+        match read_capped(mail.as_bytes(), 100_000).unwrap() {
+            Capped::TooBig { size, head } => {
+                assert_eq!(size, mail.len() as u64);
+                assert_eq!(head, b"From: a@b.test\r\nSubject: big\r\n\r\n");
+            }
+            Capped::Whole(_) => panic!("not capped"),
+        }
+        match read_capped(&b"From: a@b.test\n\nsmall"[..], 100).unwrap() {
+            Capped::Whole(b) => assert_eq!(b, b"From: a@b.test\n\nsmall"),
+            Capped::TooBig { .. } => panic!("capped"),
+        }
+    }
+}

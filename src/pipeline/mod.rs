@@ -241,6 +241,11 @@ impl Pipeline {
         }
     }
 
+    /// `mailroom.max_message_size` in bytes: sources read no more of a message.
+    pub fn max_message_size(&self) -> usize {
+        self.max_size
+    }
+
     pub fn ticket_ref(&self, id: i64) -> String {
         tickets::format_ref(&self.cfg.mailroom.ticket_prefix, id)
     }

@@ -51,7 +51,7 @@ impl Store {
 
     /// One blob column of one row. On SQLite it is read with incremental blob
     /// I/O into a single buffer (blob.rs); PostgreSQL reads it as a column.
-    async fn read_blob(
+    pub(super) async fn read_blob(
         &self,
         table: &'static std::ffi::CStr,
         column: &'static std::ffi::CStr,

@@ -50,7 +50,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Keeps the raw bytes of a mail that could not be processed, once per content.
+    /// Keeps the raw bytes of a mail that could not be processed, once per
+    /// content. On SQLite big mail is streamed into `raw_blobs` (blob.rs).
     pub async fn quarantine(
         &mut self,
         origin: &str,
@@ -59,10 +60,22 @@ impl Tx {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let sha = hex::encode(Sha256::digest(raw));
+        let known: Option<i64> = on_tx!(self, c => sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM quarantine WHERE sha256 = $1")
+            .bind(&sha).fetch_optional(&mut *c).await?);
+        if known.is_some() {
+            return Ok(());
+        }
+        let (inline, blob_id) = match self {
+            Tx::Sqlite(t) if raw.len() >= super::blob::BIG_BLOB => {
+                (&[][..], Some(super::blob::insert_streamed(t, raw).await?))
+            }
+            _ => (raw, None),
+        };
         on_tx!(self, c => sqlx::query(
-            "INSERT INTO quarantine (origin, reason, sha256, size, raw, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO quarantine (origin, reason, sha256, size, raw, raw_blob, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (sha256) DO NOTHING")
-            .bind(origin).bind(reason).bind(sha).bind(raw.len() as i64).bind(raw).bind(now)
+            .bind(origin).bind(reason).bind(sha).bind(raw.len() as i64).bind(inline).bind(blob_id).bind(now)
             .execute(&mut *c).await.map(|_| ())?);
         Ok(())
     }

@@ -273,3 +273,81 @@ both_backends! {
         assert_eq!(std::fs::read_dir(env.path("inbox/new")).map(|d| d.count()).unwrap_or(0), 0);
     }
 }
+
+/// Writes a mail of about `mib` MiB (a header, then lines of text) to `path`.
+fn write_big_mail(path: &std::path::Path, id: &str, mib: usize) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create big mail"));
+    write!(f, "From: big@customer.test\r\nTo: support@example.test\r\nSubject: huge log\r\nMessage-ID: <{id}>\r\n\r\n").expect("write");
+    let line = format!("{}\r\n", "x".repeat(1022));
+    for _ in 0..mib * 1024 {
+        f.write_all(line.as_bytes()).expect("write");
+    }
+    f.flush().expect("flush");
+}
+
+/// Runs mailroom with `args` and stdin from `input` (or nothing): exit code,
+/// stderr and peak RSS in MiB.
+fn run_measured(env: &Env, args: &[&str], input: Option<&std::path::Path>) -> (i32, String, f64) {
+    let stdin = match input {
+        Some(p) => std::process::Stdio::from(std::fs::File::open(p).expect("open input")),
+        None => std::process::Stdio::null(),
+    };
+    let err = env.path(&format!("stderr-{}.txt", uuid::Uuid::new_v4().simple()));
+    // Reaped by wait4 (which also reads its peak RSS), not Child::wait.
+    #[allow(clippy::zombie_processes)]
+    let child = env
+        .command()
+        .args(args)
+        .stdin(stdin)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("spawn");
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(r, child.id() as libc::pid_t, "wait4");
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    (
+        libc::WEXITSTATUS(status),
+        stderr,
+        usage.ru_maxrss as f64 / 1024.0,
+    )
+}
+
+both_backends! {
+    fn big_mail_never_stalls_a_source(b) {
+        let env = Env::new(b);
+        std::fs::create_dir_all(env.path("inbox/new")).expect("maildir");
+        write_big_mail(&env.path("inbox/new/2.huge"), "huge1@customer.test", 300);
+        for i in [1, 3, 4] {
+            env.deliver(&i.to_string(), &mail(&format!("c{i}@customer.test"), "small", &format!("s{i}@customer.test"), "", "hi"));
+        }
+        let (code, stderr, rss) = run_measured(&env, &["poll", "--once"], None);
+        assert_eq!(code, 0, "{stderr}");
+        eprintln!("poll --once with a 300 MiB file in the Maildir: peak RSS {rss:.0} MiB");
+        assert!(rss < 100.0, "peak RSS {rss:.0} MiB");
+        assert_eq!(env.tickets().len(), 3, "the other mails go on");
+        assert!(env.path("inbox/.quarantine/cur/2.huge").exists(), "moved to .quarantine/ untouched");
+        assert!(!env.path("inbox/new/2.huge").exists());
+        let q = env.run_ok(&["quarantine", "--json"]);
+        assert!(q.contains("message is 314572800 bytes") || q.contains("bytes, over the limit"), "{q}");
+        assert!(q.contains(".quarantine/cur/2.huge"), "{q}");
+        // The header is kept: the quarantine row knows who sent it.
+        let raw_len = env.count("SELECT size FROM quarantine");
+        assert!(raw_len > 50 && raw_len < 1000, "only the header is stored ({raw_len} bytes)");
+
+        // Piped by an MTA: exit 65 with the size (the MTA bounces it), header quarantined.
+        let big = env.path("big.eml");
+        write_big_mail(&big, "huge2@customer.test", 300);
+        let (code, stderr, rss) = run_measured(&env, &["ingest", "-"], Some(&big));
+        eprintln!("ingest - of a 300 MiB mail: exit {code}, peak RSS {rss:.0} MiB");
+        assert_eq!(code, 65, "{stderr}");
+        assert!(stderr.contains("over the limit of 52428800 bytes (mailroom.max_message_size)"), "{stderr}");
+        assert!(stderr.contains("message is 31457"), "the size is in the message: {stderr}");
+        assert!(rss < 100.0, "peak RSS {rss:.0} MiB");
+        assert_eq!(env.count("SELECT COUNT(*) FROM quarantine"), 2);
+    }
+}
