@@ -60,11 +60,29 @@ impl Error {
         match self {
             Error::DatabaseUnavailable(_) => true,
             Error::Database(e) => is_connection_error(e),
+            Error::Migrate(
+                sqlx::migrate::MigrateError::Execute(e)
+                | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
+            ) => is_connection_error(e),
+            // The disk or the file system, not the mail: try again later.
+            Error::Io { source, .. } => is_resource_error(source),
             _ => false,
         }
     }
 }
 
+/// Out of space or an I/O failure of the machine: temporary for mail.
+fn is_resource_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::StorageFull | K::QuotaExceeded | K::ResourceBusy | K::Interrupted | K::TimedOut
+    ) || matches!(e.raw_os_error(), Some(5 | 28 | 122)) // EIO, ENOSPC, EDQUOT
+}
+
+/// Errors that go away by themselves: the database is busy, locked, out of
+/// space or unreachable, or the disk failed an I/O. The mail is fine; an MTA
+/// should try again later (exit 75), a source retries its batch.
 pub fn is_connection_error(e: &sqlx::Error) -> bool {
     matches!(
         e,
@@ -75,14 +93,37 @@ pub fn is_connection_error(e: &sqlx::Error) -> bool {
             | sqlx::Error::WorkerCrashed
     ) || match e {
         sqlx::Error::Database(db) => {
-            // SQLite: busy/locked/cannot open; PostgreSQL: connection and resource classes.
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-            matches!(code.as_str(), "5" | "6" | "14" | "517" | "261")
-                || code.starts_with("08")
-                || code.starts_with("53")
-                || code.starts_with("57P")
+            match code.parse::<i32>() {
+                // SQLite primary codes (the low byte of extended ones): BUSY,
+                // LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL.
+                Ok(n) => matches!(n & 0xff, 5 | 6 | 10 | 13 | 14 | 15),
+                // PostgreSQL SQLSTATE classes: connection exception, insufficient
+                // resources (disk full), operator intervention, system error (I/O).
+                Err(_) => {
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57P")
+                        || code.starts_with("58")
+                }
+            }
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_disks_are_temporary() {
+        let full = std::io::Error::from_raw_os_error(28);
+        assert!(Error::io("/x", full).is_temporary());
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(!Error::io("/x", missing).is_temporary());
+        assert!(Error::DatabaseUnavailable("x".into()).is_temporary());
+        assert!(!Error::Invalid("x".into()).is_temporary());
     }
 }
 

@@ -46,8 +46,12 @@ fn failure(db: *mut ffi::sqlite3, rc: c_int, what: &str, at: &BlobAt<'_>) -> Err
         .to_string_lossy()
         .into_owned();
     let text = format!("SQLite {what} of {}: {msg} (code {rc})", at.describe());
-    // Busy/locked can pass; anything else fails the batch (and isolates it).
-    if matches!(rc & 0xff, ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED) {
+    // Busy, locked, a full disk or an I/O error pass; anything else fails the
+    // batch (and isolates it).
+    if matches!(
+        rc & 0xff,
+        ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED | ffi::SQLITE_FULL | ffi::SQLITE_IOERR
+    ) {
         Error::DatabaseUnavailable(text)
     } else {
         Error::Invalid(text)

@@ -351,3 +351,123 @@ both_backends! {
         assert_eq!(env.count("SELECT COUNT(*) FROM quarantine"), 2);
     }
 }
+
+/// A small tmpfs mounted at `dir` for the test's life (root only).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// None (with the reason printed) where mounting is impossible, unless the
+    /// test must run (CI sets MAILROOM_REQUIRE_TMPFS): then it fails.
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs(dir.to_path_buf())),
+            other => {
+                let why = match other {
+                    Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+                    Err(e) => e.to_string(),
+                };
+                if std::env::var_os("MAILROOM_REQUIRE_TMPFS").is_some() {
+                    panic!("cannot mount a tmpfs (MAILROOM_REQUIRE_TMPFS is set): {why}");
+                }
+                println!(
+                    "SKIPPED: cannot mount a tmpfs here ({why}); the disk-full test needs root"
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_temporary_and_loses_nothing() {
+    let mut env = Env::new(Backend::Sqlite);
+    let Some(fs) = Tmpfs::mount(&env.path("small"), "3m") else {
+        return;
+    };
+    let db = format!("sqlite://{}", env.path("small/mailroom.db").display());
+    let text = std::fs::read_to_string(&env.config)
+        .expect("config")
+        .replace(&env.db_url, &db);
+    std::fs::write(&env.config, text).expect("config");
+    env.db_url = db;
+    env.run_ok(&["migrate"]);
+    // Fill the disk, leaving a little room.
+    let filler = env.path("small/filler");
+    let free = {
+        let out = std::process::Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(env.path("small"))
+            .output()
+            .expect("df");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse::<u64>().ok())
+            .expect("free bytes")
+    };
+    std::fs::write(&filler, vec![0u8; (free - 64 * 1024) as usize]).expect("filler");
+    let data: String = (0..20_000)
+        .map(|i| {
+            format!(
+                "line {i} of the log, not compressible {}\r\n",
+                i * 7919 % 10007
+            )
+        })
+        .collect();
+    let raw = format!(
+        "From: alice@customer.test\r\nTo: support@example.test\r\nSubject: log\r\nMessage-ID: <full1@customer.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nsee log\r\n--B\r\nContent-Type: text/plain; name=\"app.log\"\r\nContent-Disposition: attachment; filename=\"app.log\"\r\n\r\n{data}\r\n--B--\r\n"
+    );
+    std::fs::write(env.path("full.eml"), &raw).expect("mail");
+    let out = env.run(&["ingest", "full.eml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "disk full is temporary: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing half-stored.
+    std::fs::remove_file(&filler).expect("free the disk");
+    assert_eq!(env.count("SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(env.count("SELECT COUNT(*) FROM quarantine"), 0);
+    // Space is back: the same mail ingests normally, once.
+    let o = env.ingest(&raw);
+    assert_eq!(o["outcome"], "created", "{o}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM tickets"), 1);
+    drop(fs);
+}
+
+#[test]
+fn an_unreachable_database_is_temporary() {
+    let env = Env::new(Backend::Postgres);
+    let port = free_port();
+    let text = std::fs::read_to_string(&env.config)
+        .expect("config")
+        .replace(
+            &env.db_url,
+            &format!("postgres://postgres@127.0.0.1:{port}/nowhere"),
+        );
+    std::fs::write(&env.config, text).expect("config");
+    std::fs::write(
+        env.path("m.eml"),
+        mail("a@customer.test", "hi", "u1@customer.test", "", "x"),
+    )
+    .expect("mail");
+    let out = env.run(&["ingest", "m.eml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
