@@ -112,6 +112,8 @@ pub fn is_connection_error(e: &sqlx::Error) -> bool {
     }
 }
 
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,4 +129,3 @@ mod tests {
     }
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
