@@ -46,14 +46,13 @@
 mod corpus;
 #[path = "common/proc.rs"]
 mod proc;
+#[path = "common/servers.rs"]
+mod servers;
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use corpus::{SUPPORT, generate_with};
@@ -61,11 +60,14 @@ use proc::{
     check_ingested, json_array_len, machine, mailroom, mib, migrate, thousands, timed_poll,
     toml_str,
 };
+use servers::{
+    Dialog, MailEnv, PASSWORD, Serve, calm_disk, free_ports, http_get, imap_login, mean, metric,
+    metric_count_sum, ms, pct, read_only_db, source_idle, wait_for,
+};
 
 /// Dovecot's users in a mailenv instance (scripts/README-mailenv.md).
 const THROUGHPUT_USER: &str = "support@example.test";
 const LATENCY_USER: &str = "sales@example.test";
-const PASSWORD: &str = "secret";
 /// Dovecot runs mail processes as the stock `mail` user.
 const MAIL_UID: libc::uid_t = 8;
 const MAIL_GID: libc::gid_t = 8;
@@ -77,8 +79,6 @@ const TARGET_OWN: Duration = Duration::from_millis(50);
 /// The IDLE-notification-to-commit histogram mailroom exports.
 const OWN_METRIC: &str = "mailroom_idle_to_commit_seconds";
 const LATENCY_SOURCE: &str = "sales";
-/// `/proc/pressure/io` avg10 (%) above which the disk counts as busy.
-const PRESSURE_LIMIT: f64 = 5.0;
 
 /// `cargo bench --bench imap -- [--messages N] [--latency M] [--keep DIR]`
 #[derive(clap::Parser)]
@@ -115,18 +115,18 @@ type Problems = Vec<String>;
 fn run(args: &Args) -> Result<(), String> {
     // Drop order matters: the mail servers (declared later) stop before the
     // temporary directory (declared first) is removed.
-    let (_temp, dir) = work_dir(args.keep.as_deref())?;
+    let (_temp, dir) = servers::work_dir(args.keep.as_deref(), "mevb")?;
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_mailroom"));
     eprintln!("imap bench: binary {}", bin.display());
     eprintln!("imap bench: work dir {}", dir.display());
-    let pressure = calm_disk();
+    let pressure = calm_disk("imap");
     if let Some(p) = &pressure {
         eprintln!("imap bench: /proc/pressure/io before the run: {p}");
     }
 
     let ports = free_ports(6)?;
     let t = Instant::now();
-    let env = MailEnv::start(&dir, [ports[0], ports[1], ports[2], ports[3]])?;
+    let env = MailEnv::start("imap", &dir, [ports[0], ports[1], ports[2], ports[3]])?;
     eprintln!(
         "imap bench: Dovecot + Postfix up in {:.2} s (IMAP {}, SMTP {})",
         t.elapsed().as_secs_f64(),
@@ -191,19 +191,6 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         Err(format!("verification failed:\n  {}", problems.join("\n  ")))
     }
-}
-
-fn work_dir(keep: Option<&Path>) -> Result<(Option<tempfile::TempDir>, PathBuf), String> {
-    // Short: Dovecot's and Postfix's unix sockets live below it.
-    let (temp, dir) = proc::work_dir(keep, "mevb", Path::new("/tmp"))?;
-    let len = dir.as_os_str().as_bytes().len();
-    if len > 60 {
-        return Err(format!(
-            "work dir {} is {len} characters; mailenv.sh needs at most 60 (unix socket paths)",
-            dir.display()
-        ));
-    }
-    Ok((temp, dir))
 }
 
 // ---------------------------------------------------------------------------
@@ -412,25 +399,6 @@ fn chown_mail(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-async fn imap_login(
-    port: u16,
-    user: &str,
-) -> Result<async_imap::Session<tokio::net::TcpStream>, String> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("connect to Dovecot: {e}"))?;
-    let mut client = async_imap::Client::new(tcp);
-    client
-        .read_response()
-        .await
-        .map_err(|e| format!("IMAP greeting: {e}"))?;
-    client
-        .login(user, PASSWORD)
-        .await
-        .map_err(|(e, _)| format!("IMAP login {user}: {e}"))
-}
-
-/// SELECT (which makes Dovecot sync the Maildir and assign UIDs); EXISTS.
 async fn imap_select_count(port: u16, user: &str, folder: &str) -> Result<u32, String> {
     let mut s = imap_login(port, user).await?;
     let mb = s
@@ -533,11 +501,7 @@ fn latency(
 
     let log = dir.join("serve.log");
     let mut serve = Serve::start(bin, &config, dir, &log)?;
-    let idle = || {
-        http_get(http_port, "/healthz")
-            .and_then(|(_, b)| serde_json::from_str::<serde_json::Value>(&b).ok())
-            .is_some_and(|h| h["sources"][LATENCY_SOURCE]["state"] == "idle")
-    };
+    let idle = || source_idle(http_port, LATENCY_SOURCE);
     let t0 = Instant::now();
     wait_for(Duration::from_secs(30), || {
         serve.check_running()?;
@@ -549,17 +513,7 @@ fn latency(
         t0.elapsed().as_secs_f64()
     );
 
-    let db_url = format!("sqlite://{}", dir.join("latency.db").display());
-    let mut db = rt.block_on(async {
-        use sqlx::ConnectOptions;
-        use std::str::FromStr;
-        sqlx::sqlite::SqliteConnectOptions::from_str(&db_url)
-            .map_err(|e| format!("{db_url}: {e}"))?
-            .read_only(true)
-            .connect()
-            .await
-            .map_err(|e| format!("open {db_url}: {e}"))
-    })?;
+    let mut db = read_only_db(rt, &dir.join("latency.db"))?;
     let mut find_ticket = |customer: &str| -> Result<bool, String> {
         rt.block_on(
             sqlx::query_scalar::<_, i64>("SELECT id FROM tickets WHERE customer = ?1")
@@ -569,14 +523,7 @@ fn latency(
         .map(|r| r.is_some())
         .map_err(|e| format!("query tickets: {e}"))
     };
-    let own_counter = || -> Option<(f64, f64)> {
-        let text = http_get(http_port, "/metrics")?.1;
-        let labels = [("source", LATENCY_SOURCE)];
-        Some((
-            metric(&text, &format!("{OWN_METRIC}_count"), &labels).unwrap_or(0.0),
-            metric(&text, &format!("{OWN_METRIC}_sum"), &labels).unwrap_or(0.0),
-        ))
-    };
+    let own_counter = || metric_count_sum(http_port, OWN_METRIC, LATENCY_SOURCE);
 
     let run_id = std::process::id();
     let mut smtp = Dialog::open(env.smtp, "EHLO bench.example")?;
@@ -708,11 +655,7 @@ fn latency(
         pct(&own, 0.99),
         own.last().copied().unwrap_or_default(),
     );
-    let omean = if own.is_empty() {
-        Duration::ZERO
-    } else {
-        own.iter().sum::<Duration>() / own.len() as u32
-    };
+    let omean = mean(&own);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let v_total = verdict(p50 < TARGET_P50 && p99 < TARGET_P99);
     let v_own = verdict(o99 < TARGET_OWN);
@@ -787,76 +730,8 @@ fn latency_mail(sender: &str, i: usize, run_id: u32) -> String {
     )
 }
 
-/// Nearest-rank percentile of sorted values.
-fn pct(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// A sample of the Prometheus text format: `name{labels} value` whose labels
-/// include all of `want`.
-fn metric(text: &str, name: &str, want: &[(&str, &str)]) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (series, value) = l.rsplit_once(' ')?;
-        let (n, labels) = match series.split_once('{') {
-            Some((n, rest)) => (n, rest.strip_suffix('}')?),
-            None => (series, ""),
-        };
-        if n != name {
-            return None;
-        }
-        let has = |k: &str, v: &str| {
-            labels
-                .split(',')
-                .filter_map(|kv| kv.split_once('='))
-                .any(|(lk, lv)| lk == k && lv.trim_matches('"') == v)
-        };
-        want.iter()
-            .all(|(k, v)| has(k, v))
-            .then(|| value.trim().parse().ok())
-            .flatten()
-    })
-}
-
-/// Polls `f` every 10 ms until it returns true; an error or `limit` ends it.
-fn wait_for(limit: Duration, mut f: impl FnMut() -> Result<bool, String>) -> Result<(), String> {
-    let start = Instant::now();
-    loop {
-        if f()? {
-            return Ok(());
-        }
-        if start.elapsed() > limit {
-            return Err(format!("timed out after {:.0} s", limit.as_secs_f64()));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// GET on serve's HTTP endpoint: (status code, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).ok()?;
-    let code = resp.get(9..12)?.parse().ok()?;
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((code, body))
-}
-
 // ---------------------------------------------------------------------------
-// Config, processes, servers
+// Config
 
 fn config_toml(
     dir: &Path,
@@ -868,300 +743,4 @@ fn config_toml(
 ) -> String {
     let listen = format!("127.0.0.1:{http_port}");
     proc::bench_config("imap", dir, db, outbox, support, inbound, &listen)
-}
-
-/// Free TCP ports on 127.0.0.1, all bound at once so none repeats.
-fn free_ports(n: usize) -> Result<Vec<u16>, String> {
-    let listeners = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("finding a free port: {e}"))?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("finding a free port: {e}"))
-}
-
-/// `/proc/pressure/io`'s "some" line and its avg10.
-fn io_pressure() -> Option<(String, f64)> {
-    let s = std::fs::read_to_string("/proc/pressure/io").ok()?;
-    let some = s.lines().find(|l| l.starts_with("some"))?;
-    let avg10: f64 = some
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("avg10="))?
-        .parse()
-        .ok()?;
-    Some((some.trim().to_string(), avg10))
-}
-
-/// Waits up to 30 s for the disk to calm down (avg10 <= 5 %: another
-/// process's I/O, or the cleanup of a previous run); returns the last reading,
-/// marked when the disk is still under pressure.
-fn calm_disk() -> Option<String> {
-    let start = Instant::now();
-    let mut reading = io_pressure()?;
-    if reading.1 > PRESSURE_LIMIT {
-        eprintln!(
-            "imap bench: disk busy ({}); waiting up to 30 s for it to calm down",
-            reading.0
-        );
-    }
-    while reading.1 > PRESSURE_LIMIT && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_secs(1));
-        reading = io_pressure()?;
-    }
-    Some(if reading.1 > PRESSURE_LIMIT {
-        format!(
-            "{}  (avg10 > 5: disk under outside pressure, numbers will be low)",
-            reading.0
-        )
-    } else {
-        reading.0
-    })
-}
-
-/// A private Dovecot + Postfix (scripts/mailenv.sh); stopped on drop too.
-struct MailEnv {
-    dir: PathBuf,
-    imap: u16,
-    smtp: u16,
-    stopped: bool,
-}
-
-impl MailEnv {
-    fn start(dir: &Path, [imap, imaps, smtp, lmtp]: [u16; 4]) -> Result<MailEnv, String> {
-        let mut env = MailEnv {
-            dir: dir.to_path_buf(),
-            imap,
-            smtp,
-            stopped: true,
-        };
-        let ports = [imap, imaps, smtp, lmtp].map(|p| p.to_string());
-        let mut args = vec!["start", dir.to_str().ok_or("work dir is not UTF-8")?];
-        args.extend(ports.iter().map(String::as_str));
-        // From here on a half-started instance must be stopped too.
-        env.stopped = false;
-        env.script(&args)?;
-        Ok(env)
-    }
-
-    fn script(&self, args: &[&str]) -> Result<(), String> {
-        let out = Command::new("bash")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailenv.sh"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run scripts/mailenv.sh: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "scripts/mailenv.sh {} failed ({}):\n{}{}",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    }
-
-    /// CPU seconds (user + sys) of the Dovecot master's exited children, such
-    /// as the imap process of a finished session.
-    fn dovecot_children_cpu(&self) -> Option<f64> {
-        let pid = std::fs::read_to_string(self.dir.join("run/master.pid")).ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok()?;
-        // Fields after "(comm) " start at field 3 (state); cutime and cstime
-        // are fields 16 and 17.
-        let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
-        let ticks: f64 =
-            fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        (hz > 0).then(|| ticks / hz as f64)
-    }
-
-    fn stop(mut self) -> Result<(), String> {
-        self.stopped = true;
-        let dir = self.dir.display().to_string();
-        self.script(&["stop", &dir])
-    }
-}
-
-impl Drop for MailEnv {
-    fn drop(&mut self) {
-        if !self.stopped {
-            let dir = self.dir.display().to_string();
-            if let Err(e) = self.script(&["stop", &dir]) {
-                eprintln!("imap bench: {e}");
-            }
-        }
-    }
-}
-
-/// `mailroom serve`, killed on drop unless terminated.
-struct Serve {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn start(bin: &Path, config: &Path, dir: &Path, log: &Path) -> Result<Serve, String> {
-        let stderr = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = Command::new(bin)
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
-            .current_dir(dir)
-            .env_remove("MAILROOM_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(stderr))
-            .spawn()
-            .map_err(|e| format!("cannot start {} serve: {e}", bin.display()))?;
-        Ok(Serve {
-            child: Some(child),
-            log: log.to_path_buf(),
-        })
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn check_running(&mut self) -> Result<(), String> {
-        match self.child.as_mut().map(Child::try_wait) {
-            Some(Ok(None)) => Ok(()),
-            Some(Ok(Some(s))) => Err(format!("serve exited early ({s})")),
-            Some(Err(e)) => Err(format!("waiting for serve: {e}")),
-            None => Err("serve is not running".into()),
-        }
-    }
-
-    /// VmHWM of the running process.
-    fn peak_rss_mib(&self) -> Option<f64> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kib / 1024.0)
-    }
-
-    /// SIGTERM; Ok(true) when serve exits 0 within 20 s.
-    fn terminate(&mut self) -> Result<bool, String> {
-        let Some(mut child) = self.child.take() else {
-            return Err("serve is not running".into());
-        };
-        let pid = child.id() as libc::pid_t;
-        // SAFETY: kill(2) on our own child's pid, not yet reaped.
-        if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
-            return Err(format!(
-                "SIGTERM to serve: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match child.try_wait() {
-                Ok(Some(s)) => return Ok(s.success()),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Ok(None) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err("serve did not stop within 20 s of SIGTERM".into());
-                }
-                Err(e) => return Err(format!("waiting for serve: {e}")),
-            }
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A minimal SMTP client dialog, like a customer's MTA.
-struct Dialog {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Dialog {
-    fn open(port: u16, hello: &str) -> Result<Dialog, String> {
-        let s = TcpStream::connect(("127.0.0.1", port))
-            .map_err(|e| format!("connect to Postfix on port {port}: {e}"))?;
-        s.set_nodelay(true).ok();
-        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-        let mut d = Dialog {
-            reader: BufReader::new(s.try_clone().map_err(|e| format!("clone socket: {e}"))?),
-            writer: s,
-        };
-        d.expect("220")?;
-        d.command(hello, "250")?;
-        Ok(d)
-    }
-
-    /// Reads a (multi-line) reply and checks its code.
-    fn expect(&mut self, code: &str) -> Result<String, String> {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            self.reader
-                .read_line(&mut line)
-                .map_err(|e| format!("SMTP: reading a reply: {e}"))?;
-            all.push_str(&line);
-            if !line.starts_with(code) {
-                return Err(format!("SMTP: expected {code}, got: {all:?}"));
-            }
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return Ok(all);
-            }
-        }
-    }
-
-    fn command(&mut self, cmd: &str, code: &str) -> Result<String, String> {
-        self.writer
-            .write_all(format!("{cmd}\r\n").as_bytes())
-            .map_err(|e| format!("SMTP: writing {cmd}: {e}"))?;
-        self.expect(code)
-    }
-
-    /// MAIL, RCPT, DATA; returns once the server accepted the message (250).
-    fn transaction(&mut self, from: &str, to: &str, raw: &str) -> Result<(), String> {
-        self.command(&format!("MAIL FROM:<{from}>"), "250")?;
-        self.command(&format!("RCPT TO:<{to}>"), "250")?;
-        self.command("DATA", "354")?;
-        let mut body = String::with_capacity(raw.len() + 8);
-        for line in raw.replace("\r\n", "\n").split('\n') {
-            if line.starts_with('.') {
-                body.push('.');
-            }
-            body.push_str(line);
-            body.push_str("\r\n");
-        }
-        body.push_str(".\r\n");
-        self.writer
-            .write_all(body.as_bytes())
-            .map_err(|e| format!("SMTP: writing DATA: {e}"))?;
-        self.expect("250").map(drop)
-    }
-
-    fn quit(mut self) {
-        let _ = self.writer.write_all(b"QUIT\r\n");
-        let mut line = String::new();
-        let _ = self.reader.read_line(&mut line);
-    }
 }

@@ -128,4 +128,3 @@ mod tests {
         assert!(!Error::Invalid("x".into()).is_temporary());
     }
 }
-

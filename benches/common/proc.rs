@@ -87,6 +87,9 @@ templates_dir = {templates}
 # Every new ticket is acknowledged: the RFC 3834 limit (default 10 per
 # recipient per hour) would otherwise skip most acks of this burst.
 ack_limit_per_hour = 1000000
+# Every mail notifies the one agent: the per-agent notification limit
+# (default 100 per hour) would otherwise skip all but the first 100.
+notification_limit_per_hour = 1000000
 
 [database]
 url = {db}

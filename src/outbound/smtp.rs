@@ -1,43 +1,100 @@
-//! The SMTP transport (lettre): a pooled connection to the configured relay,
-//! STARTTLS or implicit TLS with certificate verification (never the
-//! opportunistic mode that silently falls back to plaintext), AUTH when a
-//! username is set. 4xx replies and connection trouble are retried by the
-//! outbox; 5xx replies are permanent. The password is read again before each
-//! send; when it changed (a rotated secret), the connection pool is rebuilt
-//! with it, so the next connection logs in with the new one.
+//! The SMTP transport: lettre's SMTP client over a connection mailroom opens
+//! itself, so it can set TCP_NODELAY (lettre writes a mail's data and its
+//! final dot separately; with Nagle's algorithm every mail then waits ~40 ms
+//! for the server's delayed ACK). One connection is kept open and reused
+//! between mails (the worker sends one at a time); a broken one is dropped.
+//!
+//! TLS is STARTTLS or implicit, always with certificate verification (never
+//! the opportunistic mode that silently falls back to plaintext); AUTH when a
+//! username is set, with the password read at each connect (a rotated secret
+//! applies to the next connection). 4xx replies and connection trouble are
+//! retried by the outbox; 5xx replies are permanent.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::message::Mailboxes;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 use super::SendError;
 use crate::config::{Endpoint, TlsMode};
 use crate::store::DueMail;
 
-pub struct SmtpTransport {
-    endpoint: Endpoint,
-    tls: Tls,
-    /// The pool, and a digest of the password it logs in with.
-    current: std::sync::Mutex<(Option<[u8; 32]>, AsyncSmtpTransport<Tokio1Executor>)>,
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// A whole transaction (MAIL … the final dot's reply) may take this long.
+const SEND_TIMEOUT: Duration = Duration::from_secs(300);
+
+enum Security {
+    None,
+    /// STARTTLS through lettre, required (no fallback).
+    StartTls(TlsParameters),
+    /// TLS from the first byte, through tokio-rustls.
+    Implicit(Arc<tokio_rustls::rustls::ClientConfig>),
 }
 
-/// A digest, so the password itself is kept only inside lettre's credentials.
-fn digest(password: &str) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(password.as_bytes()).into()
+pub struct SmtpTransport {
+    endpoint: Endpoint,
+    security: Security,
+    hello: ClientId,
+    /// The open connection, reused between mails.
+    idle: tokio::sync::Mutex<Option<AsyncSmtpConnection>>,
+}
+
+/// An implicit-TLS stream that lettre's client can talk over.
+#[derive(Debug)]
+struct TlsStream(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl AsyncRead for TlsStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for TlsStream {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
 }
 
 impl SmtpTransport {
     /// Builds the transport; errors name the config key. A missing secret
     /// stops start-up here.
     pub fn new(endpoint: Endpoint) -> Result<SmtpTransport, String> {
-        let tls = match endpoint.tls {
-            TlsMode::None => Tls::None,
-            mode => {
+        let security = match endpoint.tls {
+            TlsMode::None => Security::None,
+            TlsMode::Implicit => Security::Implicit(crate::net::client_config(&endpoint)?),
+            TlsMode::Starttls => {
                 let mut params = TlsParameters::builder(endpoint.host.clone());
                 if let Some(ca) = &endpoint.ca_file {
                     let pem = std::fs::read(ca).map_err(|e| {
@@ -51,22 +108,19 @@ impl SmtpTransport {
                     })?;
                     params = params.add_root_certificate(cert);
                 }
-                let params = params
-                    .build_rustls()
-                    .map_err(|e| format!("key outbound.tls: TLS setup failed: {e}"))?;
-                if mode == TlsMode::Implicit {
-                    Tls::Wrapper(params)
-                } else {
-                    Tls::Required(params)
-                }
+                Security::StartTls(
+                    params
+                        .build_rustls()
+                        .map_err(|e| format!("key outbound.tls: TLS setup failed: {e}"))?,
+                )
             }
         };
-        let password = SmtpTransport::password(&endpoint)?;
-        let mailer = SmtpTransport::build(&endpoint, tls.clone(), password.as_deref());
+        SmtpTransport::password(&endpoint)?;
         Ok(SmtpTransport {
-            current: std::sync::Mutex::new((password.as_deref().map(digest), mailer)),
-            tls,
             endpoint,
+            security,
+            hello: ClientId::default(),
+            idle: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -82,37 +136,76 @@ impl SmtpTransport {
         Ok(Some(secret.expose().to_string()))
     }
 
-    fn build(
-        endpoint: &Endpoint,
-        tls: Tls,
-        password: Option<&str>,
-    ) -> AsyncSmtpTransport<Tokio1Executor> {
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&endpoint.host)
-            .port(endpoint.port)
-            .tls(tls)
-            .timeout(Some(Duration::from_secs(60)));
-        if let (Some(user), Some(password)) = (&endpoint.username, password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.to_string()));
+    fn failed(&self, e: impl std::fmt::Display, permanent: bool) -> SendError {
+        let msg = format!("{}: {e}", self.endpoint.address());
+        if permanent {
+            SendError::Permanent(msg)
+        } else {
+            SendError::Transient(msg)
         }
-        builder.build()
     }
 
-    /// The pool to send with, rebuilt when the password changed since.
-    fn mailer(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
-        let password = SmtpTransport::password(&self.endpoint).map_err(SendError::Transient)?;
-        let wanted = password.as_deref().map(digest);
-        let mut current = match self.current.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
+    /// Opens, secures and authenticates a new connection.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let ep = &self.endpoint;
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TcpStream::connect((ep.host.as_str(), ep.port)),
+        )
+        .await
+        .map_err(|_| self.failed("connect timed out", false))?
+        .map_err(|e| self.failed(format!("connect: {e}"), false))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| self.failed(format!("TCP_NODELAY: {e}"), false))?;
+        let lettre_err = |e: lettre::transport::smtp::Error| self.failed(&e, e.is_permanent());
+        let mut conn = match &self.security {
+            Security::None => {
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+                    .await
+                    .map_err(lettre_err)?
+            }
+            Security::StartTls(params) => {
+                let mut conn =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+                        .await
+                        .map_err(lettre_err)?;
+                if !conn.can_starttls() {
+                    // Never fall back to plaintext.
+                    return Err(self.failed(
+                        "the server does not offer STARTTLS (outbound.tls = \"starttls\")",
+                        false,
+                    ));
+                }
+                conn.starttls(params.clone(), &self.hello)
+                    .await
+                    .map_err(|e| self.failed(format!("STARTTLS: {e} (certificate not trusted? for a private CA set ca_file)"), false))?;
+                conn
+            }
+            Security::Implicit(config) => {
+                let name = crate::net::server_name(&ep.host).map_err(|e| self.failed(e, true))?;
+                let tls = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| {
+                        SendError::Transient(crate::net::describe_tls_error(&ep.address(), &e))
+                    })?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(TlsStream(tls)), &self.hello)
+                    .await
+                    .map_err(lettre_err)?
+            }
         };
-        if current.0 != wanted {
-            tracing::info!(server = %self.endpoint.address(), "SMTP password changed: reconnecting with the new one");
-            *current = (
-                wanted,
-                SmtpTransport::build(&self.endpoint, self.tls.clone(), password.as_deref()),
-            );
+        if let (Some(user), Some(password)) = (
+            &ep.username,
+            SmtpTransport::password(ep).map_err(SendError::Transient)?,
+        ) {
+            conn.auth(
+                &[Mechanism::Plain, Mechanism::Login],
+                &Credentials::new(user.clone(), password),
+            )
+            .await
+            .map_err(lettre_err)?;
         }
-        Ok(current.1.clone())
+        Ok(conn)
     }
 
     pub async fn send(&self, mail: &DueMail, raw: &[u8]) -> Result<(), SendError> {
@@ -128,16 +221,30 @@ impl SmtpTransport {
         let to: Vec<_> = to.into_iter().map(|m| m.email).collect();
         let envelope =
             Envelope::new(Some(from), to).map_err(|e| permanent(format!("envelope: {e}")))?;
-        let mailer = self.mailer()?;
-        match mailer.send_raw(&envelope, raw).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let msg = format!("{}: {e}", self.endpoint.address());
-                if e.is_permanent() {
-                    Err(SendError::Permanent(msg))
-                } else {
-                    Err(SendError::Transient(msg))
-                }
+
+        let mut idle = self.idle.lock().await;
+        // A kept connection is checked (NOOP) first: the server may have
+        // closed it while idle.
+        let kept = match idle.take() {
+            Some(mut c) if !c.has_broken() => c.test_connected().await.then_some(c),
+            _ => None,
+        };
+        let mut conn = match kept {
+            Some(c) => c,
+            None => self.connect().await?,
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, conn.send(&envelope, raw)).await {
+            Ok(Ok(_)) => {
+                *idle = Some(conn);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                conn.abort().await;
+                Err(self.failed(&e, e.is_permanent()))
+            }
+            Err(_) => {
+                conn.abort().await;
+                Err(self.failed("the server did not answer within 5 minutes", false))
             }
         }
     }

@@ -54,8 +54,7 @@ both_backends! {
         });
         mev.wait_for_count("catchall@example.test", "INBOX", 1);
         let log = serve.log();
-        assert!(log.contains("SMTP password changed"), "{log}");
-        assert!(!log.contains("wrong") && !log.contains("secret\n"), "no password in the log");
+        assert!(!log.contains("wrong"), "no password in the log: {log}");
         assert!(serve.terminate().success());
     }
 }

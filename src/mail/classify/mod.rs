@@ -355,7 +355,7 @@ mod tests {
             assert!(matches!(c, Class::AutoReply { .. }), "{h}: {c:?}");
         }
         let c = class_of(
-            "From: a@c.test\r\nSubject: Out of office\r\nPrecedence: bulk\r\n",
+            "From: a@c.test\r\nSubject: Out of Office: Re: help\r\nPrecedence: bulk\r\n",
             "x",
         );
         assert!(matches!(c, Class::AutoReply { .. }), "{c:?}");
