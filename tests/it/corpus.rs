@@ -4,13 +4,13 @@
 //! classified; the expected class comes from the MANIFEST category (column 6).
 //! Run with `cargo test --test it corpus -- --nocapture` to see the confusion table.
 
+use crate::support::shared_corpus;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
 use mailroom::mail::{self, Class, Classifier, ParseFailure, ParsedMail};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
 const CATEGORIES: &[&str] = &["mime", "bounces", "autoreplies", "misc"];
 const COLUMNS: &[&str] = &[
     "customer",
@@ -242,21 +242,10 @@ fn manifest(corpus: &Path) -> HashMap<String, String> {
 
 #[test]
 fn corpus_classification() {
-    let corpus = Path::new(CORPUS);
-    if !corpus.join("MANIFEST.tsv").is_file() {
-        if std::env::var_os("MAILROOM_REQUIRE_CORPUS").is_some() {
-            panic!(
-                "corpus not found at {} (MAILROOM_REQUIRE_CORPUS is set): \
-                 the shared corpus must sit next to the crate",
-                corpus.display()
-            );
-        }
-        println!(
-            "corpus not found at {}, skipping (set MAILROOM_REQUIRE_CORPUS=1 to require it)",
-            corpus.display()
-        );
+    let Some(corpus) = shared_corpus() else {
         return;
-    }
+    };
+    let corpus = corpus.as_path();
 
     let manifest = manifest(corpus);
     // MAILROOM_CORPUS_VERBOSE=1 prints one line per message.

@@ -485,22 +485,12 @@ name = "Sally"
 /// An Env whose [outbound] is SMTP to the test Postfix (`tls_keys` picks the
 /// TLS mode and CA), with the support mailbox as its IMAP source.
 pub(crate) fn smtp_env(b: Backend, mev: &MailEnv, tls_keys: &str) -> Env {
-    let extra = format!(
-        "{}\n[outbound]\nkind = \"smtp\"\nport = {}\n{tls_keys}\nflush_interval = \"100ms\"\n",
-        mev.inbound("support", USER, "secret", "poll_interval = \"1h\""),
+    let inbound = mev.inbound("support", USER, "secret", "poll_interval = \"1h\"");
+    let env = Env::with_config(b, SMTP_BASE, &inbound);
+    env.set_outbound(&format!(
+        "[outbound]\nkind = \"smtp\"\nport = {}\n{tls_keys}\nflush_interval = \"100ms\"\n",
         mev.smtp
-    );
-    // The Env's own file [outbound] is replaced by the SMTP one.
-    let env = Env::with_config(b, SMTP_BASE, "");
-    let text = std::fs::read_to_string(&env.config).expect("config");
-    let cut = text.find("[outbound]").expect("outbound section");
-    let tail = &text[cut..];
-    let end = tail.find("\n\n").map(|i| cut + i).unwrap_or(text.len());
-    std::fs::write(
-        &env.config,
-        format!("{}{}{extra}", &text[..cut], &text[end..]),
-    )
-    .expect("config");
+    ));
     env
 }
 

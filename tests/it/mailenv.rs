@@ -118,29 +118,40 @@ impl MailEnv {
         c.quit();
     }
 
-    /// (messages, unseen) in `folder` of `user`, asked over IMAP STATUS.
-    pub fn status(&self, user: &str, folder: &str) -> (u32, u32) {
-        let (port, user, folder) = (self.imap, user.to_string(), folder.to_string());
+    /// Logs in as `user` over IMAP, runs `f` on the session, logs out.
+    fn imap<T>(
+        &self,
+        user: &str,
+        f: impl AsyncFnOnce(&mut async_imap::Session<tokio::net::TcpStream>) -> T,
+    ) -> T {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap))
                 .await
                 .expect("connect to dovecot");
             let mut client = async_imap::Client::new(tcp);
             client.read_response().await.expect("greeting");
             let mut s = client
-                .login(&user, PASSWORD)
+                .login(user, PASSWORD)
                 .await
                 .map_err(|(e, _)| e)
                 .expect("login");
+            let out = f(&mut s).await;
+            s.logout().await.ok();
+            out
+        })
+    }
+
+    /// (messages, unseen) in `folder` of `user`, asked over IMAP STATUS.
+    pub fn status(&self, user: &str, folder: &str) -> (u32, u32) {
+        self.imap(user, async |s| {
             let mb = s
-                .status(&folder, "(MESSAGES UNSEEN)")
+                .status(folder, "(MESSAGES UNSEEN)")
                 .await
                 .unwrap_or_else(|e| panic!("STATUS {folder}: {e}"));
-            s.logout().await.ok();
             (mb.exists, mb.unseen.unwrap_or(0))
         })
     }
@@ -156,40 +167,22 @@ impl MailEnv {
     /// Every message in `user`'s `folder`, fetched over IMAP (BODY.PEEK[]: nothing is marked read).
     pub fn fetch_all(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
         use futures_util::TryStreamExt;
-        let (port, user, folder) = (self.imap, user.to_string(), folder.to_string());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .expect("connect to dovecot");
-            let mut client = async_imap::Client::new(tcp);
-            client.read_response().await.expect("greeting");
-            let mut s = client
-                .login(&user, PASSWORD)
-                .await
-                .map_err(|(e, _)| e)
-                .expect("login");
-            let mb = s.select(&folder).await.expect("select");
-            let mut out = Vec::new();
-            if mb.exists > 0 {
-                let fetches: Vec<_> = s
-                    .uid_fetch("1:*", "BODY.PEEK[]")
-                    .await
-                    .expect("fetch")
-                    .try_collect()
-                    .await
-                    .expect("fetch answers");
-                for f in &fetches {
-                    if let Some(b) = f.body() {
-                        out.push(b.to_vec());
-                    }
-                }
+        self.imap(user, async |s| {
+            let mb = s.select(folder).await.expect("select");
+            if mb.exists == 0 {
+                return Vec::new();
             }
-            s.logout().await.ok();
-            out
+            let fetches: Vec<_> = s
+                .uid_fetch("1:*", "BODY.PEEK[]")
+                .await
+                .expect("fetch")
+                .try_collect()
+                .await
+                .expect("fetch answers");
+            fetches
+                .iter()
+                .filter_map(|f| f.body().map(<[u8]>::to_vec))
+                .collect()
         })
     }
 

@@ -13,27 +13,13 @@ use crate::both_backends;
 use crate::relay::{STYLES, Style, agent_reply, find, reply_body, sent_since};
 use crate::support::*;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/replies");
 const CANARY: &str = "zqcanary";
 
 /// The new words of every reply sample (text of .txt files, text part of .eml).
 fn samples() -> Option<Vec<(String, String)>> {
-    let dir = Path::new(CORPUS);
-    if !dir.is_dir() {
-        if std::env::var_os("MAILROOM_REQUIRE_CORPUS").is_some() {
-            panic!(
-                "corpus not found at {} (MAILROOM_REQUIRE_CORPUS is set)",
-                dir.display()
-            );
-        }
-        println!(
-            "corpus not found at {}, skipping (set MAILROOM_REQUIRE_CORPUS=1 to require it)",
-            dir.display()
-        );
-        return None;
-    }
+    let dir = shared_corpus()?.join("replies");
     let mut out = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir(dir)
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
         .expect("read corpus")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();

@@ -15,6 +15,7 @@
 //! (`sanitize_html`, then `html_to_text`), so both sides are text rendered
 //! the same way.
 
+use crate::support::shared_corpus;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,7 +23,6 @@ use std::time::{Duration, Instant};
 use mailroom::mail::parse::sanitize_html;
 use mailroom::mail::reply::{self, KeptWhole, Reply};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
 const SIDECARS: usize = 76;
 const MIN_SCORE: f64 = 95.0;
 
@@ -312,21 +312,10 @@ fn samples(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn replies_corpus() {
-    let corpus = Path::new(CORPUS);
-    if !corpus.join("MANIFEST.tsv").is_file() {
-        if std::env::var_os("MAILROOM_REQUIRE_CORPUS").is_some() {
-            panic!(
-                "corpus not found at {} (MAILROOM_REQUIRE_CORPUS is set): \
-                 the shared corpus must sit next to the crate",
-                corpus.display()
-            );
-        }
-        println!(
-            "corpus not found at {}, skipping (set MAILROOM_REQUIRE_CORPUS=1 to require it)",
-            corpus.display()
-        );
+    let Some(corpus) = shared_corpus() else {
         return;
-    }
+    };
+    let corpus = corpus.as_path();
     let modes = compare_modes(corpus);
     let checks = no_sidecar_checks();
     let documented: HashMap<&str, &str> = DOCUMENTED_MISSES.iter().copied().collect();

@@ -358,3 +358,25 @@ pub fn events_text(t: &Value) -> String {
         })
         .unwrap_or_default()
 }
+
+/// The shared real-world corpus (`../shared/corpus`, see its README), or None
+/// with a clear message where it is missing. With MAILROOM_REQUIRE_CORPUS set
+/// (CI) a missing corpus is a failure, never a skip.
+pub fn shared_corpus() -> Option<PathBuf> {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if corpus.join("MANIFEST.tsv").is_file() {
+        return Some(corpus);
+    }
+    if std::env::var_os("MAILROOM_REQUIRE_CORPUS").is_some() {
+        panic!(
+            "corpus not found at {} (MAILROOM_REQUIRE_CORPUS is set): \
+             the shared corpus must sit next to the crate",
+            corpus.display()
+        );
+    }
+    println!(
+        "corpus not found at {}, skipping (set MAILROOM_REQUIRE_CORPUS=1 to require it)",
+        corpus.display()
+    );
+    None
+}
