@@ -591,6 +591,23 @@ both_backends! {
 }
 
 both_backends! {
+    fn a_panic_on_one_imap_message_quarantines_it_and_the_sync_goes_on(b) {
+        let mev = MailEnv::start();
+        let env = imap_env(b, &mev, "");
+        let mut mails = customer_mails("panic", 4);
+        mails[1] = mails[1].replace("panic question 1", "POISON-IMAP question");
+        mev.lmtp_deliver(USER, &mails);
+        mev.wait_for_count(USER, "INBOX", 4);
+        let out = env.command().args(["poll", "--once"]).env("MAILROOM_FAULT", "decide:POISON-IMAP").output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("created 3") && stdout.contains("quarantined 1"), "{stdout}");
+        assert!(env.run_ok(&["quarantine", "--json"]).contains("internal error: panic: injected fault at decide"));
+        assert_eq!(env.count("SELECT last_uid FROM source_positions WHERE source = 'imap:support:INBOX'"), 4);
+        // Nothing is fetched again.
+        assert!(env.run_ok(&["poll", "--once"]).contains("processed 0 message(s)"));
+    }
+
     fn a_fetch_answer_without_a_body_is_never_skipped(b) {
         let mails = customer_mails("nobody", 4);
         let fake = crate::fakeimap::FakeImap::start(mails, crate::fakeimap::Fault::NoBody(2));
