@@ -211,6 +211,13 @@ impl<'a> UnitOfWork<'a> {
             first_response_at: None,
             resolved_at: None,
             sla_policy: t.sla_policy.map(str::to_string),
+            first_response_due: None,
+            next_response_due: None,
+            resolution_due: None,
+            waiting_since: None,
+            pending_since: None,
+            sla_paused_secs: 0,
+            sla_next_check: None,
         };
         if let Some(owner) = &row.owner {
             *self.open_counts.entry(owner.clone()).or_default() += 1;
@@ -229,7 +236,11 @@ impl<'a> UnitOfWork<'a> {
         if let Some(t) = self.tickets.get_mut(&id) {
             let was_open = t.status != Status::Resolved;
             let old_owner = t.owner.clone();
+            let old_status = t.status;
             f(t);
+            if t.status != old_status {
+                self.writes.status_changes.push((id, old_status, t.status));
+            }
             t.resolved_at = match t.status {
                 Status::Resolved => t.resolved_at.or(Some(self.now)),
                 _ => None,

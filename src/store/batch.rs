@@ -15,7 +15,7 @@ use super::rows::{TICKET_COLUMNS, TicketRow};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
-use crate::tickets::{Direction, MessageKind};
+use crate::tickets::{Direction, MessageKind, Status};
 
 // The statements here are built per batch, with as many rows as the batch
 // has; they are not kept in the prepared-statement cache (`persistent(false)`),
@@ -175,6 +175,8 @@ pub struct Writes<'a> {
     pub suppressions: Vec<(String, DateTime<Utc>, String)>,
     /// (row, ticket, kind): stored ticket-less messages released onto a ticket.
     pub adopted: Vec<(i64, i64, MessageKind)>,
+    /// (ticket, from, to): status changes, for the digests.
+    pub status_changes: Vec<(i64, Status, Status)>,
 }
 
 /// Bind-parameter syntax. SQLite gets anonymous `?`: sqlx resolves every named
@@ -375,7 +377,7 @@ impl Tx {
         for chunk in w.new_tickets.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES {}",
-                params.rows(chunk.len(), 15)
+                params.rows(chunk.len(), 22)
             );
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
@@ -384,7 +386,9 @@ impl Tx {
                         .bind(t.status.as_str()).bind(t.priority.as_str()).bind(t.area.as_deref())
                         .bind(t.owner.as_deref()).bind(t.customer.as_str()).bind(t.customer_name.as_deref())
                         .bind(t.tags.as_str()).bind(t.created_at).bind(t.updated_at)
-                        .bind(t.first_response_at).bind(t.resolved_at).bind(t.sla_policy.as_deref());
+                        .bind(t.first_response_at).bind(t.resolved_at).bind(t.sla_policy.as_deref())
+                        .bind(t.first_response_due).bind(t.next_response_due).bind(t.resolution_due)
+                        .bind(t.waiting_since).bind(t.pending_since).bind(t.sla_paused_secs).bind(t.sla_next_check);
                 }
                 q.execute(&mut *c).await?;
             });
@@ -392,9 +396,14 @@ impl Tx {
         for t in &w.changed_tickets {
             on_tx!(self, c => sqlx::query(
                 "UPDATE tickets SET status = $1, priority = $2, area = $3, owner = $4, tags = $5, updated_at = $6, \
-                 first_response_at = $7, resolved_at = $8 WHERE id = $9")
+                 first_response_at = $7, resolved_at = $8, first_response_due = $9, next_response_due = $10, \
+                 resolution_due = $11, waiting_since = $12, pending_since = $13, sla_paused_secs = $14, \
+                 sla_next_check = $15 WHERE id = $16")
                 .bind(t.status.as_str()).bind(t.priority.as_str()).bind(t.area.as_deref()).bind(t.owner.as_deref())
-                .bind(t.tags.as_str()).bind(t.updated_at).bind(t.first_response_at).bind(t.resolved_at).bind(t.id)
+                .bind(t.tags.as_str()).bind(t.updated_at).bind(t.first_response_at).bind(t.resolved_at)
+                .bind(t.first_response_due).bind(t.next_response_due).bind(t.resolution_due)
+                .bind(t.waiting_since).bind(t.pending_since).bind(t.sla_paused_secs).bind(t.sla_next_check)
+                .bind(t.id)
                 .execute(&mut *c).await.map(|_| ())?);
         }
 
@@ -527,6 +536,20 @@ impl Tx {
                  ON CONFLICT (area) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at")
                 .bind(area.as_str()).bind(*position).bind(now)
                 .execute(&mut *c).await.map(|_| ())?);
+        }
+
+        for chunk in w.status_changes.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO status_changes (ticket_id, from_status, to_status, at) VALUES {}",
+                params.rows(chunk.len(), 4)
+            );
+            on_tx!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                for (t, from, to) in chunk {
+                    q = q.bind(*t).bind(from.as_str()).bind(to.as_str()).bind(now);
+                }
+                q.execute(&mut *c).await?;
+            });
         }
 
         for (row, ticket, kind) in &w.adopted {

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::tickets::{Direction, MessageKind, Priority, Status};
 
-pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy";
+pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy, first_response_due, next_response_due, resolution_due, waiting_since, pending_since, sla_paused_secs, sla_next_check";
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct TicketRow {
@@ -26,6 +26,19 @@ pub struct TicketRow {
     pub first_response_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub sla_policy: Option<String>,
+    /// SLA due times (None: no clock runs for that target).
+    pub first_response_due: Option<DateTime<Utc>>,
+    pub next_response_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    /// The customer's oldest unanswered follow-up (the next-response clock).
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// Set while pending: the resolution clock is paused.
+    pub pending_since: Option<DateTime<Utc>>,
+    /// Business seconds spent pending before (added to the resolution target).
+    pub sla_paused_secs: i64,
+    /// When the scheduler must look at this ticket again (a reminder or an
+    /// escalation falls due).
+    pub sla_next_check: Option<DateTime<Utc>>,
 }
 
 impl TicketRow {
