@@ -341,10 +341,14 @@ pub struct ManagerConfig {
     pub time_zone: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `[sla.<name>]`: targets as durations ("30m", "4h", "2d"), counted in the
+/// area calendar's business time.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaConfig {
     pub first_response: Option<String>,
+    /// After a customer's follow-up that support has not answered yet.
+    pub next_response: Option<String>,
     pub resolution: Option<String>,
 }
 

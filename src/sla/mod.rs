@@ -3,8 +3,12 @@
 //! instant (`now` included) is passed in, in UTC.
 
 pub mod calendar;
+pub mod clock;
+pub mod policy;
 
 pub use calendar::{Calendar, CalendarError};
+pub use clock::{ClockInput, Due, Target, breached, due, next_open_for_mail, warn_at};
+pub use policy::{Targets, policy_for};
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! Unit tests of the SLA core, all on fixed instants.
 
 mod calendar;
+mod clock;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::Berlin;
