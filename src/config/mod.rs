@@ -337,8 +337,24 @@ pub struct ManagerConfig {
     pub email: String,
     #[serde(default)]
     pub areas: Vec<String>,
+    /// Cron expression (five fields) in the manager's time zone; unset: no
+    /// scheduled digest.
     pub digest: Option<String>,
+    /// IANA name; unset: `mailroom.time_zone`.
     pub time_zone: Option<String>,
+    /// What one digest covers: the previous local day or ISO week.
+    #[serde(default)]
+    pub period: crate::sla::PeriodKind,
+    /// Send nothing for a period in which nothing happened.
+    #[serde(default)]
+    pub skip_empty: bool,
+}
+
+impl ManagerConfig {
+    /// The manager's time zone name, falling back to the global one.
+    pub fn time_zone_or<'a>(&'a self, global: &'a str) -> &'a str {
+        self.time_zone.as_deref().unwrap_or(global)
+    }
 }
 
 /// `[sla.<name>]`: targets as durations ("30m", "4h", "2d"), counted in the

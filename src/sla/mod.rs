@@ -5,10 +5,12 @@
 pub mod calendar;
 pub mod clock;
 pub mod policy;
+pub mod schedule;
 
 pub use calendar::{Calendar, CalendarError};
 pub use clock::{ClockInput, Due, Target, breached, due, next_open_for_mail, warn_at};
 pub use policy::{Targets, policy_for};
+pub use schedule::{PeriodKind, last_due, next_due, parse_cron, period};
 
 #[cfg(test)]
 mod tests;

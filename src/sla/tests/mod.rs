@@ -2,6 +2,7 @@
 
 mod calendar;
 mod clock;
+mod schedule;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::Berlin;
