@@ -3,6 +3,7 @@
 mod calendar;
 mod clock;
 mod schedule;
+mod stats;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::Berlin;
