@@ -1,6 +1,6 @@
 //! mailroom: an email-driven support desk.
 //!
-//! Pure core: `mail`, `rules`, `tickets` (no I/O). Shell: `store` (all SQL),
+//! Pure core: `mail`, `rules`, `tickets`, `sla` (no I/O). Shell: `store` (all SQL),
 //! `inbound`, `outbound`, `pipeline`, `server`.
 
 pub mod cli;
@@ -14,6 +14,7 @@ pub mod outbound;
 pub mod pipeline;
 pub mod rules;
 pub mod server;
+pub mod sla;
 pub mod store;
 pub mod templates;
 pub mod tickets;

@@ -25,6 +25,9 @@ pub struct Config {
     pub area: Vec<AreaConfig>,
     #[serde(default)]
     pub manager: Vec<ManagerConfig>,
+    /// Business-hours calendars that areas name (`[[area]] calendar`).
+    #[serde(default)]
+    pub calendar: Vec<CalendarConfig>,
     #[serde(default)]
     pub sla: BTreeMap<String, SlaConfig>,
     #[serde(default)]
@@ -323,6 +326,9 @@ pub struct AreaConfig {
     pub name: String,
     pub strategy: Option<String>,
     pub escalation: Option<String>,
+    /// A `[[calendar]]` name: this area's SLA clocks count its business hours
+    /// (unset: calendar hours, around the clock).
+    pub calendar: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -331,15 +337,58 @@ pub struct ManagerConfig {
     pub email: String,
     #[serde(default)]
     pub areas: Vec<String>,
+    /// Cron expression (five fields) in the manager's time zone; unset: no
+    /// scheduled digest.
     pub digest: Option<String>,
+    /// IANA name; unset: `mailroom.time_zone`.
     pub time_zone: Option<String>,
+    /// What one digest covers: the previous local day or ISO week.
+    #[serde(default)]
+    pub period: crate::sla::PeriodKind,
+    /// Send nothing for a period in which nothing happened.
+    #[serde(default)]
+    pub skip_empty: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+impl ManagerConfig {
+    /// The manager's time zone name, falling back to the global one.
+    pub fn time_zone_or<'a>(&'a self, global: &'a str) -> &'a str {
+        self.time_zone.as_deref().unwrap_or(global)
+    }
+}
+
+/// `[sla.<name>]`: targets as durations ("30m", "4h", "2d"), counted in the
+/// area calendar's business time.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaConfig {
     pub first_response: Option<String>,
+    /// After a customer's follow-up that support has not answered yet.
+    pub next_response: Option<String>,
     pub resolution: Option<String>,
+}
+
+/// `[[calendar]]`: business hours for SLA clocks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    pub name: String,
+    /// IANA name, e.g. "Europe/Berlin".
+    pub time_zone: String,
+    /// Open days ("Mon" … "Sun"); default Monday to Friday.
+    #[serde(default = "default_weekdays")]
+    pub weekdays: Vec<String>,
+    /// One interval per open day, local time: "09:00-17:00" ("24:00" ends at midnight).
+    pub hours: String,
+    /// Closed local days, "YYYY-MM-DD".
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+fn default_weekdays() -> Vec<String> {
+    ["Mon", "Tue", "Wed", "Thu", "Fri"]
+        .map(String::from)
+        .to_vec()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -377,6 +426,7 @@ impl Config {
             agent: Vec::new(),
             area: Vec::new(),
             manager: Vec::new(),
+            calendar: Vec::new(),
             sla: BTreeMap::new(),
             rules: None,
             http: HttpSection::default(),

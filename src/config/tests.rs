@@ -68,14 +68,26 @@ away  = false
 name = "billing"
 strategy = "round_robin"
 escalation = "carol@example.test"
+calendar = "berlin"
+[[calendar]]
+name = "berlin"
+time_zone = "Europe/Berlin"
+weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri"]
+hours = "09:00-17:00"
+holidays = ["2026-12-24", "2026-12-25"]
 [[manager]]
 email = "carol@example.test"
 areas = ["*"]
 digest = "0 8 * * Mon-Fri"
 time_zone = "Europe/Berlin"
+period = "day"
+skip_empty = false
 [sla.urgent]
 first_response = "1h"
+next_response = "4h"
 resolution = "8h"
+[security]
+trusted_authserv_ids = []
 [rules]
 file = "rules.toml"
 "#;
@@ -150,4 +162,170 @@ fn server_keys_are_checked_where_they_are_written() {
     let err = Config::parse("[http]\nlisten = \"everywhere\"\n", "m.toml").unwrap_err();
     assert!(err.to_string().contains("http.listen"), "{err}");
     assert!(Config::parse("[http]\nlisten = \"off\"\n", "m.toml").is_ok());
+}
+
+const SLA_CONFIG: &str = r#"
+[mailroom]
+time_zone = "Europe/Berlin"
+[[area]]
+name = "billing"
+calendar = "berlin"
+[[area]]
+name = "tech"
+[[calendar]]
+name = "berlin"
+time_zone = "Europe/Berlin"
+weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri"]
+hours = "09:00-17:00"
+holidays = ["2026-12-24", "2026-12-25"]
+[[manager]]
+email = "carol@example.test"
+areas = ["*"]
+digest = "0 8 * * Mon-Fri"
+time_zone = "Europe/Berlin"
+period = "week"
+skip_empty = true
+[[manager]]
+email = "dave@example.test"
+areas = ["billing"]
+digest = "30 7 * * *"
+[sla.urgent]
+first_response = "1h"
+next_response = "4h"
+resolution = "8h"
+"#;
+
+#[test]
+fn sla_keys_parse() {
+    let c = Config::parse(SLA_CONFIG, "m.toml").expect("valid");
+    assert_eq!(c.area[0].calendar.as_deref(), Some("berlin"));
+    assert_eq!(c.calendar[0].holidays.len(), 2);
+    assert_eq!(c.manager[0].period, crate::sla::PeriodKind::Week);
+    assert!(c.manager[0].skip_empty);
+    // Defaults: a daily digest, sent even when empty, in the global zone.
+    assert_eq!(c.manager[1].period, crate::sla::PeriodKind::Day);
+    assert!(!c.manager[1].skip_empty);
+    assert_eq!(
+        c.manager[1].time_zone_or(&c.mailroom.time_zone),
+        "Europe/Berlin"
+    );
+    assert_eq!(c.sla["urgent"].next_response.as_deref(), Some("4h"));
+    let cals = crate::sla::Calendars::from_config(&c).expect("calendars");
+    assert_eq!(cals.for_area(Some("billing")).name(), "berlin");
+    assert!(cals.for_area(Some("tech")).is_always());
+    assert!(cals.for_area(None).is_always());
+    assert!(cals.for_area(Some("unknown")).is_always());
+    // Weekdays default to Monday to Friday.
+    let c = Config::parse(
+        "[[calendar]]\nname = \"x\"\ntime_zone = \"UTC\"\nhours = \"08:00-16:00\"\n",
+        "m.toml",
+    )
+    .expect("valid");
+    assert_eq!(c.calendar[0].weekdays, ["Mon", "Tue", "Wed", "Thu", "Fri"]);
+}
+
+#[test]
+fn sla_errors_name_the_key() {
+    let err = |from: &str, to: &str| {
+        let text = SLA_CONFIG.replacen(from, to, 1);
+        assert_ne!(text, SLA_CONFIG, "{from:?} not in the config");
+        Config::parse(&text, "m.toml")
+            .expect_err("invalid")
+            .to_string()
+    };
+    let cases = [
+        ("09:00-17:00", "9-5", "key calendar[0].hours: \"9-5\""),
+        ("09:00-17:00", "17:00-09:00", "key calendar[0].hours:"),
+        (
+            "time_zone = \"Europe/Berlin\"\nweekdays",
+            "time_zone = \"Europe/Berln\"\nweekdays",
+            "key calendar[0].time_zone: unknown time zone \"Europe/Berln\"",
+        ),
+        (
+            "\"Mon\", \"Tue\"",
+            "\"Mon\", \"Tu\"",
+            "key calendar[0].weekdays: \"Tu\" is not a weekday",
+        ),
+        (
+            "\"2026-12-25\"",
+            "\"2026-12-32\"",
+            "key calendar[0].holidays: \"2026-12-32\" is not a date",
+        ),
+        (
+            "name = \"tech\"",
+            "name = \"tech\"\ncalendar = \"x\"",
+            "key area[1].calendar: no calendar \"x\"",
+        ),
+        (
+            "0 8 * * Mon-Fri",
+            "0 8 * *",
+            "key manager[0].digest: bad cron \"0 8 * *\"",
+        ),
+        (
+            "30 7 * * *",
+            "every morning",
+            "key manager[1].digest: bad cron",
+        ),
+        (
+            "time_zone = \"Europe/Berlin\"\nperiod",
+            "time_zone = \"Mars/Olympus\"\nperiod",
+            "key manager[0].time_zone: unknown time zone",
+        ),
+        (
+            "email = \"dave@example.test\"",
+            "email = \"dave\"",
+            "key manager[1].email",
+        ),
+        (
+            "first_response = \"1h\"",
+            "first_response = \"soon\"",
+            "key sla.urgent.first_response:",
+        ),
+        (
+            "next_response = \"4h\"",
+            "next_response = \"0m\"",
+            "key sla.urgent.next_response:",
+        ),
+        (
+            "resolution = \"8h\"",
+            "resolution = \"2years\"",
+            "key sla.urgent.resolution: \"2years\": a target must be at most a year",
+        ),
+        (
+            "[mailroom]\ntime_zone = \"Europe/Berlin\"",
+            "[mailroom]\ntime_zone = \"CEST\"",
+            "key mailroom.time_zone: unknown time zone \"CEST\"",
+        ),
+        ("period = \"week\"", "period = \"month\"", "period"),
+        ("skip_empty = true", "skip_empty = \"yes\"", "skip_empty"),
+        ("hours = \"09:00-17:00\"\n", "", "hours"),
+    ];
+    for (from, to, want) in cases {
+        let e = err(from, to);
+        assert!(e.contains(want), "{from:?} -> {to:?}: {e}");
+    }
+    let twice = format!(
+        "{SLA_CONFIG}[[calendar]]\nname = \"berlin\"\ntime_zone = \"UTC\"\nhours = \"08:00-16:00\"\n"
+    );
+    let e = Config::parse(&twice, "m.toml")
+        .expect_err("duplicate")
+        .to_string();
+    assert!(
+        e.contains("key calendar[1].name: duplicate calendar name"),
+        "{e}"
+    );
+    let e = Config::parse(
+        "[[calendar]]\nname = \"x\"\ntime_zone = \"UTC\"\nhours = \"08:00-16:00\"\nweekdays = []\n",
+        "m.toml",
+    )
+    .expect_err("no days")
+    .to_string();
+    assert!(e.contains("key calendar[0].weekdays: at least one"), "{e}");
+    let e = Config::parse(
+        "[[agent]]\nemail = \"a@x.test\"\ntime_zone = \"Berlin\"\n",
+        "m.toml",
+    )
+    .expect_err("zone")
+    .to_string();
+    assert!(e.contains("key agent[0].time_zone"), "{e}");
 }

@@ -113,14 +113,53 @@ impl Config {
                 "key mailroom.default_owner: {o:?} is not an [[agent]] email"
             ));
         }
+        self.validate_sla()
+    }
+
+    /// `[[calendar]]`, area calendars, `[sla.*]`, `[[manager]]` and the time zones.
+    fn validate_sla(&self) -> std::result::Result<(), String> {
+        use crate::sla::calendar::{Calendar, parse_time_zone};
+        parse_time_zone(&self.mailroom.time_zone)
+            .map_err(|e| format!("key mailroom.time_zone: {e}"))?;
+        for (i, a) in self.agent.iter().enumerate() {
+            if let Some(tz) = &a.time_zone {
+                parse_time_zone(tz).map_err(|e| format!("key agent[{i}].time_zone: {e}"))?;
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, c) in self.calendar.iter().enumerate() {
+            if !names.insert(c.name.as_str()) {
+                return Err(format!(
+                    "key calendar[{i}].name: duplicate calendar name {:?}",
+                    c.name
+                ));
+            }
+            Calendar::from_config(c).map_err(|e| format!("key calendar[{i}].{e}"))?;
+        }
+        for (i, a) in self.area.iter().enumerate() {
+            if let Some(cal) = &a.calendar
+                && !names.contains(cal.as_str())
+            {
+                return Err(format!("key area[{i}].calendar: no calendar {cal:?}"));
+            }
+        }
         for (name, sla) in &self.sla {
-            for (k, v) in [
-                ("first_response", &sla.first_response),
-                ("resolution", &sla.resolution),
-            ] {
-                if let Some(v) = v {
-                    parse_duration(v).map_err(|e| format!("key sla.{name}.{k}: {e}"))?;
-                }
+            crate::sla::Targets::from_config(sla)
+                .map_err(|(k, e)| format!("key sla.{name}.{k}: {e}"))?;
+        }
+        for (i, m) in self.manager.iter().enumerate() {
+            if !is_plausible_address(&m.email) {
+                return Err(format!(
+                    "key manager[{i}].email: {:?} is not an email address",
+                    m.email
+                ));
+            }
+            if let Some(tz) = &m.time_zone {
+                parse_time_zone(tz).map_err(|e| format!("key manager[{i}].time_zone: {e}"))?;
+            }
+            if let Some(cron) = &m.digest {
+                crate::sla::parse_cron(cron)
+                    .map_err(|e| format!("key manager[{i}].digest: {e}"))?;
             }
         }
         Ok(())
