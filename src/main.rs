@@ -73,6 +73,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: RulesArgs,
     },
+    /// Run the scheduled work that is due now (SLA reminders and escalations), then exit
+    Schedule {
+        /// Run once and exit (serve runs it continuously)
+        #[arg(long)]
+        once: bool,
+    },
     /// Create or update the database schema
     Migrate,
 }
@@ -209,6 +215,7 @@ fn main() -> ExitCode {
         Cmd::Rules {
             cmd: RulesArgs::Backtest { rules, since, json },
         } => Command::Rules(RulesCmd::Backtest { rules, since, json }),
+        Cmd::Schedule { once: _ } => Command::ScheduleOnce,
         Cmd::Migrate => Command::Migrate,
     };
     cli::run(args.config.as_deref(), command)

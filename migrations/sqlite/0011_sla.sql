@@ -12,6 +12,10 @@ ALTER TABLE tickets ADD COLUMN pending_since TEXT;
 ALTER TABLE tickets ADD COLUMN sla_paused_secs INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tickets ADD COLUMN sla_next_check TEXT;
 CREATE INDEX tickets_sla_next_check ON tickets (sla_next_check);
+-- Breached tickets per target (/metrics, lists) without a scan.
+CREATE INDEX tickets_first_response_due ON tickets (first_response_due);
+CREATE INDEX tickets_next_response_due ON tickets (next_response_due);
+CREATE INDEX tickets_resolution_due ON tickets (resolution_due);
 
 -- One row per alert ever decided: a warning or a breach of one target of one
 -- ticket's clock (`due` tells the cycles of next_response apart). Inserted

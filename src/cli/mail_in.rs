@@ -72,7 +72,7 @@ pub(super) async fn ingest(
         let full = batcher.push(item);
         if full || i + 1 == total {
             for o in pipeline
-                .process_batch(store, batcher.take(), chrono::Utc::now())
+                .process_batch(store, batcher.take(), super::now())
                 .await?
             {
                 print_outcome(&o, json);

@@ -35,6 +35,7 @@ pub enum Command {
     Outbox(OutboxCmd),
     Quarantine { json: bool },
     QuarantineRelease { id: i64 },
+    ScheduleOnce,
     SuspendedList { json: bool },
     SuspendedRelease { id: i64 },
     Inspect { file: PathBuf, json: bool },
@@ -119,6 +120,20 @@ pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
     }
 }
 
+/// The current time. Debug builds (what the test suite runs) take a fixed
+/// instant from MAILROOM_NOW (RFC 3339), so clock-driven behaviour — SLA
+/// reminders, digests — is tested without sleeping; release builds ignore it.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    #[cfg(debug_assertions)]
+    if let Some(t) = std::env::var("MAILROOM_NOW")
+        .ok()
+        .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+    {
+        return t.with_timezone(&chrono::Utc);
+    }
+    chrono::Utc::now()
+}
+
 /// A stop flag set by SIGTERM or SIGINT: the command finishes cleanly.
 fn stop_on_signal() -> anyhow::Result<outbound::Stop> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -193,8 +208,7 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
             let transport = Transport::from_config(&cfg)?;
             let renderer = outbound::Renderer::new(&cfg)?;
             let stop = stop_on_signal()?;
-            let r = outbound::flush(&store, &transport, &renderer, chrono::Utc::now, &stop, true)
-                .await?;
+            let r = outbound::flush(&store, &transport, &renderer, now, &stop, true).await?;
             println!(
                 "sent {}, retrying {}, failed {}{}",
                 r.sent,
@@ -212,6 +226,12 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
             Ok(())
         }
         Command::Quarantine { json } => quarantine_list(&store, json).await,
+        Command::ScheduleOnce => {
+            let pipeline = crate::pipeline::Pipeline::new(cfg.clone())?;
+            let alerts = pipeline.sla_scan(&store, now()).await?;
+            println!("sla: {alerts} reminder(s) and escalation(s) queued");
+            Ok(())
+        }
         Command::QuarantineRelease { id } => release::quarantine_release(&cfg, &store, id).await,
         Command::SuspendedList { json } => release::suspended_list(&store, json).await,
         Command::SuspendedRelease { id } => release::suspended_release(&cfg, &store, id).await,

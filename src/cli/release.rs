@@ -54,9 +54,7 @@ pub(super) async fn suspended_release(
     let pipeline = Pipeline::new(cfg.clone())?;
     let mut item = Inbound::new(format!("suspended:{id}"), raw);
     item.adopt = Some(id);
-    let o = pipeline
-        .process_once(store, item, chrono::Utc::now())
-        .await?;
+    let o = pipeline.process_once(store, item, super::now()).await?;
     match (o.outcome, &o.ticket_ref) {
         (OutcomeKind::Created | OutcomeKind::Appended, Some(r)) => {
             println!("message {id} released: {} {r}", o.outcome.as_str());
@@ -82,7 +80,7 @@ pub(super) async fn quarantine_release(
         bail!("quarantined message {id} was released already ({was}): releasing twice is refused");
     }
     let pipeline = Pipeline::new(cfg.clone())?;
-    let now = chrono::Utc::now();
+    let now = super::now();
     let o = pipeline
         .process_once(store, Inbound::new(format!("quarantine:{id}"), raw), now)
         .await?;

@@ -86,8 +86,7 @@ pub(super) async fn backtest(
 ) -> anyhow::Result<()> {
     let set = crate::pipeline::load_rules(cfg, candidate)?;
     let period = parse_duration(since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
-    let from =
-        chrono::Utc::now() - chrono::Duration::from_std(period).context("--since is too long")?;
+    let from = super::now() - chrono::Duration::from_std(period).context("--since is too long")?;
     let prefix = &cfg.mailroom.ticket_prefix;
     let mut replayed = 0usize;
     let mut changed = Vec::new();

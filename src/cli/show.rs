@@ -25,7 +25,35 @@ fn ticket_json(cfg: &Config, t: &TicketRow) -> serde_json::Value {
         "first_response_at": t.first_response_at,
         "resolved_at": t.resolved_at,
         "sla_policy": t.sla_policy,
+        "first_response_due": t.first_response_due,
+        "next_response_due": t.next_response_due,
+        "resolution_due": t.resolution_due,
+        // The resolution clock stops while the ticket waits for the customer.
+        "sla_paused": t.pending_since.is_some(),
+        "breached": t.breached(super::now()),
     })
+}
+
+/// `first response 2026-11-30 10:00 UTC (breached)`, or "-".
+fn due_summary(t: &TicketRow, now: chrono::DateTime<chrono::Utc>) -> String {
+    let parts: Vec<String> = t
+        .due_times()
+        .into_iter()
+        .filter_map(|(target, d)| {
+            let d = d?;
+            Some(format!(
+                "{} {}{}",
+                target.as_str().replace('_', " "),
+                d.format("%Y-%m-%d %H:%M UTC"),
+                if d <= now { " (breached)" } else { "" }
+            ))
+        })
+        .collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 pub(super) fn print_ticket_list(
@@ -39,18 +67,25 @@ pub(super) fn print_ticket_list(
         return Ok(());
     }
     println!(
-        "{:<9} {:<9} {:<8} {:<10} {:<24} {:<28} SUBJECT",
-        "REF", "STATUS", "PRIORITY", "AREA", "OWNER", "CUSTOMER"
+        "{:<9} {:<9} {:<8} {:<10} {:<24} {:<28} {:<17} SUBJECT",
+        "REF", "STATUS", "PRIORITY", "AREA", "OWNER", "CUSTOMER", "NEXT DUE"
     );
+    let now = super::now();
     for t in rows {
+        let due = match t.next_due() {
+            Some((_, d)) if d <= now => "BREACHED".to_string(),
+            Some((_, d)) => d.format("%Y-%m-%d %H:%M").to_string(),
+            None => "-".into(),
+        };
         println!(
-            "{:<9} {:<9} {:<8} {:<10} {:<24} {:<28} {}",
+            "{:<9} {:<9} {:<8} {:<10} {:<24} {:<28} {:<17} {}",
             tickets::format_ref(&cfg.mailroom.ticket_prefix, t.id),
             t.status,
             t.priority,
             t.area.as_deref().unwrap_or("-"),
             t.owner.as_deref().unwrap_or("-"),
             t.customer,
+            due,
             t.subject
         );
     }
@@ -152,6 +187,16 @@ pub(super) async fn show_ticket(
         "  created {}  updated {}",
         t.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
         t.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    println!(
+        "  SLA {}: {}{}",
+        t.sla_policy.as_deref().unwrap_or(t.priority.as_str()),
+        due_summary(&t, super::now()),
+        if t.pending_since.is_some() {
+            " (resolution clock paused: waiting for the customer)"
+        } else {
+            ""
+        }
     );
     println!("\nMessages:");
     for ((m, a), (text, _)) in messages.iter().zip(&atts).zip(&texts) {

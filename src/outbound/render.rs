@@ -26,6 +26,9 @@ pub struct Renderer {
     prefix: String,
     /// Roster names, to greet the owner by name.
     agents: Vec<(String, Option<String>)>,
+    /// Time zones to show times in: per agent, else mailroom.time_zone.
+    zones: Vec<(String, chrono_tz::Tz)>,
+    default_zone: chrono_tz::Tz,
 }
 
 /// What the templates of one kind of mail get besides the common fields.
@@ -69,7 +72,35 @@ impl Renderer {
                 .iter()
                 .map(|a| (a.email.to_ascii_lowercase(), a.name.clone()))
                 .collect(),
+            // Zones were validated with the config; an unknown one shows UTC.
+            zones: cfg
+                .agent
+                .iter()
+                .filter_map(|a| {
+                    let tz = crate::sla::calendar::parse_time_zone(a.time_zone.as_deref()?).ok()?;
+                    Some((a.email.to_ascii_lowercase(), tz))
+                })
+                .collect(),
+            default_zone: crate::sla::calendar::parse_time_zone(&cfg.mailroom.time_zone)
+                .unwrap_or(chrono_tz::UTC),
         })
+    }
+
+    /// `2026-11-30 11:00 CET (first response)`: the ticket's next due time in
+    /// the reader's time zone.
+    fn sla_due(&self, ticket: &TicketRow, reader: &str) -> Option<String> {
+        let (target, at) = ticket.next_due()?;
+        let tz = self
+            .zones
+            .iter()
+            .find(|(e, _)| e == reader)
+            .map(|(_, z)| *z)
+            .unwrap_or(self.default_zone);
+        Some(format!(
+            "{} ({})",
+            at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
+            target.as_str().replace('_', " ")
+        ))
     }
 
     fn agent_name(&self, email: &str) -> Option<String> {
@@ -106,7 +137,7 @@ impl Renderer {
             "priority": ticket.priority,
             "status": ticket.status,
             "owner": ticket.owner,
-            "sla_due": Value::Null,
+            "sla_due": self.sla_due(ticket, &to_email),
             "support_name": self.support_name,
             "support_address": self.support.email,
         });

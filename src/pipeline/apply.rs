@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use super::agent::AgentPlan;
 use super::decide::{Decision, FollowUpPlan, NewTicketPlan, Notes};
 use super::outgoing::Notify;
+use super::sla::ClockEvent;
 use super::unit::{NewTicket, UnitOfWork};
 use super::{Incoming, Outcome, OutcomeKind, Pipeline};
 use crate::mail::parse::ParsedMail;
@@ -32,14 +33,14 @@ pub(super) fn event(ticket: i64, row: i64, kind: &'static str, detail: String) -
 }
 
 /// Events on one ticket, for one stored message.
-pub(super) struct Events {
+pub(crate) struct Events {
     pub ticket: i64,
     pub row: i64,
     pub list: Vec<NewEvent>,
 }
 
 impl Events {
-    fn new(ticket: i64, row: i64, notes: Notes) -> Events {
+    pub(crate) fn new(ticket: i64, row: i64, notes: Notes) -> Events {
         let mut e = Events {
             ticket,
             row,
@@ -337,6 +338,7 @@ impl Pipeline {
         } else {
             ev.push("notification", "no owner: nobody notified".into());
         }
+        self.refresh_sla(u, id, None, ClockEvent::Changed);
         u.add_events(ev.list);
         id
     }
@@ -375,6 +377,7 @@ impl Pipeline {
             }
             None => u.update_ticket(ticket.id, |_| {}),
         }
+        self.refresh_sla(u, ticket.id, Some(before), ClockEvent::CustomerWrote);
         let reopened = before == Status::Resolved && reopen.is_some();
         self.notify_owner(u, &ticket, &mut ev, Notify::FollowUp { reopened });
         u.add_events(ev.list);
@@ -442,6 +445,7 @@ impl Pipeline {
             _ => None,
         });
         let relayed = relay.is_some();
+        let before = ticket.status;
         u.update_ticket(ticket.id, |t| {
             t.status = next.status;
             t.priority = next.priority;
@@ -452,6 +456,12 @@ impl Pipeline {
                 t.first_response_at.get_or_insert(now);
             }
         });
+        let clock = if relayed {
+            ClockEvent::Answered
+        } else {
+            ClockEvent::Changed
+        };
+        self.refresh_sla(u, ticket.id, Some(before), clock);
         let updated = u.ticket(ticket.id).cloned().unwrap_or(ticket);
         if let Some(r) = relay {
             self.relay(u, &updated, mail, r, &mut ev);

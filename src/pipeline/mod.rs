@@ -8,6 +8,7 @@ mod decide;
 mod fault;
 mod inspect;
 mod outgoing;
+mod sla;
 mod thread;
 mod unit;
 
@@ -193,6 +194,8 @@ pub struct Pipeline {
     pub(crate) router: std::sync::RwLock<std::sync::Arc<dyn Router>>,
     pub(crate) assigner: Assigner,
     pub(crate) support: Mailbox,
+    /// Business-hours calendars of the areas (SLA clocks).
+    pub(crate) calendars: crate::sla::Calendars,
     max_size: usize,
 }
 
@@ -214,6 +217,12 @@ impl Pipeline {
                 email: cfg.mailroom.support_address.to_ascii_lowercase(),
             },
             max_size: cfg.max_message_size(),
+            calendars: crate::sla::Calendars::from_config(&cfg).map_err(|message| {
+                crate::Error::Config {
+                    file: cfg.source_name(),
+                    message,
+                }
+            })?,
             cfg,
         })
     }

@@ -35,6 +35,10 @@ pub(super) enum Notify<'r> {
     Assigned(&'r str),
     /// Mail to this staff address bounced (told to the escalation contact).
     StaffBounced(&'r str),
+    /// 80 % of a response target used, nobody answered yet.
+    SlaWarning(&'r str),
+    /// A target passed (owner and escalation contact).
+    SlaBreach(&'r str),
 }
 
 impl Notify<'_> {
@@ -46,6 +50,8 @@ impl Notify<'_> {
             Notify::Unassigned => "unassigned",
             Notify::Assigned(_) => "assigned",
             Notify::StaffBounced(_) => "staff_bounced",
+            Notify::SlaWarning(_) => "sla_warning",
+            Notify::SlaBreach(_) => "sla_breach",
         }
     }
 }
@@ -237,7 +243,9 @@ impl Pipeline {
             Notify::Bounce(r) => (Some(*r), false, None),
             Notify::FollowUp { reopened } => (None, *reopened, None),
             Notify::Assigned(by) => (None, false, Some(*by)),
-            Notify::StaffBounced(addr) => (Some(*addr), false, None),
+            Notify::StaffBounced(addr) | Notify::SlaWarning(addr) | Notify::SlaBreach(addr) => {
+                (Some(*addr), false, None)
+            }
             Notify::New | Notify::Unassigned => (None, false, None),
         };
         let who = display_name(ticket.customer_name.as_deref()).unwrap_or_else(|| {
@@ -271,7 +279,9 @@ impl Pipeline {
             "owner"
         } else {
             match what {
-                Notify::Unassigned | Notify::StaffBounced(_) => "escalation contact",
+                Notify::Unassigned | Notify::StaffBounced(_) | Notify::SlaBreach(_) => {
+                    "escalation contact"
+                }
                 _ => "agent",
             }
         };

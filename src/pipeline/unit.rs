@@ -262,6 +262,15 @@ impl<'a> UnitOfWork<'a> {
         }
     }
 
+    /// When the scheduler looks at a ticket next: bookkeeping, not a change
+    /// anyone made (`updated_at` stays).
+    pub fn set_next_check(&mut self, id: i64, at: Option<DateTime<Utc>>) {
+        if let Some(t) = self.tickets.get_mut(&id) {
+            t.sla_next_check = at;
+            self.changed_tickets.insert(id);
+        }
+    }
+
     /// Buffers a message row; later messages of the batch can thread onto it.
     pub fn insert_message(&mut self, m: NewMessage<'a>) -> i64 {
         let id = self.next_message;
@@ -283,6 +292,7 @@ impl<'a> UnitOfWork<'a> {
                     self.latest_customer_mail.insert(
                         t,
                         CustomerMail {
+                            row: id,
                             ticket_id: t,
                             message_id: m.message_id.clone(),
                             refs: m.refs.clone(),
@@ -322,6 +332,7 @@ impl<'a> UnitOfWork<'a> {
             self.latest_customer_mail.insert(
                 ticket_id,
                 CustomerMail {
+                    row,
                     ticket_id,
                     message_id: mail.message_id.clone(),
                     refs: mail.references.join(" "),
@@ -359,6 +370,11 @@ impl<'a> UnitOfWork<'a> {
             .entry((o.recipients.clone(), o.kind))
             .or_default() += 1;
         self.writes.outbox.push(o);
+    }
+
+    /// An SLA alert decided now (its row makes it once-only).
+    pub fn record_alert(&mut self, ticket_id: i64, a: crate::sla::alerts::Alert) {
+        self.writes.sla_alerts.push((ticket_id, a));
     }
 
     pub fn quarantine(&mut self, origin: &str, reason: String, raw: &'a [u8]) {

@@ -26,6 +26,8 @@ const DEFAULT_MAILDIR_INTERVAL: Duration = Duration::from_millis(500);
 const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long shutdown waits for IMAP sources to commit and log out.
 const SOURCE_STOP_GRACE: Duration = Duration::from_secs(60);
+/// How often scheduled work (SLA reminders and escalations) is looked at.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(15);
 /// How long shutdown waits for the mail being sent; a mail cut off is sent
 /// again by the next run (its claim expires).
 const OUTBOX_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -99,6 +101,12 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         health.clone(),
         outbox_wake.clone(),
     );
+    let scheduler = tokio::spawn(scheduler(
+        pipeline.clone(),
+        store.clone(),
+        outbox_wake.clone(),
+        stop_rx.clone(),
+    ));
     let outbox = tokio::spawn(outbox_worker(
         store.clone(),
         transport,
@@ -162,6 +170,8 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
             tracing::error!("an imap source did not stop within {SOURCE_STOP_GRACE:?}");
         }
     }
+    // A scan in progress finishes its transaction (seconds at most).
+    let _ = scheduler.await;
     outbox_wake.notify_one();
     if tokio::time::timeout(OUTBOX_STOP_GRACE, outbox)
         .await
@@ -177,6 +187,39 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     tracing::info!("shutting down: in-flight work committed");
     store.close().await;
     Ok(())
+}
+
+/// Runs the scheduled work that is due (SLA reminders and escalations) every
+/// `SCHEDULE_EVERY`, waking the outbox when it queued mail.
+async fn scheduler(
+    pipeline: Arc<Pipeline>,
+    store: Store,
+    outbox_wake: Arc<tokio::sync::Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        match pipeline.sla_scan(&store, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(alerts = n, "SLA reminders and escalations queued");
+                outbox_wake.notify_one();
+            }
+            Err(e) => tracing::error!(error = %e, "SLA scan failed; will retry"),
+        }
+        match store.sla_breached_counts(chrono::Utc::now()).await {
+            Ok(counts) => {
+                for (target, n) in counts {
+                    metrics::gauge!("mailroom_sla_breached_tickets", "target" => target)
+                        .set(n as f64);
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "SLA counts unavailable"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SCHEDULE_EVERY) => {}
+            _ = stop.changed() => {}
+        }
+    }
 }
 
 /// Sends due mail whenever woken (a commit) or every `every`, until stopped.

@@ -2,6 +2,7 @@
 //! statistics and digest schedules. No database, no I/O, no clock: every
 //! instant (`now` included) is passed in, in UTC.
 
+pub mod alerts;
 pub mod calendar;
 pub mod clock;
 pub mod policy;

@@ -6,28 +6,19 @@
 //! between hundreds and thousands of messages per second.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 use super::blob::{self, BIG_BLOB, BlobAt};
 use super::rows::{TICKET_COLUMNS, TicketRow};
+use super::sql::{
+    KEYS_PER_QUERY, MESSAGES_PER_STATEMENT, Params, ROWS_PER_STATEMENT, select_in, sorted,
+};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
 use crate::tickets::{Direction, MessageKind, Status};
-
-// The statements here are built per batch, with as many rows as the batch
-// has; they are not kept in the prepared-statement cache (`persistent(false)`),
-// where every distinct row count would pin a large compiled statement.
-
-/// Rows per multi-row INSERT: well below SQLite's and PostgreSQL's parameter limits.
-const ROWS_PER_STATEMENT: usize = 400;
-/// Message rows carry the raw bytes; SQLite copies bound blobs, so fewer rows
-/// per statement keep the transient copies small.
-const MESSAGES_PER_STATEMENT: usize = 32;
-/// IDs per `IN (…)` lookup.
-const KEYS_PER_QUERY: usize = 500;
 
 /// What a batch will look up.
 #[derive(Debug, Default)]
@@ -69,6 +60,8 @@ pub struct Participant {
 /// The customer's newest mail on a ticket: what a relay answers.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CustomerMail {
+    /// Its message row (what an SLA reminder shows).
+    pub row: i64,
     pub ticket_id: i64,
     pub message_id: String,
     pub refs: String,
@@ -96,6 +89,8 @@ pub struct Loaded {
     pub auto_counts: HashMap<(String, MessageKind), i64>,
     /// Staff addresses that bounced: no mail to them until the time given.
     pub suppressions: HashMap<String, DateTime<Utc>>,
+    /// SLA alerts sent before, per ticket (loaded by the scheduler's scan).
+    pub sla_alerts: HashMap<i64, HashSet<crate::sla::alerts::Alert>>,
     /// Open tickets per owner (least-loaded, max_open).
     pub open_counts: HashMap<String, i64>,
     /// (customer, area) -> owner of the customer's newest open ticket there.
@@ -177,72 +172,8 @@ pub struct Writes<'a> {
     pub adopted: Vec<(i64, i64, MessageKind)>,
     /// (ticket, from, to): status changes, for the digests.
     pub status_changes: Vec<(i64, Status, Status)>,
-}
-
-/// Bind-parameter syntax. SQLite gets anonymous `?`: sqlx resolves every named
-/// parameter (`$7`) with sqlite3_bind_parameter_name, a linear scan, which made
-/// multi-row statements quadratic (a third of the ingest time went there).
-#[derive(Clone, Copy)]
-enum Params {
-    Dollar,
-    Question,
-}
-
-impl Params {
-    fn of(tx: &Tx) -> Params {
-        match tx {
-            Tx::Sqlite(_) => Params::Question,
-            Tx::Postgres(_) => Params::Dollar,
-        }
-    }
-
-    /// Placeholders for parameters `start..start + n` (1-based).
-    fn list(self, start: usize, n: usize) -> String {
-        (start..start + n)
-            .map(|i| match self {
-                Params::Dollar => format!("${i}"),
-                Params::Question => "?".to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// `($1,$2,$3),($4,$5,$6)…` for `rows` rows of `cols` columns.
-    fn rows(self, rows: usize, cols: usize) -> String {
-        (0..rows)
-            .map(|r| format!("({})", self.list(r * cols + 1, cols)))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-}
-
-/// Runs `SELECT … WHERE col IN (<keys>)` in chunks; `sql` gets the placeholder
-/// list, `before` binds that come first (their count is `skip`).
-macro_rules! select_in {
-    ($tx:expr, $row:ty, $keys:expr, |$list:ident| $sql:expr $(, pre = [$($pre:expr),*])?) => {{
-        let params = Params::of($tx);
-        let skip: usize = 0 $($(+ { let _ = &$pre; 1 })*)?;
-        let mut out: Vec<$row> = Vec::new();
-        for chunk in $keys.chunks(KEYS_PER_QUERY) {
-            let $list = params.list(skip + 1, chunk.len());
-            let sql: String = $sql;
-            let rows: Vec<$row> = on_tx!($tx, c => {
-                let mut q = sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe(sql)).persistent(false);
-                $($(q = q.bind($pre);)*)?
-                for k in chunk {
-                    q = q.bind(k.clone());
-                }
-                q.fetch_all(&mut *c).await?
-            });
-            out.extend(rows);
-        }
-        out
-    }};
-}
-
-fn sorted<T: Ord + Clone>(v: impl IntoIterator<Item = T>) -> Vec<T> {
-    let set: BTreeSet<T> = v.into_iter().collect();
-    set.into_iter().collect()
+    /// SLA alerts decided (sent once: the primary key refuses a second).
+    pub sla_alerts: Vec<(i64, crate::sla::alerts::Alert)>,
 }
 
 impl Tx {
@@ -301,7 +232,7 @@ impl Tx {
             "SELECT ticket_id, email, role FROM participants WHERE ticket_id IN ({list}) ORDER BY ticket_id, email"
         ));
         let latest = select_in!(self, CustomerMail, answered, |list| format!(
-            "SELECT ticket_id, message_id, refs, thread_index FROM messages WHERE id IN \
+            "SELECT id AS row, ticket_id, message_id, refs, thread_index FROM messages WHERE id IN \
              (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND direction = 'in' AND kind = 'customer' GROUP BY ticket_id)"
         ));
         l.latest_customer_mail = latest.into_iter().map(|m| (m.ticket_id, m)).collect();
@@ -550,6 +481,13 @@ impl Tx {
                 }
                 q.execute(&mut *c).await?;
             });
+        }
+
+        for (ticket, a) in &w.sla_alerts {
+            on_tx!(self, c => sqlx::query(
+                "INSERT INTO sla_alerts (ticket_id, target, level, due, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(*ticket).bind(a.target.as_str()).bind(a.level.as_str()).bind(a.due).bind(now)
+                .execute(&mut *c).await.map(|_| ())?);
         }
 
         for (row, ticket, kind) in &w.adopted {

@@ -8,6 +8,8 @@ pub mod codec;
 mod mail_bytes;
 mod outbox;
 mod rows;
+mod sla;
+mod sql;
 mod tx;
 
 use std::str::FromStr;
@@ -278,6 +280,25 @@ impl Store {
             "SELECT id, origin, reason, sha256, size, created_at, released_at, released_as FROM quarantine ORDER BY id")
             .fetch_all(p).await?),
         )
+    }
+
+    /// Open tickets past a due time, per SLA target (for /metrics).
+    pub async fn sla_breached_counts(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(&'static str, i64)>> {
+        let mut out = Vec::new();
+        for (target, col) in [
+            ("first_response", "first_response_due"),
+            ("next_response", "next_response_due"),
+            ("resolution", "resolution_due"),
+        ] {
+            let sql = format!("SELECT COUNT(*) FROM tickets WHERE {col} <= $1");
+            let n = on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .bind(now).fetch_one(p).await?);
+            out.push((target, n));
+        }
+        Ok(out)
     }
 
     /// Ticket-less inbound mail, oldest first.

@@ -42,6 +42,33 @@ pub struct TicketRow {
 }
 
 impl TicketRow {
+    /// The SLA due times, by target.
+    pub fn due_times(&self) -> [(crate::sla::Target, Option<DateTime<Utc>>); 3] {
+        use crate::sla::Target;
+        [
+            (Target::FirstResponse, self.first_response_due),
+            (Target::NextResponse, self.next_response_due),
+            (Target::Resolution, self.resolution_due),
+        ]
+    }
+
+    /// The targets whose due time has passed at `now`.
+    pub fn breached(&self, now: DateTime<Utc>) -> Vec<crate::sla::Target> {
+        self.due_times()
+            .into_iter()
+            .filter(|(_, d)| d.is_some_and(|d| d <= now))
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    /// The earliest due time and its target.
+    pub fn next_due(&self) -> Option<(crate::sla::Target, DateTime<Utc>)> {
+        self.due_times()
+            .into_iter()
+            .filter_map(|(t, d)| Some((t, d?)))
+            .min_by_key(|(_, d)| *d)
+    }
+
     pub fn tag_list(&self) -> Vec<String> {
         self.tags
             .split(',')

@@ -19,3 +19,4 @@ mod relay_leak;
 mod relay_smtp;
 mod replies;
 mod rules;
+mod sla;
