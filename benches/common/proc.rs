@@ -1,5 +1,6 @@
 //! Running the mailroom binary from the benchmarks and reporting on it (shared
-//! by `benches/ingest.rs` and `benches/imap.rs`, included with `#[path]`).
+//! by `benches/ingest.rs`, `benches/imap.rs` and `benches/outbox.rs`, included
+//! with `#[path]`).
 
 // Each bench uses a different subset of these items.
 #![allow(dead_code)]
@@ -119,7 +120,8 @@ pub fn migrate(bin: &Path, config: &Path, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// A timed `poll --once`: its output, wall time and resource usage.
+/// A timed `poll --once` (or other command): its output, wall time and
+/// resource usage.
 pub struct TimedPoll {
     pub stdout: String,
     pub elapsed: Duration,
@@ -153,14 +155,27 @@ impl TimedPoll {
 /// Runs and times `mailroom poll --once`; its stderr goes to `dir/poll.stderr`
 /// (first lines echoed, prefixed with `bench`). Fails when the poll fails.
 pub fn timed_poll(bin: &Path, config: &Path, dir: &Path, bench: &str) -> Result<TimedPoll, String> {
-    let stderr_path = dir.join("poll.stderr");
+    timed(bin, config, dir, bench, &["poll", "--once"])
+}
+
+/// Runs and times `mailroom ARGS…` like `timed_poll` (stderr in
+/// `dir/<first arg>.stderr`). Fails when the command fails.
+pub fn timed(
+    bin: &Path,
+    config: &Path,
+    dir: &Path,
+    bench: &str,
+    args: &[&str],
+) -> Result<TimedPoll, String> {
+    let what = args.join(" ");
+    let stderr_path = dir.join(format!("{}.stderr", args.first().unwrap_or(&"run")));
     let stderr = std::fs::File::create(&stderr_path)
         .map_err(|e| format!("{}: {e}", stderr_path.display()))?;
     let start = Instant::now();
     let mut child = Command::new(bin)
         .arg("--config")
         .arg(config)
-        .args(["poll", "--once"])
+        .args(args)
         .current_dir(dir)
         .env_remove("MAILROOM_LOG")
         .stdin(Stdio::null())
@@ -174,19 +189,19 @@ pub fn timed_poll(bin: &Path, config: &Path, dir: &Path, bench: &str) -> Result<
         .take()
         .ok_or("no stdout pipe")?
         .read_to_string(&mut stdout)
-        .map_err(|e| format!("reading poll output: {e}"))?;
+        .map_err(|e| format!("reading the output of `{what}`: {e}"))?;
     let (status, rusage) = wait4(child.id())?;
     let elapsed = start.elapsed();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     if !stderr.trim().is_empty() {
-        eprintln!("{bench} bench: `poll --once` wrote to stderr (first lines):");
+        eprintln!("{bench} bench: `{what}` wrote to stderr (first lines):");
         for l in stderr.lines().take(20) {
             eprintln!("  {l}");
         }
     }
     if !exited_ok(status) {
         return Err(format!(
-            "`mailroom poll --once` failed (wait status {status}); stdout:\n{stdout}"
+            "`mailroom {what}` failed (wait status {status}); stdout:\n{stdout}"
         ));
     }
     Ok(TimedPoll {

@@ -1,9 +1,9 @@
 //! The mail servers and the `mailroom serve` process of the server benchmarks
-//! (shared by `benches/imap.rs` and `benches/relay.rs`, included with
-//! `#[path]`): a private Dovecot + Postfix (`scripts/mailenv.sh`), `serve`
-//! with its /healthz and /metrics, a minimal SMTP client, IMAP login, the
-//! read-only view of serve's SQLite database, and the statistics and
-//! environment checks both report with. One job (talking to the servers of a
+//! (shared by `benches/imap.rs`, `benches/relay.rs` and `benches/outbox.rs`,
+//! included with `#[path]`): a private Dovecot + Postfix
+//! (`scripts/mailenv.sh`), `serve` with its /healthz and /metrics, a minimal
+//! SMTP client, IMAP login, the read-only view of serve's SQLite database, and
+//! the statistics and environment checks they report with. One job (talking to the servers of a
 //! live run), so it is kept in one file though it is over 400 lines.
 
 // Each bench uses a different subset of these items.
@@ -167,6 +167,8 @@ pub struct MailEnv {
     bench: &'static str,
     dir: PathBuf,
     pub imap: u16,
+    /// IMAP with implicit TLS; the certificate is `ca_file()`.
+    pub imaps: u16,
     pub smtp: u16,
     stopped: bool,
 }
@@ -181,6 +183,7 @@ impl MailEnv {
             bench,
             dir: dir.to_path_buf(),
             imap,
+            imaps,
             smtp,
             stopped: true,
         };
@@ -211,6 +214,12 @@ impl MailEnv {
                 String::from_utf8_lossy(&out.stderr)
             ))
         }
+    }
+
+    /// The instance's self-signed certificate (IMAPS, STARTTLS), to be
+    /// trusted as `ca_file`.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("tls/cert.pem")
     }
 
     /// CPU seconds (user + sys) of the Dovecot master's exited children, such
