@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mailroom::cli::{self, Command, OutboxCmd, RulesCmd, TicketsCmd};
+use mailroom::cli::{self, Command, DigestPreview, OutboxCmd, RulesCmd, TicketsCmd};
+use mailroom::sla::PeriodKind;
 
 #[derive(Parser)]
 #[command(
@@ -73,7 +74,23 @@ enum Cmd {
         #[command(subcommand)]
         cmd: RulesArgs,
     },
-    /// Run the scheduled work that is due now (SLA reminders and escalations), then exit
+    /// Managers' digests: look at one, or send one now
+    Digest {
+        #[command(subcommand)]
+        cmd: DigestArgs,
+    },
+    /// The digest's numbers for a recent span, compared with the span before
+    Stats {
+        /// How far back, e.g. 7d, 24h
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Only this area
+        #[arg(long)]
+        area: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the scheduled work that is due now (SLA reminders and escalations, digests), then exit
     Schedule {
         /// Run once and exit (serve runs it continuously)
         #[arg(long)]
@@ -81,6 +98,40 @@ enum Cmd {
     },
     /// Create or update the database schema
     Migrate,
+}
+
+#[derive(Subcommand)]
+enum DigestArgs {
+    /// Render a manager's digest (HTML, or --text) without sending anything
+    Preview {
+        #[arg(long)]
+        manager: String,
+        /// day or week (default: the manager's)
+        #[arg(long, value_parser = parse_period)]
+        period: Option<PeriodKind>,
+        /// When the digest would be due: a date (its local midnight) or an RFC 3339 time; default now
+        #[arg(long)]
+        at: Option<String>,
+        /// The plain-text part instead of the HTML
+        #[arg(long)]
+        text: bool,
+        /// Write to FILE instead of stdout
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Queue a manager's digest now (the outbox sends it)
+    Send {
+        #[arg(long)]
+        manager: String,
+    },
+}
+
+fn parse_period(s: &str) -> Result<PeriodKind, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "day" => Ok(PeriodKind::Day),
+        "week" => Ok(PeriodKind::Week),
+        other => Err(format!("{other:?}: expected day or week")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -216,6 +267,26 @@ fn main() -> ExitCode {
             cmd: RulesArgs::Backtest { rules, since, json },
         } => Command::Rules(RulesCmd::Backtest { rules, since, json }),
         Cmd::Schedule { once: _ } => Command::ScheduleOnce,
+        Cmd::Digest {
+            cmd:
+                DigestArgs::Preview {
+                    manager,
+                    period,
+                    at,
+                    text,
+                    out,
+                },
+        } => Command::DigestPreview(DigestPreview {
+            manager,
+            period,
+            at,
+            text,
+            out,
+        }),
+        Cmd::Digest {
+            cmd: DigestArgs::Send { manager },
+        } => Command::DigestSend { manager },
+        Cmd::Stats { since, area, json } => Command::Stats { since, area, json },
         Cmd::Migrate => Command::Migrate,
     };
     cli::run(args.config.as_deref(), command)

@@ -24,6 +24,8 @@ const NAMES: &[(&str, &str)] = &[
     ("relay.html", include_str!("../templates/relay.html")),
     ("explain.txt", include_str!("../templates/explain.txt")),
     ("explain.html", include_str!("../templates/explain.html")),
+    ("digest.txt", include_str!("../templates/digest.txt")),
+    ("digest.html", include_str!("../templates/digest.html")),
 ];
 
 pub struct Templates {

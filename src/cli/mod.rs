@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod digest;
 mod inspect;
 mod mail_in;
 mod release;
@@ -30,18 +31,43 @@ pub const EXIT_DATAERR: u8 = 65;
 pub enum Command {
     Serve,
     PollOnce,
-    Ingest { json: bool, files: Vec<PathBuf> },
+    Ingest {
+        json: bool,
+        files: Vec<PathBuf>,
+    },
     Tickets(TicketsCmd),
     Outbox(OutboxCmd),
-    Quarantine { json: bool },
-    QuarantineRelease { id: i64 },
+    Quarantine {
+        json: bool,
+    },
+    QuarantineRelease {
+        id: i64,
+    },
     ScheduleOnce,
-    SuspendedList { json: bool },
-    SuspendedRelease { id: i64 },
-    Inspect { file: PathBuf, json: bool },
+    DigestPreview(digest::Preview),
+    DigestSend {
+        manager: String,
+    },
+    Stats {
+        since: String,
+        area: Option<String>,
+        json: bool,
+    },
+    SuspendedList {
+        json: bool,
+    },
+    SuspendedRelease {
+        id: i64,
+    },
+    Inspect {
+        file: PathBuf,
+        json: bool,
+    },
     Rules(RulesCmd),
     Migrate,
 }
+
+pub use digest::Preview as DigestPreview;
 
 pub enum RulesCmd {
     Check {
@@ -230,7 +256,15 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
             let pipeline = crate::pipeline::Pipeline::new(cfg.clone())?;
             let alerts = pipeline.sla_scan(&store, now()).await?;
             println!("sla: {alerts} reminder(s) and escalation(s) queued");
+            let renderer = outbound::Renderer::new(&cfg)?;
+            let digests = pipeline.digests_due(&store, &renderer, now()).await?;
+            println!("digests: {digests} queued");
             Ok(())
+        }
+        Command::DigestPreview(p) => digest::preview(&cfg, &store, p).await,
+        Command::DigestSend { manager } => digest::send(&cfg, &store, &manager).await,
+        Command::Stats { since, area, json } => {
+            digest::stats(&cfg, &store, &since, area, json).await
         }
         Command::QuarantineRelease { id } => release::quarantine_release(&cfg, &store, id).await,
         Command::SuspendedList { json } => release::suspended_list(&store, json).await,

@@ -1,5 +1,6 @@
 //! Sending what the pipeline queued: the outbox worker and its transports.
 
+pub mod digest;
 mod file;
 mod render;
 mod smtp;

@@ -103,6 +103,14 @@ impl Renderer {
         ))
     }
 
+    pub(super) fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    pub(super) fn support(&self) -> &Mailbox {
+        &self.support
+    }
+
     fn agent_name(&self, email: &str) -> Option<String> {
         self.agents
             .iter()

@@ -5,6 +5,7 @@
 mod agent;
 mod apply;
 mod decide;
+mod digest;
 mod fault;
 mod inspect;
 mod outgoing;
@@ -27,6 +28,7 @@ use crate::rules::{DefaultRouter, Router, RuleSet, RulesRouter};
 use crate::store::{BatchKeys, Store, codec};
 use crate::tickets;
 
+pub use digest::DigestRun;
 pub use inspect::{Inspection, ThreadKeysSeen};
 pub use thread::ThreadMatch;
 use unit::UnitOfWork;

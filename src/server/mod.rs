@@ -103,6 +103,7 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     );
     let scheduler = tokio::spawn(scheduler(
         pipeline.clone(),
+        outbound::Renderer::new(&cfg)?,
         store.clone(),
         outbox_wake.clone(),
         stop_rx.clone(),
@@ -189,10 +190,12 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     Ok(())
 }
 
-/// Runs the scheduled work that is due (SLA reminders and escalations) every
+/// Runs the scheduled work that is due (SLA reminders and escalations,
+/// managers' digests) every
 /// `SCHEDULE_EVERY`, waking the outbox when it queued mail.
 async fn scheduler(
     pipeline: Arc<Pipeline>,
+    renderer: outbound::Renderer,
     store: Store,
     outbox_wake: Arc<tokio::sync::Notify>,
     mut stop: watch::Receiver<bool>,
@@ -205,6 +208,17 @@ async fn scheduler(
                 outbox_wake.notify_one();
             }
             Err(e) => tracing::error!(error = %e, "SLA scan failed; will retry"),
+        }
+        match pipeline
+            .digests_due(&store, &renderer, chrono::Utc::now())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(digests = n, "digests queued");
+                outbox_wake.notify_one();
+            }
+            Err(e) => tracing::error!(error = %e, "digests failed; will retry"),
         }
         match store.sla_breached_counts(chrono::Utc::now()).await {
             Ok(counts) => {

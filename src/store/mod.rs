@@ -4,6 +4,7 @@
 
 mod batch;
 mod blob;
+pub mod digest;
 pub mod codec;
 mod mail_bytes;
 mod outbox;

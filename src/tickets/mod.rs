@@ -107,6 +107,8 @@ text_enum!(
         Relay => "relay",
         /// mailroom explaining something to an agent (an unknown command, an empty reply).
         System => "system",
+        /// A manager's digest (belongs to no ticket).
+        Digest => "digest",
         Bounce => "bounce",
         Autoreply => "autoreply",
         /// Stored without effect: mailroom's own mail coming back, dropped by a rule.

@@ -6,6 +6,7 @@ mod support;
 mod assign;
 mod badinput;
 mod corpus;
+mod digest;
 mod fakeimap;
 mod fakesmtp;
 mod flow;

@@ -1,0 +1,152 @@
+//! `digest preview|send` and `stats`: the managers' numbers on demand.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+use crate::config::{Config, ManagerConfig, parse_duration};
+use crate::outbound::Renderer;
+use crate::pipeline::Pipeline;
+use crate::sla::PeriodKind;
+use crate::store::Store;
+
+pub struct Preview {
+    pub manager: String,
+    pub period: Option<PeriodKind>,
+    pub at: Option<String>,
+    pub text: bool,
+    pub out: Option<PathBuf>,
+}
+
+fn manager<'c>(cfg: &'c Config, email: &str) -> anyhow::Result<&'c ManagerConfig> {
+    cfg.manager
+        .iter()
+        .find(|m| m.email.eq_ignore_ascii_case(email))
+        .with_context(|| {
+            let known: Vec<&str> = cfg.manager.iter().map(|m| m.email.as_str()).collect();
+            format!(
+                "no [[manager]] {email:?} in the config (managers: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
+}
+
+/// `--at`: an RFC 3339 instant, or a date (its local midnight: the digest
+/// due then covers the day or week before it).
+fn parse_at(s: &str, tz: chrono_tz::Tz) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("--at {s:?}: expected YYYY-MM-DD or an RFC 3339 time"))?;
+    let midnight = d.and_hms_opt(0, 0, 0).context("midnight")?;
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| format!("--at {s:?}: no such local time in {}", tz.name()))
+}
+
+pub(super) async fn preview(cfg: &Arc<Config>, store: &Store, p: Preview) -> anyhow::Result<()> {
+    let m = manager(cfg, &p.manager)?;
+    let tz = crate::sla::calendar::parse_time_zone(m.time_zone_or(&cfg.mailroom.time_zone))
+        .map_err(anyhow::Error::msg)?;
+    let at = match &p.at {
+        Some(s) => parse_at(s, tz)?,
+        None => super::now(),
+    };
+    let pipeline = Pipeline::new(cfg.clone())?;
+    let renderer = Renderer::new(cfg)?;
+    let run = pipeline
+        .digest_for(store, m, p.period.unwrap_or(m.period), at)
+        .await?;
+    let (subject, r) = renderer
+        .render_digest(
+            &m.email,
+            &run.view,
+            "preview@mailroom.invalid",
+            super::now(),
+        )
+        .map_err(anyhow::Error::msg)?;
+    let body = if p.text { r.text } else { r.html };
+    match p.out {
+        Some(path) => {
+            std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "{subject}: written to {} (nothing was sent)",
+                path.display()
+            );
+        }
+        None => print!("{body}"),
+    }
+    Ok(())
+}
+
+pub(super) async fn send(cfg: &Arc<Config>, store: &Store, email: &str) -> anyhow::Result<()> {
+    let m = manager(cfg, email)?;
+    let pipeline = Pipeline::new(cfg.clone())?;
+    let renderer = Renderer::new(cfg)?;
+    let run = pipeline
+        .send_digest(store, &renderer, m, m.period, super::now())
+        .await?;
+    println!(
+        "digest for {} queued ({} to {}); `mailroom outbox flush` sends it",
+        m.email,
+        run.start.format("%Y-%m-%d %H:%M UTC"),
+        run.end.format("%Y-%m-%d %H:%M UTC")
+    );
+    Ok(())
+}
+
+pub(super) async fn stats(
+    cfg: &Arc<Config>,
+    store: &Store,
+    since: &str,
+    area: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let span = parse_duration(since).map_err(|e| anyhow::anyhow!("--since {since:?}: {e}"))?;
+    let span = chrono::Duration::from_std(span).context("--since is too long")?;
+    let now = super::now();
+    let (start, before) = (now - span, now - span - span);
+    if before < DateTime::<Utc>::MIN_UTC + span {
+        bail!("--since {since:?} is too long");
+    }
+    let who = ManagerConfig {
+        email: String::new(),
+        areas: area.into_iter().collect(),
+        digest: None,
+        time_zone: None,
+        period: PeriodKind::Day,
+        skip_empty: false,
+    };
+    let pipeline = Pipeline::new(cfg.clone())?;
+    let mut run = pipeline
+        .digest_between(store, &who, PeriodKind::Day, (before, start, now))
+        .await?;
+    if json {
+        let mut v = serde_json::to_value(&run.digest)?;
+        v["deltas"] = serde_json::to_value(run.digest.deltas())?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    run.view["title"] = serde_json::json!("Statistics");
+    run.view["period"] = serde_json::json!(format!(
+        "the last {since} ({} – {})",
+        start.format("%Y-%m-%d %H:%M"),
+        now.format("%Y-%m-%d %H:%M UTC")
+    ));
+    let renderer = Renderer::new(cfg)?;
+    print!(
+        "{}",
+        renderer
+            .render_text("digest.txt", &run.view)
+            .map_err(anyhow::Error::msg)?
+    );
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Rendering a manager's digest (issue "timely, visibly", item 3): the numbers
+//! of `sla::stats::Digest` as a plain-text part and an HTML part with the same
+//! numbers and table-based bars (no images, no scripts: Gmail, Outlook and
+//! Apple Mail all show table cells with a background colour and a width).
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+
+use super::render::{Rendered, Renderer};
+use crate::mail::Mailbox;
+use crate::mail::compose::{Outgoing, compose};
+use crate::sla::PeriodKind;
+use crate::sla::stats::{Count, Digest, Percentiles};
+use crate::tickets;
+
+/// Widest bar, in pixels.
+const BAR: f64 = 240.0;
+
+/// `1 h 12 m`, `3 d 4 h`, `45 s`; "-" for none.
+pub fn human(d: Option<Duration>) -> String {
+    let Some(d) = d else { return "-".into() };
+    let s = d.num_seconds().max(0);
+    let (days, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (days, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} m"),
+        (0, h, m) => format!("{h} h {m} m"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// `+3`, `-1`, `±0`.
+fn delta(now: usize, before: Option<usize>) -> String {
+    match before {
+        Some(b) => match now as i64 - b as i64 {
+            0 => "±0".into(),
+            d if d > 0 => format!("+{d}"),
+            d => format!("{d}"),
+        },
+        None => String::new(),
+    }
+}
+
+fn bar(n: usize, max: usize) -> u32 {
+    if max == 0 || n == 0 {
+        0
+    } else {
+        ((n as f64 / max as f64) * BAR).round().max(2.0) as u32
+    }
+}
+
+fn counts(list: &[Count]) -> Value {
+    let max = list.iter().map(|c| c.count).max().unwrap_or(0);
+    json!(
+        list.iter()
+            .map(|c| json!({ "name": c.name, "count": c.count, "bar": bar(c.count, max) }))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn times(p: &Percentiles, before: Option<&Percentiles>) -> Value {
+    json!({
+        "count": p.count,
+        "median": human(p.median),
+        "p90": human(p.p90),
+        "median_before": before.map(|b| human(b.median)),
+    })
+}
+
+/// What the digest templates get: every number already formatted.
+pub fn view(
+    d: &Digest,
+    kind: PeriodKind,
+    tz: Tz,
+    prefix: &str,
+    support_name: &str,
+    areas: &str,
+) -> Value {
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz);
+    let last_day = local(d.end - Duration::seconds(1));
+    let period = match kind {
+        PeriodKind::Day => last_day.format("%a %-d %b %Y").to_string(),
+        PeriodKind::Week => format!(
+            "week {} ({} – {})",
+            last_day.format("%V, %G"),
+            local(d.start).format("%a %-d %b"),
+            last_day.format("%a %-d %b %Y")
+        ),
+    };
+    let prev = d.previous.as_deref();
+    let rows = [
+        ("New", d.new, prev.map(|p| p.new)),
+        ("Resolved", d.resolved, prev.map(|p| p.resolved)),
+        ("Reopened", d.reopened, prev.map(|p| p.reopened)),
+        (
+            "Backlog at the end",
+            d.backlog_at_end,
+            prev.map(|p| p.backlog_at_end),
+        ),
+        (
+            "SLA breaches",
+            d.breaches.len(),
+            prev.map(|p| p.breaches.len()),
+        ),
+    ];
+    let max = rows
+        .iter()
+        .flat_map(|(_, n, b)| [*n, b.unwrap_or(0)])
+        .max()
+        .unwrap_or(0);
+    let tref = |id: i64| tickets::format_ref(prefix, id);
+    let end = d.end;
+    let title = match kind {
+        PeriodKind::Day => "Daily digest",
+        PeriodKind::Week => "Weekly digest",
+    };
+    let owner_max = d
+        .per_owner
+        .iter()
+        .map(|o| o.open_load.max(o.answered))
+        .max()
+        .unwrap_or(0);
+    let per_owner: Vec<Value> = d
+        .per_owner
+        .iter()
+        .map(|o| {
+            json!({
+                "owner": o.owner.clone().unwrap_or_else(|| "(unassigned)".into()),
+                "open": o.open_load, "answered": o.answered,
+                "bar": bar(o.open_load, owner_max), "bar_answered": bar(o.answered, owner_max),
+            })
+        })
+        .collect();
+    json!({
+        "title": title,
+        "period": period,
+        "time_zone": tz.name(),
+        "areas": areas,
+        "support_name": support_name,
+        "empty": d.is_empty(),
+        "has_previous": prev.is_some(),
+        "numbers": rows.iter().map(|(label, n, b)| json!({
+            "label": label, "value": n, "before": b, "delta": delta(*n, *b),
+            "bar": bar(*n, max), "bar_before": bar(b.unwrap_or(0), max),
+        })).collect::<Vec<_>>(),
+        "first_response": times(&d.first_response, prev.map(|p| &p.first_response)),
+        "resolution": times(&d.resolution, prev.map(|p| &p.resolution)),
+        "breaches": d.breaches.iter().map(|b| json!({
+            "ref": tref(b.id), "target": b.target.as_str().replace('_', " "),
+            "at": local(b.at).format("%a %-d %b %H:%M").to_string(),
+        })).collect::<Vec<_>>(),
+        "oldest_waiting": d.oldest_waiting.iter().map(|w| json!({
+            "ref": tref(w.id), "since": local(w.since).format("%a %-d %b %H:%M").to_string(),
+            "age": human(Some(end - w.since)),
+        })).collect::<Vec<_>>(),
+        "per_owner": per_owner,
+        "top_customers": counts(&d.top_customers),
+        "top_domains": counts(&d.top_domains),
+    })
+}
+
+impl Renderer {
+    /// One template rendered with `view` (the digest's text for `stats`).
+    pub fn render_text(&self, template: &str, view: &Value) -> Result<String, String> {
+        self.templates()
+            .render(template, view)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The digest mail to `manager`, ready to send (its bytes are stored, so
+    /// it goes out exactly as rendered here).
+    pub fn render_digest(
+        &self,
+        manager: &str,
+        view: &Value,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Rendered), String> {
+        let text = self
+            .templates()
+            .render("digest.txt", view)
+            .map_err(|e| e.to_string())?;
+        let html = self
+            .templates()
+            .render("digest.html", view)
+            .map_err(|e| e.to_string())?;
+        let subject = format!(
+            "[{}] {}: {}",
+            view["support_name"].as_str().unwrap_or("mailroom"),
+            view["title"].as_str().unwrap_or("Digest"),
+            view["period"].as_str().unwrap_or("")
+        );
+        let support = self.support();
+        let out = Outgoing {
+            from: support.clone(),
+            reply_to: None,
+            to: vec![Mailbox {
+                name: None,
+                email: manager.to_string(),
+            }],
+            cc: Vec::new(),
+            subject: subject.clone(),
+            message_id: message_id.to_string(),
+            in_reply_to: None,
+            references: Vec::new(),
+            auto_submitted: Some("auto-generated"),
+            loop_id: support.email.clone(),
+            extra_headers: Vec::new(),
+            date: now,
+            text: text.clone(),
+            html: Some(html.clone()),
+            attachments: Vec::new(),
+        };
+        let raw = compose(out).map_err(|e| e.to_string())?;
+        Ok((subject, Rendered { raw, text, html }))
+    }
+}

@@ -1,0 +1,194 @@
+//! The digests' reads and writes: what happened to the tickets of some areas
+//! in a time window (as `sla::TicketFact`s, which `sla::stats` counts), and
+//! the once-per-period record of a digest queued with its mail.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::rows::TicketRow;
+use super::sql::Params;
+use super::tx::on_tx;
+use super::{Store, on_pool};
+use crate::error::Result;
+use crate::sla::{Target, TicketFact};
+
+#[derive(sqlx::FromRow)]
+struct FactRow {
+    id: i64,
+    created_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    first_response_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "String")]
+    status: crate::tickets::Status,
+    owner: Option<String>,
+    customer: String,
+    area: Option<String>,
+    waiting_since: Option<DateTime<Utc>>,
+}
+
+/// A rendered digest to queue: its message headers and bytes.
+pub struct DigestMail<'a> {
+    pub manager: &'a str,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub message_id: &'a str,
+    pub sender: &'a str,
+    pub sender_name: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+    pub raw: &'a [u8],
+}
+
+impl Store {
+    /// The tickets of `areas` (None: all) that matter for [from, end): created
+    /// before the end and not resolved, or resolved, reopened, answered or
+    /// breached in the window. Facts describe each ticket as it is now (for a
+    /// past window, a later change shows; the digest of a period is queued at
+    /// its end).
+    pub async fn digest_facts(
+        &self,
+        areas: Option<&[String]>,
+        from: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<TicketFact>> {
+        let area_filter = match areas {
+            Some(list) if !list.is_empty() => {
+                let p = Params::Dollar.list(3, list.len());
+                format!(" AND LOWER(area) IN ({p})")
+            }
+            Some(_) => " AND 1 = 0".to_string(),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT id, created_at, resolved_at, first_response_at, status, owner, customer, area, waiting_since \
+             FROM tickets WHERE created_at < $2 AND (status <> 'resolved' OR resolved_at >= $1 \
+             OR id IN (SELECT ticket_id FROM status_changes WHERE at >= $1 AND at < $2)){area_filter} ORDER BY id"
+        );
+        let rows: Vec<FactRow> = on_pool!(&self.pool, p => {
+            let mut q = sqlx::query_as::<_, FactRow>(sqlx::AssertSqlSafe(sql)).bind(from).bind(end);
+            for a in areas.unwrap_or(&[]) {
+                q = q.bind(a.to_lowercase());
+            }
+            q.fetch_all(p).await?
+        });
+        let mut reopened: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
+        let changes: Vec<(i64, DateTime<Utc>)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT ticket_id, at FROM status_changes WHERE from_status = 'resolved' AND to_status <> 'resolved' \
+             AND at >= $1 AND at < $2")
+            .bind(from).bind(end).fetch_all(p).await?);
+        for (t, at) in changes {
+            reopened.entry(t).or_default().push(at);
+        }
+        let mut replies: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
+        let relayed: Vec<(i64, DateTime<Utc>)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT ticket_id, created_at FROM messages WHERE kind = 'relay' AND ticket_id IS NOT NULL \
+             AND created_at >= $1 AND created_at < $2")
+            .bind(from).bind(end).fetch_all(p).await?);
+        for (t, at) in relayed {
+            replies.entry(t).or_default().push(at);
+        }
+        let mut breaches: HashMap<i64, Vec<(Target, DateTime<Utc>)>> = HashMap::new();
+        let alerts: Vec<(i64, String, DateTime<Utc>)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT ticket_id, target, due FROM sla_alerts WHERE level = 'breach' AND due >= $1 AND due < $2")
+            .bind(from).bind(end).fetch_all(p).await?);
+        for (t, target, due) in alerts {
+            if let Ok(target) = target.parse() {
+                breaches.entry(t).or_default().push((target, due));
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|r| TicketFact {
+                reopened_at: reopened.remove(&r.id).unwrap_or_default(),
+                agent_replies_at: replies.remove(&r.id).unwrap_or_default(),
+                breaches: breaches.remove(&r.id).unwrap_or_default(),
+                id: r.id,
+                created_at: r.created_at,
+                resolved_at: r.resolved_at,
+                first_response_at: r.first_response_at,
+                status: r.status,
+                owner: r.owner,
+                customer: r.customer,
+                area: r.area,
+                waiting_since: r.waiting_since,
+            })
+            .collect())
+    }
+
+    /// Whether the digest of `manager` for the period starting at `start` was queued.
+    pub async fn digest_sent(&self, manager: &str, start: DateTime<Utc>) -> Result<bool> {
+        let n = on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM digests_sent WHERE manager = $1 AND period_start = $2")
+            .bind(manager).bind(start).fetch_one(p).await?);
+        Ok(n > 0)
+    }
+
+    /// Records the period's digest as done and (when `mail` is given) queues
+    /// its mail, in one transaction; false when it was done before (another
+    /// instance, or before a restart): nothing is queued then.
+    pub async fn record_digest(
+        &self,
+        manager: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        mail: Option<&DigestMail<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let fresh = on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO digests_sent (manager, period_start, period_end, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (manager, period_start) DO NOTHING")
+            .bind(manager).bind(start).bind(end).bind(now).execute(&mut *c).await?.rows_affected());
+        if fresh == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(m) = mail {
+            let row = tx.queue_rendered(m, now).await?;
+            on_tx!(&mut tx, c => sqlx::query(
+                "UPDATE digests_sent SET message_row = $1 WHERE manager = $2 AND period_start = $3")
+                .bind(row).bind(manager).bind(start).execute(&mut *c).await.map(|_| ())?);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Queues a digest mail now (`digest send`: on request, whatever the schedule).
+    pub async fn queue_digest(&self, mail: &DigestMail<'_>, now: DateTime<Utc>) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let row = tx.queue_rendered(mail, now).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Open tickets of `areas` for `stats` and digests: a quick count.
+    pub async fn open_tickets(&self) -> Result<Vec<TicketRow>> {
+        let sql = format!(
+            "SELECT {} FROM tickets WHERE status <> 'resolved' ORDER BY id",
+            super::rows::TICKET_COLUMNS
+        );
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?),
+        )
+    }
+}
+
+impl super::tx::Tx {
+    /// An already rendered mail (a digest): its message row, with its bytes,
+    /// and its outbox row; returns the message row.
+    async fn queue_rendered(&mut self, m: &DigestMail<'_>, now: DateTime<Utc>) -> Result<i64> {
+        let row: i64 = on_tx!(self, c => sqlx::query_scalar(
+            "INSERT INTO messages (ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, to_addrs, \
+             subject, text_body, html_body, raw, created_at) \
+             VALUES (NULL, 'out', 'digest', $1, '', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+            .bind(m.message_id).bind(m.sender).bind(m.sender_name).bind(m.manager).bind(m.subject)
+            .bind(m.text).bind(m.html).bind(m.raw).bind(now).fetch_one(&mut *c).await?);
+        on_tx!(self, c => sqlx::query(
+            "INSERT INTO outbox (message_row, ticket_id, kind, trigger_row, context, sender, recipients, status, \
+             attempts, next_attempt_at, created_at) VALUES ($1, NULL, 'digest', NULL, '{}', $2, $3, 'queued', 0, $4, $4)")
+            .bind(row).bind(m.sender).bind(m.manager).bind(now).execute(&mut *c).await.map(|_| ())?);
+        Ok(row)
+    }
+}
