@@ -4,8 +4,8 @@
 
 mod batch;
 mod blob;
-pub mod digest;
 pub mod codec;
+pub mod digest;
 mod mail_bytes;
 mod outbox;
 mod rows;
