@@ -4,7 +4,8 @@
 # the Maildir inbox into threaded tickets; acknowledgements and owner
 # notifications appear as .eml files. Then the owner of MR-1 answers from a
 # mail client (the notification quoted below, a command on top) and the clean
-# relay to the customer appears in the outbox. Usage: examples/quickstart.sh [WORKDIR]
+# relay to the customer appears in the outbox; last, the manager's digest of
+# the day. Usage: examples/quickstart.sh [WORKDIR]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
@@ -49,4 +50,7 @@ relay=$(ls mail/outbox/*-relay.eml | head -n 1)
 bold "\$ cat $relay   # what Alice receives: Bob's words only, threaded into her conversation"
 cat "$relay"
 step tickets show MR-1
+# Carol, the manager, gets a daily digest at 08:00 (Europe/Berlin). What
+# tomorrow's would say about today, without sending anything:
+step digest preview --manager carol@localhost --text --at "$(date -u -d '+1 day' +%Y-%m-%d)"
 printf '\nEverything is in %s (mailroom.db, mail/inbox, mail/outbox).\n' "$work"
