@@ -412,6 +412,16 @@ pub fn locate(flag: Option<&Path>) -> Option<(PathBuf, bool)> {
 }
 
 impl Config {
+    /// The escalation contact of `area` (lower-cased), if the area has one.
+    pub fn escalation_contact(&self, area: Option<&str>) -> Option<String> {
+        let area = area?;
+        self.area
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(area))
+            .and_then(|a| a.escalation.as_deref())
+            .map(str::to_ascii_lowercase)
+    }
+
     /// The embedded default: SQLite in ./mailroom.db, Maildir ./mail/inbox,
     /// file outbox ./mail/outbox, support@localhost.
     pub fn embedded_default() -> Config {

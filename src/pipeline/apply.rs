@@ -189,17 +189,7 @@ impl Pipeline {
                 until.format("%Y-%m-%d %H:%M UTC")
             ),
         );
-        let contact = ticket
-            .area
-            .as_deref()
-            .and_then(|a| {
-                self.cfg
-                    .area
-                    .iter()
-                    .find(|c| c.name.eq_ignore_ascii_case(a))
-            })
-            .and_then(|a| a.escalation.clone())
-            .map(|e| e.to_ascii_lowercase());
+        let contact = self.cfg.escalation_contact(ticket.area.as_deref());
         match contact {
             Some(c) if fresh && c != addr => {
                 self.notify(u, ticket, &c, ev, Notify::StaffBounced(addr));

@@ -215,17 +215,7 @@ impl Pipeline {
                         format!("breached: {what}; the owner and the escalation contact are told"),
                     );
                     self.notify_owner(u, &t, &mut ev, Notify::SlaBreach(&what));
-                    let contact = t
-                        .area
-                        .as_deref()
-                        .and_then(|a| {
-                            self.cfg
-                                .area
-                                .iter()
-                                .find(|c| c.name.eq_ignore_ascii_case(a))
-                        })
-                        .and_then(|a| a.escalation.clone())
-                        .map(|e| e.to_ascii_lowercase());
+                    let contact = self.cfg.escalation_contact(t.area.as_deref());
                     match contact {
                         Some(c) if Some(c.as_str()) != t.owner.as_deref() => {
                             self.notify(u, &t, &c, &mut ev, Notify::SlaBreach(&what));

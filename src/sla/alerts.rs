@@ -141,27 +141,16 @@ mod tests {
         let cal = Calendar::always();
         let input = ClockInput::new(at("2026-11-30T10:00:00Z"));
         let due = crate::sla::clock::due(&cal, &targets(), &input);
+        let plan_at = |due: &Due, sent: &HashSet<Alert>, now: &str| {
+            plan(&cal, &targets(), &input, due, sent, at(now))
+        };
         let mut sent = HashSet::new();
         // 30 minutes in: nothing yet; look again at 80 % (10:48).
-        let p = plan(
-            &cal,
-            &targets(),
-            &input,
-            &due,
-            &sent,
-            at("2026-11-30T10:30:00Z"),
-        );
+        let p = plan_at(&due, &sent, "2026-11-30T10:30:00Z");
         assert!(p.now.is_empty());
         assert_eq!(p.next_check, Some(at("2026-11-30T10:48:00Z")));
         // 10:50: the reminder.
-        let p = plan(
-            &cal,
-            &targets(),
-            &input,
-            &due,
-            &sent,
-            at("2026-11-30T10:50:00Z"),
-        );
+        let p = plan_at(&due, &sent, "2026-11-30T10:50:00Z");
         assert_eq!(p.now.len(), 1);
         assert_eq!(
             (p.now[0].target, p.now[0].level),
@@ -170,37 +159,16 @@ mod tests {
         sent.extend(p.now.iter().copied());
         assert_eq!(p.next_check, Some(at("2026-11-30T11:00:00Z")));
         // 11:01: the breach, and never the reminder again.
-        let p = plan(
-            &cal,
-            &targets(),
-            &input,
-            &due,
-            &sent,
-            at("2026-11-30T11:01:00Z"),
-        );
+        let p = plan_at(&due, &sent, "2026-11-30T11:01:00Z");
         assert_eq!(
             p.now.iter().map(|a| a.level).collect::<Vec<_>>(),
             [Level::Breach]
         );
         sent.extend(p.now.iter().copied());
-        let p = plan(
-            &cal,
-            &targets(),
-            &input,
-            &due,
-            &sent,
-            at("2026-11-30T11:02:00Z"),
-        );
+        let p = plan_at(&due, &sent, "2026-11-30T11:02:00Z");
         assert!(p.now.iter().all(|a| a.target == Target::Resolution) || p.now.is_empty());
         // Resolution is breached at 18:00 (8 h): no reminder for it, only the breach.
-        let p = plan(
-            &cal,
-            &targets(),
-            &input,
-            &due,
-            &sent,
-            at("2026-11-30T18:00:00Z"),
-        );
+        let p = plan_at(&due, &sent, "2026-11-30T18:00:00Z");
         assert_eq!(
             p.now,
             [Alert {
@@ -218,15 +186,11 @@ mod tests {
         let input = ClockInput::new(at("2026-11-27T15:30:00Z"));
         let due = crate::sla::clock::due(&cal, &targets(), &input);
         assert_eq!(due.first_response, Some(at("2026-11-30T08:30:00Z")));
+        let plan_at = |due: &Due, sent: &HashSet<Alert>, now: &str| {
+            plan(&cal, &targets(), &input, due, sent, at(now))
+        };
         // Saturday 02:00: nothing to mail; the reminder (80 % = Monday 09:18 Berlin) is next.
-        let p = plan(
-            &cal,
-            &targets(),
-            &input,
-            &due,
-            &HashSet::new(),
-            at("2026-11-28T01:00:00Z"),
-        );
+        let p = plan_at(&due, &HashSet::new(), "2026-11-28T01:00:00Z");
         assert!(p.now.is_empty());
         assert_eq!(p.next_check, Some(at("2026-11-30T08:18:00Z")));
         // A breach due at 17:00 Friday evening (closing) waits for Monday 09:00.
@@ -234,14 +198,7 @@ mod tests {
             first_response: Some(at("2026-11-27T16:00:00Z")),
             ..Due::default()
         };
-        let p = plan(
-            &cal,
-            &targets(),
-            &input,
-            &late,
-            &HashSet::new(),
-            at("2026-11-28T01:00:00Z"),
-        );
+        let p = plan_at(&late, &HashSet::new(), "2026-11-28T01:00:00Z");
         assert!(p.now.is_empty());
         assert_eq!(p.next_check, Some(at("2026-11-30T08:00:00Z")));
     }

@@ -186,11 +186,7 @@ impl Tx {
         rate_since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Loaded> {
-        if let Tx::Postgres(t) = self {
-            sqlx::query("SELECT pg_advisory_xact_lock(7305501)")
-                .execute(&mut **t)
-                .await?;
-        }
+        self.lock_batches().await?;
         let mut l = Loaded::default();
         let ids = sorted(keys.message_ids.iter().cloned());
         let refs = select_in!(self, StoredRef, ids, |list| format!(
@@ -231,11 +227,6 @@ impl Tx {
         l.participants = select_in!(self, Participant, with_participants, |list| format!(
             "SELECT ticket_id, email, role FROM participants WHERE ticket_id IN ({list}) ORDER BY ticket_id, email"
         ));
-        let latest = select_in!(self, CustomerMail, answered, |list| format!(
-            "SELECT id AS row, ticket_id, message_id, refs, thread_index FROM messages WHERE id IN \
-             (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND direction = 'in' AND kind = 'customer' GROUP BY ticket_id)"
-        ));
-        l.latest_customer_mail = latest.into_iter().map(|m| (m.ticket_id, m)).collect();
         let hashes = select_in!(self, (i64, String), answered, |list| format!(
             "SELECT DISTINCT m.ticket_id, a.sha256 FROM messages m \
              JOIN message_attachments ma ON ma.message_row = m.id \
@@ -243,36 +234,7 @@ impl Tx {
         ));
         l.ticket_attachments = hashes.into_iter().collect();
 
-        let loaded_tickets: Vec<i64> = l.tickets.keys().copied().collect();
-        let loaded_tickets = sorted(loaded_tickets);
-        l.sent_notifications = select_in!(self, SentNotification, loaded_tickets, |list| format!(
-            "SELECT ticket_id, recipient, message_id, refs FROM messages WHERE id IN \
-             (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND kind = 'notification' \
-              AND recipient IS NOT NULL GROUP BY ticket_id, recipient)"
-        ));
-
         let recipients = sorted(keys.auto_recipients.iter().cloned());
-        let counts = select_in!(
-            self,
-            (String, String, i64),
-            recipients,
-            |list| format!(
-                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notification') \
-                 AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
-                Params::of(self).list(1, 1)
-            ),
-            pre = [rate_since]
-        );
-        for (to, kind, n) in counts {
-            if let Ok(kind) = kind.parse::<MessageKind>() {
-                l.auto_counts.insert((to, kind), n);
-            }
-        }
-        l.suppressions = on_tx!(self, c => sqlx::query_as::<_, (String, DateTime<Utc>)>(
-            "SELECT address, suppressed_until FROM mail_suppressions WHERE suppressed_until > $1")
-            .bind(now).fetch_all(&mut *c).await?)
-        .into_iter()
-        .collect();
 
         // Assignment: load per owner, continuity per customer and area, cursors.
         if keys.assignment {
@@ -294,11 +256,16 @@ impl Tx {
             }
         }
 
-        // Rows get their IDs here, under the write lock, so the batch can refer to
-        // them before anything is written.
-        (l.max_ticket, l.max_message) = on_tx!(self, c => sqlx::query_as::<_, (i64, i64)>(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(id), 0) FROM messages)")
-            .fetch_one(&mut *c).await?);
+        let loaded_tickets = sorted(l.tickets.keys().copied());
+        self.load_outgoing_context(
+            &mut l,
+            &answered,
+            &loaded_tickets,
+            &recipients,
+            rate_since,
+            now,
+        )
+        .await?;
         Ok(l)
     }
 
@@ -525,6 +492,73 @@ impl Tx {
                     .await?;
             }
         }
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// PostgreSQL: the transaction-level advisory lock every batch and scheduler
+    /// pass takes first, so two instances never decide threading, number tickets
+    /// or send alerts from the same stale view (SQLite's BEGIN IMMEDIATE already did).
+    pub(super) async fn lock_batches(&mut self) -> Result<()> {
+        if let Tx::Postgres(t) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock(7305501)")
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// What mail about loaded tickets needs: the latest customer mail of the
+    /// `answered` tickets (a relay threads under it), the latest notification per
+    /// recipient of the `notified` ones, how much automatic mail each of
+    /// `recipients` got since `rate_since`, the active suppressions and the
+    /// highest ids so far.
+    pub(super) async fn load_outgoing_context(
+        &mut self,
+        l: &mut Loaded,
+        answered: &[i64],
+        notified: &[i64],
+        recipients: &[String],
+        rate_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let latest = select_in!(self, CustomerMail, answered, |list| format!(
+            "SELECT id AS row, ticket_id, message_id, refs, thread_index FROM messages WHERE id IN \
+             (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND direction = 'in' AND kind = 'customer' GROUP BY ticket_id)"
+        ));
+        l.latest_customer_mail = latest.into_iter().map(|m| (m.ticket_id, m)).collect();
+        l.sent_notifications = select_in!(self, SentNotification, notified, |list| format!(
+            "SELECT ticket_id, recipient, message_id, refs FROM messages WHERE id IN \
+             (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND kind = 'notification' \
+              AND recipient IS NOT NULL GROUP BY ticket_id, recipient)"
+        ));
+        let counts = select_in!(
+            self,
+            (String, String, i64),
+            recipients,
+            |list| format!(
+                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notification') \
+                 AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
+                Params::of(self).list(1, 1)
+            ),
+            pre = [rate_since]
+        );
+        for (to, kind, n) in counts {
+            if let Ok(kind) = kind.parse::<MessageKind>() {
+                l.auto_counts.insert((to, kind), n);
+            }
+        }
+        l.suppressions = on_tx!(self, c => sqlx::query_as::<_, (String, DateTime<Utc>)>(
+            "SELECT address, suppressed_until FROM mail_suppressions WHERE suppressed_until > $1")
+            .bind(now).fetch_all(&mut *c).await?)
+        .into_iter()
+        .collect();
+        // Rows get their IDs here, under the write lock, so the batch can refer to
+        // them before anything is written.
+        (l.max_ticket, l.max_message) = on_tx!(self, c => sqlx::query_as::<_, (i64, i64)>(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(id), 0) FROM messages)")
+            .fetch_one(&mut *c).await?);
         Ok(())
     }
 }

@@ -86,9 +86,28 @@ impl Store {
     pub async fn raw_message(&self, message_row: i64) -> Result<Option<Vec<u8>>> {
         // (raw inline, its codec, or the raw_blobs row holding it)
         type Stored = (Option<Vec<u8>>, Option<String>, Option<i64>);
-        let row: Option<Stored> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT raw, raw_codec, raw_blob FROM messages WHERE id = $1")
-            .bind(message_row).fetch_optional(p).await?);
+        const SQL: &str = "SELECT raw, raw_codec, raw_blob FROM messages WHERE id = $1";
+        let row: Option<Stored> = match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query_as(SQL)
+                    .bind(message_row)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await?;
+                let row: Option<Stored> = sqlx::query_as(SQL)
+                    .bind(message_row)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                close_if_big(
+                    conn,
+                    row.as_ref().and_then(|r| r.0.as_ref()).map_or(0, Vec::len),
+                )
+                .await;
+                row
+            }
+        };
         match row {
             Some((Some(raw), codec_name, _)) => {
                 Ok(Some(codec::unpack(codec_name.as_deref(), &raw)?))
@@ -142,20 +161,49 @@ impl Store {
         text: &str,
         html: Option<&str>,
     ) -> Result<()> {
+        const SQL: &str = "UPDATE messages SET raw = $1, raw_blob = $2, text_body = $3, \
+                           html_body = $4, content_hash = $5 WHERE id = $6";
         let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw));
-        let mut tx = self.begin().await?;
-        // SQLite: a big rendering is streamed into raw_blobs (blob.rs).
-        let (inline, blob_id) = match &mut tx {
-            Tx::Sqlite(t) if raw.len() >= blob::BIG_BLOB => {
-                (None, Some(blob::insert_streamed(t, raw).await?))
+        match &self.pool {
+            Pool::Sqlite(_) => {
+                let mut tx = self.begin().await?;
+                // A big rendering is streamed into raw_blobs (blob.rs).
+                let (inline, blob_id) = match &mut tx {
+                    Tx::Sqlite(t) if raw.len() >= blob::BIG_BLOB => {
+                        (None, Some(blob::insert_streamed(t, raw).await?))
+                    }
+                    _ => (Some(raw), None),
+                };
+                tx::on_tx!(&mut tx, c => sqlx::query(SQL)
+                    .bind(inline).bind(blob_id).bind(text).bind(html).bind(hash).bind(message_row)
+                    .execute(&mut *c).await.map(|_| ())?);
+                tx.commit().await?;
             }
-            _ => (Some(raw), None),
-        };
-        tx::on_tx!(&mut tx, c => sqlx::query(
-            "UPDATE messages SET raw = $1, raw_blob = $2, text_body = $3, html_body = $4, content_hash = $5 WHERE id = $6")
-            .bind(inline).bind(blob_id).bind(text).bind(html).bind(hash).bind(message_row)
-            .execute(&mut *c).await.map(|_| ())?);
-        tx.commit().await?;
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await?;
+                sqlx::query(SQL)
+                    .bind(raw)
+                    .bind(None::<i64>)
+                    .bind(text)
+                    .bind(html)
+                    .bind(hash)
+                    .bind(message_row)
+                    .execute(&mut *conn)
+                    .await?;
+                close_if_big(conn, raw.len()).await;
+            }
+        }
         Ok(())
+    }
+}
+
+/// A PostgreSQL connection keeps its buffers as big as the biggest row it has
+/// moved: after a big mail, close it rather than let the pool keep one such
+/// buffer per connection (a backlog of big mail would hold several at once).
+async fn close_if_big(conn: sqlx::pool::PoolConnection<sqlx::Postgres>, bytes: usize) {
+    if bytes >= blob::BIG_BLOB
+        && let Err(e) = conn.close().await
+    {
+        tracing::debug!(error = %e, "closing a connection after a big mail");
     }
 }

@@ -45,28 +45,6 @@ digest = "0 8 * * Mon-Fri"
 time_zone = "Europe/Berlin"
 "#;
 
-fn at(env: &Env, now: &str, args: &[&str]) -> String {
-    let out = env
-        .command()
-        .args(args)
-        .env("MAILROOM_NOW", now)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{args:?} at {now}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn ingest_at(env: &Env, now: &str, raw: &str) -> serde_json::Value {
-    let p = env.path(&format!("m-{}.eml", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&p, raw).expect("write");
-    serde_json::from_str(at(env, now, &["ingest", "--json", &p.display().to_string()]).trim())
-        .expect("outcome")
-}
-
 /// Monday 30 Nov 2026 (Berlin): MR-1 answered after 30 minutes, MR-2 never
 /// (its first response breached at 12:00 Berlin), MR-3 answered and closed
 /// after 2 hours.

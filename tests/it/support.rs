@@ -380,3 +380,27 @@ pub fn shared_corpus() -> Option<PathBuf> {
     );
     None
 }
+
+/// Runs mailroom at the fixed instant `now` (MAILROOM_NOW, debug builds); its stdout.
+pub fn at(env: &Env, now: &str, args: &[&str]) -> String {
+    let out = env
+        .command()
+        .args(args)
+        .env("MAILROOM_NOW", now)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{args:?} at {now}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Ingests `raw` at the fixed instant `now`; the JSON outcome.
+pub fn ingest_at(env: &Env, now: &str, raw: &str) -> Value {
+    let p = env.path(&format!("m-{}.eml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&p, raw).expect("write");
+    let out = at(env, now, &["ingest", "--json", &p.display().to_string()]);
+    serde_json::from_str(out.trim()).expect("outcome")
+}
