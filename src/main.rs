@@ -289,5 +289,7 @@ fn main() -> ExitCode {
         Cmd::Stats { since, area, json } => Command::Stats { since, area, json },
         Cmd::Migrate => Command::Migrate,
     };
-    cli::run(args.config.as_deref(), command)
+    let code = cli::run(args.config.as_deref(), command);
+    cli::report_peak_rss();
+    code
 }

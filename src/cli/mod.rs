@@ -160,6 +160,24 @@ pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
+/// Debug builds print the process's peak RSS (`VmHWM`, in KiB) to stderr at
+/// exit when MAILROOM_REPORT_PEAK_RSS is set. The tests' memory checks need it:
+/// a child's `wait4` figure also counts its parent's memory (Linux keeps the
+/// larger of the two when a spawned child execs), and the test process is big.
+pub fn report_peak_rss() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("MAILROOM_REPORT_PEAK_RSS").is_some() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if let Some(kib) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            eprintln!("mailroom peak RSS: {kib} KiB");
+        }
+    }
+}
+
 /// A stop flag set by SIGTERM or SIGINT: the command finishes cleanly.
 fn stop_on_signal() -> anyhow::Result<outbound::Stop> {
     use tokio::signal::unix::{SignalKind, signal};

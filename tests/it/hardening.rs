@@ -285,37 +285,6 @@ fn write_big_mail(path: &std::path::Path, id: &str, mib: usize) {
     f.flush().expect("flush");
 }
 
-/// Runs mailroom with `args` and stdin from `input` (or nothing): exit code,
-/// stderr and peak RSS in MiB.
-fn run_measured(env: &Env, args: &[&str], input: Option<&std::path::Path>) -> (i32, String, f64) {
-    let stdin = match input {
-        Some(p) => std::process::Stdio::from(std::fs::File::open(p).expect("open input")),
-        None => std::process::Stdio::null(),
-    };
-    let err = env.path(&format!("stderr-{}.txt", uuid::Uuid::new_v4().simple()));
-    // Reaped by wait4 (which also reads its peak RSS), not Child::wait.
-    #[allow(clippy::zombie_processes)]
-    let child = env
-        .command()
-        .args(args)
-        .stdin(stdin)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&err).expect("stderr file"))
-        .spawn()
-        .expect("spawn");
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(r, child.id() as libc::pid_t, "wait4");
-    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-    (
-        libc::WEXITSTATUS(status),
-        stderr,
-        usage.ru_maxrss as f64 / 1024.0,
-    )
-}
-
 both_backends! {
     fn big_mail_never_stalls_a_source(b) {
         let env = Env::new(b);

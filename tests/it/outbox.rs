@@ -169,24 +169,10 @@ both_backends! {
         assert!(out.contains("retrying 40"), "{out}");
         env.sql("UPDATE outbox SET next_attempt_at = created_at");
         env.set_outbound(&format!("[outbound]\nkind = \"file\"\npath = \"{}\"\n", env.path("outbox").display()));
-        // Reaped by wait4 (which also reads its peak RSS), not Child::wait.
-        #[allow(clippy::zombie_processes)]
-        let child = env.command().args(["outbox", "flush"]).stdout(Stdio::null()).spawn().expect("spawn");
-        let (status, rss_kib) = wait4(child.id());
-        assert_eq!(status, 0);
+        let (code, stderr, rss_mib) = run_measured(&env, &["outbox", "flush"], None);
+        assert_eq!(code, 0, "{stderr}");
         assert_eq!(sent_rows(&env), 40);
-        let rss_mib = rss_kib as f64 / 1024.0;
         eprintln!("outbox flush retrying 20 notifications with 10 MiB attachments: peak RSS {rss_mib:.0} MiB");
         assert!(rss_mib < 100.0, "peak RSS {rss_mib:.0} MiB");
     }
-}
-
-/// Waits for the child `pid`: its exit status and peak RSS in KiB.
-fn wait4(pid: u32) -> (i32, i64) {
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid as libc::pid_t, "wait4");
-    (libc::WEXITSTATUS(status), usage.ru_maxrss)
 }

@@ -404,3 +404,29 @@ pub fn ingest_at(env: &Env, now: &str, raw: &str) -> Value {
     let out = at(env, now, &["ingest", "--json", &p.display().to_string()]);
     serde_json::from_str(out.trim()).expect("outcome")
 }
+
+/// Runs mailroom with `input` (a file) as stdin: its exit code, its stderr and
+/// its peak RSS in MiB, which the debug binary reports itself
+/// (MAILROOM_REPORT_PEAK_RSS): `wait4`'s figure would include this test
+/// process's own memory.
+pub fn run_measured(env: &Env, args: &[&str], input: Option<&Path>) -> (i32, String, f64) {
+    let stdin = match input {
+        Some(p) => Stdio::from(std::fs::File::open(p).expect("open input")),
+        None => Stdio::null(),
+    };
+    let out = env
+        .command()
+        .args(args)
+        .env("MAILROOM_REPORT_PEAK_RSS", "1")
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .output()
+        .expect("run mailroom");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let kib: f64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("mailroom peak RSS: "))
+        .and_then(|v| v.trim_end_matches(" KiB").parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS reported: {stderr}"));
+    (out.status.code().unwrap_or(-1), stderr, kib / 1024.0)
+}
