@@ -120,18 +120,27 @@ pub fn migrate(bin: &Path, config: &Path, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// How mailroom reports its peak RSS at exit (MAILROOM_REPORT_PEAK_RSS).
+pub const PEAK_RSS_LINE: &str = "mailroom peak RSS: ";
+
 /// A timed `poll --once` (or other command): its output, wall time and
 /// resource usage.
 pub struct TimedPoll {
     pub stdout: String,
     pub elapsed: Duration,
     pub rusage: libc::rusage,
+    /// The child's own peak RSS in KiB (MAILROOM_REPORT_PEAK_RSS).
+    pub reported_kib: Option<u64>,
 }
 
 impl TimedPoll {
-    /// Peak RSS in MiB (Linux reports ru_maxrss in KiB).
+    /// Peak RSS in MiB: what mailroom reports of itself, else `ru_maxrss`
+    /// (which also counts this bench process's memory at the spawn).
     pub fn peak_rss_mib(&self) -> f64 {
-        self.rusage.ru_maxrss as f64 / 1024.0
+        let kib = self
+            .reported_kib
+            .unwrap_or(self.rusage.ru_maxrss.max(0) as u64);
+        kib as f64 / 1024.0
     }
 
     /// The `processed N message(s): …` line and its counts.
@@ -178,6 +187,7 @@ pub fn timed(
         .args(args)
         .current_dir(dir)
         .env_remove("MAILROOM_LOG")
+        .env("MAILROOM_REPORT_PEAK_RSS", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(stderr))
@@ -192,10 +202,18 @@ pub fn timed(
         .map_err(|e| format!("reading the output of `{what}`: {e}"))?;
     let (status, rusage) = wait4(child.id())?;
     let elapsed = start.elapsed();
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    if !stderr.trim().is_empty() {
+    let all = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let reported_kib = all
+        .lines()
+        .find_map(|l| l.strip_prefix(PEAK_RSS_LINE))
+        .and_then(|v| v.trim_end_matches(" KiB").parse().ok());
+    let stderr: Vec<&str> = all
+        .lines()
+        .filter(|l| !l.starts_with(PEAK_RSS_LINE))
+        .collect();
+    if !stderr.is_empty() {
         eprintln!("{bench} bench: `{what}` wrote to stderr (first lines):");
-        for l in stderr.lines().take(20) {
+        for l in stderr.iter().take(20) {
             eprintln!("  {l}");
         }
     }
@@ -208,6 +226,7 @@ pub fn timed(
         stdout,
         elapsed,
         rusage,
+        reported_kib,
     })
 }
 

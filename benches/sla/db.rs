@@ -18,30 +18,14 @@ pub fn scan_sql() -> String {
     )
 }
 
-/// The digest's queries (src/store/digest.rs, all areas: no area filter),
-/// each bound to ($1 = from, $2 = end) as far as it has parameters.
-pub const DIGEST_QUERIES: [(&str, &str); 4] = [
-    (
-        "tickets",
-        "SELECT id, created_at, resolved_at, first_response_at, status, owner, customer, area, waiting_since \
-         FROM tickets WHERE created_at < $2 AND (status <> 'resolved' OR resolved_at >= $1 \
-         OR id IN (SELECT ticket_id FROM status_changes WHERE at >= $1 AND at < $2)) ORDER BY id",
-    ),
-    (
-        "reopened",
-        "SELECT ticket_id, at FROM status_changes WHERE from_status = 'resolved' AND to_status <> 'resolved' \
-         AND at >= $1 AND at < $2",
-    ),
-    (
-        "relays",
-        "SELECT ticket_id, created_at FROM messages WHERE kind = 'relay' AND ticket_id IS NOT NULL \
-         AND created_at >= $1 AND created_at < $2",
-    ),
-    (
-        "breaches",
-        "SELECT ticket_id, target, due FROM sla_alerts WHERE level = 'breach' AND due >= $1 AND due < $2",
-    ),
-];
+/// The digest's queries, as src/store/digest.rs runs them for all areas (no
+/// area filter), each bound to ($1 = from, $2 = end).
+pub fn digest_queries() -> Vec<(&'static str, String)> {
+    use mailroom::store::digest::{DIGEST_EVENT_QUERIES, digest_ticket_queries};
+    let mut all: Vec<(&'static str, String)> = digest_ticket_queries("").into();
+    all.extend(DIGEST_EVENT_QUERIES.map(|(what, sql)| (what, sql.to_string())));
+    all
+}
 
 pub enum Db {
     Sqlite(sqlx::SqlitePool),
@@ -215,7 +199,8 @@ impl Db {
                 Ok(out)
             }
             Db::Postgres(p) => {
-                let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
+                let mut q =
+                    sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
                 for b in binds {
                     q = q.bind(*b);
                 }

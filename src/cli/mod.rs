@@ -160,12 +160,11 @@ pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
-/// Debug builds print the process's peak RSS (`VmHWM`, in KiB) to stderr at
-/// exit when MAILROOM_REPORT_PEAK_RSS is set. The tests' memory checks need it:
+/// Prints the process's peak RSS (`VmHWM`, in KiB) to stderr at exit when
+/// MAILROOM_REPORT_PEAK_RSS is set, for the tests' and benches' memory checks:
 /// a child's `wait4` figure also counts its parent's memory (Linux keeps the
-/// larger of the two when a spawned child execs), and the test process is big.
+/// larger of the two when a spawned child execs), and a test process is big.
 pub fn report_peak_rss() {
-    #[cfg(debug_assertions)]
     if std::env::var_os("MAILROOM_REPORT_PEAK_RSS").is_some() {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         if let Some(kib) = status

@@ -60,10 +60,10 @@ impl Pipeline {
     ) -> Result<DigestRun> {
         let tz = self.manager_zone(m);
         let areas = Self::manager_areas(m);
-        let facts = store.digest_facts(areas.as_deref(), before, end).await?;
+        let (facts, quiet) = store.digest_facts(areas.as_deref(), before, end).await?;
         let cal = |f: &crate::sla::TicketFact| self.calendars.for_area(f.area.as_deref());
-        let previous = digest(&facts, before, start, cal);
-        let d = digest(&facts, start, end, cal).with_previous(previous);
+        let previous = digest(&facts, &quiet, before, start, cal);
+        let d = digest(&facts, &quiet, start, end, cal).with_previous(previous);
         let label = match &areas {
             None => "all areas".to_string(),
             Some(a) => format!("areas {}", a.join(", ")),

@@ -15,7 +15,7 @@ pub use calendar::{Calendar, CalendarError};
 pub use clock::{ClockInput, Due, Target, breached, due, next_open_for_mail, warn_at};
 pub use policy::{Targets, policy_for};
 pub use schedule::{PeriodKind, last_due, next_due, parse_cron, period};
-pub use stats::{Digest, TicketFact, digest};
+pub use stats::{Digest, QuietBacklog, TicketFact, digest};
 
 use crate::config::Config;
 

@@ -48,6 +48,18 @@ pub struct TicketFact {
     pub waiting_since: Option<DateTime<Utc>>,
 }
 
+/// The open tickets that nothing happened to in a digest's windows (created
+/// before them, no resolution, reopening, answer or breach in them): they only
+/// add to the backlog, the owners' load and the oldest waiting, so the store
+/// counts them instead of loading each — a big backlog costs a digest little.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuietBacklog {
+    /// Their number per owner (None: unassigned).
+    pub per_owner: BTreeMap<Option<String>, usize>,
+    /// The longest-waiting of them (oldest first, at most [`TOP`]).
+    pub oldest_waiting: Vec<Waiting>,
+}
+
 /// Median and 90th percentile by the nearest-rank method: of n values sorted
 /// ascending, the p-th percentile is the value at 1-based rank ⌈p·n/100⌉.
 /// So the median of an even count is the lower middle value (never an
@@ -199,10 +211,12 @@ impl Digest {
     }
 }
 
-/// The digest of [start, end) over `facts`; `calendar` gives each ticket's
-/// calendar (its area's, or [`Calendar::always`]).
+/// The digest of [start, end) over `facts` and the `quiet` backlog (created
+/// before `start`); `calendar` gives each ticket's calendar (its area's, or
+/// [`Calendar::always`]).
 pub fn digest<'c>(
     facts: &[TicketFact],
+    quiet: &QuietBacklog,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     calendar: impl Fn(&TicketFact) -> &'c Calendar,
@@ -272,6 +286,12 @@ pub fn digest<'c>(
             row.1 += usize::from(answered);
         }
     }
+    for (owner, &n) in &quiet.per_owner {
+        d.backlog_at_end += n;
+        owners.entry(owner.as_deref()).or_insert((0, 0)).0 += n;
+    }
+    d.oldest_waiting
+        .extend(quiet.oldest_waiting.iter().cloned());
     d.first_response = Percentiles::of(first_times);
     d.resolution = Percentiles::of(resolution_times);
     d.breaches.sort_by_key(|b| (b.at, b.id, b.target));

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::rows::TicketRow;
 use super::sql::Params;
 use super::tx::on_tx;
 use super::{Store, on_pool};
 use crate::error::Result;
-use crate::sla::{Target, TicketFact};
+use crate::sla::stats::{TOP, Waiting};
+use crate::sla::{QuietBacklog, Target, TicketFact};
 
 #[derive(sqlx::FromRow)]
 struct FactRow {
@@ -41,18 +41,91 @@ pub struct DigestMail<'a> {
     pub raw: &'a [u8],
 }
 
+/// Something happened to the ticket in [$1, $2).
+const ACTIVE: &str = "(created_at >= $1 OR COALESCE(resolved_at >= $1, FALSE) \
+     OR COALESCE(first_response_at >= $1, FALSE) \
+     OR id IN (SELECT ticket_id FROM status_changes WHERE at >= $1 AND at < $2) \
+     OR id IN (SELECT ticket_id FROM messages WHERE kind = 'relay' AND created_at >= $1 AND created_at < $2) \
+     OR id IN (SELECT ticket_id FROM sla_alerts WHERE level = 'breach' AND due >= $1 AND due < $2))";
+
+/// Since when the customer has been waiting for support: creation when never
+/// answered, else their oldest follow-up after the last answer (the
+/// `waiting_since` column, which the next-response clock keeps); none unless open.
+const WAITING: &str = "CASE WHEN status <> 'open' THEN NULL WHEN first_response_at IS NULL THEN created_at \
+     ELSE waiting_since END";
+
+/// The digest's queries over the tickets, bound to $1 = window start, $2 =
+/// window end and then the areas in `area_filter` (named, for the SLA bench's
+/// timings and query plans): the tickets something happened to, and the quiet
+/// backlog's count per owner and its longest waiting.
+pub fn digest_ticket_queries(area_filter: &str) -> [(&'static str, String); 3] {
+    let quiet = format!("created_at < $2 AND status <> 'resolved' AND NOT {ACTIVE}{area_filter}");
+    [
+        (
+            "active tickets",
+            format!(
+                "SELECT id, created_at, resolved_at, first_response_at, status, owner, customer, area, \
+                 {WAITING} AS waiting_since FROM tickets WHERE created_at < $2 AND {ACTIVE}{area_filter} ORDER BY id"
+            ),
+        ),
+        (
+            "quiet backlog per owner",
+            format!("SELECT owner, COUNT(*) FROM tickets WHERE {quiet} GROUP BY owner"),
+        ),
+        (
+            "quiet backlog waiting",
+            format!(
+                "SELECT id, since FROM (SELECT id, {WAITING} AS since FROM tickets WHERE {quiet}) quiet \
+                 WHERE since IS NOT NULL ORDER BY since, id LIMIT {TOP}"
+            ),
+        ),
+    ]
+}
+
+/// The digest's other queries, bound to $1 = window start, $2 = window end.
+pub const DIGEST_EVENT_QUERIES: [(&str, &str); 3] = [
+    (
+        "reopened",
+        "SELECT ticket_id, at FROM status_changes WHERE from_status = 'resolved' AND to_status <> 'resolved' \
+         AND at >= $1 AND at < $2",
+    ),
+    (
+        "relays",
+        "SELECT ticket_id, created_at FROM messages WHERE kind = 'relay' AND ticket_id IS NOT NULL \
+         AND created_at >= $1 AND created_at < $2",
+    ),
+    (
+        "breaches",
+        "SELECT ticket_id, target, due FROM sla_alerts WHERE level = 'breach' AND due >= $1 AND due < $2",
+    ),
+];
+
+/// Runs `$sql` (a query_as) bound to the window and the lower-cased areas.
+macro_rules! fetch_window {
+    ($store:expr, $sql:expr, $from:expr, $end:expr, $areas:expr) => {
+        on_pool!(&$store.pool, p => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe($sql)).bind($from).bind($end);
+            for a in $areas {
+                q = q.bind(a);
+            }
+            q.fetch_all(p).await?
+        })
+    };
+}
+
 impl Store {
-    /// The tickets of `areas` (None: all) that matter for [from, end): created
-    /// before the end and not resolved, or resolved, reopened, answered or
-    /// breached in the window. Facts describe each ticket as it is now (for a
-    /// past window, a later change shows; the digest of a period is queued at
-    /// its end).
+    /// The tickets of `areas` (None: all) that matter for [from, end): each one
+    /// created, resolved, reopened, first answered, answered or breached in the
+    /// window, and the other open tickets created before it as a
+    /// [`QuietBacklog`] (counted here, not loaded). Facts describe each ticket
+    /// as it is now (for a past window, a later change shows; the digest of a
+    /// period is queued at its end).
     pub async fn digest_facts(
         &self,
         areas: Option<&[String]>,
         from: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> Result<Vec<TicketFact>> {
+    ) -> Result<(Vec<TicketFact>, QuietBacklog)> {
         let area_filter = match areas {
             Some(list) if !list.is_empty() => {
                 let p = Params::Dollar.list(3, list.len());
@@ -61,44 +134,48 @@ impl Store {
             Some(_) => " AND 1 = 0".to_string(),
             None => String::new(),
         };
-        let sql = format!(
-            "SELECT id, created_at, resolved_at, first_response_at, status, owner, customer, area, waiting_since \
-             FROM tickets WHERE created_at < $2 AND (status <> 'resolved' OR resolved_at >= $1 \
-             OR id IN (SELECT ticket_id FROM status_changes WHERE at >= $1 AND at < $2)){area_filter} ORDER BY id"
-        );
-        let rows: Vec<FactRow> = on_pool!(&self.pool, p => {
-            let mut q = sqlx::query_as::<_, FactRow>(sqlx::AssertSqlSafe(sql)).bind(from).bind(end);
-            for a in areas.unwrap_or(&[]) {
-                q = q.bind(a.to_lowercase());
-            }
-            q.fetch_all(p).await?
-        });
+        let lower: Vec<String> = areas
+            .unwrap_or(&[])
+            .iter()
+            .map(|a| a.to_lowercase())
+            .collect();
+        let [(_, active), (_, per_owner), (_, oldest)] = digest_ticket_queries(&area_filter);
+        let rows: Vec<FactRow> = fetch_window!(self, active, from, end, &lower);
+        let per_owner: Vec<(Option<String>, i64)> =
+            fetch_window!(self, per_owner, from, end, &lower);
+        let oldest: Vec<(i64, DateTime<Utc>)> = fetch_window!(self, oldest, from, end, &lower);
+        let quiet = QuietBacklog {
+            per_owner: per_owner
+                .into_iter()
+                .map(|(owner, n)| (owner, usize::try_from(n).unwrap_or(0)))
+                .collect(),
+            oldest_waiting: oldest
+                .into_iter()
+                .map(|(id, since)| Waiting { id, since })
+                .collect(),
+        };
         let mut reopened: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
-        let changes: Vec<(i64, DateTime<Utc>)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT ticket_id, at FROM status_changes WHERE from_status = 'resolved' AND to_status <> 'resolved' \
-             AND at >= $1 AND at < $2")
-            .bind(from).bind(end).fetch_all(p).await?);
+        let [(_, reopened_sql), (_, relays_sql), (_, breaches_sql)] = DIGEST_EVENT_QUERIES;
+        let changes: Vec<(i64, DateTime<Utc>)> =
+            fetch_window!(self, reopened_sql, from, end, &[] as &[String]);
         for (t, at) in changes {
             reopened.entry(t).or_default().push(at);
         }
         let mut replies: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
-        let relayed: Vec<(i64, DateTime<Utc>)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT ticket_id, created_at FROM messages WHERE kind = 'relay' AND ticket_id IS NOT NULL \
-             AND created_at >= $1 AND created_at < $2")
-            .bind(from).bind(end).fetch_all(p).await?);
+        let relayed: Vec<(i64, DateTime<Utc>)> =
+            fetch_window!(self, relays_sql, from, end, &[] as &[String]);
         for (t, at) in relayed {
             replies.entry(t).or_default().push(at);
         }
         let mut breaches: HashMap<i64, Vec<(Target, DateTime<Utc>)>> = HashMap::new();
-        let alerts: Vec<(i64, String, DateTime<Utc>)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT ticket_id, target, due FROM sla_alerts WHERE level = 'breach' AND due >= $1 AND due < $2")
-            .bind(from).bind(end).fetch_all(p).await?);
+        let alerts: Vec<(i64, String, DateTime<Utc>)> =
+            fetch_window!(self, breaches_sql, from, end, &[] as &[String]);
         for (t, target, due) in alerts {
             if let Ok(target) = target.parse() {
                 breaches.entry(t).or_default().push((target, due));
             }
         }
-        Ok(rows
+        let facts = rows
             .into_iter()
             .map(|r| TicketFact {
                 reopened_at: reopened.remove(&r.id).unwrap_or_default(),
@@ -114,7 +191,8 @@ impl Store {
                 area: r.area,
                 waiting_since: r.waiting_since,
             })
-            .collect())
+            .collect();
+        Ok((facts, quiet))
     }
 
     /// Whether the digest of `manager` for the period starting at `start` was queued.
@@ -161,17 +239,6 @@ impl Store {
         let row = tx.queue_rendered(mail, now).await?;
         tx.commit().await?;
         Ok(row)
-    }
-
-    /// Open tickets of `areas` for `stats` and digests: a quick count.
-    pub async fn open_tickets(&self) -> Result<Vec<TicketRow>> {
-        let sql = format!(
-            "SELECT {} FROM tickets WHERE status <> 'resolved' ORDER BY id",
-            super::rows::TICKET_COLUMNS
-        );
-        Ok(
-            on_pool!(&self.pool, p => sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?),
-        )
     }
 }
 

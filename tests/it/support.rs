@@ -406,7 +406,7 @@ pub fn ingest_at(env: &Env, now: &str, raw: &str) -> Value {
 }
 
 /// Runs mailroom with `input` (a file) as stdin: its exit code, its stderr and
-/// its peak RSS in MiB, which the debug binary reports itself
+/// its peak RSS in MiB, which the binary reports itself
 /// (MAILROOM_REPORT_PEAK_RSS): `wait4`'s figure would include this test
 /// process's own memory.
 pub fn run_measured(env: &Env, args: &[&str], input: Option<&Path>) -> (i32, String, f64) {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::sla::clock::Target;
 use crate::sla::stats::{Breach, Count, OwnerLoad, Percentiles, Waiting, nearest_rank};
-use crate::sla::{TicketFact, digest};
+use crate::sla::{QuietBacklog, TicketFact, digest};
 use crate::tickets::Status;
 
 fn fact(id: i64, created: &str, status: Status, owner: Option<&str>, customer: &str) -> TicketFact {
@@ -190,7 +190,7 @@ fn exact_numbers_for_a_day() {
         }
     };
     let (start, end) = (utc("2026-03-16 00:00"), utc("2026-03-17 00:00"));
-    let d = digest(&monday(), start, end, cal);
+    let d = digest(&monday(), &QuietBacklog::default(), start, end, cal);
     assert_eq!((d.start, d.end), (start, end));
     assert_eq!(d.new, 5, "1, 2, 3, 6, 9");
     assert_eq!(d.resolved, 2, "1, 5");
@@ -260,7 +260,13 @@ fn exact_numbers_for_a_day() {
     assert!(!d.is_empty());
     assert_eq!(d.deltas(), None);
 
-    let prev = digest(&sunday(), utc("2026-03-15 00:00"), start, cal);
+    let prev = digest(
+        &sunday(),
+        &QuietBacklog::default(),
+        utc("2026-03-15 00:00"),
+        start,
+        cal,
+    );
     assert_eq!((prev.new, prev.resolved, prev.backlog_at_end), (1, 1, 1));
     assert_eq!(prev.breaches.len(), 1);
     let d = d.with_previous(prev);
@@ -285,6 +291,7 @@ fn a_quiet_period_is_empty_but_keeps_its_backlog() {
     let always = Calendar::always();
     let d = digest(
         &monday(),
+        &QuietBacklog::default(),
         utc("2026-03-20 00:00"),
         utc("2026-03-21 00:00"),
         |_| &always,
@@ -296,12 +303,48 @@ fn a_quiet_period_is_empty_but_keeps_its_backlog() {
     assert!(d.top_customers.is_empty());
     let none = digest(
         &[],
+        &QuietBacklog::default(),
         utc("2026-03-20 00:00"),
         utc("2026-03-21 00:00"),
         |_| &always,
     );
     assert!(none.is_empty());
     assert!(none.per_owner.is_empty());
+}
+
+/// The store counts open tickets nothing happened to instead of loading them:
+/// the digest must come out the same as with every ticket loaded.
+#[test]
+fn a_counted_quiet_backlog_gives_the_same_digest() {
+    let always = Calendar::always();
+    let (start, end) = (utc("2026-03-20 00:00"), utc("2026-03-21 00:00"));
+    let in_window = |t: DateTime<Utc>| start <= t && t < end;
+    let all = monday();
+    let (quiet, active): (Vec<TicketFact>, Vec<TicketFact>) = all.iter().cloned().partition(|f| {
+        f.status != Status::Resolved
+            && f.created_at < start
+            && !f.resolved_at.is_some_and(in_window)
+            && !f.first_response_at.is_some_and(in_window)
+            && !f.reopened_at.iter().copied().any(in_window)
+            && !f.agent_replies_at.iter().copied().any(in_window)
+            && !f.breaches.iter().any(|&(_, at)| in_window(at))
+    });
+    assert!(quiet.len() >= 3, "the fixture has a quiet backlog");
+    let mut counted = QuietBacklog::default();
+    for f in &quiet {
+        *counted.per_owner.entry(f.owner.clone()).or_insert(0) += 1;
+    }
+    let mut waiting: Vec<Waiting> = quiet
+        .iter()
+        .filter_map(|f| f.waiting_since.map(|since| Waiting { id: f.id, since }))
+        .collect();
+    waiting.sort_by_key(|w| (w.since, w.id));
+    counted.oldest_waiting = waiting;
+    let loaded = digest(&all, &QuietBacklog::default(), start, end, |_| &always);
+    let split = digest(&active, &counted, start, end, |_| &always);
+    assert_eq!(split, loaded);
+    assert_eq!(split.backlog_at_end, 6);
+    assert!(!split.oldest_waiting.is_empty());
 }
 
 #[test]
@@ -322,6 +365,7 @@ fn top_lists_keep_ten() {
         .collect();
     let d = digest(
         &facts,
+        &QuietBacklog::default(),
         utc("2026-03-16 00:00"),
         utc("2026-03-17 00:00"),
         |_| &always,
@@ -359,6 +403,7 @@ fn digest_json_shows_seconds() {
     let always = Calendar::always();
     let d = digest(
         &monday(),
+        &QuietBacklog::default(),
         utc("2026-03-16 00:00"),
         utc("2026-03-17 00:00"),
         |_| &always,
