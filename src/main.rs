@@ -215,6 +215,7 @@ enum OutboxArgs {
 }
 
 fn main() -> ExitCode {
+    mailroom::store::configure_sqlite();
     let args = Args::parse();
     let command = match args.command {
         Cmd::Serve => Command::Serve,

@@ -58,8 +58,9 @@ const WAITING: &str = "CASE WHEN status <> 'open' THEN NULL WHEN first_response_
 /// window end and then the areas in `area_filter` (named, for the SLA bench's
 /// timings and query plans): the tickets something happened to, and the quiet
 /// backlog's count per owner and its longest waiting.
-pub fn digest_ticket_queries(area_filter: &str) -> [(&'static str, String); 3] {
-    let quiet = format!("created_at < $2 AND status <> 'resolved' AND NOT {ACTIVE}{area_filter}");
+pub fn digest_ticket_queries(area_filter: &str) -> [(&'static str, String); 2] {
+    // Created before the window (so NOT {ACTIVE} is about the rest).
+    let quiet = format!("created_at < $1 AND status <> 'resolved' AND NOT {ACTIVE}{area_filter}");
     [
         (
             "active tickets",
@@ -69,14 +70,16 @@ pub fn digest_ticket_queries(area_filter: &str) -> [(&'static str, String); 3] {
             ),
         ),
         (
-            "quiet backlog per owner",
-            format!("SELECT owner, COUNT(*) FROM tickets WHERE {quiet} GROUP BY owner"),
-        ),
-        (
-            "quiet backlog waiting",
+            // One pass: a row per owner (with their count) and the longest
+            // waiting (with their rank), not one row per ticket.
+            "quiet backlog",
             format!(
-                "SELECT id, since FROM (SELECT id, {WAITING} AS since FROM tickets WHERE {quiet}) quiet \
-                 WHERE since IS NOT NULL ORDER BY since, id LIMIT {TOP}"
+                "SELECT owner, n, first_of_owner, waiting_rank, id, since FROM (\
+                   SELECT owner, id, since, COUNT(*) OVER (PARTITION BY owner) AS n, \
+                     ROW_NUMBER() OVER (PARTITION BY owner ORDER BY id) AS first_of_owner, \
+                     ROW_NUMBER() OVER (ORDER BY since IS NULL, since, id) AS waiting_rank \
+                   FROM (SELECT owner, id, {WAITING} AS since FROM tickets WHERE {quiet}) quiet\
+                 ) ranked WHERE first_of_owner = 1 OR (waiting_rank <= {TOP} AND since IS NOT NULL)"
             ),
         ),
     ]
@@ -139,21 +142,22 @@ impl Store {
             .iter()
             .map(|a| a.to_lowercase())
             .collect();
-        let [(_, active), (_, per_owner), (_, oldest)] = digest_ticket_queries(&area_filter);
+        let [(_, active), (_, quiet)] = digest_ticket_queries(&area_filter);
         let rows: Vec<FactRow> = fetch_window!(self, active, from, end, &lower);
-        let per_owner: Vec<(Option<String>, i64)> =
-            fetch_window!(self, per_owner, from, end, &lower);
-        let oldest: Vec<(i64, DateTime<Utc>)> = fetch_window!(self, oldest, from, end, &lower);
-        let quiet = QuietBacklog {
-            per_owner: per_owner
-                .into_iter()
-                .map(|(owner, n)| (owner, usize::try_from(n).unwrap_or(0)))
-                .collect(),
-            oldest_waiting: oldest
-                .into_iter()
-                .map(|(id, since)| Waiting { id, since })
-                .collect(),
-        };
+        type QuietRow = (Option<String>, i64, i64, i64, i64, Option<DateTime<Utc>>);
+        let quiet_rows: Vec<QuietRow> = fetch_window!(self, quiet, from, end, &lower);
+        let mut quiet = QuietBacklog::default();
+        for (owner, n, first_of_owner, rank, id, since) in quiet_rows {
+            if let Some(since) = since.filter(|_| rank <= TOP as i64) {
+                quiet.oldest_waiting.push(Waiting { id, since });
+            }
+            if first_of_owner == 1 {
+                quiet
+                    .per_owner
+                    .insert(owner, usize::try_from(n).unwrap_or(0));
+            }
+        }
+        quiet.oldest_waiting.sort_by_key(|w| (w.since, w.id));
         let mut reopened: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
         let [(_, reopened_sql), (_, relays_sql), (_, breaches_sql)] = DIGEST_EVENT_QUERIES;
         let changes: Vec<(i64, DateTime<Utc>)> =
