@@ -14,7 +14,8 @@ use crate::pipeline::Outcome;
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SourceHealth {
     pub kind: &'static str,
-    /// connecting | syncing | idle | polling | backoff | stopped
+    /// connecting | syncing | idle | polling | backoff | stopped, and for an
+    /// IMAP source on another instance's lease: standby | starting
     pub state: &'static str,
     pub connected: bool,
     pub last_sync: Option<DateTime<Utc>>,
@@ -26,6 +27,36 @@ pub struct SourceHealth {
     pub uidvalidity: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_uid: Option<u32>,
+    /// IMAP: this instance's hold on the mailbox's lease (held | starting |
+    /// standby | lost | released).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<&'static str>,
+}
+
+/// Where an instance stands with a mailbox's lease (store::Lease).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Taken; syncing starts after the grace period.
+    Starting,
+    Held,
+    /// Another instance holds it.
+    Standby,
+    /// The lease's database session broke: syncing stopped.
+    Lost,
+    /// Given back at shutdown.
+    Released,
+}
+
+impl LeaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaseState::Starting => "starting",
+            LeaseState::Held => "held",
+            LeaseState::Standby => "standby",
+            LeaseState::Lost => "lost",
+            LeaseState::Released => "released",
+        }
+    }
 }
 
 impl SourceHealth {
@@ -41,11 +72,15 @@ pub struct Snapshot {
     pub sources: BTreeMap<String, SourceHealth>,
     pub outbox_depth: Option<i64>,
     pub outbox_last_error: Option<String>,
+    /// The leases this instance holds (mailboxes it syncs).
+    pub leases_held: Vec<String>,
 }
 
 #[derive(Default)]
 pub struct Health {
     sources: Mutex<BTreeMap<String, SourceHealth>>,
+    /// Lease name -> held, for /healthz.
+    leases: Mutex<BTreeMap<String, bool>>,
     outbox: Mutex<(Option<i64>, Option<String>)>,
 }
 
@@ -118,6 +153,35 @@ impl Health {
         });
     }
 
+    /// A change in this instance's hold on a source's lease `key`.
+    pub fn lease(&self, name: &str, key: &str, state: LeaseState) {
+        let held = state == LeaseState::Held;
+        let mut leases = match self.leases.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let was = leases.insert(key.to_string(), held).unwrap_or(false);
+        drop(leases);
+        if was != held {
+            metrics::counter!("mailroom_lease_changes_total",
+                "source" => name.to_string(), "change" => if held { "acquired" } else { state.as_str() })
+            .increment(1);
+        }
+        metrics::gauge!("mailroom_lease_held", "source" => name.to_string()).set(if held {
+            1.0
+        } else {
+            0.0
+        });
+        self.update(name, |s| {
+            s.lease = Some(state.as_str());
+            if matches!(state, LeaseState::Standby | LeaseState::Starting) {
+                s.state = state.as_str();
+                s.connected = false;
+                s.last_error = None;
+            }
+        });
+    }
+
     /// Counts a committed batch's outcomes (messages ingested by outcome).
     pub fn ingested(&self, name: &str, outcomes: &[Outcome]) {
         for o in outcomes {
@@ -156,11 +220,25 @@ impl Health {
             Err(p) => p.into_inner().clone(),
         };
         let ok = sources.values().all(SourceHealth::ok);
+        let leases_held = match self.leases.lock() {
+            Ok(m) => m
+                .iter()
+                .filter(|(_, h)| **h)
+                .map(|(k, _)| k.clone())
+                .collect(),
+            Err(p) => p
+                .into_inner()
+                .iter()
+                .filter(|(_, h)| **h)
+                .map(|(k, _)| k.clone())
+                .collect(),
+        };
         Snapshot {
             status: if ok { "ok" } else { "degraded" },
             sources,
             outbox_depth,
             outbox_last_error,
+            leases_held,
         }
     }
 }

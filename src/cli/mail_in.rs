@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 
 use crate::config::{Config, InboundKind};
 use crate::health::Health;
-use crate::inbound::imap::{Context as ImapContext, ImapSource};
+use crate::inbound::imap::{Context as ImapContext, ImapError, ImapSource};
 use crate::inbound::maildir::Maildir;
 use crate::inbound::{Batcher, Capped, read_capped, read_file_capped, too_big_reason};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
@@ -140,7 +140,11 @@ pub(super) async fn poll_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Resul
     }
     for task in imap {
         let (name, result) = task.await.context("imap task")?;
-        if let Err(e) = result {
+        if let Err(e @ ImapError::LeaseHeld) = &result {
+            // `serve` on another instance syncs it: nothing is lost by skipping.
+            tracing::warn!(source = %name, "{e}");
+            eprintln!("{name}: {e}");
+        } else if let Err(e) = result {
             tracing::error!(source = %name, error = %e, "inbound source failed");
             failed.push(format!("{name}: {e}"));
         }

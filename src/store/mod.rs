@@ -6,6 +6,7 @@ mod batch;
 mod blob;
 pub mod codec;
 pub mod digest;
+mod lease;
 mod mail_bytes;
 mod outbox;
 mod rows;
@@ -26,6 +27,7 @@ pub use batch::{
     BatchKeys, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, Participant,
     SentNotification, StoredRef, Writes,
 };
+pub use lease::Lease;
 pub use rows::*;
 pub use tx::Tx;
 

@@ -37,11 +37,16 @@ pub(crate) struct Serve {
 
 impl Serve {
     pub(crate) fn start(env: &Env) -> Serve {
+        Serve::start_with(env, &env.config)
+    }
+
+    /// `serve` with another config (another instance).
+    pub(crate) fn start_with(env: &Env, config: &std::path::Path) -> Serve {
         // The schema exists before the test starts looking at tables.
         env.run_ok(&["migrate"]);
         let log = env.path(&format!("serve-{}.log", uuid::Uuid::new_v4().simple()));
         let child = env
-            .command()
+            .command_for(config)
             .arg("serve")
             .env("MAILROOM_LOG", "info,mailroom=debug")
             .stdout(Stdio::null())
@@ -85,7 +90,7 @@ impl Drop for Serve {
 }
 
 /// GET on serve's HTTP endpoint: (status code, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+pub(crate) fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -101,7 +106,11 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 pub(crate) fn healthz(env: &Env) -> Option<(u16, serde_json::Value)> {
-    let (code, body) = http_get(env.http_port, "/healthz")?;
+    healthz_at(env.http_port)
+}
+
+pub(crate) fn healthz_at(port: u16) -> Option<(u16, serde_json::Value)> {
+    let (code, body) = http_get(port, "/healthz")?;
     Some((code, serde_json::from_str(&body).ok()?))
 }
 

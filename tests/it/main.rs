@@ -13,6 +13,7 @@ mod flow;
 mod fuzz;
 mod hardening;
 mod imap;
+mod instances;
 mod maildir;
 mod outbox;
 mod relay;

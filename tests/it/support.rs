@@ -116,6 +116,29 @@ impl Env {
         }
     }
 
+    /// The config of another instance on the same database and mailboxes:
+    /// its own HTTP port, Maildir source and file outbox. Returns (config, port).
+    pub fn instance_config(&self, n: u32) -> (PathBuf, u16) {
+        let text = std::fs::read_to_string(&self.config).expect("config");
+        let port = free_port();
+        let text = text
+            .replace(
+                &format!("127.0.0.1:{}\"", self.http_port),
+                &format!("127.0.0.1:{port}\""),
+            )
+            .replace(
+                &format!("{}\"", self.path("inbox").display()),
+                &format!("{}\"", self.path(&format!("inbox-{n}")).display()),
+            )
+            .replace(
+                &format!("{}\"", self.path("outbox").display()),
+                &format!("{}\"", self.path(&format!("outbox-{n}")).display()),
+            );
+        let path = self.path(&format!("mailroom-{n}.toml"));
+        std::fs::write(&path, text).expect("write config");
+        (path, port)
+    }
+
     /// Replaces the config's `[outbound]` section (the file outbox) with `section`.
     pub fn set_outbound(&self, section: &str) {
         let text = std::fs::read_to_string(&self.config).expect("config");
@@ -141,9 +164,14 @@ impl Env {
     }
 
     pub fn command(&self) -> Command {
+        self.command_for(&self.config)
+    }
+
+    /// The binary with another config file (a second instance, say).
+    pub fn command_for(&self, config: &Path) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mailroom"));
         c.arg("--config")
-            .arg(&self.config)
+            .arg(config)
             .current_dir(self.dir.path())
             .env_remove("MAILROOM_CONFIG");
         c

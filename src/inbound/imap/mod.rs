@@ -5,6 +5,7 @@
 //! and jitter, and never takes another source down with it.
 
 mod connect;
+mod lease;
 mod plan;
 mod sync;
 
@@ -42,6 +43,8 @@ pub enum ImapError {
     Timeout(&'static str),
     #[error(transparent)]
     Store(#[from] crate::Error),
+    #[error("another instance holds this mailbox's lease and syncs it; skipped")]
+    LeaseHeld,
 }
 
 impl From<async_imap::error::Error> for ImapError {
@@ -172,6 +175,29 @@ impl ImapSource {
         ctx: &Context,
         on_outcome: &mut (dyn FnMut(&Outcome) + Send),
     ) -> Result<usize, ImapError> {
+        // A holder killed a moment ago leaves its lease until PostgreSQL has
+        // noticed (milliseconds): ask a few times before skipping the mailbox.
+        let mut tries = 0;
+        let lease = loop {
+            match ctx.store.try_lease(&self.position_key).await? {
+                Some(lease) => break lease,
+                None if tries < 12 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                None => return Err(ImapError::LeaseHeld),
+            }
+        };
+        let r = self.sync_once_holding(ctx, on_outcome).await;
+        lease.release().await;
+        r
+    }
+
+    async fn sync_once_holding(
+        &self,
+        ctx: &Context,
+        on_outcome: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<usize, ImapError> {
         let mut total = 0;
         let mut attempt = 0u32;
         loop {
@@ -208,13 +234,30 @@ impl ImapSource {
         Ok(n)
     }
 
-    /// `serve`: runs until `stop` turns true, reconnecting after any error.
-    pub async fn run(self, ctx: Context, mut stop: watch::Receiver<bool>) {
+    /// `serve`: runs until `stop` turns true. Syncs only while this instance
+    /// holds the mailbox's lease (one instance per mailbox); waits on standby
+    /// while another instance holds it, and takes over when that one is gone.
+    pub async fn run(self, ctx: Context, stop: watch::Receiver<bool>) {
         ctx.health.register(&self.name, "imap");
+        let mut stop = stop;
+        while !*stop.borrow() {
+            let Some(lease) = self.take_lease(&ctx, &mut stop).await else {
+                break;
+            };
+            if !self.run_holding(&ctx, &stop, lease).await {
+                break;
+            }
+        }
+        ctx.health.stopped(&self.name);
+        tracing::info!(source = %self.name, "imap source stopped");
+    }
+
+    /// Sessions one after another, reconnecting after any error, until `stop`.
+    async fn run_sessions(&self, ctx: &Context, mut stop: watch::Receiver<bool>) {
         let mut failures = 0u32;
         while !*stop.borrow() {
             ctx.health.state(&self.name, "connecting");
-            match self.session(&ctx, &mut stop, &mut failures).await {
+            match self.session(ctx, &mut stop, &mut failures).await {
                 Ok(()) => break,
                 Err(e) => {
                     failures += 1;
@@ -229,8 +272,6 @@ impl ImapSource {
                 }
             }
         }
-        ctx.health.stopped(&self.name);
-        tracing::info!(source = %self.name, "imap source stopped");
     }
 
     /// One connection: sync, then IDLE or poll, until stopped or an error.
