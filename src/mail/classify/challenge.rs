@@ -23,8 +23,7 @@ impl Classifier {
     /// Which challenge-response phrases the notice holds, when it holds all three
     /// kinds and either a link or another sign of machine mail.
     pub(super) fn challenge(&self, notice: &str, machine: bool) -> Option<String> {
-        let hits: Vec<String> = self
-            .challenge
+        let hits: Vec<String> = super::CHALLENGE
             .iter()
             .map(|re| {
                 re.find(notice)

@@ -12,7 +12,7 @@ impl Classifier {
     /// a complaint/abuse/spam subject, and an enclosed message that was sent from
     /// the domain the report is addressed to.
     pub(super) fn silent_complaint(&self, m: &ParsedMail) -> Option<String> {
-        if !m.text.trim().is_empty() || !self.complaint_subject.is_match(&m.subject) {
+        if !m.text.trim().is_empty() || !super::COMPLAINT_SUBJECT.is_match(&m.subject) {
             return None;
         }
         let to_domains: Vec<&str> =

@@ -8,6 +8,8 @@ mod challenge;
 mod complaint;
 mod subjects;
 
+use std::sync::LazyLock;
+
 use regex::{Regex, RegexSet};
 
 use super::parse::ParsedMail;
@@ -61,12 +63,26 @@ pub struct Classifier {
     loop_id: String,
     /// Lowercased agent addresses.
     roster: Vec<String>,
-    bounce_subjects: RegexSet,
-    autoreply_subjects: RegexSet,
-    bounce_body: RegexSet,
-    challenge: [Regex; 3],
-    complaint_subject: Regex,
 }
+
+// Compiled on first use: a one-shot `ingest -` (one process per mail) pays only
+// for the patterns its mail gets to, and most mail never reaches the bounce
+// body, challenge or complaint checks.
+static BOUNCE_SUBJECTS: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(subjects::BOUNCE_SUBJECTS).expect("static bounce patterns compile")
+});
+static AUTOREPLY_SUBJECTS: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(subjects::AUTOREPLY_SUBJECTS).expect("static autoreply patterns compile")
+});
+static BOUNCE_BODY: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(bounce::BOUNCE_BODY).expect("static bounce body patterns compile")
+});
+static CHALLENGE: LazyLock<[Regex; 3]> = LazyLock::new(|| {
+    challenge::CHALLENGE.map(|p| Regex::new(p).expect("static challenge patterns compile"))
+});
+static COMPLAINT_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(complaint::COMPLAINT_SUBJECT).expect("static complaint pattern compiles")
+});
 
 impl Classifier {
     pub fn new(own_addresses: Vec<String>, loop_id: &str, roster: Vec<String>) -> Classifier {
@@ -77,16 +93,6 @@ impl Classifier {
                 .collect(),
             loop_id: loop_id.to_ascii_lowercase(),
             roster: roster.into_iter().map(|r| r.to_ascii_lowercase()).collect(),
-            bounce_subjects: RegexSet::new(subjects::BOUNCE_SUBJECTS)
-                .expect("static bounce patterns compile"),
-            autoreply_subjects: RegexSet::new(subjects::AUTOREPLY_SUBJECTS)
-                .expect("static autoreply patterns compile"),
-            bounce_body: RegexSet::new(bounce::BOUNCE_BODY)
-                .expect("static bounce body patterns compile"),
-            challenge: challenge::CHALLENGE
-                .map(|p| Regex::new(p).expect("static challenge patterns compile")),
-            complaint_subject: Regex::new(complaint::COMPLAINT_SUBJECT)
-                .expect("static complaint pattern compiles"),
         }
     }
 
@@ -169,8 +175,8 @@ impl Classifier {
             };
         }
 
-        let subject_says_bounce = self.bounce_subjects.is_match(&m.subject);
-        let body_says_bounce = || self.bounce_body.is_match(notice());
+        let subject_says_bounce = BOUNCE_SUBJECTS.is_match(&m.subject);
+        let body_says_bounce = || BOUNCE_BODY.is_match(notice());
         let encloses_original = bounce::encloses_original(m);
 
         // 5. Non-standard bounces: a mail system's notice without a DSN part.
@@ -236,7 +242,7 @@ impl Classifier {
                 reason: "X-Autoreply header".into(),
             };
         }
-        if self.autoreply_subjects.is_match(&m.subject) {
+        if AUTOREPLY_SUBJECTS.is_match(&m.subject) {
             return Class::AutoReply {
                 reason: format!("auto-reply subject {:?}", m.subject),
             };
