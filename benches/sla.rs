@@ -27,11 +27,15 @@
 //!    and CPU: `digest preview --text --period week --at <anchor + 8 h>` R
 //!    times (default 5); `schedule --once` once with the due tickets (it
 //!    queues their reminders and this week's digest), then R times with
-//!    nothing due (the scan alone). PostgreSQL: both again with
+//!    nothing due (the scan alone); `tickets list --status open --limit 50`
+//!    and `tickets show` of the middle ticket R times. PostgreSQL: both again with
 //!    `sslmode=disable` (sqlx otherwise negotiates TLS on every connection).
 //!    With the bench's own sqlx connection (PostgreSQL: without TLS, which
 //!    it also loads with): the scan query (nothing due, and a full batch of
-//!    200) and the digest's four queries, and their query plans.
+//!    200), the digest's queries, the threading lookup (64 stored and 64
+//!    unknown Message-IDs) and the list query, and their query plans.
+//!    With `--tickets 770000 --mail-kib 1` the database holds ~1,000,000
+//!    messages (issue: lookups < 50 ms at a million messages).
 //! 4. Verifies: the digest's `New` count (and the week before) as generated,
 //!    the first scan reminded every due ticket (`outbox` notifications to
 //!    owner and area lead per alert), queued one digest and left nothing due;
@@ -64,9 +68,9 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Datelike, Duration, SecondsFormat, TimeZone, Utc, Weekday};
 
 use data::Shape;
-use db::{Db, digest_queries, scan_sql};
+use db::{Db, digest_queries, list_sql, scan_sql, threading_sql};
 use proc::{migrate, thousands};
-use report::{MANAGER, calm_cpu, median, ms, runs};
+use report::{Lookups, MANAGER, calm_cpu, median, ms, runs};
 
 /// Timed runs of each query (after one untimed).
 const QUERY_RUNS: usize = 20;
@@ -321,6 +325,47 @@ fn measure(
         ));
     }
 
+    // 3b. What an agent or the pipeline looks up, whatever the backlog. On
+    // PostgreSQL without TLS: sqlx 0.9's TLS handshake alone takes 100-190 ms
+    // per process (README), which would hide what the lookup costs.
+    let lookup_config = match (backend, report::without_tls(&url)) {
+        (Backend::Postgres, Some(u)) => write_config("mailroom-no-tls.toml", &u)?,
+        _ => config.clone(),
+    };
+    let config = &lookup_config;
+    let list_args = ["tickets", "list", "--status", "open", "--limit", "50"];
+    let list = runs(bin, config, &bdir, &list_args, args.runs, |_| {})?;
+    if list.stdout.lines().filter(|l| l.starts_with("MR-")).count() != 50 {
+        problems.push(format!(
+            "`tickets list --status open --limit 50` did not list 50 tickets:\n{}",
+            list.stdout
+        ));
+    }
+    let middle = format!("MR-{}", data.tickets.len() / 2);
+    let show = runs(
+        bin,
+        config,
+        &bdir,
+        &["tickets", "show", &middle],
+        args.runs,
+        |_| {},
+    )?;
+    if !show.stdout.contains(&middle) {
+        problems.push(format!(
+            "`tickets show {middle}` did not show it:\n{}",
+            show.stdout
+        ));
+    }
+    let sample = rt.block_on(db.sample_message_ids(64))?;
+    let threading = threading_sql(&sample);
+    let (q_thread, rows_thread) = rt.block_on(db.time_query(&threading, &[], QUERY_RUNS))?;
+    if rows_thread != 64 {
+        problems.push(format!(
+            "the threading lookup found {rows_thread} of 64 stored Message-IDs"
+        ));
+    }
+    let (q_list, _) = rt.block_on(db.time_query(&list_sql(), &[], QUERY_RUNS))?;
+
     // 4. The queries alone, and their plans.
     let now = Utc::now();
     let scan = scan_sql();
@@ -337,7 +382,17 @@ fn measure(
             thousands(rows as u64)
         ));
     }
-    let mut plans = vec![("scan", rt.block_on(db.explain(&scan, &[now]))?)];
+    let mut plans = vec![
+        ("scan", rt.block_on(db.explain(&scan, &[now]))?),
+        (
+            "threading lookup (64 found, 64 not)",
+            rt.block_on(db.explain(&threading, &[]))?,
+        ),
+        (
+            "tickets list --status open --limit 50",
+            rt.block_on(db.explain(&list_sql(), &[]))?,
+        ),
+    ];
     for (what, sql) in digest_queries() {
         plans.push((what, rt.block_on(db.explain(&sql, &window))?));
     }
@@ -376,6 +431,12 @@ fn measure(
         idle,
         plain,
         scan: [(q_idle, rows_idle), (q_full, rows_full)],
+        lookups: Lookups {
+            list,
+            show,
+            threading: median(&q_thread),
+            list_query: median(&q_list),
+        },
         digest_queries: digest_times,
         plans,
     }

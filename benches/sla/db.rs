@@ -27,6 +27,28 @@ pub fn digest_queries() -> Vec<(&'static str, String)> {
     all
 }
 
+/// The pipeline's threading lookup (src/store/batch.rs, `load_batch`): the
+/// stored messages behind a batch's Message-IDs and references, with `ids`
+/// written in as literals (generated, quote-free).
+pub fn threading_sql(ids: &[String]) -> String {
+    let list: Vec<String> = ids
+        .iter()
+        .map(|i| format!("'{}'", i.replace('\'', "''")))
+        .collect();
+    format!(
+        "SELECT message_id, content_hash, text_hash, ticket_id, kind, recipient FROM messages \
+         WHERE message_id IN ({})",
+        list.join(", ")
+    )
+}
+
+/// `tickets list --status open --limit 50` (src/store/mod.rs, `list_tickets`).
+pub fn list_sql() -> String {
+    format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE 1=1 AND status = 'open' ORDER BY id LIMIT 50"
+    )
+}
+
 pub enum Db {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
@@ -121,6 +143,16 @@ impl Db {
 
     pub async fn count(&self, sql: &'static str) -> Result<i64, String> {
         on_db!(self, p => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.map_err(err(sql)))
+    }
+
+    /// `n` stored Message-IDs from the middle of the table, and `n` that
+    /// are not stored (a batch looks up both).
+    pub async fn sample_message_ids(&self, n: i64) -> Result<Vec<String>, String> {
+        let sql = "SELECT message_id FROM messages ORDER BY id LIMIT $1 OFFSET (SELECT COUNT(*) / 2 FROM messages)";
+        let mut ids: Vec<String> = on_db!(self, p => sqlx::query_scalar::<_, String>(sql)
+            .bind(n).fetch_all(p).await.map_err(err(sql)))?;
+        ids.extend((0..n).map(|i| format!("not-stored-{i}@bench.test")));
+        Ok(ids)
     }
 
     /// How many tickets the scan would pick up at `at`.

@@ -10,6 +10,7 @@ use crate::proc::{self, machine, mib, thousands, toml_str};
 pub const MANAGER: &str = "manager@bench.test";
 const TARGET_DIGEST: Duration = Duration::from_secs(1);
 const TARGET_SCAN: Duration = Duration::from_millis(100);
+const TARGET_LOOKUP: Duration = Duration::from_millis(50);
 /// CPU pressure (`some avg10`, %) above which the timing waits (other work
 /// on the machine slows every number down).
 const PRESSURE_LIMIT: f64 = 10.0;
@@ -235,6 +236,17 @@ period = "week"
     s
 }
 
+/// Lookups that must not grow with the backlog (target < 50 ms each).
+pub struct Lookups {
+    /// `tickets list --status open --limit 50`, the whole command.
+    pub list: Runs,
+    /// `tickets show MR-<middle>`, the whole command.
+    pub show: Runs,
+    /// The threading lookup of 128 Message-IDs, and the list query, alone.
+    pub threading: Duration,
+    pub list_query: Duration,
+}
+
 /// Everything one backend's report shows.
 pub struct Outcome<'a> {
     pub name: &'static str,
@@ -258,6 +270,7 @@ pub struct Outcome<'a> {
     /// The scan query: nothing due, and a full batch (times, rows).
     pub scan: [(Vec<Duration>, usize); 2],
     pub digest_queries: Vec<String>,
+    pub lookups: Lookups,
     pub plans: Vec<(&'static str, Vec<String>)>,
 }
 
@@ -332,6 +345,23 @@ impl Outcome<'_> {
             "digest queries:          {}",
             self.digest_queries.join(", ")
         );
+        let l = &self.lookups;
+        println!(
+            "tickets list (open, 50): {} [target < 50 ms: {}]; the query alone {:.2} ms (PostgreSQL: without TLS)",
+            l.list.show(),
+            verdict(l.list.median(), TARGET_LOOKUP),
+            ms(l.list_query)
+        );
+        println!(
+            "tickets show:            {} [target < 50 ms: {}]",
+            l.show.show(),
+            verdict(l.show.median(), TARGET_LOOKUP)
+        );
+        println!(
+            "threading lookup:        {:.2} ms for 128 Message-IDs (64 stored) [target < 50 ms: {}]",
+            ms(l.threading),
+            verdict(l.threading, TARGET_LOOKUP)
+        );
         for (what, plan) in &self.plans {
             println!("plan {what}:");
             for l in plan {
@@ -349,7 +379,8 @@ impl Outcome<'_> {
         println!(
             "summary: sla on {}, {} tickets ({} not resolved, {:.0} MiB): digest preview (week) median {:.0} ms{} [< 1 s: {}]; \
              schedule --once median {:.0} ms with nothing due{} [< 100 ms: {}], {:.0} ms with {} due (+ a weekly digest); \
-             scan query {:.2} ms for 200 due ({nproc} cores, {cpu}; `{}`)",
+             scan query {:.2} ms for 200 due; tickets list {:.0} ms, tickets show {:.0} ms, threading lookup {:.2} ms \
+             ({nproc} cores, {cpu}; `{}`)",
             self.name,
             n(d.tickets.len()),
             n(d.tickets.len() - d.with_status("resolved")),
@@ -363,6 +394,9 @@ impl Outcome<'_> {
             ms(self.first.median()),
             d.due,
             ms(q_full),
+            ms(l.list.median()),
+            ms(l.show.median()),
+            ms(l.threading),
             self.command,
         );
     }

@@ -41,12 +41,19 @@ pub struct DigestMail<'a> {
     pub raw: &'a [u8],
 }
 
-/// Something happened to the ticket in [$1, $2).
+/// Tickets with a status change, a relay or a breach in [$1, $2), each once:
+/// joined (LEFT JOIN … AS touched) rather than tested with `id IN (SELECT …)`,
+/// which PostgreSQL runs as a subquery per ticket once the set outgrows
+/// work_mem (a weekly digest over 770,000 tickets ran for over 20 minutes).
+const TOUCHED: &str = "LEFT JOIN (SELECT ticket_id FROM status_changes WHERE at >= $1 AND at < $2 \
+     UNION SELECT ticket_id FROM messages WHERE kind = 'relay' AND ticket_id IS NOT NULL \
+       AND created_at >= $1 AND created_at < $2 \
+     UNION SELECT ticket_id FROM sla_alerts WHERE level = 'breach' AND due >= $1 AND due < $2) touched \
+     ON touched.ticket_id = tickets.id";
+
+/// Something happened to the ticket in [$1, $2) (with [`TOUCHED`] joined).
 const ACTIVE: &str = "(created_at >= $1 OR COALESCE(resolved_at >= $1, FALSE) \
-     OR COALESCE(first_response_at >= $1, FALSE) \
-     OR id IN (SELECT ticket_id FROM status_changes WHERE at >= $1 AND at < $2) \
-     OR id IN (SELECT ticket_id FROM messages WHERE kind = 'relay' AND created_at >= $1 AND created_at < $2) \
-     OR id IN (SELECT ticket_id FROM sla_alerts WHERE level = 'breach' AND due >= $1 AND due < $2))";
+     OR COALESCE(first_response_at >= $1, FALSE) OR touched.ticket_id IS NOT NULL)";
 
 /// Since when the customer has been waiting for support: creation when never
 /// answered, else their oldest follow-up after the last answer (the
@@ -66,7 +73,7 @@ pub fn digest_ticket_queries(area_filter: &str) -> [(&'static str, String); 2] {
             "active tickets",
             format!(
                 "SELECT id, created_at, resolved_at, first_response_at, status, owner, customer, area, \
-                 {WAITING} AS waiting_since FROM tickets WHERE created_at < $2 AND {ACTIVE}{area_filter} ORDER BY id"
+                 {WAITING} AS waiting_since FROM tickets {TOUCHED} WHERE created_at < $2 AND {ACTIVE}{area_filter} ORDER BY id"
             ),
         ),
         (
@@ -78,7 +85,7 @@ pub fn digest_ticket_queries(area_filter: &str) -> [(&'static str, String); 2] {
                    SELECT owner, id, since, COUNT(*) OVER (PARTITION BY owner) AS n, \
                      ROW_NUMBER() OVER (PARTITION BY owner ORDER BY id) AS first_of_owner, \
                      ROW_NUMBER() OVER (ORDER BY since IS NULL, since, id) AS waiting_rank \
-                   FROM (SELECT owner, id, {WAITING} AS since FROM tickets WHERE {quiet}) quiet\
+                   FROM (SELECT owner, id, {WAITING} AS since FROM tickets {TOUCHED} WHERE {quiet}) quiet\
                  ) ranked WHERE first_of_owner = 1 OR (waiting_rank <= {TOP} AND since IS NOT NULL)"
             ),
         ),
