@@ -1,8 +1,11 @@
 //! Ingest benchmark (DESIGN §11): Maildir backlog -> committed tickets in SQLite.
 //!
 //! ```text
-//! cargo bench --bench ingest -- [--messages N] [--keep DIR]
+//! cargo bench --bench ingest -- [--messages N] [--files] [--onto FILE] [--keep DIR]
 //! ```
+//!
+//! `--files` times `mailroom ingest FILE…` over the generated files (in name
+//! order) instead of `poll --once` over the Maildir.
 //!
 //! 1. Generates N deterministic messages (default 10,000) into a fresh Maildir
 //!    (`<dir>/mail/inbox/new/`, one file each, written one at a time): 1-50 KiB
@@ -53,6 +56,10 @@ struct Args {
     /// Generate into DIR (created, must be empty) and leave it there.
     #[arg(long)]
     keep: Option<PathBuf>,
+    /// Time `mailroom ingest FILE…` over the generated files instead of
+    /// `poll --once` over the Maildir (the files stay where they are).
+    #[arg(long)]
+    files: bool,
     /// Start from a copy of this SQLite database (a big backlog).
     #[arg(long)]
     onto: Option<PathBuf>,
@@ -119,11 +126,31 @@ fn run(args: &Args) -> Result<(), String> {
     // SAFETY: sync(2) has no preconditions; it keeps writeback of the generated
     // files from running during the timed section.
     unsafe { libc::sync() };
-    let poll = timed_poll(&bin, &config, &dir, "ingest")?;
+    let (poll, summary_line) = if args.files {
+        let mut files: Vec<String> = std::fs::read_dir(inbox.join("new"))
+            .map_err(|e| format!("listing the generated files: {e}"))?
+            .filter_map(|e| e.ok().map(|e| e.path().display().to_string()))
+            .collect();
+        // Generated in order: a follow-up's file sorts after its original.
+        files.sort();
+        let mut argv = vec!["ingest"];
+        argv.extend(files.iter().map(String::as_str));
+        let run = proc::timed(&bin, &config, &dir, "ingest", &argv)?;
+        let line = ingest_summary(&run.stdout);
+        (run, Some(line))
+    } else {
+        (timed_poll(&bin, &config, &dir, "ingest")?, None)
+    };
     let elapsed = poll.elapsed;
 
     // 4. Verify.
-    let (summary, counts) = poll.summary()?;
+    let (summary, counts) = match &summary_line {
+        Some(line) => (
+            line.as_str(),
+            proc::parse_summary(line).ok_or_else(|| format!("cannot parse {line:?}"))?,
+        ),
+        None => poll.summary()?,
+    };
     let (created, appended) = (counts.count("created"), counts.count("appended"));
 
     let (tickets, outbox) = if args.onto.is_some() {
@@ -149,7 +176,7 @@ fn run(args: &Args) -> Result<(), String> {
     problems.extend(check_ingested(
         &made, summary, &counts, tickets, outbox, &dir,
     ));
-    if left_in_new != 0 {
+    if left_in_new != 0 && !args.files {
         problems.push(format!("{left_in_new} file(s) still in the Maildir's new/"));
     }
 
@@ -158,6 +185,9 @@ fn run(args: &Args) -> Result<(), String> {
     let rate = made.messages as f64 / secs;
     let mib_total = mib(made.bytes);
     let rss_mib = poll.peak_rss_mib();
+    let tv = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    let cpu_percent =
+        100.0 * (tv(poll.rusage.ru_utime) + tv(poll.rusage.ru_stime)) / secs.max(1e-9);
     let (nproc, cpu) = machine();
     println!("messages:            {}", made.messages);
     println!("total MiB:           {mib_total:.1}");
@@ -170,8 +200,13 @@ fn run(args: &Args) -> Result<(), String> {
     println!("outbox queued:       {outbox}");
     println!("machine:             nproc {nproc}, {cpu}");
     println!(
-        "summary: ingest {} Maildir messages ({mib_total:.1} MiB, {} follow-ups) -> SQLite{}: {secs:.2} s, {} msg/s, {:.1} MiB/s, peak RSS {rss_mib:.1} MiB, {created} tickets + {outbox} outbound queued ({nproc} cores, {cpu}; `cargo bench --bench ingest -- --messages {}{}`)",
+        "summary: ingest {} {} ({mib_total:.1} MiB, {} follow-ups) -> SQLite{}: {secs:.2} s, {} msg/s, {:.1} MiB/s, CPU {:.0} %, peak RSS {rss_mib:.1} MiB, {created} tickets + {outbox} outbound queued ({nproc} cores, {cpu}; `cargo bench --bench ingest -- --messages {}{}{}`)",
         thousands(made.messages as u64),
+        if args.files {
+            "files (`mailroom ingest FILE…`)"
+        } else {
+            "Maildir messages"
+        },
         thousands(made.followups as u64),
         if args.onto.is_some() {
             " (onto a copied database)"
@@ -180,7 +215,9 @@ fn run(args: &Args) -> Result<(), String> {
         },
         thousands(rate.round() as u64),
         mib_total / secs,
+        cpu_percent,
         made.messages,
+        if args.files { " --files" } else { "" },
         args.onto
             .as_ref()
             .map(|o| format!(" --onto {}", o.display()))
@@ -194,6 +231,23 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         Err(format!("verification failed:\n  {}", problems.join("\n  ")))
     }
+}
+
+/// `ingest`'s per-file lines (`path: created MR-1`) as `poll --once`'s
+/// summary line, `processed N message(s): created X, appended Y`.
+fn ingest_summary(stdout: &str) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut total = 0;
+    for line in stdout.lines() {
+        if let Some((_, rest)) = line.rsplit_once(": ")
+            && let Some(outcome) = rest.split_whitespace().next()
+        {
+            *counts.entry(outcome).or_default() += 1;
+            total += 1;
+        }
+    }
+    let list: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!("processed {total} message(s): {}", list.join(", "))
 }
 
 fn config_toml(dir: &Path) -> String {

@@ -12,7 +12,7 @@ use crate::health::Health;
 use crate::inbound::imap::{Context as ImapContext, ImapError, ImapSource};
 use crate::inbound::maildir::Maildir;
 use crate::inbound::{Batcher, Capped, read_capped, read_file_capped, too_big_reason};
-use crate::pipeline::{Inbound, Outcome, Pipeline};
+use crate::pipeline::{Inbound, Outcome, Pipeline, Prepared};
 use crate::store::Store;
 
 fn print_outcome(o: &Outcome, json: bool) {
@@ -41,12 +41,15 @@ pub(super) async fn ingest(
     json: bool,
     files: Vec<PathBuf>,
 ) -> anyhow::Result<()> {
-    let pipeline = Pipeline::new(cfg.clone())?;
+    let pipeline = Arc::new(Pipeline::new(cfg.clone())?);
     let files = if files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
         files
     };
+    if !files.iter().any(|f| f.as_os_str() == "-") {
+        return ingest_files(cfg, store, json, pipeline, files).await;
+    }
     let mut batcher = Batcher::new(cfg.mailroom.batch_size);
     let total = files.len();
     let limit = pipeline.max_message_size();
@@ -85,6 +88,87 @@ pub(super) async fn ingest(
         return Err(crate::Error::MessageTooBig { size, limit }.into());
     }
     Ok(())
+}
+
+/// `ingest FILE…` like the Maildir path: the next batches are read and parsed
+/// on a blocking thread (another core) while the current one commits; at most
+/// three batches are in memory. A file that cannot be read ends the command
+/// after the batches before it are committed.
+async fn ingest_files(
+    cfg: &Arc<Config>,
+    store: &Store,
+    json: bool,
+    pipeline: Arc<Pipeline>,
+    files: Vec<PathBuf>,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Prepared>>(2);
+    let batch_size = cfg.mailroom.batch_size;
+    let reader = {
+        let pipeline = pipeline.clone();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let limit = pipeline.max_message_size();
+            let Ok(mut slot) = runtime.block_on(tx.reserve()) else {
+                return;
+            };
+            let mut batcher = Batcher::new(batch_size);
+            for f in files {
+                let item = match read_file_capped(&f, limit) {
+                    Ok(Capped::Whole(raw)) => Inbound::new(f.display().to_string(), raw),
+                    Ok(Capped::TooBig { size, head }) => {
+                        let mut item = Inbound::new(f.display().to_string(), head);
+                        item.rejected =
+                            Some(too_big_reason(size, limit, "only its header is kept here"));
+                        item
+                    }
+                    Err(e) => {
+                        if !batcher.is_empty() {
+                            slot.send(Ok(pipeline.prepare(batcher.take())));
+                            slot = match runtime.block_on(tx.reserve()) {
+                                Ok(s) => s,
+                                Err(_) => return,
+                            };
+                        }
+                        slot.send(Err(
+                            anyhow::Error::new(e).context(format!("reading {}", f.display()))
+                        ));
+                        return;
+                    }
+                };
+                if batcher.push(item) {
+                    slot.send(Ok(pipeline.prepare(batcher.take())));
+                    slot = match runtime.block_on(tx.reserve()) {
+                        Ok(s) => s,
+                        Err(_) => return, // the committer stopped
+                    };
+                }
+            }
+            if !batcher.is_empty() {
+                slot.send(Ok(pipeline.prepare(batcher.take())));
+            }
+        })
+    };
+    let mut result = Ok(());
+    while let Some(prepared) = rx.recv().await {
+        let committed = match prepared {
+            Ok(p) => pipeline.commit(store, &p, super::now()).await,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        match committed {
+            Ok(outcomes) => outcomes.iter().for_each(|o| print_outcome(o, json)),
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
+        }
+    }
+    drop(rx);
+    let _ = reader.await;
+    std::io::stdout().flush().ok();
+    result
 }
 
 pub(super) async fn poll_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Result<()> {

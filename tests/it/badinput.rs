@@ -4,6 +4,33 @@ use crate::both_backends;
 use crate::support::*;
 
 both_backends! {
+    fn an_unreadable_file_ends_ingest_after_what_came_before(b) {
+        // batch_size 2: the file before the missing one is in a batch of its own
+        // making, read on the preparing thread while the first batch commits.
+        let env = Env::with_config(b, &BASE.replace("[mailroom]", "[mailroom]\nbatch_size = 2"), "");
+        let mut paths = Vec::new();
+        for i in 0..3 {
+            let p = env.path(&format!("m{i}.eml"));
+            std::fs::write(&p, mail(&format!("c{i}@c.test"), &format!("q {i}"), &format!("q{i}@c.test"), "", "hi")).expect("write");
+            paths.push(p.display().to_string());
+        }
+        let missing = env.path("missing.eml").display().to_string();
+        let after = env.path("after.eml");
+        std::fs::write(&after, mail("d@c.test", "after", "after@c.test", "", "hi")).expect("write");
+        let after = after.display().to_string();
+        let out = env.run(&["ingest", &paths[0], &paths[1], &paths[2], &missing, &after]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "a missing file is an error");
+        assert!(stderr.contains("missing.eml"), "{stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.lines().filter(|l| l.contains("created")).count(), 3, "{stdout}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), 3);
+        // Running it again without the missing file stores only the rest.
+        let out = env.run_ok(&["ingest", &paths[0], &paths[1], &paths[2], &after]);
+        assert_eq!(out.lines().filter(|l| l.contains("duplicate")).count(), 3, "{out}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), 4);
+    }
+
     fn malformed_mail_is_quarantined_and_the_run_goes_on(b) {
         let env = Env::with_config(b, &BASE.replace("[mailroom]", "[mailroom]\nmax_message_size = \"2KiB\""), "");
         let files = [
