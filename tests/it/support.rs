@@ -24,12 +24,23 @@ pub struct Env {
     pub http_port: u16,
 }
 
-/// A port nobody listens on right now (the OS picks it; a test binds it soon after).
+/// A port nobody listens on right now (the OS picks it; a test binds it soon
+/// after), and never one this test process handed out before: the OS may give
+/// a just-released port again (seen: Dovecot's IMAP and IMAPS listeners got
+/// the same port and Dovecot refused to start).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn pg_admin_url() -> String {
