@@ -156,10 +156,7 @@ impl Health {
     /// A change in this instance's hold on a source's lease `key`.
     pub fn lease(&self, name: &str, key: &str, state: LeaseState) {
         let held = state == LeaseState::Held;
-        let mut leases = match self.leases.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
         let was = leases.insert(key.to_string(), held).unwrap_or(false);
         drop(leases);
         if was != held {
@@ -220,19 +217,14 @@ impl Health {
             Err(p) => p.into_inner().clone(),
         };
         let ok = sources.values().all(SourceHealth::ok);
-        let leases_held = match self.leases.lock() {
-            Ok(m) => m
-                .iter()
-                .filter(|(_, h)| **h)
-                .map(|(k, _)| k.clone())
-                .collect(),
-            Err(p) => p
-                .into_inner()
-                .iter()
-                .filter(|(_, h)| **h)
-                .map(|(k, _)| k.clone())
-                .collect(),
-        };
+        let leases_held = self
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, held)| **held)
+            .map(|(k, _)| k.clone())
+            .collect();
         Snapshot {
             status: if ok { "ok" } else { "degraded" },
             sources,

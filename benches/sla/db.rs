@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 
-/// Copied from src/store/rows.rs (TICKET_COLUMNS).
-pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy, first_response_due, next_response_due, resolution_due, waiting_since, pending_since, sla_paused_secs, sla_next_check";
+pub use mailroom::store::TICKET_COLUMNS;
 
 /// The scheduler's scan (src/store/sla.rs), with the batch size of
 /// src/pipeline/sla.rs (SLA_BATCH) written in.
@@ -27,25 +26,28 @@ pub fn digest_queries() -> Vec<(&'static str, String)> {
     all
 }
 
-/// The pipeline's threading lookup (src/store/batch.rs, `load_batch`): the
-/// stored messages behind a batch's Message-IDs and references, with `ids`
+/// The pipeline's threading lookup (the store's own SQL), with `ids`
 /// written in as literals (generated, quote-free).
 pub fn threading_sql(ids: &[String]) -> String {
     let list: Vec<String> = ids
         .iter()
         .map(|i| format!("'{}'", i.replace('\'', "''")))
         .collect();
-    format!(
-        "SELECT message_id, content_hash, text_hash, ticket_id, kind, recipient FROM messages \
-         WHERE message_id IN ({})",
-        list.join(", ")
-    )
+    mailroom::store::threading_lookup_sql(&list.join(", "))
 }
 
-/// `tickets list --status open --limit 50` (src/store/mod.rs, `list_tickets`).
+/// `tickets list --status open --limit 50` (the store's own SQL), its one
+/// argument written in.
 pub fn list_sql() -> String {
-    format!(
-        "SELECT {TICKET_COLUMNS} FROM tickets WHERE 1=1 AND status = 'open' ORDER BY id LIMIT 50"
+    let filter = mailroom::store::TicketFilter {
+        status: Some(mailroom::tickets::Status::Open),
+        limit: Some(50),
+        ..Default::default()
+    };
+    let (sql, args) = mailroom::store::list_tickets_sql(&filter);
+    sql.replace(
+        "$1",
+        &format!("'{}'", args.first().map_or("open", String::as_str)),
     )
 }
 

@@ -11,8 +11,10 @@ use crate::config::{Config, InboundKind};
 use crate::health::Health;
 use crate::inbound::imap::{Context as ImapContext, ImapError, ImapSource};
 use crate::inbound::maildir::Maildir;
-use crate::inbound::{Batcher, Capped, read_capped, read_file_capped, too_big_reason};
-use crate::pipeline::{Inbound, Outcome, Pipeline, Prepared};
+use crate::inbound::{
+    Batcher, Capped, prepare_ahead, read_capped, read_file_capped, too_big_reason,
+};
+use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::Store;
 
 fn print_outcome(o: &Outcome, json: bool) {
@@ -101,57 +103,31 @@ async fn ingest_files(
     pipeline: Arc<Pipeline>,
     files: Vec<PathBuf>,
 ) -> anyhow::Result<()> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Prepared>>(2);
-    let batch_size = cfg.mailroom.batch_size;
-    let reader = {
-        let pipeline = pipeline.clone();
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            let limit = pipeline.max_message_size();
-            let Ok(mut slot) = runtime.block_on(tx.reserve()) else {
-                return;
-            };
-            let mut batcher = Batcher::new(batch_size);
-            for f in files {
-                let item = match read_file_capped(&f, limit) {
-                    Ok(Capped::Whole(raw)) => Inbound::new(f.display().to_string(), raw),
-                    Ok(Capped::TooBig { size, head }) => {
-                        let mut item = Inbound::new(f.display().to_string(), head);
-                        item.rejected =
-                            Some(too_big_reason(size, limit, "only its header is kept here"));
-                        item
-                    }
-                    Err(e) => {
-                        if !batcher.is_empty() {
-                            slot.send(Ok(pipeline.prepare(batcher.take())));
-                            slot = match runtime.block_on(tx.reserve()) {
-                                Ok(s) => s,
-                                Err(_) => return,
-                            };
-                        }
-                        slot.send(Err(
-                            anyhow::Error::new(e).context(format!("reading {}", f.display()))
-                        ));
-                        return;
-                    }
-                };
-                if batcher.push(item) {
-                    slot.send(Ok(pipeline.prepare(batcher.take())));
-                    slot = match runtime.block_on(tx.reserve()) {
-                        Ok(s) => s,
-                        Err(_) => return, // the committer stopped
-                    };
+    let limit = pipeline.max_message_size();
+    let (mut rx, reader) = prepare_ahead(pipeline.clone(), cfg.mailroom.batch_size, move |push| {
+        for f in files {
+            let item = match read_file_capped(&f, limit) {
+                Ok(Capped::Whole(raw)) => Inbound::new(f.display().to_string(), raw),
+                Ok(Capped::TooBig { size, head }) => {
+                    let mut item = Inbound::new(f.display().to_string(), head);
+                    item.rejected =
+                        Some(too_big_reason(size, limit, "only its header is kept here"));
+                    item
                 }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!("reading {}", f.display())));
+                }
+            };
+            if !push(item, ()) {
+                break; // the committer stopped
             }
-            if !batcher.is_empty() {
-                slot.send(Ok(pipeline.prepare(batcher.take())));
-            }
-        })
-    };
+        }
+        Ok(())
+    });
     let mut result = Ok(());
     while let Some(prepared) = rx.recv().await {
         let committed = match prepared {
-            Ok(p) => pipeline.commit(store, &p, super::now()).await,
+            Ok((_, p)) => pipeline.commit(store, &p, super::now()).await,
             Err(e) => {
                 result = Err(e);
                 break;

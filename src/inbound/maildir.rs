@@ -11,10 +11,10 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::error::{Error, Result};
-use crate::pipeline::{Inbound, Outcome, Pipeline, Prepared};
+use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::Store;
 
-use super::{Batcher, Capped, read_file_capped, too_big_reason};
+use super::{Capped, prepare_ahead, read_file_capped, too_big_reason};
 
 /// Where oversized files go (a Maildir++ folder name: mail clients show it).
 pub const QUARANTINE_DIR: &str = ".quarantine";
@@ -88,65 +88,44 @@ impl Maildir {
         if files.is_empty() {
             return Ok(0);
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<(PathBuf, bool)>, Prepared)>(2);
         let limit = pipeline.max_message_size();
         let maildir = self.path.clone();
-        let reader = {
-            let pipeline = pipeline.clone();
-            let name = self.name.clone();
-            let runtime = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || {
-                // A slot in the channel is reserved before a batch is read, so at
-                // most three batches are in memory: one committing, two prepared
-                // (enough to keep the database busy, bounded for RSS).
-                let Ok(mut slot) = runtime.block_on(tx.reserve()) else {
-                    return;
-                };
-                let mut batcher = Batcher::new(batch_size);
-                let mut paths = Vec::new();
-                for file in files {
-                    let (item, big) = match read_file_capped(&file, limit) {
-                        Ok(Capped::Whole(raw)) => (Inbound::new(origin(&name, &file), raw), false),
-                        Ok(Capped::TooBig { size, head }) => {
-                            let to = quarantine_path(&maildir, &file);
-                            let mut item = Inbound::new(origin(&name, &file), head);
-                            item.rejected = Some(too_big_reason(
-                                size,
-                                limit,
-                                &format!(
-                                    "only its header is kept here; the file is moved to {}",
-                                    to.display()
-                                ),
-                            ));
-                            (item, true)
-                        }
-                        // Gone meanwhile (another instance took it) or unreadable:
-                        // skip, never stall the rest of the mailbox on it.
-                        Err(e) => {
-                            tracing::warn!(file = %file.display(), error = %e, "cannot read maildir file; skipping");
-                            continue;
-                        }
-                    };
-                    let full = batcher.push(item);
-                    paths.push((file, big));
-                    if full {
-                        slot.send((std::mem::take(&mut paths), pipeline.prepare(batcher.take())));
-                        slot = match runtime.block_on(tx.reserve()) {
-                            Ok(s) => s,
-                            Err(_) => return, // the committer stopped
-                        };
+        let name = self.name.clone();
+        let (mut rx, reader) = prepare_ahead(pipeline.clone(), batch_size, move |push| {
+            for file in files {
+                let (item, big) = match read_file_capped(&file, limit) {
+                    Ok(Capped::Whole(raw)) => (Inbound::new(origin(&name, &file), raw), false),
+                    Ok(Capped::TooBig { size, head }) => {
+                        let to = quarantine_path(&maildir, &file);
+                        let mut item = Inbound::new(origin(&name, &file), head);
+                        item.rejected = Some(too_big_reason(
+                            size,
+                            limit,
+                            &format!(
+                                "only its header is kept here; the file is moved to {}",
+                                to.display()
+                            ),
+                        ));
+                        (item, true)
                     }
+                    // Gone meanwhile (another instance took it) or unreadable:
+                    // skip, never stall the rest of the mailbox on it.
+                    Err(e) => {
+                        tracing::warn!(file = %file.display(), error = %e, "cannot read maildir file; skipping");
+                        continue;
+                    }
+                };
+                if !push(item, (file, big)) {
+                    break; // the committer stopped
                 }
-                if !batcher.is_empty() {
-                    slot.send((paths, pipeline.prepare(batcher.take())));
-                }
-            })
-        };
+            }
+            Ok::<(), std::convert::Infallible>(())
+        });
 
         let mut done = 0;
         let mut moving: Option<tokio::task::JoinHandle<()>> = None;
         let mut result = Ok(());
-        while let Some((paths, prepared)) = rx.recv().await {
+        while let Some(Ok((paths, prepared))) = rx.recv().await {
             let outcomes = match pipeline.commit(store, &prepared, Utc::now()).await {
                 Ok(o) => o,
                 Err(e) => {

@@ -4,7 +4,11 @@
 pub mod imap;
 pub mod maildir;
 
-use crate::pipeline::Inbound;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::pipeline::{Inbound, Pipeline, Prepared};
 
 /// A batch closes at this many bytes of raw mail even if it has fewer messages
 /// than the configured batch size, to bound memory.
@@ -41,6 +45,58 @@ impl Batcher {
         self.bytes = 0;
         std::mem::take(&mut self.items)
     }
+}
+
+/// A batch prepared ahead, with what its reader tagged each message with.
+pub type Ahead<T, E> = std::result::Result<(Vec<T>, Prepared), E>;
+
+/// Reads and prepares (parses) batches on a blocking thread while the caller
+/// commits the previous ones: the Maildir source and `ingest FILE…` use a
+/// second core this way. `read` hands each message to `push` with a tag (a
+/// path, say) and stops early when `push` returns false (the receiver is
+/// gone). A slot in the channel is reserved before a batch is read, so at
+/// most three batches are in memory: one committing, two prepared. When
+/// `read` fails, the batch in hand is sent first, then the error.
+pub fn prepare_ahead<T, E>(
+    pipeline: Arc<Pipeline>,
+    batch_size: usize,
+    read: impl FnOnce(&mut dyn FnMut(Inbound, T) -> bool) -> std::result::Result<(), E> + Send + 'static,
+) -> (mpsc::Receiver<Ahead<T, E>>, tokio::task::JoinHandle<()>)
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<Ahead<T, E>>(2);
+    let runtime = tokio::runtime::Handle::current();
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut slot = runtime.block_on(tx.reserve()).ok();
+        let mut batcher = Batcher::new(batch_size);
+        let mut tags = Vec::new();
+        let result = read(&mut |item, tag| {
+            tags.push(tag);
+            if batcher.push(item) {
+                let Some(permit) = slot.take() else {
+                    return false;
+                };
+                permit.send(Ok((
+                    std::mem::take(&mut tags),
+                    pipeline.prepare(batcher.take()),
+                )));
+                slot = runtime.block_on(tx.reserve()).ok();
+            }
+            slot.is_some()
+        });
+        if !batcher.is_empty()
+            && let Some(permit) = slot.take()
+        {
+            permit.send(Ok((tags, pipeline.prepare(batcher.take()))));
+            slot = runtime.block_on(tx.reserve()).ok();
+        }
+        if let (Err(e), Some(permit)) = (result, slot) {
+            permit.send(Err(e));
+        }
+    });
+    (rx, reader)
 }
 
 /// A message read with a size limit: whole, or (over the limit) only its
