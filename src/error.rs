@@ -55,6 +55,13 @@ impl Error {
         }
     }
 
+    /// Two PostgreSQL transactions waited for each other in a circle (one was
+    /// chosen to fail) or could not be serialised: running it again succeeds.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Database(sqlx::Error::Database(db))
+            if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+    }
+
     /// True when retrying later may succeed (an MTA should requeue, exit 75).
     pub fn is_temporary(&self) -> bool {
         match self {

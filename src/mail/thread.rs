@@ -77,6 +77,13 @@ pub fn referenced_ids(in_reply_to: &[String], references: &[String]) -> Vec<Stri
     out
 }
 
+/// [`referenced_ids`] of a stored message, whose In-Reply-To and References
+/// are kept as space-separated IDs.
+pub fn stored_references(in_reply_to: &str, references: &str) -> Vec<String> {
+    let split = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    referenced_ids(&split(in_reply_to), &split(references))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -282,10 +282,16 @@ impl Pipeline {
         };
         let normalized = self.keys.normalize_subject(subject);
         let tags = routing.tags.join(",");
-        if let (Some(a), Some(area)) = (&assignment, &routing.area)
-            && let Some(c) = a.cursor
-        {
-            u.set_cursor(area, c);
+        if let (Some(a), Some(area)) = (&assignment, &routing.area) {
+            // The area's cursor and its agents' open tickets decided this:
+            // every instance assigning in the area shares them.
+            u.contend(format!("area:{area}"));
+            for agent in self.assigner.members(area) {
+                u.contend(format!("owner:{agent}"));
+            }
+            if let Some(c) = a.cursor {
+                u.set_cursor(area, c);
+            }
         }
         let ticket = u.insert_ticket(&NewTicket {
             subject,

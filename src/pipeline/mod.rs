@@ -9,6 +9,7 @@ mod digest;
 mod fault;
 mod inspect;
 mod outgoing;
+mod settle;
 mod sla;
 mod thread;
 mod unit;
@@ -116,8 +117,12 @@ pub(crate) struct Incoming<'a> {
     pub(crate) packed: &'a codec::Stored,
 }
 
+/// How often a batch runs when PostgreSQL keeps choosing it to break deadlocks.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
 /// The slice of a prepared batch one transaction handles (all of it, or one
 /// message when a failing batch is isolated).
+#[derive(Clone, Copy)]
 struct Part<'a> {
     items: &'a [Inbound],
     parsed: &'a [std::result::Result<ParsedMail, String>],
@@ -347,7 +352,7 @@ impl Pipeline {
             keys: &batch.keys,
             position: batch.position.as_ref(),
         };
-        match self.try_batch(store, whole, now).await {
+        match self.try_batch_again(store, whole, now).await {
             Ok(v) => Ok(v),
             Err(e) if e.is_temporary() => Err(e),
             Err(e) => {
@@ -377,7 +382,7 @@ impl Pipeline {
                 keys: &keys,
                 position: None,
             };
-            match self.try_batch(store, part, now).await {
+            match self.try_batch_again(store, part, now).await {
                 Ok(mut v) => out.append(&mut v),
                 Err(e) if e.is_temporary() => return Err(e),
                 Err(e) => out.push(self.quarantine_one(store, item, packed, e, now).await?),
@@ -421,6 +426,26 @@ impl Pipeline {
         })
     }
 
+    /// `try_batch`, run again when PostgreSQL chose it to break a deadlock
+    /// with another instance's batch (store/contention.rs makes that rare).
+    async fn try_batch_again(
+        &self,
+        store: &Store,
+        part: Part<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>> {
+        let mut attempt = 1;
+        loop {
+            match self.try_batch(store, part, now).await {
+                Err(e) if e.is_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                    tracing::info!(error = %e, attempt, "batch conflicted with another instance's; running it again");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Loads what the batch reads in a few queries, decides message by message
     /// in memory, writes in a few statements, commits.
     async fn try_batch(
@@ -440,27 +465,30 @@ impl Pipeline {
         let result = async {
             let rate_since = now - chrono::Duration::hours(outgoing::RATE_WINDOW_HOURS);
             let loaded = tx.load_batch(keys, rate_since, now).await?;
-            let mut u = UnitOfWork::new(loaded, now);
-            let mut outcomes: Vec<Outcome> = Vec::with_capacity(items.len());
-            for ((item, p), raw) in items.iter().zip(parsed).zip(packed) {
-                // A panic deciding one message leaves the batch's view half
-                // updated: the whole batch is rolled back and retried message
-                // by message (`isolate`), where this one is quarantined.
-                let one = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    self.process(&mut u, item, p, raw)
-                }));
-                match one {
-                    Ok(o) => outcomes.push(o),
-                    Err(panic) => {
-                        return Err(crate::Error::Internal(format!(
-                            "{} while processing {}",
-                            fault::describe(&*panic),
-                            item.origin
-                        )));
+            let (outcomes, writes) = settle::settle(&mut tx, loaded, now, |u| {
+                let mut outcomes: Vec<Outcome> = Vec::with_capacity(items.len());
+                for ((item, p), raw) in items.iter().zip(parsed).zip(packed) {
+                    // A panic deciding one message leaves the batch's view half
+                    // updated: the whole batch is rolled back and retried message
+                    // by message (`isolate`), where this one is quarantined.
+                    let one = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.process(u, item, p, raw)
+                    }));
+                    match one {
+                        Ok(o) => outcomes.push(o),
+                        Err(panic) => {
+                            return Err(crate::Error::Internal(format!(
+                                "{} while processing {}",
+                                fault::describe(&*panic),
+                                item.origin
+                            )));
+                        }
                     }
                 }
-            }
-            tx.write_batch(&u.into_writes(), now).await?;
+                Ok(outcomes)
+            })
+            .await?;
+            tx.write_batch(&writes, now).await?;
             if let Some(p) = position {
                 tx.set_source_position(&p.source, p.uidvalidity, p.last_uid, now)
                     .await?;
@@ -513,6 +541,8 @@ impl Pipeline {
         };
         for m in parsed.iter().flatten() {
             keys.message_ids.push(m.message_id.clone());
+            keys.own_ids.push(m.message_id.clone());
+            keys.senders.push(m.reply_address().email.clone());
             keys.message_ids
                 .extend(m.report.original_message_ids.iter().cloned());
             keys.message_ids

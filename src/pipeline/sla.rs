@@ -157,12 +157,16 @@ impl Pipeline {
                 tx.rollback().await?;
                 return Ok(total);
             }
-            let mut u = UnitOfWork::new(loaded, now);
             let none = HashSet::new();
-            for id in &ids {
-                total += self.sla_alert_ticket(&mut u, *id, sent.get(id).unwrap_or(&none), now);
-            }
-            tx.write_batch(&u.into_writes(), now).await?;
+            let (alerts, writes) = super::settle::settle(&mut tx, loaded, now, |u| {
+                Ok(ids
+                    .iter()
+                    .map(|id| self.sla_alert_ticket(u, *id, sent.get(id).unwrap_or(&none), now))
+                    .sum::<usize>())
+            })
+            .await?;
+            total += alerts;
+            tx.write_batch(&writes, now).await?;
             tx.commit().await?;
             if (ids.len() as i64) < SLA_BATCH {
                 return Ok(total);

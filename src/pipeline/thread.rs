@@ -79,6 +79,29 @@ impl Pipeline {
             return m;
         }
 
+        // A follow-up to this mail was stored before it (through another
+        // mailbox, or earlier in the batch): join the follow-up's ticket. Only
+        // the same customer's: nobody pulls another's mail into their ticket
+        // by naming its Message-ID in advance.
+        let customer = &mail.reply_address().email;
+        let earlier = u
+            .referred_by(&mail.message_id)
+            .iter()
+            .filter_map(|t| u.ticket(*t))
+            .find(|t| &t.customer == customer);
+        if !matches!(class, Class::Bounce { .. })
+            && !mail.message_id.is_empty()
+            && let Some(t) = earlier
+        {
+            m.via = format!(
+                "threaded by a follow-up stored before it: {} refers to <{}>",
+                self.ticket_ref(t.id),
+                mail.message_id
+            );
+            m.ticket = Some(t.clone());
+            return m;
+        }
+
         if let Some(n) = self.keys.subject_tag(&mail.subject) {
             let tag = self.ticket_ref(n);
             match u.ticket(n).cloned() {

@@ -41,8 +41,11 @@ pub(crate) struct UnitOfWork<'a> {
     latest_customer_mail: HashMap<i64, CustomerMail>,
     sent_notifications: HashMap<(i64, String), SentNotification>,
     ticket_attachments: HashSet<(i64, String)>,
-    next_ticket: i64,
-    next_message: i64,
+    referred_by: HashMap<String, Vec<i64>>,
+    ticket_ids: Ids,
+    message_ids: Ids,
+    /// Third-class lock names this decision depends on (store/contention.rs).
+    contended: BTreeSet<String>,
     new_tickets: Vec<i64>,
     changed_tickets: BTreeSet<i64>,
     changed_cursors: BTreeSet<String>,
@@ -75,8 +78,10 @@ impl<'a> UnitOfWork<'a> {
                 .map(|n| ((n.ticket_id, n.recipient.clone()), n))
                 .collect(),
             ticket_attachments: l.ticket_attachments,
-            next_ticket: l.max_ticket + 1,
-            next_message: l.max_message + 1,
+            referred_by: l.referred_by,
+            ticket_ids: Ids::new(l.max_ticket, l.reserved.as_ref().map(|r| r.0.clone())),
+            message_ids: Ids::new(l.max_message, l.reserved.map(|r| r.1)),
+            contended: BTreeSet::new(),
             new_tickets: Vec::new(),
             changed_tickets: BTreeSet::new(),
             changed_cursors: BTreeSet::new(),
@@ -192,9 +197,32 @@ impl<'a> UnitOfWork<'a> {
             .contains(&(ticket_id, sha256.to_string()))
     }
 
+    /// Tickets of stored customer mail that refers to `message_id` (it came
+    /// in after a follow-up to it).
+    pub fn referred_by(&self, message_id: &str) -> &[i64] {
+        self.referred_by
+            .get(message_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Records that the decision depends on what the lock `name` guards.
+    pub fn contend(&mut self, name: String) {
+        self.contended.insert(name);
+    }
+
+    /// What a second decision on PostgreSQL needs (`pipeline::settle`).
+    pub fn needs(&self) -> Needs {
+        Needs {
+            locks: self.contended.clone(),
+            tickets: self.ticket_ids.used,
+            messages: self.message_ids.used,
+            overdrawn: self.ticket_ids.overdrawn || self.message_ids.overdrawn,
+        }
+    }
+
     pub fn insert_ticket(&mut self, t: &NewTicket<'_>) -> TicketRow {
-        let id = self.next_ticket;
-        self.next_ticket += 1;
+        let id = self.ticket_ids.take();
         let row = TicketRow {
             id,
             subject: t.subject.to_string(),
@@ -273,8 +301,7 @@ impl<'a> UnitOfWork<'a> {
 
     /// Buffers a message row; later messages of the batch can thread onto it.
     pub fn insert_message(&mut self, m: NewMessage<'a>) -> i64 {
-        let id = self.next_message;
-        self.next_message += 1;
+        let id = self.message_ids.take();
         self.refs
             .entry(m.message_id.clone())
             .or_default()
@@ -289,6 +316,10 @@ impl<'a> UnitOfWork<'a> {
         if let Some(t) = m.ticket_id {
             match (m.direction, m.kind) {
                 (Direction::In, MessageKind::Customer) => {
+                    for r in crate::mail::thread::stored_references(&m.in_reply_to, &m.refs) {
+                        self.referred_by.entry(r.clone()).or_default().push(t);
+                        self.writes.message_refs.push((id, r));
+                    }
                     self.latest_customer_mail.insert(
                         t,
                         CustomerMail {
@@ -403,4 +434,56 @@ impl<'a> UnitOfWork<'a> {
         }
         self.writes
     }
+}
+
+/// Where new rows get their ids: after the highest stored one (SQLite), or
+/// from ids reserved in the sequences (PostgreSQL). A decision that needs more
+/// than were reserved goes on with provisional ids and is made again.
+struct Ids {
+    next: i64,
+    pool: Option<std::collections::VecDeque<i64>>,
+    used: usize,
+    overdrawn: bool,
+}
+
+/// Provisional ids: far above any real one, never written.
+const PROVISIONAL: i64 = 1 << 60;
+
+impl Ids {
+    fn new(max: i64, reserved: Option<Vec<i64>>) -> Ids {
+        let next = if reserved.is_some() {
+            PROVISIONAL
+        } else {
+            max + 1
+        };
+        Ids {
+            next,
+            pool: reserved.map(Into::into),
+            used: 0,
+            overdrawn: false,
+        }
+    }
+
+    fn take(&mut self) -> i64 {
+        self.used += 1;
+        if let Some(pool) = &mut self.pool {
+            if let Some(id) = pool.pop_front() {
+                return id;
+            }
+            self.overdrawn = true;
+        }
+        let id = self.next;
+        self.next += 1;
+        id
+    }
+}
+
+/// What a decision used that a concurrent one could change (`UnitOfWork::needs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Needs {
+    pub locks: BTreeSet<String>,
+    pub tickets: usize,
+    pub messages: usize,
+    /// More ids were used than were reserved.
+    pub overdrawn: bool,
 }

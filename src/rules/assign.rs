@@ -101,6 +101,14 @@ impl Assigner {
         self.areas.contains_key(area)
     }
 
+    /// The agents of `area`.
+    pub fn members(&self, area: &str) -> impl Iterator<Item = &str> {
+        self.areas
+            .get(area)
+            .into_iter()
+            .flat_map(|a| a.members.iter().map(|m| m.email.as_str()))
+    }
+
     /// Picks the owner of a new ticket in `area`.
     pub fn assign(&self, area: &str, load: &Load<'_>) -> Assignment {
         let Some(a) = self.areas.get(area) else {

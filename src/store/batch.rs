@@ -25,6 +25,10 @@ use crate::tickets::{Direction, MessageKind, Status};
 pub struct BatchKeys {
     /// The batch's own Message-IDs and every ID they reference.
     pub message_ids: Vec<String>,
+    /// The batch's own Message-IDs: stored mail may already refer to them.
+    pub own_ids: Vec<String>,
+    /// The senders' reply addresses: their open tickets decide continuity.
+    pub senders: Vec<String>,
     /// IDs referenced by mail from roster addresses: the tickets behind them
     /// may get a relay (participants, the customer's latest mail, attachments).
     pub agent_refs: Vec<String>,
@@ -35,6 +39,15 @@ pub struct BatchKeys {
     pub auto_recipients: Vec<String>,
     /// Load, continuity and cursors are only read when some area assigns owners.
     pub assignment: bool,
+}
+
+impl BatchKeys {
+    /// The first-class lock names of the batch (contention.rs): its Message-IDs
+    /// and its senders.
+    pub fn lock_names(&self) -> impl Iterator<Item = String> + '_ {
+        let ids = self.message_ids.iter().map(|id| format!("m:{id}"));
+        ids.chain(self.senders.iter().map(|a| format!("c:{a}")))
+    }
 }
 
 /// A stored message as threading and de-duplication see it.
@@ -78,10 +91,12 @@ pub struct SentNotification {
     pub refs: String,
 }
 
-/// Everything a batch reads, loaded under the batch's write lock.
-#[derive(Debug, Default)]
+/// Everything a batch reads, loaded under the batch's locks (contention.rs).
+#[derive(Debug, Default, Clone)]
 pub struct Loaded {
     pub refs: HashMap<String, Vec<StoredRef>>,
+    /// Message-ID -> tickets of stored customer mail that refers to it.
+    pub referred_by: HashMap<String, Vec<i64>>,
     pub tickets: HashMap<i64, TicketRow>,
     /// For tickets named by subject tags and tickets an agent answers.
     pub participants: Vec<Participant>,
@@ -100,8 +115,12 @@ pub struct Loaded {
     pub sent_notifications: Vec<SentNotification>,
     /// (ticket, SHA-256) of every attachment already on the tickets an agent answers.
     pub ticket_attachments: HashSet<(i64, String)>,
+    /// SQLite: new rows get the ids after these.
     pub max_ticket: i64,
     pub max_message: i64,
+    /// PostgreSQL: (ticket ids, message ids) reserved from the sequences; a
+    /// decision that needs more than these is made again (`pipeline::settle`).
+    pub reserved: Option<(Vec<i64>, Vec<i64>)>,
 }
 
 /// A message row to insert. Bodies and raw bytes borrow from the batch's input.
@@ -174,6 +193,8 @@ pub struct Writes<'a> {
     pub status_changes: Vec<(i64, Status, Status)>,
     /// SLA alerts decided (sent once: the primary key refuses a second).
     pub sla_alerts: Vec<(i64, crate::sla::alerts::Alert)>,
+    /// (message row, Message-ID it refers to) of stored customer mail.
+    pub message_refs: Vec<(i64, String)>,
 }
 
 /// The threading and de-duplication lookup: the stored messages behind a
@@ -187,16 +208,16 @@ pub fn threading_lookup_sql(list: &str) -> String {
 }
 
 impl Tx {
-    /// Loads what the batch will read. PostgreSQL batches take a transaction-level
-    /// advisory lock first, so two instances never decide threading or number
-    /// tickets from the same stale view (SQLite's BEGIN IMMEDIATE already did).
+    /// Loads what the batch will read. On PostgreSQL it takes the batch's first-
+    /// and second-class locks on the way (contention.rs): a batch never decides
+    /// from a view another batch is about to change.
     pub async fn load_batch(
         &mut self,
         keys: &BatchKeys,
         rate_since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Loaded> {
-        self.lock_batches().await?;
+        self.lock_keys(keys.lock_names()).await?;
         let mut l = Loaded::default();
         let ids = sorted(keys.message_ids.iter().cloned());
         let refs = select_in!(self, StoredRef, ids, |list| threading_lookup_sql(&list));
@@ -204,15 +225,31 @@ impl Tx {
             l.refs.entry(r.message_id.clone()).or_default().push(r);
         }
 
+        let own = sorted(keys.own_ids.iter().cloned());
+        let referring = select_in!(self, (String, i64), own, |list| format!(
+            "SELECT r.ref_id, m.ticket_id FROM message_refs r JOIN messages m ON m.id = r.message_row \
+             WHERE m.ticket_id IS NOT NULL AND r.ref_id IN ({list})"
+        ));
+        for (id, ticket) in referring {
+            l.referred_by.entry(id).or_default().push(ticket);
+        }
+
         let referenced: Vec<i64> = l
             .refs
             .values()
             .flatten()
             .filter_map(|r| r.ticket_id)
+            .chain(l.referred_by.values().flatten().copied())
             .collect();
         let ticket_ids = sorted(keys.tag_tickets.iter().copied().chain(referenced));
+        // PostgreSQL: the tickets the batch may change are locked, in id order.
+        let lock = if self.is_shared() {
+            " ORDER BY id FOR UPDATE"
+        } else {
+            ""
+        };
         let tickets = select_in!(self, TicketRow, ticket_ids, |list| format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list})"
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
         ));
         l.tickets = tickets.into_iter().map(|t| (t.id, t)).collect();
 
@@ -245,14 +282,7 @@ impl Tx {
 
         // Assignment: load per owner, continuity per customer and area, cursors.
         if keys.assignment {
-            l.open_counts = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
-                "SELECT owner, COUNT(*) FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL GROUP BY owner")
-                .fetch_all(&mut *c).await?).into_iter().collect();
-            l.cursors = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
-                "SELECT area, position FROM assignment_cursors")
-                .fetch_all(&mut *c).await?)
-            .into_iter()
-            .collect();
+            self.load_assignment_state(&mut l).await?;
             let rows = select_in!(self, (String, String, String), recipients, |list| format!(
                 "SELECT customer, area, owner FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL \
                  AND area IS NOT NULL AND customer IN ({list}) ORDER BY id"
@@ -355,7 +385,11 @@ impl Tx {
             }
         }
 
-        for (row, a) in &w.attachments {
+        // Ascending SHA-256: two batches inserting the same new attachments
+        // wait for each other in one order, never in a circle.
+        let mut attachments: Vec<&(i64, &Attachment)> = w.attachments.iter().collect();
+        attachments.sort_by(|x, y| x.1.sha256.cmp(&y.1.sha256));
+        for (row, a) in attachments {
             match self {
                 Tx::Sqlite(t) if a.data.len() >= BIG_BLOB => {
                     let done = sqlx::query(
@@ -387,6 +421,20 @@ impl Tx {
                      SELECT $1, id, $2, $3 FROM attachments WHERE sha256 = $4")
                     .bind(*row).bind(a.filename.as_deref()).bind(a.content_type.as_str()).bind(a.sha256.as_str())
                     .execute(&mut *c).await?;
+            });
+        }
+
+        for chunk in w.message_refs.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO message_refs (message_row, ref_id) VALUES {}",
+                params.rows(chunk.len(), 2)
+            );
+            on_tx!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                for (row, id) in chunk {
+                    q = q.bind(*row).bind(id.as_str());
+                }
+                q.execute(&mut *c).await?;
             });
         }
 
@@ -487,35 +535,11 @@ impl Tx {
         for (origin, reason, raw) in &w.quarantine {
             self.quarantine(origin, reason, raw, now).await?;
         }
-
-        // Explicit IDs bypass PostgreSQL's sequences: move them past what we used.
-        if let Tx::Postgres(t) = self {
-            for table in ["tickets", "messages"] {
-                let sql = format!(
-                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut **t)
-                    .await?;
-            }
-        }
         Ok(())
     }
 }
 
 impl Tx {
-    /// PostgreSQL: the transaction-level advisory lock every batch and scheduler
-    /// pass takes first, so two instances never decide threading, number tickets
-    /// or send alerts from the same stale view (SQLite's BEGIN IMMEDIATE already did).
-    pub(super) async fn lock_batches(&mut self) -> Result<()> {
-        if let Tx::Postgres(t) = self {
-            sqlx::query("SELECT pg_advisory_xact_lock(7305501)")
-                .execute(&mut **t)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// What mail about loaded tickets needs: the latest customer mail of the
     /// `answered` tickets (a relay threads under it), the latest notification per
     /// recipient of the `notified` ones, how much automatic mail each of
@@ -540,32 +564,24 @@ impl Tx {
              (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND kind = 'notification' \
               AND recipient IS NOT NULL GROUP BY ticket_id, recipient)"
         ));
-        let counts = select_in!(
-            self,
-            (String, String, i64),
-            recipients,
-            |list| format!(
-                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notification') \
-                 AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
-                Params::of(self).list(1, 1)
-            ),
-            pre = [rate_since]
-        );
-        for (to, kind, n) in counts {
-            if let Ok(kind) = kind.parse::<MessageKind>() {
-                l.auto_counts.insert((to, kind), n);
-            }
-        }
+        self.load_auto_counts(l, recipients, rate_since).await?;
         l.suppressions = on_tx!(self, c => sqlx::query_as::<_, (String, DateTime<Utc>)>(
             "SELECT address, suppressed_until FROM mail_suppressions WHERE suppressed_until > $1")
             .bind(now).fetch_all(&mut *c).await?)
         .into_iter()
         .collect();
-        // Rows get their IDs here, under the write lock, so the batch can refer to
-        // them before anything is written.
-        (l.max_ticket, l.max_message) = on_tx!(self, c => sqlx::query_as::<_, (i64, i64)>(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(id), 0) FROM messages)")
-            .fetch_one(&mut *c).await?);
+        // SQLite: rows get their IDs after these, under the write lock, so the
+        // batch can refer to them before anything is written. PostgreSQL
+        // reserves them from the sequences once it knows how many.
+        if let Tx::Sqlite(t) = self {
+            (l.max_ticket, l.max_message) = sqlx::query_as::<_, (i64, i64)>(
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(id), 0) FROM messages)",
+            )
+            .fetch_one(&mut **t)
+            .await?;
+        } else {
+            l.reserved = Some((Vec::new(), Vec::new()));
+        }
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 mod batch;
 mod blob;
 pub mod codec;
+mod contention;
 pub mod digest;
 mod lease;
 mod mail_bytes;
@@ -27,6 +28,7 @@ pub use batch::{
     BatchKeys, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, Participant,
     SentNotification, StoredRef, Writes, threading_lookup_sql,
 };
+pub use contention::lock_key;
 pub use lease::Lease;
 pub use rows::*;
 pub use tx::Tx;

@@ -21,7 +21,9 @@ struct AlertRow {
 
 impl Tx {
     /// Up to `limit` tickets whose `sla_next_check` has come (oldest first),
-    /// under the batch lock (PostgreSQL), with their SLA alerts sent so far.
+    /// with their SLA alerts sent so far. PostgreSQL: one scan at a time across
+    /// instances, and it locks the tickets it takes, skipping those a batch of
+    /// mail holds (they are looked at on the next pass).
     pub async fn load_sla_due(
         &mut self,
         now: DateTime<Utc>,
@@ -29,10 +31,15 @@ impl Tx {
         staff: &[String],
         rate_since: DateTime<Utc>,
     ) -> Result<Loaded> {
-        self.lock_batches().await?;
+        self.lock_keys(["sla-scan"]).await?;
         let mut l = Loaded::default();
+        let lock = if self.is_shared() {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
         let sql = format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE sla_next_check <= $1 ORDER BY sla_next_check LIMIT $2"
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE sla_next_check <= $1 ORDER BY sla_next_check LIMIT $2{lock}"
         );
         let tickets: Vec<TicketRow> = on_tx!(self, c => sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql))
             .bind(now).bind(limit).fetch_all(&mut *c).await?);

@@ -60,6 +60,11 @@ impl Serve {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The exit status, if serve has exited (by itself: nobody signalled it).
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("wait for serve")
+    }
+
     /// SIGTERM, then the exit status (serve must stop within 20 s).
     pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let ok = std::process::Command::new("kill")
@@ -241,7 +246,7 @@ both_backends! {
 }
 
 /// Keeps the test database locked (SQLite: an open write transaction;
-/// PostgreSQL: mailroom's batch advisory lock) until dropped.
+/// PostgreSQL: a transaction holding the messages table against writes) until dropped.
 struct DbBlocker {
     stop: std::sync::mpsc::Sender<()>,
     done: Option<std::thread::JoinHandle<()>>,
@@ -275,17 +280,16 @@ impl DbBlocker {
                         sqlx::query("ROLLBACK").execute(&mut c).await.ok();
                     }
                     Backend::Postgres => {
+                        // Reads go on; no batch can write its messages.
                         let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
-                        sqlx::query("SELECT pg_advisory_lock(7305501)")
+                        sqlx::query("BEGIN").execute(&mut c).await.expect("begin");
+                        sqlx::query("LOCK TABLE messages IN EXCLUSIVE MODE")
                             .execute(&mut c)
                             .await
                             .expect("lock");
                         ready_tx.send(()).ok();
                         let _ = tokio::task::spawn_blocking(move || rx.recv()).await;
-                        sqlx::query("SELECT pg_advisory_unlock(7305501)")
-                            .execute(&mut c)
-                            .await
-                            .ok();
+                        sqlx::query("ROLLBACK").execute(&mut c).await.ok();
                     }
                 }
             });

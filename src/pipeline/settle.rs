@@ -1,0 +1,61 @@
+//! Deciding a batch on PostgreSQL beside other instances (store/contention.rs):
+//! decide once against what the batch's first locks protect, lock what the
+//! decision turned out to touch (the areas it assigned in), read that again,
+//! reserve the ids it needs and
+//! decide again — until a decision needs nothing the batch does not hold.
+//! Deciding is pure and in memory; twice costs far less than a global lock.
+//! SQLite has one writer at a time: one decision is final there.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::unit::UnitOfWork;
+use crate::error::{Error, Result};
+use crate::store::{Loaded, Tx, Writes};
+
+/// A decision needs a third round only when the second one changed course
+/// (an agent reached max_open meanwhile, say); four is plenty.
+const MAX_ROUNDS: usize = 4;
+
+/// Runs `decide` against `loaded` until its decision is final (see the module).
+pub(crate) async fn settle<'a, T>(
+    tx: &mut Tx,
+    mut loaded: Loaded,
+    now: DateTime<Utc>,
+    mut decide: impl FnMut(&mut UnitOfWork<'a>) -> Result<T>,
+) -> Result<(T, Writes<'a>)> {
+    if !tx.is_shared() {
+        let mut u = UnitOfWork::new(loaded, now);
+        let out = decide(&mut u)?;
+        return Ok((out, u.into_writes()));
+    }
+    let mut held: BTreeSet<String> = BTreeSet::new();
+    for _ in 0..MAX_ROUNDS {
+        let mut u = UnitOfWork::new(loaded.clone(), now);
+        let out = decide(&mut u)?;
+        let needs = u.needs();
+        if !needs.overdrawn && needs.locks.is_subset(&held) {
+            return Ok((out, u.into_writes()));
+        }
+        let new: Vec<String> = needs.locks.difference(&held).cloned().collect();
+        if !new.is_empty() {
+            tx.lock_keys(&new).await?;
+            // Only assignment takes third-class locks (apply.rs).
+            tx.reread_assignment(&mut loaded).await?;
+            held.extend(new);
+        }
+        let reserved = loaded.reserved.get_or_insert_with(Default::default);
+        let (tickets, messages) = tx
+            .reserve_ids(
+                needs.tickets.saturating_sub(reserved.0.len()),
+                needs.messages.saturating_sub(reserved.1.len()),
+            )
+            .await?;
+        reserved.0.extend(tickets);
+        reserved.1.extend(messages);
+    }
+    Err(Error::Internal(format!(
+        "the batch's decision changed in each of {MAX_ROUNDS} rounds; it is tried again"
+    )))
+}
