@@ -259,8 +259,14 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
                 r.failed,
                 if stop.is_set() {
                     format!(
-                        "; stopped by a signal, {} given back to the queue",
-                        r.released
+                        "; stopped by a signal, {} given back to the queue{}",
+                        r.released,
+                        match r.in_doubt {
+                            0 => String::new(),
+                            n => format!(
+                                ", {n} already handed to the server: counted as sent (in doubt)"
+                            ),
+                        }
                     )
                 } else {
                     String::new()

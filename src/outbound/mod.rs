@@ -2,6 +2,7 @@
 
 pub mod digest;
 mod file;
+mod handover;
 mod render;
 mod smtp;
 mod worker;
@@ -13,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::store::DueMail;
 
 pub use file::FileTransport;
+pub use handover::Handover;
 pub use render::{Rendered, Renderer};
 pub use smtp::SmtpTransport;
 pub use worker::{FlushReport, Stop, flush};
@@ -75,10 +77,18 @@ impl Transport {
         }
     }
 
-    pub async fn send(&self, mail: &DueMail, raw: &[u8]) -> std::result::Result<(), SendError> {
+    /// Sends one mail. SMTP calls `handover` just before the mail's final dot;
+    /// a file is written whole under a name of its own, so writing it again
+    /// after a crash replaces it (no hand-over needed).
+    pub async fn send(
+        &self,
+        mail: &DueMail,
+        raw: &[u8],
+        handover: Handover,
+    ) -> std::result::Result<(), SendError> {
         match &self.channel {
             Channel::File(t) => t.send(mail, raw).await,
-            Channel::Smtp(t) => t.send(mail, raw).await,
+            Channel::Smtp(t) => t.send(mail, raw, handover).await,
         }
     }
 }

@@ -18,14 +18,13 @@ use std::time::Duration;
 use lettre::address::Envelope;
 use lettre::message::Mailboxes;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
-};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::SendError;
+use super::handover::{self, Gate, Gated, Handover};
 use crate::config::{Endpoint, TlsMode};
 use crate::store::DueMail;
 
@@ -35,8 +34,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(300);
 
 enum Security {
     None,
-    /// STARTTLS through lettre, required (no fallback).
-    StartTls(TlsParameters),
+    /// STARTTLS, required (no fallback); spoken by mailroom (handover.rs).
+    StartTls(Arc<tokio_rustls::rustls::ClientConfig>),
     /// TLS from the first byte, through tokio-rustls.
     Implicit(Arc<tokio_rustls::rustls::ClientConfig>),
 }
@@ -47,6 +46,8 @@ pub struct SmtpTransport {
     hello: ClientId,
     /// The open connection, reused between mails.
     idle: tokio::sync::Mutex<Option<AsyncSmtpConnection>>,
+    /// Holds each mail's final dot until its hand-over is recorded.
+    gate: Gate,
 }
 
 /// An implicit-TLS stream that lettre's client can talk over.
@@ -94,26 +95,7 @@ impl SmtpTransport {
         let security = match endpoint.tls {
             TlsMode::None => Security::None,
             TlsMode::Implicit => Security::Implicit(crate::net::client_config(&endpoint)?),
-            TlsMode::Starttls => {
-                let mut params = TlsParameters::builder(endpoint.host.clone());
-                if let Some(ca) = &endpoint.ca_file {
-                    let pem = std::fs::read(ca).map_err(|e| {
-                        format!("key outbound.ca_file: cannot read {}: {e}", ca.display())
-                    })?;
-                    let cert = Certificate::from_pem(&pem).map_err(|e| {
-                        format!(
-                            "key outbound.ca_file: {} is not a PEM certificate: {e}",
-                            ca.display()
-                        )
-                    })?;
-                    params = params.add_root_certificate(cert);
-                }
-                Security::StartTls(
-                    params
-                        .build_rustls()
-                        .map_err(|e| format!("key outbound.tls: TLS setup failed: {e}"))?,
-                )
-            }
+            TlsMode::Starttls => Security::StartTls(crate::net::client_config(&endpoint)?),
         };
         SmtpTransport::password(&endpoint)?;
         Ok(SmtpTransport {
@@ -121,6 +103,7 @@ impl SmtpTransport {
             security,
             hello: ClientId::default(),
             idle: tokio::sync::Mutex::new(None),
+            gate: Gate::default(),
         })
     }
 
@@ -158,28 +141,15 @@ impl SmtpTransport {
         tcp.set_nodelay(true)
             .map_err(|e| self.failed(format!("TCP_NODELAY: {e}"), false))?;
         let lettre_err = |e: lettre::transport::smtp::Error| self.failed(&e, e.is_permanent());
-        let mut conn = match &self.security {
-            Security::None => {
-                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
-                    .await
-                    .map_err(lettre_err)?
-            }
-            Security::StartTls(params) => {
-                let mut conn =
-                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+        let gate = self.gate.clone();
+        let stream: Box<dyn AsyncTokioStream> = match &self.security {
+            Security::None => Box::new(Gated::new(tcp, gate)),
+            Security::StartTls(config) => {
+                let tls =
+                    handover::starttls(tcp, config.clone(), &ep.host, &self.hello.to_string())
                         .await
-                        .map_err(lettre_err)?;
-                if !conn.can_starttls() {
-                    // Never fall back to plaintext.
-                    return Err(self.failed(
-                        "the server does not offer STARTTLS (outbound.tls = \"starttls\")",
-                        false,
-                    ));
-                }
-                conn.starttls(params.clone(), &self.hello)
-                    .await
-                    .map_err(|e| self.failed(format!("STARTTLS: {e} (certificate not trusted? for a private CA set ca_file)"), false))?;
-                conn
+                        .map_err(|e| self.failed(e, false))?;
+                Box::new(Gated::after_starttls(TlsStream(tls), gate))
             }
             Security::Implicit(config) => {
                 let name = crate::net::server_name(&ep.host).map_err(|e| self.failed(e, true))?;
@@ -189,11 +159,12 @@ impl SmtpTransport {
                     .map_err(|e| {
                         SendError::Transient(crate::net::describe_tls_error(&ep.address(), &e))
                     })?;
-                AsyncSmtpConnection::connect_with_transport(Box::new(TlsStream(tls)), &self.hello)
-                    .await
-                    .map_err(lettre_err)?
+                Box::new(Gated::new(TlsStream(tls), gate))
             }
         };
+        let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
+            .await
+            .map_err(lettre_err)?;
         if let (Some(user), Some(password)) = (
             &ep.username,
             SmtpTransport::password(ep).map_err(SendError::Transient)?,
@@ -208,7 +179,14 @@ impl SmtpTransport {
         Ok(conn)
     }
 
-    pub async fn send(&self, mail: &DueMail, raw: &[u8]) -> Result<(), SendError> {
+    /// Sends one mail; `handover` records it as handed over just before its
+    /// final dot (handover.rs).
+    pub async fn send(
+        &self,
+        mail: &DueMail,
+        raw: &[u8],
+        handover: Handover,
+    ) -> Result<(), SendError> {
         let permanent = |m: String| SendError::Permanent(m);
         let to: Mailboxes = mail
             .recipients
@@ -233,7 +211,10 @@ impl SmtpTransport {
             Some(c) => c,
             None => self.connect().await?,
         };
-        match tokio::time::timeout(SEND_TIMEOUT, conn.send(&envelope, raw)).await {
+        self.gate.arm(handover);
+        let sent = tokio::time::timeout(SEND_TIMEOUT, conn.send(&envelope, raw)).await;
+        self.gate.disarm();
+        match sent {
             Ok(Ok(_)) => {
                 *idle = Some(conn);
                 Ok(())

@@ -26,6 +26,9 @@ pub struct FlushReport {
     pub failed: usize,
     /// Claimed but given back untried (shutdown) or lost to another sender.
     pub released: usize,
+    /// Stopped after handing the mail to the server, before its answer:
+    /// counted as sent, with the doubt noted (handover.rs).
+    pub in_doubt: usize,
 }
 
 /// Tells a flush to stop (SIGTERM); `Stop::never()` for callers without one.
@@ -117,8 +120,17 @@ pub async fn flush(
 }
 
 async fn release(store: &Store, mail: &DueMail, token: &str, r: &mut FlushReport) -> Result<()> {
-    store.release_claim(mail.id, token).await?;
-    r.released += 1;
+    if store.release_claim(mail.id, token).await? {
+        r.released += 1;
+    } else if store.mark_in_doubt(mail.id, token).await? {
+        tracing::warn!(
+            outbox = mail.id,
+            "shutting down after handing the mail to the server, before its answer: counted as sent"
+        );
+        r.in_doubt += 1;
+    } else {
+        r.released += 1;
+    }
     Ok(())
 }
 
@@ -151,8 +163,20 @@ async fn send_one(
             }
         },
     };
+    let handover: super::Handover = {
+        let (store, token, id, at) = (store.clone(), token.to_string(), mail.id, now());
+        Box::pin(async move {
+            store
+                .mark_handed_over(id, &token, at)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(outbox = id, error = %e, "cannot record the hand-over; mail withheld");
+                    false
+                })
+        })
+    };
     let sent = {
-        let send = transport.send(mail, &raw);
+        let send = transport.send(mail, &raw, handover);
         tokio::pin!(send);
         let mut renew =
             tokio::time::interval_at(tokio::time::Instant::now() + RENEW_EVERY, RENEW_EVERY);
@@ -166,7 +190,7 @@ async fn send_one(
                     }
                 }
                 // A slow SMTP session must not hold up shutdown: the mail goes
-                // back to the queue (SMTP is at-least-once anyway).
+                // back to the queue, unless it was handed over (handover.rs).
                 _ = stop.wait() => break None,
             }
         }

@@ -13,6 +13,11 @@ use super::tx::{self, on_tx};
 use super::{Pool, Store, on_pool};
 use crate::error::Result;
 
+/// `last_error` of a row whose sender died between handing it over and the
+/// server's answer.
+pub const IN_DOUBT: &str = "in doubt: the sender stopped after handing the mail to the server \
+     and before its answer; counted as sent (sending again could deliver it twice)";
+
 impl Store {
     /// Claims up to `limit` due rows for `lease` under `token`: queued rows
     /// whose time has come, and rows whose sender's lease ran out.
@@ -37,6 +42,12 @@ impl Store {
              RETURNING id"
         );
         let mut tx = self.begin().await?;
+        // A dead sender's row that was handed over (outbound/handover.rs) is
+        // not sent again: the server may have queued it. Sent, with the doubt noted.
+        on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = handed_over_at, claimed_until = NULL, last_error = $1 \
+             WHERE status = 'sending' AND claimed_until < $2 AND handed_over_at IS NOT NULL")
+            .bind(IN_DOUBT).bind(now).execute(&mut *c).await.map(|_| ())?);
         let mut ids: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
             .bind(until).bind(token).bind(now).bind(limit).fetch_all(&mut *c).await?);
         ids.sort_unstable();
@@ -59,6 +70,25 @@ impl Store {
         let done = on_pool!(&self.pool, p => sqlx::query(
             "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
             .bind(until).bind(id).bind(token).execute(p).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Records that the mail's final dot is about to go to the server; false
+    /// when the claim was lost (then the dot must not go).
+    pub async fn mark_handed_over(&self, id: i64, token: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE outbox SET handed_over_at = $1 WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
+            .bind(now).bind(id).bind(token).execute(p).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// A claimed row handed over but unanswered (its sender stops): sent, with
+    /// the doubt noted. False when not handed over or the claim was lost.
+    pub async fn mark_in_doubt(&self, id: i64, token: &str) -> Result<bool> {
+        let done = on_pool!(&self.pool, p => sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = handed_over_at, claimed_until = NULL, last_error = $1 \
+             WHERE id = $2 AND claim_token = $3 AND status = 'sending' AND handed_over_at IS NOT NULL")
+            .bind(IN_DOUBT).bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
 
@@ -86,17 +116,20 @@ impl Store {
         };
         let done = on_pool!(&self.pool, p => sqlx::query(
             "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
-             claimed_until = NULL, last_error = $3 WHERE id = $4 AND claim_token = $5 AND status = 'sending'")
+             claimed_until = NULL, handed_over_at = NULL, last_error = $3 \
+             WHERE id = $4 AND claim_token = $5 AND status = 'sending'")
             .bind(status).bind(next).bind(error).bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
 
     /// Gives a claimed row back untried (shutdown): due again at once, and the
-    /// attempt does not count.
+    /// attempt does not count. Not once handed over: then the server may have
+    /// it, and recovery marks it sent when the claim runs out.
     pub async fn release_claim(&self, id: i64, token: &str) -> Result<bool> {
         let done = on_pool!(&self.pool, p => sqlx::query(
             "UPDATE outbox SET status = 'queued', claimed_until = NULL, claim_token = NULL, \
-             attempts = attempts - 1 WHERE id = $1 AND claim_token = $2 AND status = 'sending'")
+             attempts = attempts - 1 WHERE id = $1 AND claim_token = $2 AND status = 'sending' \
+             AND handed_over_at IS NULL")
             .bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
