@@ -7,8 +7,14 @@
 //! `handed_over_at` is committed. A sender killed after that leaves a row that
 //! recovery marks sent, noting the doubt, instead of sending it again; killed
 //! before it, the server never saw a complete mail and drops it, and the row is
-//! sent again. What remains is the moment between that commit and the dot's
-//! write (microseconds) instead of the whole wait for the server's answer.
+//! sent again. What remains is a kill during that commit (PostgreSQL finishes
+//! it for a dead client) or before the dot's write: then the mail is lost, and
+//! its row says "in doubt". That window is one round trip (the commit does not
+//! wait for PostgreSQL's WAL flush), far shorter than the wait for the
+//! server's answer that made duplicates. SMTP allows no exactly-once: this
+//! trades a duplicate for a rarer loss, so only automatic mail (acks,
+//! notifications, escalations, digests) takes the gate; an agent's answer
+//! (relay) is sent again instead (worker.rs).
 //!
 //! The gate has to see plaintext, above TLS. lettre's STARTTLS puts TLS under
 //! the stream it was given, so mailroom speaks the plaintext EHLO and STARTTLS
