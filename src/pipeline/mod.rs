@@ -542,7 +542,6 @@ impl Pipeline {
         for m in parsed.iter().flatten() {
             keys.message_ids.push(m.message_id.clone());
             keys.own_ids.push(m.message_id.clone());
-            keys.senders.push(m.reply_address().email.clone());
             keys.message_ids
                 .extend(m.report.original_message_ids.iter().cloned());
             keys.message_ids

@@ -27,8 +27,6 @@ pub struct BatchKeys {
     pub message_ids: Vec<String>,
     /// The batch's own Message-IDs: stored mail may already refer to them.
     pub own_ids: Vec<String>,
-    /// The senders' reply addresses: their open tickets decide continuity.
-    pub senders: Vec<String>,
     /// IDs referenced by mail from roster addresses: the tickets behind them
     /// may get a relay (participants, the customer's latest mail, attachments).
     pub agent_refs: Vec<String>,
@@ -42,11 +40,9 @@ pub struct BatchKeys {
 }
 
 impl BatchKeys {
-    /// The first-class lock names of the batch (contention.rs): its Message-IDs
-    /// and its senders.
+    /// The first-class lock names of the batch (contention.rs): its Message-IDs.
     pub fn lock_names(&self) -> impl Iterator<Item = String> + '_ {
-        let ids = self.message_ids.iter().map(|id| format!("m:{id}"));
-        ids.chain(self.senders.iter().map(|a| format!("c:{a}")))
+        self.message_ids.iter().map(|id| format!("m:{id}"))
     }
 }
 
@@ -110,6 +106,8 @@ pub struct Loaded {
     pub open_counts: HashMap<String, i64>,
     /// (customer, area) -> owner of the customer's newest open ticket there.
     pub continuity: HashMap<(String, String), String>,
+    /// The customers `continuity` was read for (sorted).
+    pub customers: Vec<String>,
     pub cursors: HashMap<String, i64>,
     pub latest_customer_mail: HashMap<i64, CustomerMail>,
     pub sent_notifications: Vec<SentNotification>,
@@ -282,15 +280,8 @@ impl Tx {
 
         // Assignment: load per owner, continuity per customer and area, cursors.
         if keys.assignment {
+            l.customers = recipients.clone();
             self.load_assignment_state(&mut l).await?;
-            let rows = select_in!(self, (String, String, String), recipients, |list| format!(
-                "SELECT customer, area, owner FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL \
-                 AND area IS NOT NULL AND customer IN ({list}) ORDER BY id"
-            ));
-            // Newest last: it wins.
-            for (customer, area, owner) in rows {
-                l.continuity.insert((customer, area), owner);
-            }
         }
 
         let loaded_tickets = sorted(l.tickets.keys().copied());

@@ -4,19 +4,21 @@
 //! and batches that share something take turns:
 //!
 //! 1. advisory locks on its Message-IDs (its own and every one they reference)
-//!    and on its senders (`Tx::load_batch`): a follow-up and its first mail, or
-//!    two copies of one mail from two mailboxes, are decided one after the
-//!    other, the second seeing the first's rows;
+//!    (`Tx::load_batch`): a follow-up and its first mail, or two copies of one
+//!    mail from two mailboxes, are decided one after the other, the second
+//!    seeing the first's rows;
 //! 2. the rows of the tickets those lead to, `FOR UPDATE` in id order;
 //! 3. after a first decision in memory, advisory locks on the areas it
 //!    assigned new tickets in and on their agents (round-robin cursor, open
-//!    counts, max_open); those are read again and the batch decided again
+//!    counts, max_open, the customers' current owners for continuity); those
+//!    are read again and the batch decided again
 //!    (`pipeline::settle`). New tickets of one area are thus assigned one
 //!    batch at a time; follow-ups, replies and other areas run side by side.
 //!
-//! The rate limit of automatic mail counts committed mail: a customer's acks
-//! are exact (the customer is the sender, locked in class 1); mail to staff
-//! may exceed it by what concurrent batches queue at the same moment.
+//! The rate limit of automatic mail counts committed mail: it may be exceeded
+//! by what concurrent batches queue for the same recipient at the same moment.
+//! Senders are not locked: a customer writing through two mailboxes at once
+//! would serialise every batch that shares a customer (most of them).
 //!
 //! New ticket and message ids come from the sequences (`Tx::reserve_ids`),
 //! reserved after the locks, so a ticket's later rows always get higher ids.
@@ -101,7 +103,8 @@ impl Tx {
         Ok(out)
     }
 
-    /// Open tickets per owner and the round-robin cursors.
+    /// Open tickets per owner, the round-robin cursors and the owners of the
+    /// open tickets of `l.customers` per area (continuity).
     pub(super) async fn load_assignment_state(&mut self, l: &mut Loaded) -> Result<()> {
         l.open_counts = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
             "SELECT owner, COUNT(*) FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL GROUP BY owner")
@@ -113,6 +116,17 @@ impl Tx {
             .fetch_all(&mut *c).await?)
         .into_iter()
         .collect();
+        let customers = std::mem::take(&mut l.customers);
+        let rows = select_in!(self, (String, String, String), customers, |list| format!(
+            "SELECT customer, area, owner FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL \
+             AND area IS NOT NULL AND customer IN ({list}) ORDER BY id"
+        ));
+        l.customers = customers;
+        l.continuity.clear();
+        // Newest last: it wins.
+        for (customer, area, owner) in rows {
+            l.continuity.insert((customer, area), owner);
+        }
         Ok(())
     }
 
