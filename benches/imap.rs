@@ -79,9 +79,6 @@ use servers::{MailEnv, calm_disk, free_ports};
 /// Dovecot's users in a mailenv instance (scripts/README-mailenv.md).
 const THROUGHPUT_USER: &str = "support@example.test";
 const LATENCY_USER: &str = "sales@example.test";
-/// Dovecot runs mail processes as the stock `mail` user.
-const MAIL_UID: libc::uid_t = 8;
-const MAIL_GID: libc::gid_t = 8;
 
 const TARGET_RATE: f64 = 1500.0;
 const TARGET_P50: Duration = Duration::from_millis(600);

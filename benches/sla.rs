@@ -214,7 +214,7 @@ fn measure(
     // The bench's own connection skips TLS: sqlx 0.9 does not set
     // TCP_NODELAY, and each big INSERT over TLS waited ~40 ms for an ACK.
     let own_url = match backend {
-        Backend::Postgres => report::without_tls(&url).unwrap_or_else(|| url.clone()),
+        Backend::Postgres => pg::without_tls(&url).unwrap_or_else(|| url.clone()),
         Backend::Sqlite => url.clone(),
     };
     let db = rt.block_on(Db::connect(&own_url))?;
@@ -304,7 +304,7 @@ fn measure(
     };
     let idle = runs(bin, &config, &bdir, &schedule, args.runs, &mut idle_check)?;
     // PostgreSQL without TLS: what the connection's handshake costs.
-    let plain = match (backend, report::without_tls(&url)) {
+    let plain = match (backend, pg::without_tls(&url)) {
         (Backend::Postgres, Some(u)) => {
             let c = write_config("mailroom-no-tls.toml", &u)?;
             let d = runs(bin, &c, &bdir, &digest_args, args.runs, |_| {})?;
@@ -328,7 +328,7 @@ fn measure(
     // 3b. What an agent or the pipeline looks up, whatever the backlog. On
     // PostgreSQL without TLS: sqlx 0.9's TLS handshake alone takes 100-190 ms
     // per process (README), which would hide what the lookup costs.
-    let lookup_config = match (backend, report::without_tls(&url)) {
+    let lookup_config = match (backend, pg::without_tls(&url)) {
         (Backend::Postgres, Some(u)) => write_config("mailroom-no-tls.toml", &u)?,
         _ => config.clone(),
     };

@@ -1,5 +1,5 @@
-//! The deterministic mail corpus of the benchmarks (shared by `benches/ingest.rs`
-//! and `benches/imap.rs`; included with `#[path]`, so Cargo does not build it
+//! The deterministic mail corpus of the benchmarks (shared by `benches/ingest.rs`,
+//! `benches/imap.rs` and others; included with `#[path]`, so Cargo does not build it
 //! as a bench target of its own): 1-50 KiB plain-text mail from ~200 customers
 //! at ~40 domains, ~30% follow-ups that answer an earlier message of the same
 //! customer (In-Reply-To/References, "Re: <subject>"), ~10% with an attachment
@@ -349,9 +349,19 @@ pub fn generate(new_dir: &Path, n: usize) -> std::io::Result<Generated> {
 /// every follow-up comes after the message it answers).
 pub fn generate_with(
     n: usize,
+    store: impl FnMut(&str, &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<Generated> {
+    generate_seeded(SEED, n, store)
+}
+
+/// `generate_with` from another seed: the same customers, other mails (other
+/// Message-IDs, subjects, bodies), e.g. one corpus per mailbox.
+pub fn generate_seeded(
+    seed: u64,
+    n: usize,
     mut store: impl FnMut(&str, &[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<Generated> {
-    let mut rng = Rng(SEED);
+    let mut rng = Rng(seed);
     let mut people = customers();
     let base = FixedOffset::east_opt(0)
         .expect("utc")

@@ -28,6 +28,17 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `url` with TLS switched off, unless it says something about TLS itself:
+/// sqlx 0.9.0 negotiates TLS by default and, without TCP_NODELAY, stalls on
+/// delayed ACKs (README, "PostgreSQL over TLS is slow"). For loopback runs.
+pub fn without_tls(url: &str) -> Option<String> {
+    if url.contains("sslmode=") {
+        return None;
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}sslmode=disable"))
+}
+
 /// `admin` with its database replaced by `name` (query string kept).
 pub fn with_database(admin: &str, name: &str) -> Result<String, String> {
     let (base, query) = match admin.split_once('?') {

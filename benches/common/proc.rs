@@ -1,6 +1,6 @@
 //! Running the mailroom binary from the benchmarks and reporting on it (shared
-//! by `benches/ingest.rs`, `benches/imap.rs` and `benches/outbox.rs`, included
-//! with `#[path]`).
+//! by `benches/ingest.rs`, `benches/imap.rs`, `benches/outbox.rs` and others,
+//! included with `#[path]`).
 
 // Each bench uses a different subset of these items.
 #![allow(dead_code)]

@@ -1,9 +1,10 @@
 //! The mail servers and the `mailroom serve` process of the server benchmarks
-//! (shared by `benches/imap.rs`, `benches/relay.rs` and `benches/outbox.rs`,
-//! included with `#[path]`): a private Dovecot + Postfix
-//! (`scripts/mailenv.sh`), `serve` with its /healthz and /metrics, a minimal
-//! SMTP client, IMAP login, the read-only view of serve's SQLite database, and
-//! the statistics and environment checks they report with. One job (talking to the servers of a
+//! (shared by `benches/imap.rs`, `benches/relay.rs`, `benches/outbox.rs` and
+//! `benches/instances.rs`, included with `#[path]`): a private Dovecot + Postfix
+//! (`scripts/mailenv.sh`) and mail put straight into its Maildirs, `serve`
+//! with its /healthz and /metrics, a minimal SMTP client, IMAP login, the
+//! read-only view of serve's SQLite database, and the statistics and
+//! environment checks they report with. One job (talking to the servers of a
 //! live run), so it is kept in one file though it is over 400 lines.
 
 // Each bench uses a different subset of these items.
@@ -174,10 +175,17 @@ pub struct MailEnv {
 }
 
 impl MailEnv {
-    pub fn start(
+    pub fn start(bench: &'static str, dir: &Path, ports: [u16; 4]) -> Result<MailEnv, String> {
+        MailEnv::start_with_users(bench, dir, ports, &[])
+    }
+
+    /// `start` with more Dovecot users (full addresses, same password;
+    /// `MAILENV_EXTRA_USERS` in scripts/README-mailenv.md).
+    pub fn start_with_users(
         bench: &'static str,
         dir: &Path,
         [imap, imaps, smtp, lmtp]: [u16; 4],
+        extra: &[String],
     ) -> Result<MailEnv, String> {
         let mut env = MailEnv {
             bench,
@@ -192,14 +200,19 @@ impl MailEnv {
         args.extend(ports.iter().map(String::as_str));
         // From here on a half-started instance must be stopped too.
         env.stopped = false;
-        env.script(&args)?;
+        env.script_env(&extra.join(" "), &args)?;
         Ok(env)
     }
 
     fn script(&self, args: &[&str]) -> Result<(), String> {
+        self.script_env("", args)
+    }
+
+    fn script_env(&self, extra_users: &str, args: &[&str]) -> Result<(), String> {
         let out = Command::new("bash")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailenv.sh"))
             .args(args)
+            .env("MAILENV_EXTRA_USERS", extra_users)
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run scripts/mailenv.sh: {e}"))?;
@@ -226,15 +239,8 @@ impl MailEnv {
     /// as the imap process of a finished session.
     pub fn dovecot_children_cpu(&self) -> Option<f64> {
         let pid = std::fs::read_to_string(self.dir.join("run/master.pid")).ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok()?;
-        // Fields after "(comm) " start at field 3 (state); cutime and cstime
-        // are fields 16 and 17.
-        let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
-        let ticks: f64 =
-            fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        (hz > 0).then(|| ticks / hz as f64)
+        // cutime and cstime (fields 16 and 17).
+        proc_cpu_seconds(&format!("/proc/{}/stat", pid.trim()), 13)
     }
 
     pub fn stop(mut self) -> Result<(), String> {
@@ -309,6 +315,12 @@ impl Serve {
         Some(kib / 1024.0)
     }
 
+    /// CPU seconds (user + sys) the running process has used so far.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let pid = self.child.as_ref()?.id();
+        proc_cpu_seconds(&format!("/proc/{pid}/stat"), 11)
+    }
+
     /// SIGTERM; Ok(true) when serve exits 0 within 20 s.
     pub fn terminate(&mut self) -> Result<bool, String> {
         let Some(mut child) = self.child.take() else {
@@ -347,6 +359,76 @@ impl Drop for Serve {
             let _ = c.wait();
         }
     }
+}
+
+/// Two CPU-time fields of a `/proc/<pid>/stat` file, summed, in seconds:
+/// `first` and the next, counted from the state field after "(comm) " (0):
+/// 11 for utime + stime, 13 for cutime + cstime.
+fn proc_cpu_seconds(stat_file: &str, first: usize) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_file).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks: f64 =
+        fields.get(first)?.parse::<f64>().ok()? + fields.get(first + 1)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| ticks / hz as f64)
+}
+
+/// Dovecot runs mail processes as the stock `mail` user (uid/gid 8).
+pub const MAIL_UID: libc::uid_t = 8;
+pub const MAIL_GID: libc::gid_t = 8;
+
+/// `user`'s Maildir in a mailenv instance under `dir`, created (with new/,
+/// cur/, tmp/) and owned by the `mail` user if missing.
+pub fn user_maildir(dir: &Path, user: &str) -> Result<PathBuf, String> {
+    let maildir = dir.join("mail").join(user);
+    for sub in ["", "new", "cur", "tmp"] {
+        let d = maildir.join(sub);
+        std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        chown_mail(&d)?;
+    }
+    Ok(maildir)
+}
+
+/// Puts `raw` into `maildir` the way an MDA delivers (written to tmp/, owned
+/// by the `mail` user, renamed into new/) and the way Dovecot stores what it
+/// delivers itself: LF line ends (IMAP clients get CRLF again, so mailroom
+/// sees the bytes given here), the file size and the CRLF size in the name.
+pub fn maildir_deliver(maildir: &Path, name: &str, raw: &[u8]) -> std::io::Result<()> {
+    let lf = crlf_to_lf(raw);
+    let vsize = lf.len() + lf.iter().filter(|&&b| b == b'\n').count();
+    let file = format!("{name},S={},W={vsize}", lf.len());
+    let (t, f) = (
+        maildir.join("tmp").join(&file),
+        maildir.join("new").join(&file),
+    );
+    std::fs::write(&t, &lf)?;
+    chown_mail(&t).map_err(std::io::Error::other)?;
+    std::fs::rename(&t, &f)
+}
+
+fn crlf_to_lf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, &b) in raw.iter().enumerate() {
+        if !(b == b'\r' && raw.get(i + 1) == Some(&b'\n')) {
+            out.push(b);
+        }
+    }
+    out
+}
+
+fn chown_mail(path: &Path) -> Result<(), String> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("{}: NUL in path", path.display()))?;
+    // SAFETY: a valid NUL-terminated path; chown(2) has no other preconditions.
+    if unsafe { libc::chown(c.as_ptr(), MAIL_UID, MAIL_GID) } != 0 {
+        return Err(format!(
+            "chown {} to {MAIL_UID}:{MAIL_GID}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
 
 /// A minimal SMTP client dialog, like a customer's MTA.

@@ -159,15 +159,6 @@ pub fn verdict(t: Duration, target: Duration) -> &'static str {
     if t < target { "met" } else { "MISSED" }
 }
 
-/// `url` with TLS switched off, unless it says something about TLS itself.
-pub fn without_tls(url: &str) -> Option<String> {
-    if url.contains("sslmode=") {
-        return None;
-    }
-    let sep = if url.contains('?') { '&' } else { '?' };
-    Some(format!("{url}{sep}sslmode=disable"))
-}
-
 pub fn config_toml(dir: &Path, url: &str) -> String {
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     let mut s = format!(

@@ -28,6 +28,13 @@ impl MailEnv {
     /// Starts both servers in a fresh short temp dir (Unix socket paths are
     /// limited to 107 bytes). Panics with the servers' logs when they fail.
     pub fn start() -> MailEnv {
+        MailEnv::start_with_users(&[])
+    }
+
+    /// Like `start`, with more mailboxes: full addresses, password
+    /// `PASSWORD`; mail to their domains lands in their own INBOX, not the
+    /// catch-all (scripts/mailenv.sh, MAILENV_EXTRA_USERS).
+    pub fn start_with_users(extra: &[String]) -> MailEnv {
         let dir = tempfile::Builder::new()
             .prefix("mev")
             .tempdir_in("/tmp")
@@ -39,14 +46,17 @@ impl MailEnv {
             smtp: free_port(),
             lmtp: free_port(),
         };
-        env.script(&[
-            "start",
-            &env.dir_str(),
-            &env.imap.to_string(),
-            &env.imaps.to_string(),
-            &env.smtp.to_string(),
-            &env.lmtp.to_string(),
-        ]);
+        env.script_env(
+            &[("MAILENV_EXTRA_USERS", &extra.join(" "))],
+            &[
+                "start",
+                &env.dir_str(),
+                &env.imap.to_string(),
+                &env.imaps.to_string(),
+                &env.smtp.to_string(),
+                &env.lmtp.to_string(),
+            ],
+        );
         env
     }
 
@@ -55,9 +65,14 @@ impl MailEnv {
     }
 
     fn script(&self, args: &[&str]) -> String {
+        self.script_env(&[], args)
+    }
+
+    fn script_env(&self, vars: &[(&str, &str)], args: &[&str]) -> String {
         let out = Command::new("bash")
             .arg(script())
             .args(args)
+            .envs(vars.iter().copied())
             .output()
             .expect("run scripts/mailenv.sh");
         assert!(
@@ -201,6 +216,28 @@ impl MailEnv {
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+    }
+
+    /// Mails in Postfix's queue (received, not yet delivered or bounced):
+    /// the queue files under its incoming, active, deferred, hold and
+    /// maildrop directories.
+    pub fn queued(&self) -> usize {
+        fn files(dir: &Path) -> usize {
+            std::fs::read_dir(dir).map_or(0, |rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| match e.file_type() {
+                        Ok(t) if t.is_dir() => files(&e.path()),
+                        Ok(_) => 1,
+                        Err(_) => 0,
+                    })
+                    .sum()
+            })
+        }
+        let spool = self.dir.path().join("spool");
+        ["incoming", "active", "deferred", "hold", "maildrop"]
+            .iter()
+            .map(|d| files(&spool.join(d)))
+            .sum()
     }
 
     pub fn log(&self, name: &str) -> String {

@@ -5,6 +5,7 @@ mod support;
 
 mod assign;
 mod badinput;
+mod chaos;
 mod concurrent;
 mod corpus;
 mod digest;
