@@ -63,6 +63,10 @@ struct Args {
     /// Start from a copy of this SQLite database (a big backlog).
     #[arg(long)]
     onto: Option<PathBuf>,
+    /// Pipe the first N generated mails one process each (`mailroom ingest -`,
+    /// as an MTA does) and report the wall time per mail instead.
+    #[arg(long)]
+    piped: Option<usize>,
     /// Passed by `cargo bench` to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -126,6 +130,9 @@ fn run(args: &Args) -> Result<(), String> {
     // SAFETY: sync(2) has no preconditions; it keeps writeback of the generated
     // files from running during the timed section.
     unsafe { libc::sync() };
+    if let Some(n) = args.piped {
+        return piped(&bin, &config, &inbox.join("new"), n);
+    }
     let (poll, summary_line) = if args.files {
         let mut files: Vec<String> = std::fs::read_dir(inbox.join("new"))
             .map_err(|e| format!("listing the generated files: {e}"))?
@@ -231,6 +238,50 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         Err(format!("verification failed:\n  {}", problems.join("\n  ")))
     }
+}
+
+/// `--piped N`: one `mailroom ingest -` process per mail, stdin from the
+/// file, one after the other; the wall time of each, from spawn to exit.
+fn piped(bin: &Path, config: &Path, new: &Path, n: usize) -> Result<(), String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(new)
+        .map_err(|e| format!("listing the generated files: {e}"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files.truncate(n);
+    let mut times = Vec::with_capacity(files.len());
+    for f in &files {
+        let stdin = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let t = Instant::now();
+        let out = std::process::Command::new(bin)
+            .arg("--config")
+            .arg(config)
+            .args(["ingest", "-"])
+            .stdin(stdin)
+            .output()
+            .map_err(|e| format!("running {}: {e}", bin.display()))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        let said = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || !(said.contains("created") || said.contains("appended")) {
+            return Err(format!(
+                "ingest - of {} failed ({}): {said} {}",
+                f.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    let (nproc, cpu) = machine();
+    println!(
+        "summary: `mailroom ingest -`, one process per mail, {} mails into SQLite: median {:.1} ms, p90 {:.1} ms, min {:.1} ms ({nproc} cores, {cpu}; `cargo bench --bench ingest -- --piped {n}`)",
+        times.len(),
+        at(0.5),
+        at(0.9),
+        times[0]
+    );
+    Ok(())
 }
 
 /// `ingest`'s per-file lines (`path: created MR-1`) as `poll --once`'s
