@@ -14,6 +14,7 @@ mod rows;
 mod sla;
 mod sql;
 mod tx;
+mod write;
 
 use std::str::FromStr;
 use std::time::Duration;
