@@ -1,9 +1,9 @@
 //! Deciding a batch on PostgreSQL beside other instances (store/contention.rs):
 //! decide once against what the batch's first locks protect, lock what the
 //! decision turned out to touch (the areas it assigned in), read that again,
-//! reserve the ids it needs and
-//! decide again — until a decision needs nothing the batch does not hold.
-//! Deciding is pure and in memory; twice costs far less than a global lock.
+//! reserve the ids it needs and decide again — until a decision needs nothing
+//! the batch does not hold.
+//! Deciding is pure and in memory: no database round trip happens in it.
 //! SQLite has one writer at a time: one decision is final there.
 
 use std::collections::BTreeSet;
@@ -42,7 +42,7 @@ pub(crate) async fn settle<'a, T>(
         if !new.is_empty() {
             tx.lock_keys(&new).await?;
             // Only assignment takes third-class locks (apply.rs).
-            tx.reread_assignment(&mut loaded).await?;
+            tx.load_assignment_state(&mut loaded).await?;
             held.extend(new);
         }
         let reserved = loaded.reserved.get_or_insert_with(Default::default);

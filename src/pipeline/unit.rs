@@ -479,7 +479,7 @@ impl Ids {
 }
 
 /// What a decision used that a concurrent one could change (`UnitOfWork::needs`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct Needs {
     pub locks: BTreeSet<String>,
     pub tickets: usize,

@@ -321,7 +321,22 @@ impl Tx {
              (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND kind = 'notification' \
               AND recipient IS NOT NULL GROUP BY ticket_id, recipient)"
         ));
-        self.load_auto_counts(l, recipients, rate_since).await?;
+        let counts = select_in!(
+            self,
+            (String, String, i64),
+            recipients,
+            |list| format!(
+                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notification') \
+                 AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
+                Params::of(self).list(1, 1)
+            ),
+            pre = [rate_since]
+        );
+        for (to, kind, n) in counts {
+            if let Ok(kind) = kind.parse::<MessageKind>() {
+                l.auto_counts.insert((to, kind), n);
+            }
+        }
         l.suppressions = on_tx!(self, c => sqlx::query_as::<_, (String, DateTime<Utc>)>(
             "SELECT address, suppressed_until FROM mail_suppressions WHERE suppressed_until > $1")
             .bind(now).fetch_all(&mut *c).await?)

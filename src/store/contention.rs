@@ -26,14 +26,12 @@
 //! SQLite has one writer at a time (BEGIN IMMEDIATE); there all of this is a
 //! no-op and ids follow the highest stored one.
 
-use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::batch::Loaded;
 use super::sql::{KEYS_PER_QUERY, Params, select_in, sorted};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
-use crate::tickets::MessageKind;
 
 /// The 64-bit advisory lock key of a name ("m:<message-id>", "area:billing", …).
 /// A collision only makes two unrelated batches take turns.
@@ -105,7 +103,9 @@ impl Tx {
 
     /// Open tickets per owner, the round-robin cursors and the owners of the
     /// open tickets of `l.customers` per area (continuity).
-    pub(super) async fn load_assignment_state(&mut self, l: &mut Loaded) -> Result<()> {
+    /// Read with the batch and again by `pipeline::settle` under the locks of
+    /// the areas a decision assigned in.
+    pub async fn load_assignment_state(&mut self, l: &mut Loaded) -> Result<()> {
         l.open_counts = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
             "SELECT owner, COUNT(*) FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL GROUP BY owner")
             .fetch_all(&mut *c).await?)
@@ -128,41 +128,6 @@ impl Tx {
             l.continuity.insert((customer, area), owner);
         }
         Ok(())
-    }
-
-    /// How much automatic mail each of `recipients` got since `rate_since`
-    /// (replacing what `l` knew about them).
-    pub(super) async fn load_auto_counts(
-        &mut self,
-        l: &mut Loaded,
-        recipients: &[String],
-        rate_since: DateTime<Utc>,
-    ) -> Result<()> {
-        l.auto_counts
-            .retain(|(to, _), _| recipients.binary_search(to).is_err());
-        let counts = select_in!(
-            self,
-            (String, String, i64),
-            recipients,
-            |list| format!(
-                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notification') \
-                 AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
-                Params::of(self).list(1, 1)
-            ),
-            pre = [rate_since]
-        );
-        for (to, kind, n) in counts {
-            if let Ok(kind) = kind.parse::<MessageKind>() {
-                l.auto_counts.insert((to, kind), n);
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads the assignment state again, under the third-class locks just
-    /// taken (the areas a decision assigned in and their agents).
-    pub async fn reread_assignment(&mut self, l: &mut Loaded) -> Result<()> {
-        self.load_assignment_state(l).await
     }
 }
 

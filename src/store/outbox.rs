@@ -15,7 +15,7 @@ use crate::error::Result;
 
 /// `last_error` of a row whose sender died between handing it over and the
 /// server's answer.
-pub const IN_DOUBT: &str = "in doubt: the sender stopped after handing the mail to the server \
+const IN_DOUBT: &str = "in doubt: the sender stopped after handing the mail to the server \
      and before its answer; counted as sent (sending again could deliver it twice)";
 
 impl Store {
@@ -46,7 +46,7 @@ impl Store {
         // not sent again: the server may have queued it. Sent, with the doubt noted.
         on_tx!(&mut tx, c => sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_at = handed_over_at, claimed_until = NULL, last_error = $1 \
-             WHERE status = 'sending' AND claimed_until < $2 AND handed_over_at IS NOT NULL AND kind <> 'relay'")
+             WHERE status = 'sending' AND claimed_until < $2 AND handed_over_at IS NOT NULL")
             .bind(IN_DOUBT).bind(now).execute(&mut *c).await.map(|_| ())?);
         let mut ids: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
             .bind(until).bind(token).bind(now).bind(limit).fetch_all(&mut *c).await?);
@@ -76,37 +76,23 @@ impl Store {
     /// Records that the mail's final dot is about to go to the server; false
     /// when the claim was lost (then the dot must not go).
     pub async fn mark_handed_over(&self, id: i64, token: &str, now: DateTime<Utc>) -> Result<bool> {
-        let done = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(
-                "UPDATE outbox SET handed_over_at = $1 WHERE id = $2 AND claim_token = $3 AND status = 'sending'",
-            )
-            .bind(now)
-            .bind(id)
-            .bind(token)
-            .execute(p)
-            .await?
-            .rows_affected(),
-            // The mail's final dot waits for this commit, and a sender killed
-            // during it loses the mail (outbound/handover.rs): one round trip,
-            // without waiting for the WAL flush. Should PostgreSQL itself crash
-            // before flushing, the mark is gone and the mail is sent again.
-            Pool::Postgres(p) => {
-                // The token is ours (hex); checked anyway, as it is inlined.
-                if !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    return Ok(false);
-                }
-                let sql = format!(
-                    "BEGIN; SET LOCAL synchronous_commit = off; \
-                     UPDATE outbox SET handed_over_at = '{}' WHERE id = {id} AND claim_token = '{token}' \
-                     AND status = 'sending'; COMMIT",
-                    now.to_rfc3339()
-                );
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(p)
-                    .await?
-                    .rows_affected()
+        // The mail's final dot waits for this commit, and a sender killed during
+        // it loses the mail (outbound/handover.rs). PostgreSQL: the statement's
+        // own transaction does not wait for the WAL flush (set_config local to
+        // it); should PostgreSQL itself crash first, the mark is gone and the
+        // mail is sent again.
+        let sql = match self.pool {
+            Pool::Sqlite(_) => {
+                "UPDATE outbox SET handed_over_at = $1 WHERE id = $2 AND claim_token = $3 AND status = 'sending'"
+            }
+            Pool::Postgres(_) => {
+                "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) \
+                 UPDATE outbox SET handed_over_at = $1 FROM async \
+                 WHERE id = $2 AND claim_token = $3 AND status = 'sending'"
             }
         };
+        let done = on_pool!(&self.pool, p => sqlx::query(sql)
+            .bind(now).bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
 
