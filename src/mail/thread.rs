@@ -1,5 +1,7 @@
 //! Thread keys (DESIGN §4): referenced Message-IDs, subject tag, normalised subject.
 
+use std::sync::OnceLock;
+
 use regex::Regex;
 
 /// At most this many referenced IDs are looked up (References can be very long).
@@ -12,26 +14,46 @@ pub const MAX_REFERENCES: usize = 64;
 const PREFIX_PATTERN: &str = r"(?i)^\s*(?:(?:re|fwd?|aw|wg|sv|vs|vb|vl|antw|antwort|doorst|odp|pd|rif|r|tr|enc|encaminhado|res|rv|reenv|ynt|ilt|atb|ats|odg|fw|fwd|továbbítás|vá|απ|σχετ|πρθ|回复|回覆|答复|转发|轉寄|転送|返信)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+";
 
 pub struct ThreadKeys {
-    prefix_re: Regex,
-    tag_re: Regex,
+    ticket_prefix: String,
+    // Compiled on first use, and only for subjects that can hold what they look
+    // for: a one-shot `ingest -` (one process per mail) whose subject has no
+    // '[' or ':' never compiles them.
+    prefix_re: OnceLock<Regex>,
+    tag_re: OnceLock<Regex>,
 }
 
 impl ThreadKeys {
     /// `ticket_prefix` is validated to be alphanumeric by the config.
     pub fn new(ticket_prefix: &str) -> ThreadKeys {
         ThreadKeys {
-            prefix_re: Regex::new(PREFIX_PATTERN).expect("static prefix pattern compiles"),
-            tag_re: Regex::new(&format!(
-                r"(?i)\[{}-(\d{{1,18}})\]",
-                regex::escape(ticket_prefix)
-            ))
-            .expect("escaped tag pattern compiles"),
+            ticket_prefix: ticket_prefix.to_string(),
+            prefix_re: OnceLock::new(),
+            tag_re: OnceLock::new(),
         }
+    }
+
+    fn tag_re(&self) -> &Regex {
+        self.tag_re.get_or_init(|| {
+            // ASCII digits: the number is parsed as an i64.
+            Regex::new(&format!(
+                r"(?i)\[{}-([0-9]{{1,18}})\]",
+                regex::escape(&self.ticket_prefix)
+            ))
+            .expect("escaped tag pattern compiles")
+        })
+    }
+
+    fn prefix_re(&self) -> &Regex {
+        self.prefix_re
+            .get_or_init(|| Regex::new(PREFIX_PATTERN).expect("static prefix pattern compiles"))
     }
 
     /// The ticket number in a `[MR-1042]` subject tag (the last one when several).
     pub fn subject_tag(&self, subject: &str) -> Option<i64> {
-        self.tag_re
+        if !subject.contains('[') {
+            return None;
+        }
+        self.tag_re()
             .captures_iter(subject)
             .filter_map(|c| c.get(1)?.as_str().parse().ok())
             .last()
@@ -39,9 +61,14 @@ impl ThreadKeys {
 
     /// Subject without reply/forward prefixes, ticket tags and extra whitespace.
     pub fn normalize_subject(&self, subject: &str) -> String {
-        let mut s = self.tag_re.replace_all(subject, " ").into_owned();
-        loop {
-            let stripped = self.prefix_re.replace(&s, "").into_owned();
+        let mut s = if subject.contains('[') {
+            self.tag_re().replace_all(subject, " ").into_owned()
+        } else {
+            subject.to_string()
+        };
+        // Every prefix ends with a colon (ASCII or full-width).
+        while s.contains([':', '\u{FF1A}']) {
+            let stripped = self.prefix_re().replace(&s, "").into_owned();
             // A bracketed list tag like "[users]" in front of a prefix.
             if stripped == s {
                 break;

@@ -175,13 +175,16 @@ impl Classifier {
             };
         }
 
-        let subject_says_bounce = BOUNCE_SUBJECTS.is_match(&m.subject);
+        // Closures: most mail is neither machine-sent nor from a daemon, and a
+        // one-shot `ingest -` should not compile patterns it never needs.
+        let subject_says_bounce = || BOUNCE_SUBJECTS.is_match(&m.subject);
         let body_says_bounce = || BOUNCE_BODY.is_match(notice());
         let encloses_original = bounce::encloses_original(m);
 
         // 5. Non-standard bounces: a mail system's notice without a DSN part.
         if daemon_sender {
-            if subject_says_bounce || null_return_path || encloses_original || body_says_bounce() {
+            if null_return_path || encloses_original || subject_says_bounce() || body_says_bounce()
+            {
                 return Class::Bounce {
                     reason: format!("non-standard bounce sent by {}", m.from.email),
                 };
@@ -195,7 +198,7 @@ impl Classifier {
             };
         }
         if (null_return_path || auto_submitted.is_some())
-            && subject_says_bounce
+            && subject_says_bounce()
             && body_says_bounce()
         {
             return Class::Bounce {
@@ -242,7 +245,7 @@ impl Classifier {
                 reason: "X-Autoreply header".into(),
             };
         }
-        if AUTOREPLY_SUBJECTS.is_match(&m.subject) {
+        if subjects::may_mark_autoreply(&m.subject) && AUTOREPLY_SUBJECTS.is_match(&m.subject) {
             return Class::AutoReply {
                 reason: format!("auto-reply subject {:?}", m.subject),
             };
