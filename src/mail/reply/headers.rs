@@ -61,19 +61,69 @@ static LABEL: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// "-----Original Message-----" and its translations.
-static ORIGINAL: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)^[-=_*~\s]*(?:original\s+message|ursprüngliche\s+nachricht|originalnachricht|message\s+d'origine|message\s+original|mensaje\s+original|messaggio\s+originale|oorspronkelijk\s+bericht|originalmeddelande|ursprungligt\s+meddelande|opprinnelig\s+melding|oprindelig\s+besked|oprindelig\s+meddelelse|alkuperäinen\s+viesti|исходное\s+сообщение|wiadomość\s+oryginalna|oryginalna\s+wiadomość|mensagem\s+original|původní\s+zpráva|eredeti\s+üzenet|原始邮件|原始郵件|元のメッセージ)[-=_*~\s]*$",
-    )
-});
+/// "-----Original Message-----" and its translations, lowercase, one space
+/// between words (compared with `separator_words`).
+pub(super) const ORIGINAL: &[&str] = &[
+    "original message",
+    "ursprüngliche nachricht",
+    "originalnachricht",
+    "message d'origine",
+    "message original",
+    "mensaje original",
+    "messaggio originale",
+    "oorspronkelijk bericht",
+    "originalmeddelande",
+    "ursprungligt meddelande",
+    "opprinnelig melding",
+    "oprindelig besked",
+    "oprindelig meddelelse",
+    "alkuperäinen viesti",
+    "исходное сообщение",
+    "wiadomość oryginalna",
+    "oryginalna wiadomość",
+    "mensagem original",
+    "původní zpráva",
+    "eredeti üzenet",
+    "原始邮件",
+    "原始郵件",
+    "元のメッセージ",
+];
 
-/// Forward separators: only history when a header block follows them.
-static FORWARDED: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)^[-=_*~\s]*(?:begin\s+forwarded\s+message|forwarded\s+message|weitergeleitete\s+nachricht|message\s+transféré|mensaje\s+reenviado|messaggio\s+inoltrato|doorgestuurd\s+bericht|vidarebefordrat\s+meddelande|videresendt\s+meddelelse|пересылаемое\s+сообщение|wiadomość\s+przekazana)\s*:?[-=_*~\s]*$",
-    )
-});
+/// Forward separators ("Begin forwarded message:"), same form as `ORIGINAL`:
+/// only history when a header block follows them.
+pub(super) const FORWARDED: &[&str] = &[
+    "begin forwarded message",
+    "forwarded message",
+    "weitergeleitete nachricht",
+    "message transféré",
+    "mensaje reenviado",
+    "messaggio inoltrato",
+    "doorgestuurd bericht",
+    "vidarebefordrat meddelande",
+    "videresendt meddelelse",
+    "пересылаемое сообщение",
+    "wiadomość przekazana",
+];
+
+/// The words of a separator line: rules (`-=_*~`) and spaces around them
+/// dropped, lowercase, one space between words ("----- Original  Message
+/// -----" -> "original message"). Plain string work instead of a
+/// case-insensitive regex, which costs more to compile than a one-mail
+/// `ingest -` has for the whole mail.
+fn separator_words(line: &str) -> String {
+    let t =
+        line.trim_matches(|c: char| c.is_whitespace() || matches!(c, '-' | '=' | '_' | '*' | '~'));
+    lowercase_words(t)
+}
+
+/// `line` lowercase with one space between its words: what the phrase lists
+/// here and in `footers` are compared with.
+pub(crate) fn lowercase_words(line: &str) -> String {
+    line.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
 
 pub(crate) fn is_blank(line: &str) -> bool {
     line.trim().is_empty()
@@ -323,13 +373,21 @@ pub(crate) fn header_block_ending_at<S: AsRef<str>>(
 /// "-----Original Message-----" and translations.
 pub(crate) fn is_original_message(line: &str) -> bool {
     let t = line.trim();
-    t.len() <= 80 && t.chars().any(char::is_alphabetic) && ORIGINAL.is_match(t)
+    t.len() <= 80 && ORIGINAL.contains(&separator_words(t).as_str())
 }
 
 /// "Begin forwarded message:", "---------- Forwarded message ---------".
 pub(crate) fn is_forwarded(line: &str) -> bool {
     let t = line.trim();
-    t.len() <= 80 && t.chars().any(char::is_alphabetic) && FORWARDED.is_match(t)
+    if t.len() > 80 {
+        return false;
+    }
+    // An optional colon after the words: "Forwarded message: ----".
+    let words = separator_words(t);
+    let words = words
+        .strip_suffix(':')
+        .map_or(words.as_str(), str::trim_end);
+    FORWARDED.contains(&words)
 }
 
 /// A horizontal rule drawn with characters ("____", " -----", "====").

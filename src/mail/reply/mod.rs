@@ -67,6 +67,8 @@ mod text;
 #[cfg(test)]
 mod tests_html;
 #[cfg(test)]
+mod tests_phrases;
+#[cfg(test)]
 mod tests_text;
 
 pub use html::strip_html;
