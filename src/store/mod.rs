@@ -41,6 +41,24 @@ const WRITER_CACHE: &str = "-8192";
 /// SQLite page cache of every other use of a connection: SQLite's default.
 const READER_CACHE: &str = "-2048";
 
+/// How long a SQLite statement waits for another connection's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a process uses a SQLite database; PostgreSQL ignores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteUse {
+    /// A process that runs for a while or stores many mails (serve, poll,
+    /// `ingest FILE…`): commits reach the disk at the checkpoints a background
+    /// task runs, and the last connection out checkpoints and removes the WAL.
+    Long,
+    /// One mail, then exit (`ingest -`, which an MTA runs once per mail): each
+    /// commit is fsynced before the MTA is told (synchronous=FULL), closing
+    /// checkpoints nothing and keeps the WAL for the next process, and
+    /// `Store::trim_wal` checkpoints it once it is big. Closing with a
+    /// checkpoint cost 4 fsyncs per mail (WAL re-created, checkpoint).
+    OneShot,
+}
+
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -130,15 +148,21 @@ pub fn configure_sqlite() {
 }
 
 impl Store {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+    pub async fn connect(url: &str, max_connections: u32, usage: SqliteUse) -> Result<Store> {
         let pool = if url.starts_with("sqlite:") {
+            let one_shot = usage == SqliteUse::OneShot;
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| unavailable(url, e))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                // WAL + NORMAL: durable across process crashes (kill -9), fast.
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30))
+                // WAL + NORMAL: durable across process crashes (kill -9), fast;
+                // on the disk at the next checkpoint. FULL: on the disk at commit.
+                .synchronous(if one_shot {
+                    SqliteSynchronous::Full
+                } else {
+                    SqliteSynchronous::Normal
+                })
+                .busy_timeout(BUSY_TIMEOUT)
                 .foreign_keys(true)
                 // Statement journals in memory: every INSERT into a table with a
                 // UNIQUE index or a foreign key keeps one, and on disk it grows
@@ -167,7 +191,16 @@ impl Store {
             let mut attempt = 0u64;
             let pool = loop {
                 match SqlitePoolOptions::new()
-                    .max_connections(max_connections.max(1))
+                    // One mail needs one connection; a second costs an open.
+                    .max_connections(if one_shot { 1 } else { max_connections.max(1) })
+                    .after_connect(move |c, _| {
+                        Box::pin(async move {
+                            if one_shot {
+                                blob::keep_wal_at_close(c).await?;
+                            }
+                            Ok(())
+                        })
+                    })
                     .after_release(|c, _| {
                         Box::pin(async move {
                             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -211,6 +244,44 @@ impl Store {
                 .execute(p)
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Checkpoints the SQLite WAL and truncates it to nothing when it has grown
+    /// past `limit` bytes (`SqliteUse::OneShot`). A process that opens the
+    /// database while no other has it open reads the whole WAL back, so one-shot
+    /// processes keep it small; TRUNCATE, not PASSIVE, because that read-back
+    /// forgets what was checkpointed and the next writer would append, not
+    /// start over. No-op on PostgreSQL.
+    pub async fn trim_wal(&self, limit: u64) -> Result<()> {
+        let Pool::Sqlite(p) = &self.pool else {
+            return Ok(());
+        };
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(p)
+                .await?;
+        let wal_len = std::fs::metadata(format!("{file}-wal")).map_or(0, |m| m.len());
+        if wal_len <= limit {
+            return Ok(());
+        }
+        // No waiting: while another process reads or writes, this checkpoint
+        // copies what it can and leaves the WAL to that process (a `serve`
+        // checkpoints it); the mail is stored either way.
+        let mut c = p.acquire().await?;
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut *c)
+            .await?;
+        let checkpoint = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *c)
+            .await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA busy_timeout = {}",
+            BUSY_TIMEOUT.as_millis()
+        )))
+        .execute(&mut *c)
+        .await?;
+        checkpoint?;
         Ok(())
     }
 

@@ -17,6 +17,7 @@ mod hardening;
 mod imap;
 mod instances;
 mod maildir;
+mod mta;
 mod outbox;
 mod relay;
 mod relay_leak;
