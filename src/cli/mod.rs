@@ -213,7 +213,7 @@ fn stop_on_signal() -> anyhow::Result<outbound::Stop> {
 
 async fn open_store(cfg: &Config, usage: SqliteUse) -> anyhow::Result<Store> {
     let url = cfg.database_url()?;
-    let store = Store::connect(&url, cfg.database.max_connections, usage).await?;
+    let store = Store::connect(&url, cfg.database.pool_size(&url), usage).await?;
     store.migrate().await?;
     Ok(store)
 }
