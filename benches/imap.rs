@@ -219,14 +219,11 @@ fn run(args: &Args) -> Result<(), String> {
     if let Err(e) = stopped {
         problems.push(e);
     }
-    if args.keep.is_some() {
-        eprintln!("imap bench: kept {}", dir.display());
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("verification failed:\n  {}", problems.join("\n  ")))
-    }
+    proc::conclude(
+        "imap",
+        args.keep.is_some().then_some(dir.as_path()),
+        &problems,
+    )
 }
 
 /// The `[[inbound]]` keys of an IMAP source on this run's port and TLS mode

@@ -1,7 +1,7 @@
 //! Ingest benchmark (DESIGN §11): Maildir backlog -> committed tickets in SQLite.
 //!
 //! ```text
-//! cargo bench --bench ingest -- [--messages N] [--files] [--onto FILE] [--keep DIR]
+//! cargo bench --bench ingest -- [--messages N] [--files] [--onto FILE] [--db-connections C] [--keep DIR]
 //! ```
 //!
 //! `--files` times `mailroom ingest FILE…` over the generated files (in name
@@ -67,6 +67,9 @@ struct Args {
     /// as an MTA does) and report the wall time per mail instead.
     #[arg(long)]
     piped: Option<usize>,
+    /// `database.max_connections` for mailroom (default: mailroom's own).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    db_connections: Option<u32>,
     /// Passed by `cargo bench` to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -112,8 +115,15 @@ fn run(args: &Args) -> Result<(), String> {
 
     // 2. Config.
     let config = dir.join("mailroom.toml");
-    std::fs::write(&config, config_toml(&dir))
-        .map_err(|e| format!("writing {}: {e}", config.display()))?;
+    let mut toml = config_toml(&dir);
+    if let Some(n) = args.db_connections {
+        toml = toml.replacen(
+            "[database]\n",
+            &format!("[database]\nmax_connections = {n}\n"),
+            1,
+        );
+    }
+    std::fs::write(&config, toml).map_err(|e| format!("writing {}: {e}", config.display()))?;
 
     // 3. Migrate (not timed), flush the generated files to disk, then the timed run.
     if let Some(onto) = &args.onto {
@@ -207,7 +217,7 @@ fn run(args: &Args) -> Result<(), String> {
     println!("outbox queued:       {outbox}");
     println!("machine:             nproc {nproc}, {cpu}");
     println!(
-        "summary: ingest {} {} ({mib_total:.1} MiB, {} follow-ups) -> SQLite{}: {secs:.2} s, {} msg/s, {:.1} MiB/s, CPU {:.0} %, peak RSS {rss_mib:.1} MiB, {created} tickets + {outbox} outbound queued ({nproc} cores, {cpu}; `cargo bench --bench ingest -- --messages {}{}{}`)",
+        "summary: ingest {} {} ({mib_total:.1} MiB, {} follow-ups) -> SQLite{}: {secs:.2} s, {} msg/s, {:.1} MiB/s, CPU {:.0} %, peak RSS {rss_mib:.1} MiB, {created} tickets + {outbox} outbound queued ({nproc} cores, {cpu}; `cargo bench --bench ingest -- --messages {}{}{}{}`)",
         thousands(made.messages as u64),
         if args.files {
             "files (`mailroom ingest FILE…`)"
@@ -229,15 +239,15 @@ fn run(args: &Args) -> Result<(), String> {
             .as_ref()
             .map(|o| format!(" --onto {}", o.display()))
             .unwrap_or_default(),
+        args.db_connections
+            .map(|n| format!(" --db-connections {n}"))
+            .unwrap_or_default(),
     );
-    if args.keep.is_some() {
-        eprintln!("ingest bench: kept {}", dir.display());
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("verification failed:\n  {}", problems.join("\n  ")))
-    }
+    proc::conclude(
+        "ingest",
+        args.keep.is_some().then_some(dir.as_path()),
+        &problems,
+    )
 }
 
 /// `--piped N`: one `mailroom ingest -` process per mail, stdin from the

@@ -241,14 +241,11 @@ fn run(args: &Args) -> Result<(), String> {
     if let Err(e) = env.stop() {
         problems.push(e);
     }
-    if args.keep.is_some() {
-        eprintln!("instances bench: kept {}", dir.display());
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("verification failed:\n  {}", problems.join("\n  ")))
-    }
+    proc::conclude(
+        "instances",
+        args.keep.is_some().then_some(dir.as_path()),
+        &problems,
+    )
 }
 
 fn report(m: &Measured, nproc: usize) {

@@ -233,14 +233,11 @@ fn run(args: &Args) -> Result<(), String> {
     {
         problems.push(e);
     }
-    if args.keep.is_some() {
-        eprintln!("outbox bench: kept {}", dir.display());
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("verification failed:\n  {}", problems.join("\n  ")))
-    }
+    proc::conclude(
+        "outbox",
+        args.keep.is_some().then_some(dir.as_path()),
+        &problems,
+    )
 }
 
 /// The rows of `outbox list --json`.

@@ -151,14 +151,11 @@ fn run(args: &Args) -> Result<(), String> {
     if let Err(e) = env.stop() {
         problems.push(e);
     }
-    if args.keep.is_some() {
-        eprintln!("relay bench: kept {}", dir.display());
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("verification failed:\n  {}", problems.join("\n  ")))
-    }
+    proc::conclude(
+        "relay",
+        args.keep.is_some().then_some(dir.as_path()),
+        &problems,
+    )
 }
 
 /// The config: SQLite, the IMAP source under IDLE, SMTP to Postfix, Sally.

@@ -156,14 +156,11 @@ fn run(args: &Args) -> Result<(), String> {
             Err(e) => problems.push(format!("{label}: {e}")),
         }
     }
-    if args.keep.is_some() {
-        eprintln!("sla bench: kept {}", dir.display());
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("verification failed:\n  {}", problems.join("\n  ")))
-    }
+    proc::conclude(
+        "sla",
+        args.keep.is_some().then_some(dir.as_path()),
+        &problems,
+    )
 }
 
 /// One backend, start to end; the failed checks.

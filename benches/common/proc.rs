@@ -11,6 +11,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The end of a bench: where a kept work dir is, and an error listing every
+/// check that failed.
+pub fn conclude(bench: &str, kept: Option<&Path>, problems: &[String]) -> Result<(), String> {
+    if let Some(dir) = kept {
+        eprintln!("{bench} bench: kept {}", dir.display());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("verification failed:\n  {}", problems.join("\n  ")))
+    }
+}
+
 pub struct Output {
     pub status_ok: bool,
     pub stdout: String,

@@ -153,7 +153,8 @@ impl DatabaseSection {
     /// page cache and malloc arena: 30,000 mails onto a million stored ones
     /// peaked at 69.4-69.5 MiB with 5 connections and 57.2-58.1 MiB with 2, at
     /// the same throughput (`cargo bench --bench ingest -- --messages 30000
-    /// --onto DB`). PostgreSQL runs batches of different mailboxes at once.
+    /// --onto DB --db-connections 2` / `5`). PostgreSQL runs batches of
+    /// different mailboxes at once.
     pub fn pool_size(&self, url: &str) -> u32 {
         self.max_connections
             .unwrap_or(if url.starts_with("sqlite:") { 2 } else { 5 })

@@ -329,3 +329,13 @@ fn sla_errors_name_the_key() {
     .to_string();
     assert!(e.contains("key agent[0].time_zone"), "{e}");
 }
+
+#[test]
+fn pool_size_defaults_by_backend_and_yields_to_the_config() {
+    let mut db = DatabaseSection::default();
+    assert_eq!(db.pool_size("sqlite://./mailroom.db"), 2);
+    assert_eq!(db.pool_size("postgres://localhost/mailroom"), 5);
+    db.max_connections = Some(7);
+    assert_eq!(db.pool_size("sqlite://./mailroom.db"), 7);
+    assert_eq!(db.pool_size("postgres://localhost/mailroom"), 7);
+}

@@ -97,29 +97,6 @@ fn with_blob<T>(
     }
 }
 
-/// Closing `c` checkpoints nothing and keeps the WAL file
-/// (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE): see `SqliteUse::OneShot`.
-pub(crate) async fn keep_wal_at_close(c: &mut SqliteConnection) -> sqlx::Result<()> {
-    let mut handle = c.lock_handle().await?;
-    let db = handle.as_raw_handle().as_ptr();
-    // SAFETY: db is a valid connection locked for this thread (lock_handle);
-    // this option takes an int (1 = on) and an int pointer that may be null.
-    let rc = unsafe {
-        ffi::sqlite3_db_config(
-            db,
-            ffi::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            1 as c_int,
-            std::ptr::null_mut::<c_int>(),
-        )
-    };
-    if rc != ffi::SQLITE_OK {
-        return Err(sqlx::Error::Configuration(
-            format!("SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE failed with code {rc}").into(),
-        ));
-    }
-    Ok(())
-}
-
 /// Writes `data` into the zero-filled blob at `at` (the row was written with
 /// `zeroblob(data.len())` in the current transaction).
 pub(crate) async fn write(c: &mut SqliteConnection, at: BlobAt<'_>, data: &[u8]) -> Result<()> {

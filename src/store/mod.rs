@@ -147,6 +147,29 @@ pub fn configure_sqlite() {
     }
 }
 
+/// Closing `c` checkpoints nothing and keeps the WAL file
+/// (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE): see `SqliteUse::OneShot`.
+async fn keep_wal_at_close(c: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
+    let mut handle = c.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    // SAFETY: db is a valid connection locked for this thread (lock_handle);
+    // this option takes an int (1 = on) and an int pointer that may be null.
+    let rc = unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            db,
+            libsqlite3_sys::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            1 as std::ffi::c_int,
+            std::ptr::null_mut::<std::ffi::c_int>(),
+        )
+    };
+    if rc != libsqlite3_sys::SQLITE_OK {
+        return Err(sqlx::Error::Configuration(
+            format!("SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE failed with code {rc}").into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Store {
     pub async fn connect(url: &str, max_connections: u32, usage: SqliteUse) -> Result<Store> {
         let pool = if url.starts_with("sqlite:") {
@@ -196,7 +219,7 @@ impl Store {
                     .after_connect(move |c, _| {
                         Box::pin(async move {
                             if one_shot {
-                                blob::keep_wal_at_close(c).await?;
+                                keep_wal_at_close(c).await?;
                             }
                             Ok(())
                         })
