@@ -9,6 +9,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::phrases::{FORWARDED, FROM_LABELS, ORIGINAL, SENT_LABELS, SUBJECT_LABELS, TO_LABELS};
+
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("static pattern")
 }
@@ -51,59 +53,6 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
 /// ("30.09.2017, 18.30, \"John\" <j@x>:", "2026-03-03 10:02 GMT+01:00 Alice <a@x>:").
 static EMAIL_COLON_END: LazyLock<Regex> =
     LazyLock::new(|| re(r"<[^<>\s]+@[^<>\s]+>\s*[:：]$|\([^()\s]+@[^()\s]+\)\s*[:：]$"));
-
-/// A header label line of an Outlook-style block, one named group per class:
-/// `f` From, `s` Sent/Date, `t` To/Cc, `j` Subject. Labels may be bold
-/// (`*From:*`), indented, or followed by a space or NBSP before the colon.
-static LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)^\s*\*{0,2}\s*(?:(?P<f>from|von|de|da|van|od|från|fra|frá|lähettäjä|от|差出人|发件人|寄件者|feladó|kimden)|(?P<s>sent|date|gesendet|datum|envoyé\s+le|envoyé|enviado\s+el|enviado\s+em|enviado|enviada\s+em|fecha|data|inviato|verzonden|wysłano|wysłane|skickat|sendt|dato|lähetetty|päivämäärä|отправлено|дата|送信日時|日付|发送时间|日期|message\s+du|odesláno|küldve|gönderildi|tarih)|(?P<t>to|cc|bcc|reply-to|an|kopie|copie\s+à|copie|à|a|para|aan|do|dw|till|kopia|til|kopi|vastaanottaja|kopio|кому|копия|宛先|收件人|抄送|komu|címzett|kime|cópia)|(?P<j>subject|betreff|objet|sujet|asunto|oggetto|assunto|onderwerp|temat|ämne|emne|aihe|тема|件名|主题|主旨|předmět|tárgy|konu))\s*\*{0,2}\s*[:：]",
-    )
-});
-
-/// "-----Original Message-----" and its translations, lowercase, one space
-/// between words (compared with `separator_words`).
-pub(super) const ORIGINAL: &[&str] = &[
-    "original message",
-    "ursprüngliche nachricht",
-    "originalnachricht",
-    "message d'origine",
-    "message original",
-    "mensaje original",
-    "messaggio originale",
-    "oorspronkelijk bericht",
-    "originalmeddelande",
-    "ursprungligt meddelande",
-    "opprinnelig melding",
-    "oprindelig besked",
-    "oprindelig meddelelse",
-    "alkuperäinen viesti",
-    "исходное сообщение",
-    "wiadomość oryginalna",
-    "oryginalna wiadomość",
-    "mensagem original",
-    "původní zpráva",
-    "eredeti üzenet",
-    "原始邮件",
-    "原始郵件",
-    "元のメッセージ",
-];
-
-/// Forward separators ("Begin forwarded message:"), same form as `ORIGINAL`:
-/// only history when a header block follows them.
-pub(super) const FORWARDED: &[&str] = &[
-    "begin forwarded message",
-    "forwarded message",
-    "weitergeleitete nachricht",
-    "message transféré",
-    "mensaje reenviado",
-    "messaggio inoltrato",
-    "doorgestuurd bericht",
-    "vidarebefordrat meddelande",
-    "videresendt meddelelse",
-    "пересылаемое сообщение",
-    "wiadomość przekazana",
-];
 
 /// The words of a separator line: rules (`-=_*~`) and spaces around them
 /// dropped, lowercase, one space between words ("----- Original  Message
@@ -257,20 +206,31 @@ pub(crate) const SUBJECT: u8 = 8;
 /// The class of a header label line ("From: …", "*Von:* …", "Objet : …").
 pub(crate) fn header_label(line: &str) -> Option<u8> {
     // Cheap test first: a label is short, so a colon must come early.
-    match line.find([':', '：']) {
-        Some(p) if p <= 64 => {}
+    let colon = match line.find([':', '：']) {
+        Some(p) if p <= 64 => p,
         _ => return None,
+    };
+    let label = label_words(&line[..colon]);
+    [
+        (FROM_LABELS, FROM),
+        (SENT_LABELS, SENT),
+        (TO_LABELS, TO),
+        (SUBJECT_LABELS, SUBJECT),
+    ]
+    .into_iter()
+    .find_map(|(labels, class)| labels.contains(&label.as_str()).then_some(class))
+}
+
+/// What stands before a label's colon, without the spaces and up to two
+/// asterisks (bold) on each side, as `lowercase_words`.
+pub(super) fn label_words(head: &str) -> String {
+    fn unbold(t: &str, strip: fn(&str) -> Option<&str>) -> &str {
+        let once = strip(t).unwrap_or(t);
+        strip(once).unwrap_or(once)
     }
-    let caps = LABEL.captures(line)?;
-    if caps.name("f").is_some() {
-        Some(FROM)
-    } else if caps.name("s").is_some() {
-        Some(SENT)
-    } else if caps.name("t").is_some() {
-        Some(TO)
-    } else {
-        Some(SUBJECT)
-    }
+    let t = unbold(head.trim_start(), |t| t.strip_prefix('*')).trim_start();
+    let t = unbold(t.trim_end(), |t| t.strip_suffix('*')).trim_end();
+    lowercase_words(t)
 }
 
 /// How sure we must be that a run of label lines is a quoted message header.

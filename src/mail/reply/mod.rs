@@ -61,6 +61,7 @@ mod headers;
 mod html;
 mod marker;
 mod markup;
+mod phrases;
 mod scan;
 mod text;
 

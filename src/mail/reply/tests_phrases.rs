@@ -6,7 +6,10 @@
 use regex::Regex;
 
 use super::footers::{CLOSINGS, MOBILE_PREFIXES, is_closing, is_mobile_footer_words};
-use super::headers::{FORWARDED, ORIGINAL, is_forwarded, is_original_message, lowercase_words};
+use super::headers::{
+    FROM, SENT, SUBJECT, TO, header_label, is_forwarded, is_original_message, lowercase_words,
+};
+use super::phrases::{FORWARDED, FROM_LABELS, ORIGINAL, SENT_LABELS, SUBJECT_LABELS, TO_LABELS};
 
 const OLD_MOBILE: &str = r"(?i)^(?:sent\s+from\s+|sent\s+via\s+|sent\s+using\s+|get\s+outlook\s+for\s+|download\s+outlook\s+for\s+|von\s+meinem\s+.{1,40}\s+gesendet$|gesendet\s+(?:von|mit|vom)\s+|envoyé\s+de\s+mon\s+|envoyé\s+depuis\s+|envoyé\s+à\s+partir\s+de\s+|envoyé\s+avec\s+|obtenir\s+outlook\s+pour\s+|télécharger\s+outlook\s+pour\s+|enviado\s+desde\s+|enviado\s+con\s+|obtener\s+outlook\s+para\s+|inviato\s+da\s+|inviato\s+dal\s+mio\s+|scarica\s+outlook\s+per\s+|enviado\s+do\s+meu\s+|enviado\s+de\s+meu\s+|obter\s+o\s+outlook\s+para\s+|verzonden\s+(?:vanaf|met|van)\s+|verstuurd\s+(?:vanaf|met|van)\s+|wysłane\s+z\s+|wysłano\s+z\s+|skickat\s+från\s+|skickades\s+från\s+|hämta\s+outlook\s+för\s+|sendt\s+fra\s+|lähetetty\s+\S+(?:sta|stä)$|отправлено\s+(?:с|из)\s+|\S+から送信$|发自我的|從我的\S+傳送$)";
 const OLD_CLOSING: &str = r"(?i)^(?:(?:\w+\s+){0,2}regards|best\s+wishes|best|cheers|all\s+the\s+best|warm\s+wishes|take\s+care|(?:mit\s+)?(?:freundlichen|besten|herzlichen|lieben|vielen|schönen)\s+grüßen|(?:freundliche|beste|herzliche|liebe|viele|schöne)\s+grüße|grüße|gruß|mfg|lg|vg|(?:bien\s+)?cordialement|bien\s+à\s+(?:vous|toi)|(?:meilleures|sincères)\s+salutations|salutations|amicalement|(?:un\s+)?saludos?(?:\s+cordiales)?|atentamente|(?:cordiali|distinti)\s+saluti|saluti|un\s+saluto|atenciosamente|cumprimentos|met\s+vriendelijke\s+groet(?:en)?|vriendelijke\s+groet(?:en)?|groet(?:en|jes)?|pozdrawiam|z\s+poważaniem|(?:med\s+)?vänliga\s+hälsningar|hälsningar|mvh|(?:med\s+)?venn?lige?\s+hilsen?|hilsen|ystävällisin\s+terveisin|terveisin|с\s+уважением)\s*[,.!]?$";
@@ -217,4 +220,85 @@ fn mobile_footers_are_what_the_regex_was() {
             "{line:?}"
         );
     }
+}
+
+const OLD_LABEL: &str = r"(?i)^\s*\*{0,2}\s*(?:(?P<f>from|von|de|da|van|od|från|fra|frá|lähettäjä|от|差出人|发件人|寄件者|feladó|kimden)|(?P<s>sent|date|gesendet|datum|envoyé\s+le|envoyé|enviado\s+el|enviado\s+em|enviado|enviada\s+em|fecha|data|inviato|verzonden|wysłano|wysłane|skickat|sendt|dato|lähetetty|päivämäärä|отправлено|дата|送信日時|日付|发送时间|日期|message\s+du|odesláno|küldve|gönderildi|tarih)|(?P<t>to|cc|bcc|reply-to|an|kopie|copie\s+à|copie|à|a|para|aan|do|dw|till|kopia|til|kopi|vastaanottaja|kopio|кому|копия|宛先|收件人|抄送|komu|címzett|kime|cópia)|(?P<j>subject|betreff|objet|sujet|asunto|oggetto|assunto|onderwerp|temat|ämne|emne|aihe|тема|件名|主题|主旨|předmět|tárgy|konu))\s*\*{0,2}\s*[:：]";
+
+/// The label lists spell what each named group of the old regex did.
+#[test]
+fn label_lists_are_the_regex_groups() {
+    let groups = [
+        ("f", FROM_LABELS),
+        ("s", SENT_LABELS),
+        ("t", TO_LABELS),
+        ("j", SUBJECT_LABELS),
+    ];
+    for (name, list) in groups {
+        let open = format!("(?P<{name}>");
+        let body = OLD_LABEL.find(&open).expect("group") + open.len();
+        // The group's alternation up to its closing parenthesis.
+        let mut old = old_phrases(&format!("(?:{}", &OLD_LABEL[body..]));
+        old.sort();
+        let mut new: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        new.sort();
+        assert_eq!(old, new, "group {name}");
+    }
+}
+
+#[test]
+fn header_labels_are_what_the_regex_was() {
+    let label = Regex::new(OLD_LABEL).expect("old pattern");
+    // The old function: the same early-colon test, then the regex.
+    let class = |line: &str| {
+        line.find([':', '：']).filter(|&p| p <= 64)?;
+        let caps = label.captures(line)?;
+        Some(if caps.name("f").is_some() {
+            FROM
+        } else if caps.name("s").is_some() {
+            SENT
+        } else if caps.name("t").is_some() {
+            TO
+        } else {
+            SUBJECT
+        })
+    };
+    let mut checked = 0;
+    let all = FROM_LABELS
+        .iter()
+        .chain(SENT_LABELS)
+        .chain(TO_LABELS)
+        .chain(SUBJECT_LABELS)
+        .chain(&[
+            "fro",
+            "froms",
+            "sender",
+            "re",
+            "dates",
+            "a b",
+            "",
+            "envoyé  le x",
+        ]);
+    for word in all {
+        for form in spellings(word) {
+            for line in [
+                format!("{form}: Alice <a@x.test>"),
+                format!("{form} : x"),
+                format!("{form}：x"),
+                format!("  {form}:"),
+                format!("*{form}:* x"),
+                format!("**{form}** : x"),
+                format!("***{form}:"),
+                format!("* *{form}:"),
+                format!("{form}\u{a0}: x"),
+                format!("x {form}: y"),
+                format!("{form}: a: b"),
+                format!("{}{form}: x", "y".repeat(70)),
+                form.clone(),
+            ] {
+                assert_eq!(header_label(&line), class(&line), "{line:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked} lines");
 }
