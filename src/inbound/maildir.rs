@@ -5,6 +5,8 @@
 //! `max_message_size` is never read past its header block: it is quarantined
 //! with that header and moved, untouched, to `.quarantine/` in the Maildir.
 
+use std::collections::BinaryHeap;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,12 +18,32 @@ use crate::store::Store;
 
 use super::{Capped, prepare_ahead, read_file_capped, too_big_reason};
 
+/// How many file names `drain` lists at a time (about 100 bytes each): a
+/// backlog of a million files is read in chunks, each listing the directory
+/// again for the next names in order.
+const LISTING_CHUNK: usize = 10_000;
+
 /// Where oversized files go (a Maildir++ folder name: mail clients show it).
 pub const QUARANTINE_DIR: &str = ".quarantine";
 
 pub struct Maildir {
     pub name: String,
     pub path: PathBuf,
+    listing_chunk: usize,
+}
+
+/// `LISTING_CHUNK`, or in debug builds (what the test suite runs)
+/// MAILROOM_MAILDIR_CHUNK, so a test walks many chunks with a few files.
+fn listing_chunk() -> usize {
+    #[cfg(debug_assertions)]
+    if let Some(n) = std::env::var("MAILROOM_MAILDIR_CHUNK")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+    {
+        return n;
+    }
+    LISTING_CHUNK
 }
 
 impl Maildir {
@@ -29,6 +51,7 @@ impl Maildir {
         Maildir {
             name: name.to_string(),
             path: path.to_path_buf(),
+            listing_chunk: listing_chunk(),
         }
     }
 
@@ -40,9 +63,11 @@ impl Maildir {
         Ok(())
     }
 
-    /// Files waiting to be processed, oldest name first.
-    pub fn pending(&self) -> Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
+    /// Up to `max` files waiting to be processed whose names sort after
+    /// `after`, oldest name first. A bounded heap keeps the `max` smallest
+    /// names, so a backlog of any size costs the same memory.
+    pub fn pending(&self, after: Option<&OsStr>, max: usize) -> Result<Vec<PathBuf>> {
+        let mut heap: BinaryHeap<(OsString, PathBuf)> = BinaryHeap::with_capacity(max + 1);
         for sub in ["new", "cur"] {
             let dir = self.path.join(sub);
             let rd = match std::fs::read_dir(&dir) {
@@ -52,18 +77,23 @@ impl Maildir {
             };
             for entry in rd {
                 let entry = entry.map_err(|e| Error::io(&dir, e))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') {
+                let name = entry.file_name();
+                if name.as_encoded_bytes().starts_with(b".")
+                    || after.is_some_and(|a| name.as_os_str() <= a)
+                    || heap.len() == max && heap.peek().is_some_and(|(top, _)| name >= *top)
+                {
                     continue;
                 }
-                if sub == "cur" && has_seen_flag(&name) {
+                if sub == "cur" && has_seen_flag(&name.to_string_lossy()) {
                     continue;
                 }
-                out.push(entry.path());
+                heap.push((name, entry.path()));
+                if heap.len() > max {
+                    heap.pop();
+                }
             }
         }
-        out.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-        Ok(out)
+        Ok(heap.into_sorted_vec().into_iter().map(|(_, p)| p).collect())
     }
 
     /// Moves a committed file to `cur/` with the Seen flag.
@@ -84,48 +114,50 @@ impl Maildir {
         on_outcome: &mut dyn FnMut(&Outcome),
     ) -> Result<usize> {
         self.ensure_dirs()?;
-        let files = self.pending()?;
+        let chunk = self.listing_chunk;
+        let mut files = self.pending(None, chunk)?;
         if files.is_empty() {
             return Ok(0);
         }
         let limit = pipeline.max_message_size();
+        let listing = Maildir::new(&self.name, &self.path);
         let maildir = self.path.clone();
         let name = self.name.clone();
         let (mut rx, reader) = prepare_ahead(pipeline.clone(), batch_size, move |push| {
-            for file in files {
-                let (item, big) = match read_file_capped(&file, limit) {
-                    Ok(Capped::Whole(raw)) => (Inbound::new(origin(&name, &file), raw), false),
-                    Ok(Capped::TooBig { size, head }) => {
-                        let to = quarantine_path(&maildir, &file);
-                        let mut item = Inbound::new(origin(&name, &file), head);
-                        item.rejected = Some(too_big_reason(
-                            size,
-                            limit,
-                            &format!(
-                                "only its header is kept here; the file is moved to {}",
-                                to.display()
-                            ),
-                        ));
-                        (item, true)
-                    }
-                    // Gone meanwhile (another instance took it) or unreadable:
-                    // skip, never stall the rest of the mailbox on it.
-                    Err(e) => {
-                        tracing::warn!(file = %file.display(), error = %e, "cannot read maildir file; skipping");
-                        continue;
-                    }
-                };
-                if !push(item, (file, big)) {
+            // Chunk after chunk, each listed after the one before was read: a
+            // cursor, not the set of seen names, so memory stays flat and a
+            // file that cannot be read or moved is not taken again here.
+            loop {
+                let complete = files.len() < chunk;
+                let last = files
+                    .last()
+                    .and_then(|f| f.file_name())
+                    .map(OsStr::to_owned);
+                if !read_chunk(files, &name, &maildir, limit, push) {
                     break; // the committer stopped
                 }
+                if complete {
+                    break; // the next drain lists what arrived meanwhile
+                }
+                files = listing.pending(last.as_deref(), chunk)?;
+                if files.is_empty() {
+                    break;
+                }
             }
-            Ok::<(), std::convert::Infallible>(())
+            Ok::<(), Error>(())
         });
 
         let mut done = 0;
         let mut moving: Option<tokio::task::JoinHandle<()>> = None;
         let mut result = Ok(());
-        while let Some(Ok((paths, prepared))) = rx.recv().await {
+        while let Some(ahead) = rx.recv().await {
+            let (paths, prepared) = match ahead {
+                Ok(a) => a,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
             let outcomes = match pipeline.commit(store, &prepared, Utc::now()).await {
                 Ok(o) => o,
                 Err(e) => {
@@ -162,6 +194,45 @@ impl Maildir {
         let _ = reader.await;
         result.map(|()| done)
     }
+}
+
+/// Reads `files` and hands each to `push`, tagged with its path and whether
+/// it was too big; false when `push` refused one (the committer stopped).
+fn read_chunk(
+    files: Vec<PathBuf>,
+    name: &str,
+    maildir: &Path,
+    limit: usize,
+    push: &mut dyn FnMut(Inbound, (PathBuf, bool)) -> bool,
+) -> bool {
+    for file in files {
+        let (item, big) = match read_file_capped(&file, limit) {
+            Ok(Capped::Whole(raw)) => (Inbound::new(origin(name, &file), raw), false),
+            Ok(Capped::TooBig { size, head }) => {
+                let to = quarantine_path(maildir, &file);
+                let mut item = Inbound::new(origin(name, &file), head);
+                item.rejected = Some(too_big_reason(
+                    size,
+                    limit,
+                    &format!(
+                        "only its header is kept here; the file is moved to {}",
+                        to.display()
+                    ),
+                ));
+                (item, true)
+            }
+            // Gone meanwhile (another instance took it) or unreadable:
+            // skip, never stall the rest of the mailbox on it.
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "cannot read maildir file; skipping");
+                continue;
+            }
+        };
+        if !push(item, (file, big)) {
+            return false;
+        }
+    }
+    true
 }
 
 fn origin(source: &str, file: &Path) -> String {
@@ -236,13 +307,38 @@ mod tests {
         std::fs::write(dir.path().join("new/1.a"), b"x").unwrap();
         std::fs::write(dir.path().join("cur/2.b:2,F"), b"x").unwrap();
         std::fs::write(dir.path().join("cur/3.c:2,S"), b"x").unwrap();
-        let p = md.pending().unwrap();
+        let p = md.pending(None, 10).unwrap();
         assert_eq!(p.len(), 2);
         for f in &p {
             md.mark_processed(f).unwrap();
         }
-        assert!(md.pending().unwrap().is_empty());
+        assert!(md.pending(None, 10).unwrap().is_empty());
         assert!(dir.path().join("cur/1.a:2,S").exists());
         assert!(dir.path().join("cur/2.b:2,FS").exists());
+    }
+
+    #[test]
+    fn pending_lists_the_smallest_names_after_the_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Maildir::new("t", dir.path());
+        md.ensure_dirs().unwrap();
+        for n in [7, 3, 9, 1, 5, 8] {
+            std::fs::write(dir.path().join(format!("new/{n}.m")), b"x").unwrap();
+        }
+        std::fs::write(dir.path().join("cur/4.m:2,"), b"x").unwrap();
+        std::fs::write(dir.path().join("cur/2.m:2,S"), b"x").unwrap();
+        std::fs::write(dir.path().join("new/.hidden"), b"x").unwrap();
+        let names = |after: Option<&str>, max| -> Vec<String> {
+            md.pending(after.map(OsStr::new), max)
+                .unwrap()
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names(None, 3), ["1.m", "3.m", "4.m:2,"]);
+        assert_eq!(names(Some("4.m:2,"), 3), ["5.m", "7.m", "8.m"]);
+        assert_eq!(names(Some("8.m"), 3), ["9.m"]);
+        assert!(names(Some("9.m"), 3).is_empty());
+        assert_eq!(names(None, 100).len(), 7);
     }
 }

@@ -106,3 +106,31 @@ both_backends! {
         assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'"), n as i64);
     }
 }
+
+both_backends! {
+    // A backlog is listed in chunks (MAILROOM_MAILDIR_CHUNK, debug builds;
+    // 10,000 names in release): every file once, in name order, and a file
+    // that cannot be read is skipped, not taken again and again.
+    fn a_backlog_is_read_in_chunks_in_order(b) {
+        let env = Env::new(b);
+        let n = 23;
+        for i in 0..n {
+            let extra = if i % 3 == 2 { format!("In-Reply-To: <m{:03}@c.test>\r\n", i - 1) } else { String::new() };
+            env.deliver(&format!("{i:03}.eml"), &mail(&format!("c{}@c.test", i / 3), &format!("s{i}"), &format!("m{i:03}@c.test"), &extra, "x"));
+        }
+        // A directory where a file should be: reading it fails.
+        std::fs::create_dir(env.path("inbox/new/010x.eml")).expect("mkdir");
+        let out = env.command().env("MAILROOM_MAILDIR_CHUNK", "4").args(["poll", "--once"]).output().expect("poll");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{said} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(said.contains(&format!("processed {n} message(s)")), "{said}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'"), n);
+        // Stored in file order: no later file's mail has a smaller id.
+        assert_eq!(env.count("SELECT COUNT(*) FROM messages a JOIN messages b ON a.id < b.id WHERE a.direction = 'in' AND b.direction = 'in' AND a.message_id > b.message_id"), 0);
+        assert_eq!(env.count("SELECT COUNT(*) FROM tickets"), n - n / 3);
+        let left: Vec<_> = std::fs::read_dir(env.path("inbox/new")).expect("new").map(|e| e.expect("entry").file_name()).collect();
+        assert_eq!(left, ["010x.eml"]);
+        let again = env.command().env("MAILROOM_MAILDIR_CHUNK", "4").args(["poll", "--once"]).output().expect("poll");
+        assert!(String::from_utf8_lossy(&again.stdout).contains("processed 0 message(s)"));
+    }
+}
