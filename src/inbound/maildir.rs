@@ -26,6 +26,7 @@ const LISTING_CHUNK: usize = 10_000;
 /// Where oversized files go (a Maildir++ folder name: mail clients show it).
 pub const QUARANTINE_DIR: &str = ".quarantine";
 
+#[derive(Clone)]
 pub struct Maildir {
     pub name: String,
     pub path: PathBuf,
@@ -120,9 +121,7 @@ impl Maildir {
             return Ok(0);
         }
         let limit = pipeline.max_message_size();
-        let listing = Maildir::new(&self.name, &self.path);
-        let maildir = self.path.clone();
-        let name = self.name.clone();
+        let source = self.clone();
         let (mut rx, reader) = prepare_ahead(pipeline.clone(), batch_size, move |push| {
             // Chunk after chunk, each listed after the one before was read: a
             // cursor, not the set of seen names, so memory stays flat and a
@@ -133,13 +132,13 @@ impl Maildir {
                     .last()
                     .and_then(|f| f.file_name())
                     .map(OsStr::to_owned);
-                if !read_chunk(files, &name, &maildir, limit, push) {
+                if !source.read_chunk(files, limit, push) {
                     break; // the committer stopped
                 }
                 if complete {
                     break; // the next drain lists what arrived meanwhile
                 }
-                files = listing.pending(last.as_deref(), chunk)?;
+                files = source.pending(last.as_deref(), chunk)?;
                 if files.is_empty() {
                     break;
                 }
@@ -194,45 +193,44 @@ impl Maildir {
         let _ = reader.await;
         result.map(|()| done)
     }
-}
 
-/// Reads `files` and hands each to `push`, tagged with its path and whether
-/// it was too big; false when `push` refused one (the committer stopped).
-fn read_chunk(
-    files: Vec<PathBuf>,
-    name: &str,
-    maildir: &Path,
-    limit: usize,
-    push: &mut dyn FnMut(Inbound, (PathBuf, bool)) -> bool,
-) -> bool {
-    for file in files {
-        let (item, big) = match read_file_capped(&file, limit) {
-            Ok(Capped::Whole(raw)) => (Inbound::new(origin(name, &file), raw), false),
-            Ok(Capped::TooBig { size, head }) => {
-                let to = quarantine_path(maildir, &file);
-                let mut item = Inbound::new(origin(name, &file), head);
-                item.rejected = Some(too_big_reason(
-                    size,
-                    limit,
-                    &format!(
-                        "only its header is kept here; the file is moved to {}",
-                        to.display()
-                    ),
-                ));
-                (item, true)
+    /// Reads `files` and hands each to `push`, tagged with its path and whether
+    /// it was too big; false when `push` refused one (the committer stopped).
+    fn read_chunk(
+        &self,
+        files: Vec<PathBuf>,
+        limit: usize,
+        push: &mut dyn FnMut(Inbound, (PathBuf, bool)) -> bool,
+    ) -> bool {
+        for file in files {
+            let (item, big) = match read_file_capped(&file, limit) {
+                Ok(Capped::Whole(raw)) => (Inbound::new(origin(&self.name, &file), raw), false),
+                Ok(Capped::TooBig { size, head }) => {
+                    let to = quarantine_path(&self.path, &file);
+                    let mut item = Inbound::new(origin(&self.name, &file), head);
+                    item.rejected = Some(too_big_reason(
+                        size,
+                        limit,
+                        &format!(
+                            "only its header is kept here; the file is moved to {}",
+                            to.display()
+                        ),
+                    ));
+                    (item, true)
+                }
+                // Gone meanwhile (another instance took it) or unreadable:
+                // skip, never stall the rest of the mailbox on it.
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e, "cannot read maildir file; skipping");
+                    continue;
+                }
+            };
+            if !push(item, (file, big)) {
+                return false;
             }
-            // Gone meanwhile (another instance took it) or unreadable:
-            // skip, never stall the rest of the mailbox on it.
-            Err(e) => {
-                tracing::warn!(file = %file.display(), error = %e, "cannot read maildir file; skipping");
-                continue;
-            }
-        };
-        if !push(item, (file, big)) {
-            return false;
         }
+        true
     }
-    true
 }
 
 fn origin(source: &str, file: &Path) -> String {

@@ -223,13 +223,17 @@ pub(crate) fn header_label(line: &str) -> Option<u8> {
 
 /// What stands before a label's colon, without the spaces and up to two
 /// asterisks (bold) on each side, as `lowercase_words`.
-pub(super) fn label_words(head: &str) -> String {
-    fn unbold(t: &str, strip: fn(&str) -> Option<&str>) -> &str {
-        let once = strip(t).unwrap_or(t);
-        strip(once).unwrap_or(once)
-    }
-    let t = unbold(head.trim_start(), |t| t.strip_prefix('*')).trim_start();
-    let t = unbold(t.trim_end(), |t| t.strip_suffix('*')).trim_end();
+fn label_words(head: &str) -> String {
+    let t = head.trim();
+    let t = t
+        .strip_prefix("**")
+        .or_else(|| t.strip_prefix('*'))
+        .unwrap_or(t);
+    let t = t.trim();
+    let t = t
+        .strip_suffix("**")
+        .or_else(|| t.strip_suffix('*'))
+        .unwrap_or(t);
     lowercase_words(t)
 }
 
