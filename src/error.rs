@@ -41,6 +41,11 @@ pub enum Error {
     )]
     MessageTooBig { size: u64, limit: usize },
 
+    /// `serve` took a piped mail but could not commit it (`ingest -` exits
+    /// 75, and the MTA delivers it again later).
+    #[error("serve could not store the mail: {0}")]
+    HandOffLater(String),
+
     /// A bug met while processing a message (a caught panic): that message is
     /// quarantined with it, the source goes on.
     #[error("internal error: {0}")]
@@ -65,7 +70,7 @@ impl Error {
     /// True when retrying later may succeed (an MTA should requeue, exit 75).
     pub fn is_temporary(&self) -> bool {
         match self {
-            Error::DatabaseUnavailable(_) => true,
+            Error::DatabaseUnavailable(_) | Error::HandOffLater(_) => true,
             Error::Database(e) => is_connection_error(e),
             Error::Migrate(
                 sqlx::migrate::MigrateError::Execute(e)

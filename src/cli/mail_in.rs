@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 
 use crate::config::{Config, InboundKind};
 use crate::health::Health;
+use crate::inbound::handoff::{self, HandOff, REPLY_TIMEOUT, Request};
 use crate::inbound::imap::{Context as ImapContext, ImapError, ImapSource};
 use crate::inbound::maildir::Maildir;
 use crate::inbound::{
@@ -90,6 +91,82 @@ pub(super) async fn ingest(
         return Err(crate::Error::MessageTooBig { size, limit }.into());
     }
     Ok(())
+}
+
+/// One mail piped by an MTA (`ingest -`), read before anything else.
+pub(super) struct Piped {
+    item: Inbound,
+    /// Its size when over `max_message_size` (`item` holds its header only).
+    too_big: Option<u64>,
+}
+
+pub(super) fn read_piped(cfg: &Config) -> anyhow::Result<Piped> {
+    let limit = cfg.max_message_size();
+    let piped = match read_capped(std::io::stdin().lock(), limit).context("reading stdin")? {
+        Capped::Whole(raw) => Piped {
+            item: Inbound::new("-".into(), raw),
+            too_big: None,
+        },
+        Capped::TooBig { size, head } => {
+            let mut item = Inbound::new("-".into(), head);
+            item.rejected = Some(too_big_reason(size, limit, "only its header is kept here"));
+            Piped {
+                item,
+                too_big: Some(size),
+            }
+        }
+    };
+    Ok(piped)
+}
+
+/// Hands the piped mail to a running `serve` (`inbound::handoff`). `None`
+/// when no serve took it: the caller stores it itself.
+pub(super) fn hand_off(cfg: &Config, piped: &Piped, json: bool) -> Option<anyhow::Result<()>> {
+    let socket = cfg.ingest_socket()?;
+    let item = &piped.item;
+    let request = Request::new(&item.origin, item.raw.len(), item.rejected.clone());
+    match handoff::hand_off(&socket, &request, &item.raw, REPLY_TIMEOUT) {
+        HandOff::Stored(outcome) => {
+            print_outcome(&outcome, json);
+            std::io::stdout().flush().ok();
+            Some(piped_result(cfg, piped.too_big))
+        }
+        HandOff::Later(error) => Some(Err(crate::Error::HandOffLater(error).into())),
+        HandOff::Direct(reason) => {
+            tracing::debug!(%reason, "storing the mail without serve");
+            None
+        }
+    }
+}
+
+/// `ingest -` when no serve took the mail: one mail, one transaction.
+pub(super) async fn ingest_piped(
+    cfg: &Arc<Config>,
+    store: &Store,
+    json: bool,
+    piped: Piped,
+) -> anyhow::Result<()> {
+    let pipeline = Pipeline::new(cfg.clone())?;
+    let Piped { item, too_big } = piped;
+    let outcomes = pipeline
+        .process_batch(store, vec![item], super::now())
+        .await?;
+    outcomes.iter().for_each(|o| print_outcome(o, json));
+    std::io::stdout().flush().ok();
+    piped_result(cfg, too_big)
+}
+
+/// A mail over the size limit is stored (its header, in the quarantine) and
+/// still fails: EX_DATAERR makes the MTA bounce it to its sender.
+fn piped_result(cfg: &Config, too_big: Option<u64>) -> anyhow::Result<()> {
+    match too_big {
+        Some(size) => Err(crate::Error::MessageTooBig {
+            size,
+            limit: cfg.max_message_size(),
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// `ingest FILE…` like the Maildir path: the next batches are read and parsed

@@ -13,7 +13,7 @@ mod release;
 mod rules;
 mod show;
 
-use mail_in::{ingest, poll_once};
+use mail_in::{hand_off, ingest, ingest_piped, poll_once, read_piped};
 use rules::rules_command;
 use show::{outbox_list, print_ticket_list, quarantine_list, show_ticket};
 
@@ -123,6 +123,28 @@ pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
+    // `ingest -`: the config, the mail and the hand-off to a running serve
+    // need no runtime and no database; only a mail no serve took does.
+    let mut early = None;
+    if let Command::Ingest { json, files } = &command
+        && files.len() <= 1
+        && is_one_shot(&command)
+    {
+        let loaded = Config::load(config)
+            .map_err(anyhow::Error::from)
+            .and_then(|cfg| {
+                let mail = read_piped(&cfg)?;
+                Ok((cfg, mail))
+            });
+        match loaded {
+            Err(e) => return exit_code(Err(e)),
+            Ok((cfg, mail)) => match hand_off(&cfg, &mail, *json) {
+                Some(done) => return exit_code(done),
+                None => early = Some((Arc::new(cfg), mail)),
+            },
+        }
+    }
+
     // One mail piped by an MTA needs no second core: one thread starts faster
     // and hands no work between threads.
     let runtime = if is_one_shot(&command) {
@@ -141,7 +163,13 @@ pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
             return ExitCode::from(EXIT_TEMPFAIL);
         }
     };
-    match runtime.block_on(execute(config, command)) {
+    exit_code(runtime.block_on(execute(config, command, early)))
+}
+
+/// The exit code for a command's result, with its error on stderr: 75 when
+/// retrying later may succeed, 65 for a mail over the size limit.
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mailroom: {e:#}");
@@ -218,8 +246,17 @@ async fn open_store(cfg: &Config, usage: SqliteUse) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> {
-    let cfg = Arc::new(Config::load(config)?);
+/// Runs `command`. `early`: the config and mail `ingest -` read before it
+/// found no serve to take the mail.
+async fn execute(
+    config: Option<&Path>,
+    command: Command,
+    early: Option<(Arc<Config>, mail_in::Piped)>,
+) -> anyhow::Result<()> {
+    let (cfg, piped) = match early {
+        Some((cfg, mail)) => (cfg, Some(mail)),
+        None => (Arc::new(Config::load(config)?), None),
+    };
     // The rules commands and inspect need no database.
     let command = match command {
         Command::Rules(cmd @ (RulesCmd::Check { .. } | RulesCmd::Explain { .. })) => {
@@ -243,7 +280,10 @@ async fn execute(config: Option<&Path>, command: Command) -> anyhow::Result<()> 
             println!("database schema is up to date ({})", store.backend());
             Ok(())
         }
-        Command::Ingest { json, files } => ingest(&cfg, &store, json, files).await,
+        Command::Ingest { json, files } => match piped {
+            Some(mail) => ingest_piped(&cfg, &store, json, mail).await,
+            None => ingest(&cfg, &store, json, files).await,
+        },
         Command::PollOnce => poll_once(&cfg, &store).await,
         Command::Serve => crate::server::serve(cfg.clone(), store.clone())
             .await

@@ -76,6 +76,10 @@ pub struct MailroomSection {
     /// Messages committed per database transaction when a backlog is drained.
     #[serde(default = "default_batch")]
     pub batch_size: usize,
+    /// Where `serve` takes piped mail from `ingest -` (`Config::ingest_socket`):
+    /// a path, or "off".
+    #[serde(default)]
+    pub ingest_socket: Option<String>,
 }
 
 impl Default for MailroomSection {
@@ -93,6 +97,7 @@ impl Default for MailroomSection {
             notification_limit_per_hour: default_notification_limit(),
             templates_dir: default_templates(),
             batch_size: default_batch(),
+            ingest_socket: None,
         }
     }
 }
@@ -159,6 +164,14 @@ impl DatabaseSection {
         self.max_connections
             .unwrap_or(if url.starts_with("sqlite:") { 2 } else { 5 })
     }
+}
+
+/// The file of a SQLite URL (`sqlite://./mailroom.db?mode=rwc` ->
+/// `./mailroom.db`); none for PostgreSQL and in-memory databases.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
 fn default_db_url() -> String {
@@ -491,6 +504,23 @@ impl Config {
 
     pub fn max_message_size(&self) -> usize {
         parse_size(&self.mailroom.max_message_size).unwrap_or(50 * 1024 * 1024)
+    }
+
+    /// The Unix socket on which `serve` takes mail from `ingest -`
+    /// (`inbound::handoff`): `mailroom.ingest_socket`, or by default the SQLite
+    /// database's file with `.sock` appended; none when set to "off", and none
+    /// by default on PostgreSQL (no file to put it beside).
+    pub fn ingest_socket(&self) -> Option<PathBuf> {
+        match self.mailroom.ingest_socket.as_deref() {
+            Some("off") => None,
+            Some(path) => Some(PathBuf::from(path)),
+            None => {
+                let db = sqlite_file(&self.database_url().ok()?)?;
+                let mut name = db.into_os_string();
+                name.push(".sock");
+                Some(PathBuf::from(name))
+            }
+        }
     }
 
     /// Database URL, from `url_env` when set (so a password stays out of the file).

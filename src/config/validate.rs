@@ -26,6 +26,15 @@ impl Config {
         if m.batch_size == 0 {
             return Err("key mailroom.batch_size: must be at least 1".into());
         }
+        if let Some(path) = m.ingest_socket.as_deref().filter(|p| *p != "off") {
+            // sockaddr_un holds 108 bytes with the closing NUL.
+            if path.is_empty() || path.len() > 107 {
+                return Err(format!(
+                    "key mailroom.ingest_socket: {path:?} is {} bytes; a Unix socket path has 1 to 107",
+                    path.len()
+                ));
+            }
+        }
         if !(self.database.url.starts_with("sqlite:")
             || self.database.url.starts_with("postgres:")
             || self.database.url.starts_with("postgresql:"))

@@ -1,6 +1,7 @@
 //! Where raw messages come from. Every source hands `Inbound` items to the
 //! pipeline in bounded batches and learns the outcomes after commit.
 
+pub mod handoff;
 pub mod imap;
 pub mod maildir;
 

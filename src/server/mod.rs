@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::config::{Config, InboundKind, parse_duration};
 use crate::error::{Error, Result};
 use crate::health::Health;
+use crate::inbound::handoff;
 use crate::inbound::imap::{Context as ImapContext, ImapSource};
 use crate::inbound::maildir::Maildir;
 use crate::outbound::{self, Transport};
@@ -108,8 +109,17 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         outbox_wake.clone(),
         stop_rx.clone(),
     ));
+    let handoff = start_handoff(&cfg, &store, &pipeline, &health, &outbox_wake, &stop_rx).await;
+    // The outbox worker writes after every commit (claims, marks): on the
+    // hand-off's connection its writes leave that connection's page cache
+    // valid, where another connection's would make the next hand-off read
+    // its pages again (SQLite drops a connection's cache when another one
+    // wrote). `ingest -` through serve: 5.1-5.4 -> 4.4-4.6 ms per mail.
+    let outbox_store = handoff
+        .as_ref()
+        .map_or_else(|| store.clone(), |(_, durable)| durable.clone());
     let outbox = tokio::spawn(outbox_worker(
-        store.clone(),
+        outbox_store,
         transport,
         renderer,
         health.clone(),
@@ -171,6 +181,13 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
             tracing::error!("an imap source did not stop within {SOURCE_STOP_GRACE:?}");
         }
     }
+    if let Some((task, durable)) = handoff {
+        if tokio::time::timeout(SOURCE_STOP_GRACE, task).await.is_err() {
+            tracing::error!("the ingest socket did not stop within {SOURCE_STOP_GRACE:?}");
+        }
+        // Before the main pool: the last SQLite connection out removes the WAL.
+        durable.close().await;
+    }
     // A scan in progress finishes its transaction (seconds at most).
     let _ = scheduler.await;
     outbox_wake.notify_one();
@@ -188,6 +205,41 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     tracing::info!("shutting down: in-flight work committed");
     store.close().await;
     Ok(())
+}
+
+/// Starts taking piped mail from `ingest -` on `Config::ingest_socket`,
+/// committed on a store whose commits are fsynced. Without the socket (off,
+/// or it cannot be bound) serve runs on and `ingest -` stores mail itself.
+async fn start_handoff(
+    cfg: &Config,
+    store: &Store,
+    pipeline: &Arc<Pipeline>,
+    health: &Arc<Health>,
+    outbox_wake: &Arc<tokio::sync::Notify>,
+    stop: &watch::Receiver<bool>,
+) -> Option<(tokio::task::JoinHandle<()>, Store)> {
+    let path = cfg.ingest_socket()?;
+    let started = async {
+        let listener = handoff::bind(&path)?;
+        let durable = store.durable(&cfg.database_url()?).await?;
+        Ok::<_, Error>((listener, durable))
+    };
+    let (listener, durable) = match started.await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(socket = %path.display(), error = %e, "not taking piped mail over a socket; ingest - stores mail itself");
+            return None;
+        }
+    };
+    let committer = handoff::Committer {
+        pipeline: pipeline.clone(),
+        store: durable.clone(),
+        health: health.clone(),
+        outbox_wake: outbox_wake.clone(),
+        batch_size: cfg.mailroom.batch_size,
+    };
+    let task = tokio::spawn(handoff::serve_handoff(listener, committer, stop.clone()));
+    Some((task, durable))
 }
 
 /// Runs the scheduled work that is due (SLA reminders and escalations,

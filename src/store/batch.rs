@@ -345,7 +345,7 @@ impl Tx {
         // SQLite: rows get their IDs after these, under the write lock, so the
         // batch can refer to them before anything is written. PostgreSQL
         // reserves them from the sequences once it knows how many.
-        if let Tx::Sqlite(t) = self {
+        if let Tx::Sqlite(t, _) = self {
             (l.max_ticket, l.max_message) = sqlx::query_as::<_, (i64, i64)>(
                 "SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(id), 0) FROM messages)",
             )

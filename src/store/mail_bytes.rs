@@ -169,7 +169,7 @@ impl Store {
                 let mut tx = self.begin().await?;
                 // A big rendering is streamed into raw_blobs (blob.rs).
                 let (inline, blob_id) = match &mut tx {
-                    Tx::Sqlite(t) if raw.len() >= blob::BIG_BLOB => {
+                    Tx::Sqlite(t, _) if raw.len() >= blob::BIG_BLOB => {
                         (None, Some(blob::insert_streamed(t, raw).await?))
                     }
                     _ => (Some(raw), None),

@@ -17,6 +17,7 @@ mod tx;
 mod write;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
@@ -58,6 +59,10 @@ pub enum SqliteUse {
     /// `Store::trim_wal` checkpoints it once it is big. Closing with a
     /// checkpoint cost 4 fsyncs per mail (WAL re-created, checkpoint).
     OneShot,
+    /// A long-running writer whose every commit is fsynced before it returns
+    /// (synchronous=FULL): `serve`'s hand-off of piped mail, which answers
+    /// `ingest -` (and so the MTA, which then deletes its copy) after commit.
+    Durable,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -108,6 +113,28 @@ pub fn list_tickets_sql(f: &TicketFilter) -> (String, Vec<String>) {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    gate: WriteGate,
+    /// `SqliteUse::Durable`: the connection has WRITER_CACHE for good.
+    writer_cache_kept: bool,
+}
+
+/// SQLite writes one transaction at a time. The writers of one process queue
+/// here, in order, rather than in SQLite's busy handler, which sleeps 1, 2,
+/// 5, 10… ms between tries: a mail handed over by `ingest -` that met the
+/// outbox worker's write waited 10-15 ms instead of about one. Taken before
+/// a connection, so a waiting writer holds none. None on PostgreSQL.
+#[derive(Clone, Default)]
+struct WriteGate(Option<Arc<tokio::sync::Mutex<()>>>);
+
+pub(crate) type GateGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
+
+impl WriteGate {
+    async fn enter(&self) -> GateGuard {
+        match &self.0 {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -181,7 +208,7 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 // WAL + NORMAL: durable across process crashes (kill -9), fast;
                 // on the disk at the next checkpoint. FULL: on the disk at commit.
-                .synchronous(if one_shot {
+                .synchronous(if usage != SqliteUse::Long {
                     SqliteSynchronous::Full
                 } else {
                     SqliteSynchronous::Normal
@@ -200,7 +227,14 @@ impl Store {
                 // transaction gets WRITER_CACHE (`begin`) until its connection
                 // goes back to the pool (`after_release`), so idle connections
                 // never hold big caches of a big database.
-                .pragma("cache_size", READER_CACHE)
+                .pragma(
+                    "cache_size",
+                    if usage == SqliteUse::Durable {
+                        WRITER_CACHE
+                    } else {
+                        READER_CACHE
+                    },
+                )
                 // Mail is mostly blobs of tens of KiB: bigger pages mean fewer WAL
                 // frames, syscalls and overflow pages per message.
                 .page_size(16384);
@@ -214,7 +248,7 @@ impl Store {
             // file: two MTA deliveries on a first run. Try again shortly.
             let mut attempt = 0u64;
             let pool = loop {
-                match SqlitePoolOptions::new()
+                let options = SqlitePoolOptions::new()
                     // One mail needs one connection; a second costs an open.
                     .max_connections(if one_shot { 1 } else { max_connections.max(1) })
                     .after_connect(move |c, _| {
@@ -224,8 +258,13 @@ impl Store {
                             }
                             Ok(())
                         })
-                    })
-                    .after_release(|c, _| {
+                    });
+                // A durable store's one connection writes all the time: it
+                // keeps WRITER_CACHE (set at connect) and its pages.
+                let options = if usage == SqliteUse::Durable {
+                    options
+                } else {
+                    options.after_release(|c, _| {
                         Box::pin(async move {
                             sqlx::query(sqlx::AssertSqlSafe(format!(
                                 "PRAGMA cache_size = {READER_CACHE}"
@@ -235,6 +274,8 @@ impl Store {
                             Ok(true)
                         })
                     })
+                };
+                match options
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts.clone())
                     .await
@@ -257,7 +298,33 @@ impl Store {
                 .map_err(|e| unavailable(url, e))?;
             Pool::Postgres(pool)
         };
-        Ok(Store { pool })
+        let gate = match pool {
+            Pool::Sqlite(_) => WriteGate(Some(Arc::default())),
+            Pool::Postgres(_) => WriteGate(None),
+        };
+        Ok(Store {
+            pool,
+            gate,
+            writer_cache_kept: usage == SqliteUse::Durable,
+        })
+    }
+
+    /// A store whose commits are on the disk when they return, for work that
+    /// answers someone who then forgets the mail (`SqliteUse::Durable`): on
+    /// SQLite a second pool of one connection to the same file, on PostgreSQL
+    /// this store (a commit there is durable already).
+    pub async fn durable(&self, url: &str) -> Result<Store> {
+        match &self.pool {
+            Pool::Sqlite(_) => {
+                let durable = Store::connect(url, 1, SqliteUse::Durable).await?;
+                // One queue for the writers of both pools.
+                Ok(Store {
+                    gate: self.gate.clone(),
+                    ..durable
+                })
+            }
+            Pool::Postgres(_) => Ok(self.clone()),
+        }
     }
 
     /// Copies committed WAL pages into the SQLite database file (PASSIVE: never
@@ -366,13 +433,16 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
+                let gate = self.gate.enter().await;
                 let mut t = p.begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "PRAGMA cache_size = {WRITER_CACHE}"
-                )))
-                .execute(&mut *t)
-                .await?;
-                Tx::Sqlite(t)
+                if !self.writer_cache_kept {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "PRAGMA cache_size = {WRITER_CACHE}"
+                    )))
+                    .execute(&mut *t)
+                    .await?;
+                }
+                Tx::Sqlite(t, gate)
             }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
@@ -490,6 +560,7 @@ impl Store {
         released_as: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool> {
+        let _gate = self.gate.enter().await;
         let done = on_pool!(&self.pool, p => sqlx::query(
             "UPDATE quarantine SET released_at = $1, released_as = $2 WHERE id = $3 AND released_at IS NULL")
             .bind(now).bind(released_as).bind(id).execute(p).await?.rows_affected());
@@ -504,6 +575,7 @@ impl Store {
         detail: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
+        let _gate = self.gate.enter().await;
         on_pool!(&self.pool, p => sqlx::query(
             "INSERT INTO events (ticket_id, message_row, kind, detail, created_at) VALUES ($1, NULL, $2, $3, $4)")
             .bind(ticket_id).bind(kind).bind(detail).bind(now).execute(p).await.map(|_| ())?);
@@ -565,11 +637,7 @@ fn is_busy(e: &sqlx::Error) -> bool {
 }
 
 fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
-    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or(path);
-    if path.is_empty() || path == ":memory:" {
-        return None;
-    }
-    let parent = std::path::Path::new(path).parent()?;
+    let path = crate::config::sqlite_file(url)?;
+    let parent = path.parent()?;
     (!parent.as_os_str().is_empty()).then(|| parent.to_path_buf())
 }

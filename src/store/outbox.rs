@@ -67,6 +67,7 @@ impl Store {
 
     /// Extends a claim while its mail is being sent; false when the claim is gone.
     pub async fn renew_claim(&self, id: i64, token: &str, until: DateTime<Utc>) -> Result<bool> {
+        let _gate = self.gate.enter().await;
         let done = on_pool!(&self.pool, p => sqlx::query(
             "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
             .bind(until).bind(id).bind(token).execute(p).await?.rows_affected());
@@ -91,6 +92,7 @@ impl Store {
                  WHERE id = $2 AND claim_token = $3 AND status = 'sending'"
             }
         };
+        let _gate = self.gate.enter().await;
         let done = on_pool!(&self.pool, p => sqlx::query(sql)
             .bind(now).bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
@@ -99,6 +101,7 @@ impl Store {
     /// A claimed row handed over but unanswered (its sender stops): sent, with
     /// the doubt noted. False when not handed over or the claim was lost.
     pub async fn mark_in_doubt(&self, id: i64, token: &str) -> Result<bool> {
+        let _gate = self.gate.enter().await;
         let done = on_pool!(&self.pool, p => sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_at = handed_over_at, claimed_until = NULL, last_error = $1 \
              WHERE id = $2 AND claim_token = $3 AND status = 'sending' AND handed_over_at IS NOT NULL")
@@ -108,6 +111,7 @@ impl Store {
 
     /// Marks a claimed row sent; false when the claim was lost (changes nothing).
     pub async fn mark_sent(&self, id: i64, token: &str, now: DateTime<Utc>) -> Result<bool> {
+        let _gate = self.gate.enter().await;
         let done = on_pool!(&self.pool, p => sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_at = $1, claimed_until = NULL, last_error = NULL \
              WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
@@ -128,6 +132,7 @@ impl Store {
             Some(t) => ("queued", Some(t)),
             None => ("failed", None),
         };
+        let _gate = self.gate.enter().await;
         let done = on_pool!(&self.pool, p => sqlx::query(
             "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
              claimed_until = NULL, handed_over_at = NULL, last_error = $3 \
@@ -140,6 +145,7 @@ impl Store {
     /// attempt does not count. Not once handed over: then the server may have
     /// it, and recovery marks it sent when the claim runs out.
     pub async fn release_claim(&self, id: i64, token: &str) -> Result<bool> {
+        let _gate = self.gate.enter().await;
         let done = on_pool!(&self.pool, p => sqlx::query(
             "UPDATE outbox SET status = 'queued', claimed_until = NULL, claim_token = NULL, \
              attempts = attempts - 1 WHERE id = $1 AND claim_token = $2 AND status = 'sending' \

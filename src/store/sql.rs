@@ -29,7 +29,7 @@ pub(super) enum Params {
 impl Params {
     pub(super) fn of(tx: &Tx) -> Params {
         match tx {
-            Tx::Sqlite(_) => Params::Question,
+            Tx::Sqlite(..) => Params::Question,
             Tx::Postgres(_) => Params::Dollar,
         }
     }

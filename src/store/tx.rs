@@ -8,7 +8,9 @@ use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 use crate::error::Result;
 
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    /// With this process's place at SQLite's one writer (`WriteGate`),
+    /// given up when the transaction ends.
+    Sqlite(Transaction<'static, Sqlite>, super::GateGuard),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -16,7 +18,7 @@ pub enum Tx {
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(t) => {
+            $crate::store::Tx::Sqlite(t, _) => {
                 let $c: &mut sqlx::SqliteConnection = &mut **t;
                 $body
             }
@@ -36,7 +38,7 @@ type _Conns = (SqliteConnection, PgConnection);
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _gate) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -44,7 +46,7 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Sqlite(t, _gate) => t.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())
@@ -67,7 +69,7 @@ impl Tx {
             return Ok(());
         }
         let (inline, blob_id) = match self {
-            Tx::Sqlite(t) if raw.len() >= super::blob::BIG_BLOB => {
+            Tx::Sqlite(t, _) if raw.len() >= super::blob::BIG_BLOB => {
                 (&[][..], Some(super::blob::insert_streamed(t, raw).await?))
             }
             _ => (raw, None),
@@ -107,7 +109,7 @@ impl Tx {
             )
         };
         let sql = match self {
-            Tx::Sqlite(_) => sql("max"),
+            Tx::Sqlite(..) => sql("max"),
             Tx::Postgres(_) => sql("GREATEST"),
         };
         on_tx!(self, c => sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -50,7 +50,7 @@ impl Tx {
         }
 
         // SQLite: big raw mail is streamed into its row after the insert (blob.rs).
-        let sqlite = matches!(self, Tx::Sqlite(_));
+        let sqlite = matches!(self, Tx::Sqlite(..));
         let streamed = move |raw: Option<&[u8]>| sqlite && raw.is_some_and(|r| r.len() >= BIG_BLOB);
         let streamed_rows: Vec<(i64, &[u8])> = w
             .messages
@@ -81,7 +81,7 @@ impl Tx {
                 q.execute(&mut *c).await?;
             });
         }
-        if let Tx::Sqlite(t) = self {
+        if let Tx::Sqlite(t, _) = self {
             for (id, raw) in streamed_rows {
                 let blob_id = blob::insert_streamed(t, raw).await?;
                 sqlx::query("UPDATE messages SET raw_blob = $1 WHERE id = $2")
@@ -98,7 +98,7 @@ impl Tx {
         attachments.sort_by(|x, y| x.1.sha256.cmp(&y.1.sha256));
         for (row, a) in attachments {
             match self {
-                Tx::Sqlite(t) if a.data.len() >= BIG_BLOB => {
+                Tx::Sqlite(t, _) if a.data.len() >= BIG_BLOB => {
                     let done = sqlx::query(
                         "INSERT INTO attachments (sha256, size, data) VALUES ($1, $2, zeroblob($2)) \
                          ON CONFLICT (sha256) DO NOTHING",

@@ -19,7 +19,7 @@ pub struct Env {
     pub backend: Backend,
     pub db_url: String,
     pg_db: Option<String>,
-    counter: std::cell::Cell<u32>,
+    counter: std::sync::atomic::AtomicU32,
     /// Port of `serve`'s /healthz and /metrics endpoint.
     pub http_port: u16,
 }
@@ -122,7 +122,7 @@ impl Env {
             backend,
             db_url,
             pg_db,
-            counter: std::cell::Cell::new(0),
+            counter: std::sync::atomic::AtomicU32::new(0),
             http_port,
         }
     }
@@ -210,8 +210,10 @@ impl Env {
 
     /// Writes `raw` to a file and ingests it; returns the JSON outcome line.
     pub fn ingest(&self, raw: &str) -> Value {
-        let n = self.counter.get() + 1;
-        self.counter.set(n);
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         let file = self.path(&format!("msg-{n}.eml"));
         std::fs::write(&file, raw).expect("write message");
         let file = file.display().to_string();
