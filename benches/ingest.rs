@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench ingest -- [--messages N] [--files] [--onto FILE] [--db-connections C] [--keep DIR]
+//! cargo bench --bench ingest -- --messages N --piped N [--serve] [--parallel K]
 //! ```
 //!
 //! `--files` times `mailroom ingest FILE…` over the generated files (in name
@@ -28,6 +29,11 @@
 //! messages in DIR/sqlite/mailroom.db). The copy is not timed; the checks
 //! that list every ticket and outgoing mail are replaced by the counts of
 //! the poll's own summary.
+//!
+//! `--piped N` pipes the first N mails into `mailroom ingest -`, one process
+//! each (`--parallel K` at a time), and reports the wall time per mail;
+//! `--serve` runs `mailroom serve` meanwhile, which takes them over its
+//! ingest socket.
 //!
 //! `--keep DIR` generates into DIR (created; must be empty) and leaves it there
 //! for inspection; otherwise a temporary directory is removed at the end.
@@ -67,6 +73,13 @@ struct Args {
     /// as an MTA does) and report the wall time per mail instead.
     #[arg(long)]
     piped: Option<usize>,
+    /// With --piped: run `mailroom serve` meanwhile, so `ingest -` hands each
+    /// mail to it over the ingest socket.
+    #[arg(long, requires = "piped")]
+    serve: bool,
+    /// With --piped: K deliveries at once, as an MTA runs them.
+    #[arg(long, default_value_t = 1, requires = "piped", value_parser = clap::value_parser!(u64).range(1..=64))]
+    parallel: u64,
     /// `database.max_connections` for mailroom (default: mailroom's own).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     db_connections: Option<u32>,
@@ -141,7 +154,7 @@ fn run(args: &Args) -> Result<(), String> {
     // files from running during the timed section.
     unsafe { libc::sync() };
     if let Some(n) = args.piped {
-        return piped(&bin, &config, &inbox.join("new"), n);
+        return piped(&bin, &config, &dir, n, args.serve, args.parallel as usize);
     }
     let (poll, summary_line) = if args.files {
         let mut files: Vec<String> = std::fs::read_dir(inbox.join("new"))
@@ -251,47 +264,166 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 /// `--piped N`: one `mailroom ingest -` process per mail, stdin from the
-/// file, one after the other; the wall time of each, from spawn to exit.
-fn piped(bin: &Path, config: &Path, new: &Path, n: usize) -> Result<(), String> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(new)
+/// file, `parallel` at a time; the wall time of each, from spawn to exit.
+/// The files are moved out of the Maildir first, so that a `serve` started
+/// for `--serve` takes them only from the pipe.
+fn piped(
+    bin: &Path,
+    config: &Path,
+    dir: &Path,
+    n: usize,
+    serve: bool,
+    parallel: usize,
+) -> Result<(), String> {
+    let new = dir.join("mail/inbox/new");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&new)
         .map_err(|e| format!("listing the generated files: {e}"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     files.sort();
+    let aside = dir.join("piped");
+    std::fs::create_dir_all(&aside).map_err(|e| format!("{}: {e}", aside.display()))?;
+    for f in &mut files {
+        let to = aside.join(f.file_name().unwrap_or_default());
+        std::fs::rename(&*f, &to).map_err(|e| format!("{}: {e}", f.display()))?;
+        *f = to;
+    }
     files.truncate(n);
+    let server = if serve {
+        Some(Serving::start(
+            bin,
+            config,
+            dir,
+            &dir.join("mailroom.db.sock"),
+        )?)
+    } else {
+        None
+    };
+    let t0 = Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<Vec<f64>, String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..parallel)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut times = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else {
+                            return Ok(times);
+                        };
+                        times.push(pipe_one(bin, config, f)?);
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err("a worker panicked".into())))
+            .collect()
+    });
+    let wall = t0.elapsed().as_secs_f64();
+    if let Some(s) = server {
+        s.stop()?;
+    }
     let mut times = Vec::with_capacity(files.len());
-    for f in &files {
-        let stdin = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let t = Instant::now();
-        let out = std::process::Command::new(bin)
-            .arg("--config")
-            .arg(config)
-            .args(["ingest", "-"])
-            .stdin(stdin)
-            .output()
-            .map_err(|e| format!("running {}: {e}", bin.display()))?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-        let said = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() || !(said.contains("created") || said.contains("appended")) {
-            return Err(format!(
-                "ingest - of {} failed ({}): {said} {}",
-                f.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
+    for r in results {
+        times.extend(r?);
     }
     times.sort_by(f64::total_cmp);
     let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     let (nproc, cpu) = machine();
+    let how = if serve {
+        "handed to a running serve"
+    } else {
+        "no serve running"
+    };
     println!(
-        "summary: `mailroom ingest -`, one process per mail, {} mails into SQLite: median {:.1} ms, p90 {:.1} ms, min {:.1} ms ({nproc} cores, {cpu}; `cargo bench --bench ingest -- --piped {n}`)",
+        "summary: `mailroom ingest -`, one process per mail, {} mails into SQLite, {how}, {parallel} at a time: median {:.1} ms, p90 {:.1} ms, min {:.1} ms, {:.0} mails/s ({nproc} cores, {cpu}; `cargo bench --bench ingest -- --piped {n}{}{}`)",
         times.len(),
         at(0.5),
         at(0.9),
-        times[0]
+        times[0],
+        times.len() as f64 / wall,
+        if serve { " --serve" } else { "" },
+        if parallel > 1 {
+            format!(" --parallel {parallel}")
+        } else {
+            String::new()
+        }
     );
     Ok(())
+}
+
+/// `mailroom serve` for `--piped --serve`, stopped by SIGTERM.
+struct Serving(std::process::Child);
+
+impl Serving {
+    /// Starts serve and waits until it listens on `socket`.
+    fn start(bin: &Path, config: &Path, dir: &Path, socket: &Path) -> Result<Serving, String> {
+        let log = dir.join("serve.log");
+        let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let child = std::process::Command::new(bin)
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("cannot start {} serve: {e}", bin.display()))?;
+        let mut serving = Serving(child);
+        let t = Instant::now();
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            if t.elapsed().as_secs() > 30 || serving.0.try_wait().ok().flatten().is_some() {
+                let _ = serving.stop();
+                return Err(format!(
+                    "serve did not listen on {} (log: {})",
+                    socket.display(),
+                    log.display()
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(serving)
+    }
+
+    fn stop(mut self) -> Result<(), String> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let status = self
+            .0
+            .wait()
+            .map_err(|e| format!("waiting for serve: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("serve exited with {status}"))
+        }
+    }
+}
+
+/// Runs `mailroom ingest -` with `f` as stdin; its wall time in ms.
+fn pipe_one(bin: &Path, config: &Path, f: &Path) -> Result<f64, String> {
+    let stdin = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
+    let t = Instant::now();
+    let out = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(["ingest", "-"])
+        .stdin(stdin)
+        .output()
+        .map_err(|e| format!("running {}: {e}", bin.display()))?;
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let said = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || !(said.contains("created") || said.contains("appended")) {
+        return Err(format!(
+            "ingest - of {} failed ({}): {said} {}",
+            f.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(ms)
 }
 
 /// `ingest`'s per-file lines (`path: created MR-1`) as `poll --once`'s
