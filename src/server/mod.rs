@@ -181,13 +181,15 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
             tracing::error!("an imap source did not stop within {SOURCE_STOP_GRACE:?}");
         }
     }
-    if let Some((task, durable)) = handoff {
-        if tokio::time::timeout(SOURCE_STOP_GRACE, task).await.is_err() {
-            tracing::error!("the ingest socket did not stop within {SOURCE_STOP_GRACE:?}");
+    let durable = match handoff {
+        Some((task, durable)) => {
+            if tokio::time::timeout(SOURCE_STOP_GRACE, task).await.is_err() {
+                tracing::error!("the ingest socket did not stop within {SOURCE_STOP_GRACE:?}");
+            }
+            Some(durable)
         }
-        // Before the main pool: the last SQLite connection out removes the WAL.
-        durable.close().await;
-    }
+        None => None,
+    };
     // A scan in progress finishes its transaction (seconds at most).
     let _ = scheduler.await;
     outbox_wake.notify_one();
@@ -203,6 +205,11 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         let _ = h.await;
     }
     tracing::info!("shutting down: in-flight work committed");
+    // The outbox worker wrote on it until now. Before the main pool: the
+    // last SQLite connection out removes the WAL.
+    if let Some(d) = durable {
+        d.close().await;
+    }
     store.close().await;
     Ok(())
 }
