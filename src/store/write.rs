@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::batch::Writes;
 use super::blob::{self, BIG_BLOB, BlobAt};
 use super::rows::TICKET_COLUMNS;
-use super::sql::{MESSAGES_PER_STATEMENT, Params, ROWS_PER_STATEMENT};
+use super::sql::{MESSAGES_PER_STATEMENT, Params, ROWS_PER_STATEMENT, cached};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
@@ -22,7 +22,7 @@ impl Tx {
                 params.rows(chunk.len(), 22)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for t in chunk {
                     q = q.bind(t.id).bind(t.subject.as_str()).bind(t.normalized_subject.as_str())
                         .bind(t.status.as_str()).bind(t.priority.as_str()).bind(t.area.as_deref())
@@ -66,7 +66,7 @@ impl Tx {
                 params.rows(chunk.len(), 24)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for (id, m) in chunk {
                     q = q.bind(*id).bind(m.ticket_id).bind(m.direction.as_str()).bind(m.kind.as_str())
                         .bind(m.message_id.as_str()).bind(m.content_hash.as_str()).bind(m.text_hash.as_deref())
@@ -137,7 +137,7 @@ impl Tx {
                 params.rows(chunk.len(), 2)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for (row, id) in chunk {
                     q = q.bind(*row).bind(id.as_str());
                 }
@@ -151,7 +151,7 @@ impl Tx {
                 params.rows(chunk.len(), 3)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for (t, e, r) in chunk {
                     q = q.bind(*t).bind(e.as_str()).bind(*r);
                 }
@@ -165,7 +165,7 @@ impl Tx {
                 params.rows(chunk.len(), 5)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for e in chunk {
                     q = q.bind(e.ticket_id).bind(e.message_row).bind(e.kind).bind(e.detail.as_str()).bind(now);
                 }
@@ -180,7 +180,7 @@ impl Tx {
                 params.rows(chunk.len(), 11)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for o in chunk {
                     q = q.bind(o.message_row).bind(o.ticket_id).bind(o.kind.as_str()).bind(o.trigger_row)
                         .bind(o.context.as_str()).bind(o.sender.as_str()).bind(o.recipients.as_str())
@@ -204,7 +204,7 @@ impl Tx {
                 params.rows(chunk.len(), 4)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for (t, from, to) in chunk {
                     q = q.bind(*t).bind(from.as_str()).bind(to.as_str()).bind(now);
                 }
