@@ -322,9 +322,14 @@ fn piped(
             .collect()
     });
     let wall = t0.elapsed().as_secs_f64();
-    if let Some(s) = server {
-        s.stop()?;
-    }
+    let serve_rss = match server {
+        Some(s) => {
+            let rss = s.peak_rss_mib();
+            s.stop()?;
+            rss
+        }
+        None => None,
+    };
     let mut times = Vec::with_capacity(files.len());
     for r in results {
         times.extend(r?);
@@ -338,12 +343,15 @@ fn piped(
         "no serve running"
     };
     println!(
-        "summary: `mailroom ingest -`, one process per mail, {} mails into SQLite, {how}, {parallel} at a time: median {:.1} ms, p90 {:.1} ms, min {:.1} ms, {:.0} mails/s ({nproc} cores, {cpu}; `cargo bench --bench ingest -- --piped {n}{}{}`)",
+        "summary: `mailroom ingest -`, one process per mail, {} mails into SQLite, {how}, {parallel} at a time: median {:.1} ms, p90 {:.1} ms, min {:.1} ms, {:.0} mails/s{} ({nproc} cores, {cpu}; `cargo bench --bench ingest -- --piped {n}{}{}`)",
         times.len(),
         at(0.5),
         at(0.9),
         times[0],
         times.len() as f64 / wall,
+        serve_rss
+            .map(|r| format!(", serve's peak RSS {r:.1} MiB"))
+            .unwrap_or_default(),
         if serve { " --serve" } else { "" },
         if parallel > 1 {
             format!(" --parallel {parallel}")
@@ -385,6 +393,20 @@ impl Serving {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         Ok(serving)
+    }
+
+    /// serve's VmHWM so far.
+    fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib / 1024.0)
     }
 
     fn stop(mut self) -> Result<(), String> {
