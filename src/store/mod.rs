@@ -14,6 +14,10 @@ mod rows;
 mod sla;
 mod sql;
 mod tx;
+mod writer;
+
+pub(crate) use writer::GateGuard;
+use writer::WriteGate;
 mod write;
 
 use std::str::FromStr;
@@ -59,10 +63,9 @@ pub enum SqliteUse {
     /// `Store::trim_wal` checkpoints it once it is big. Closing with a
     /// checkpoint cost 4 fsyncs per mail (WAL re-created, checkpoint).
     OneShot,
-    /// A long-running writer whose every commit is fsynced before it returns
-    /// (synchronous=FULL): `serve`'s hand-off of piped mail, which answers
-    /// `ingest -` (and so the MTA, which then deletes its copy) after commit.
-    Durable,
+    /// `serve`'s writer (`Store::writer`): one connection that keeps
+    /// WRITER_CACHE and its pages, each commit fsynced (synchronous=FULL).
+    Writer,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -114,27 +117,8 @@ pub fn list_tickets_sql(f: &TicketFilter) -> (String, Vec<String>) {
 pub struct Store {
     pool: Pool,
     gate: WriteGate,
-    /// `SqliteUse::Durable`: the connection has WRITER_CACHE for good.
+    /// `SqliteUse::Writer`: the connection has WRITER_CACHE for good.
     writer_cache_kept: bool,
-}
-
-/// SQLite writes one transaction at a time. The writers of one process queue
-/// here, in order, rather than in SQLite's busy handler, which sleeps 1, 2,
-/// 5, 10… ms between tries: a mail handed over by `ingest -` that met the
-/// outbox worker's write waited 10-15 ms instead of about one. Taken before
-/// a connection, so a waiting writer holds none. None on PostgreSQL.
-#[derive(Clone, Default)]
-struct WriteGate(Option<Arc<tokio::sync::Mutex<()>>>);
-
-pub(crate) type GateGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
-
-impl WriteGate {
-    async fn enter(&self) -> GateGuard {
-        match &self.0 {
-            Some(m) => Some(m.clone().lock_owned().await),
-            None => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -229,7 +213,7 @@ impl Store {
                 // never hold big caches of a big database.
                 .pragma(
                     "cache_size",
-                    if usage == SqliteUse::Durable {
+                    if usage == SqliteUse::Writer {
                         WRITER_CACHE
                     } else {
                         READER_CACHE
@@ -259,9 +243,9 @@ impl Store {
                             Ok(())
                         })
                     });
-                // A durable store's one connection writes all the time: it
-                // keeps WRITER_CACHE (set at connect) and its pages.
-                let options = if usage == SqliteUse::Durable {
+                // The writer's one connection writes all the time: it keeps
+                // WRITER_CACHE (set at connect) and its pages.
+                let options = if usage == SqliteUse::Writer {
                     options
                 } else {
                     options.after_release(|c, _| {
@@ -305,26 +289,8 @@ impl Store {
         Ok(Store {
             pool,
             gate,
-            writer_cache_kept: usage == SqliteUse::Durable,
+            writer_cache_kept: usage == SqliteUse::Writer,
         })
-    }
-
-    /// A store whose commits are on the disk when they return, for work that
-    /// answers someone who then forgets the mail (`SqliteUse::Durable`): on
-    /// SQLite a second pool of one connection to the same file, on PostgreSQL
-    /// this store (a commit there is durable already).
-    pub async fn durable(&self, url: &str) -> Result<Store> {
-        match &self.pool {
-            Pool::Sqlite(_) => {
-                let durable = Store::connect(url, 1, SqliteUse::Durable).await?;
-                // One queue for the writers of both pools.
-                Ok(Store {
-                    gate: self.gate.clone(),
-                    ..durable
-                })
-            }
-            Pool::Postgres(_) => Ok(self.clone()),
-        }
     }
 
     /// Copies committed WAL pages into the SQLite database file (PASSIVE: never

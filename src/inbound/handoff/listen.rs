@@ -1,6 +1,6 @@
 //! `serve`'s side of the hand-off: accepts `ingest -` connections, reads each
 //! mail whole, and commits every mail that has arrived meanwhile in one
-//! transaction on a store whose commits are fsynced (`Store::durable`).
+//! transaction on a store whose commits are fsynced (`Store::writer`).
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -80,7 +80,7 @@ pub fn bind(path: &Path) -> Result<Listener> {
 /// What commits handed-off mail.
 pub struct Committer {
     pub pipeline: Arc<Pipeline>,
-    /// Commits are on the disk when they return (`Store::durable`).
+    /// Commits are on the disk when they return (`Store::writer`).
     pub store: Store,
     pub health: Arc<Health>,
     /// Woken after each commit, so an acknowledgement leaves at once.
