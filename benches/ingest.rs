@@ -397,16 +397,7 @@ impl Serving {
 
     /// serve's VmHWM so far.
     fn peak_rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kib / 1024.0)
+        proc::peak_rss_mib_of(self.0.id())
     }
 
     fn stop(mut self) -> Result<(), String> {

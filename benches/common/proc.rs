@@ -331,6 +331,20 @@ pub fn parse_summary(line: &str) -> Option<Summary> {
     Some(Summary { total, outcomes })
 }
 
+/// The peak RSS (`VmHWM`) of the running process `pid`, in MiB.
+pub fn peak_rss_mib_of(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
 pub fn machine() -> (usize, String) {
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

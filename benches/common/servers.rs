@@ -302,17 +302,7 @@ impl Serve {
 
     /// VmHWM of the running process.
     pub fn peak_rss_mib(&self) -> Option<f64> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kib / 1024.0)
+        super::proc::peak_rss_mib_of(self.child.as_ref()?.id())
     }
 
     /// CPU seconds (user + sys) the running process has used so far.

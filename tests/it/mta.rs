@@ -36,27 +36,9 @@ fn pipe_status(env: &Env, raw: &str) -> (i32, String, String) {
 
 /// Runs `ingest --json -` with `raw` on stdin, as an MTA's pipe does.
 fn pipe(env: &Env, raw: &str) -> serde_json::Value {
-    let mut child = env
-        .command()
-        .args(["ingest", "--json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ingest -");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(raw.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
-    assert!(
-        out.status.success(),
-        "ingest - failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON outcome")
+    let (code, out, err) = pipe_status(env, raw);
+    assert_eq!(code, 0, "ingest - failed: {err}");
+    serde_json::from_str(&out).expect("one JSON outcome")
 }
 
 fn wal_len(env: &Env) -> u64 {
