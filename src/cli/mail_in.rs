@@ -12,9 +12,7 @@ use crate::health::Health;
 use crate::inbound::handoff::{self, HandOff, REPLY_TIMEOUT, Request};
 use crate::inbound::imap::{Context as ImapContext, ImapError, ImapSource};
 use crate::inbound::maildir::Maildir;
-use crate::inbound::{
-    Batcher, Capped, prepare_ahead, read_capped, read_file_capped, too_big_reason,
-};
+use crate::inbound::{Batcher, HEADER_KEPT, prepare_ahead, read_capped, read_file_capped};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::Store;
 
@@ -64,18 +62,10 @@ pub(super) async fn ingest(
         } else {
             read_file_capped(&f, limit).with_context(|| format!("reading {}", f.display()))?
         };
-        let item = match read {
-            Capped::Whole(raw) => Inbound::new(f.display().to_string(), raw),
-            Capped::TooBig { size, head } => {
-                let mut item = Inbound::new(f.display().to_string(), head);
-                item.rejected = Some(too_big_reason(size, limit, "only its header is kept here"));
-                if f.as_os_str() == "-" {
-                    stdin_too_big = Some(size);
-                }
-                item
-            }
-        };
-        let full = batcher.push(item);
+        if f.as_os_str() == "-" {
+            stdin_too_big = stdin_too_big.or(read.too_big());
+        }
+        let full = batcher.push(read.into_inbound(f.display().to_string(), limit, HEADER_KEPT));
         if full || i + 1 == total {
             for o in pipeline
                 .process_batch(store, batcher.take(), super::now())
@@ -86,11 +76,7 @@ pub(super) async fn ingest(
         }
     }
     std::io::stdout().flush().ok();
-    if let Some(size) = stdin_too_big {
-        // EX_DATAERR: the MTA bounces the mail to its sender with this text.
-        return Err(crate::Error::MessageTooBig { size, limit }.into());
-    }
-    Ok(())
+    too_big_result(cfg, stdin_too_big)
 }
 
 /// One mail piped by an MTA (`ingest -`), read before anything else.
@@ -102,21 +88,11 @@ pub(super) struct Piped {
 
 pub(super) fn read_piped(cfg: &Config) -> anyhow::Result<Piped> {
     let limit = cfg.max_message_size();
-    let piped = match read_capped(std::io::stdin().lock(), limit).context("reading stdin")? {
-        Capped::Whole(raw) => Piped {
-            item: Inbound::new("-".into(), raw),
-            too_big: None,
-        },
-        Capped::TooBig { size, head } => {
-            let mut item = Inbound::new("-".into(), head);
-            item.rejected = Some(too_big_reason(size, limit, "only its header is kept here"));
-            Piped {
-                item,
-                too_big: Some(size),
-            }
-        }
-    };
-    Ok(piped)
+    let read = read_capped(std::io::stdin().lock(), limit).context("reading stdin")?;
+    Ok(Piped {
+        too_big: read.too_big(),
+        item: read.into_inbound("-".into(), limit, HEADER_KEPT),
+    })
 }
 
 /// Hands the piped mail to a running `serve` (`inbound::handoff`). `None`
@@ -129,7 +105,7 @@ pub(super) fn hand_off(cfg: &Config, piped: &Piped, json: bool) -> Option<anyhow
         HandOff::Stored(outcome) => {
             print_outcome(&outcome, json);
             std::io::stdout().flush().ok();
-            Some(piped_result(cfg, piped.too_big))
+            Some(too_big_result(cfg, piped.too_big))
         }
         HandOff::Later(error) => Some(Err(crate::Error::HandOffLater(error).into())),
         HandOff::Direct(reason) => {
@@ -153,12 +129,12 @@ pub(super) async fn ingest_piped(
         .await?;
     outcomes.iter().for_each(|o| print_outcome(o, json));
     std::io::stdout().flush().ok();
-    piped_result(cfg, too_big)
+    too_big_result(cfg, too_big)
 }
 
-/// A mail over the size limit is stored (its header, in the quarantine) and
-/// still fails: EX_DATAERR makes the MTA bounce it to its sender.
-fn piped_result(cfg: &Config, too_big: Option<u64>) -> anyhow::Result<()> {
+/// A piped mail over the size limit is stored (its header, in the quarantine)
+/// and still fails: EX_DATAERR makes the MTA bounce it to its sender.
+fn too_big_result(cfg: &Config, too_big: Option<u64>) -> anyhow::Result<()> {
     match too_big {
         Some(size) => Err(crate::Error::MessageTooBig {
             size,
@@ -184,13 +160,7 @@ async fn ingest_files(
     let (mut rx, reader) = prepare_ahead(pipeline.clone(), cfg.mailroom.batch_size, move |push| {
         for f in files {
             let item = match read_file_capped(&f, limit) {
-                Ok(Capped::Whole(raw)) => Inbound::new(f.display().to_string(), raw),
-                Ok(Capped::TooBig { size, head }) => {
-                    let mut item = Inbound::new(f.display().to_string(), head);
-                    item.rejected =
-                        Some(too_big_reason(size, limit, "only its header is kept here"));
-                    item
-                }
+                Ok(read) => read.into_inbound(f.display().to_string(), limit, HEADER_KEPT),
                 Err(e) => {
                     return Err(anyhow::Error::new(e).context(format!("reading {}", f.display())));
                 }

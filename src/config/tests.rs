@@ -342,34 +342,29 @@ fn pool_size_defaults_by_backend_and_yields_to_the_config() {
 
 #[test]
 fn the_ingest_socket_is_beside_the_sqlite_database_unless_set() {
-    let c = Config::embedded_default();
     assert_eq!(
-        c.ingest_socket(),
+        Config::embedded_default().ingest_socket(),
         Some(PathBuf::from("./mailroom.db.sock")),
         "default"
     );
-    let c = Config::parse(
-        "[database]\nurl = \"sqlite:///var/lib/mailroom/m.db?mode=rwc\"\n",
-        "m.toml",
-    )
-    .expect("config");
-    assert_eq!(
-        c.ingest_socket(),
-        Some(PathBuf::from("/var/lib/mailroom/m.db.sock"))
-    );
-    let c = Config::parse("[database]\nurl = \"postgres://db/mr\"\n", "m.toml").expect("config");
-    assert_eq!(c.ingest_socket(), None, "no file to put it beside");
-    let c = Config::parse(
-        "[mailroom]\ningest_socket = \"/run/mailroom/in.sock\"\n[database]\nurl = \"postgres://db/mr\"\n",
-        "m.toml",
-    )
-    .expect("config");
-    assert_eq!(
-        c.ingest_socket(),
-        Some(PathBuf::from("/run/mailroom/in.sock"))
-    );
-    let c = Config::parse("[mailroom]\ningest_socket = \"off\"\n", "m.toml").expect("config");
-    assert_eq!(c.ingest_socket(), None);
+    let pg = "[database]\nurl = \"postgres://db/mr\"\n";
+    let cases = [
+        (
+            "[database]\nurl = \"sqlite:///var/lib/mailroom/m.db?mode=rwc\"\n".to_string(),
+            Some("/var/lib/mailroom/m.db.sock"),
+        ),
+        // No file to put it beside.
+        (pg.to_string(), None),
+        (
+            format!("[mailroom]\ningest_socket = \"/run/mailroom/in.sock\"\n{pg}"),
+            Some("/run/mailroom/in.sock"),
+        ),
+        ("[mailroom]\ningest_socket = \"off\"\n".to_string(), None),
+    ];
+    for (text, want) in cases {
+        let c = Config::parse(&text, "m.toml").expect("config");
+        assert_eq!(c.ingest_socket(), want.map(PathBuf::from), "{text}");
+    }
     let long = format!("[mailroom]\ningest_socket = \"/{}\"\n", "x".repeat(120));
     let err = Config::parse(&long, "m.toml").unwrap_err();
     assert!(err.to_string().contains("mailroom.ingest_socket"), "{err}");

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::Store;
 
-use super::{Capped, prepare_ahead, read_file_capped, too_big_reason};
+use super::{HEADER_KEPT, prepare_ahead, read_file_capped};
 
 /// How many file names `drain` lists at a time (about 100 bytes each): a
 /// backlog of a million files is read in chunks, each listing the directory
@@ -204,19 +204,20 @@ impl Maildir {
     ) -> bool {
         for file in files {
             let (item, big) = match read_file_capped(&file, limit) {
-                Ok(Capped::Whole(raw)) => (Inbound::new(origin(&self.name, &file), raw), false),
-                Ok(Capped::TooBig { size, head }) => {
-                    let to = quarantine_path(&self.path, &file);
-                    let mut item = Inbound::new(origin(&self.name, &file), head);
-                    item.rejected = Some(too_big_reason(
-                        size,
-                        limit,
-                        &format!(
-                            "only its header is kept here; the file is moved to {}",
-                            to.display()
-                        ),
-                    ));
-                    (item, true)
+                Ok(read) => {
+                    let big = read.too_big().is_some();
+                    let kept = if big {
+                        format!(
+                            "{HEADER_KEPT}; the file is moved to {}",
+                            quarantine_path(&self.path, &file).display()
+                        )
+                    } else {
+                        String::new()
+                    };
+                    (
+                        read.into_inbound(origin(&self.name, &file), limit, &kept),
+                        big,
+                    )
                 }
                 // Gone meanwhile (another instance took it) or unreadable:
                 // skip, never stall the rest of the mailbox on it.

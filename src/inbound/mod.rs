@@ -107,6 +107,32 @@ pub enum Capped {
     TooBig { size: u64, head: Vec<u8> },
 }
 
+impl Capped {
+    /// The size of a message over the limit.
+    pub fn too_big(&self) -> Option<u64> {
+        match self {
+            Capped::Whole(_) => None,
+            Capped::TooBig { size, .. } => Some(*size),
+        }
+    }
+
+    /// The message as the pipeline takes it. One over the limit is its header,
+    /// to be quarantined with the reason; `kept` says where the rest went.
+    pub fn into_inbound(self, origin: String, limit: usize, kept: &str) -> Inbound {
+        match self {
+            Capped::Whole(raw) => Inbound::new(origin, raw),
+            Capped::TooBig { size, head } => {
+                let mut item = Inbound::new(origin, head);
+                item.rejected = Some(too_big_reason(size, limit, kept));
+                item
+            }
+        }
+    }
+}
+
+/// What a command keeps of a message over the limit (`Capped::into_inbound`).
+pub const HEADER_KEPT: &str = "only its header is kept here";
+
 /// At most this much of an oversized message is kept: its header block.
 const HEAD_LIMIT: usize = 256 * 1024;
 

@@ -14,11 +14,11 @@ mod rows;
 mod sla;
 mod sql;
 mod tx;
+mod write;
 mod writer;
 
 pub(crate) use writer::GateGuard;
 use writer::WriteGate;
-mod write;
 
 use std::str::FromStr;
 use std::sync::Arc;

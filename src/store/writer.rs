@@ -12,6 +12,9 @@ use crate::error::Result;
 /// 5, 10… ms between tries: a mail handed over by `ingest -` that met the
 /// outbox worker's write waited 10-15 ms instead of about one. Taken before
 /// a connection, so a waiting writer holds none. None on PostgreSQL.
+/// `Store::begin` takes it, and so does each write outside a transaction
+/// (`gate.enter()` before the statement); a write that did not would still be
+/// correct, waiting in SQLite's busy handler instead.
 #[derive(Clone, Default)]
 pub(super) struct WriteGate(pub(super) Option<Arc<tokio::sync::Mutex<()>>>);
 
@@ -68,7 +71,8 @@ mod tests {
     async fn the_writer_fsyncs_its_commits_and_queues_with_the_main_pool() {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("m.db").display());
-        let main = Store::connect(&url, 2, SqliteUse::Long)
+        // One connection, so a writer waiting on it would starve every reader.
+        let main = Store::connect(&url, 1, SqliteUse::Long)
             .await
             .expect("main");
         main.migrate().await.expect("migrate");
@@ -80,7 +84,9 @@ mod tests {
             "the writer's commits are fsynced"
         );
         assert_eq!(synchronous(&main).await, 1, "the main pool keeps NORMAL");
-        // One queue: a writer of the other pool waits for the open transaction.
+        // One queue: a writer of the main pool waits for the open transaction,
+        // and waits at the gate, holding no connection (in SQLite's busy handler
+        // it would hold the main pool's only one, and the read below would wait).
         let open = writer.begin().await.expect("begin");
         let waiting = tokio::spawn({
             let main = main.clone();
@@ -88,6 +94,15 @@ mod tests {
         });
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(!waiting.is_finished(), "entered while the other wrote");
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            main.list_tickets(&Default::default()),
+        )
+        .await;
+        assert!(
+            matches!(read, Ok(Ok(_))),
+            "a read waited behind the queued writer"
+        );
         open.commit().await.expect("commit");
         waiting.await.expect("join").expect("then it enters");
         writer.close().await;

@@ -91,7 +91,7 @@ pub struct Committer {
 struct Job {
     item: Inbound,
     /// The mail's share of the memory budget, given back after its commit.
-    _budget: OwnedSemaphorePermit,
+    budget: OwnedSemaphorePermit,
     reply: oneshot::Sender<Reply>,
 }
 
@@ -178,7 +178,7 @@ async fn receive(
                 let (tx, rx) = oneshot::channel();
                 let job = Job {
                     item,
-                    _budget: permit,
+                    budget: permit,
                     reply: tx,
                 };
                 match jobs.send(job).await {
@@ -269,7 +269,7 @@ async fn commit_loop(mut queue: mpsc::Receiver<Job>, c: Committer) {
         let mut waiting = Vec::with_capacity(batch.len());
         for job in batch {
             items.push(job.item);
-            waiting.push((job.reply, job._budget));
+            waiting.push((job.reply, job.budget));
         }
         let bytes: usize = items.iter().map(|i| i.raw.len()).sum();
         let prepared = if bytes <= INLINE_PARSE_LIMIT {

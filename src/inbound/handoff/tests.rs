@@ -16,14 +16,18 @@ fn socket_path(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("in.sock")
 }
 
-/// A listener that takes one connection, reads the request and the mail,
-/// then does `then` with the stream; returns what it read.
-fn stand_in(
-    path: &Path,
+/// One hand-off of MAIL with `req` to a listener that reads the request and
+/// the mail, then does `then` with the connection. Returns what the client
+/// made of it and what the listener read.
+fn exchange(
+    req: &Request,
+    timeout: Duration,
     then: impl FnOnce(&mut UnixStream) + Send + 'static,
-) -> std::thread::JoinHandle<(Request, Vec<u8>)> {
-    let listener = UnixListener::bind(path).expect("bind");
-    std::thread::spawn(move || {
+) -> (HandOff, Request, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = socket_path(&dir);
+    let listener = UnixListener::bind(&path).expect("bind");
+    let server = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accept");
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
         let mut line = String::new();
@@ -33,7 +37,10 @@ fn stand_in(
         reader.read_exact(&mut mail).expect("mail");
         then(&mut stream);
         (req, mail)
-    })
+    });
+    let got = hand_off(&path, req, MAIL, timeout);
+    let (seen, mail) = server.join().expect("stand-in");
+    (got, seen, mail)
 }
 
 fn answer(stream: &mut UnixStream, reply: &Reply) {
@@ -71,9 +78,8 @@ fn a_socket_left_by_a_killed_serve_means_store_it_here() {
 
 #[test]
 fn a_stored_answer_carries_the_outcome_and_the_mail_arrives_whole() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = socket_path(&dir);
-    let server = stand_in(&path, |s| {
+    let req = Request::new("-", MAIL.len(), Some("too big".into()));
+    let (got, seen, mail) = exchange(&req, REPLY_TIMEOUT, |s| {
         answer(
             s,
             &Reply::Stored {
@@ -86,9 +92,6 @@ fn a_stored_answer_carries_the_outcome_and_the_mail_arrives_whole() {
             },
         )
     });
-    let req = Request::new("-", MAIL.len(), Some("too big".into()));
-    let got = hand_off(&path, &req, MAIL, REPLY_TIMEOUT);
-    let (seen, mail) = server.join().expect("stand-in");
     match got {
         HandOff::Stored(o) => {
             assert_eq!(o.outcome, OutcomeKind::Created);
@@ -107,11 +110,7 @@ fn a_stored_answer_carries_the_outcome_and_the_mail_arrives_whole() {
 #[test]
 fn serve_gone_after_reading_the_mail_means_store_it_here() {
     // Serve may have committed it: stored again, it is a duplicate.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = socket_path(&dir);
-    let server = stand_in(&path, |_| {});
-    let got = hand_off(&path, &request(), MAIL, REPLY_TIMEOUT);
-    server.join().expect("stand-in");
+    let (got, ..) = exchange(&request(), REPLY_TIMEOUT, |_| {});
     assert!(
         matches!(got, HandOff::Direct(ref r) if r.contains("without an answer")),
         "{got:?}"
@@ -120,9 +119,7 @@ fn serve_gone_after_reading_the_mail_means_store_it_here() {
 
 #[test]
 fn a_later_answer_and_a_silent_serve_mean_retry_later() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = socket_path(&dir);
-    let server = stand_in(&path, |s| {
+    let (got, ..) = exchange(&request(), REPLY_TIMEOUT, |s| {
         answer(
             s,
             &Reply::Later {
@@ -130,22 +127,14 @@ fn a_later_answer_and_a_silent_serve_mean_retry_later() {
             },
         )
     });
-    let got = hand_off(&path, &request(), MAIL, REPLY_TIMEOUT);
-    server.join().expect("stand-in");
     assert!(
         matches!(got, HandOff::Later(ref e) if e == "database unavailable"),
         "{got:?}"
     );
-
-    std::fs::remove_file(&path).expect("rm");
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let server = stand_in(&path, move |_| {
-        // Holds the connection open without answering until the client gave up.
-        let _ = rx.recv();
+    let (got, ..) = exchange(&request(), Duration::from_millis(200), |s| {
+        // No answer: holds the connection until the client gives up and closes it.
+        let _ = s.read(&mut [0u8; 1]);
     });
-    let got = hand_off(&path, &request(), MAIL, Duration::from_millis(200));
-    tx.send(()).expect("release");
-    server.join().expect("stand-in");
     assert!(
         matches!(got, HandOff::Later(ref e) if e.contains("did not answer")),
         "{got:?}"
@@ -154,13 +143,9 @@ fn a_later_answer_and_a_silent_serve_mean_retry_later() {
 
 #[test]
 fn an_unreadable_answer_means_store_it_here() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = socket_path(&dir);
-    let server = stand_in(&path, |s| {
+    let (got, ..) = exchange(&request(), REPLY_TIMEOUT, |s| {
         s.write_all(b"HTTP/1.1 400 Bad Request\r\n").expect("write")
     });
-    let got = hand_off(&path, &request(), MAIL, REPLY_TIMEOUT);
-    server.join().expect("stand-in");
     assert!(
         matches!(got, HandOff::Direct(ref r) if r.contains("unreadable answer")),
         "{got:?}"
