@@ -257,6 +257,8 @@ struct Notification {
     message_id: String,
     subject: String,
     ticket_ref: String,
+    /// The tag of its Reply-To (`support+<tag>@…`), where a mail client replies.
+    reply_token: Option<String>,
 }
 
 /// sqlx stores chrono times as RFC 3339 text on SQLite.
@@ -291,9 +293,14 @@ fn answer(i: usize, run_id: u32) -> String {
 fn agent_reply(note: &Notification, i: usize, run_id: u32) -> String {
     let now = chrono::Utc::now();
     let note_id = format!("<{}>", note.message_id.trim_matches(['<', '>']));
+    // The notification's Reply-To, as a mail client answers it.
+    let to = match (&note.reply_token, SUPPORT_USER.split_once('@')) {
+        (Some(t), Some((local, domain))) => format!("{local}+{t}@{domain}"),
+        _ => SUPPORT_USER.to_string(),
+    };
     format!(
         "From: {AGENT_NAME} <{AGENT}>\r\n\
-         To: {SUPPORT_USER}\r\n\
+         To: {to}\r\n\
          Subject: Re: {}\r\n\
          Date: {}\r\n\
          Message-ID: <reply.{run_id}.{i}.{}@example.test>\r\n\

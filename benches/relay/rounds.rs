@@ -254,8 +254,8 @@ impl Bench<'_> {
             let row = self
                 .rt
                 .block_on(
-                    sqlx::query_as::<_, (String, String, i64)>(
-                        "SELECT m.message_id, m.subject, t.id FROM messages m \
+                    sqlx::query_as::<_, (String, String, i64, Option<String>)>(
+                        "SELECT m.message_id, m.subject, t.id, m.reply_token FROM messages m \
                          JOIN tickets t ON t.id = m.ticket_id \
                          WHERE t.customer = ?1 AND m.kind = 'notification'",
                     )
@@ -263,10 +263,11 @@ impl Bench<'_> {
                     .fetch_optional(&mut self.db),
                 )
                 .map_err(|e| format!("query the notification: {e}"))?;
-            if let Some((message_id, subject, id)) = row {
+            if let Some((message_id, subject, id, reply_token)) = row {
                 return Ok(Some(Notification {
                     message_id,
                     subject,
+                    reply_token,
                     // The default ticket_prefix (the config sets none).
                     ticket_ref: format!("MR-{id}"),
                 }));

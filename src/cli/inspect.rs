@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 
-pub(super) fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyhow::Result<()> {
+pub(super) async fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyhow::Result<()> {
     let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let mail = crate::mail::parse(&raw).map_err(|e| {
         anyhow::anyhow!(
@@ -17,7 +17,24 @@ pub(super) fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyhow::Res
         )
     })?;
     let pipeline = Pipeline::new(cfg.clone())?;
-    let i = pipeline.inspect(&mail);
+    let mut i = pipeline.inspect(&mail);
+    // The role needs the tickets: decided against the database as it is (in
+    // a transaction rolled back), when there is one. A SQLite file that does
+    // not exist yet is not created.
+    let url = cfg.database_url()?;
+    let exists = crate::config::sqlite_file(&url).is_none_or(|f| f.exists());
+    if exists {
+        let store = super::open_store(cfg, crate::store::SqliteUse::Long).await?;
+        let seen = pipeline.inspect_role(&store, &mail, super::now()).await?;
+        store.close().await;
+        i.role = seen.role;
+        i.role_reason = Some(seen.reason);
+        i.ticket = seen.ticket;
+    } else {
+        i.role_reason = Some(format!(
+            "no database at {url} yet: the role depends on the tickets stored"
+        ));
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&i)?);
         return Ok(());
@@ -36,6 +53,18 @@ pub(super) fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyhow::Res
             "             the sender is on the roster: an agent reply when it answers a notification sent to them"
         );
     }
+    println!(
+        "role:        {}{}{}",
+        i.role.map(|r| r.as_str()).unwrap_or("-"),
+        i.ticket
+            .as_deref()
+            .map(|t| format!(" on {t}"))
+            .unwrap_or_default(),
+        i.role_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
     println!("message-id:  <{}>", i.message_id);
     println!(
         "from:        {}{}",

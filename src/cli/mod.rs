@@ -257,12 +257,12 @@ async fn execute(
         Some((cfg, mail)) => (cfg, Some(mail)),
         None => (Arc::new(Config::load(config)?), None),
     };
-    // The rules commands and inspect need no database.
+    // The rules commands need no database; inspect opens one only if it exists.
     let command = match command {
         Command::Rules(cmd @ (RulesCmd::Check { .. } | RulesCmd::Explain { .. })) => {
             return rules_command(&cfg, cmd);
         }
-        Command::Inspect { file, json } => return inspect::inspect(&cfg, &file, json),
+        Command::Inspect { file, json } => return inspect::inspect(&cfg, &file, json).await,
         other => other,
     };
     let usage = if is_one_shot(&command) {

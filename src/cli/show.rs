@@ -112,7 +112,12 @@ pub(super) async fn show_ticket(
     let participants = store.ticket_participants(id).await?;
     let mut atts = Vec::with_capacity(messages.len());
     let mut texts = Vec::with_capacity(messages.len());
+    let mut roles = Vec::with_capacity(messages.len());
     for m in &messages {
+        roles.push(
+            m.role()
+                .map_err(|e| anyhow::anyhow!("message {} on {reference}: {e}", m.id))?,
+        );
         atts.push(store.message_attachments(m.id).await?);
         // Inbound bodies are not stored twice: derive them from the raw bytes.
         let bodies = if m.direction == crate::tickets::Direction::In && m.text_body.is_empty() {
@@ -138,9 +143,13 @@ pub(super) async fn show_ticket(
                 .iter()
                 .zip(&atts)
                 .zip(&texts)
-                .map(|((m, a), (text, html))| json!({
+                .zip(&roles)
+                .map(|(((m, a), (text, html)), role)| json!({
                     "direction": m.direction,
                     "kind": m.kind,
+                    "role": role,
+                    // Never went to (or came from) the customer's side.
+                    "internal": m.kind.is_internal(),
                     "from": m.from_addr,
                     "from_name": m.from_name,
                     "to": m.to_addrs,
@@ -199,15 +208,21 @@ pub(super) async fn show_ticket(
         }
     );
     println!("\nMessages:");
-    for ((m, a), (text, _)) in messages.iter().zip(&atts).zip(&texts) {
+    for (((m, a), (text, _)), role) in messages.iter().zip(&atts).zip(&texts).zip(&roles) {
         let arrow = if m.direction == crate::tickets::Direction::In {
             "<-"
         } else {
             "->"
         };
+        let mut label = m.kind.to_string();
+        if let Some(r) = role {
+            label.push_str(&format!(", {r}"));
+        }
+        if m.kind.is_internal() {
+            label.push_str(", internal");
+        }
         println!(
-            "  {arrow} [{}] {} from {} to {}  <{}>",
-            m.kind,
+            "  {arrow} [{label}] {} from {} to {}  <{}>",
             m.created_at.format("%Y-%m-%d %H:%M:%S"),
             m.from_addr,
             m.to_addrs,

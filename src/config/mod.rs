@@ -276,14 +276,33 @@ fn default_http_listen() -> String {
 }
 
 /// `[security]`: what it takes for a mail to act as an agent.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecuritySection {
     /// When set, an agent reply also needs an `Authentication-Results` header
-    /// from one of these servers showing dmarc=pass (or dkim=pass for the
-    /// agent's domain). Off (empty) by default.
+    /// from one of these servers showing dmarc=pass (or dkim=pass) for the
+    /// agent's domain. Off (empty) by default.
     #[serde(default)]
     pub trusted_authserv_ids: Vec<String>,
+    /// Mail to agents carries `Reply-To: support+<token>@…`, and an agent's
+    /// answer must come back through it (on by default; the support
+    /// mailbox's server must deliver subaddresses). Off: a Message-ID and the
+    /// From are the whole proof.
+    #[serde(default = "yes")]
+    pub reply_token: bool,
+}
+
+impl Default for SecuritySection {
+    fn default() -> Self {
+        SecuritySection {
+            trusted_authserv_ids: Vec::new(),
+            reply_token: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -351,9 +370,22 @@ pub struct AreaConfig {
     pub name: String,
     pub strategy: Option<String>,
     pub escalation: Option<String>,
+    /// Who gets a new ticket's notification: its owner (default), or every
+    /// available agent of the area (any of them may answer it).
+    #[serde(default)]
+    pub notify: AreaNotify,
     /// A `[[calendar]]` name: this area's SLA clocks count its business hours
     /// (unset: calendar hours, around the clock).
     pub calendar: Option<String>,
+}
+
+/// `[[area]] notify`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AreaNotify {
+    #[default]
+    Owner,
+    Area,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -437,6 +469,28 @@ pub fn locate(flag: Option<&Path>) -> Option<(PathBuf, bool)> {
 }
 
 impl Config {
+    /// The roster agents of `area` who get its new tickets' notifications
+    /// besides the owner (`notify = "area"`; agents away are skipped).
+    pub fn area_watchers(&self, area: Option<&str>) -> Vec<String> {
+        let Some(area) = area else {
+            return Vec::new();
+        };
+        let notify = self
+            .area
+            .iter()
+            .find(|a| a.name == area)
+            .map(|a| a.notify)
+            .unwrap_or_default();
+        if notify != AreaNotify::Area {
+            return Vec::new();
+        }
+        self.agent
+            .iter()
+            .filter(|a| !a.away && a.areas.iter().any(|x| x == area))
+            .map(|a| a.email.to_ascii_lowercase())
+            .collect()
+    }
+
     /// The escalation contact of `area` (lower-cased), if the area has one.
     pub fn escalation_contact(&self, area: Option<&str>) -> Option<String> {
         let area = area?;

@@ -62,8 +62,8 @@ fn parse(value: &str) -> Option<(String, Vec<MethodResult>)> {
     Some((id, results))
 }
 
-/// Whether the mail's trusted Authentication-Results show `dmarc=pass`, or
-/// `dkim=pass` with `header.d` = the agent's domain. `Ok` and `Err` both carry
+/// Whether the mail's trusted Authentication-Results show `dmarc=pass` with
+/// `header.from` = the agent's domain, or `dkim=pass` with `header.d` = it. `Ok` and `Err` both carry
 /// the reason, for the ticket's event.
 pub fn verify_sender(
     headers: &[(String, String)],
@@ -87,21 +87,25 @@ pub fn verify_sender(
         }
         seen_trusted = true;
         for r in &results {
-            if r.method == "dmarc" && r.result == "pass" {
-                return Ok(format!("{id} reports dmarc=pass"));
+            let prop = |key: &str| {
+                r.props
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.as_str())
+            };
+            // A pass counts only for the agent's own domain: DMARC's
+            // header.from (a pass for evil.test says nothing about the
+            // agent's From), DKIM's signing domain header.d.
+            if r.method == "dmarc" && r.result == "pass" && prop("header.from") == Some(&domain) {
+                return Ok(format!("{id} reports dmarc=pass for {domain}"));
             }
-            let d = r
-                .props
-                .iter()
-                .find(|(k, _)| k == "header.d")
-                .map(|(_, v)| v.as_str());
-            if r.method == "dkim" && r.result == "pass" && d == Some(domain.as_str()) {
+            if r.method == "dkim" && r.result == "pass" && prop("header.d") == Some(&domain) {
                 return Ok(format!("{id} reports dkim=pass for {domain}"));
             }
         }
     }
     Err(if seen_trusted {
-        format!("no dmarc=pass (or dkim=pass for {domain}) from a trusted server")
+        format!("no dmarc=pass or dkim=pass for {domain} from a trusted server")
     } else {
         format!(
             "no Authentication-Results header from a trusted server ({})",
@@ -151,5 +155,17 @@ mod tests {
             check("mx.example.test; dmarc=fail (dmarc=pass) header.from=example.test").is_err()
         );
         assert!(verify_sender(&[], &["mx.example.test".into()], "bob@example.test").is_err());
+    }
+
+    #[test]
+    fn dmarc_must_pass_for_the_agents_domain() {
+        // A DMARC pass for the domain the attacker controls is no proof.
+        let e = check("mx.example.test; dmarc=pass (p=none) header.from=evil.test").unwrap_err();
+        assert!(e.contains("for example.test"), "{e}");
+        // A pass without header.from names no domain at all.
+        assert!(check("mx.example.test; dmarc=pass").is_err());
+        assert!(check("mx.example.test; dmarc=pass header.from=EXAMPLE.test").is_ok());
+        // A pass for a subdomain is another domain.
+        assert!(check("mx.example.test; dmarc=pass header.from=mail.example.test").is_err());
     }
 }

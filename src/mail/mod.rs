@@ -1,5 +1,6 @@
 //! Pure email logic: no I/O, no clock, no database.
 
+pub mod address;
 pub mod auth;
 pub mod classify;
 pub mod compose;

@@ -229,7 +229,7 @@ impl Renderer {
                     let hidden = r.kept_whole.is_none() && r.cut != Cut::None;
                     (r.text, hidden)
                 };
-                for key in ["event", "reason", "reopened", "by"] {
+                for key in ["event", "reason", "reopened", "by", "role"] {
                     ctx[key] = context[key].clone();
                 }
                 ctx["text"] = json!(text);
@@ -284,9 +284,14 @@ impl Renderer {
         extra_headers.extend(parts.extra);
         let out = Outgoing {
             from: parts.from,
+            // Mail to an agent: the support address with its reply token
+            // (the agent's answer proves itself through it).
             reply_to: Some(Mailbox {
                 name: None,
-                email: self.support.email.clone(),
+                email: context["reply_to"]
+                    .as_str()
+                    .unwrap_or(&self.support.email)
+                    .to_string(),
             }),
             to: vec![Mailbox {
                 name: parts.to_name,

@@ -3,16 +3,16 @@
 //! top, and what goes to the customer. Decided here; carried out in apply.rs.
 
 use super::Pipeline;
-use super::thread::ThreadMatch;
 use super::unit::UnitOfWork;
+use crate::mail::address::subaddress_of;
 use crate::mail::compose::reply_references;
 use crate::mail::parse::ParsedMail;
 use crate::mail::reply::{self, KeptWhole, Reply};
 use crate::mail::{Mailbox, auth};
 use crate::store::TicketRow;
-use crate::tickets::MessageKind;
 use crate::tickets::commands::{self, Command, Commands};
 use crate::tickets::transitions::{Change, TicketState, after_agent_reply};
+use crate::tickets::{MessageKind, Role};
 
 /// An attachment of the agent's reply that goes along with the relay.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -46,6 +46,8 @@ pub(crate) struct AgentPlan {
     pub ticket: TicketRow,
     /// Why this is an agent reply (the notification it answers).
     pub proof: String,
+    /// `Owner`, or `Colleague` for another agent answering mail sent to them.
+    pub role: Role,
     /// `Agent`, or `Note` for `#note`.
     pub kind: MessageKind,
     pub reply: Reply,
@@ -69,39 +71,119 @@ pub(crate) fn ticket_state(t: &TicketRow) -> TicketState {
     }
 }
 
+/// Why a roster sender's mail does not act as an agent.
+pub(crate) struct NotProven {
+    pub why: String,
+    /// It answers mail sent to this very address but lacks the rest of the
+    /// proof: the real agent is told (a forgery, or a reply that went around
+    /// the notification's reply address).
+    pub tell_agent: bool,
+}
+
 impl Pipeline {
-    /// The agent plan for a roster sender's mail, or why it is customer mail.
+    /// What proves `mail` is its sender's answer as an agent: it answers a
+    /// notification (or an explanation) mailroom sent to that very address,
+    /// through that mail's Reply-To token (`support+<token>@…`), and passes
+    /// `trusted_authserv_ids` when set. A Message-ID alone leaks — forwarded,
+    /// quoted, or written into References by anyone who saw it — so it never
+    /// suffices. Returns the ticket and a description for the event.
+    pub(crate) fn agent_proof(
+        &self,
+        u: &UnitOfWork<'_>,
+        mail: &ParsedMail,
+    ) -> Result<(i64, String), NotProven> {
+        let from = mail.from.email.as_str();
+        let ids = crate::mail::thread::referenced_ids(&mail.in_reply_to, &mail.references);
+        let answered: Vec<_> = u
+            .on_tickets(&ids)
+            .into_iter()
+            .filter(|h| {
+                matches!(h.kind, MessageKind::Notification | MessageKind::System)
+                    && h.recipient.as_deref() == Some(from)
+            })
+            .collect();
+        let Some(first) = answered.first() else {
+            return Err(NotProven {
+                why: format!(
+                    "{from} is on the roster, but the mail answers no notification sent to them"
+                ),
+                tell_agent: false,
+            });
+        };
+        let proven = if self.cfg.security.reply_token {
+            let tokens: Vec<&str> = mail
+                .to
+                .iter()
+                .chain(&mail.cc)
+                .filter_map(|m| subaddress_of(&m.email, &self.support.email))
+                .collect();
+            answered.iter().find(|h| {
+                h.reply_token
+                    .as_deref()
+                    .is_some_and(|t| tokens.iter().any(|x| x.eq_ignore_ascii_case(t)))
+            })
+        } else {
+            Some(first)
+        };
+        let Some(hit) = proven else {
+            return Err(NotProven {
+                why: format!(
+                    "{from} answers <{}>, which was sent to them, but not through its reply address (support+token): a Message-ID can be forwarded or copied, so it proves nothing alone",
+                    first.message_id
+                ),
+                tell_agent: true,
+            });
+        };
+        let Some(ticket_id) = hit.ticket_id else {
+            return Err(NotProven {
+                why: format!("<{}> belongs to no ticket", hit.message_id),
+                tell_agent: false,
+            });
+        };
+        let mut proof = format!(
+            "agent reply from {from}: answers <{}>, sent to them{}",
+            hit.message_id,
+            if self.cfg.security.reply_token {
+                ", through its reply token"
+            } else {
+                ""
+            }
+        );
+        let trusted = &self.cfg.security.trusted_authserv_ids;
+        if !trusted.is_empty() {
+            match auth::verify_sender(&mail.headers, trusted, from) {
+                Ok(why) => proof.push_str(&format!("; {why}")),
+                Err(why) => {
+                    return Err(NotProven {
+                        why: format!(
+                            "{from} answers their notification, but the sender is not authenticated ({why})"
+                        ),
+                        tell_agent: true,
+                    });
+                }
+            }
+        }
+        Ok((ticket_id, proof))
+    }
+
+    /// The agent plan for a roster sender's mail, or why it does not act as an agent.
     pub(crate) fn agent_reply(
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
-        thread: &ThreadMatch,
-    ) -> Result<AgentPlan, String> {
-        let Some((ticket_id, answered)) = &thread.agent_proof else {
-            return Err(format!(
-                "{} is on the roster, but the mail answers no notification sent to them: handled as customer mail",
-                mail.from.email
-            ));
+    ) -> Result<AgentPlan, NotProven> {
+        let (ticket_id, proof) = self.agent_proof(u, mail)?;
+        let Some(ticket) = u.ticket(ticket_id).cloned() else {
+            return Err(NotProven {
+                why: format!("the notification's ticket {ticket_id} is gone"),
+                tell_agent: false,
+            });
         };
-        let Some(ticket) = u.ticket(*ticket_id).cloned() else {
-            return Err(format!("the notification's ticket {ticket_id} is gone"));
+        let role = if ticket.owner.as_deref() == Some(mail.from.email.as_str()) {
+            Role::Owner
+        } else {
+            Role::Colleague
         };
-        let trusted = &self.cfg.security.trusted_authserv_ids;
-        let mut proof = format!(
-            "agent reply from {}: answers <{answered}>, which was sent to them",
-            mail.from.email
-        );
-        if !trusted.is_empty() {
-            match auth::verify_sender(&mail.headers, trusted, &mail.from.email) {
-                Ok(why) => proof.push_str(&format!("; {why}")),
-                Err(why) => {
-                    return Err(format!(
-                        "{} answers their notification, but the sender is not authenticated ({why}): handled as customer mail",
-                        mail.from.email
-                    ));
-                }
-            }
-        }
 
         let reply = mail.reply().clone();
         let mut explain = Vec::new();
@@ -135,6 +217,7 @@ impl Pipeline {
             }
             return Ok(AgentPlan {
                 proof,
+                role,
                 kind: MessageKind::Agent,
                 next: state,
                 changes: Vec::new(),
@@ -181,10 +264,12 @@ impl Pipeline {
                 None => Some(plan),
             }
         };
-        let (next, changes) = after_agent_reply(&state, &cmds.commands, relay.is_some());
+        let (next, changes) =
+            after_agent_reply(&state, &cmds.commands, relay.is_some(), &mail.from.email);
         Ok(AgentPlan {
             ticket,
             proof,
+            role,
             kind: if note {
                 MessageKind::Note
             } else {
@@ -257,6 +342,7 @@ impl Pipeline {
         for addr in present.chain(added) {
             if addr != to.email
                 && !internal.iter().any(|i| i == addr)
+                && !self.classifier.is_own_address(addr)
                 && !cc.iter().any(|c| c == addr)
             {
                 cc.push(addr.to_string());
@@ -265,7 +351,11 @@ impl Pipeline {
         let latest = u.latest_customer_mail(ticket.id);
         let (in_reply_to, references, thread_index) = match latest {
             Some(m) => {
+                // Only what the customer's side wrote or was sent: an ID of
+                // internal mail in their chain (quoted, forged, leaked) is
+                // never echoed back.
                 let refs: Vec<String> = m.refs.split_whitespace().map(str::to_string).collect();
+                let refs = super::outgoing::customer_chain(u, &refs);
                 (
                     Some(m.message_id.clone()),
                     reply_references(&refs, &m.message_id),

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::agent::AgentPlan;
-use super::decide::{Decision, FollowUpPlan, NewTicketPlan, Notes};
+use super::decide::{Decision, FollowUpPlan, NewTicketPlan, NotePlan, Notes};
 use super::outgoing::Notify;
 use super::sla::ClockEvent;
 use super::unit::{NewTicket, UnitOfWork};
@@ -21,7 +21,7 @@ const MAX_PARTICIPANTS_PER_MAIL: usize = 100;
 /// How long a staff address whose mail bounced gets nothing (DESIGN §6).
 const STAFF_BOUNCE_HOLD_HOURS: i64 = 24;
 use crate::tickets::transitions::Change;
-use crate::tickets::{Direction, MessageKind, Status};
+use crate::tickets::{Direction, MessageKind, Role, Status};
 
 pub(super) fn event(ticket: i64, row: i64, kind: &'static str, detail: String) -> NewEvent {
     NewEvent {
@@ -94,7 +94,9 @@ impl Pipeline {
                 outcome: o,
                 why,
             } => {
-                self.store_inbound(u, m, None, kind, Some(why.clone()));
+                let role = matches!(kind, MessageKind::Bounce | MessageKind::Autoreply)
+                    .then_some(Role::System);
+                self.store_inbound(u, m, None, (kind, role), Some(why.clone()));
                 outcome(o, None, Some(why))
             }
             Decision::Bounce {
@@ -107,7 +109,7 @@ impl Pipeline {
                     u,
                     m,
                     Some(ticket.id),
-                    MessageKind::Bounce,
+                    (MessageKind::Bounce, Some(Role::System)),
                     Some(reason.clone()),
                 );
                 let mut ev = Events::new(ticket.id, row, Vec::new());
@@ -133,7 +135,7 @@ impl Pipeline {
                     u,
                     m,
                     Some(ticket.id),
-                    MessageKind::Autoreply,
+                    (MessageKind::Autoreply, Some(Role::System)),
                     Some(reason.clone()),
                 );
                 u.add_events([event(
@@ -155,6 +157,11 @@ impl Pipeline {
                 let id = plan.ticket.id;
                 self.apply_followup(u, m, *plan);
                 outcome(OutcomeKind::Appended, Some(id), None)
+            }
+            Decision::InternalNote(plan) => {
+                let id = plan.ticket.id;
+                let reason = self.apply_internal_note(u, m, *plan);
+                outcome(OutcomeKind::Appended, Some(id), Some(reason))
             }
             Decision::AgentReply(plan) => {
                 let id = plan.ticket.id;
@@ -208,7 +215,7 @@ impl Pipeline {
         u: &mut UnitOfWork<'a>,
         m: Incoming<'a>,
         ticket_id: Option<i64>,
-        kind: MessageKind,
+        (kind, role): (MessageKind, Option<Role>),
         reason: Option<String>,
     ) -> i64 {
         let mail = m.mail;
@@ -216,7 +223,7 @@ impl Pipeline {
             // A released suspended mail: its stored row (bytes, attachments)
             // joins the ticket instead of being stored again.
             if let Some(t) = ticket_id {
-                u.adopt_message(row, t, kind, mail);
+                u.adopt_message(row, t, (kind, role.unwrap_or(Role::Customer)), mail);
             }
             return row;
         }
@@ -238,6 +245,8 @@ impl Pipeline {
             to_addrs: join(&mail.to),
             cc_addrs: join(&mail.cc),
             recipient: None,
+            role,
+            reply_token: None,
             subject: mail.subject.clone(),
             sent_at: mail.date,
             in_reply_to: capped_references(&mail.in_reply_to, MAX_REFERENCES).join(" "),
@@ -305,7 +314,13 @@ impl Pipeline {
             sla_policy: routing.sla.as_deref(),
         });
         let id = ticket.id;
-        let row = self.store_inbound(u, m, Some(id), MessageKind::Customer, None);
+        let row = self.store_inbound(
+            u,
+            m,
+            Some(id),
+            (MessageKind::Customer, Some(Role::Customer)),
+            None,
+        );
         let mut ev = Events::new(id, row, notes);
         self.add_participants(u, id, mail, true, &mut ev);
         ev.push("threading", thread.via.clone());
@@ -329,10 +344,18 @@ impl Pipeline {
         } else {
             self.acknowledge(u, &ticket, mail, &mut ev);
         }
+        let watchers = self.cfg.area_watchers(ticket.area.as_deref());
         if ticket.owner.is_some() {
             self.notify_owner(u, &ticket, &mut ev, Notify::New);
-        } else {
+        } else if watchers.is_empty() {
             ev.push("notification", "no owner: nobody notified".into());
+        }
+        // `notify = "area"`: every available agent of the area hears of it,
+        // and any of them may answer (their notification is their proof).
+        for agent in watchers {
+            if ticket.owner.as_deref() != Some(agent.as_str()) {
+                self.notify(u, &ticket, &agent, &mut ev, Notify::New);
+            }
         }
         self.refresh_sla(u, id, None, ClockEvent::Changed);
         u.add_events(ev.list);
@@ -343,20 +366,31 @@ impl Pipeline {
         let FollowUpPlan {
             mut ticket,
             thread,
+            role,
+            why: _,
             reopen,
             notes,
         } = plan;
         let mail = m.mail;
-        let row = self.store_inbound(u, m, Some(ticket.id), MessageKind::Customer, None);
+        let row = self.store_inbound(
+            u,
+            m,
+            Some(ticket.id),
+            (MessageKind::Customer, Some(role)),
+            None,
+        );
         let mut ev = Events::new(ticket.id, row, notes);
-        // Someone answering internal mail (a forwarded notification) is not
+        // Whoever a mail that refers to internal mail went to is not thereby
         // part of the customer's conversation.
-        if thread.internal_to.is_none() {
+        if !thread.answers_internal {
             self.add_participants(u, ticket.id, mail, false, &mut ev);
         }
         ev.push(
             "threading",
-            format!("follow-up from {}: {}", mail.from.email, thread.via),
+            format!(
+                "follow-up from {} ({role}): {}",
+                mail.from.email, thread.via
+            ),
         );
         for note in thread.notes {
             ev.push("threading", note);
@@ -365,18 +399,77 @@ impl Pipeline {
         match reopen {
             Some(next) => {
                 u.update_ticket(ticket.id, |t| t.status = next);
-                ev.push(
-                    "status",
-                    format!("{before} -> {next}: the customer wrote again"),
-                );
+                let who = if role == Role::Customer {
+                    "the customer".to_string()
+                } else {
+                    format!("{} ({role})", mail.from.email)
+                };
+                ev.push("status", format!("{before} -> {next}: {who} wrote again"));
                 ticket.status = next;
             }
             None => u.update_ticket(ticket.id, |_| {}),
         }
         self.refresh_sla(u, ticket.id, Some(before), ClockEvent::CustomerWrote);
         let reopened = before == Status::Resolved && reopen.is_some();
-        self.notify_owner(u, &ticket, &mut ev, Notify::FollowUp { reopened });
+        let by = (role != Role::Customer).then_some(mail.from.email.as_str());
+        self.notify_owner(u, &ticket, &mut ev, Notify::FollowUp { reopened, by });
         u.add_events(ev.list);
+    }
+
+    /// Staff or an outsider wrote on the ticket without an agent's proof:
+    /// kept as an internal note and shown to the owner; nothing else moves.
+    /// Returns the outcome's reason.
+    fn apply_internal_note<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        plan: NotePlan,
+    ) -> String {
+        let NotePlan {
+            ticket,
+            thread,
+            role,
+            why,
+            tell_agent,
+        } = plan;
+        let mail = m.mail;
+        let from = mail.from.email.clone();
+        let reason = format!("internal note by {from} ({role}): {why}");
+        let row = self.store_inbound(
+            u,
+            m,
+            Some(ticket.id),
+            (MessageKind::Note, Some(role)),
+            Some(reason.clone()),
+        );
+        let mut ev = Events::new(ticket.id, row, Vec::new());
+        ev.push("threading", format!("{from} ({role}): {}", thread.via));
+        for note in thread.notes {
+            ev.push("threading", note);
+        }
+        ev.push(
+            "note",
+            format!(
+                "{reason}; never relayed, no command runs, status stays {} and no SLA clock moves",
+                ticket.status
+            ),
+        );
+        // Bookkeeping only: the ticket was written on.
+        u.update_ticket(ticket.id, |_| {});
+        if let Some(problem) = &tell_agent {
+            let text = format!(
+                "{problem}. Your mail is kept on the ticket as an internal note and was not sent to the customer; to answer the customer, reply to the notification itself (Reply or Reply All keeps its reply address)."
+            );
+            self.explain(u, &ticket, mail, &[text], &mut ev);
+        }
+        // The owner hears who wrote — unless the owner is the sender and was
+        // just told directly.
+        let told = tell_agent.is_some() && ticket.owner.as_deref() == Some(from.as_str());
+        if !told {
+            self.notify_owner(u, &ticket, &mut ev, Notify::Note { by: &from, role });
+        }
+        u.add_events(ev.list);
+        reason
     }
 
     /// Returns the outcome's reason when nothing was relayed.
@@ -389,6 +482,7 @@ impl Pipeline {
         let AgentPlan {
             ticket,
             proof,
+            role,
             kind,
             reply,
             commands,
@@ -400,11 +494,11 @@ impl Pipeline {
         } = plan;
         let mail = m.mail;
         let now = u.now();
-        let row = self.store_inbound(u, m, Some(ticket.id), kind, no_relay.clone());
+        let row = self.store_inbound(u, m, Some(ticket.id), (kind, Some(role)), no_relay.clone());
         let mut ev = Events::new(ticket.id, row, Vec::new());
         ev.push(
             "agent_reply",
-            format!("{proof}; quoted history: {}", reply.detail),
+            format!("{proof} ({role}); quoted history: {}", reply.detail),
         );
         for c in &commands.commands {
             let said = c.text();
@@ -534,7 +628,7 @@ fn change_of(command: &crate::tickets::Command, change: &Change) -> bool {
     matches!(
         (command, change),
         (C::Resolve | C::Pending | C::Open, Change::Status { .. })
-            | (C::Assign(_), Change::Owner { .. })
+            | (C::Assign(_) | C::Take, Change::Owner { .. })
             | (C::Area(_), Change::Area { .. })
             | (C::Priority(_), Change::Priority { .. })
             | (C::Cc(_), Change::Cc(_))

@@ -3,7 +3,7 @@
 //! every path a mail can take is visible in one enum, and the decision can be
 //! shown (`mailroom inspect`) or tested without a database.
 
-use super::agent::AgentPlan;
+use super::agent::{AgentPlan, NotProven};
 use super::thread::ThreadMatch;
 use super::unit::UnitOfWork;
 use super::{OutcomeKind, Pipeline};
@@ -12,7 +12,8 @@ use crate::mail::{Class, Mailbox};
 use crate::rules::Routing;
 use crate::rules::assign::{Assignment, Load};
 use crate::store::TicketRow;
-use crate::tickets::{self, MessageKind, Status};
+use crate::tickets::roles::{Speaker, role_of};
+use crate::tickets::{self, MessageKind, Role, Status};
 
 /// Observations made before the ticket is known; they become its events.
 pub(crate) type Notes = Vec<(&'static str, String)>;
@@ -31,7 +32,11 @@ pub(crate) enum Decision {
         why: String,
     },
     NewTicket(Box<NewTicketPlan>),
+    /// The customer's side wrote on a ticket.
     FollowUp(Box<FollowUpPlan>),
+    /// Staff or an outsider wrote on a ticket without an agent's proof: an
+    /// internal note, never relayed; no command runs, no status or clock moves.
+    InternalNote(Box<NotePlan>),
     AgentReply(Box<AgentPlan>),
     /// A bounce of a mail on `ticket`: shown to its owner, never answered.
     Bounce {
@@ -64,9 +69,26 @@ pub(crate) struct NewTicketPlan {
 pub(crate) struct FollowUpPlan {
     pub ticket: TicketRow,
     pub thread: ThreadMatch,
+    /// `Customer` or `Participant`.
+    pub role: Role,
+    /// Why the sender has that role.
+    pub why: String,
     /// The status the follow-up moves the ticket to, if any.
     pub reopen: Option<Status>,
     pub notes: Notes,
+}
+
+pub(crate) struct NotePlan {
+    pub ticket: TicketRow,
+    pub thread: ThreadMatch,
+    /// `Colleague` or `ThirdParty`.
+    pub role: Role,
+    /// Why the mail has this role (and, for a roster sender, why it does not
+    /// act as an agent).
+    pub why: String,
+    /// Told to the sender, a roster agent, when their mail answers mail sent
+    /// to them but lacks the rest of the proof.
+    pub tell_agent: Option<String>,
 }
 
 impl Pipeline {
@@ -128,12 +150,83 @@ impl Pipeline {
                 },
                 None => self.new_ticket(u, mail, thread, Vec::new(), Some(reason)),
             },
-            Class::AgentCandidate => match self.agent_reply(u, mail, &thread) {
+            Class::AgentCandidate => match self.agent_reply(u, mail) {
                 Ok(plan) => Decision::AgentReply(Box::new(plan)),
-                Err(why) => self.customer_mail(u, mail, thread, vec![("classification", why)]),
+                Err(not_proven) => self.person_mail(u, mail, thread, Some(not_proven)),
             },
-            Class::Customer => self.customer_mail(u, mail, thread, Vec::new()),
+            Class::Customer => self.person_mail(u, mail, thread, None),
         }
+    }
+
+    /// A person's mail that is not a proven agent's answer: a new ticket, the
+    /// customer's side writing again, or an internal note — by role.
+    fn person_mail(
+        &self,
+        u: &UnitOfWork<'_>,
+        mail: &ParsedMail,
+        thread: ThreadMatch,
+        not_proven: Option<NotProven>,
+    ) -> Decision {
+        let Some(ticket) = thread.ticket.clone() else {
+            let notes = not_proven
+                .map(|n| {
+                    vec![(
+                        "classification",
+                        format!("{}: handled as customer mail", n.why),
+                    )]
+                })
+                .unwrap_or_default();
+            return self.new_ticket(u, mail, thread, notes, None);
+        };
+        let (role, why) = self.role_on(u, mail, &ticket, &thread);
+        if role.is_customer_side() {
+            return self.customer_mail(u, mail, thread, Vec::new(), (role, why));
+        }
+        // A roster sender's own reason (what their proof lacks) says more.
+        let (why, tell_agent) = match not_proven {
+            Some(n) if role == Role::Colleague => {
+                let tell = n.tell_agent.then(|| n.why.clone());
+                (n.why, tell)
+            }
+            _ => (why, None),
+        };
+        Decision::InternalNote(Box::new(NotePlan {
+            ticket,
+            thread,
+            role,
+            why,
+            tell_agent,
+        }))
+    }
+
+    /// The role of a mail that threads onto `ticket` and is not a proven
+    /// agent's answer (see tickets::roles).
+    pub(crate) fn role_on(
+        &self,
+        u: &UnitOfWork<'_>,
+        mail: &ParsedMail,
+        ticket: &TicketRow,
+        thread: &ThreadMatch,
+    ) -> (Role, String) {
+        let from = mail.from.email.as_str();
+        let (mut customer, mut participant) = (ticket.customer == from, false);
+        for (email, role) in u.participants(ticket.id) {
+            if email == from {
+                match role.as_str() {
+                    "customer" | "sender" => customer = true,
+                    _ => participant = true,
+                }
+            }
+        }
+        role_of(&Speaker {
+            from,
+            owner: ticket.owner.as_deref(),
+            on_roster: self.classifier.is_agent(from),
+            proven: false,
+            customer,
+            participant,
+            answers_internal: thread.answers_internal,
+        })
     }
 
     /// A stored ticket-less mail released by an operator: customer mail now,
@@ -146,28 +239,32 @@ impl Pipeline {
             "released by an operator (`mailroom suspended release`): processed as customer mail"
                 .to_string(),
         );
-        self.customer_mail(u, mail, thread, vec![note])
+        let role = match &thread.ticket {
+            Some(t) if t.customer != mail.from.email => Role::Participant,
+            _ => Role::Customer,
+        };
+        let why = format!("{} released as the customer side's mail", mail.from.email);
+        self.customer_mail(u, mail, thread, vec![note], (role, why))
     }
 
-    /// A person writing to support: a follow-up on a ticket or a new one.
+    /// The customer's side writing to support: a follow-up on a ticket or a new one.
     fn customer_mail(
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
         thread: ThreadMatch,
         mut notes: Notes,
+        (role, why): (Role, String),
     ) -> Decision {
         if let Some(ticket) = thread.ticket.clone() {
-            if let Some(agent) = &thread.internal_to
-                && *agent != mail.from.email
-                && !self.classifier.is_agent(&mail.from.email)
-            {
-                // A forwarded notification answered by someone else: kept on
-                // the ticket, but it acts as nobody and joins no conversation.
+            if thread.answers_internal {
+                // It also answers internal mail (quoting a notification, say):
+                // kept on the ticket as the customer side's mail, nothing
+                // more — no command runs, nobody joins the Cc from it.
                 notes.push((
                     "classification",
                     format!(
-                        "{} answers a notification sent to {agent} and is not that agent: handled as customer mail, no commands run, not added to the customer's Cc",
+                        "{} ({role}) refers to internal mail: handled as the customer side's mail, no commands run, nobody added to the Cc from it",
                         mail.from.email
                     ),
                 ));
@@ -184,6 +281,8 @@ impl Pipeline {
             return Decision::FollowUp(Box::new(FollowUpPlan {
                 ticket,
                 thread,
+                role,
+                why,
                 reopen,
                 notes,
             }));

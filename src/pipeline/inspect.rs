@@ -5,10 +5,13 @@
 use serde::Serialize;
 
 use super::Pipeline;
+use super::decide::Decision;
+use super::unit::UnitOfWork;
 use crate::mail::parse::ParsedMail;
 use crate::mail::reply::{self, HtmlReply, Reply};
 use crate::mail::thread::referenced_ids;
 use crate::tickets::commands::{self, Commands};
+use crate::tickets::{MessageKind, Role};
 
 #[derive(Debug, Serialize)]
 pub struct Inspection {
@@ -34,6 +37,20 @@ pub struct Inspection {
     pub attachments: Vec<String>,
     /// On the roster: an agent reply if it also answers a notification sent to them.
     pub roster_sender: bool,
+    /// The role the mail would get on its ticket, against the database's
+    /// current state (`inspect_role`); None without a database.
+    pub role: Option<Role>,
+    /// What the mail would cause and why it gets that role.
+    pub role_reason: Option<String>,
+    /// The ticket it would land on.
+    pub ticket: Option<String>,
+}
+
+/// What `inspect_role` found.
+pub struct RoleSeen {
+    pub role: Option<Role>,
+    pub reason: String,
+    pub ticket: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,6 +107,67 @@ impl Pipeline {
                 })
                 .collect(),
             roster_sender: self.classifier.is_agent(&mail.from.email),
+            role: None,
+            role_reason: None,
+            ticket: None,
         }
+    }
+
+    /// Decides `mail` against the database as it is, in a transaction that is
+    /// rolled back: the role it would get, where, and why. Nothing is stored.
+    pub async fn inspect_role(
+        &self,
+        store: &crate::store::Store,
+        mail: &ParsedMail,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::Result<RoleSeen> {
+        let keys = self.batch_keys(std::slice::from_ref(&Ok(mail.clone())));
+        let mut tx = store.begin().await?;
+        let rate_since = now - chrono::Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
+        let loaded = tx.load_batch(&keys, rate_since, now).await;
+        tx.rollback().await?;
+        let u = UnitOfWork::new(loaded?, now);
+        let reference = |id: i64| Some(self.ticket_ref(id));
+        Ok(match self.decide(&u, mail) {
+            Decision::Duplicate { ticket, message_id } => RoleSeen {
+                role: None,
+                reason: format!(
+                    "already stored: <{message_id}> with the same content (a duplicate)"
+                ),
+                ticket: ticket.and_then(reference),
+            },
+            Decision::Unthreaded { kind, why, .. } => RoleSeen {
+                role: matches!(kind, MessageKind::Bounce | MessageKind::Autoreply)
+                    .then_some(Role::System),
+                reason: why,
+                ticket: None,
+            },
+            Decision::NewTicket(p) => RoleSeen {
+                role: Some(Role::Customer),
+                reason: format!("opens a new ticket: {}", p.thread.via),
+                ticket: None,
+            },
+            Decision::FollowUp(p) => RoleSeen {
+                role: Some(p.role),
+                reason: format!("{}; {}", p.why, p.thread.via),
+                ticket: reference(p.ticket.id),
+            },
+            Decision::InternalNote(p) => RoleSeen {
+                role: Some(p.role),
+                reason: format!("an internal note: {}", p.why),
+                ticket: reference(p.ticket.id),
+            },
+            Decision::AgentReply(p) => RoleSeen {
+                role: Some(p.role),
+                reason: p.proof,
+                ticket: reference(p.ticket.id),
+            },
+            Decision::Bounce { ticket, reason, .. }
+            | Decision::AutoReply { ticket, reason, .. } => RoleSeen {
+                role: Some(Role::System),
+                reason,
+                ticket: reference(ticket.id),
+            },
+        })
     }
 }

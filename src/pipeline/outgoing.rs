@@ -14,19 +14,28 @@ use super::Pipeline;
 use super::agent::RelayPlan;
 use super::apply::Events;
 use super::unit::UnitOfWork;
+use crate::mail::address::with_subaddress;
 use crate::mail::compose::{new_message_id, reply_references};
 use crate::mail::parse::ParsedMail;
 use crate::store::{NewMessage, NewOutbox, TicketRow};
 use crate::tickets::commands::ACCEPTED;
-use crate::tickets::{Direction, MessageKind};
+use crate::tickets::{Direction, MessageKind, Role};
 
 pub(super) const RATE_WINDOW_HOURS: i64 = 1;
 
 /// Why an owner (or another agent) is notified.
 pub(super) enum Notify<'r> {
     New,
+    /// The customer's side wrote again; `by` is the participant who did
+    /// (None: the customer).
     FollowUp {
         reopened: bool,
+        by: Option<&'r str>,
+    },
+    /// A colleague or an outsider wrote an internal note on the ticket.
+    Note {
+        by: &'r str,
+        role: Role,
     },
     Bounce(&'r str),
     /// Nobody in the area could take the ticket: its escalation contact hears.
@@ -46,6 +55,7 @@ impl Notify<'_> {
         match self {
             Notify::New => "new",
             Notify::FollowUp { .. } => "followup",
+            Notify::Note { .. } => "note",
             Notify::Bounce(_) => "bounce",
             Notify::Unassigned => "unassigned",
             Notify::Assigned(_) => "assigned",
@@ -179,7 +189,7 @@ impl Pipeline {
             from_name: Some(self.cfg.mailroom.support_name.clone()),
             subject: format!("Re: {} [{ticket_ref}]", ticket.normalized_subject),
             in_reply_to: mail.message_id.clone(),
-            refs: reply_references(&mail.references, &mail.message_id),
+            refs: reply_references(&customer_chain(u, &mail.references), &mail.message_id),
             thread_index: None,
             text: None,
             html: None,
@@ -241,22 +251,23 @@ impl Pipeline {
         };
         let (reason, reopened, by) = match &what {
             Notify::Bounce(r) => (Some(*r), false, None),
-            Notify::FollowUp { reopened } => (None, *reopened, None),
+            Notify::FollowUp { reopened, by } => (None, *reopened, *by),
+            Notify::Note { by, .. } => (None, false, Some(*by)),
             Notify::Assigned(by) => (None, false, Some(*by)),
             Notify::StaffBounced(addr) | Notify::SlaWarning(addr) | Notify::SlaBreach(addr) => {
                 (Some(*addr), false, None)
             }
             Notify::New | Notify::Unassigned => (None, false, None),
         };
-        let who = display_name(ticket.customer_name.as_deref()).unwrap_or_else(|| {
+        // Who wrote, at a glance: the customer, or the note's author.
+        let (name, address) = match &what {
+            Notify::Note { by, .. } => (self.cfg.agent_name(by), *by),
+            _ => (ticket.customer_name.as_deref(), ticket.customer.as_str()),
+        };
+        let who = display_name(name).unwrap_or_else(|| {
             // No usable name: the address's local part (an `@` would look
             // like a second address in the From).
-            ticket
-                .customer
-                .split('@')
-                .next()
-                .unwrap_or("customer")
-                .to_string()
+            address.split('@').next().unwrap_or("customer").to_string()
         });
         let planned = Planned {
             kind: MessageKind::Notification,
@@ -272,7 +283,13 @@ impl Pipeline {
             thread_index: None,
             text: None,
             html: None,
-            context: json!({ "event": what.event(), "reason": reason, "reopened": reopened, "by": by }),
+            context: json!({
+                "event": what.event(),
+                "reason": reason,
+                "reopened": reopened,
+                "by": by,
+                "role": match &what { Notify::Note { role, .. } => Some(role.as_str()), _ => None },
+            }),
         };
         let mid = self.queue(u, ticket, ev.row, planned);
         let whom = if ticket.owner.as_deref() == Some(to) {
@@ -419,6 +436,22 @@ impl Pipeline {
             _ => "n",
         };
         let message_id = new_message_id(tag, &unique, &self.support.email);
+        // Mail to an agent gets a Reply-To of its own: the agent's answer
+        // proves itself by coming back through it. Not in the Message-ID,
+        // which forwards and References pass on.
+        let mut context = p.context;
+        let reply_token = match (p.recipient, self.cfg.security.reply_token) {
+            (Some(_), true) => {
+                let token = format!(
+                    "{}-{}",
+                    self.ticket_ref(ticket.id).to_ascii_lowercase(),
+                    uuid::Uuid::new_v4().simple()
+                );
+                context["reply_to"] = json!(with_subaddress(&self.support.email, &token));
+                Some(token)
+            }
+            _ => None,
+        };
         let message_row = u.insert_message(NewMessage {
             ticket_id: Some(ticket.id),
             direction: Direction::Out,
@@ -431,6 +464,8 @@ impl Pipeline {
             to_addrs: p.to_addrs,
             cc_addrs: p.cc_addrs,
             recipient: p.recipient.map(str::to_string),
+            role: None,
+            reply_token,
             subject: p.subject,
             sent_at: None,
             in_reply_to: p.in_reply_to,
@@ -448,12 +483,21 @@ impl Pipeline {
             ticket_id: ticket.id,
             kind: p.kind,
             trigger_row,
-            context: p.context.to_string(),
+            context: context.to_string(),
             sender: self.support.email.clone(),
             recipients: p.envelope,
         });
         message_id
     }
+}
+
+/// `ids` without the Message-IDs of internal mail: what goes back to the
+/// customer's side carries only IDs that side wrote or was sent.
+pub(super) fn customer_chain(u: &UnitOfWork<'_>, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .filter(|id| !u.is_internal_id(id))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use crate::mail::Class;
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
 use crate::store::TicketRow;
-use crate::tickets::MessageKind;
 
 #[derive(Debug, Default, Clone)]
 pub struct ThreadMatch {
@@ -15,12 +14,9 @@ pub struct ThreadMatch {
     pub via: String,
     /// Other observations worth keeping (an ignored subject tag, …).
     pub notes: Vec<String>,
-    /// (ticket, Message-ID) when the mail answers a notification (or an
-    /// explanation) that mailroom sent to its sender: the proof an agent reply needs.
-    pub agent_proof: Option<(i64, String)>,
-    /// Set when the mail threads through internal mail (a notification or an
-    /// explanation): the agent that mail went to.
-    pub internal_to: Option<String>,
+    /// The mail answers internal mail (a notification, an explanation, an
+    /// agent's reply or note): its sender has seen what only staff see.
+    pub answers_internal: bool,
 }
 
 impl Pipeline {
@@ -41,14 +37,7 @@ impl Pipeline {
         }
         let mut m = ThreadMatch::default();
         let hits = u.on_tickets(&ids);
-
-        m.agent_proof = hits
-            .iter()
-            .find(|h| {
-                matches!(h.kind, MessageKind::Notification | MessageKind::System)
-                    && h.recipient.as_deref() == Some(mail.from.email.as_str())
-            })
-            .and_then(|h| Some((h.ticket_id?, h.message_id.clone())));
+        m.answers_internal = hits.iter().any(|h| h.kind.is_internal());
 
         // The most specific reference wins: In-Reply-To, then References newest first.
         let best = ids
@@ -67,9 +56,6 @@ impl Pipeline {
                 "References"
             };
             m.ticket = u.ticket(ticket_id).cloned();
-            if matches!(hit.kind, MessageKind::Notification | MessageKind::System) {
-                m.internal_to = hit.recipient.clone();
-            }
             m.via = format!(
                 "threaded by {header}: <{}> is our stored {} message on {}",
                 hit.message_id,

@@ -12,7 +12,7 @@ use crate::store::{
     CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef, TicketRow,
     Writes,
 };
-use crate::tickets::{Direction, MessageKind, Priority, Status};
+use crate::tickets::{Direction, MessageKind, Priority, Role, Status};
 
 /// A ticket about to be created.
 pub(crate) struct NewTicket<'s> {
@@ -117,6 +117,14 @@ impl<'a> UnitOfWork<'a> {
             .flatten()
             .filter(|r| r.ticket_id.is_some())
             .collect()
+    }
+
+    /// Whether `message_id` is stored as internal mail (a notification, an
+    /// explanation, an agent's reply or note): it must never reach a customer.
+    pub fn is_internal_id(&self, message_id: &str) -> bool {
+        self.refs
+            .get(message_id)
+            .is_some_and(|v| v.iter().any(|r| r.kind.is_internal()))
     }
 
     pub fn ticket(&self, id: i64) -> Option<&TicketRow> {
@@ -312,6 +320,7 @@ impl<'a> UnitOfWork<'a> {
                 ticket_id: m.ticket_id,
                 kind: m.kind,
                 recipient: m.recipient.clone(),
+                reply_token: m.reply_token.clone(),
             });
         if let Some(t) = m.ticket_id {
             match (m.direction, m.kind) {
@@ -356,7 +365,7 @@ impl<'a> UnitOfWork<'a> {
         &mut self,
         row: i64,
         ticket_id: i64,
-        kind: MessageKind,
+        (kind, role): (MessageKind, Role),
         mail: &ParsedMail,
     ) {
         if kind == MessageKind::Customer {
@@ -371,7 +380,7 @@ impl<'a> UnitOfWork<'a> {
                 },
             );
         }
-        self.writes.adopted.push((row, ticket_id, kind));
+        self.writes.adopted.push((row, ticket_id, kind, role));
     }
 
     pub fn attach(&mut self, message_row: i64, ticket_id: Option<i64>, a: &'a Attachment) {

@@ -16,7 +16,7 @@ use super::sql::{KEYS_PER_QUERY, Params, select_in, sorted};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
-use crate::tickets::{Direction, MessageKind, Status};
+use crate::tickets::{Direction, MessageKind, Role, Status};
 
 /// What a batch will look up.
 #[derive(Debug, Default)]
@@ -54,6 +54,8 @@ pub struct StoredRef {
     #[sqlx(try_from = "String")]
     pub kind: MessageKind,
     pub recipient: Option<String>,
+    /// The Reply-To tag of a mail to an agent (the proof its answer needs).
+    pub reply_token: Option<String>,
 }
 
 /// A ticket's participant: the customer, or someone in the conversation's Cc.
@@ -134,6 +136,10 @@ pub struct NewMessage<'a> {
     pub to_addrs: String,
     pub cc_addrs: String,
     pub recipient: Option<String>,
+    /// Who wrote an inbound mail on its ticket.
+    pub role: Option<Role>,
+    /// The Reply-To tag of a mail to an agent (`support+<tag>@…`).
+    pub reply_token: Option<String>,
     pub subject: String,
     pub sent_at: Option<DateTime<Utc>>,
     pub in_reply_to: String,
@@ -183,8 +189,8 @@ pub struct Writes<'a> {
     pub quarantine: Vec<(String, String, &'a [u8])>,
     /// (address, until, reason): staff addresses to stop mailing.
     pub suppressions: Vec<(String, DateTime<Utc>, String)>,
-    /// (row, ticket, kind): stored ticket-less messages released onto a ticket.
-    pub adopted: Vec<(i64, i64, MessageKind)>,
+    /// (row, ticket, kind, role): stored ticket-less messages released onto a ticket.
+    pub adopted: Vec<(i64, i64, MessageKind, Role)>,
     /// (ticket, from, to): status changes, for the digests.
     pub status_changes: Vec<(i64, Status, Status)>,
     /// SLA alerts decided (sent once: the primary key refuses a second).
@@ -198,7 +204,7 @@ pub struct Writes<'a> {
 /// for the SLA bench, which times it at a million messages.
 pub fn threading_lookup_sql(list: &str) -> String {
     format!(
-        "SELECT message_id, content_hash, text_hash, ticket_id, kind, recipient FROM messages \
+        "SELECT message_id, content_hash, text_hash, ticket_id, kind, recipient, reply_token FROM messages \
          WHERE message_id IN ({list})"
     )
 }
@@ -257,13 +263,9 @@ impl Tx {
                 .flatten()
                 .filter_map(|r| r.ticket_id),
         );
-        // Participants matter for subject tags and for a relay's Cc.
-        let with_participants = sorted(
-            keys.tag_tickets
-                .iter()
-                .copied()
-                .chain(answered.iter().copied()),
-        );
+        // Participants matter for subject tags, for a relay's Cc and for the
+        // role of every mail that threads onto a ticket: all loaded tickets.
+        let with_participants = sorted(l.tickets.keys().copied());
         l.participants = select_in!(self, Participant, with_participants, |list| format!(
             "SELECT ticket_id, email, role FROM participants WHERE ticket_id IN ({list}) ORDER BY ticket_id, email"
         ));
@@ -315,6 +317,19 @@ impl Tx {
             "SELECT id AS row, ticket_id, message_id, refs, thread_index FROM messages WHERE id IN \
              (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND direction = 'in' AND kind = 'customer' GROUP BY ticket_id)"
         ));
+        // What a relay's References may carry is checked against what is
+        // stored: the IDs in the customer's latest mail's chain are looked up.
+        let chain = sorted(
+            latest
+                .iter()
+                .flat_map(|m| m.refs.split_whitespace())
+                .filter(|id| !l.refs.contains_key(*id))
+                .map(str::to_string),
+        );
+        let known = select_in!(self, StoredRef, chain, |list| threading_lookup_sql(&list));
+        for r in known {
+            l.refs.entry(r.message_id.clone()).or_default().push(r);
+        }
         l.latest_customer_mail = latest.into_iter().map(|m| (m.ticket_id, m)).collect();
         l.sent_notifications = select_in!(self, SentNotification, notified, |list| format!(
             "SELECT ticket_id, recipient, message_id, refs FROM messages WHERE id IN \

@@ -78,7 +78,7 @@ impl TicketRow {
     }
 }
 
-pub const MESSAGE_COLUMNS: &str = "id, ticket_id, direction, kind, message_id, from_addr, from_name, to_addrs, cc_addrs, recipient, subject, sent_at, text_body, html_body, origin, reason, created_at";
+pub const MESSAGE_COLUMNS: &str = "id, ticket_id, direction, kind, role, message_id, from_addr, from_name, to_addrs, cc_addrs, recipient, subject, sent_at, text_body, html_body, origin, reason, created_at";
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct MessageRow {
@@ -88,6 +88,8 @@ pub struct MessageRow {
     pub direction: Direction,
     #[sqlx(try_from = "String")]
     pub kind: MessageKind,
+    /// Who wrote an inbound mail on its ticket (`role()` reads it).
+    role: Option<String>,
     pub message_id: String,
     pub from_addr: String,
     pub from_name: Option<String>,
@@ -101,6 +103,13 @@ pub struct MessageRow {
     pub origin: Option<String>,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+impl MessageRow {
+    /// The author's role; an unknown value stored is an error, never a guess.
+    pub fn role(&self) -> Result<Option<crate::tickets::Role>, String> {
+        self.role.as_deref().map(str::parse).transpose()
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]

@@ -61,9 +61,9 @@ impl Tx {
         for chunk in w.messages.chunks(MESSAGES_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO messages (id, ticket_id, direction, kind, message_id, content_hash, text_hash, from_addr, \
-                 from_name, to_addrs, cc_addrs, recipient, subject, sent_at, in_reply_to, refs, thread_index, text_body, \
-                 html_body, origin, reason, raw, raw_codec, created_at) VALUES {}",
-                params.rows(chunk.len(), 24)
+                 from_name, to_addrs, cc_addrs, recipient, role, reply_token, subject, sent_at, in_reply_to, refs, \
+                 thread_index, text_body, html_body, origin, reason, raw, raw_codec, created_at) VALUES {}",
+                params.rows(chunk.len(), 26)
             );
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
@@ -72,7 +72,8 @@ impl Tx {
                         .bind(m.message_id.as_str()).bind(m.content_hash.as_str()).bind(m.text_hash.as_deref())
                         .bind(m.from_addr.as_str())
                         .bind(m.from_name.as_deref()).bind(m.to_addrs.as_str()).bind(m.cc_addrs.as_str())
-                        .bind(m.recipient.as_deref()).bind(m.subject.as_str()).bind(m.sent_at)
+                        .bind(m.recipient.as_deref()).bind(m.role.map(|r| r.as_str()))
+                        .bind(m.reply_token.as_deref()).bind(m.subject.as_str()).bind(m.sent_at)
                         .bind(m.in_reply_to.as_str()).bind(m.refs.as_str()).bind(m.thread_index.as_deref())
                         .bind(m.text_body.as_ref()).bind(m.html_body.as_deref()).bind(m.origin.as_deref())
                         .bind(m.reason.as_deref()).bind(if streamed(m.raw) { None } else { m.raw })
@@ -219,10 +220,10 @@ impl Tx {
                 .execute(&mut *c).await.map(|_| ())?);
         }
 
-        for (row, ticket, kind) in &w.adopted {
+        for (row, ticket, kind, role) in &w.adopted {
             let done = on_tx!(self, c => sqlx::query(
-                "UPDATE messages SET ticket_id = $1, kind = $2, reason = NULL WHERE id = $3 AND ticket_id IS NULL")
-                .bind(*ticket).bind(kind.as_str()).bind(*row).execute(&mut *c).await?.rows_affected());
+                "UPDATE messages SET ticket_id = $1, kind = $2, role = $3, reason = NULL WHERE id = $4 AND ticket_id IS NULL")
+                .bind(*ticket).bind(kind.as_str()).bind(role.as_str()).bind(*row).execute(&mut *c).await?.rows_affected());
             if done != 1 {
                 return Err(crate::Error::Invalid(format!(
                     "message {row} is no longer ticket-less: released already"

@@ -1,6 +1,6 @@
 //! Commands an agent writes on their own lines at the very top of a reply
-//! (DESIGN §5): `#note`, `#close`/`#resolve`, `#pending`, `#open`,
-//! `#assign <agent>`, `#area <name>`, `#priority <p>`, `#tag <t>`,
+//! (DESIGN §5): `#note [text]`, `#close`/`#resolve`, `#pending`, `#open`,
+//! `#take`, `#assign <agent>`, `#area <name>`, `#priority <p>`, `#tag <t>`,
 //! `#untag <t>`, `#cc <address>`. Parsing is pure; the names an argument may
 //! take (agents, areas, addresses that are internal) come in a [`Directory`].
 
@@ -16,6 +16,8 @@ pub enum Command {
     Resolve,
     Pending,
     Open,
+    /// The agent who writes it becomes the owner.
+    Take,
     /// The agent's address (lowercased).
     Assign(String),
     /// The area's configured name.
@@ -35,6 +37,7 @@ impl Command {
             Command::Resolve => "#close".into(),
             Command::Pending => "#pending".into(),
             Command::Open => "#open".into(),
+            Command::Take => "#take".into(),
             Command::Assign(a) => format!("#assign {a}"),
             Command::Area(a) => format!("#area {a}"),
             Command::Priority(p) => format!("#priority {p}"),
@@ -55,12 +58,13 @@ pub struct CommandError {
 /// The accepted commands, for help texts and explanation mails.
 pub const ACCEPTED: &[(&str, &str)] = &[
     (
-        "#note",
+        "#note  (or #note <text>)",
         "the whole reply is an internal note: never sent to the customer",
     ),
     ("#close  (or #resolve)", "mark the ticket resolved"),
     ("#pending", "waiting for the customer"),
     ("#open", "waiting for support"),
+    ("#take", "you become the owner"),
     (
         "#assign <agent email or name>",
         "give the ticket to another agent",
@@ -130,6 +134,19 @@ pub fn parse(text: &str, dir: &Directory) -> Commands {
             break;
         };
         let written = line.trim().to_string();
+        // `#note some text`, the way agents type it: the note's text starts
+        // on the command line, and the command block ends there.
+        if word.eq_ignore_ascii_case("note") && !arg.is_empty() {
+            out.commands.push(Command::Note);
+            out.lines.push(written);
+            lines.next();
+            let rest: Vec<&str> = lines.collect();
+            out.body = std::iter::once(arg)
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join("\n");
+            return out;
+        }
         match command(word, arg, dir) {
             Ok(c) => out.commands.push(c),
             Err(reason) => out.errors.push(CommandError {
@@ -160,6 +177,7 @@ fn command(word: &str, arg: &str, dir: &Directory) -> Result<Command, String> {
         "close" | "resolve" => no_argument(Command::Resolve, arg),
         "pending" => no_argument(Command::Pending, arg),
         "open" => no_argument(Command::Open, arg),
+        "take" => no_argument(Command::Take, arg),
         "assign" if arg.is_empty() => Err(needs("an agent's address or name")),
         "assign" => {
             let lower = arg.to_ascii_lowercase();
@@ -276,13 +294,14 @@ mod tests {
     #[test]
     fn every_command_parses() {
         let c = parse(
-            "#note\n#close\n#resolve\n#pending\n#open\n#assign BOB@example.test\n#area Tech\n#priority low\n#tag a-b\n#untag a-b\n#cc Dan <Dan@Customer.test>",
+            "#note\n#close\n#resolve\n#pending\n#open\n#assign BOB@example.test\n#area Tech\n#priority low\n#tag a-b\n#untag a-b\n#cc Dan <Dan@Customer.test>\n#TAKE",
             &dir(),
         );
         assert!(c.errors.is_empty(), "{:?}", c.errors);
-        assert_eq!(c.commands.len(), 11);
+        assert_eq!(c.commands.len(), 12);
         assert_eq!(c.commands[6], Command::Area("tech".into()));
         assert_eq!(c.commands[10], Command::Cc("dan@customer.test".into()));
+        assert_eq!(c.commands[11], Command::Take);
         assert!(c.body.is_empty());
     }
 
@@ -304,6 +323,33 @@ mod tests {
         assert!(reasons[6].contains("takes no argument"));
         assert!(reasons[7].contains("needs one word"));
         assert_eq!(c.body, "Body");
+    }
+
+    #[test]
+    fn note_with_text_on_its_line() {
+        let c = parse(
+            "#tag vip\n#note Customer is on the legacy plan.\n#close\nCall them Monday.",
+            &dir(),
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert_eq!(c.commands, vec![Command::Tag("vip".into()), Command::Note]);
+        // The note's text runs to the end; a `#close` below it is its text.
+        assert_eq!(
+            c.body,
+            "Customer is on the legacy plan.\n#close\nCall them Monday."
+        );
+        assert_eq!(
+            c.lines,
+            ["#tag vip", "#note Customer is on the legacy plan."]
+        );
+        let bare = parse("#note\n\nInternal only.", &dir());
+        assert_eq!(bare.commands, vec![Command::Note]);
+        assert_eq!(bare.body, "Internal only.");
+        assert!(
+            parse("#take now", &dir()).errors[0]
+                .reason
+                .contains("no argument")
+        );
     }
 
     #[test]

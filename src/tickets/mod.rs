@@ -2,6 +2,7 @@
 //! transitions a message causes and the commands agents send by mail.
 
 pub mod commands;
+pub mod roles;
 pub mod transitions;
 
 use std::fmt;
@@ -116,10 +117,55 @@ text_enum!(
     } "message kind"
 );
 
+impl MessageKind {
+    /// Mail between mailroom and staff (or someone staff forwarded it to):
+    /// its Message-ID and words never go to a customer.
+    pub fn is_internal(self) -> bool {
+        matches!(
+            self,
+            MessageKind::Notification
+                | MessageKind::System
+                | MessageKind::Agent
+                | MessageKind::Note
+                | MessageKind::Digest
+        )
+    }
+}
+
 impl FromStr for MessageKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         MessageKind::parse_exact(s).ok_or_else(|| MessageKind::unknown(s))
+    }
+}
+
+text_enum!(
+    /// Who wrote an inbound mail on a ticket (DESIGN §5, "Who speaks"): one
+    /// meaning everywhere — threading, status, SLA clocks, digests, `tickets show`.
+    Role {
+        /// The requester.
+        Customer => "customer",
+        /// Someone the customer Cc'd or an agent added with `#cc`, writing
+        /// on the customer's side.
+        Participant => "participant",
+        /// The ticket's owner, proven (the reply token of a notification
+        /// mailroom sent to them).
+        Owner => "owner",
+        /// Another roster agent: their proven answer to a notification sent
+        /// to them speaks for support; anything else from them is an internal note.
+        Colleague => "colleague",
+        /// Anyone else answering internal mail (a forwarded notification, a vendor).
+        #[serde(rename = "third_party")]
+        ThirdParty => "third_party",
+        /// A bounce or an auto-reply.
+        System => "system",
+    } "role"
+);
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Role::parse_exact(s).ok_or_else(|| Role::unknown(s))
     }
 }
 

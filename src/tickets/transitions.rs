@@ -61,13 +61,14 @@ pub fn after_customer_followup(current: Status) -> Option<Status> {
     }
 }
 
-/// What an agent's reply does: its commands in order; then, when an answer was
-/// relayed to the customer and no command chose a status, the ticket waits for
-/// the customer (`pending`).
+/// What an agent's reply does: its commands in order (`#take` gives the ticket
+/// to `author`); then, when an answer was relayed to the customer and no
+/// command chose a status, the ticket waits for the customer (`pending`).
 pub fn after_agent_reply(
     state: &TicketState,
     commands: &[Command],
     relayed: bool,
+    author: &str,
 ) -> (TicketState, Vec<Change>) {
     let mut next = state.clone();
     let mut changes = Vec::new();
@@ -84,13 +85,17 @@ pub fn after_agent_reply(
                 status_set = true;
                 set_status(&mut next, &mut changes, to);
             }
-            Command::Assign(a) => {
-                if next.owner.as_deref() != Some(a.as_str()) {
+            Command::Assign(_) | Command::Take => {
+                let a = match c {
+                    Command::Assign(a) => a.as_str(),
+                    _ => author,
+                };
+                if next.owner.as_deref() != Some(a) {
                     changes.push(Change::Owner {
                         from: next.owner.clone(),
-                        to: a.clone(),
+                        to: a.to_string(),
                     });
-                    next.owner = Some(a.clone());
+                    next.owner = Some(a.to_string());
                 }
             }
             Command::Area(a) => {
@@ -146,6 +151,8 @@ fn set_status(next: &mut TicketState, changes: &mut Vec<Change>, to: Status) {
 mod tests {
     use super::*;
 
+    const BOB: &str = "bob@example.test";
+
     fn open() -> TicketState {
         TicketState {
             status: Status::Open,
@@ -168,7 +175,7 @@ mod tests {
 
     #[test]
     fn relayed_reply_waits_for_the_customer() {
-        let (next, changes) = after_agent_reply(&open(), &[], true);
+        let (next, changes) = after_agent_reply(&open(), &[], true, BOB);
         assert_eq!(next.status, Status::Pending);
         assert_eq!(
             changes,
@@ -178,7 +185,10 @@ mod tests {
             }]
         );
         // Nothing relayed, no command: nothing changes.
-        assert_eq!(after_agent_reply(&open(), &[], false), (open(), vec![]));
+        assert_eq!(
+            after_agent_reply(&open(), &[], false, BOB),
+            (open(), vec![])
+        );
     }
 
     #[test]
@@ -193,7 +203,7 @@ mod tests {
             Command::Area("tech".into()),
             Command::Cc("dan@customer.test".into()),
         ];
-        let (next, changes) = after_agent_reply(&open(), &cmds, true);
+        let (next, changes) = after_agent_reply(&open(), &cmds, true, BOB);
         assert_eq!(
             next.status,
             Status::Resolved,
@@ -216,5 +226,19 @@ mod tests {
                 "dan@customer.test added to the Cc of the customer's thread",
             ]
         );
+    }
+
+    #[test]
+    fn take_gives_the_ticket_to_the_author() {
+        let (next, changes) =
+            after_agent_reply(&open(), &[Command::Take], true, "tess@example.test");
+        assert_eq!(next.owner.as_deref(), Some("tess@example.test"));
+        assert_eq!(
+            changes[0].describe(),
+            "owner bob@example.test -> tess@example.test"
+        );
+        // The owner taking their own ticket changes nothing but the status.
+        let (next, changes) = after_agent_reply(&open(), &[Command::Take], false, BOB);
+        assert_eq!((next, changes), (open(), vec![]));
     }
 }

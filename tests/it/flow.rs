@@ -114,7 +114,10 @@ both_backends! {
         let ack = sent.iter().find(|(n, _)| n.ends_with("-ack.eml")).expect("ack").1.clone();
 
         // Bob answers the notification from his own client.
-        let reply = mail("Bob <bob@example.test>", &format!("Re: {}", notif.subject), "a2@example.test", &format!("In-Reply-To: <{}>\r\nReferences: <a1@customer.test> <{}>\r\n", notif.message_id, notif.message_id), "Try resetting.");
+        let token_to = crate::relay::reply_address(&notif);
+        assert!(token_to.starts_with("support+mr-1-") && token_to.ends_with("@example.test"), "{token_to}");
+        let reply = mail("Bob <bob@example.test>", &format!("Re: {}", notif.subject), "a2@example.test", &format!("In-Reply-To: <{}>\r\nReferences: <a1@customer.test> <{}>\r\n", notif.message_id, notif.message_id), "Try resetting.")
+            .replace("To: support@example.test", &format!("To: {token_to}"));
         let o = env.ingest(&reply);
         assert_eq!(o["outcome"], "agent_reply");
         assert_eq!(o["ref"], "MR-1");
@@ -124,13 +127,16 @@ both_backends! {
         assert_eq!(t["status"], "pending");
         assert!(t["first_response_at"].is_string());
 
-        // A forged From: bob@ without a reference to his notification is a customer mail.
+        // A forged From: bob@ without a reference to his notification is an
+        // internal note: it neither acts nor counts as the customer writing.
         let forged = mail("bob@example.test", "Re: Login fails [MR-1]", "a3@evil.test", "In-Reply-To: <a1@customer.test>\r\n", "#close");
         let o = env.ingest(&forged);
         assert_eq!(o["outcome"], "appended");
         let t = env.ticket("MR-1");
         assert!(events_text(&t).contains("bob@example.test is on the roster, but the mail answers no notification sent to them"), "{}", events_text(&t));
-        assert_eq!(t["status"], "open", "a forged #close does nothing");
+        assert_eq!(t["status"], "pending", "a forged #close does nothing, and the note reopens nothing");
+        let last = messages(&t).iter().rev().find(|m| m["direction"] == "in").expect("the forged mail");
+        assert_eq!((last["kind"].as_str(), last["role"].as_str(), last["internal"].as_bool()), (Some("note"), Some("colleague"), Some(true)));
         // Another agent answering Bob's notification is not proof either.
         let erin = mail("erin@example.test", "Re: x", "a4@example.test", &format!("In-Reply-To: <{}>\r\n", notif.message_id), "me too");
         let o = env.ingest(&erin);

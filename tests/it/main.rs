@@ -25,3 +25,4 @@ mod relay_smtp;
 mod replies;
 mod rules;
 mod sla;
+mod voices;

@@ -85,11 +85,23 @@ pub fn reply_body(words: &str, notif: &ParsedMail, style: Style) -> String {
     }
 }
 
-/// An agent's reply to `notif`, as a mail client sends it.
+/// Where a mail client sends a reply to `m`: its Reply-To (for a
+/// notification, the support address with its reply token).
+pub fn reply_address(m: &ParsedMail) -> String {
+    m.reply_to
+        .as_ref()
+        .map(|r| r.email.clone())
+        .unwrap_or_else(|| m.from.email.clone())
+}
+
+/// An agent's reply to `notif`, as a mail client sends it (To: its Reply-To).
 pub fn agent_reply(from: &str, notif: &ParsedMail, id: &str, body: &str, extra: &str) -> String {
     format!(
-        "From: {from}\r\nTo: support@example.test\r\nSubject: Re: {}\r\nMessage-ID: <{id}>\r\nIn-Reply-To: <{}>\r\nReferences: <{}>\r\nDate: Mon, 30 Nov 2026 10:05:00 +0000\r\n{extra}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}",
-        notif.subject, notif.message_id, notif.message_id
+        "From: {from}\r\nTo: {}\r\nSubject: Re: {}\r\nMessage-ID: <{id}>\r\nIn-Reply-To: <{}>\r\nReferences: <{}>\r\nDate: Mon, 30 Nov 2026 10:05:00 +0000\r\n{extra}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}",
+        reply_address(notif),
+        notif.subject,
+        notif.message_id,
+        notif.message_id
     )
 }
 
@@ -279,8 +291,8 @@ both_backends! {
         let html = format!("<div dir=\"ltr\"><p>Hello Alice, <b>try this</b>.</p></div><br><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, Nov 30, 2026 at 10:00 AM Alice via Example Support &lt;support@example.test&gt; wrote:<br></div><blockquote class=\"gmail_quote\">{nhtml}</blockquote></div>");
         let text = reply_body("Hello Alice, *try this*.", &notif, Style::Gmail);
         let raw = format!(
-            "From: Bob <bob@example.test>\r\nTo: support@example.test\r\nSubject: Re: {}\r\nMessage-ID: <h1@example.test>\r\nIn-Reply-To: <{}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=ALT\r\n\r\n--ALT\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n--ALT\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--ALT--\r\n",
-            notif.subject, notif.message_id
+            "From: Bob <bob@example.test>\r\nTo: {}\r\nSubject: Re: {}\r\nMessage-ID: <h1@example.test>\r\nIn-Reply-To: <{}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=ALT\r\n\r\n--ALT\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n--ALT\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--ALT--\r\n",
+            reply_address(&notif), notif.subject, notif.message_id
         );
         assert_eq!(env.ingest(&raw)["outcome"], "agent_reply");
         let sent = sent_since(&env, before);
@@ -430,11 +442,13 @@ both_backends! {
         let third = agent_reply("Carl <carl@contractor.test>", &notif, "x1@contractor.test",
             &reply_body("#close\r\nI fixed this for you.", &notif, Style::Gmail), "");
         let o = env.ingest(&third);
-        assert_eq!(o["outcome"], "appended", "customer mail, never an agent reply");
+        assert_eq!(o["outcome"], "appended", "an internal note, never an agent reply");
         let t = env.ticket("MR-1");
         assert_eq!(t["status"], "open", "its #close runs nothing");
         let ev = events_text(&t);
-        assert!(ev.contains("carl@contractor.test answers a notification sent to bob@example.test and is not that agent"), "{ev}");
+        assert!(ev.contains("internal note by carl@contractor.test (third_party): carl@contractor.test answers internal mail"), "{ev}");
+        let m = messages(&t).iter().find(|m| m["from"] == "carl@contractor.test").expect("Carl's mail");
+        assert_eq!((m["kind"].as_str(), m["role"].as_str()), (Some("note"), Some("third_party")));
         assert!(t["participants"].to_string().find("carl@contractor.test").is_none(), "{}", t["participants"]);
         assert!(find(&sent_since(&env, before), "relay").is_empty());
         // Bob's answer later goes to Alice and Dan only.

@@ -1,9 +1,12 @@
 //! No internal text ever reaches a customer (issue: "no leak test"). A canary
 //! string sits in the internal parts of every notification (the area, a
-//! routing line of the template); every reply sample of the shared corpus is
-//! sent as an agent's answer quoting that notification in the style of
-//! several mail clients. No relayed mail may contain the canary, the reply
-//! marker or any agent's address.
+//! routing line of the template) and in a colleague's and a contractor's
+//! notes on every ticket; a participant writes too; then every reply sample
+//! of the shared corpus is sent as an agent's answer quoting that
+//! notification in the style of several mail clients. No relayed mail may
+//! contain the canary, the reply marker or any agent's address, and no mail
+//! to the customer's side (acks, relays) may carry any of them, an internal
+//! Message-ID or a reply token in any header.
 
 use std::path::Path;
 
@@ -73,10 +76,28 @@ both_backends! {
         let sent = sent_since(&env, 0);
         let notifications: Vec<&ParsedMail> = find(&sent, "notification");
         assert_eq!(notifications.len(), cases.len());
-        let before = env.flush_outbox().len();
         let notif_of = |i: usize| notifications.iter().find(|n| n.subject.ends_with(&format!("] Case {i}"))).copied().expect("notification of the case");
         let n0 = notif_of(0);
         assert!(n0.text.contains(CANARY) && n0.text.contains("Area:"), "the canary is in the notification: {}", n0.text);
+
+        // Mixed roles before the answer: a colleague's note and a contractor's
+        // answer to the notification, both with the canary (internal words),
+        // and a follow-up from the customer's Cc — on every fourth ticket
+        // (all the styles take turns), which keeps the test's time in bounds.
+        let voices: Vec<_> = cases.iter().filter(|(i, _, _)| i % 4 == 0).flat_map(|(i, _, _)| {
+            let n = notif_of(*i);
+            [
+                write(format!("colleague-{i}.eml"), mail("erin@example.test", &format!("Re: {}", n.subject), &format!("col{i}@example.test"),
+                    &format!("In-Reply-To: <{}>\r\nReferences: <{}>\r\n", n.message_id, n.message_id), &format!("Bob, {CANARY} says the gateway is down."))),
+                write(format!("vendor-{i}.eml"), mail("vendor@partner.test", &format!("Re: {}", n.subject), &format!("ven{i}@partner.test"),
+                    &format!("In-Reply-To: <{}>\r\n", n.message_id), &format!("Our {CANARY} patch is live."))),
+                write(format!("cc-{i}.eml"), mail(&format!("cc{i}@customer.test"), &format!("Re: Case {i}"), &format!("cc{i}@customer.test"),
+                    &format!("In-Reply-To: <open{i}@customer.test>\r\nReferences: <open{i}@customer.test>\r\n"), "Any news?")),
+            ]
+        }).collect();
+        let refs: Vec<&Path> = voices.iter().map(|p| p.as_path()).collect();
+        assert!(env.ingest_files(&refs).iter().all(|o| o["outcome"] == "appended"));
+        let before = env.flush_outbox().len();
 
         let replies: Vec<_> = cases.iter().map(|(i, (_, words), style)| {
             let n = notif_of(*i);
@@ -97,6 +118,12 @@ both_backends! {
                 }
             }
         }
+        // Every mail to the customer's side — acknowledgements and relays —
+        // checked header by header too: no internal Message-ID (the
+        // notifications, the notes), no reply token, no staff address.
+        let everything = env.flush_outbox();
+        let checked = crate::voices::assert_customer_mail_clean(&env, &everything, &["bob@example.test", "erin@example.test", CANARY]);
+        assert_eq!(checked, cases.len() + relays.len(), "every ack and every relay checked");
         let top_posted = cases.iter().filter(|(_, _, s)| !matches!(s, Style::BottomPost)).count();
         println!("relay leak test: {} cases, {} relayed, {} explained, {} leaks", cases.len(), relays.len(), find(&sent, "system").len(), leaks.len());
         assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n---\n"));

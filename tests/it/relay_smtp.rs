@@ -68,9 +68,13 @@ both_backends! {
         let note = agent_reply("sales@example.test", &notif, "e2e-n1@example.test", &reply_body("#note\r\nInternal: check the firmware.", &notif, Style::Outlook), "");
         mev.smtp_send(USER, &[forged, note]);
         wait_until(30, "the forged mail and the note on the ticket", || {
-            let k = kinds(&env.ticket("MR-1"));
-            k.contains(&"note".to_string()) && k.iter().filter(|k| *k == "customer").count() == 2
+            // The forged mail proves nothing: an internal note (a colleague's, by its From).
+            kinds(&env.ticket("MR-1")).iter().filter(|k| *k == "note").count() == 2
         });
+        let t = env.ticket("MR-1");
+        let forged = messages(&t).iter().find(|m| m["message_id"] == "e2e-f1@evil.test").expect("the forged mail");
+        assert_eq!((forged["kind"].as_str(), forged["role"].as_str()), (Some("note"), Some("colleague")));
+        assert_eq!(t["status"], "pending", "the forged #close did nothing");
 
         // Postfix goes down; Sally's next answer still reaches mailroom (LMTP into Dovecot).
         mev.stop_postfix();

@@ -267,6 +267,31 @@ impl Env {
         self.scalar(stmt).expect("the statement returns a row")
     }
 
+    /// The first column of every row of `stmt`, as text.
+    pub fn strings(&self, stmt: &str) -> Vec<String> {
+        let (url, stmt) = (self.db_url.clone(), sqlx::AssertSqlSafe(stmt.to_string()));
+        runtime().block_on(async move {
+            match self.backend {
+                Backend::Sqlite => {
+                    let mut c = sqlx::SqliteConnection::connect(&url)
+                        .await
+                        .expect("sqlite connect");
+                    sqlx::query_scalar::<_, String>(stmt)
+                        .fetch_all(&mut c)
+                        .await
+                        .expect("sql")
+                }
+                Backend::Postgres => {
+                    let mut c = sqlx::PgConnection::connect(&url).await.expect("pg connect");
+                    sqlx::query_scalar::<_, String>(stmt)
+                        .fetch_all(&mut c)
+                        .await
+                        .expect("sql")
+                }
+            }
+        })
+    }
+
     /// Runs `stmt` on a fresh connection; the first column of its first row, if any.
     fn scalar(&self, stmt: &str) -> Option<i64> {
         let (url, stmt) = (self.db_url.clone(), sqlx::AssertSqlSafe(stmt.to_string()));
@@ -339,8 +364,9 @@ impl Drop for Env {
 /// Generates `mod $name { fn sqlite(); fn postgres(); }` running one body on both backends.
 #[macro_export]
 macro_rules! both_backends {
-    ($(fn $name:ident($b:ident) $body:block)*) => {
+    ($($(#[$m:meta])* fn $name:ident($b:ident) $body:block)*) => {
         $(
+            $(#[$m])*
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;

@@ -96,8 +96,12 @@ impl Classifier {
         }
     }
 
+    /// Mailroom's own address, also with a subaddress: `support+token@…` is
+    /// where agents' replies come back (their notification's Reply-To).
     pub fn is_own_address(&self, email: &str) -> bool {
-        self.own_addresses.iter().any(|a| a == email)
+        self.own_addresses
+            .iter()
+            .any(|a| a == email || super::address::subaddress_of(email, a).is_some())
     }
 
     pub fn is_agent(&self, email: &str) -> bool {
