@@ -11,6 +11,7 @@ use crate::mail::reply::{self, KeptWhole, Reply};
 use crate::mail::{Mailbox, auth};
 use crate::store::TicketRow;
 use crate::tickets::commands::{self, Command, Commands};
+use crate::tickets::roles::{Speaker, role_of};
 use crate::tickets::transitions::{Change, TicketState, after_agent_reply};
 use crate::tickets::{MessageKind, Role};
 
@@ -179,11 +180,13 @@ impl Pipeline {
                 tell_agent: false,
             });
         };
-        let role = if ticket.owner.as_deref() == Some(mail.from.email.as_str()) {
-            Role::Owner
-        } else {
-            Role::Colleague
-        };
+        let (role, _) = role_of(&Speaker {
+            from: &mail.from.email,
+            owner: ticket.owner.as_deref(),
+            on_roster: true,
+            proven: true,
+            ..Speaker::default()
+        });
 
         let reply = mail.reply().clone();
         let mut explain = Vec::new();
