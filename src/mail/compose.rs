@@ -59,12 +59,55 @@ pub fn new_message_id(kind: &str, unique: &str, support_address: &str) -> String
     format!("mr.{kind}.{unique}@{domain}")
 }
 
+/// Longest display name, file name or other short value written to a header.
+const MAX_NAME_CHARS: usize = 200;
+/// Longest subject (or Thread-Topic): well under the 998 octets of a line
+/// even when every character needs an encoded word.
+const MAX_SUBJECT_CHARS: usize = 400;
+/// Longest Message-ID carried in In-Reply-To and References.
+const MAX_ID_CHARS: usize = 250;
+
+/// Text taken from a mail, made safe for a header: every control character
+/// (CR, LF, TAB, NUL, …) becomes a space, runs of whitespace one space, at
+/// most `max` characters. lettre then encodes what is not ASCII (RFC 2047
+/// words, RFC 2231 parameters) and folds; nothing a mail says can add a line.
+pub fn header_text(s: &str, max: usize) -> String {
+    let spaced: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let words: Vec<&str> = spaced.split_whitespace().collect();
+    words
+        .join(" ")
+        .chars()
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// A Message-ID as it may stand between angle brackets: no whitespace,
+/// control characters or brackets (a mail's References may hold anything);
+/// `None` when nothing usable is left.
+pub fn message_id_token(id: &str) -> Option<String> {
+    let t: String = id
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>'))
+        .collect();
+    (!t.is_empty() && t.len() <= MAX_ID_CHARS && t.is_ascii()).then_some(t)
+}
+
 fn mailbox(m: &Mailbox) -> Result<LettreMailbox, ComposeError> {
     let addr = m
         .email
         .parse()
         .map_err(|e| ComposeError(format!("address {:?}: {e}", m.email)))?;
-    Ok(LettreMailbox::new(m.name.clone(), addr))
+    let name = m
+        .name
+        .as_deref()
+        .map(|n| header_text(n, MAX_NAME_CHARS))
+        .filter(|n| !n.is_empty());
+    Ok(LettreMailbox::new(name, addr))
 }
 
 fn raw(name: &'static str, value: String) -> HeaderValue {
@@ -92,7 +135,7 @@ pub fn reply_references(parent_refs: &[String], parent_id: &str) -> Vec<String> 
 pub fn compose(mut o: Outgoing) -> Result<Vec<u8>, ComposeError> {
     let mut b = lettre::Message::builder()
         .from(mailbox(&o.from)?)
-        .subject(o.subject.clone())
+        .subject(header_text(&o.subject, MAX_SUBJECT_CHARS))
         .date(SystemTime::from(o.date))
         .message_id(Some(format!("<{}>", o.message_id)))
         .raw_header(raw(LOOP_HEADER, o.loop_id.clone()));
@@ -108,12 +151,17 @@ pub fn compose(mut o: Outgoing) -> Result<Vec<u8>, ComposeError> {
     for c in &o.cc {
         b = b.cc(mailbox(c)?);
     }
-    if let Some(irt) = &o.in_reply_to {
+    if let Some(irt) = o.in_reply_to.as_deref().and_then(message_id_token) {
         b = b.in_reply_to(format!("<{irt}>"));
     }
-    if !o.references.is_empty() {
-        // lettre replaces on a second call: one space-separated value.
-        let refs: Vec<String> = o.references.iter().map(|r| format!("<{r}>")).collect();
+    // lettre replaces on a second call: one space-separated value.
+    let refs: Vec<String> = o
+        .references
+        .iter()
+        .filter_map(|r| message_id_token(r))
+        .map(|r| format!("<{r}>"))
+        .collect();
+    if !refs.is_empty() {
         b = b.references(refs.join(" "));
     }
     if let Some(a) = o.auto_submitted {
@@ -122,7 +170,9 @@ pub fn compose(mut o: Outgoing) -> Result<Vec<u8>, ComposeError> {
         b = b.raw_header(raw("X-Auto-Response-Suppress", "All".into()));
     }
     for (name, value) in &o.extra_headers {
-        b = b.raw_header(raw(name, value.clone()));
+        // A value from a mail (Thread-Topic is its subject) without line
+        // breaks; lettre encodes and folds it.
+        b = b.raw_header(raw(name, header_text(value, MAX_SUBJECT_CHARS)));
     }
 
     let ct = |a: &OutAttachment| -> Result<ContentType, ComposeError> {
@@ -166,7 +216,13 @@ pub fn compose(mut o: Outgoing) -> Result<Vec<u8>, ComposeError> {
             };
             for a in files {
                 let t = ct(&a)?;
-                mixed = mixed.singlepart(LettreAttachment::new(a.filename).body(a.data, t));
+                let name = header_text(&a.filename, MAX_NAME_CHARS);
+                let name = if name.is_empty() {
+                    "attachment.bin".to_string()
+                } else {
+                    name
+                };
+                mixed = mixed.singlepart(LettreAttachment::new(name).body(a.data, t));
             }
             b.multipart(mixed)
         }
@@ -270,6 +326,65 @@ mod tests {
         let m = parse(&raw).unwrap();
         assert_eq!(m.cc[0].email, "dan@customer.test");
         assert_eq!(m.attachments.len(), 2);
+    }
+
+    /// The headers of a composed mail, unfolded: (name, value).
+    fn header_names(raw: &[u8]) -> Vec<String> {
+        let text = String::from_utf8_lossy(raw);
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        head.split("\r\n")
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('\t'))
+            .map(|l| l.split(':').next().unwrap_or_default().to_ascii_lowercase())
+            .collect()
+    }
+
+    #[test]
+    fn hostile_values_never_add_a_header() {
+        let mut o = sample();
+        let evil = "Eve\r\nBcc: x@evil.test\r\n\r\nbody";
+        o.to[0].name = Some(evil.into());
+        o.subject = format!("Re: {evil} [MR-7]");
+        o.extra_headers.push(("Thread-Topic", evil.into()));
+        o.in_reply_to = Some("a@b>\r\nBcc: y@evil.test".into());
+        o.references = vec!["ok@x".into(), " \r\n".into(), "c <d>".into()];
+        o.attachments.push(OutAttachment {
+            filename: format!("{evil}.txt"),
+            content_type: "text/plain".into(),
+            data: b"x".to_vec(),
+            content_id: None,
+        });
+        let raw = compose(o).expect("composes");
+        let names = header_names(&raw);
+        assert!(!names.contains(&"bcc".to_string()), "{names:?}");
+        let m = parse(&raw).unwrap();
+        assert_eq!(m.to[0].name.as_deref(), Some("Eve Bcc: x@evil.test body"));
+        assert_eq!(m.subject, "Re: Eve Bcc: x@evil.test body [MR-7]");
+        assert_eq!(m.references, ["ok@x", "cd"]);
+        assert_eq!(m.in_reply_to, ["a@bBcc:y@evil.test"]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Whatever a mail puts in a name, a subject, a file name or an ID:
+        /// compose never panics, and the mail has exactly its own headers.
+        #[test]
+        fn any_value_keeps_the_header_set(name in ".{0,300}", subject in ".{0,600}", file in ".{0,80}", id in ".{0,80}") {
+            let expected = header_names(&compose(sample()).expect("plain sample"));
+            let mut o = sample();
+            o.to[0].name = Some(name);
+            o.subject = subject.clone();
+            o.extra_headers.push(("Thread-Topic", subject));
+            o.in_reply_to = Some(id.clone());
+            o.references = vec![id];
+            o.attachments.push(OutAttachment { filename: file, content_type: "text/plain".into(), data: b"x".to_vec(), content_id: None });
+            let raw = compose(o).expect("composes");
+            let mut names = header_names(&raw);
+            names.retain(|n| n != "thread-topic" && n != "in-reply-to" && n != "references");
+            let mut want = expected.clone();
+            want.retain(|n| n != "in-reply-to" && n != "references");
+            proptest::prop_assert_eq!(names, want);
+            proptest::prop_assert!(parse(&raw).is_ok());
+        }
     }
 
     #[test]
