@@ -14,6 +14,7 @@ mod fakesmtp;
 mod flow;
 mod fuzz;
 mod hardening;
+mod hostile;
 mod imap;
 mod instances;
 mod maildir;
