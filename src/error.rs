@@ -68,7 +68,11 @@ impl Error {
     }
 
     /// True when retrying later may succeed (an MTA should requeue, exit 75).
+    /// A conflict counts too: it reaches a caller only after its retries.
     pub fn is_temporary(&self) -> bool {
+        if self.is_conflict() {
+            return true;
+        }
         match self {
             Error::DatabaseUnavailable(_) | Error::HandOffLater(_) => true,
             Error::Database(e) => is_connection_error(e),
@@ -104,24 +108,37 @@ pub fn is_connection_error(e: &sqlx::Error) -> bool {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
     ) || match e {
+        // By backend: a SQLSTATE can be all digits (53100 disk full, 08006
+        // connection failure), which must never be read as a SQLite code.
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-            match code.parse::<i32>() {
-                // SQLite primary codes (the low byte of extended ones): BUSY,
-                // LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL.
-                Ok(n) => matches!(n & 0xff, 5 | 6 | 10 | 13 | 14 | 15),
-                // PostgreSQL SQLSTATE classes: connection exception, insufficient
-                // resources (disk full), operator intervention, system error (I/O).
-                Err(_) => {
-                    code.starts_with("08")
-                        || code.starts_with("53")
-                        || code.starts_with("57P")
-                        || code.starts_with("58")
-                }
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                sqlstate_is_temporary(&code)
+            } else {
+                code.parse::<i32>().is_ok_and(sqlite_code_is_temporary)
             }
         }
         _ => false,
     }
+}
+
+/// PostgreSQL SQLSTATE classes that pass: connection exception (08),
+/// insufficient resources (53: disk full, too many connections, out of
+/// memory), operator intervention (57P: the server shutting down, a
+/// terminated backend), system error (58: I/O).
+pub fn sqlstate_is_temporary(code: &str) -> bool {
+    ["08", "53", "57P", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
+}
+
+/// SQLite primary result codes (the low byte of extended ones) that pass:
+/// BUSY, LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL.
+pub fn sqlite_code_is_temporary(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6 | 10 | 13 | 14 | 15)
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -138,5 +155,29 @@ mod tests {
         assert!(!Error::io("/x", missing).is_temporary());
         assert!(Error::DatabaseUnavailable("x".into()).is_temporary());
         assert!(!Error::Invalid("x".into()).is_temporary());
+    }
+
+    #[test]
+    fn codes_are_read_by_backend() {
+        // All-digit SQLSTATEs of passing faults (issue 20): disk full, too many
+        // connections, connection failure, I/O error.
+        for code in [
+            "53100", "53300", "08006", "58030", "57P01", "08001", "53200",
+        ] {
+            assert!(sqlstate_is_temporary(code), "{code}");
+        }
+        // A constraint or a syntax error is the statement's, not the moment's.
+        for code in ["23505", "42601", "22P02", "40001"] {
+            assert!(!sqlstate_is_temporary(code), "{code}");
+        }
+        // SQLITE_BUSY, SQLITE_IOERR_WRITE (778), SQLITE_FULL; not CONSTRAINT.
+        assert!(
+            sqlite_code_is_temporary(5)
+                && sqlite_code_is_temporary(778)
+                && sqlite_code_is_temporary(13)
+        );
+        assert!(!sqlite_code_is_temporary(19) && !sqlite_code_is_temporary(2067));
+        // 53100 read as a SQLite code was CONSTRAINT-like garbage: the reason for the split.
+        assert!(!sqlite_code_is_temporary(53100));
     }
 }

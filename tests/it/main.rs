@@ -8,6 +8,7 @@ mod badinput;
 mod chaos;
 mod concurrent;
 mod corpus;
+mod dbfaults;
 mod digest;
 mod fakeimap;
 mod fakesmtp;
