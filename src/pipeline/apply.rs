@@ -265,6 +265,14 @@ impl Pipeline {
         for a in &mail.attachments {
             u.attach(row, ticket_id, a);
         }
+        if let (Some(t), Some(via)) = (ticket_id, &mail.sender_via) {
+            u.add_events([event(
+                t,
+                row,
+                "sender",
+                format!("{}: {via}", mail.from.email),
+            )]);
+        }
         row
     }
 

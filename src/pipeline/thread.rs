@@ -27,7 +27,9 @@ impl Pipeline {
         class: &Class,
     ) -> ThreadMatch {
         let mut ids: Vec<String> = Vec::new();
-        if matches!(class, Class::Bounce { .. }) {
+        // A report encloses the mail it is about (a bounce, a delay notice).
+        let report = matches!(class, Class::Bounce { .. } | Class::AutoReply { .. });
+        if report {
             ids.extend(mail.report.original_message_ids.iter().cloned());
         }
         for id in referenced_ids(&mail.in_reply_to, &mail.references) {
@@ -46,10 +48,8 @@ impl Pipeline {
         if let Some(hit) = best
             && let Some(ticket_id) = hit.ticket_id
         {
-            let header = if mail.report.original_message_ids.contains(&hit.message_id)
-                && matches!(class, Class::Bounce { .. })
-            {
-                "the bounced original"
+            let header = if report && mail.report.original_message_ids.contains(&hit.message_id) {
+                "the enclosed original"
             } else if mail.in_reply_to.contains(&hit.message_id) {
                 "In-Reply-To"
             } else {

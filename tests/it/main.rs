@@ -26,5 +26,6 @@ mod relay_leak;
 mod relay_smtp;
 mod replies;
 mod rules;
+mod senders;
 mod sla;
 mod voices;

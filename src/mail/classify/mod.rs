@@ -150,6 +150,15 @@ impl Classifier {
         // 3. Delivery-status reports (RFC 3464) and other bounces.
         if m.report.delivery_status {
             let action = m.report.dsn_action.as_deref().unwrap_or("failed");
+            // RFC 3464: delayed, delivered, relayed and expanded say the mail
+            // is on its way; only `failed` is a bounce (and suppresses).
+            if matches!(action, "delayed" | "delivered" | "relayed" | "expanded") {
+                return Class::AutoReply {
+                    reason: format!(
+                        "delivery-status report (action {action}): not a failure, nothing is held back"
+                    ),
+                };
+            }
             return Class::Bounce {
                 reason: format!(
                     "delivery-status report (action {action}{})",
@@ -328,6 +337,37 @@ mod tests {
             "It is broken.",
         );
         assert_eq!(c, Class::Customer);
+    }
+
+    #[test]
+    fn only_failed_delivery_reports_are_bounces() {
+        let dsn = |blocks: &str| {
+            super::test_support::classify_raw(&format!(
+                "From: MAILER-DAEMON@mx.test\r\nSubject: Delivery Status Notification\r\nMessage-ID: <d@mx.test>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nReport\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.test\r\n\r\n{blocks}--B--\r\n"
+            ))
+        };
+        for action in ["delayed", "delivered", "relayed", "expanded"] {
+            let c = dsn(&format!(
+                "Final-Recipient: rfc822; a@b.test\r\nAction: {action}\r\nStatus: 4.4.7\r\n"
+            ));
+            assert!(
+                matches!(&c, Class::AutoReply { reason } if reason.contains(&format!("action {action}")) && reason.contains("not a failure")),
+                "{action}: {c:?}"
+            );
+        }
+        // One recipient delayed, another failed: a bounce, with the failure's status.
+        let c = dsn(
+            "Final-Recipient: rfc822; a@b.test\r\nAction: delayed\r\nStatus: 4.4.7\r\n\r\nFinal-Recipient: rfc822; c@d.test\r\nAction: failed\r\nStatus: 5.1.1\r\n",
+        );
+        assert!(
+            matches!(&c, Class::Bounce { reason } if reason.contains("action failed, status 5.1.1")),
+            "{c:?}"
+        );
+        // No Action field at all: a failure, as before.
+        assert!(matches!(
+            dsn("Final-Recipient: rfc822; a@b.test\r\n"),
+            Class::Bounce { .. }
+        ));
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub(super) fn machine_sender(
     report: &ReportEvidence,
     message_id: &str,
 ) -> Option<Mailbox> {
-    let raw_from = msg.header_raw("From").map(unfold).unwrap_or_default();
+    // `MAILER-DAEMON (Mail Delivery System)`: the comment is no part of it.
+    let raw_from = strip_comments(&msg.header_raw("From").map(unfold).unwrap_or_default());
     let (name, addr) = match (raw_from.find('<'), raw_from.rfind('>')) {
         (Some(s), Some(e)) if e > s => (raw_from[..s].trim(), raw_from[s + 1..e].trim()),
         _ => ("", raw_from.trim()),
@@ -61,6 +62,62 @@ pub(super) fn machine_sender(
             name.to_string()
         }),
         email: format!("{local}@{host}"),
+    })
+}
+
+/// RFC 5322 comments `( … )` removed (they may nest; a quoted string keeps its parentheses).
+fn strip_comments(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let (mut depth, mut quoted) = (0usize, false);
+    for c in v.chars() {
+        match c {
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim().to_string()
+}
+
+/// An address written into a From without angle brackets, among other words
+/// (`Test test@example.com`): the one word that is an address; the rest is the name.
+pub(super) fn bare_address(raw_from: &str) -> Option<Mailbox> {
+    let text = strip_comments(raw_from);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let found: Vec<Mailbox> = words
+        .iter()
+        .filter_map(|w| {
+            let w = w.trim_matches(|c: char| matches!(c, '<' | '>' | '"' | ',' | ';' | '\''));
+            let (local, domain) = w.split_once('@')?;
+            let ok = !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && w.chars()
+                    .all(|c| c.is_ascii_graphic() && c != '@' || c == '@')
+                && w.matches('@').count() == 1;
+            ok.then(|| to_mailbox(None, Some(w)))?
+        })
+        .collect();
+    // Two addresses in it: no telling which is the sender's.
+    let [only] = found.as_slice() else {
+        return None;
+    };
+    let name: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !w.contains('@'))
+        .map(|w| w.trim_matches('"'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    Some(Mailbox {
+        name: (!name.is_empty()).then(|| name.join(" ")),
+        email: only.email.clone(),
     })
 }
 
@@ -124,5 +181,50 @@ mod tests {
             parse(raw.as_bytes()),
             Err(ParseFailure::NoSender(_))
         ));
+    }
+
+    #[test]
+    fn a_sender_whenever_there_is_one() {
+        let sender = |headers: &str| {
+            let raw = format!("{headers}Subject: hi\r\nMessage-ID: <s1@host.test>\r\n\r\nbody\r\n");
+            parse(raw.as_bytes()).map(|m| (m.from.email, m.from.name, m.sender_via))
+        };
+        let (email, name, via) = sender("From: Test test@example.com\r\n").expect("a bare address");
+        assert_eq!(
+            (email.as_str(), name.as_deref()),
+            ("test@example.com", Some("Test"))
+        );
+        assert!(
+            via.unwrap_or_default()
+                .contains("the address written in it")
+        );
+        let (email, _, via) =
+            sender("From: Customer Service\r\nReply-To: help@shop.test\r\n").expect("Reply-To");
+        assert_eq!(email, "help@shop.test");
+        assert!(via.unwrap_or_default().contains("taken from Reply-To"));
+        let (email, _, via) =
+            sender("From: nobody\r\nSender: list-owner@lists.test\r\nReply-To: x@y.test\r\n")
+                .expect("Sender first");
+        assert_eq!(email, "list-owner@lists.test");
+        assert!(via.unwrap_or_default().contains("Sender"));
+        let (email, _, via) = sender("From: a@b.test\r\nReply-To: x@y.test\r\n").expect("From");
+        assert_eq!((email.as_str(), via), ("a@b.test", None));
+        // Two bare addresses: no telling which.
+        let e = sender("From: a@b.test or c@d.test\r\n").expect_err("ambiguous");
+        assert!(
+            e.to_string().contains(
+                "tried Sender, a mail system's report, Reply-To and an address in the From text"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_mailer_daemon_with_a_comment_and_no_domain_is_a_mail_system() {
+        // A non-standard bounce: no DSN part, the daemon named in a comment's company.
+        let raw = "From: MAILER-DAEMON (Mail Delivery System)\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <nb1@smtp.mx.test>\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n";
+        let m = parse(raw.as_bytes()).expect("parses");
+        assert_eq!(m.from.email, "mailer-daemon@smtp.mx.test");
+        assert!(m.sender_via.is_some());
     }
 }

@@ -118,6 +118,9 @@ pub struct ParsedMail {
     /// Every top-level header in message order: name as written, value
     /// unfolded and trimmed.
     pub headers: Vec<(String, String)>,
+    /// Where the sender came from when From held no usable address (`Sender`,
+    /// a mail system's report, `Reply-To`, an address in the From text), and why.
+    pub sender_via: Option<String>,
     /// The text after quote stripping, computed on first use (`reply`).
     reply: std::sync::OnceLock<super::reply::Reply>,
 }
@@ -152,6 +155,49 @@ pub enum ParseFailure {
     NoHeaders,
     #[error("no usable sender: {0}")]
     NoSender(String),
+}
+
+/// The sender, and where it came from when not From: From, then Sender, then
+/// a mail system's stand-in (an unqualified MAILER-DAEMON, a report without
+/// a From), then Reply-To, then an address written in the From text without
+/// brackets (`From: Test test@example.com`). None of them: a parse failure
+/// that lists what was tried.
+fn sender(
+    msg: &mail_parser::Message<'_>,
+    report: &ReportEvidence,
+    message_id: &str,
+) -> Result<(Mailbox, Option<String>), ParseFailure> {
+    if let Some(m) = first_mailbox(msg.from()) {
+        return Ok((m, None));
+    }
+    let raw_from = msg.header_raw("From").map(|v| unfold(v).trim().to_string());
+    let why = match &raw_from {
+        Some(v) => format!("From {v:?} holds no usable address"),
+        None => "no From header".to_string(),
+    };
+    if let Some(m) = first_mailbox(msg.sender()) {
+        return Ok((m, Some(format!("{why}: the sender is taken from Sender"))));
+    }
+    if let Some(m) = machine_sender(msg, report, message_id) {
+        return Ok((
+            m,
+            Some(format!(
+                "{why}: a mail system's report, the sender is named after it"
+            )),
+        ));
+    }
+    if let Some(m) = first_mailbox(msg.reply_to()) {
+        return Ok((m, Some(format!("{why}: the sender is taken from Reply-To"))));
+    }
+    if let Some(m) = raw_from.as_deref().and_then(address::bare_address) {
+        return Ok((
+            m,
+            Some(format!("{why}: the sender is the address written in it")),
+        ));
+    }
+    Err(ParseFailure::NoSender(format!(
+        "{why}; tried Sender, a mail system's report, Reply-To and an address in the From text"
+    )))
 }
 
 pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
@@ -242,15 +288,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
 
     let report = report_evidence(&msg, &message_id, &text);
 
-    let from = match first_mailbox(msg.from()).or_else(|| first_mailbox(msg.sender())) {
-        Some(m) => m,
-        None => machine_sender(&msg, &report, &message_id).ok_or_else(|| {
-            ParseFailure::NoSender(match msg.header_raw("From") {
-                Some(v) => format!("From header {:?} holds no address", v.trim()),
-                None => "no From or Sender header".into(),
-            })
-        })?,
-    };
+    let (from, sender_via) = sender(&msg, &report, &message_id)?;
 
     let reply_to = first_mailbox(msg.reply_to());
     let to = mailboxes(msg.to());
@@ -304,6 +342,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         report,
         size: raw.len(),
         headers,
+        sender_via,
         reply: std::sync::OnceLock::new(),
     };
     mail.scrub_nul();

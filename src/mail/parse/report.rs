@@ -38,17 +38,34 @@ pub(super) fn report_evidence(
         match full.as_str() {
             "message/delivery-status" | "message/global-delivery-status" => {
                 ev.delivery_status = true;
+                // One block of fields per recipient: a report about two
+                // recipients, one delayed and one failed, is a failure.
                 let body = part_text(part);
+                let mut recipients: Vec<(Option<String>, Option<String>)> = vec![(None, None)];
                 for line in body.lines() {
-                    if let Some((k, v)) = line.split_once(':') {
+                    if line.trim().is_empty() {
+                        recipients.push((None, None));
+                    } else if let Some((k, v)) = line.split_once(':') {
                         let k = k.trim().to_ascii_lowercase();
                         let v = v.trim().to_ascii_lowercase();
-                        if k == "action" && ev.dsn_action.is_none() {
-                            ev.dsn_action = Some(v);
-                        } else if k == "status" && ev.dsn_status.is_none() {
-                            ev.dsn_status = Some(v);
+                        if let Some(last) = recipients.last_mut() {
+                            match k.as_str() {
+                                "action" => last.0 = Some(v),
+                                "status" => last.1 = Some(v),
+                                _ => {}
+                            }
                         }
                     }
+                }
+                let with_action: Vec<_> =
+                    recipients.into_iter().filter(|r| r.0.is_some()).collect();
+                let chosen = with_action
+                    .iter()
+                    .find(|r| r.0.as_deref() == Some("failed"))
+                    .or(with_action.first());
+                if let Some((action, status)) = chosen {
+                    ev.dsn_action.clone_from(action);
+                    ev.dsn_status.clone_from(status);
                 }
             }
             "message/feedback-report" => ev.feedback_report = true,
