@@ -98,8 +98,7 @@ pub(super) fn bare_address(raw_from: &str) -> Option<Mailbox> {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && w.chars()
-                    .all(|c| c.is_ascii_graphic() && c != '@' || c == '@')
+                && w.chars().all(|c| c.is_ascii_graphic())
                 && w.matches('@').count() == 1;
             ok.then(|| to_mailbox(None, Some(w)))?
         })
