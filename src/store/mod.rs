@@ -36,6 +36,7 @@ pub use batch::{
 };
 pub use contention::lock_key;
 pub use lease::Lease;
+pub use outbox::Attempt;
 pub use rows::*;
 pub use tx::Tx;
 
