@@ -33,6 +33,8 @@ pub enum SendError {
 pub struct Failure {
     /// The SMTP reply code (550, 451, …); None for connection trouble.
     pub code: Option<u16>,
+    /// The server's own words when it answered ("5.6.0 content refused"),
+    /// else what went wrong and where.
     pub text: String,
     /// Recipients the server refused on their own at RCPT time, each with its
     /// reply (some may be temporary, some permanent). When it refused every
@@ -42,7 +44,10 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
+        match self.code {
+            Some(code) => write!(f, "{code} {}", self.text),
+            None => f.write_str(&self.text),
+        }
     }
 }
 

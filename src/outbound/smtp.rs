@@ -132,12 +132,13 @@ impl SmtpTransport {
         }
     }
 
-    /// A lettre error, with the server's reply code when it answered.
+    /// A lettre error: the server's reply (code and its own words) when it
+    /// answered, else what went wrong where.
     fn lettre_failed(&self, e: &lettre::transport::smtp::Error) -> SendError {
-        let f = Failure::new(
-            e.status().map(u16::from),
-            format!("{}: {e}", self.endpoint.address()),
-        );
+        let f = match e.status() {
+            Some(code) => Failure::new(Some(u16::from(code)), reply_text(e)),
+            None => Failure::new(None, format!("{}: {e}", self.endpoint.address())),
+        };
         if e.is_permanent() {
             SendError::Permanent(f)
         } else {
@@ -378,8 +379,9 @@ fn none_accepted(refused: Vec<Refusal>) -> SendError {
             .join("; ")
     );
     let permanent = refused.iter().all(|r| r.permanent);
+    // Each refusal keeps its own reply code.
     let f = Failure {
-        code: refused.first().and_then(|r| r.code),
+        code: None,
         text,
         refused,
     };
