@@ -200,7 +200,8 @@ impl SmtpTransport {
     /// Sends one mail to `recipients`; `handover` records it as handed over
     /// just before its final dot (handover.rs). Recipients the server refuses
     /// are returned with its reply; the others get the mail. When it refuses
-    /// every one: a permanent error if every refusal is (5xx), else temporary.
+    /// every one: a permanent error if every refusal is permanent (5xx), else
+    /// a temporary one; each refusal is in the error's `refused`.
     pub async fn send(
         &self,
         mail: &DueMail,

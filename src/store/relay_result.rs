@@ -100,7 +100,8 @@ impl Tx {
         ));
         l.tickets = tickets.into_iter().map(|t| (t.id, t)).collect();
         let staff = sorted(staff.iter().cloned());
-        self.load_outgoing_context(&mut l, &[], &ticket_ids, &staff, rate_since, now)
+        // Only explanations are queued here: no relay threading, no notification chain.
+        self.load_outgoing_context(&mut l, &[], &[], &staff, rate_since, now)
             .await?;
         // Rows whose ticket_id is NULL (never written by the pipeline) are
         // marked reported by the caller with the others: `ids` holds them all.
