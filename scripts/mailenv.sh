@@ -493,6 +493,12 @@ recipient_delimiter = +
 # virtual_alias_domains empty, else every user is "unknown in virtual alias table".)
 virtual_alias_domains =
 virtual_alias_maps = regexp:$pf/virtual_alias.regexp
+# Recipients refused at RCPT time (refuse.regexp: refused-* for good, later-*
+# for now), so tests see a real server refuse some recipients of a mail.
+# smtpd checks the address as the client gave it, before the catch-all
+# rewrite (that happens later, in cleanup). Relaying is still decided by
+# smtpd_relay_restrictions (mynetworks, SASL).
+smtpd_recipient_restrictions = check_recipient_access regexp:$pf/refuse.regexp
 # Belt and braces: if anything still tried to go out, it bounces.
 default_transport = error:mailenv delivers only to $DOMAIN
 relay_transport = error:mailenv delivers only to $DOMAIN
@@ -530,6 +536,11 @@ EOF
   cat >"$pf/virtual_alias.regexp" <<EOF
 !/@($alternatives)\$/ catchall@$DOMAIN
 EOF
+  # Tests may rewrite this file and restart Postfix (MailEnv::refuse).
+  cat >"$pf/refuse.regexp" <<EOF
+/^refused-/ 550 5.1.1 mailbox unavailable
+/^later-/ 450 4.2.0 try again later
+EOF
   # Every service unchrooted (chroot = n): the queue dir has no chroot jail
   # files, and the LMTP socket path must resolve. postlog is required by maillog_file.
   cat >"$pf/master.cf" <<EOF
@@ -559,7 +570,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 EOF
   # Postfix waits ~2 s at start when main.cf/maps are younger than ~1-2 s.
-  touch -d '-1 minute' "$pf/main.cf" "$pf/master.cf" "$pf/virtual_alias.regexp"
+  touch -d '-1 minute' "$pf/main.cf" "$pf/master.cf" "$pf/virtual_alias.regexp" "$pf/refuse.regexp"
 }
 
 # The queue and data dirs as /etc/postfix/postfix-files wants them. Making them

@@ -195,6 +195,20 @@ fn is_one_shot(command: &Command) -> bool {
 /// The current time. Debug builds (what the test suite runs) take a fixed
 /// instant from MAILROOM_NOW (RFC 3339), so clock-driven behaviour — SLA
 /// reminders, digests — is tested without sleeping; release builds ignore it.
+/// After `outbox flush`: the pipeline reports the relay results not reported
+/// yet (this run's, and a crashed run's: an index lookup when there are
+/// none). Rules that do not load must not stop mail from going out: then the
+/// next run (or the scheduler) reports them, and the error is logged.
+async fn report_relays(cfg: &Arc<Config>, store: &Store) -> Option<crate::pipeline::RelayReports> {
+    let reported = match crate::pipeline::Pipeline::new(cfg.clone()) {
+        Ok(p) => p.report_relays(store, now()).await,
+        Err(e) => Err(e),
+    };
+    reported
+        .inspect_err(|e| tracing::error!(error = %e, "relay results not reported; the next run or the scheduler does it"))
+        .ok()
+}
+
 pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     #[cfg(debug_assertions)]
     if let Some(t) = std::env::var("MAILROOM_NOW")
@@ -317,7 +331,13 @@ async fn execute(
             let transport = Transport::from_config(&cfg)?;
             let renderer = outbound::Renderer::new(&cfg)?;
             let stop = stop_on_signal()?;
-            let r = outbound::flush(&store, &transport, &renderer, now, &stop, true).await?;
+            let mut r = outbound::flush(&store, &transport, &renderer, now, &stop, true).await?;
+            let relays = report_relays(&cfg, &store).await;
+            if relays.is_some_and(|x| x.explained > 0) && !stop.is_set() {
+                // The explanations to agents go out in this run too.
+                let more = outbound::flush(&store, &transport, &renderer, now, &stop, true).await?;
+                r.add(&more);
+            }
             println!(
                 "sent {}, retrying {}, failed {}{}",
                 r.sent,
@@ -338,6 +358,12 @@ async fn execute(
                     String::new()
                 }
             );
+            if let Some(x) = relays.filter(|x| x.partly_refused + x.undelivered > 0) {
+                println!(
+                    "relays: {} reached only some recipients, {} reached nobody; {} agent(s) told",
+                    x.partly_refused, x.undelivered, x.explained
+                );
+            }
             Ok(())
         }
         Command::Quarantine { json } => quarantine_list(&store, json).await,
@@ -345,6 +371,8 @@ async fn execute(
             let pipeline = crate::pipeline::Pipeline::new(cfg.clone())?;
             let alerts = pipeline.sla_scan(&store, now()).await?;
             println!("sla: {alerts} reminder(s) and escalation(s) queued");
+            let relays = pipeline.report_relays(&store, now()).await?;
+            println!("relays: {} result(s) reported", relays.reported);
             let renderer = outbound::Renderer::new(&cfg)?;
             let digests = pipeline.digests_due(&store, &renderer, now()).await?;
             println!("digests: {digests} queued");

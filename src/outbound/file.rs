@@ -22,9 +22,9 @@ impl FileTransport {
         let dir = &self.dir;
         tokio::fs::create_dir_all(dir)
             .await
-            .map_err(|e| SendError::Transient(format!("{}: {e}", dir.display())))?;
+            .map_err(|e| SendError::transient(format!("{}: {e}", dir.display())))?;
         let tmp = dir.join(format!(".{name}.tmp"));
-        let io = |e: std::io::Error| SendError::Transient(format!("{}: {e}", tmp.display()));
+        let io = |e: std::io::Error| SendError::transient(format!("{}: {e}", tmp.display()));
         // Written from the caller's buffer in chunks: a big mail is not copied whole.
         let mut f = tokio::fs::File::create(&tmp).await.map_err(io)?;
         f.write_all(raw).await.map_err(io)?;

@@ -23,9 +23,99 @@ pub use worker::{FlushReport, Stop, flush};
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("temporary: {0}")]
-    Transient(String),
+    Transient(Failure),
     #[error("permanent: {0}")]
-    Permanent(String),
+    Permanent(Failure),
+}
+
+/// What went wrong, with the server's reply code when it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The SMTP reply code (550, 451, …); None for connection trouble.
+    pub code: Option<u16>,
+    /// The server's own words when it answered ("5.6.0 content refused"),
+    /// else what went wrong and where.
+    pub text: String,
+    /// Recipients the server refused on their own at RCPT time, each with its
+    /// reply (some may be temporary, some permanent). When it refused every
+    /// one this is the whole story; otherwise the rest failed with `text`.
+    pub refused: Vec<Refusal>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "{code} {}", self.text),
+            None => f.write_str(&self.text),
+        }
+    }
+}
+
+impl SendError {
+    pub fn transient(text: impl Into<String>) -> SendError {
+        SendError::Transient(Failure::new(None, text))
+    }
+
+    pub fn permanent(text: impl Into<String>) -> SendError {
+        SendError::Permanent(Failure::new(None, text))
+    }
+
+    pub fn failure(&self) -> &Failure {
+        match self {
+            SendError::Transient(f) | SendError::Permanent(f) => f,
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, SendError::Permanent(_))
+    }
+
+    /// The SMTP reply code, when the server gave one.
+    pub fn code(&self) -> Option<u16> {
+        self.failure().code
+    }
+}
+
+impl Failure {
+    pub fn new(code: Option<u16>, text: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            text: text.into(),
+            refused: Vec::new(),
+        }
+    }
+}
+
+/// One envelope recipient the server did not take, with its reply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refusal {
+    pub address: String,
+    /// The SMTP reply code; None when mailroom could not even ask (an
+    /// address it cannot write in an envelope, or no answer at all).
+    pub code: Option<u16>,
+    /// The server's reply text (e.g. "5.1.1 <b@x.test>: Recipient address rejected").
+    pub text: String,
+    /// 5xx: never going to work. 4xx: tried again later.
+    pub permanent: bool,
+}
+
+/// What one send did, per recipient: the mail's data went to `accepted`;
+/// `refused` did not get it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub accepted: Vec<String>,
+    pub refused: Vec<Refusal>,
+}
+
+/// The envelope recipients of an outbox row (stored comma-separated).
+pub fn envelope_recipients(list: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in list.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(r)) {
+            out.push(r.to_string());
+        }
+    }
+    out
 }
 
 enum Channel {
@@ -77,18 +167,27 @@ impl Transport {
         }
     }
 
-    /// Sends one mail. SMTP calls `handover` just before the mail's final dot;
-    /// a file is written whole under a name of its own, so writing it again
-    /// after a crash replaces it (no hand-over needed).
+    /// Sends one mail to `recipients` (the row's envelope recipients, or
+    /// those still waiting for it after a temporary refusal). SMTP calls
+    /// `handover` just before the mail's final dot; a file is written whole
+    /// under a name of its own, so writing it again after a crash replaces it
+    /// (no hand-over needed) and refuses nobody.
     pub async fn send(
         &self,
         mail: &DueMail,
+        recipients: &[String],
         raw: &[u8],
         handover: Handover,
-    ) -> std::result::Result<(), SendError> {
+    ) -> std::result::Result<Delivery, SendError> {
         match &self.channel {
-            Channel::File(t) => t.send(mail, raw).await,
-            Channel::Smtp(t) => t.send(mail, raw, handover).await,
+            Channel::File(t) => {
+                t.send(mail, raw).await?;
+                Ok(Delivery {
+                    accepted: recipients.to_vec(),
+                    refused: Vec::new(),
+                })
+            }
+            Channel::Smtp(t) => t.send(mail, recipients, raw, handover).await,
         }
     }
 }

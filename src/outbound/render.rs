@@ -204,7 +204,17 @@ impl Renderer {
                 }
             }
             MessageKind::System => {
-                for key in ["problems", "accepted"] {
+                // "relay_result": a relay that did not reach everyone
+                // (pipeline/relay_result.rs); else a reply that needs another look.
+                for key in [
+                    "event",
+                    "problems",
+                    "accepted",
+                    "delivered",
+                    "refused",
+                    "relay_id",
+                    "text",
+                ] {
                     ctx[key] = context[key].clone();
                 }
                 ctx["agent_text"] = json!(trigger_text(trigger)?);

@@ -9,22 +9,26 @@
 //! username is set, with the password read at each connect (a rotated secret
 //! applies to the next connection). 4xx replies and connection trouble are
 //! retried by the outbox; 5xx replies are permanent.
+//!
+//! mailroom speaks the transaction itself (lettre's `send` gives up on the
+//! first refused RCPT): one RCPT per recipient, the refused ones noted with
+//! the server's reply, and the data goes to those the server took.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use lettre::address::Envelope;
-use lettre::message::Mailboxes;
+use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::SendError;
 use super::handover::{self, Gate, Gated, Handover};
+use super::{Delivery, Failure, Refusal, SendError};
 use crate::config::{Endpoint, TlsMode};
 use crate::store::DueMail;
 
@@ -122,9 +126,23 @@ impl SmtpTransport {
     fn failed(&self, e: impl std::fmt::Display, permanent: bool) -> SendError {
         let msg = format!("{}: {e}", self.endpoint.address());
         if permanent {
-            SendError::Permanent(msg)
+            SendError::permanent(msg)
         } else {
-            SendError::Transient(msg)
+            SendError::transient(msg)
+        }
+    }
+
+    /// A lettre error: the server's reply (code and its own words) when it
+    /// answered, else what went wrong where.
+    fn lettre_failed(&self, e: &lettre::transport::smtp::Error) -> SendError {
+        let f = match e.status() {
+            Some(code) => Failure::new(Some(u16::from(code)), reply_text(e)),
+            None => Failure::new(None, format!("{}: {e}", self.endpoint.address())),
+        };
+        if e.is_permanent() {
+            SendError::Permanent(f)
+        } else {
+            SendError::Transient(f)
         }
     }
 
@@ -140,7 +158,7 @@ impl SmtpTransport {
         .map_err(|e| self.failed(format!("connect: {e}"), false))?;
         tcp.set_nodelay(true)
             .map_err(|e| self.failed(format!("TCP_NODELAY: {e}"), false))?;
-        let lettre_err = |e: lettre::transport::smtp::Error| self.failed(&e, e.is_permanent());
+        let lettre_err = |e: lettre::transport::smtp::Error| self.lettre_failed(&e);
         let gate = self.gate.clone();
         let stream: Box<dyn AsyncTokioStream> = match &self.security {
             Security::None => Box::new(Gated::new(tcp, gate)),
@@ -157,7 +175,7 @@ impl SmtpTransport {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| {
-                        SendError::Transient(crate::net::describe_tls_error(&ep.address(), &e))
+                        SendError::transient(crate::net::describe_tls_error(&ep.address(), &e))
                     })?;
                 Box::new(Gated::new(TlsStream(tls), gate))
             }
@@ -167,7 +185,7 @@ impl SmtpTransport {
             .map_err(lettre_err)?;
         if let (Some(user), Some(password)) = (
             &ep.username,
-            SmtpTransport::password(ep).map_err(SendError::Transient)?,
+            SmtpTransport::password(ep).map_err(SendError::transient)?,
         ) {
             conn.auth(
                 &[Mechanism::Plain, Mechanism::Login],
@@ -179,26 +197,40 @@ impl SmtpTransport {
         Ok(conn)
     }
 
-    /// Sends one mail; `handover` records it as handed over just before its
-    /// final dot (handover.rs).
+    /// Sends one mail to `recipients`; `handover` records it as handed over
+    /// just before its final dot (handover.rs). Recipients the server refuses
+    /// are returned with its reply; the others get the mail. When it refuses
+    /// every one: a permanent error if every refusal is permanent (5xx), else
+    /// a temporary one; each refusal is in the error's `refused`.
     pub async fn send(
         &self,
         mail: &DueMail,
+        recipients: &[String],
         raw: &[u8],
         handover: Handover,
-    ) -> Result<(), SendError> {
-        let permanent = |m: String| SendError::Permanent(m);
-        let to: Mailboxes = mail
-            .recipients
-            .parse()
-            .map_err(|e| permanent(format!("recipients {:?}: {e}", mail.recipients)))?;
-        let from = mail
+    ) -> Result<Delivery, SendError> {
+        let from: Address = mail
             .sender
             .parse()
-            .map_err(|e| permanent(format!("sender {:?}: {e}", mail.sender)))?;
-        let to: Vec<_> = to.into_iter().map(|m| m.email).collect();
-        let envelope =
-            Envelope::new(Some(from), to).map_err(|e| permanent(format!("envelope: {e}")))?;
+            .map_err(|e| SendError::permanent(format!("sender {:?}: {e}", mail.sender)))?;
+        // An address that cannot go into an envelope is refused alone; the
+        // others are still sent to.
+        let mut refused = Vec::new();
+        let mut to = Vec::with_capacity(recipients.len());
+        for r in recipients {
+            match r.parse::<Address>() {
+                Ok(a) => to.push((r.clone(), a)),
+                Err(e) => refused.push(Refusal {
+                    address: r.clone(),
+                    code: None,
+                    text: format!("not a valid address: {e}"),
+                    permanent: true,
+                }),
+            }
+        }
+        if to.is_empty() {
+            return Err(none_accepted(refused));
+        }
 
         let mut idle = self.idle.lock().await;
         // A kept connection is checked (NOOP) first: the server may have
@@ -212,21 +244,151 @@ impl SmtpTransport {
             None => self.connect().await?,
         };
         self.gate.arm(handover);
-        let sent = tokio::time::timeout(SEND_TIMEOUT, conn.send(&envelope, raw)).await;
+        let sent =
+            tokio::time::timeout(SEND_TIMEOUT, self.transaction(&mut conn, &from, &to, raw)).await;
         self.gate.disarm();
-        match sent {
-            Ok(Ok(_)) => {
-                *idle = Some(conn);
-                Ok(())
-            }
-            Ok(Err(e)) => {
-                conn.abort().await;
-                Err(self.failed(&e, e.is_permanent()))
-            }
+        let attempt = match sent {
+            Ok(a) => a,
             Err(_) => {
                 conn.abort().await;
-                Err(self.failed("the server did not answer within 5 minutes", false))
+                return Err(self.failed("the server did not answer within 5 minutes", false));
+            }
+        };
+        refused.extend(attempt.refused);
+        match attempt.error {
+            None => {
+                *idle = Some(conn);
+                if attempt.accepted.is_empty() {
+                    return Err(none_accepted(refused));
+                }
+                Ok(Delivery {
+                    accepted: attempt.accepted,
+                    refused,
+                })
+            }
+            Some(mut e) => {
+                conn.abort().await;
+                // Those refused at RCPT keep their own reply; the error is
+                // the others'.
+                match &mut e {
+                    SendError::Transient(f) | SendError::Permanent(f) => f.refused = refused,
+                }
+                Err(e)
             }
         }
+    }
+
+    /// One SMTP transaction, modelled on lettre's `send`: MAIL, one RCPT per
+    /// recipient (a refusal is noted and the next one asked), and DATA to
+    /// those accepted; with none accepted, RSET (the connection stays usable).
+    async fn transaction(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        from: &Address,
+        to: &[(String, Address)],
+        raw: &[u8],
+    ) -> Attempt {
+        let mut a = Attempt::default();
+        let mut options = Vec::new();
+        let non_ascii =
+            !AsRef::<str>::as_ref(from).is_ascii() || to.iter().any(|(given, _)| !given.is_ascii());
+        if non_ascii {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                a.error = Some(self.failed(
+                    "the envelope has non-ASCII addresses and the server does not support SMTPUTF8",
+                    false,
+                ));
+                return a;
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !raw.is_ascii() {
+            if !conn.server_info().supports_feature(Extension::EightBitMime) {
+                a.error = Some(self.failed(
+                    "the message has non-ASCII bytes and the server does not support 8BITMIME",
+                    false,
+                ));
+                return a;
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        if let Err(e) = conn.command(Mail::new(Some(from.clone()), options)).await {
+            a.error = Some(self.lettre_failed(&e));
+            return a;
+        }
+        for (given, address) in to {
+            match conn.command(Rcpt::new(address.clone(), vec![])).await {
+                Ok(_) => a.accepted.push(given.clone()),
+                // The server answered no for this one: the session goes on.
+                Err(e) if e.status().is_some() => a.refused.push(Refusal {
+                    address: given.clone(),
+                    code: e.status().map(u16::from),
+                    text: reply_text(&e),
+                    permanent: e.is_permanent(),
+                }),
+                Err(e) => {
+                    a.error = Some(self.lettre_failed(&e));
+                    return a;
+                }
+            }
+        }
+        if a.accepted.is_empty() {
+            if let Err(e) = conn.command(Rset).await {
+                a.error = Some(self.lettre_failed(&e));
+            }
+            return a;
+        }
+        let data = match conn.command(Data).await {
+            // The final dot goes through the gate (handover.rs).
+            Ok(_) => conn.message(raw).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = data {
+            a.error = Some(self.lettre_failed(&e));
+        }
+        a
+    }
+}
+
+/// How far one transaction got. With `error` set nobody got the mail in it.
+#[derive(Default)]
+struct Attempt {
+    /// Recipients the server took at RCPT.
+    accepted: Vec<String>,
+    refused: Vec<Refusal>,
+    error: Option<SendError>,
+}
+
+/// The server's own words of a negative reply ("5.1.1 <b@x.test>: …").
+fn reply_text(e: &lettre::transport::smtp::Error) -> String {
+    std::error::Error::source(e)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| e.to_string())
+}
+
+/// Every recipient refused: permanent only when every refusal is.
+fn none_accepted(refused: Vec<Refusal>) -> SendError {
+    let text = format!(
+        "every recipient was refused: {}",
+        refused
+            .iter()
+            .map(|r| match r.code {
+                Some(c) => format!("{} ({c} {})", r.address, r.text),
+                None => format!("{} ({})", r.address, r.text),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let permanent = refused.iter().all(|r| r.permanent);
+    // Each refusal keeps its own reply code.
+    let f = Failure {
+        code: None,
+        text,
+        refused,
+    };
+    if permanent {
+        SendError::Permanent(f)
+    } else {
+        SendError::Transient(f)
     }
 }

@@ -2,15 +2,26 @@
 //! a short lease renewed while a send is under way), renders a mail on its
 //! first attempt and keeps the bytes (a retry sends the very same mail), and
 //! marks each result under its token. Shutdown gives back what was not sent.
+//!
+//! Results are per recipient: the row records who got the mail and who was
+//! refused (with the server's reply). Temporarily refused recipients are
+//! tried again with the usual backoff, and only they: those who got it never
+//! get it twice. Permanently refused ones are final. A row is `sent` once
+//! every recipient is settled and someone got it, `failed` when nobody did.
+//! What a relay's result means for its ticket is the pipeline's to decide
+//! (`Pipeline::report_relays`), not this worker's.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use super::{MAX_ATTEMPTS, Renderer, SendError, Transport, retry_delay};
+use super::{
+    Delivery, MAX_ATTEMPTS, Refusal, Renderer, SendError, Transport, envelope_recipients,
+    retry_delay,
+};
 use crate::error::Result;
-use crate::store::{DueMail, Store};
+use crate::store::{Attempt, DueMail, Store};
 use crate::tickets::MessageKind;
 
 /// A claim lasts this long unless renewed; a dead sender's mail is taken over
@@ -30,6 +41,21 @@ pub struct FlushReport {
     /// Stopped after handing the mail to the server, before its answer:
     /// counted as sent, with the doubt noted (handover.rs).
     pub in_doubt: usize,
+    /// Relays whose result the pipeline has to look at now (someone got one
+    /// for the first time, or its result is final): `Pipeline::report_relays`.
+    pub relay_results: usize,
+}
+
+impl FlushReport {
+    /// Adds another flush's counts.
+    pub fn add(&mut self, o: &FlushReport) {
+        self.sent += o.sent;
+        self.retrying += o.retrying;
+        self.failed += o.failed;
+        self.released += o.released;
+        self.in_doubt += o.in_doubt;
+        self.relay_results += o.relay_results;
+    }
 }
 
 /// Tells a flush to stop (SIGTERM); `Stop::never()` for callers without one.
@@ -158,7 +184,11 @@ async fn send_one(
             Err(reason) => {
                 tracing::error!(outbox = mail.id, %reason, "cannot render; giving up on this mail");
                 let reason = format!("cannot render: {reason}");
-                store.mark_failed(mail.id, token, &reason, None).await?;
+                if store.mark_failed(mail.id, token, &reason, None).await?
+                    && mail.kind == MessageKind::Relay
+                {
+                    report.relay_results += 1;
+                }
                 report.failed += 1;
                 return Ok(());
             }
@@ -181,8 +211,12 @@ async fn send_one(
                 })
         })
     };
+    let recipients = envelope_recipients(&mail.recipients);
+    let before = Progress::of(mail);
+    // A retry goes only to those still waiting for the mail.
+    let asked = before.pending(&recipients);
     let sent = {
-        let send = transport.send(mail, &raw, handover);
+        let send = transport.send(mail, &asked, &raw, handover);
         tokio::pin!(send);
         let mut renew =
             tokio::time::interval_at(tokio::time::Instant::now() + RENEW_EVERY, RENEW_EVERY);
@@ -215,41 +249,211 @@ async fn send_one(
             "{what}, but the claim had passed to another sender: its result stands"
         );
     };
-    match result {
-        Ok(()) => {
-            if store.mark_sent(mail.id, token, now()).await? {
-                report.sent += 1;
+    let at = now();
+    let can_retry = mail.attempts < MAX_ATTEMPTS;
+    let failure = result.as_ref().err().map(ToString::to_string);
+    let o = account(&recipients, before, &asked, result, can_retry);
+    let retry_at = (o.next == Next::Retry).then(|| {
+        let delay = retry_delay(transport.retry_first, mail.attempts);
+        at + chrono::Duration::from_std(delay).unwrap_or_default()
+    });
+    let refused_json = serde_json::to_string(&o.progress.refused).unwrap_or_else(|_| "[]".into());
+    let delivered_to = o.progress.delivered.join(", ");
+    let attempt = Attempt {
+        status: o.next.status(),
+        retry_at,
+        delivered_to: &delivered_to,
+        refused: &refused_json,
+        delivered_at: o.delivered_now.then_some(at),
+        last_error: o.error.as_deref(),
+        now: at,
+    };
+    if !store.record_attempt(mail.id, token, &attempt).await? {
+        lost(attempt.status);
+        report.released += 1;
+        return Ok(());
+    }
+    if mail.kind == MessageKind::Relay && (o.next != Next::Retry || o.delivered_now) {
+        report.relay_results += 1;
+    }
+    let refused: Vec<&str> = o
+        .progress
+        .refused
+        .iter()
+        .map(|r| r.address.as_str())
+        .collect();
+    match o.next {
+        Next::Sent => {
+            report.sent += 1;
+            if refused.is_empty() {
                 tracing::info!(outbox = mail.id, kind = %mail.kind, to = %mail.recipients, "sent");
             } else {
-                lost("sent");
-                report.released += 1;
+                tracing::warn!(outbox = mail.id, kind = %mail.kind, to = %delivered_to, refused = ?refused, "sent, but some recipients were refused");
             }
         }
-        Err(SendError::Transient(e)) if mail.attempts < MAX_ATTEMPTS => {
-            let delay = retry_delay(transport.retry_first, mail.attempts);
-            let at = now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            tracing::warn!(outbox = mail.id, error = %e, retry_at = %at, "send failed, will retry");
-            if store.mark_failed(mail.id, token, &e, Some(at)).await? {
-                report.retrying += 1;
-            } else {
-                lost("failed (temporarily)");
-                report.released += 1;
-            }
+        Next::Retry => {
+            report.retrying += 1;
+            tracing::warn!(outbox = mail.id, error = failure.as_deref().unwrap_or_default(), waiting = ?o.progress.pending(&recipients), retry_at = ?retry_at, "not sent to everyone yet, will retry");
         }
-        Err(e) => {
-            tracing::error!(outbox = mail.id, error = %e, "send failed permanently");
-            if store
-                .mark_failed(mail.id, token, &e.to_string(), None)
-                .await?
-            {
-                report.failed += 1;
-            } else {
-                lost("failed");
-                report.released += 1;
-            }
+        Next::Failed => {
+            report.failed += 1;
+            tracing::error!(outbox = mail.id, kind = %mail.kind, error = o.error.as_deref().unwrap_or_default(), "send failed for good: nobody got it");
         }
     }
     Ok(())
+}
+
+/// Who has a mail and who was refused, as its outbox row records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Progress {
+    pub delivered: Vec<String>,
+    pub refused: Vec<Refusal>,
+}
+
+impl Progress {
+    fn of(mail: &DueMail) -> Progress {
+        Progress {
+            delivered: envelope_recipients(&mail.delivered_to),
+            // Written by this worker; unreadable only if edited by hand.
+            refused: serde_json::from_str(&mail.refused).unwrap_or_default(),
+        }
+    }
+
+    fn has(&self, address: &str) -> bool {
+        self.delivered
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(address))
+    }
+
+    fn refusal(&self, address: &str) -> Option<&Refusal> {
+        self.refused
+            .iter()
+            .find(|r| r.address.eq_ignore_ascii_case(address))
+    }
+
+    /// Recipients still waiting: not delivered to, not refused for good.
+    pub(crate) fn pending(&self, recipients: &[String]) -> Vec<String> {
+        recipients
+            .iter()
+            .filter(|r| !self.has(r) && !self.refusal(r).is_some_and(|x| x.permanent))
+            .cloned()
+            .collect()
+    }
+}
+
+/// What becomes of the row after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Every recipient settled, someone got it.
+    Sent,
+    /// Every recipient settled, nobody got it.
+    Failed,
+    /// Someone is still waiting: again later.
+    Retry,
+}
+
+impl Next {
+    fn status(self) -> &'static str {
+        match self {
+            Next::Sent => "sent",
+            Next::Failed => "failed",
+            Next::Retry => "queued",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Accounted {
+    pub progress: Progress,
+    /// Someone got the mail in this attempt.
+    pub delivered_now: bool,
+    pub next: Next,
+    /// The row's `last_error`: the failure, or who was refused and why.
+    pub error: Option<String>,
+}
+
+/// What one attempt to `asked` makes of the row (pure: the worker writes it).
+/// `can_retry`: attempts are left. Once the row is final, everyone who did
+/// not get the mail has a refusal with the reason.
+pub(crate) fn account(
+    recipients: &[String],
+    before: Progress,
+    asked: &[String],
+    result: std::result::Result<Delivery, SendError>,
+    can_retry: bool,
+) -> Accounted {
+    let mut p = before;
+    let (accepted, refused, whole) = match result {
+        Ok(d) => (d.accepted, d.refused, None),
+        Err(e) => {
+            let refused = e.failure().refused.clone();
+            (Vec::new(), refused, Some(e))
+        }
+    };
+    let delivered_now = !accepted.is_empty();
+    for a in accepted {
+        if !p.has(&a) {
+            p.delivered.push(a);
+        }
+    }
+    for r in refused {
+        p.refused
+            .retain(|x| !x.address.eq_ignore_ascii_case(&r.address));
+        p.refused.push(r);
+    }
+    let delivered = p.delivered.clone();
+    p.refused
+        .retain(|x| !delivered.iter().any(|d| d.eq_ignore_ascii_case(&x.address)));
+    // A failure of the whole attempt is the answer for every recipient asked
+    // that has none of its own: final when permanent, else when out of attempts.
+    let pending = p.pending(recipients);
+    let done = pending.is_empty() || !can_retry || whole.as_ref().is_some_and(|e| e.is_permanent());
+    if done {
+        for a in asked.iter().chain(&pending) {
+            if p.has(a) || p.refusal(a).is_some() {
+                continue;
+            }
+            let (code, text, permanent) = match &whole {
+                Some(e) => (e.code(), e.failure().text.clone(), e.is_permanent()),
+                None => (None, "not accepted in any attempt".to_string(), false),
+            };
+            p.refused.push(Refusal {
+                address: a.clone(),
+                code,
+                text,
+                permanent,
+            });
+        }
+    }
+    let next = match (done, p.delivered.is_empty()) {
+        (false, _) => Next::Retry,
+        (true, false) => Next::Sent,
+        (true, true) => Next::Failed,
+    };
+    let error = match (&whole, p.refused.is_empty()) {
+        (Some(e), true) => Some(e.to_string()),
+        (Some(e), false) if p.refused.iter().all(|r| r.text == e.failure().text) => {
+            Some(e.to_string())
+        }
+        (_, false) => Some(format!(
+            "refused: {}",
+            p.refused
+                .iter()
+                .map(|r| match r.code {
+                    Some(c) => format!("{} ({c} {})", r.address, r.text),
+                    None => format!("{} ({})", r.address, r.text),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        (None, true) => None,
+    };
+    Accounted {
+        progress: p,
+        delivered_now,
+        next,
+        error,
+    }
 }
 
 /// Renders and stores a mail; the inner error is why it can never be sent.
@@ -271,5 +475,171 @@ async fn render(
             Ok(Ok(r.raw))
         }
         Err(reason) => Ok(Err(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Failure;
+    use super::*;
+
+    fn to(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn refusal(address: &str, code: u16) -> Refusal {
+        Refusal {
+            address: address.into(),
+            code: Some(code),
+            text: format!("{code} reply for {address}"),
+            permanent: code >= 500,
+        }
+    }
+
+    fn delivered(
+        accepted: &[&str],
+        refused: Vec<Refusal>,
+    ) -> std::result::Result<Delivery, SendError> {
+        Ok(Delivery {
+            accepted: to(accepted),
+            refused,
+        })
+    }
+
+    #[test]
+    fn a_permanent_refusal_is_final_and_the_others_get_it() {
+        let all = to(&["a@x.test", "b@y.test"]);
+        let o = account(
+            &all,
+            Progress::default(),
+            &all,
+            delivered(&["a@x.test"], vec![refusal("b@y.test", 550)]),
+            true,
+        );
+        assert_eq!(o.next, Next::Sent);
+        assert!(o.delivered_now);
+        assert_eq!(o.progress.delivered, to(&["a@x.test"]));
+        assert_eq!(o.progress.refused, vec![refusal("b@y.test", 550)]);
+        assert!(o.progress.pending(&all).is_empty());
+        let e = o.error.expect("the refusal is the row's error");
+        assert!(e.contains("b@y.test (550 550 reply for b@y.test)"), "{e}");
+    }
+
+    #[test]
+    fn a_temporary_refusal_is_retried_for_that_recipient_only() {
+        let all = to(&["a@x.test", "b@y.test", "c@z.test"]);
+        let first = account(
+            &all,
+            Progress::default(),
+            &all,
+            delivered(
+                &["a@x.test"],
+                vec![refusal("b@y.test", 450), refusal("c@z.test", 550)],
+            ),
+            true,
+        );
+        assert_eq!(first.next, Next::Retry, "b is still waiting");
+        assert!(first.delivered_now);
+        let asked = first.progress.pending(&all);
+        assert_eq!(asked, to(&["b@y.test"]), "only b is asked again");
+        let second = account(
+            &all,
+            first.progress,
+            &asked,
+            delivered(&["b@y.test"], Vec::new()),
+            true,
+        );
+        assert_eq!(second.next, Next::Sent);
+        assert_eq!(second.progress.delivered, to(&["a@x.test", "b@y.test"]));
+        assert_eq!(
+            second.progress.refused,
+            vec![refusal("c@z.test", 550)],
+            "b's temporary refusal is gone, c's stays"
+        );
+    }
+
+    #[test]
+    fn attempts_running_out_settle_the_waiting_ones_as_refused() {
+        let all = to(&["a@x.test", "b@y.test"]);
+        let before = Progress {
+            delivered: to(&["a@x.test"]),
+            refused: vec![refusal("b@y.test", 450)],
+        };
+        let o = account(
+            &all,
+            before,
+            &to(&["b@y.test"]),
+            Err(SendError::transient("connection refused")),
+            false,
+        );
+        assert_eq!(o.next, Next::Sent, "a has it");
+        assert!(!o.delivered_now);
+        assert_eq!(
+            o.progress.refused,
+            vec![refusal("b@y.test", 450)],
+            "b keeps the server's own reply, not the last connection error"
+        );
+    }
+
+    #[test]
+    fn nobody_reached_is_failed_with_every_reason() {
+        let all = to(&["a@x.test", "b@y.test"]);
+        // Every recipient refused, one of them temporarily: a temporary error.
+        let e = SendError::Transient(Failure {
+            code: Some(550),
+            text: "every recipient was refused".into(),
+            refused: vec![refusal("a@x.test", 550), refusal("b@y.test", 451)],
+        });
+        let o = account(&all, Progress::default(), &all, Err(e), true);
+        assert_eq!(o.next, Next::Retry);
+        assert_eq!(o.progress.pending(&all), to(&["b@y.test"]));
+        let again = account(
+            &all,
+            o.progress,
+            &to(&["b@y.test"]),
+            Err(SendError::transient("timed out")),
+            false,
+        );
+        assert_eq!(again.next, Next::Failed);
+        assert!(again.progress.delivered.is_empty());
+        assert_eq!(again.progress.refused.len(), 2);
+        // A permanent failure of the whole transaction (DATA refused) is
+        // every asked recipient's answer at once.
+        let data = SendError::Permanent(Failure::new(Some(554), "5.6.0 message refused"));
+        let o = account(&all, Progress::default(), &all, Err(data), true);
+        assert_eq!(o.next, Next::Failed);
+        assert!(
+            o.progress
+                .refused
+                .iter()
+                .all(|r| r.permanent && r.code == Some(554) && r.text == "5.6.0 message refused")
+        );
+        assert_eq!(o.progress.refused.len(), 2);
+    }
+
+    #[test]
+    fn a_connection_failure_with_attempts_left_changes_nobody() {
+        let all = to(&["a@x.test"]);
+        let o = account(
+            &all,
+            Progress::default(),
+            &all,
+            Err(SendError::transient("connect: refused")),
+            true,
+        );
+        assert_eq!(o.next, Next::Retry);
+        assert!(
+            o.progress.refused.is_empty(),
+            "no refusal: the server never answered"
+        );
+        assert_eq!(o.error.as_deref(), Some("temporary: connect: refused"));
+        let ok = account(
+            &all,
+            o.progress,
+            &all,
+            delivered(&["a@x.test"], Vec::new()),
+            true,
+        );
+        assert_eq!((ok.next, ok.error), (Next::Sent, None));
     }
 }

@@ -501,7 +501,8 @@ impl Pipeline {
             explain,
         } = plan;
         let mail = m.mail;
-        let now = u.now();
+        // first_response_at is set when the relay is delivered, not here
+        // (pipeline/relay_result.rs): an answer nobody got is no response.
         let row = self.store_inbound(u, m, Some(ticket.id), (kind, Some(role)), no_relay.clone());
         let mut ev = Events::new(ticket.id, row, Vec::new());
         ev.push(
@@ -550,9 +551,6 @@ impl Pipeline {
             t.area = next.area.clone();
             t.owner = next.owner.clone();
             t.tags = next.tags.join(",");
-            if relayed {
-                t.first_response_at.get_or_insert(now);
-            }
         });
         let clock = if relayed {
             ClockEvent::Answered

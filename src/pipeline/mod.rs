@@ -9,6 +9,7 @@ mod digest;
 mod fault;
 mod inspect;
 mod outgoing;
+mod relay_result;
 mod settle;
 mod sla;
 mod thread;
@@ -31,6 +32,7 @@ use crate::tickets;
 
 pub use digest::DigestRun;
 pub use inspect::{Inspection, ThreadKeysSeen};
+pub use relay_result::RelayReports;
 pub use thread::ThreadMatch;
 use unit::UnitOfWork;
 

@@ -500,6 +500,84 @@ pub(super) fn customer_chain(u: &UnitOfWork<'_>, ids: &[String]) -> Vec<String> 
         .collect()
 }
 
+/// A relay that did not reach everyone, as its agent is told
+/// (`Pipeline::report_relays`).
+pub(super) struct RelayTrouble<'r> {
+    pub agent: &'r str,
+    /// The relay's Message-ID.
+    pub relay_id: &'r str,
+    /// The agent's reply that was relayed: its row, Message-ID, References.
+    pub reply_row: i64,
+    pub reply_id: &'r str,
+    pub reply_refs: Vec<String>,
+    /// The relayed words.
+    pub text: &'r str,
+    pub delivered: &'r [String],
+    pub refused: &'r [crate::outbound::Refusal],
+}
+
+impl Pipeline {
+    /// Mails the agent who did not get their answer, with the server's reply
+    /// (one mail per relay, rate-limited like every explanation). Answering
+    /// it works like answering the notification. False when not sent (the
+    /// event says why).
+    pub(super) fn explain_relay(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &TicketRow,
+        t: RelayTrouble<'_>,
+        ev: &mut Events,
+    ) -> bool {
+        let to = t.agent.to_ascii_lowercase();
+        if !self.may_send(
+            u,
+            &to,
+            MessageKind::System,
+            ("explanation", "explanation mail"),
+            ev,
+        ) {
+            return false;
+        }
+        let ticket_ref = self.ticket_ref(ticket.id);
+        let lead = if t.delivered.is_empty() {
+            "Your answer reached nobody"
+        } else {
+            "Your answer did not reach everyone"
+        };
+        let planned = Planned {
+            kind: MessageKind::System,
+            envelope: to.clone(),
+            to_addrs: to.clone(),
+            cc_addrs: String::new(),
+            recipient: Some(&to),
+            from_name: Some(self.cfg.mailroom.support_name.clone()),
+            subject: format!("[{ticket_ref}] {lead}: {}", ticket.normalized_subject),
+            in_reply_to: t.reply_id.to_string(),
+            refs: reply_references(&t.reply_refs, t.reply_id),
+            thread_index: None,
+            text: None,
+            html: None,
+            context: json!({
+                "event": "relay_result",
+                "relay_id": t.relay_id,
+                "delivered": t.delivered,
+                "refused": t.refused,
+                "text": t.text,
+            }),
+        };
+        let mid = self.queue(u, ticket, t.reply_row, planned);
+        let whom: Vec<&str> = t.refused.iter().map(|r| r.address.as_str()).collect();
+        ev.push(
+            "explanation",
+            format!(
+                "explanation mailed to {to} as <{mid}>: the answer did not reach {}",
+                whom.join(", ")
+            ),
+        );
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::display_name;

@@ -123,6 +123,7 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         outbox_store,
         transport,
         renderer,
+        pipeline.clone(),
         health.clone(),
         (flush_every, outbox_wake.clone()),
         outbound::Stop::new(stop_rx.clone()),
@@ -280,6 +281,13 @@ async fn scheduler(
             }
             Err(e) => tracing::error!(error = %e, "digests failed; will retry"),
         }
+        // Normally done right after the flush that sent the relay; here it
+        // repairs a crash between the outbox mark and the report.
+        match pipeline.report_relays(&store, chrono::Utc::now()).await {
+            Ok(r) if r.explained > 0 => outbox_wake.notify_one(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "relay results not reported; will retry"),
+        }
         match store.sla_breached_counts(chrono::Utc::now()).await {
             Ok(counts) => {
                 for (target, n) in counts {
@@ -296,11 +304,14 @@ async fn scheduler(
     }
 }
 
-/// Sends due mail whenever woken (a commit) or every `every`, until stopped.
+/// Sends due mail whenever woken (a commit) or every `every`, until stopped;
+/// after a flush that recorded relay results, the pipeline reports them
+/// (and the explanations it queued go out at once).
 async fn outbox_worker(
     store: Store,
     transport: Transport,
     renderer: outbound::Renderer,
+    pipeline: Arc<Pipeline>,
     health: Arc<Health>,
     (every, wake): (Duration, Arc<tokio::sync::Notify>),
     stop_flush: outbound::Stop,
@@ -315,6 +326,26 @@ async fn outbox_worker(
             false,
         )
         .await;
+        let mut again = false;
+        if let Ok(r) = &flushed
+            && r.relay_results > 0
+        {
+            match pipeline.report_relays(&store, chrono::Utc::now()).await {
+                Ok(rep) => {
+                    if rep.partly_refused + rep.undelivered > 0 {
+                        tracing::warn!(
+                            partly_refused = rep.partly_refused,
+                            undelivered = rep.undelivered,
+                            agents_told = rep.explained,
+                            "relays that did not reach everyone"
+                        );
+                    }
+                    again = rep.explained > 0;
+                }
+                // The scheduler reports them later.
+                Err(e) => tracing::error!(error = %e, "relay results not reported; will retry"),
+            }
+        }
         let depth = store.outbox_depth().await.ok();
         match flushed {
             Ok(_) => health.outbox(depth, None),
@@ -322,6 +353,9 @@ async fn outbox_worker(
                 tracing::error!(error = %e, "outbox flush failed");
                 health.outbox(depth, Some(e.to_string()));
             }
+        }
+        if again {
+            continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -10,6 +10,7 @@ pub mod digest;
 mod lease;
 mod mail_bytes;
 mod outbox;
+mod relay_result;
 mod rows;
 mod sla;
 mod sql;
@@ -36,6 +37,8 @@ pub use batch::{
 };
 pub use contention::lock_key;
 pub use lease::Lease;
+pub use outbox::Attempt;
+pub use relay_result::{RelayResult, UNREPORTED_RELAYS};
 pub use rows::*;
 pub use tx::Tx;
 

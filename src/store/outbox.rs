@@ -13,6 +13,22 @@ use super::tx::{self, on_tx};
 use super::{Pool, Store, on_pool};
 use crate::error::Result;
 
+/// The result of one attempt to send a claimed row (`Store::record_attempt`).
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    /// `sent` or `failed` (final), or `queued` again until `retry_at`.
+    pub status: &'a str,
+    pub retry_at: Option<DateTime<Utc>>,
+    /// Everyone who has the mail so far (comma-separated).
+    pub delivered_to: &'a str,
+    /// JSON: the refused recipients with the server's replies.
+    pub refused: &'a str,
+    /// Set when someone got the mail in this attempt (the first time counts).
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
 /// `last_error` of a row whose sender died between handing it over and the
 /// server's answer.
 const IN_DOUBT: &str = "in doubt: the sender stopped after handing the mail to the server \
@@ -54,7 +70,7 @@ impl Store {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let row: DueMail = tx::on_tx!(&mut tx, c => sqlx::query_as::<_, DueMail>(
-                "SELECT o.id, o.ticket_id, o.kind, o.context, o.trigger_row, o.sender, o.recipients, o.attempts, \
+                "SELECT o.id, o.ticket_id, o.kind, o.context, o.trigger_row, o.sender, o.recipients, o.delivered_to, o.refused, o.attempts, \
                  o.message_row, m.message_id, m.from_name, m.to_addrs, m.cc_addrs, m.recipient, m.thread_index, \
                  m.subject, m.in_reply_to, m.refs, (m.raw IS NOT NULL OR m.raw_blob IS NOT NULL) AS rendered \
                  FROM outbox o JOIN messages m ON m.id = o.message_row WHERE o.id = $1")
@@ -109,13 +125,20 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Marks a claimed row sent; false when the claim was lost (changes nothing).
-    pub async fn mark_sent(&self, id: i64, token: &str, now: DateTime<Utc>) -> Result<bool> {
+    /// Records an attempt's per-recipient result under the claim's token;
+    /// false when the claim was lost (changes nothing).
+    pub async fn record_attempt(&self, id: i64, token: &str, a: &Attempt<'_>) -> Result<bool> {
+        let sent_at = (a.status == "sent").then_some(a.now);
         let _gate = self.gate.enter().await;
         let done = on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = $1, claimed_until = NULL, last_error = NULL \
-             WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
-            .bind(now).bind(id).bind(token).execute(p).await?.rows_affected());
+            "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+             claimed_until = NULL, last_error = $3, delivered_to = $4, refused = $5, \
+             delivered_at = COALESCE(delivered_at, $6), sent_at = COALESCE($7, sent_at), \
+             handed_over_at = CASE WHEN $1 = 'sent' THEN handed_over_at ELSE NULL END \
+             WHERE id = $8 AND claim_token = $9 AND status = 'sending'")
+            .bind(a.status).bind(a.retry_at).bind(a.last_error).bind(a.delivered_to).bind(a.refused)
+            .bind(a.delivered_at).bind(sent_at).bind(id).bind(token)
+            .execute(p).await?.rows_affected());
         Ok(done == 1)
     }
 

@@ -130,7 +130,7 @@ pub struct AttachmentRow {
     pub sha256: String,
 }
 
-pub const OUTBOX_COLUMNS: &str = "id, message_row, ticket_id, kind, sender, recipients, status, attempts, next_attempt_at, last_error, created_at, sent_at";
+pub const OUTBOX_COLUMNS: &str = "id, message_row, ticket_id, kind, sender, recipients, status, attempts, next_attempt_at, last_error, created_at, sent_at, delivered_to, refused";
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct OutboxRow {
@@ -147,6 +147,19 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Who got it (comma-separated).
+    pub delivered_to: String,
+    /// Who was refused, with the server's reply (shown as JSON).
+    #[serde(serialize_with = "json_text")]
+    pub refused: String,
+}
+
+/// A column holding JSON, shown as JSON (as text if it is not).
+fn json_text<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => v.serialize(s),
+        Err(_) => s.serialize_str(text),
+    }
 }
 
 /// An outbox row claimed for sending, with the outbound message's headers (its
@@ -161,6 +174,10 @@ pub struct DueMail {
     pub trigger_row: Option<i64>,
     pub sender: String,
     pub recipients: String,
+    /// Recipients who got it in an earlier attempt (comma-separated).
+    pub delivered_to: String,
+    /// Refused recipients so far: JSON, `outbound::Refusal`s.
+    pub refused: String,
     pub attempts: i64,
     pub message_row: i64,
     pub message_id: String,

@@ -81,6 +81,8 @@ fn monday(env: &Env) {
         ingest_at(env, "2026-11-30T09:30:00Z", &a1)["outcome"],
         "agent_reply"
     );
+    // The first response counts when the answer is delivered.
+    at(env, "2026-11-30T09:30:00Z", &["outbox", "flush"]);
     assert!(
         at(env, "2026-11-30T11:05:00Z", &["schedule", "--once"]).contains("sla: 1 "),
         "MR-2's breach"
@@ -97,6 +99,7 @@ fn monday(env: &Env) {
         ingest_at(env, "2026-11-30T13:00:00Z", &a3)["outcome"],
         "agent_reply"
     );
+    at(env, "2026-11-30T13:00:00Z", &["outbox", "flush"]);
 }
 
 both_backends! {

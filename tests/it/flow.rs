@@ -125,7 +125,9 @@ both_backends! {
         let k = kinds(&t);
         assert_eq!(&k[k.len() - 2..], ["agent", "relay"], "the answer is relayed to the customer");
         assert_eq!(t["status"], "pending");
-        assert!(t["first_response_at"].is_string());
+        assert!(t["first_response_at"].is_null(), "not before the relay is delivered");
+        env.flush_outbox();
+        assert!(env.ticket("MR-1")["first_response_at"].is_string());
 
         // A forged From: bob@ without a reference to his notification is an
         // internal note: it neither acts nor counts as the customer writing.

@@ -171,6 +171,23 @@ impl MailEnv {
         })
     }
 
+    /// Replaces the recipients Postfix refuses at RCPT time (an access
+    /// regexp table, `refuse.regexp`; scripts/mailenv.sh has the default) and
+    /// restarts Postfix, so no open session keeps the old table.
+    pub fn refuse(&self, table: &str) {
+        let path = self.dir.path().join("postfix/refuse.regexp");
+        std::fs::write(&path, table).expect("write refuse.regexp");
+        // Postfix waits ~2 s at start for a table younger than that.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(old))
+            .expect("backdate refuse.regexp");
+        self.stop_postfix();
+        self.start_postfix();
+    }
+
     pub fn stop_postfix(&self) {
         self.script(&["stop-postfix", &self.dir_str()]);
     }

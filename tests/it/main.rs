@@ -23,6 +23,7 @@ mod mta;
 mod outbox;
 mod relay;
 mod relay_leak;
+mod relay_refused;
 mod relay_smtp;
 mod replies;
 mod rules;

@@ -149,13 +149,16 @@ both_backends! {
         let t = env.ticket("MR-1");
         assert_eq!(t["priority"], "high");
         assert_eq!(t["status"], "pending");
-        assert!(t["first_response_at"].is_string());
+        assert!(t["first_response_at"].is_null(), "counted once the relay is delivered");
         let ev = events_text(&t);
         assert!(ev.contains("command: #priority high by bob@example.test: priority normal -> high"), "{ev}");
         assert!(ev.contains("status: status open -> pending"), "{ev}");
         assert!(ev.contains("relay: answer by bob@example.test relayed to alice@customer.test, dan@customer.test as <mr.r."), "{ev}");
 
         let sent = sent_since(&env, before);
+        let t = env.ticket("MR-1");
+        assert!(t["first_response_at"].is_string(), "the relay was delivered (written out)");
+        assert!(events_text(&t).contains("> delivered at "), "{}", events_text(&t));
         let relays = find(&sent, "relay");
         assert_eq!(relays.len(), 1, "{:?}", sent.iter().map(|(n, _)| n).collect::<Vec<_>>());
         let r = relays[0];

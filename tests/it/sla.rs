@@ -90,6 +90,10 @@ both_backends! {
         assert_eq!(ingest_at(&env, "2026-11-30T10:10:00Z", &reply)["outcome"], "agent_reply");
         let t = show_at(&env, "2026-11-30T10:10:00Z");
         assert_eq!(t["status"], "pending");
+        assert!(t["first_response_at"].is_null(), "no response until the answer is delivered");
+        at(&env, "2026-11-30T10:10:00Z", &["outbox", "flush"]);
+        let t = show_at(&env, "2026-11-30T10:10:00Z");
+        assert_eq!(t["first_response_at"], "2026-11-30T10:10:00Z");
         assert!(t["first_response_due"].is_null() && t["resolution_due"].is_null());
         assert_eq!(t["sla_paused"], true);
 

@@ -1,0 +1,224 @@
+//! What a relay's result causes (issue 19, "relay failures are never
+//! silent"). The outbox worker only records who got an agent's answer and
+//! who was refused; the pipeline decides what follows, like everything else
+//! (DESIGN §1), in one transaction per batch of results, once each:
+//!
+//! - someone got it: the ticket's first response counts from then (never
+//!   from the moment the answer came in), and the SLA clock follows;
+//! - some recipients were refused for good: an event names them with the
+//!   server's reply, and the agent gets one explanation mail;
+//! - nobody got it: a pending ticket is open again, an event says why, and
+//!   the agent is told.
+//!
+//! A delivery is reported as soon as the first recipient has the mail (a
+//! greylisted Cc must not hold up the first response); the rest when the
+//! row is final. It runs after every flush that recorded a relay result, and
+//! in the scheduler, which repairs a crash between the mark and the report.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use super::Pipeline;
+use super::apply::Events;
+use super::outgoing::RelayTrouble;
+use super::sla::ClockEvent;
+use super::unit::UnitOfWork;
+use crate::outbound::{Refusal, envelope_recipients};
+use crate::store::{RelayResult, Store};
+use crate::tickets::Status;
+
+/// Relays reported per transaction.
+const RELAY_BATCH: i64 = 100;
+
+/// What `Pipeline::report_relays` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RelayReports {
+    /// Relay results reported (deliveries and final results).
+    pub reported: usize,
+    /// Relays that reached some of their recipients, not all.
+    pub partly_refused: usize,
+    /// Relays that reached nobody.
+    pub undelivered: usize,
+    /// Explanation mails queued to agents.
+    pub explained: usize,
+}
+
+impl RelayReports {
+    fn add(&mut self, o: RelayReports) {
+        self.reported += o.reported;
+        self.partly_refused += o.partly_refused;
+        self.undelivered += o.undelivered;
+        self.explained += o.explained;
+    }
+}
+
+impl Pipeline {
+    /// Reports every relay result not reported yet (see the module).
+    pub async fn report_relays(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+    ) -> crate::Result<RelayReports> {
+        let mut total = RelayReports::default();
+        let staff = self.cfg.staff_addresses();
+        loop {
+            let mut tx = store.begin().await?;
+            let rate_since = now - Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
+            let (rows, loaded) = tx
+                .load_relay_results(RELAY_BATCH, &staff, rate_since, now)
+                .await?;
+            if rows.is_empty() {
+                tx.commit().await?;
+                return Ok(total);
+            }
+            let (done, writes) = super::settle::settle(&mut tx, loaded, now, |u| {
+                let mut r = RelayReports::default();
+                for row in &rows {
+                    self.report_relay(u, row, &mut r);
+                }
+                Ok(r)
+            })
+            .await?;
+            tx.write_batch(&writes, now).await?;
+            for row in &rows {
+                tx.mark_relay_reported(row.id, row.is_final(), now).await?;
+            }
+            tx.commit().await?;
+            total.add(done);
+            if (rows.len() as i64) < RELAY_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn report_relay(&self, u: &mut UnitOfWork<'_>, row: &RelayResult, r: &mut RelayReports) {
+        let Some(ticket) = u.ticket(row.ticket_id).cloned() else {
+            return;
+        };
+        r.reported += 1;
+        let id = ticket.id;
+        let mut ev = Events::new(id, row.message_row, Vec::new());
+        let mid = &row.message_id;
+        if let (false, Some(at)) = (row.delivery_reported, row.delivered_at)
+            && ticket.first_response_at.is_none()
+        {
+            u.update_ticket(id, |t| t.first_response_at = Some(at));
+            self.refresh_sla(u, id, Some(ticket.status), ClockEvent::Changed);
+            ev.push(
+                "relay",
+                format!(
+                    "answer <{mid}> delivered at {}: the first response",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+            );
+        }
+        if !row.is_final() {
+            u.add_events(ev.list);
+            return;
+        }
+        let context: Value = serde_json::from_str(&row.context).unwrap_or(Value::Null);
+        let agent = context["agent"].as_str().unwrap_or_default();
+        let delivered = envelope_recipients(&row.delivered_to);
+        let mut refused: Vec<Refusal> = serde_json::from_str(&row.refused).unwrap_or_default();
+        if delivered.is_empty() && refused.is_empty() {
+            // Failed before any server answered (it could not be rendered):
+            // the row's error is everyone's.
+            let why = row.last_error.clone().unwrap_or_else(|| "not sent".into());
+            refused = envelope_recipients(&row.recipients)
+                .into_iter()
+                .map(|address| Refusal {
+                    address,
+                    code: None,
+                    text: why.clone(),
+                    permanent: true,
+                })
+                .collect();
+        }
+        if refused.is_empty() {
+            u.add_events(ev.list);
+            return;
+        }
+        let by = if agent.is_empty() {
+            String::new()
+        } else {
+            format!(" by {agent}")
+        };
+        let not = refused
+            .iter()
+            .map(|f| describe(f, row.attempts))
+            .collect::<Vec<_>>()
+            .join("; ");
+        if delivered.is_empty() {
+            r.undelivered += 1;
+            ev.push("relay", format!("answer <{mid}>{by} reached nobody: {not}"));
+            if ticket.status == Status::Pending {
+                u.update_ticket(id, |t| t.status = Status::Open);
+                ev.push(
+                    "status",
+                    "pending -> open: the answer reached nobody".into(),
+                );
+                // The customer is still waiting: their clock runs again.
+                self.refresh_sla(u, id, Some(Status::Pending), ClockEvent::CustomerWrote);
+            }
+        } else {
+            r.partly_refused += 1;
+            ev.push(
+                "relay",
+                format!(
+                    "answer <{mid}>{by} reached {}, but not {not}",
+                    delivered.join(", ")
+                ),
+            );
+        }
+        if agent.is_empty() {
+            ev.push(
+                "explanation",
+                "no agent recorded on the relay: nobody told".into(),
+            );
+        } else {
+            let updated = u.ticket(id).cloned().unwrap_or(ticket);
+            let told = self.explain_relay(
+                u,
+                &updated,
+                RelayTrouble {
+                    agent,
+                    relay_id: mid,
+                    reply_row: row.trigger_row.unwrap_or(row.message_row),
+                    reply_id: row.trigger_message_id.as_deref().unwrap_or(mid),
+                    reply_refs: row
+                        .trigger_refs
+                        .as_deref()
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect(),
+                    text: context["text"].as_str().unwrap_or_default(),
+                    delivered: &delivered,
+                    refused: &refused,
+                },
+                &mut ev,
+            );
+            if told {
+                r.explained += 1;
+            }
+        }
+        u.add_events(ev.list);
+    }
+}
+
+/// `b@x.test: 550 5.1.1 <b@x.test>: Recipient address rejected` (and for a
+/// temporary refusal that stays, after how many attempts).
+fn describe(f: &Refusal, attempts: i64) -> String {
+    let reply = match f.code {
+        Some(c) => format!("{c} {}", f.text),
+        None => f.text.clone(),
+    };
+    if f.permanent {
+        format!("{}: {reply}", f.address)
+    } else {
+        format!(
+            "{}: {reply} (temporary; not tried again after {attempts} attempt(s))",
+            f.address
+        )
+    }
+}

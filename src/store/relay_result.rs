@@ -1,0 +1,133 @@
+//! The reads of the relay-result step (`Pipeline::report_relays`): relays
+//! whose result the pipeline has not reported yet — an index of unreported
+//! relays (partial, so a flush that sent nothing reads next to nothing) —
+//! with the tickets they answer and what mailing their agents needs, in the
+//! same `Loaded` view a batch of mail gets.
+
+use chrono::{DateTime, Utc};
+
+use super::batch::Loaded;
+use super::rows::{TICKET_COLUMNS, TicketRow};
+use super::sql::{KEYS_PER_QUERY, Params, select_in, sorted};
+use super::tx::{Tx, on_tx};
+use crate::error::Result;
+
+/// A relay (outbox row) with something to report, and the agent's reply it
+/// carries (what an explanation answers).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RelayResult {
+    /// The outbox row.
+    pub id: i64,
+    pub ticket_id: i64,
+    /// `sent` or `failed` (final); `queued`/`sending` while someone still waits.
+    pub status: String,
+    /// JSON: `agent`, `agent_name`, … (pipeline/outgoing.rs).
+    pub context: String,
+    /// The relay's own message row and Message-ID.
+    pub message_row: i64,
+    pub message_id: String,
+    pub recipients: String,
+    pub delivered_to: String,
+    /// JSON: `outbound::Refusal`s.
+    pub refused: String,
+    /// When the first recipient got it.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Its delivery was reported (first response, SLA clock).
+    pub delivery_reported: bool,
+    pub last_error: Option<String>,
+    pub attempts: i64,
+    /// The agent's reply: its row, Message-ID and References.
+    pub trigger_row: Option<i64>,
+    pub trigger_message_id: Option<String>,
+    pub trigger_refs: Option<String>,
+}
+
+impl RelayResult {
+    /// The result is final: nothing more will be sent.
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "sent" | "failed")
+    }
+}
+
+/// The unreported relays' query; its first terms are the partial index's
+/// predicate word for word (SQLite uses a partial index only then).
+/// Public for the test that checks the plan.
+pub const UNREPORTED_RELAYS: &str = "FROM outbox o WHERE o.kind = 'relay' AND o.reported_at IS NULL \
+     AND (o.status IN ('sent', 'failed') OR (o.delivered_at IS NOT NULL AND o.delivery_reported_at IS NULL))";
+
+impl Tx {
+    /// Up to `limit` relays with a result to report (oldest first), the
+    /// tickets they answer, and the rate-limit and suppression state of
+    /// `staff` (the agents to tell). PostgreSQL: one reporter at a time; the
+    /// rows and tickets are locked (rows another reporter holds are skipped).
+    pub async fn load_relay_results(
+        &mut self,
+        limit: i64,
+        staff: &[String],
+        rate_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<RelayResult>, Loaded)> {
+        self.lock_keys(["relay-report"]).await?;
+        let lock = if self.is_shared() {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let ids_sql = format!("SELECT o.id {UNREPORTED_RELAYS} ORDER BY o.id LIMIT $1{lock}");
+        let ids: Vec<i64> = on_tx!(self, c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(ids_sql))
+            .bind(limit).fetch_all(&mut *c).await?);
+        let mut l = Loaded::default();
+        if ids.is_empty() {
+            return Ok((Vec::new(), l));
+        }
+        let mut rows = select_in!(self, RelayResult, ids, |list| format!(
+            "SELECT o.id, o.ticket_id, o.status, o.context, o.message_row, m.message_id, o.recipients, \
+             o.delivered_to, o.refused, o.delivered_at, (o.delivery_reported_at IS NOT NULL) AS delivery_reported, \
+             o.last_error, o.attempts, o.trigger_row, t.message_id AS trigger_message_id, t.refs AS trigger_refs \
+             FROM outbox o JOIN messages m ON m.id = o.message_row LEFT JOIN messages t ON t.id = o.trigger_row \
+             WHERE o.ticket_id IS NOT NULL AND o.id IN ({list})"
+        ));
+        rows.sort_by_key(|r| r.id);
+        let ticket_ids = sorted(rows.iter().map(|r| r.ticket_id));
+        // PostgreSQL: the tickets are changed here; locked in id order like a batch's.
+        let lock = if self.is_shared() {
+            " ORDER BY id FOR UPDATE"
+        } else {
+            ""
+        };
+        let tickets = select_in!(self, TicketRow, ticket_ids, |list| format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
+        ));
+        l.tickets = tickets.into_iter().map(|t| (t.id, t)).collect();
+        let staff = sorted(staff.iter().cloned());
+        // Only explanations are queued here: no relay threading, no notification chain.
+        self.load_outgoing_context(&mut l, &[], &[], &staff, rate_since, now)
+            .await?;
+        // Rows whose ticket_id is NULL (never written by the pipeline) are
+        // marked reported by the caller with the others: `ids` holds them all.
+        let known: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
+        for id in ids {
+            if !known.contains(&id) {
+                self.mark_relay_reported(id, true, now).await?;
+            }
+        }
+        Ok((rows, l))
+    }
+
+    /// Records what was reported of relay `id`: its delivery, and with
+    /// `whole` its final result (then it leaves the unreported index).
+    pub async fn mark_relay_reported(
+        &mut self,
+        id: i64,
+        whole: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = if whole {
+            "UPDATE outbox SET delivery_reported_at = COALESCE(delivery_reported_at, $1), reported_at = $1 WHERE id = $2"
+        } else {
+            "UPDATE outbox SET delivery_reported_at = COALESCE(delivery_reported_at, $1) WHERE id = $2"
+        };
+        on_tx!(self, c => sqlx::query(sql).bind(now).bind(id).execute(&mut *c).await.map(|_| ())?);
+        Ok(())
+    }
+}
