@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use super::{
@@ -130,7 +131,9 @@ pub async fn flush(
                 }
                 break;
             }
-            send_one(
+            // The last line, never the fix: a panic while sending one mail
+            // (a bug) fails that mail alone, with the reason; the rest go on.
+            let one = std::panic::AssertUnwindSafe(send_one(
                 store,
                 transport,
                 renderer,
@@ -139,8 +142,27 @@ pub async fn flush(
                 &mail,
                 &token,
                 &mut report,
-            )
-            .await?;
+            ))
+            .catch_unwind()
+            .await;
+            match one {
+                Ok(result) => result?,
+                Err(panic) => {
+                    let reason = format!(
+                        "internal error: {}",
+                        crate::pipeline::fault::describe(&*panic)
+                    );
+                    tracing::error!(outbox = mail.id, %reason, "sending one mail panicked; it is marked failed");
+                    metrics::counter!("mailroom_outbox_panics_total").increment(1);
+                    if store.mark_failed(mail.id, &token, &reason, None).await? {
+                        report.failed += 1;
+                        note_undeliverable(store, &mail, &reason, now()).await?;
+                        if mail.kind == MessageKind::Relay {
+                            report.relay_results += 1;
+                        }
+                    }
+                }
+            }
         }
     }
     Ok(report)
@@ -184,10 +206,11 @@ async fn send_one(
             Err(reason) => {
                 tracing::error!(outbox = mail.id, %reason, "cannot render; giving up on this mail");
                 let reason = format!("cannot render: {reason}");
-                if store.mark_failed(mail.id, token, &reason, None).await?
-                    && mail.kind == MessageKind::Relay
-                {
-                    report.relay_results += 1;
+                if store.mark_failed(mail.id, token, &reason, None).await? {
+                    note_undeliverable(store, mail, &reason, now()).await?;
+                    if mail.kind == MessageKind::Relay {
+                        report.relay_results += 1;
+                    }
                 }
                 report.failed += 1;
                 return Ok(());
@@ -211,6 +234,7 @@ async fn send_one(
                 })
         })
     };
+    crate::pipeline::fault::check("send", mail.subject.as_bytes());
     let recipients = envelope_recipients(&mail.recipients);
     let before = Progress::of(mail);
     // A retry goes only to those still waiting for the mail.
@@ -456,6 +480,25 @@ pub(crate) fn account(
     }
 }
 
+/// A mail that will never be sent leaves an event on its ticket. (An agent's
+/// answer is also reported to the agent, and its ticket reopened, by
+/// `Pipeline::report_relays`.)
+async fn note_undeliverable(
+    store: &Store,
+    mail: &DueMail,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(ticket) = mail.ticket_id {
+        let detail = format!(
+            "the {} to {} will not be sent: {reason}",
+            mail.kind, mail.recipients
+        );
+        store.add_event(ticket, "outbox", &detail, now).await?;
+    }
+    Ok(())
+}
+
 /// Renders and stores a mail; the inner error is why it can never be sent.
 async fn render(
     store: &Store,
@@ -467,7 +510,20 @@ async fn render(
         return Ok(Err("outbox row without a ticket".into()));
     };
     let (ticket, trigger, attachments) = store.render_inputs(ticket_id, mail.trigger_row).await?;
-    match renderer.render(mail, &ticket, trigger.as_ref(), attachments, now) {
+    // Whatever a mail gave is made safe before it reaches a header
+    // (mail::compose); should rendering still panic, this mail fails alone.
+    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::pipeline::fault::check("render", mail.subject.as_bytes());
+        renderer.render(mail, &ticket, trigger.as_ref(), attachments, now)
+    }))
+    .unwrap_or_else(|panic| {
+        metrics::counter!("mailroom_outbox_panics_total").increment(1);
+        Err(format!(
+            "internal error: {}",
+            crate::pipeline::fault::describe(&*panic)
+        ))
+    });
+    match rendered {
         Ok(r) => {
             store
                 .save_rendered(mail.message_row, &r.raw, &r.text, Some(&r.html))

@@ -1,12 +1,13 @@
 //! Fault injection for tests of the panic paths, compiled into debug builds
 //! only (the test suite runs the debug binary; release builds have no hook).
 //! `MAILROOM_FAULT=<point>:<marker>` makes the pipeline panic at `point`
-//! (`parse`, `decide`) for a message whose bytes (parse) or subject (decide)
+//! (`parse`, `decide`, and `render`, `send` in the outbox worker) for a message whose
+//! bytes (parse) or subject (decide, render, send)
 //! contain `marker`.
 
 /// Panics at `point` when the fault hook asks for it.
 #[cfg(debug_assertions)]
-pub(super) fn check(point: &str, haystack: &[u8]) {
+pub(crate) fn check(point: &str, haystack: &[u8]) {
     let Ok(spec) = std::env::var("MAILROOM_FAULT") else {
         return;
     };
@@ -25,10 +26,10 @@ pub(super) fn check(point: &str, haystack: &[u8]) {
 
 #[cfg(not(debug_assertions))]
 #[inline(always)]
-pub(super) fn check(_point: &str, _haystack: &[u8]) {}
+pub(crate) fn check(_point: &str, _haystack: &[u8]) {}
 
 /// A caught panic's message.
-pub(super) fn describe(panic: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn describe(panic: &(dyn std::any::Any + Send)) -> String {
     let text = panic
         .downcast_ref::<String>()
         .cloned()

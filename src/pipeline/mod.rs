@@ -6,7 +6,7 @@ mod agent;
 mod apply;
 mod decide;
 mod digest;
-mod fault;
+pub(crate) mod fault;
 mod inspect;
 mod outgoing;
 mod relay_result;

@@ -152,4 +152,59 @@ both_backends! {
         let checked = assert_outbox_clean(&env);
         assert!(checked >= cases, "an ack or a notification per mail at least: {checked} of {cases}");
     }
+
+    /// Should rendering one mail still fail or panic, that mail alone fails,
+    /// with the reason, an event on its ticket, and — for an agent's answer —
+    /// the agent told and the ticket open again; the rest go out.
+    fn one_mail_that_cannot_be_rendered_stops_nothing_else(b) {
+        let env = Env::new(b);
+        // Relays cannot be rendered (a broken template), acks and notifications can.
+        std::fs::create_dir_all(env.path("templates")).expect("templates dir");
+        std::fs::write(env.path("templates/relay.txt"), "{{ text }}{{ no_such_function() }}").expect("a template that fails at render time");
+        let text = std::fs::read_to_string(&env.config).expect("config");
+        std::fs::write(&env.config, text.replace("[mailroom]\n", &format!("[mailroom]\ntemplates_dir = \"{}\"\n", env.path("templates").display()))).expect("config");
+        env.ingest(&mail("Alice <alice@customer.test>", "Printer", "r1@customer.test", "", "Broken."));
+        let notif = env.flush_outbox().into_iter().find(|(n, _)| n.ends_with("-notification.eml")).expect("notification").1;
+        let answer = crate::relay::agent_reply("bob@example.test", &notif, "r2@example.test", &crate::relay::reply_body("Unplug it.", &notif, crate::relay::Style::Gmail), "");
+        assert_eq!(env.ingest(&answer)["outcome"], "agent_reply");
+        // A second customer writes meanwhile, with a subject that makes rendering panic.
+        env.ingest(&mail("Zed <zed@customer.test>", "PANIC-RENDER please", "r3@customer.test", "", "Hi."));
+        env.ingest(&mail("Yan <yan@customer.test>", "Innocent", "r4@customer.test", "", "Hi."));
+        let out = env.command().args(["outbox", "flush"]).env("MAILROOM_FAULT", "render:PANIC-RENDER").output().expect("run");
+        assert!(out.status.success(), "flush never fails for one mail: {}", String::from_utf8_lossy(&out.stderr));
+        let rows = env.outbox();
+        let status = |kind: &str, to: &str| rows.iter().find(|r| r["kind"] == kind && r["recipients"].as_str().unwrap_or("").contains(to)).map(|r| (r["status"].as_str().unwrap_or("").to_string(), r["last_error"].as_str().unwrap_or("").to_string())).unwrap_or_else(|| panic!("a {kind} to {to}"));
+        let (s, e) = status("relay", "alice@customer.test");
+        assert_eq!(s, "failed");
+        assert!(e.contains("cannot render"), "{e}");
+        let (s, e) = status("ack", "zed@customer.test");
+        assert_eq!(s, "failed");
+        assert!(e.contains("internal error: panic: injected fault at render"), "{e}");
+        assert_eq!(status("ack", "yan@customer.test").0, "sent", "batch-mates go out");
+        assert_eq!(status("notification", "bob@example.test").0, "sent");
+        let t = env.ticket("MR-1");
+        let ev = events_text(&t);
+        assert!(ev.contains("outbox: the relay to alice@customer.test will not be sent: cannot render"), "{ev}");
+        assert_eq!(t["status"], "open", "an answer nobody got leaves the ticket open");
+        assert!(t["first_response_at"].is_null());
+        assert!(events_text(&env.ticket("MR-2")).contains("outbox: the ack to zed@customer.test will not be sent: cannot render: internal error: panic: injected fault at render"), "{}", events_text(&env.ticket("MR-2")));
+        // The agent is told.
+        let told = env.flush_outbox().into_iter().filter(|(n, m)| n.ends_with("-system.eml") && m.to[0].email == "bob@example.test").count();
+        assert_eq!(told, 1, "one explanation to Bob");
+    }
+
+    /// The last line: a panic while sending one mail fails that mail alone.
+    fn a_panic_while_sending_one_mail_fails_it_alone(b) {
+        let env = Env::new(b);
+        env.ingest(&mail("Zed <zed@customer.test>", "PANIC-SEND please", "s1@customer.test", "", "Hi."));
+        env.ingest(&mail("Yan <yan@customer.test>", "Innocent", "s2@customer.test", "", "Hi."));
+        let out = env.command().args(["outbox", "flush"]).env("MAILROOM_FAULT", "send:PANIC-SEND").output().expect("run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rows = env.outbox();
+        let failed: Vec<_> = rows.iter().filter(|r| r["status"] == "failed").collect();
+        assert_eq!(failed.len(), 2, "Zed's ack and notification: {rows:?}");
+        assert!(failed.iter().all(|r| r["last_error"].as_str().unwrap_or("").contains("internal error: panic: injected fault at send")));
+        assert_eq!(rows.iter().filter(|r| r["status"] == "sent").count(), 2, "Yan's mail goes out");
+        assert!(events_text(&env.ticket("MR-1")).contains("outbox: the ack to zed@customer.test will not be sent: internal error"));
+    }
 }
