@@ -548,6 +548,9 @@ impl Pipeline {
                 .extend(m.report.original_message_ids.iter().cloned());
             keys.message_ids
                 .extend(referenced_ids(&m.in_reply_to, &m.references));
+            // The thread's root too: an acknowledgement's References keep it,
+            // and they carry no ID of internal mail (outgoing::customer_chain).
+            keys.message_ids.extend(m.references.first().cloned());
             if let Some(t) = self.keys.subject_tag(&m.subject) {
                 keys.tag_tickets.push(t);
             }

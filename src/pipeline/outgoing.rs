@@ -189,7 +189,9 @@ impl Pipeline {
             from_name: Some(self.cfg.mailroom.support_name.clone()),
             subject: format!("Re: {} [{ticket_ref}]", ticket.normalized_subject),
             in_reply_to: mail.message_id.clone(),
-            refs: reply_references(&customer_chain(u, &mail.references), &mail.message_id),
+            // Bounded first (the root and the newest), then checked: the
+            // batch looked up exactly those.
+            refs: customer_chain(u, &reply_references(&mail.references, &mail.message_id)),
             thread_index: None,
             text: None,
             html: None,

@@ -2,6 +2,14 @@
 //! (loaded in a few queries, see `store::Loaded`) plus everything decided so
 //! far. Later messages of a batch see the writes of earlier ones (a follow-up
 //! threads onto a ticket created three mails before). The SQL is in `store`.
+//!
+//! Facts that cannot be silently missing: the loader records what it read
+//! each fact for (`store::Asked`), and every accessor here checks the key was
+//! asked for (`known`). A decision that reads a fact nobody loaded — a new
+//! rule that checks a rate limit for an address the loader never counted —
+//! panics in debug builds (every test runs them) and logs an error in a
+//! release build, instead of reading "nothing there". What the batch creates
+//! itself (tickets, messages) counts as asked.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -9,8 +17,8 @@ use chrono::{DateTime, Utc};
 
 use crate::mail::parse::{Attachment, ParsedMail};
 use crate::store::{
-    CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef, TicketRow,
-    Writes,
+    Asked, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef,
+    TicketRow, Writes,
 };
 use crate::tickets::{Direction, MessageKind, Priority, Role, Status};
 
@@ -29,6 +37,8 @@ pub(crate) struct NewTicket<'s> {
 
 pub(crate) struct UnitOfWork<'a> {
     now: DateTime<Utc>,
+    /// What each fact was loaded for.
+    asked: Asked,
     refs: HashMap<String, Vec<StoredRef>>,
     tickets: HashMap<i64, TicketRow>,
     /// ticket -> (email, role), for the tickets the batch loaded them for.
@@ -63,6 +73,7 @@ impl<'a> UnitOfWork<'a> {
         }
         UnitOfWork {
             now,
+            asked: l.asked,
             refs: l.refs,
             tickets: l.tickets,
             participants,
@@ -103,6 +114,11 @@ impl<'a> UnitOfWork<'a> {
         content_hash: &str,
         text_hash: &str,
     ) -> Option<Option<i64>> {
+        known(
+            self.asked.message_ids.contains(message_id),
+            "stored messages",
+            message_id,
+        );
         self.refs
             .get(message_id)?
             .iter()
@@ -112,6 +128,9 @@ impl<'a> UnitOfWork<'a> {
 
     /// Stored messages with one of these Message-IDs that belong to a ticket.
     pub fn on_tickets(&self, ids: &[String]) -> Vec<&StoredRef> {
+        for id in ids {
+            known(self.asked.message_ids.contains(id), "stored messages", id);
+        }
         ids.iter()
             .filter_map(|id| self.refs.get(id))
             .flatten()
@@ -122,22 +141,38 @@ impl<'a> UnitOfWork<'a> {
     /// Whether `message_id` is stored as internal mail (a notification, an
     /// explanation, an agent's reply or note): it must never reach a customer.
     pub fn is_internal_id(&self, message_id: &str) -> bool {
+        known(
+            self.asked.message_ids.contains(message_id),
+            "stored messages",
+            message_id,
+        );
         self.refs
             .get(message_id)
             .is_some_and(|v| v.iter().any(|r| r.kind.is_internal()))
     }
 
     pub fn ticket(&self, id: i64) -> Option<&TicketRow> {
+        known(self.asked.tickets.contains(&id), "tickets", id);
         self.tickets.get(&id)
     }
 
     pub fn is_participant(&self, ticket_id: i64, email: &str) -> bool {
+        known(
+            self.asked.participants.contains(&ticket_id),
+            "participants",
+            ticket_id,
+        );
         self.participants
             .get(&ticket_id)
             .is_some_and(|v| v.iter().any(|(e, _)| e == email))
     }
 
     pub fn participants(&self, ticket_id: i64) -> &[(String, String)] {
+        known(
+            self.asked.participants.contains(&ticket_id),
+            "participants",
+            ticket_id,
+        );
         self.participants
             .get(&ticket_id)
             .map(Vec::as_slice)
@@ -145,16 +180,19 @@ impl<'a> UnitOfWork<'a> {
     }
 
     pub fn open_counts(&self) -> &HashMap<String, i64> {
+        known(self.asked.assignment, "open counts", "");
         &self.open_counts
     }
 
     pub fn continuity(&self, customer: &str, area: &str) -> Option<&str> {
+        known(self.asked.assignment, "continuity", customer);
         self.continuity
             .get(&(customer.to_string(), area.to_string()))
             .map(String::as_str)
     }
 
     pub fn cursor(&self, area: &str) -> Option<i64> {
+        known(self.asked.assignment, "assignment cursors", area);
         self.cursors.get(area).copied()
     }
 
@@ -166,6 +204,11 @@ impl<'a> UnitOfWork<'a> {
     /// Mail of these kinds queued to `recipient` within the rate window,
     /// including this batch's own.
     pub fn sent_recently(&self, recipient: &str, kinds: &[MessageKind]) -> i64 {
+        known(
+            self.asked.recipients.contains(recipient),
+            "automatic mail counts",
+            recipient,
+        );
         kinds
             .iter()
             .filter_map(|k| self.auto_counts.get(&(recipient.to_string(), *k)))
@@ -191,16 +234,31 @@ impl<'a> UnitOfWork<'a> {
     }
 
     pub fn latest_customer_mail(&self, ticket_id: i64) -> Option<&CustomerMail> {
+        known(
+            self.asked.latest.contains(&ticket_id),
+            "latest customer mail",
+            ticket_id,
+        );
         self.latest_customer_mail.get(&ticket_id)
     }
 
     pub fn last_notification(&self, ticket_id: i64, recipient: &str) -> Option<&SentNotification> {
+        known(
+            self.asked.notified.contains(&ticket_id),
+            "notifications",
+            ticket_id,
+        );
         self.sent_notifications
             .get(&(ticket_id, recipient.to_string()))
     }
 
     /// Whether an attachment with this SHA-256 is already on the ticket.
     pub fn ticket_has_attachment(&self, ticket_id: i64, sha256: &str) -> bool {
+        known(
+            self.asked.attachments.contains(&ticket_id),
+            "ticket attachments",
+            ticket_id,
+        );
         self.ticket_attachments
             .contains(&(ticket_id, sha256.to_string()))
     }
@@ -208,6 +266,11 @@ impl<'a> UnitOfWork<'a> {
     /// Tickets of stored customer mail that refers to `message_id` (it came
     /// in after a follow-up to it).
     pub fn referred_by(&self, message_id: &str) -> &[i64] {
+        known(
+            self.asked.own_ids.contains(message_id),
+            "referring mail",
+            message_id,
+        );
         self.referred_by
             .get(message_id)
             .map(Vec::as_slice)
@@ -262,6 +325,17 @@ impl<'a> UnitOfWork<'a> {
                     .insert((row.customer.clone(), area.clone()), owner.clone());
             }
         }
+        // A ticket the batch creates has no participants, mail or
+        // notifications but its own: all known.
+        for set in [
+            &mut self.asked.tickets,
+            &mut self.asked.participants,
+            &mut self.asked.latest,
+            &mut self.asked.notified,
+            &mut self.asked.attachments,
+        ] {
+            set.insert(id);
+        }
         self.tickets.insert(id, row.clone());
         self.new_tickets.push(id);
         row
@@ -310,6 +384,7 @@ impl<'a> UnitOfWork<'a> {
     /// Buffers a message row; later messages of the batch can thread onto it.
     pub fn insert_message(&mut self, m: NewMessage<'a>) -> i64 {
         let id = self.message_ids.take();
+        self.asked.message_ids.insert(m.message_id.clone());
         self.refs
             .entry(m.message_id.clone())
             .or_default()
@@ -495,4 +570,93 @@ pub(crate) struct Needs {
     pub messages: usize,
     /// More ids were used than were reserved.
     pub overdrawn: bool,
+}
+
+/// Checks that a fact was loaded for the key a decision reads it for (see
+/// the module's doc comment).
+#[track_caller]
+fn known(asked: bool, what: &str, key: impl std::fmt::Debug) {
+    if !asked {
+        debug_assert!(
+            false,
+            "{what} of {key:?} were not loaded for this batch (store::Asked): the loader must read them"
+        );
+        tracing::error!(
+            "{what} of {key:?} were not loaded for this batch: read as nothing (a bug)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(asked: Asked) -> UnitOfWork<'static> {
+        UnitOfWork::new(
+            Loaded {
+                asked,
+                ..Loaded::default()
+            },
+            Utc::now(),
+        )
+    }
+
+    #[test]
+    fn facts_asked_for_read_as_loaded() {
+        let mut asked = Asked::default();
+        asked.recipients.insert("bob@example.test".into());
+        asked.message_ids.insert("m1@x.test".into());
+        asked.tickets.insert(7);
+        asked.participants.insert(7);
+        let u = unit(asked);
+        assert_eq!(
+            u.sent_recently("bob@example.test", &[MessageKind::Notification]),
+            0
+        );
+        assert!(!u.is_internal_id("m1@x.test"));
+        assert!(
+            u.ticket(7).is_none(),
+            "asked for and not found: there is none"
+        );
+        assert!(u.participants(7).is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "automatic mail counts of \"eve@evil.test\" were not loaded")]
+    fn a_rate_limit_nobody_loaded_fails_loudly() {
+        let u = unit(Asked::default());
+        u.sent_recently("eve@evil.test", &[MessageKind::Ack]);
+    }
+
+    #[test]
+    #[should_panic(expected = "stored messages of \"n1@example.test\" were not loaded")]
+    fn an_id_nobody_looked_up_is_never_taken_for_customer_mail() {
+        unit(Asked::default()).is_internal_id("n1@example.test");
+    }
+
+    #[test]
+    #[should_panic(expected = "participants of 3 were not loaded")]
+    fn participants_nobody_loaded_fail_loudly() {
+        unit(Asked::default()).is_participant(3, "a@b.test");
+    }
+
+    #[test]
+    fn what_the_batch_creates_is_known() {
+        let mut u = unit(Asked::default());
+        let t = u.insert_ticket(&NewTicket {
+            subject: "s",
+            normalized_subject: "s",
+            priority: Priority::Normal,
+            area: None,
+            owner: None,
+            customer: "a@b.test",
+            customer_name: None,
+            tags: "",
+            sla_policy: None,
+        });
+        assert!(u.participants(t.id).is_empty());
+        assert!(u.latest_customer_mail(t.id).is_none());
+        assert!(u.last_notification(t.id, "bob@example.test").is_none());
+        assert!(!u.ticket_has_attachment(t.id, "00"));
+    }
 }

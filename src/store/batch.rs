@@ -87,9 +87,38 @@ pub struct SentNotification {
     pub refs: String,
 }
 
+/// The keys each fact of a [`Loaded`] was read for. The pipeline may read a
+/// fact only for these (`pipeline::unit` checks every access): a decision
+/// that reads a fact nobody loaded fails loudly in tests — a debug assertion,
+/// an error in the log of a release build — instead of seeing "nothing
+/// there" (a rate limit that passes, a participant nobody knows).
+#[derive(Debug, Default, Clone)]
+pub struct Asked {
+    /// Message-IDs looked up in `refs` (found or not).
+    pub message_ids: HashSet<String>,
+    /// Message-IDs whose referring tickets were read (`referred_by`).
+    pub own_ids: HashSet<String>,
+    /// Ticket ids looked up in `tickets` (found or not).
+    pub tickets: HashSet<i64>,
+    /// Tickets whose participants were read.
+    pub participants: HashSet<i64>,
+    /// Tickets whose latest customer mail was read.
+    pub latest: HashSet<i64>,
+    /// Tickets whose newest notification per recipient was read.
+    pub notified: HashSet<i64>,
+    /// Tickets whose attachments were read.
+    pub attachments: HashSet<i64>,
+    /// Addresses whose automatic mail was counted (`auto_counts`).
+    pub recipients: HashSet<String>,
+    /// Open counts, cursors and continuity were read.
+    pub assignment: bool,
+}
+
 /// Everything a batch reads, loaded under the batch's locks (contention.rs).
 #[derive(Debug, Default, Clone)]
 pub struct Loaded {
+    /// What each fact below was read for.
+    pub asked: Asked,
     pub refs: HashMap<String, Vec<StoredRef>>,
     /// Message-ID -> tickets of stored customer mail that refers to it.
     pub referred_by: HashMap<String, Vec<i64>>,
@@ -222,12 +251,14 @@ impl Tx {
         self.lock_keys(keys.lock_names()).await?;
         let mut l = Loaded::default();
         let ids = sorted(keys.message_ids.iter().cloned());
+        l.asked.message_ids.extend(ids.iter().cloned());
         let refs = select_in!(self, StoredRef, ids, |list| threading_lookup_sql(&list));
         for r in refs {
             l.refs.entry(r.message_id.clone()).or_default().push(r);
         }
 
         let own = sorted(keys.own_ids.iter().cloned());
+        l.asked.own_ids.extend(own.iter().cloned());
         let referring = select_in!(self, (String, i64), own, |list| format!(
             "SELECT r.ref_id, m.ticket_id FROM message_refs r JOIN messages m ON m.id = r.message_row \
              WHERE m.ticket_id IS NOT NULL AND r.ref_id IN ({list})"
@@ -244,6 +275,7 @@ impl Tx {
             .chain(l.referred_by.values().flatten().copied())
             .collect();
         let ticket_ids = sorted(keys.tag_tickets.iter().copied().chain(referenced));
+        l.asked.tickets.extend(ticket_ids.iter().copied());
         // PostgreSQL: the tickets the batch may change are locked, in id order.
         let lock = if self.is_shared() {
             " ORDER BY id FOR UPDATE"
@@ -266,6 +298,9 @@ impl Tx {
         // Participants matter for subject tags, for a relay's Cc and for the
         // role of every mail that threads onto a ticket: all loaded tickets.
         let with_participants = sorted(l.tickets.keys().copied());
+        l.asked
+            .participants
+            .extend(with_participants.iter().copied());
         l.participants = select_in!(self, Participant, with_participants, |list| format!(
             "SELECT ticket_id, email, role FROM participants WHERE ticket_id IN ({list}) ORDER BY ticket_id, email"
         ));
@@ -275,11 +310,20 @@ impl Tx {
              JOIN attachments a ON a.id = ma.attachment_id WHERE m.ticket_id IN ({list})"
         ));
         l.ticket_attachments = hashes.into_iter().collect();
+        l.asked.attachments.extend(answered.iter().copied());
 
-        let recipients = sorted(keys.auto_recipients.iter().cloned());
+        // The loaded tickets' owners may be notified too (an owner no longer
+        // on the roster still is).
+        let recipients = sorted(
+            keys.auto_recipients
+                .iter()
+                .cloned()
+                .chain(l.tickets.values().filter_map(|t| t.owner.clone())),
+        );
 
         // Assignment: load per owner, continuity per customer and area, cursors.
         if keys.assignment {
+            l.asked.assignment = true;
             l.customers = recipients.clone();
             self.load_assignment_state(&mut l).await?;
         }
@@ -326,11 +370,15 @@ impl Tx {
                 .filter(|id| !l.refs.contains_key(*id))
                 .map(str::to_string),
         );
+        l.asked.message_ids.extend(chain.iter().cloned());
         let known = select_in!(self, StoredRef, chain, |list| threading_lookup_sql(&list));
         for r in known {
             l.refs.entry(r.message_id.clone()).or_default().push(r);
         }
         l.latest_customer_mail = latest.into_iter().map(|m| (m.ticket_id, m)).collect();
+        l.asked.latest.extend(answered.iter().copied());
+        l.asked.notified.extend(notified.iter().copied());
+        l.asked.recipients.extend(recipients.iter().cloned());
         l.sent_notifications = select_in!(self, SentNotification, notified, |list| format!(
             "SELECT ticket_id, recipient, message_id, refs FROM messages WHERE id IN \
              (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND kind = 'notification' \

@@ -32,7 +32,7 @@ use sqlx::{PgPool, SqlitePool};
 use crate::error::{Error, Result, is_connection_error};
 
 pub use batch::{
-    BatchKeys, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, Participant,
+    Asked, BatchKeys, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, Participant,
     SentNotification, StoredRef, Writes, threading_lookup_sql,
 };
 pub use contention::lock_key;

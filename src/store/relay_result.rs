@@ -99,6 +99,7 @@ impl Tx {
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
         ));
         l.tickets = tickets.into_iter().map(|t| (t.id, t)).collect();
+        l.asked.tickets.extend(ticket_ids.iter().copied());
         let staff = sorted(staff.iter().cloned());
         // Only explanations are queued here: no relay threading, no notification chain.
         self.load_outgoing_context(&mut l, &[], &[], &staff, rate_since, now)

@@ -44,6 +44,7 @@ impl Tx {
         let tickets: Vec<TicketRow> = on_tx!(self, c => sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql))
             .bind(now).bind(limit).fetch_all(&mut *c).await?);
         let ids = sorted(tickets.iter().map(|t| t.id));
+        l.asked.tickets.extend(ids.iter().copied());
         l.tickets = tickets.into_iter().map(|t| (t.id, t)).collect();
         let alerts = select_in!(self, AlertRow, ids, |list| format!(
             "SELECT ticket_id, target, level, due FROM sla_alerts WHERE ticket_id IN ({list})"
@@ -63,7 +64,9 @@ impl Tx {
                 due: a.due,
             });
         }
-        let staff = sorted(staff.iter().cloned());
+        // The owners are notified, whether or not still on the roster.
+        let owners = l.tickets.values().filter_map(|t| t.owner.clone());
+        let staff = sorted(staff.iter().cloned().chain(owners));
         self.load_outgoing_context(&mut l, &ids, &ids, &staff, rate_since, now)
             .await?;
         Ok(l)
