@@ -135,7 +135,7 @@ pub(super) async fn show_ticket(
         v["participants"] = json!(
             participants
                 .iter()
-                .map(|(e, r)| json!({"email": e, "role": r}))
+                .map(|p| json!({"email": p.email, "role": p.role}))
                 .collect::<Vec<_>>()
         );
         v["messages"] = json!(
@@ -188,7 +188,7 @@ pub(super) async fn show_ticket(
         "  participants {}",
         participants
             .iter()
-            .map(|(e, r)| format!("{e} [{r}]"))
+            .map(|p| format!("{} [{}]", p.email, p.role))
             .collect::<Vec<_>>()
             .join(", ")
     );

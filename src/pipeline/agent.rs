@@ -13,7 +13,7 @@ use crate::store::TicketRow;
 use crate::tickets::commands::{self, Command, Commands};
 use crate::tickets::roles::{Speaker, role_of};
 use crate::tickets::transitions::{Change, TicketState, after_agent_reply};
-use crate::tickets::{MessageKind, Role};
+use crate::tickets::{MessageKind, ParticipantRole, Role};
 
 /// An attachment of the agent's reply that goes along with the relay.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -340,7 +340,7 @@ impl Pipeline {
         let present = u
             .participants(ticket.id)
             .iter()
-            .filter(|(_, role)| role == "cc")
+            .filter(|(_, role)| *role == ParticipantRole::Cc)
             .map(|(e, _)| e.as_str());
         for addr in present.chain(added) {
             if addr != to.email

@@ -21,7 +21,7 @@ const MAX_PARTICIPANTS_PER_MAIL: usize = 100;
 /// How long a staff address whose mail bounced gets nothing (DESIGN §6).
 const STAFF_BOUNCE_HOLD_HOURS: i64 = 24;
 use crate::tickets::transitions::Change;
-use crate::tickets::{Direction, MessageKind, Role, Status};
+use crate::tickets::{Direction, MessageKind, ParticipantRole, Role, Status};
 
 pub(super) fn event(ticket: i64, row: i64, kind: &'static str, detail: String) -> NewEvent {
     NewEvent {
@@ -536,7 +536,7 @@ impl Pipeline {
         }
         for c in &changes {
             if let Change::Cc(addr) = c {
-                u.add_participant(ticket.id, addr, "cc");
+                u.add_participant(ticket.id, addr, ParticipantRole::Cc);
             }
         }
         let reassigned = changes.iter().find_map(|c| match c {
@@ -598,13 +598,13 @@ impl Pipeline {
         let internal = |e: &str| self.classifier.is_own_address(e) || self.classifier.is_agent(e);
         let reply = mail.reply_address();
         if first {
-            u.add_participant(ticket_id, &reply.email, "customer");
+            u.add_participant(ticket_id, &reply.email, ParticipantRole::Customer);
             if reply.email != mail.from.email {
                 // Allowed to write on the ticket (subject tag), not copied on answers.
-                u.add_participant(ticket_id, &mail.from.email, "sender");
+                u.add_participant(ticket_id, &mail.from.email, ParticipantRole::Sender);
             }
         } else if !internal(&reply.email) {
-            u.add_participant(ticket_id, &reply.email, "cc");
+            u.add_participant(ticket_id, &reply.email, ParticipantRole::Cc);
         }
         let others: Vec<&str> = mail
             .cc
@@ -614,7 +614,7 @@ impl Pipeline {
             .filter(|e| !internal(e))
             .collect();
         for e in others.iter().take(MAX_PARTICIPANTS_PER_MAIL) {
-            u.add_participant(ticket_id, e, "cc");
+            u.add_participant(ticket_id, e, ParticipantRole::Cc);
         }
         if others.len() > MAX_PARTICIPANTS_PER_MAIL {
             ev.push(

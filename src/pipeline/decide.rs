@@ -13,7 +13,7 @@ use crate::rules::Routing;
 use crate::rules::assign::{Assignment, Load};
 use crate::store::TicketRow;
 use crate::tickets::roles::{Speaker, role_of};
-use crate::tickets::{self, MessageKind, Role, Status};
+use crate::tickets::{self, MessageKind, ParticipantRole, Role, Status};
 
 /// Observations made before the ticket is known; they become its events.
 pub(crate) type Notes = Vec<(&'static str, String)>;
@@ -212,9 +212,9 @@ impl Pipeline {
         let (mut customer, mut participant) = (ticket.customer == from, false);
         for (email, role) in u.participants(ticket.id) {
             if email == from {
-                match role.as_str() {
-                    "customer" | "sender" => customer = true,
-                    _ => participant = true,
+                match role {
+                    ParticipantRole::Customer | ParticipantRole::Sender => customer = true,
+                    ParticipantRole::Cc => participant = true,
                 }
             }
         }

@@ -20,7 +20,7 @@ use crate::store::{
     Asked, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef,
     TicketRow, Writes,
 };
-use crate::tickets::{Direction, MessageKind, Priority, Role, Status};
+use crate::tickets::{Direction, MessageKind, ParticipantRole, Priority, Role, Status};
 
 /// A ticket about to be created.
 pub(crate) struct NewTicket<'s> {
@@ -42,7 +42,7 @@ pub(crate) struct UnitOfWork<'a> {
     refs: HashMap<String, Vec<StoredRef>>,
     tickets: HashMap<i64, TicketRow>,
     /// ticket -> (email, role), for the tickets the batch loaded them for.
-    participants: HashMap<i64, Vec<(String, String)>>,
+    participants: HashMap<i64, Vec<(String, ParticipantRole)>>,
     auto_counts: HashMap<(String, MessageKind), i64>,
     suppressions: HashMap<String, DateTime<Utc>>,
     open_counts: HashMap<String, i64>,
@@ -64,7 +64,7 @@ pub(crate) struct UnitOfWork<'a> {
 
 impl<'a> UnitOfWork<'a> {
     pub fn new(l: Loaded, now: DateTime<Utc>) -> UnitOfWork<'a> {
-        let mut participants: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+        let mut participants: HashMap<i64, Vec<(String, ParticipantRole)>> = HashMap::new();
         for p in l.participants {
             participants
                 .entry(p.ticket_id)
@@ -167,7 +167,7 @@ impl<'a> UnitOfWork<'a> {
             .is_some_and(|v| v.iter().any(|(e, _)| e == email))
     }
 
-    pub fn participants(&self, ticket_id: i64) -> &[(String, String)] {
+    pub fn participants(&self, ticket_id: i64) -> &[(String, ParticipantRole)] {
         known(
             self.asked.participants.contains(&ticket_id),
             "participants",
@@ -465,10 +465,10 @@ impl<'a> UnitOfWork<'a> {
         self.writes.attachments.push((message_row, a));
     }
 
-    pub fn add_participant(&mut self, ticket_id: i64, email: &str, role: &'static str) {
+    pub fn add_participant(&mut self, ticket_id: i64, email: &str, role: ParticipantRole) {
         let list = self.participants.entry(ticket_id).or_default();
         if !list.iter().any(|(e, _)| e == email) {
-            list.push((email.to_string(), role.to_string()));
+            list.push((email.to_string(), role));
             self.writes
                 .participants
                 .push((ticket_id, email.to_string(), role));

@@ -16,7 +16,7 @@ use super::sql::{KEYS_PER_QUERY, Params, select_in, sorted};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
-use crate::tickets::{Direction, MessageKind, Role, Status};
+use crate::tickets::{Direction, MessageKind, ParticipantRole, Role, Status};
 
 /// What a batch will look up.
 #[derive(Debug, Default)]
@@ -63,7 +63,8 @@ pub struct StoredRef {
 pub struct Participant {
     pub ticket_id: i64,
     pub email: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: ParticipantRole,
 }
 
 /// The customer's newest mail on a ticket: what a relay answers.
@@ -211,7 +212,7 @@ pub struct Writes<'a> {
     pub changed_tickets: Vec<TicketRow>,
     pub messages: Vec<(i64, NewMessage<'a>)>,
     pub attachments: Vec<(i64, &'a Attachment)>,
-    pub participants: Vec<(i64, String, &'static str)>,
+    pub participants: Vec<(i64, String, ParticipantRole)>,
     pub events: Vec<NewEvent>,
     pub outbox: Vec<NewOutbox>,
     pub cursors: Vec<(String, i64)>,

@@ -455,12 +455,10 @@ impl Store {
             .bind(ticket_id).fetch_all(p).await?))
     }
 
-    pub async fn ticket_participants(&self, ticket_id: i64) -> Result<Vec<(String, String)>> {
-        Ok(
-            on_pool!(&self.pool, p => sqlx::query_as::<_, (String, String)>(
-            "SELECT email, role FROM participants WHERE ticket_id = $1 ORDER BY role, email")
-            .bind(ticket_id).fetch_all(p).await?),
-        )
+    pub async fn ticket_participants(&self, ticket_id: i64) -> Result<Vec<Participant>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, Participant>(
+            "SELECT ticket_id, email, role FROM participants WHERE ticket_id = $1 ORDER BY role, email")
+            .bind(ticket_id).fetch_all(p).await?))
     }
 
     pub async fn outbox_list(&self) -> Result<Vec<OutboxRow>> {

@@ -154,7 +154,7 @@ impl Tx {
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for (t, e, r) in chunk {
-                    q = q.bind(*t).bind(e.as_str()).bind(*r);
+                    q = q.bind(*t).bind(e.as_str()).bind(r.as_str());
                 }
                 q.execute(&mut *c).await?;
             });

@@ -170,6 +170,28 @@ impl FromStr for Role {
 }
 
 text_enum!(
+    /// Why an address is on a ticket's participant list (table `participants`,
+    /// column `role`). Who wrote a given mail is its author [`Role`].
+    ParticipantRole {
+        /// The requester: the address answers go to.
+        Customer => "customer",
+        /// The address that opened the ticket when its Reply-To differs:
+        /// it may write on the ticket, answers do not go to it.
+        Sender => "sender",
+        /// Someone in the customer's conversation (Cc'd, added with `#cc`, or
+        /// who wrote on the customer's side): answers are copied to them.
+        Cc => "cc",
+    } "participant role (participants.role)"
+);
+
+impl FromStr for ParticipantRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ParticipantRole::parse_exact(s).ok_or_else(|| ParticipantRole::unknown(s))
+    }
+}
+
+text_enum!(
     Direction {
         In => "in",
         Out => "out",
@@ -229,6 +251,12 @@ mod tests {
         for k in MessageKind::ALL {
             assert_eq!(k.as_str().parse::<MessageKind>(), Ok(*k));
         }
+        assert_eq!("cc".parse::<ParticipantRole>(), Ok(ParticipantRole::Cc));
+        let e = ParticipantRole::try_from("boss".to_string()).unwrap_err();
+        assert!(
+            e.contains("participants.role") && e.contains("customer, sender, cc"),
+            "{e}"
+        );
         let e = "x".parse::<Priority>().unwrap_err();
         assert!(e.contains("low, normal, high, urgent"), "{e}");
     }
