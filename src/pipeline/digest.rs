@@ -4,7 +4,8 @@
 //! `outbound::digest`. Which window: `sla::schedule` (a digest covers the time
 //! since the manager's previous scheduled digest). Scheduled digests are
 //! recorded once per manager and window (digests_sent); a missed schedule, or
-//! one held back by a bounce or the rate limit, is caught up once.
+//! one held back by a bounce or the rate limit, is caught up once. A bounce of
+//! a digest holds mail to its manager back like any staff bounce.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -13,8 +14,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use croner::Cron;
 use serde_json::Value;
 
-use super::Pipeline;
+use super::apply::STAFF_BOUNCE_HOLD_HOURS;
 use super::outgoing::RATE_WINDOW_HOURS;
+use super::unit::UnitOfWork;
+use super::{Incoming, Outcome, OutcomeKind, Pipeline};
 use crate::config::ManagerConfig;
 use crate::error::{Error, Result};
 use crate::outbound::Renderer;
@@ -24,9 +27,9 @@ use crate::sla::{
     Digest, PeriodKind, Window, compared_with, digest, first_due_from, last_due, owed, parse_cron,
     scheduled, upcoming,
 };
-use crate::store::Store;
 use crate::store::digest::{DigestMail, Fence, Hold, Recorded};
-use crate::tickets::MessageKind;
+use crate::store::{NewEvent, Store};
+use crate::tickets::{MessageKind, Role};
 
 /// A computed digest: its window, its numbers and the templates' view.
 pub struct DigestRun {
@@ -351,5 +354,45 @@ impl Pipeline {
             tracing::debug!(manager, "digest still held back: {hold}");
         }
         done.held.push((manager.to_string(), hold));
+    }
+
+    /// A bounce of a digest (mail without a ticket) to `staff`: stored
+    /// without a ticket, with an event on its message; nothing goes to that
+    /// address for a day (DESIGN §6), digests included.
+    pub(super) fn apply_digest_bounce<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        staff: &str,
+        reason: String,
+    ) -> Outcome {
+        let until = u.now() + chrono::Duration::hours(STAFF_BOUNCE_HOLD_HOURS);
+        let fresh = u.suppress(staff, until, format!("{reason} (a digest)"));
+        let why = format!(
+            "{reason}; a digest to {staff} bounced: nothing is sent to {staff} until {}{}; stored, no ticket, never answered",
+            until.format("%Y-%m-%d %H:%M UTC"),
+            if fresh { "" } else { " (held back already)" }
+        );
+        let origin = m.item.origin.clone();
+        let row = self.store_inbound(
+            u,
+            m,
+            None,
+            (MessageKind::Bounce, Some(Role::System)),
+            Some(why.clone()),
+        );
+        u.add_events([NewEvent {
+            ticket_id: None,
+            message_row: Some(row),
+            kind: "bounce",
+            detail: why.clone(),
+        }]);
+        tracing::warn!(manager = staff, "{why}");
+        Outcome {
+            file: origin,
+            outcome: OutcomeKind::Bounce,
+            ticket_ref: None,
+            reason: Some(why),
+        }
     }
 }

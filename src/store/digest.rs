@@ -387,13 +387,14 @@ impl super::tx::Tx {
         }))
     }
 
-    /// An already rendered mail (a digest): its message row, with its bytes,
-    /// and its outbox row; returns the message row.
+    /// An already rendered mail (a digest): its message row, with its bytes
+    /// and the manager as its recipient (a bounce of it finds them), and its
+    /// outbox row; returns the message row.
     async fn queue_rendered(&mut self, m: &DigestMail<'_>, now: DateTime<Utc>) -> Result<i64> {
         let row: i64 = on_tx!(self, c => sqlx::query_scalar(
             "INSERT INTO messages (ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, to_addrs, \
-             subject, text_body, html_body, raw, created_at) \
-             VALUES (NULL, 'out', 'digest', $1, '', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+             recipient, subject, text_body, html_body, raw, created_at) \
+             VALUES (NULL, 'out', 'digest', $1, '', $2, $3, $4, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(m.message_id).bind(m.sender).bind(m.sender_name).bind(m.manager).bind(m.subject)
             .bind(m.text).bind(m.html).bind(m.raw).bind(now).fetch_one(&mut *c).await?);
         on_tx!(self, c => sqlx::query(

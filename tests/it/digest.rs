@@ -459,6 +459,41 @@ both_backends! {
         assert!(weekly.contains("Compared with Fri 27 Nov 2026 08:00 CET to Mon 30 Nov 2026 08:00 CET (the same hours a week before)."), "{weekly}");
     }
 
+    fn a_bounced_digest_holds_mail_to_its_manager_back(b) {
+        let env = Env::with_config(b, &BASE.replace("[mailroom]", "[mailroom]\ndefault_area = \"billing\""), WEEKDAYS);
+        at(&env, &t("2026-11-30 08:30"), &["schedule", "--once"]);
+        let digest = digests_to(&env, "carol@example.test").pop().expect("the first digest");
+        let o = ingest_at(&env, &t("2026-11-30 11:00"), &crate::hardening::dsn("dsn-d1@mx.example.test", "carol@example.test", &digest.message_id));
+        assert_eq!(o["outcome"], "bounce", "{o}");
+        assert!(o["ref"].is_null(), "a digest has no ticket: {o}");
+        let reason = o["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("a digest to carol@example.test bounced: nothing is sent to carol@example.test until 2026-12-01 10:00 UTC"), "{reason}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM mail_suppressions WHERE address = 'carol@example.test'"), 1);
+        assert_eq!(env.count("SELECT COUNT(*) FROM events WHERE ticket_id IS NULL AND kind = 'bounce'"), 1, "an event on the stored bounce");
+        let suspended = env.run_ok(&["suspended", "list"]);
+        assert!(suspended.contains("a digest to carol@example.test bounced"), "{suspended}");
+        // Tuesday's digest waits while the address is held back, and is not
+        // recorded: it is owed still.
+        ingest_at(&env, &t("2026-11-30 12:00"), &mail("alice@a.test", "Help", "bd1@a.test", "", "x"));
+        let out = at(&env, &t("2026-12-01 08:30"), &["schedule", "--once"]);
+        assert!(out.contains("digests: 0 queued"), "{out}");
+        assert!(out.contains("digest for carol@example.test held back: mail to this address bounced; nothing is sent there until 2026-12-01 10:00 UTC"), "{out}");
+        assert_eq!(env.count("SELECT COUNT(*) FROM digests_sent"), 1);
+        // --text preview says so on stderr.
+        let o = env.command().args(["digest", "preview", "--manager", "carol@example.test", "--text"]).env("MAILROOM_NOW", t("2026-12-01 09:00")).output().expect("run");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("held back (mail to this address bounced"), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = env.command().args(["digest", "send", "--manager", "carol@example.test"]).env("MAILROOM_NOW", t("2026-12-01 09:00")).output().expect("run");
+        assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not queued: mail to this address bounced"), "{}", String::from_utf8_lossy(&o.stderr));
+        // A day after the bounce it goes out, once, whole.
+        let out = at(&env, &t("2026-12-01 11:05"), &["schedule", "--once"]);
+        assert!(out.contains("digests: 1 queued") && !out.contains("held back"), "{out}");
+        assert!(at(&env, &t("2026-12-01 11:06"), &["schedule", "--once"]).contains("digests: 0 queued"));
+        let sent = digests_to(&env, "carol@example.test");
+        assert_eq!(sent.len(), 2);
+        assert_eq!(first_line(&sent[1]), "Digest — Mon 30 Nov 2026 08:00 CET to Tue 1 Dec 2026 08:00 CET (Europe/Berlin), areas billing");
+        assert_eq!(new_count(&sent[1].text), 1);
+    }
+
     fn digests_count_against_the_rate_limit(b) {
         // bob owns every ticket (notifications) and gets a digest.
         let env = Env::with_config(b, &BASE.replace("[mailroom]", "[mailroom]\nnotification_limit_per_hour = 2"), r#"
