@@ -62,7 +62,7 @@ pub(super) async fn preview(cfg: &Arc<Config>, store: &Store, p: Preview) -> any
     let run = pipeline
         .digest_for(store, m, p.period.unwrap_or(m.period), which, now)
         .await?;
-    if matches!(which, Which::Next) && run.window.end <= now {
+    if matches!(which, Which::Next) && m.digest.is_some() && run.window.end <= now {
         let held = pipeline.digest_hold(store, m, now).await?;
         eprintln!(
             "this digest was due at {}: {}",

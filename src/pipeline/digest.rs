@@ -110,6 +110,9 @@ impl Pipeline {
         let tz = self.manager_zone(m);
         let cron = Self::manager_cron(m, kind)?;
         let window = match which {
+            // Without a cron nothing is ever sent on schedule: the next
+            // window is the one running now.
+            Which::Next if m.digest.is_none() => upcoming(&cron, tz, now, last_due(&cron, tz, now)),
             Which::Next => {
                 let last = store.last_digest_end(&m.email).await?;
                 upcoming(&cron, tz, now, last)
@@ -128,7 +131,8 @@ impl Pipeline {
         })?;
         let counted = Window {
             start: window.start,
-            end: now.clamp(window.start, window.end),
+            // (not `clamp`: a stored window is not trusted to be ordered)
+            end: now.max(window.start).min(window.end),
         };
         self.digest_window(store, m, kind, window, counted).await
     }
@@ -331,7 +335,7 @@ impl Pipeline {
                 Recorded::Held(hold) => self.digest_held(&m.email, window, hold, &mut done),
             }
         }
-        metrics::gauge!("mailroom_digests_held_back").set(done.held.len() as f64);
+        metrics::gauge!("mailroom_digests_waiting").set(done.held.len() as f64);
         Ok(done)
     }
 

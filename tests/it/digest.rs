@@ -416,7 +416,8 @@ period = "week"
 
 both_backends! {
     fn preview_shows_the_next_digest_so_far(b) {
-        let env = Env::with_config(b, &BASE.replace("[mailroom]", "[mailroom]\ndefault_area = \"billing\""), WEEKDAYS);
+        let managers = format!("{WEEKDAYS}\n[[manager]]\nemail = \"erin@example.test\"\ntime_zone = \"Europe/Berlin\"\n");
+        let env = Env::with_config(b, &BASE.replace("[mailroom]", "[mailroom]\ndefault_area = \"billing\""), &managers);
         assert_eq!(at(&env, &t("2026-12-04 08:30"), &["schedule", "--once"]).lines().last(), Some("digests: 1 queued"));
         ingest_at(&env, &t("2026-12-04 10:00"), &mail("fri@a.test", "Help", "p1@a.test", "", "x"));
         ingest_at(&env, &t("2026-12-05 10:00"), &mail("sat@a.test", "Help", "p2@a.test", "", "x"));
@@ -454,6 +455,11 @@ both_backends! {
         assert!(friday.starts_with("Digest — Thu 3 Dec 2026 08:00 CET to Fri 4 Dec 2026 08:00 CET (Europe/Berlin)"), "{friday}");
         // On a day without a scheduled digest, --at DATE names the next one.
         assert_eq!(preview("2026-12-07 09:00", &["--at", "2026-12-05"]), due);
+        // A manager without a cron gets nothing on schedule; preview shows the
+        // local day running now.
+        let erin = at(&env, &t("2026-12-06 12:00"), &["digest", "preview", "--manager", "erin@example.test", "--text"]);
+        assert!(erin.starts_with("Digest — Sun 6 Dec 2026 00:00 CET to Mon 7 Dec 2026 00:00 CET, so far: until Sun 6 Dec 2026 12:00 CET (Europe/Berlin), all areas"), "{erin}");
+        assert!(digests_to(&env, "erin@example.test").is_empty());
         // --period week compares with the same hours a week before.
         let weekly = preview("2026-12-07 09:00", &["--at", "2026-12-07", "--period", "week"]);
         assert!(weekly.contains("Compared with Fri 27 Nov 2026 08:00 CET to Mon 30 Nov 2026 08:00 CET (the same hours a week before)."), "{weekly}");
