@@ -24,8 +24,9 @@
 //!    `[sla.normal]`, one `[[manager]]` (all areas, weekly digest cron, UTC).
 //! 3. Waits (up to a minute) for the CPU to be calm, then times the real
 //!    binary (release builds use the wall clock; `--at` for the digest), wall
-//!    and CPU: `digest preview --text --period week --at <anchor + 8 h>` R
-//!    times (default 5); `schedule --once` once with the due tickets (it
+//!    and CPU: `digest preview --text --period week --at <anchor + 8 h>` (the
+//!    digest due then: the week since the Monday 08:00 before, against the
+//!    week before that) R times (default 5); `schedule --once` once with the due tickets (it
 //!    queues their reminders and this week's digest), then R times with
 //!    nothing due (the scan alone); `tickets list --status open --limit 50`
 //!    and `tickets show` of the middle ticket R times. PostgreSQL: both again with
@@ -249,9 +250,13 @@ fn measure(
     ];
     let digest = runs(bin, &config, &bdir, &digest_args, args.runs, |_| {})?;
     std::fs::write(bdir.join("digest.txt"), &digest.stdout).ok();
-    let week = anchor - Duration::days(7);
+    // The digest due Monday 08:00 covers the week since the Monday 08:00
+    // before (the data ends at the anchor, Monday 00:00), compared with the
+    // same hours a week earlier.
+    let due = anchor + Duration::hours(8);
+    let week = due - Duration::days(7);
     let expected = (
-        data.created_between(week, anchor),
+        data.created_between(week, due),
         data.created_between(week - Duration::days(7), week),
     );
     let new = report::new_count(&digest.stdout);

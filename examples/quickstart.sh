@@ -5,7 +5,7 @@
 # notifications appear as .eml files. Then the owner of MR-1 answers from a
 # mail client (the notification quoted below, a command on top) after a
 # colleague's internal note, and the clean relay to the customer appears in
-# the outbox; last, the manager's digest of the day. Usage: examples/quickstart.sh [WORKDIR]
+# the outbox; last, the manager's next digest so far. Usage: examples/quickstart.sh [WORKDIR]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
@@ -68,7 +68,8 @@ bold "\$ cat $relay   # what Alice receives: Bob's words only, threaded into her
 # acknowledgement): never the notification's, Tess's or Bob's own.
 cat "$relay"
 step tickets show MR-1
-# Carol, the manager, gets a daily digest at 08:00 (Europe/Berlin). What
-# tomorrow's would say about today, without sending anything:
+# Carol, the manager, gets a digest at 08:00 (Europe/Berlin) Monday to Friday,
+# each covering the time since the one before. Tomorrow's (or, before a
+# weekend, Monday's) as it stands now, without sending anything:
 step digest preview --manager carol@localhost --text --at "$(date -u -d '+1 day' +%Y-%m-%d)"
 printf '\nEverything is in %s (mailroom.db, mail/inbox, mail/outbox).\n' "$work"

@@ -102,14 +102,17 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum DigestArgs {
-    /// Render a manager's digest (HTML, or --text) without sending anything
+    /// Render a manager's digest (HTML, or --text) without sending anything:
+    /// by default the next one they will get, with what has happened so far
     Preview {
         #[arg(long)]
         manager: String,
-        /// day or week (default: the manager's)
+        /// What the numbers are compared with: day (the span of the same length
+        /// before) or week (the same hours a week before); default: the manager's
         #[arg(long, value_parser = parse_period)]
         period: Option<PeriodKind>,
-        /// When the digest would be due: a date (its local midnight) or an RFC 3339 time; default now
+        /// Another digest: a date (the one due that local day, or the next
+        /// scheduled after it) or an RFC 3339 time (the one due last at or before it)
         #[arg(long)]
         at: Option<String>,
         /// The plain-text part instead of the HTML
@@ -119,7 +122,7 @@ enum DigestArgs {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Queue a manager's digest now (the outbox sends it)
+    /// Queue a manager's next digest, so far, now (the outbox sends it; the scheduled one still comes)
     Send {
         #[arg(long)]
         manager: String,

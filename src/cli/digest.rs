@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{Config, ManagerConfig, parse_duration};
 use crate::outbound::Renderer;
-use crate::pipeline::Pipeline;
-use crate::sla::PeriodKind;
+use crate::pipeline::{Pipeline, Which};
+use crate::sla::{PeriodKind, Window};
 use crate::store::Store;
 
 pub struct Preview {
@@ -37,41 +37,46 @@ fn manager<'c>(cfg: &'c Config, email: &str) -> anyhow::Result<&'c ManagerConfig
         })
 }
 
-/// `--at`: an RFC 3339 instant, or a date (its local midnight: the digest
-/// due then covers the day or week before it).
-fn parse_at(s: &str, tz: chrono_tz::Tz) -> anyhow::Result<DateTime<Utc>> {
+/// `--at`: a date (the digest due that local day, or the next scheduled
+/// after it) or an RFC 3339 instant (the digest due last at or before it).
+fn parse_at(s: &str) -> anyhow::Result<Which> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
+        return Ok(Which::DueAt(t.with_timezone(&Utc)));
     }
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .with_context(|| format!("--at {s:?}: expected YYYY-MM-DD or an RFC 3339 time"))?;
-    let midnight = d.and_hms_opt(0, 0, 0).context("midnight")?;
-    tz.from_local_datetime(&midnight)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .with_context(|| format!("--at {s:?}: no such local time in {}", tz.name()))
+    Ok(Which::DueOn(d))
 }
 
 pub(super) async fn preview(cfg: &Arc<Config>, store: &Store, p: Preview) -> anyhow::Result<()> {
     let m = manager(cfg, &p.manager)?;
-    let tz = crate::sla::calendar::parse_time_zone(m.time_zone_or(&cfg.mailroom.time_zone))
+    crate::sla::calendar::parse_time_zone(m.time_zone_or(&cfg.mailroom.time_zone))
         .map_err(anyhow::Error::msg)?;
-    let at = match &p.at {
-        Some(s) => parse_at(s, tz)?,
-        None => super::now(),
+    let which = match &p.at {
+        Some(s) => parse_at(s)?,
+        None => Which::Next,
     };
+    let now = super::now();
     let pipeline = Pipeline::new(cfg.clone())?;
     let renderer = Renderer::new(cfg)?;
     let run = pipeline
-        .digest_for(store, m, p.period.unwrap_or(m.period), at)
+        .digest_for(store, m, p.period.unwrap_or(m.period), which, now)
         .await?;
+    if matches!(which, Which::Next) && m.digest.is_some() && run.window.end <= now {
+        let held = pipeline.digest_hold(store, m, now).await?;
+        eprintln!(
+            "this digest was due at {}: {}",
+            run.window.end.format("%Y-%m-%d %H:%M UTC"),
+            match held {
+                Some(h) => format!(
+                    "held back ({h}); it goes out at the first scheduler run that may send it"
+                ),
+                None => "the scheduler's next run sends it".to_string(),
+            }
+        );
+    }
     let (subject, r) = renderer
-        .render_digest(
-            &m.email,
-            &run.view,
-            "preview@mailroom.invalid",
-            super::now(),
-        )
+        .render_digest(&m.email, &run.view, "preview@mailroom.invalid", now)
         .map_err(anyhow::Error::msg)?;
     let body = if p.text { r.text } else { r.html };
     match p.out {
@@ -91,14 +96,18 @@ pub(super) async fn send(cfg: &Arc<Config>, store: &Store, email: &str) -> anyho
     let m = manager(cfg, email)?;
     let pipeline = Pipeline::new(cfg.clone())?;
     let renderer = Renderer::new(cfg)?;
-    let run = pipeline
-        .send_digest(store, &renderer, m, m.period, super::now())
-        .await?;
+    let run = match pipeline
+        .send_digest(store, &renderer, m, super::now())
+        .await?
+    {
+        Ok(run) => run,
+        Err(hold) => bail!("digest for {} not queued: {hold}", m.email),
+    };
     println!(
         "digest for {} queued ({} to {}); `mailroom outbox flush` sends it",
         m.email,
-        run.start.format("%Y-%m-%d %H:%M UTC"),
-        run.end.format("%Y-%m-%d %H:%M UTC")
+        run.counted.start.format("%Y-%m-%d %H:%M UTC"),
+        run.counted.end.format("%Y-%m-%d %H:%M UTC")
     );
     Ok(())
 }
@@ -113,10 +122,14 @@ pub(super) async fn stats(
     let span = parse_duration(since).map_err(|e| anyhow::anyhow!("--since {since:?}: {e}"))?;
     let span = chrono::Duration::from_std(span).context("--since is too long")?;
     let now = super::now();
-    let (start, before) = (now - span, now - span - span);
-    if before < DateTime::<Utc>::MIN_UTC + span {
-        bail!("--since {since:?} is too long");
-    }
+    // The span before it (the comparison) must fit in time too.
+    let start = now
+        .checked_sub_signed(span)
+        .filter(|s| {
+            s.checked_sub_signed(span + chrono::Duration::days(2))
+                .is_some()
+        })
+        .with_context(|| format!("--since {since:?} is too long"))?;
     let who = ManagerConfig {
         email: String::new(),
         areas: area.into_iter().collect(),
@@ -126,8 +139,9 @@ pub(super) async fn stats(
         skip_empty: false,
     };
     let pipeline = Pipeline::new(cfg.clone())?;
+    let span = Window { start, end: now };
     let mut run = pipeline
-        .digest_between(store, &who, PeriodKind::Day, (before, start, now))
+        .digest_window(store, &who, PeriodKind::Day, span, span)
         .await?;
     if json {
         let mut v = serde_json::to_value(&run.digest)?;

@@ -375,7 +375,10 @@ async fn execute(
             println!("relays: {} result(s) reported", relays.reported);
             let renderer = outbound::Renderer::new(&cfg)?;
             let digests = pipeline.digests_due(&store, &renderer, now()).await?;
-            println!("digests: {digests} queued");
+            println!("digests: {} queued", digests.queued);
+            for (manager, hold) in &digests.held {
+                println!("digest for {manager} held back: {hold}; it goes out at a later run");
+            }
             Ok(())
         }
         Command::DigestPreview(p) => digest::preview(&cfg, &store, p).await,

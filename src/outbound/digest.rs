@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::render::{Rendered, Renderer};
 use crate::mail::Mailbox;
 use crate::mail::compose::{Outgoing, compose};
-use crate::sla::PeriodKind;
+use crate::sla::Window;
 use crate::sla::stats::{Count, Digest, Percentiles};
 use crate::tickets;
 
@@ -68,26 +68,43 @@ fn times(p: &Percentiles, before: Option<&Percentiles>) -> Value {
     })
 }
 
+/// What a digest's heading says: its window, what it is compared with, in
+/// the manager's time zone.
+pub struct Heading<'a> {
+    /// The digest's window; the numbers may cover only its beginning
+    /// (`Digest::end` earlier: a preview before it is due).
+    pub window: Window,
+    pub compared: Window,
+    /// How the comparison span was chosen (`PeriodKind::compared_text`).
+    pub compared_text: &'a str,
+    pub tz: Tz,
+    /// "all areas", "areas billing, tech".
+    pub areas: &'a str,
+}
+
+/// `Fri 27 Nov 2026 08:00 CET to Mon 30 Nov 2026 08:00 CET`: exact, the
+/// zone's abbreviation telling the hours a DST change repeats apart.
+pub fn window_text(w: Window, tz: Tz) -> String {
+    let f = |t: DateTime<Utc>| t.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z");
+    format!("{} to {}", f(w.start), f(w.end))
+}
+
 /// What the digest templates get: every number already formatted.
-pub fn view(
-    d: &Digest,
-    kind: PeriodKind,
-    tz: Tz,
-    prefix: &str,
-    support_name: &str,
-    areas: &str,
-) -> Value {
+pub fn view(d: &Digest, h: &Heading<'_>, prefix: &str, support_name: &str) -> Value {
+    let tz = h.tz;
     let local = |t: DateTime<Utc>| t.with_timezone(&tz);
-    let last_day = local(d.end - Duration::seconds(1));
-    let period = match kind {
-        PeriodKind::Day => last_day.format("%a %-d %b %Y").to_string(),
-        PeriodKind::Week => format!(
-            "week {} ({} – {})",
-            last_day.format("%V, %G"),
-            local(d.start).format("%a %-d %b"),
-            last_day.format("%a %-d %b %Y")
-        ),
+    let so_far =
+        (d.end < h.window.end).then(|| local(d.end).format("%a %-d %b %Y %H:%M %Z").to_string());
+    let period = match &so_far {
+        Some(t) => format!("{}, so far: until {t}", window_text(h.window, tz)),
+        None => window_text(h.window, tz),
     };
+    let subject_period = format!(
+        "{} – {}{}",
+        local(h.window.start).format("%a %-d %b %H:%M"),
+        local(h.window.end).format("%a %-d %b %Y %H:%M"),
+        if so_far.is_some() { " (so far)" } else { "" }
+    );
     let prev = d.previous.as_deref();
     let rows = [
         ("New", d.new, prev.map(|p| p.new)),
@@ -111,10 +128,7 @@ pub fn view(
         .unwrap_or(0);
     let tref = |id: i64| tickets::format_ref(prefix, id);
     let end = d.end;
-    let title = match kind {
-        PeriodKind::Day => "Daily digest",
-        PeriodKind::Week => "Weekly digest",
-    };
+    let title = "Digest";
     let owner_max = d
         .per_owner
         .iter()
@@ -135,8 +149,12 @@ pub fn view(
     json!({
         "title": title,
         "period": period,
+        "subject_period": subject_period,
+        "so_far": so_far,
+        "compared": window_text(h.compared, tz),
+        "compared_text": h.compared_text,
         "time_zone": tz.name(),
-        "areas": areas,
+        "areas": h.areas,
         "support_name": support_name,
         "empty": d.is_empty(),
         "has_previous": prev.is_some(),
@@ -189,7 +207,10 @@ impl Renderer {
             "[{}] {}: {}",
             view["support_name"].as_str().unwrap_or("mailroom"),
             view["title"].as_str().unwrap_or("Digest"),
-            view["period"].as_str().unwrap_or("")
+            view["subject_period"]
+                .as_str()
+                .or_else(|| view["period"].as_str())
+                .unwrap_or("")
         );
         let support = self.support();
         let out = Outgoing {

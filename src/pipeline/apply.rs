@@ -19,7 +19,7 @@ use crate::store::{NewEvent, NewMessage, TicketRow};
 const MAX_PARTICIPANTS_PER_MAIL: usize = 100;
 
 /// How long a staff address whose mail bounced gets nothing (DESIGN §6).
-const STAFF_BOUNCE_HOLD_HOURS: i64 = 24;
+pub(super) const STAFF_BOUNCE_HOLD_HOURS: i64 = 24;
 use crate::tickets::transitions::Change;
 use crate::tickets::{Direction, MessageKind, ParticipantRole, Role, Status};
 
@@ -126,6 +126,9 @@ impl Pipeline {
                 u.add_events(ev.list);
                 outcome(OutcomeKind::Bounce, Some(ticket.id), Some(reason))
             }
+            Decision::DigestBounce { staff, reason } => {
+                self.apply_digest_bounce(u, m, &staff, reason)
+            }
             Decision::AutoReply {
                 ticket,
                 reason,
@@ -210,7 +213,7 @@ impl Pipeline {
     }
 
     /// Records an inbound mail with its attachments; returns the message row.
-    fn store_inbound<'a>(
+    pub(super) fn store_inbound<'a>(
         &self,
         u: &mut UnitOfWork<'a>,
         m: Incoming<'a>,

@@ -47,6 +47,12 @@ pub(crate) enum Decision {
         /// explanation): nothing more goes there for a while.
         staff: Option<String>,
     },
+    /// A bounce of a manager's digest (mail without a ticket) to `staff`:
+    /// stored without a ticket; nothing more goes there for a while.
+    DigestBounce {
+        staff: String,
+        reason: String,
+    },
     /// An auto-reply on `ticket`: appended, changes nothing, never answered.
     AutoReply {
         ticket: TicketRow,
@@ -119,12 +125,15 @@ impl Pipeline {
                     reason,
                     via: thread.via,
                 },
-                None => Decision::Unthreaded {
-                    kind: MessageKind::Bounce,
-                    outcome: OutcomeKind::Bounce,
-                    why: format!(
-                        "{reason}; the bounced message is not one of ours: stored, no ticket, not answered"
-                    ),
+                None => match u.digest_recipient(&mail.report.original_message_ids) {
+                    Some(staff) => Decision::DigestBounce { staff, reason },
+                    None => Decision::Unthreaded {
+                        kind: MessageKind::Bounce,
+                        outcome: OutcomeKind::Bounce,
+                        why: format!(
+                            "{reason}; the bounced message is not one of ours: stored, no ticket, not answered"
+                        ),
+                    },
                 },
             },
             Class::AutoReply { reason } => match thread.ticket {

@@ -162,6 +162,11 @@ impl Pipeline {
                 reason: p.proof,
                 ticket: reference(p.ticket.id),
             },
+            Decision::DigestBounce { staff, reason } => RoleSeen {
+                role: Some(Role::System),
+                reason: format!("{reason}; a bounce of the digest to {staff}"),
+                ticket: None,
+            },
             Decision::Bounce { ticket, reason, .. }
             | Decision::AutoReply { ticket, reason, .. } => RoleSeen {
                 role: Some(Role::System),

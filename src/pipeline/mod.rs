@@ -30,7 +30,7 @@ use crate::rules::{DefaultRouter, Router, RuleSet, RulesRouter};
 use crate::store::{BatchKeys, Store, codec};
 use crate::tickets;
 
-pub use digest::DigestRun;
+pub use digest::{DigestRun, DigestsDue, Which};
 pub use inspect::{Inspection, ThreadKeysSeen};
 pub use relay_result::RelayReports;
 pub use thread::ThreadMatch;

@@ -101,6 +101,22 @@ struct Planned<'s> {
 }
 
 impl Pipeline {
+    /// The RFC 3834 limit per recipient and hour for automatic mail of
+    /// `kind`, and the kinds counted against it: acks and explanations share
+    /// `ack_limit_per_hour`; notifications and managers' digests (mail to
+    /// staff) share `notification_limit_per_hour`.
+    pub(super) fn rate_limit(&self, kind: MessageKind) -> (i64, &'static [MessageKind]) {
+        const STAFF: &[MessageKind] = &[MessageKind::Notification, MessageKind::Digest];
+        const REPLIES: &[MessageKind] = &[MessageKind::Ack, MessageKind::System];
+        match kind {
+            MessageKind::Notification | MessageKind::Digest => (
+                i64::from(self.cfg.mailroom.notification_limit_per_hour),
+                STAFF,
+            ),
+            _ => (i64::from(self.cfg.mailroom.ack_limit_per_hour), REPLIES),
+        }
+    }
+
     /// Whether automatic mail of `kind` may go to `to` now: within the RFC 3834
     /// rate limit and not held back after a bounce. The event says why not.
     fn may_send(
@@ -121,23 +137,15 @@ impl Pipeline {
             );
             return false;
         }
-        let (limit, counted) = match kind {
-            MessageKind::Notification => (
-                self.cfg.mailroom.notification_limit_per_hour,
-                &[MessageKind::Notification][..],
-            ),
-            _ => (
-                self.cfg.mailroom.ack_limit_per_hour,
-                &[MessageKind::Ack, MessageKind::System][..],
-            ),
-        };
-        let limit = i64::from(limit);
+        let (limit, counted) = self.rate_limit(kind);
         let recent = u.sent_recently(to, counted);
         if recent >= limit {
-            let noun = if kind == MessageKind::Notification {
-                "notifications"
-            } else {
+            let noun = if kind != MessageKind::Notification {
                 "automatic replies"
+            } else if u.sent_recently(to, &[MessageKind::Digest]) > 0 {
+                "notifications and digests"
+            } else {
+                "notifications"
             };
             ev.push(
                 event,

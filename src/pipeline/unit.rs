@@ -138,6 +138,15 @@ impl<'a> UnitOfWork<'a> {
             .collect()
     }
 
+    /// The manager a stored digest with one of these Message-IDs went to.
+    pub fn digest_recipient(&self, ids: &[String]) -> Option<String> {
+        ids.iter()
+            .filter_map(|id| self.refs.get(id))
+            .flatten()
+            .find(|r| r.kind == MessageKind::Digest && r.ticket_id.is_none())
+            .and_then(|r| r.recipient.clone())
+    }
+
     /// Whether `message_id` is stored as internal mail (a notification, an
     /// explanation, an agent's reply or note): it must never reach a customer.
     pub fn is_internal_id(&self, message_id: &str) -> bool {

@@ -274,9 +274,9 @@ async fn scheduler(
             .digests_due(&store, &renderer, chrono::Utc::now())
             .await
         {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::info!(digests = n, "digests queued");
+            Ok(d) if d.queued == 0 => {}
+            Ok(d) => {
+                tracing::info!(digests = d.queued, "digests queued");
                 outbox_wake.notify_one();
             }
             Err(e) => tracing::error!(error = %e, "digests failed; will retry"),

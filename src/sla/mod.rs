@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 pub use calendar::{Calendar, CalendarError};
 pub use clock::{ClockInput, Due, Target, breached, due, next_open_for_mail, warn_at};
 pub use policy::{Targets, policy_for};
-pub use schedule::{PeriodKind, last_due, next_due, parse_cron, period};
+pub use schedule::{
+    PeriodKind, Window, compared_with, first_due_from, last_due, next_due, owed, parse_cron,
+    previous_due, scheduled, upcoming,
+};
 pub use stats::{Digest, QuietBacklog, TicketFact, digest};
 
 use crate::config::Config;

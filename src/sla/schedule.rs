@@ -1,32 +1,46 @@
 //! Digest schedules: a manager's cron expression, read in their time zone,
-//! and the period one digest covers.
+//! and the window one digest covers.
 //!
-//! The scheduler keeps "exactly one digest per manager and period" by keying
-//! each digest on (manager, period start): at any moment it asks for
-//! [`last_due`] — the most recent scheduled time at or before now — and sends
-//! that schedule's digest unless it already exists. A schedule missed while
-//! mailroom was down is therefore sent once when it comes back, and schedules
-//! missed before that one are not sent at all (their numbers are in the
-//! previous-period comparison of the next digest).
+//! **The window rule.** A digest due at a scheduled time covers the time since
+//! the previous scheduled time: [previous, due). The windows of a schedule
+//! follow each other without gap or overlap, so every instant is in exactly
+//! one digest for any cron: after `0 8 * * Mon-Fri` Monday 08:00 covers
+//! Friday 08:00 to Monday 08:00, after `0 8 * * Mon` a digest covers the week
+//! from Monday 08:00 to Monday 08:00 (167 or 169 hours across a DST change).
+//!
+//! **Catch-up.** The scheduler keys each digest on (manager, window start) and
+//! asks [`owed`] what to send at `now`: the digest due at the last scheduled
+//! time, starting where the manager's last recorded digest ended. A schedule
+//! missed while mailroom was down (or a digest held back by a bounce or the
+//! rate limit) is therefore sent once, covering everything since the last
+//! digest; the very first digest covers the regular window before its due
+//! time. Nothing falls between two digests and nothing is in two.
+//!
+//! **`period`** (`day` | `week`) no longer sets the window: it says what the
+//! window is compared with ([`compared_with`]). Without a cron (`digest
+//! preview`/`send` of a manager who has none) it also gives the implied
+//! schedule: local midnight every day, or Monday 00:00.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
 use super::calendar::{local_instant, local_naive};
 
-/// What one digest covers (`[[manager]] period`).
+/// What a digest's numbers are compared with (`[[manager]] period`).
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum PeriodKind {
-    /// The local calendar day before the due time's local day.
+    /// The span of the same (wall-clock) length right before the window:
+    /// Monday's Fri 08:00 to Mon 08:00 against Tue 08:00 to Fri 08:00.
     #[default]
     Day,
-    /// The ISO week (Monday 00:00 to Monday 00:00, local) before the one the
-    /// due time falls in.
+    /// The same local hours a week before (whole weeks back, as many as a
+    /// longer window needs not to overlap): Monday's Fri 08:00 to Mon 08:00
+    /// against the Fri 08:00 to Mon 08:00 of the week before.
     Week,
 }
 
@@ -35,6 +49,23 @@ impl PeriodKind {
         match self {
             PeriodKind::Day => "day",
             PeriodKind::Week => "week",
+        }
+    }
+
+    /// The schedule a manager without a cron is previewed with: local
+    /// midnight every day (`day`), or Monday 00:00 (`week`).
+    pub fn implied_cron(self) -> &'static str {
+        match self {
+            PeriodKind::Day => "0 0 * * *",
+            PeriodKind::Week => "0 0 * * Mon",
+        }
+    }
+
+    /// How the comparison span is described in a digest.
+    pub fn compared_text(self) -> &'static str {
+        match self {
+            PeriodKind::Day => "the span of the same length before",
+            PeriodKind::Week => "the same hours a week before",
         }
     }
 }
@@ -83,33 +114,133 @@ pub fn next_due(cron: &Cron, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Ut
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// The half-open interval [start, end) a digest due at `due` covers, with
-/// boundaries at local midnights in `tz`: for `Day`, the local day before the
-/// due time's local day (due Tue 08:00 Berlin → Mon 00:00 to Tue 00:00
-/// Berlin); for `Week`, the ISO week before the one holding the due time (due
-/// any day of the week of Mon 9 March → Mon 2 March 00:00 to Mon 9 March
-/// 00:00). A day is 23 or 25 hours long across a DST change. The period
-/// before a period is `period(kind, start, tz)`.
-pub fn period(kind: PeriodKind, due: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
-    let day = local_naive(tz, due)
-        .unwrap_or_else(|| due.naive_utc())
-        .date();
-    let end_day = match kind {
-        PeriodKind::Day => day,
-        PeriodKind::Week => day
-            .checked_sub_days(Days::new(u64::from(day.weekday().num_days_from_monday())))
-            .unwrap_or(day),
+/// A digest's window: the half-open interval [start, end), in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start <= t && t < self.end
+    }
+}
+
+/// The scheduled time strictly before `due` (`due` itself need not be one).
+pub fn previous_due(cron: &Cron, tz: Tz, due: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    local_naive(tz, due)?;
+    cron.find_previous_occurrence(&due.with_timezone(&tz), false)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The first scheduled time at or after `t`.
+pub fn first_due_from(cron: &Cron, tz: Tz, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    local_naive(tz, t)?;
+    cron.find_next_occurrence(&t.with_timezone(&tz), true)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The regular window of the digest due at `due`: since the scheduled time
+/// before it. A cron that matched nowhere before `due` (only at the ends of
+/// time) gets the day before.
+pub fn scheduled(cron: &Cron, tz: Tz, due: DateTime<Utc>) -> Window {
+    let start = previous_due(cron, tz, due)
+        .or_else(|| due.checked_sub_signed(Duration::days(1)))
+        .unwrap_or(due);
+    Window { start, end: due }
+}
+
+/// The digest the scheduler sends at `now`: the one due at the last
+/// scheduled time at or before `now`, covering the time since `last_end` (the
+/// end of the manager's latest recorded digest), or, without one, its regular
+/// window ([`scheduled`]). None when nothing is due: no scheduled time yet, or
+/// the last digest already reaches the last scheduled time. However many
+/// scheduled times were missed, this is one digest, sent once.
+pub fn owed(
+    cron: &Cron,
+    tz: Tz,
+    now: DateTime<Utc>,
+    last_end: Option<DateTime<Utc>>,
+) -> Option<Window> {
+    let due = last_due(cron, tz, now)?;
+    match last_end {
+        Some(end) if end >= due => None,
+        Some(end) => Some(Window {
+            start: end,
+            end: due,
+        }),
+        None => Some(scheduled(cron, tz, due)),
+    }
+}
+
+/// The next digest the manager will get, seen at `now`: the [`owed`] one if
+/// there is one (the scheduler's next run sends it), else the one due at the
+/// next scheduled time, from where the last digest ended (or, with none, its
+/// regular window). Its numbers so far are those up to `now`.
+pub fn upcoming(
+    cron: &Cron,
+    tz: Tz,
+    now: DateTime<Utc>,
+    last_end: Option<DateTime<Utc>>,
+) -> Option<Window> {
+    if let Some(w) = owed(cron, tz, now, last_end) {
+        return Some(w);
+    }
+    let from = last_end.map_or(now, |e| e.max(now));
+    let due = next_due(cron, tz, from)?;
+    let start = last_end.unwrap_or_else(|| scheduled(cron, tz, due).start);
+    Some(Window {
+        start: start.min(due),
+        end: due,
+    })
+}
+
+/// What the numbers of window `w` are compared with (see [`PeriodKind`]),
+/// in wall-clock terms of `tz`: `Day`, the span of the same local length
+/// right before `w`; `Week`, the same local hours one week earlier (whole
+/// weeks, as many as a window longer than a week needs not to overlap). It
+/// always ends at or before `w.start`.
+pub fn compared_with(kind: PeriodKind, w: Window, tz: Tz) -> Window {
+    let real_len = w.end.signed_duration_since(w.start);
+    let fallback = || Window {
+        start: w.start.checked_sub_signed(real_len).unwrap_or(w.start),
+        end: w.start,
     };
-    let len = match kind {
-        PeriodKind::Day => 1,
-        PeriodKind::Week => 7,
+    let (Some(a), Some(b)) = (local_naive(tz, w.start), local_naive(tz, w.end)) else {
+        return fallback();
     };
-    let start_day = end_day.checked_sub_days(Days::new(len)).unwrap_or(end_day);
-    (midnight(tz, start_day), midnight(tz, end_day))
+    let wall = b.signed_duration_since(a);
+    let shifted = match kind {
+        PeriodKind::Day => a
+            .checked_sub_signed(wall)
+            .and_then(|s| Some((local_instant(tz, s)?, w.start))),
+        PeriodKind::Week => {
+            let weeks = u64::try_from(wall.num_seconds().max(1))
+                .unwrap_or(1)
+                .div_ceil(7 * 86_400);
+            let back = Days::new(7 * weeks);
+            a.checked_sub_days(back)
+                .zip(b.checked_sub_days(back))
+                .and_then(|(s, e)| Some((local_instant(tz, s)?, local_instant(tz, e)?)))
+        }
+    };
+    match shifted {
+        Some((start, end)) => {
+            let end = end.min(w.start);
+            Window {
+                start: start.min(end),
+                end,
+            }
+        }
+        None => fallback(),
+    }
 }
 
 /// Local midnight starting `day` (the jump when midnight itself is skipped).
-fn midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+pub fn midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
     let local = day.and_time(NaiveTime::MIN);
     // Fails only at the ends of chrono's range, where UTC is as good as any.
     local_instant(tz, local).unwrap_or_else(|| local.and_utc())

@@ -344,6 +344,31 @@ impl Tx {
 }
 
 impl Tx {
+    /// Automatic mail queued to each of `recipients` since `since`, per
+    /// (recipient, kind): what the RFC 3834 rate limit counts (acks,
+    /// explanations, notifications and managers' digests).
+    pub(super) async fn auto_counts(
+        &mut self,
+        recipients: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<(String, MessageKind), i64>> {
+        let counts = select_in!(
+            self,
+            (String, String, i64),
+            recipients,
+            |list| format!(
+                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notification', 'digest') \
+                 AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
+                Params::of(self).list(1, 1)
+            ),
+            pre = [since]
+        );
+        Ok(counts
+            .into_iter()
+            .filter_map(|(to, kind, n)| Some(((to, kind.parse::<MessageKind>().ok()?), n)))
+            .collect())
+    }
+
     /// What mail about loaded tickets needs: the latest customer mail of the
     /// `answered` tickets (a relay threads under it), the latest notification per
     /// recipient of the `notified` ones, how much automatic mail each of
@@ -385,22 +410,7 @@ impl Tx {
              (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND kind = 'notification' \
               AND recipient IS NOT NULL GROUP BY ticket_id, recipient)"
         ));
-        let counts = select_in!(
-            self,
-            (String, String, i64),
-            recipients,
-            |list| format!(
-                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notification') \
-                 AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
-                Params::of(self).list(1, 1)
-            ),
-            pre = [rate_since]
-        );
-        for (to, kind, n) in counts {
-            if let Ok(kind) = kind.parse::<MessageKind>() {
-                l.auto_counts.insert((to, kind), n);
-            }
-        }
+        l.auto_counts = self.auto_counts(recipients, rate_since).await?;
         l.suppressions = on_tx!(self, c => sqlx::query_as::<_, (String, DateTime<Utc>)>(
             "SELECT address, suppressed_until FROM mail_suppressions WHERE suppressed_until > $1")
             .bind(now).fetch_all(&mut *c).await?)

@@ -1,6 +1,8 @@
 //! The digests' reads and writes: what happened to the tickets of some areas
-//! in a time window (as `sla::TicketFact`s, which `sla::stats` counts), and
-//! the once-per-period record of a digest queued with its mail.
+//! in a time window (as `sla::TicketFact`s, which `sla::stats` counts), the
+//! once-per-window record of a digest queued with its mail, and what may hold
+//! a digest back (a bounce of mail to the manager, the per-recipient rate
+//! limit, counted like every other automatic mail's).
 
 use std::collections::HashMap;
 
@@ -11,7 +13,8 @@ use super::tx::on_tx;
 use super::{Store, on_pool};
 use crate::error::Result;
 use crate::sla::stats::{TOP, Waiting};
-use crate::sla::{QuietBacklog, Target, TicketFact};
+use crate::sla::{QuietBacklog, Target, TicketFact, Window};
+use crate::tickets::MessageKind;
 
 #[derive(sqlx::FromRow)]
 struct FactRow {
@@ -30,8 +33,6 @@ struct FactRow {
 /// A rendered digest to queue: its message headers and bytes.
 pub struct DigestMail<'a> {
     pub manager: &'a str,
-    pub period_start: DateTime<Utc>,
-    pub period_end: DateTime<Utc>,
     pub message_id: &'a str,
     pub sender: &'a str,
     pub sender_name: &'a str,
@@ -206,61 +207,194 @@ impl Store {
         Ok((facts, quiet))
     }
 
-    /// Whether the digest of `manager` for the period starting at `start` was queued.
-    pub async fn digest_sent(&self, manager: &str, start: DateTime<Utc>) -> Result<bool> {
-        let n = on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM digests_sent WHERE manager = $1 AND period_start = $2")
-            .bind(manager).bind(start).fetch_one(p).await?);
-        Ok(n > 0)
+    /// The end of the latest digest recorded for `manager` (sent, or skipped
+    /// as empty): where the next one starts.
+    pub async fn last_digest_end(&self, manager: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_scalar::<_, DateTime<Utc>>(
+            "SELECT period_end FROM digests_sent WHERE manager = $1 ORDER BY period_end DESC LIMIT 1")
+            .bind(manager).fetch_optional(p).await?),
+        )
     }
 
-    /// Records the period's digest as done and (when `mail` is given) queues
-    /// its mail, in one transaction; false when it was done before (another
-    /// instance, or before a restart): nothing is queued then.
+    /// The window of the digest recorded for `manager` that ended at `end`.
+    pub async fn recorded_window(
+        &self,
+        manager: &str,
+        end: DateTime<Utc>,
+    ) -> Result<Option<Window>> {
+        let row = on_pool!(&self.pool, p => sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>)>(
+            "SELECT period_start, period_end FROM digests_sent WHERE manager = $1 AND period_end = $2 \
+             ORDER BY period_start LIMIT 1")
+            .bind(manager).bind(end).fetch_optional(p).await?);
+        Ok(row.map(|(start, end)| Window { start, end }))
+    }
+
+    /// What holds a digest to `manager` back now, if anything.
+    pub async fn digest_hold(
+        &self,
+        manager: &str,
+        fence: &Fence<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Hold>> {
+        let mut tx = self.begin().await?;
+        let hold = tx.digest_hold(manager, fence, now).await?;
+        tx.rollback().await?;
+        Ok(hold)
+    }
+
+    /// Records the window's digest as done and (when `mail` is given) queues
+    /// its mail, in one transaction. Nothing is written when it was done
+    /// before (another instance, or before a restart) or when `fence` holds
+    /// the mail back (then it is owed still, and the next run tries again).
     pub async fn record_digest(
         &self,
         manager: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
+        w: Window,
         mail: Option<&DigestMail<'_>>,
+        fence: &Fence<'_>,
         now: DateTime<Utc>,
-    ) -> Result<bool> {
+    ) -> Result<Recorded> {
         let mut tx = self.begin().await?;
         let fresh = on_tx!(&mut tx, c => sqlx::query(
             "INSERT INTO digests_sent (manager, period_start, period_end, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (manager, period_start) DO NOTHING")
-            .bind(manager).bind(start).bind(end).bind(now).execute(&mut *c).await?.rows_affected());
+            .bind(manager).bind(w.start).bind(w.end).bind(now).execute(&mut *c).await?.rows_affected());
         if fresh == 0 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(Recorded::Before);
         }
-        if let Some(m) = mail {
-            let row = tx.queue_rendered(m, now).await?;
-            on_tx!(&mut tx, c => sqlx::query(
-                "UPDATE digests_sent SET message_row = $1 WHERE manager = $2 AND period_start = $3")
-                .bind(row).bind(manager).bind(start).execute(&mut *c).await.map(|_| ())?);
+        let Some(m) = mail else {
+            tx.commit().await?;
+            return Ok(Recorded::Empty);
+        };
+        if let Some(hold) = tx.digest_hold(manager, fence, now).await? {
+            tx.rollback().await?;
+            return Ok(Recorded::Held(hold));
         }
+        let row = tx.queue_rendered(m, now).await?;
+        on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE digests_sent SET message_row = $1 WHERE manager = $2 AND period_start = $3")
+            .bind(row).bind(manager).bind(w.start).execute(&mut *c).await.map(|_| ())?);
         tx.commit().await?;
-        Ok(true)
+        Ok(Recorded::Queued(row))
     }
 
-    /// Queues a digest mail now (`digest send`: on request, whatever the schedule).
-    pub async fn queue_digest(&self, mail: &DigestMail<'_>, now: DateTime<Utc>) -> Result<i64> {
+    /// Queues a digest mail now (`digest send`: on request, whatever the
+    /// schedule; recorded nowhere, so the scheduled digest still comes),
+    /// unless `fence` holds it back.
+    pub async fn queue_digest(
+        &self,
+        mail: &DigestMail<'_>,
+        fence: &Fence<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<i64, Hold>> {
         let mut tx = self.begin().await?;
+        if let Some(hold) = tx.digest_hold(mail.manager, fence, now).await? {
+            tx.rollback().await?;
+            return Ok(Err(hold));
+        }
         let row = tx.queue_rendered(mail, now).await?;
         tx.commit().await?;
-        Ok(row)
+        Ok(Ok(row))
     }
 }
 
+/// The per-recipient rate limit a digest counts against: at most `limit`
+/// mails of the `counted` kinds queued to one address since `since`.
+pub struct Fence<'a> {
+    pub since: DateTime<Utc>,
+    pub counted: &'a [MessageKind],
+    pub limit: i64,
+}
+
+/// Why a digest is not queued now (it is owed still).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// Mail to the manager bounced: nothing goes there until then (DESIGN §6).
+    Bounced { until: DateTime<Utc> },
+    /// `recent` mails counted against the limit in the rate window.
+    RateLimit { recent: i64, limit: i64 },
+}
+
+impl Hold {
+    /// A short name for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Hold::Bounced { .. } => "bounced",
+            Hold::RateLimit { .. } => "rate_limit",
+        }
+    }
+}
+
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hold::Bounced { until } => write!(
+                f,
+                "mail to this address bounced; nothing is sent there until {}",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Hold::RateLimit { recent, limit } => write!(
+                f,
+                "{recent} notifications and digests to this address in the last hour (limit {limit}, RFC 3834)"
+            ),
+        }
+    }
+}
+
+/// What [`Store::record_digest`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Recorded and its mail queued (the message row).
+    Queued(i64),
+    /// Recorded without mail (nothing happened, `skip_empty`).
+    Empty,
+    /// Recorded before: nothing done.
+    Before,
+    /// Held back: nothing recorded.
+    Held(Hold),
+}
+
 impl super::tx::Tx {
-    /// An already rendered mail (a digest): its message row, with its bytes,
-    /// and its outbox row; returns the message row.
+    /// A bounce of mail to `manager` (active suppression) or the rate limit
+    /// (the batch's own count, [`Tx::auto_counts`]).
+    async fn digest_hold(
+        &mut self,
+        manager: &str,
+        fence: &Fence<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Hold>> {
+        let until = on_tx!(self, c => sqlx::query_scalar::<_, DateTime<Utc>>(
+            "SELECT suppressed_until FROM mail_suppressions WHERE LOWER(address) = LOWER($1) \
+             AND suppressed_until > $2 ORDER BY suppressed_until DESC LIMIT 1")
+            .bind(manager).bind(now).fetch_optional(&mut *c).await?);
+        if let Some(until) = until {
+            return Ok(Some(Hold::Bounced { until }));
+        }
+        let to = manager.to_string();
+        let counts = self
+            .auto_counts(std::slice::from_ref(&to), fence.since)
+            .await?;
+        let recent: i64 = fence
+            .counted
+            .iter()
+            .filter_map(|k| counts.get(&(to.clone(), *k)))
+            .sum();
+        Ok((recent >= fence.limit).then_some(Hold::RateLimit {
+            recent,
+            limit: fence.limit,
+        }))
+    }
+
+    /// An already rendered mail (a digest): its message row, with its bytes
+    /// and the manager as its recipient (a bounce of it finds them), and its
+    /// outbox row; returns the message row.
     async fn queue_rendered(&mut self, m: &DigestMail<'_>, now: DateTime<Utc>) -> Result<i64> {
         let row: i64 = on_tx!(self, c => sqlx::query_scalar(
             "INSERT INTO messages (ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, to_addrs, \
-             subject, text_body, html_body, raw, created_at) \
-             VALUES (NULL, 'out', 'digest', $1, '', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+             recipient, subject, text_body, html_body, raw, created_at) \
+             VALUES (NULL, 'out', 'digest', $1, '', $2, $3, $4, $4, $5, $6, $7, $8, $9) RETURNING id")
             .bind(m.message_id).bind(m.sender).bind(m.sender_name).bind(m.manager).bind(m.subject)
             .bind(m.text).bind(m.html).bind(m.raw).bind(now).fetch_one(&mut *c).await?);
         on_tx!(self, c => sqlx::query(
