@@ -56,6 +56,7 @@
 //! crisp keeps it in the same text) and talon's `iphone` (talon keeps
 //! "Sent from my iPhone").
 
+mod attribution;
 mod footers;
 mod headers;
 mod html;
