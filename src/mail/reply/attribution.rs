@@ -19,7 +19,7 @@ fn re(pattern: &str) -> Regex {
 // consumed non-word character does the same job here.
 static VERB_END: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)(?:(?:^|\W)(?:wrote|writes|schrieb|geschrieben|a\s+écrit|escribió|escreveu|ha\s+scritto|scrisse|schreef|skrev|skrive|napisał\(a\)|napisała|napisał|pisze|kirjoitti|написал\(а\)|написала|написал|пишет|írta|napsal\(a\)|napsala|napsal|yazdı|έγραψε)|写道|寫道|書きました|のメッセージ|작성)\s*[:：]?$",
+        r"(?i)(?:(?:^|\W)(?:wrote|writes|schrieb|geschrieben|geschreven|a\s+écrit|escribió|escreveu|ha\s+scritto|scrisse|schreef|skrev|skrive|napisał\(a\)|napisała|napisał|pisze|kirjoitti|написал\(а\)|написала|написал|пишет|írta|napsal\(a\)|napsala|napsal|yazdı|έγραψε)|写道|寫道|書きました|のメッセージ|작성)\s*[:：]?$",
     )
 });
 
@@ -34,6 +34,10 @@ static VERB_MID: LazyLock<Regex> = LazyLock::new(|| {
 /// "Il", "In data", "Em", "Op", "W dniu", "Dnia", "Den", "På", "在"…).
 static PREFIX: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)^(?:on|am|le|el|il|in|em|op|w|dnia|den|d\.|på|dne|в|在|el\s+día)\s"));
+
+/// "… <a@x>" at the very end, no colon: a date-first attribution that some
+/// clients write without one ("2011/4/7 Nathan <n@x>" over a `>` quote).
+static EMAIL_END: LazyLock<Regex> = LazyLock::new(|| re(r"<[^<>\s]+@[^<>\s]+>$"));
 
 /// "… <a@x>:" at the end, the shape of attributions without a verb
 /// ("30.09.2017, 18.30, \"John\" <j@x>:", "2026-03-03 10:02 GMT+01:00 Alice <a@x>:").
@@ -80,7 +84,23 @@ pub(crate) fn is_attribution(text: &str) -> bool {
     if ends_with_colon(t) && (has_email || has_date) && VERB_MID.is_match(t) {
         return true;
     }
+    // "On <date>, <name> <a@x> sent:" (talon): the verb alone is too common,
+    // so the whole shape is required.
+    if ascii_ends_with(t.as_bytes(), b" sent:") && has_email && has_date && PREFIX.is_match(t) {
+        return true;
+    }
     has_date && EMAIL_COLON_END.is_match(t)
+}
+
+/// A date-first attribution without a colon ("2011/4/7 Nathan <n@x>"): only
+/// an attribution when a `>` quote follows it (the caller checks).
+pub(crate) fn is_bare_attribution(line: &str) -> bool {
+    let t = line.trim();
+    t.len() <= 200
+        && t.starts_with(|c: char| c.is_ascii_digit())
+        && t.ends_with('>')
+        && DATE.is_match(t)
+        && EMAIL_END.is_match(t)
 }
 
 /// Could this line be the first line of an attribution that the client
@@ -133,7 +153,10 @@ pub(crate) fn attribution_at<S: AsRef<str>>(lines: &[S], i: usize) -> Option<usi
             if PREFIX.is_match(next) && is_attribution(next) {
                 return None;
             }
-            joined.push(' ');
+            // A client that broke the line inside "<address>" added no space there.
+            if !(joined.ends_with(['<', '(']) || next.starts_with('@')) {
+                joined.push(' ');
+            }
             joined.push_str(next);
         }
         if is_attribution(&joined) {
@@ -148,4 +171,67 @@ pub(crate) fn attribution_at<S: AsRef<str>>(lines: &[S], i: usize) -> Option<usi
 /// attribution goes whole.
 pub(crate) fn attribution_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
     (end.saturating_sub(3)..end).find(|&s| attribution_at(lines, s) == Some(end))
+}
+
+/// Where an attribution starts inside a line of new text ("Thanks! On Wed,
+/// Apr 4, 2012, Bob <b@x> wrote:", "reply--- On … wrote:"): the byte offset
+/// of its first word, when the text before it is no attribution of its own
+/// (no date, no address) and the rest of the line is a whole attribution.
+pub(crate) fn embedded_attribution(line: &str) -> Option<usize> {
+    let b = line.trim_end().as_bytes();
+    // Cheap test first: an attribution ends with a colon or "wrote".
+    if !(b.ends_with(b":") || b.ends_with("：".as_bytes()) || ascii_ends_with(b, b"wrote")) {
+        return None;
+    }
+    let lead = line.trim_start();
+    if lead.is_empty()
+        || PREFIX.is_match(undecorate(lead))
+        || lead.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return None;
+    }
+    // Candidate starts: a prefix word after a space or a dash.
+    let mut from = 0;
+    while let Some(rel) = line[from..].find([' ', '-']) {
+        let at = from + rel + 1;
+        from = at;
+        let rest = &line[at..];
+        // Capitalised, as a sentence of its own starts: "… meet on Monday
+        // at 10:00 with Bob <b@x>:" is prose.
+        if !rest.starts_with(char::is_uppercase) || !PREFIX.is_match(rest) {
+            continue;
+        }
+        let before = line[..at].trim_end_matches(['-', ' ']).trim();
+        if before.is_empty() || EMAIL.is_match(before) || DATE.is_match(before) {
+            return None;
+        }
+        if is_attribution(rest) {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// Puts an attribution that starts inside a line of new text ("Thanks! On
+/// … wrote:") on a line of its own, without the dashes some clients put
+/// before it, so the new words before it stay.
+pub(crate) fn split_embedded(text: String) -> String {
+    if !text.lines().any(|l| embedded_attribution(l).is_some()) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.split('\n') {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        match embedded_attribution(line) {
+            Some(at) => {
+                out.push_str(line[..at].trim_end_matches(['-', ' ']));
+                out.push('\n');
+                out.push_str(&line[at..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
 }

@@ -121,7 +121,7 @@ pub(crate) fn header_block_at<S: AsRef<str>>(
     strictness: Strictness,
 ) -> Option<usize> {
     let first = lines.get(i)?.as_ref();
-    header_label(first)?;
+    let first_dated = header_label(first)? == SENT && DATE.is_match(first);
     let mut classes = 0u8;
     let mut labels = 0usize;
     let mut end = i;
@@ -156,9 +156,11 @@ pub(crate) fn header_block_at<S: AsRef<str>>(
     let distinct = classes.count_ones();
     let valid = match strictness {
         Strictness::Strict => {
-            classes & FROM != 0
+            (classes & FROM != 0
                 && distinct >= 2
-                && (has_address || (dated_sent && classes & SUBJECT != 0))
+                && (has_address || (dated_sent && classes & SUBJECT != 0)))
+                // A block that starts with its date: "Date: …" then "To: a@x".
+                || (first_dated && classes & TO != 0 && has_address)
         }
         Strictness::Weak => distinct >= 2 && classes & (FROM | SUBJECT) != 0,
     };
