@@ -184,7 +184,9 @@ pub(crate) fn embedded_attribution(line: &str) -> Option<usize> {
         return None;
     }
     let lead = line.trim_start();
+    // A quoted line stays whole: its parts belong to the quote.
     if lead.is_empty()
+        || is_quoted(lead)
         || PREFIX.is_match(undecorate(lead))
         || lead.starts_with(|c: char| c.is_ascii_digit())
     {

@@ -75,6 +75,7 @@ fn embedded_attribution_keeps_the_words_before_it() {
         "We meet on Monday at 10:00 with Bob <bob@example.com>:\n- agenda",
         "Call me On Monday.",
         "2026-03-03 10:02 Alice On Call <a@example.com>:\n> q",
+        "> quoted text On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:",
     ] {
         assert!(
             kept(prose).starts_with(prose.lines().next().unwrap_or_default().trim()),
