@@ -107,6 +107,9 @@ pub struct ParsedMail {
     pub text: String,
     /// Sanitized HTML body, when the mail has one.
     pub html: Option<String>,
+    /// The text is only a rendering of the HTML: the mail has no text part,
+    /// or an empty one. Quote stripping then reads the HTML (`reply`).
+    pub text_from_html: bool,
     /// The HTML body as sent, unsanitized: only for quote stripping, whose
     /// markers (gmail_quote, divRplyFwdMsg, …) live in the attributes that
     /// sanitizing removes. Never stored or shown.
@@ -131,11 +134,15 @@ impl ParsedMail {
         self.reply_to.as_ref().unwrap_or(&self.from)
     }
 
-    /// The new words of the text body: the reply marker cut, quoted history and
-    /// mobile footers stripped (`mail::reply`). Computed once.
+    /// The new words of the body: the reply marker cut, quoted history and
+    /// mobile footers stripped (`mail::reply::strip_body`; from the HTML when
+    /// the text is only a rendering of it). Computed once; what `inspect`
+    /// shows as `reply_text`.
     pub fn reply(&self) -> &super::reply::Reply {
-        self.reply
-            .get_or_init(|| super::reply::strip_text(&self.text))
+        self.reply.get_or_init(|| {
+            let html = self.html_source.as_deref().filter(|_| self.text_from_html);
+            super::reply::strip_body(&self.text, html)
+        })
     }
 
     /// The first top-level header called `name` (case-insensitive), unfolded.
@@ -253,6 +260,10 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         _ => None,
     });
     let html = html_source.as_deref().map(sanitize_html);
+    let text_from_html = html_source.is_some()
+        && !msg
+            .text_bodies()
+            .any(|p| matches!(&p.body, PartType::Text(t) if !t.trim().is_empty()));
 
     // Attachment names and types now; the bytes are moved out of the parsed
     // message at the very end, so a 30 MiB attachment is not copied twice.
@@ -336,6 +347,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         references,
         text,
         html,
+        text_from_html,
         html_source,
         attachments,
         auto,

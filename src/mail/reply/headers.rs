@@ -1,5 +1,5 @@
-//! The multilingual patterns that introduce quoted history: "On … wrote:"
-//! attributions, Outlook header blocks, "Original Message" separators.
+//! The multilingual patterns that introduce quoted history: Outlook header
+//! blocks, "Original Message" separators (attributions: `attribution`).
 //!
 //! Every check works on one line (or a few joined lines) and is pure. Cheap
 //! byte tests run before any regex: most lines of a reply are prose and leave
@@ -15,44 +15,16 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("static pattern")
 }
 
-/// Verbs that end an attribution ("… wrote:", "… a écrit :", "…写道："),
-/// optionally followed by a colon and trailing dashes (Zoho: "wrote ----").
-// No `\b` in these patterns: a Unicode word boundary makes the regex crate
-// leave its fast DFA on non-ASCII lines (Cyrillic, CJK, accents); a
-// consumed non-word character does the same job here.
-static VERB_END: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)(?:(?:^|\W)(?:wrote|writes|schrieb|geschrieben|a\s+écrit|escribió|escreveu|ha\s+scritto|scrisse|schreef|skrev|skrive|napisał\(a\)|napisała|napisał|pisze|kirjoitti|написал\(а\)|написала|написал|пишет|írta|napsal\(a\)|napsala|napsal|yazdı|έγραψε)|写道|寫道|書きました|のメッセージ|작성)\s*[:：]?$",
-    )
-});
-
-/// The same verbs in the middle: "Am … schrieb Alice <a@x>:", "Den … skrev Bo:".
-static VERB_MID: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)(?:^|\W)(?:wrote|schrieb|schreef|skrev|a\s+écrit|escribió|escreveu|ha\s+scritto|napisał|pisze|kirjoitti|написал|írta)\W.*[:：]$",
-    )
-});
-
-/// Words that open an attribution in some language ("On", "Am", "Le", "El",
-/// "Il", "In data", "Em", "Op", "W dniu", "Dnia", "Den", "På", "在"…).
-static PREFIX: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^(?:on|am|le|el|il|in|em|op|w|dnia|den|d\.|på|dne|в|在|el\s+día)\s"));
-
 /// An e-mail address (loose: "a@x" counts, as clients shorten nothing else).
 pub(crate) static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| re(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*|mailto:"));
 
 /// Something that looks like a date or a time.
-static DATE: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static DATE: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?:^|\D)(?:(?:19|20)\d{2}|\d{1,2}[:.]\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})(?:\D|$)|\d{4}年|\d{1,2}月",
     )
 });
-
-/// "… <a@x>:" at the end, the shape of attributions without a verb
-/// ("30.09.2017, 18.30, \"John\" <j@x>:", "2026-03-03 10:02 GMT+01:00 Alice <a@x>:").
-static EMAIL_COLON_END: LazyLock<Regex> =
-    LazyLock::new(|| re(r"<[^<>\s]+@[^<>\s]+>\s*[:：]$|\([^()\s]+@[^()\s]+\)\s*[:：]$"));
 
 /// The words of a separator line: rules (`-=_*~`) and spaces around them
 /// dropped, lowercase, one space between words ("----- Original  Message
@@ -83,119 +55,11 @@ pub(crate) fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
 
-fn ascii_ends_with(b: &[u8], suffix: &[u8]) -> bool {
-    b.len() >= suffix.len() && b[b.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-}
-
 pub(crate) fn ends_with_colon(t: &str) -> bool {
     t.ends_with(':') || t.ends_with('：')
 }
 
-/// Strips the dashes some clients put around an attribution ("---- On … wrote ----").
-fn undecorate(line: &str) -> &str {
-    line.trim()
-        .trim_start_matches(['-', '*', '_'])
-        .trim_end_matches(['-', '*', '_'])
-        .trim()
-}
-
-/// One (possibly joined) attribution text: "On <date>, <name> wrote:" and its
-/// translations, or "<date> <name> <addr>:". A sentence that merely starts
-/// with "On" or contains "wrote" does not match: an attribution needs a date,
-/// an address, or the prefix plus a comma, and must end with the verb or a colon.
-pub(crate) fn is_attribution(text: &str) -> bool {
-    let t = undecorate(text);
-    if t.len() < 6 || t.len() > 400 {
-        return false;
-    }
-    // Only "… wrote" (Zoho, no colon) may end without a colon.
-    if !ends_with_colon(t) && !ascii_ends_with(t.as_bytes(), b"wrote") {
-        return false;
-    }
-    let has_email = EMAIL.is_match(t);
-    let has_date = DATE.is_match(t);
-    if VERB_END.is_match(t) {
-        let cjk = !t.is_ascii()
-            && ["写道", "寫道", "書きました", "のメッセージ", "작성"]
-                .iter()
-                .any(|v| t.contains(v));
-        return has_email
-            || has_date
-            || cjk
-            || (ends_with_colon(t) && PREFIX.is_match(t) && t.contains(','));
-    }
-    if ends_with_colon(t) && (has_email || has_date) && VERB_MID.is_match(t) {
-        return true;
-    }
-    has_date && EMAIL_COLON_END.is_match(t)
-}
-
-/// Could this line be the first line of an attribution that the client
-/// wrapped over several lines?
-fn starts_attribution(line: &str) -> bool {
-    let t = undecorate(line);
-    if t.is_empty() || t.len() > 250 || t.ends_with(['.', '!', '?', ';']) {
-        return false;
-    }
-    PREFIX.is_match(t)
-        || t.starts_with(|c: char| c.is_ascii_digit())
-        || DATE.is_match(t)
-        || EMAIL.is_match(t)
-}
-
-/// The attribution that starts at `lines[i]`, on one line or wrapped over up
-/// to three: returns the index just past its last line.
-pub(crate) fn attribution_at<S: AsRef<str>>(lines: &[S], i: usize) -> Option<usize> {
-    let first = lines.get(i)?.as_ref();
-    if is_blank(first) || is_quoted(first) {
-        return None;
-    }
-    if is_attribution(first) {
-        return Some(i + 1);
-    }
-    // Cheap test first: a wrapped attribution ends within two lines with a
-    // colon or "wrote"; most prose does not.
-    let ends_like = |l: &S| {
-        let b = l.as_ref().trim_end().as_bytes();
-        b.ends_with(b":") || b.ends_with("：".as_bytes()) || ascii_ends_with(b, b"wrote")
-    };
-    if !lines.iter().skip(i + 1).take(2).any(ends_like) || !starts_attribution(first) {
-        return None;
-    }
-    let mut joined = first.trim().to_string();
-    for (n, next) in lines.iter().enumerate().take(i + 3).skip(i + 1) {
-        let next = next.as_ref().trim();
-        if next.is_empty() || next.len() > 160 {
-            return None;
-        }
-        if let Some(rest) = next.strip_prefix('>') {
-            // "<a@x\n>:" : only the wrapped closing bracket may start with '>'.
-            let rest = rest.trim();
-            if rest != ":" && rest != "：" {
-                return None;
-            }
-            joined.push_str(next);
-        } else {
-            // A complete attribution of its own starts here instead.
-            if PREFIX.is_match(next) && is_attribution(next) {
-                return None;
-            }
-            joined.push(' ');
-            joined.push_str(next);
-        }
-        if is_attribution(&joined) {
-            return Some(n + 1);
-        }
-    }
-    None
-}
-
-/// The attribution that ends just above `end` (for walking back from a
-/// marker): returns its first line. The longest match wins, so a wrapped
-/// attribution goes whole.
-pub(crate) fn attribution_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option<usize> {
-    (end.saturating_sub(3)..end).find(|&s| attribution_at(lines, s) == Some(end))
-}
+pub(crate) use super::attribution::{attribution_at, attribution_ending_at};
 
 /// Header classes as bits.
 pub(crate) const FROM: u8 = 1;
@@ -257,7 +121,7 @@ pub(crate) fn header_block_at<S: AsRef<str>>(
     strictness: Strictness,
 ) -> Option<usize> {
     let first = lines.get(i)?.as_ref();
-    header_label(first)?;
+    let first_dated = header_label(first)? == SENT && DATE.is_match(first);
     let mut classes = 0u8;
     let mut labels = 0usize;
     let mut end = i;
@@ -292,9 +156,11 @@ pub(crate) fn header_block_at<S: AsRef<str>>(
     let distinct = classes.count_ones();
     let valid = match strictness {
         Strictness::Strict => {
-            classes & FROM != 0
+            (classes & FROM != 0
                 && distinct >= 2
-                && (has_address || (dated_sent && classes & SUBJECT != 0))
+                && (has_address || (dated_sent && classes & SUBJECT != 0)))
+                // A block that starts with its date: "Date: …" then "To: a@x".
+                || (first_dated && classes & TO != 0 && has_address)
         }
         Strictness::Weak => distinct >= 2 && classes & (FROM | SUBJECT) != 0,
     };

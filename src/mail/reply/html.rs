@@ -7,7 +7,7 @@ use super::headers::{
     Strictness, attribution_at, attribution_ending_at, header_block_at, is_original_message,
     is_quoted, is_separator,
 };
-use super::marker::{find_marker, walk_back};
+use super::marker::{find_marker, is_flat_header, walk_back};
 use super::scan::{MarkKind, Scan, scan};
 use super::{Cut, HtmlReply, KeptWhole};
 use crate::mail::parse::sanitize_html;
@@ -52,7 +52,10 @@ pub fn strip_html(html: &str) -> HtmlReply {
     for mark in &scan.marks {
         let accepted = match mark.kind {
             MarkKind::Container => true,
-            MarkKind::NeedsHeader => header_block_at(&texts, mark.line, Strictness::Weak).is_some(),
+            MarkKind::NeedsHeader => {
+                header_block_at(&texts, mark.line, Strictness::Weak).is_some()
+                    || texts.get(mark.line).is_some_and(|l| is_flat_header(l))
+            }
             MarkKind::NeedsAttribution => attribution_ending_at(&texts, mark.line).is_some(),
         };
         if !accepted {

@@ -98,8 +98,9 @@ fn loose_attribution_ending_at<S: AsRef<str>>(lines: &[S], end: usize) -> Option
 }
 
 /// One line that carries a whole header ("From: a@x Sent: … To: b@y
-/// Subject: …", as some HTML-to-text conversions flatten it).
-fn is_flat_header(line: &str) -> bool {
+/// Subject: …", as some HTML-to-text conversions flatten it, or bold
+/// labels side by side in one HTML block).
+pub(crate) fn is_flat_header(line: &str) -> bool {
     if header_label(line) != Some(FROM) || !EMAIL.is_match(line) {
         return false;
     }
@@ -107,6 +108,7 @@ fn is_flat_header(line: &str) -> bool {
     [
         " to:",
         " sent:",
+        " date:",
         " subject:",
         " an:",
         " betreff:",

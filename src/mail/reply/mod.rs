@@ -56,6 +56,8 @@
 //! crisp keeps it in the same text) and talon's `iphone` (talon keeps
 //! "Sent from my iPhone").
 
+mod attribution;
+mod body;
 mod footers;
 mod headers;
 mod html;
@@ -70,8 +72,11 @@ mod tests_html;
 #[cfg(test)]
 mod tests_phrases;
 #[cfg(test)]
+mod tests_shapes;
+#[cfg(test)]
 mod tests_text;
 
+pub use body::strip_body;
 pub use html::strip_html;
 pub use marker::marker_line;
 pub use text::strip_text;

@@ -26,6 +26,12 @@ pub(crate) const FROM_LABELS: &[&str] = &[
     "寄件者",
     "feladó",
     "kimden",
+    "від",
+    "από",
+    "de la",
+    "보낸 사람",
+    "dari",
+    "šalje",
 ];
 pub(crate) const SENT_LABELS: &[&str] = &[
     "sent",
@@ -60,6 +66,14 @@ pub(crate) const SENT_LABELS: &[&str] = &[
     "küldve",
     "gönderildi",
     "tarih",
+    "надіслано",
+    "изпратено",
+    "στάλθηκε",
+    "trimis",
+    "보낸 날짜",
+    "dikirim",
+    "poslano",
+    "odoslané",
 ];
 pub(crate) const TO_LABELS: &[&str] = &[
     "to",
@@ -91,6 +105,12 @@ pub(crate) const TO_LABELS: &[&str] = &[
     "címzett",
     "kime",
     "cópia",
+    "до",
+    "προς",
+    "către",
+    "받는 사람",
+    "kepada",
+    "prima",
 ];
 pub(crate) const SUBJECT_LABELS: &[&str] = &[
     "subject",
@@ -112,12 +132,19 @@ pub(crate) const SUBJECT_LABELS: &[&str] = &[
     "předmět",
     "tárgy",
     "konu",
+    "θέμα",
+    "subiect",
+    "제목",
+    "perihal",
+    "predmet",
 ];
 
 /// "-----Original Message-----" and its translations, lowercase, one space
 /// between words (compared with `separator_words`).
 pub(crate) const ORIGINAL: &[&str] = &[
     "original message",
+    "reply message",
+    "antwort nachricht",
     "ursprüngliche nachricht",
     "originalnachricht",
     "message d'origine",

@@ -2,6 +2,7 @@
 //! Outlook header, separator), then the shape of the `>` quotes
 //! (top-post, bottom-post, interleaved), then the trailer (footers, closing).
 
+use super::attribution::{is_bare_attribution, split_embedded};
 use super::footers::{clean_tail, is_mobile_footer, starts_trailer};
 use super::headers::{
     Strictness, attribution_at, header_block_at, header_label, is_blank, is_forwarded,
@@ -44,6 +45,7 @@ pub fn strip_text(input: &str) -> Reply {
     } else {
         input.to_string()
     };
+    let normalized = split_embedded(normalized);
     let lines: Vec<&str> = normalized.split('\n').collect();
     let marker = find_marker(&lines);
     // Above the marker only: the notification below it never comes back,
@@ -214,7 +216,11 @@ fn history_start(lines: &[&str], attribution: &mut [bool]) -> Option<Found> {
         if header_block_at(lines, i, Strictness::Strict).is_some() {
             return found(Cut::OutlookHeader);
         }
-        if let Some(e) = attribution_at(lines, i) {
+        let bare = || {
+            is_bare_attribution(line)
+                && next_non_blank(lines, i + 1).is_some_and(|n| is_quoted(lines[n]))
+        };
+        if let Some(e) = attribution_at(lines, i).or_else(|| bare().then_some(i + 1)) {
             match next_non_blank(lines, e) {
                 Some(n) if is_quoted(lines[n]) => {
                     attribution[i..e].iter_mut().for_each(|a| *a = true);
@@ -238,16 +244,23 @@ fn history_start(lines: &[&str], attribution: &mut [bool]) -> Option<Found> {
 }
 
 /// An unquoted line inside a `>` block: the client wrapped a long quoted
-/// line without re-quoting its end ("> … pharetra d\nignissim odio?\n>").
+/// line without re-quoting its end ("> … pharetra d\nignissim odio?\n>"),
+/// or a link in parentheses ("> View (http://x/a\n_b=1)\n>", " (http://x) >").
 fn is_wrapped_quote(lines: &[&str], i: usize) -> bool {
     if i == 0 || i + 1 >= lines.len() || !is_quoted(lines[i - 1]) || !is_quoted(lines[i + 1]) {
         return false;
     }
     let prev = lines[i - 1].trim_start().trim_start_matches('>').trim();
-    prev.chars().count() >= 50
-        && lines[i]
-            .trim_start()
-            .starts_with(|c: char| c.is_lowercase() || c.is_ascii_digit())
+    let t = lines[i].trim();
+    let link = t.starts_with("(http") && t.trim_end_matches(['>', ' ']).ends_with(')');
+    let link_end = !t.contains(' ')
+        && t.ends_with(')')
+        && prev
+            .rfind("(http")
+            .is_some_and(|p| !prev[p..].contains(')'));
+    link || link_end
+        || prev.chars().count() >= 50
+            && t.starts_with(|c: char| c.is_lowercase() || c.is_ascii_digit())
 }
 
 fn shape(lines: &[&str], region_end: usize, attribution: &[bool], found: Option<&Found>) -> Shape {
