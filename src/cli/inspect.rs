@@ -88,6 +88,12 @@ pub(super) async fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyho
     for a in &i.attachments {
         println!("attachment:  {a}");
     }
+    for n in &i.charset_notes {
+        println!("charset:     {n}");
+    }
+    for p in &i.parts {
+        println!("{}", part_line(p));
+    }
     println!(
         "stripping:   {}{}",
         i.reply.detail,
@@ -109,4 +115,21 @@ pub(super) async fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyho
     println!("\n--- reply text (what is new) ---\n{}", i.reply_text);
     println!("\n--- whole text ---\n{}", i.text);
     Ok(())
+}
+
+/// `part 2.1:    text/html, 1234 bytes, utf-8 -> html (note)`.
+fn part_line(p: &crate::mail::parse::PartFate) -> String {
+    let mut s = format!("{:<13}{}", format!("part {}:", p.path), p.content_type);
+    if let Some(f) = &p.filename {
+        s.push_str(&format!(" {f:?}"));
+    }
+    s.push_str(&format!(", {} bytes", p.size));
+    if let Some(c) = &p.charset {
+        s.push_str(&format!(", {c}"));
+    }
+    s.push_str(&format!(" -> {}", p.went.as_str()));
+    if let Some(n) = &p.note {
+        s.push_str(&format!(" ({n})"));
+    }
+    s
 }

@@ -8,6 +8,7 @@ pub mod parse;
 pub mod reply;
 pub mod thread;
 pub mod thread_index;
+pub mod tnef;
 
 pub use classify::{Class, Classifier};
 pub use parse::{Mailbox, ParseFailure, ParsedMail, parse};

@@ -276,6 +276,9 @@ impl Pipeline {
                 format!("{}: {via}", mail.from.email),
             )]);
         }
+        if let Some(t) = ticket_id.filter(|_| !mail.charset_notes.is_empty()) {
+            u.add_events([event(t, row, "charset", mail.charset_notes.join("; "))]);
+        }
         row
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::Pipeline;
 use super::decide::Decision;
 use super::unit::UnitOfWork;
-use crate::mail::parse::ParsedMail;
+use crate::mail::parse::{ParsedMail, PartFate};
 use crate::mail::reply::{self, HtmlReply, Reply};
 use crate::mail::thread::referenced_ids;
 use crate::tickets::commands::{self, Commands};
@@ -35,6 +35,12 @@ pub struct Inspection {
     /// Commands at the top of the reply text (acted on only in an agent's reply).
     pub commands: Commands,
     pub attachments: Vec<String>,
+    /// Which charset read the text where it was not plain UTF-8 (the same
+    /// notes become a `charset` event on the ticket).
+    pub charset_notes: Vec<String>,
+    /// Every leaf MIME part: its type, size, charset, and where it went
+    /// (text, html, attachment, unpacked, dropped) with the reason.
+    pub parts: Vec<PartFate>,
     /// On the roster: an agent reply if it also answers a notification sent to them.
     pub roster_sender: bool,
     /// The role the mail would get on its ticket, against the database's
@@ -106,6 +112,8 @@ impl Pipeline {
                     )
                 })
                 .collect(),
+            charset_notes: mail.charset_notes.clone(),
+            parts: mail.parts.clone(),
             roster_sender: self.classifier.is_agent(&mail.from.email),
             role: None,
             role_reason: None,

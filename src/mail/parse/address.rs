@@ -4,7 +4,7 @@
 use mail_parser::Address;
 
 use super::header_values::unfold;
-use super::{Mailbox, ReportEvidence};
+use super::{Mailbox, ParseFailure, ReportEvidence};
 
 /// Local parts that mail systems use for the null sender of their reports.
 pub const DAEMON_LOCAL_PARTS: &[&str] = &[
@@ -14,6 +14,49 @@ pub const DAEMON_LOCAL_PARTS: &[&str] = &[
     "mdaemon",
     "postmaster",
 ];
+
+/// The sender, and where it came from when not From: From, then Sender, then
+/// a mail system's stand-in (an unqualified MAILER-DAEMON, a report without
+/// a From), then Reply-To, then an address written in the From text without
+/// brackets (`From: Test test@example.com`). None of them: a parse failure
+/// that lists what was tried.
+pub(super) fn sender(
+    msg: &mail_parser::Message<'_>,
+    report: &ReportEvidence,
+    message_id: &str,
+) -> Result<(Mailbox, Option<String>), ParseFailure> {
+    if let Some(m) = first_mailbox(msg.from()) {
+        return Ok((m, None));
+    }
+    let raw_from = msg.header_raw("From").map(|v| unfold(v).trim().to_string());
+    let why = match &raw_from {
+        Some(v) => format!("From {v:?} holds no usable address"),
+        None => "no From header".to_string(),
+    };
+    if let Some(m) = first_mailbox(msg.sender()) {
+        return Ok((m, Some(format!("{why}: the sender is taken from Sender"))));
+    }
+    if let Some(m) = machine_sender(msg, report, message_id) {
+        return Ok((
+            m,
+            Some(format!(
+                "{why}: a mail system's report, the sender is named after it"
+            )),
+        ));
+    }
+    if let Some(m) = first_mailbox(msg.reply_to()) {
+        return Ok((m, Some(format!("{why}: the sender is taken from Reply-To"))));
+    }
+    if let Some(m) = raw_from.as_deref().and_then(bare_address) {
+        return Ok((
+            m,
+            Some(format!("{why}: the sender is the address written in it")),
+        ));
+    }
+    Err(ParseFailure::NoSender(format!(
+        "{why}; tried Sender, a mail system's report, Reply-To and an address in the From text"
+    )))
+}
 
 /// The sender of a delivery report whose From holds no usable address: an
 /// unqualified `MAILER-DAEMON`, `<>`, or no From at all on a delivery-status

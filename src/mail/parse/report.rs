@@ -8,6 +8,7 @@ use super::header_values::strip_brackets;
 
 pub(super) fn report_evidence(
     msg: &mail_parser::Message<'_>,
+    recovered: &[mail_parser::Message<'_>],
     own_id: &str,
     text: &str,
 ) -> ReportEvidence {
@@ -26,7 +27,12 @@ pub(super) fn report_evidence(
         }
     }
     let mut ids: Vec<String> = Vec::new();
-    for part in &msg.parts {
+    // Parts recovered from a multipart that was never closed count too.
+    let parts = msg
+        .parts
+        .iter()
+        .chain(recovered.iter().flat_map(|m| m.parts.iter()));
+    for part in parts {
         let Some(ct) = part.content_type() else {
             continue;
         };

@@ -1,0 +1,229 @@
+//! TNEF (`winmail.dat`, `application/ms-tnef`), after MS-OXTNEF: the body
+//! and the files Outlook and Exchange wrap in it, which no other mail client
+//! opens. No maintained crate reads it (the `tnef` crate, 0.1 from 2019, reads
+//! attachments only, not the body), so this is a small reader of our own.
+//!
+//! Read: attachments (attAttachRendData starts one, attAttachTitle and
+//! attAttachData name and fill it, attAttachment's MAPI properties give the
+//! long file name and MIME type), the body (attBody, or PR_BODY / PR_HTML in
+//! attMsgProps, else PR_RTF_COMPRESSED turned into text) and the code page
+//! (attOemCodepage, PR_INTERNET_CPID). Everything is bounds-checked: any
+//! input gives a result or an error, never a panic.
+
+mod mapi;
+mod rtf;
+
+use crate::mail::parse::charset;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TnefError {
+    #[error("not TNEF: no signature")]
+    Signature,
+    #[error("TNEF cut short at byte {0}")]
+    Truncated(usize),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TnefFile {
+    pub name: Option<String>,
+    pub mime_type: Option<String>,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tnef {
+    /// The text body: attBody or PR_BODY, else the compressed RTF as text.
+    pub body: Option<String>,
+    /// PR_HTML, when the sender's Outlook wrote one.
+    pub html: Option<String>,
+    /// The charset the body was read with.
+    pub body_charset: String,
+    pub files: Vec<TnefFile>,
+}
+
+const SIGNATURE: u32 = 0x223E_9F78;
+const LVL_MESSAGE: u8 = 1;
+const LVL_ATTACHMENT: u8 = 2;
+
+// Attribute IDs (the low 16 bits; the high ones give the type).
+const ATT_BODY: u32 = 0x800C;
+const ATT_ATTACH_DATA: u32 = 0x800F;
+const ATT_ATTACH_TITLE: u32 = 0x8010;
+const ATT_ATTACH_REND_DATA: u32 = 0x9002;
+const ATT_MSG_PROPS: u32 = 0x9003;
+const ATT_ATTACHMENT: u32 = 0x9005;
+const ATT_OEM_CODEPAGE: u32 = 0x9007;
+
+/// A cursor over the input that never reads past its end.
+pub(super) struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(super) fn new(data: &'a [u8]) -> Self {
+        Cursor { data, pos: 0 }
+    }
+    pub(super) fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+    pub(super) fn bytes(&mut self, n: usize) -> Result<&'a [u8], TnefError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or(TnefError::Truncated(self.pos))?;
+        let out = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+    pub(super) fn u8(&mut self) -> Result<u8, TnefError> {
+        Ok(self.bytes(1)?[0])
+    }
+    pub(super) fn u16(&mut self) -> Result<u16, TnefError> {
+        let b = self.bytes(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    pub(super) fn u32(&mut self) -> Result<u32, TnefError> {
+        let b = self.bytes(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+/// Reads a TNEF stream. A stream cut short keeps what was read before the cut.
+pub fn read(data: &[u8]) -> Result<Tnef, TnefError> {
+    let mut c = Cursor::new(data);
+    if c.u32().ok() != Some(SIGNATURE) {
+        return Err(TnefError::Signature);
+    }
+    c.u16()?; // legacy key
+    let mut codepage: Option<u32> = None;
+    let mut att_body: Option<Vec<u8>> = None;
+    let mut msg_props = mapi::Props::default();
+    let mut files: Vec<(Option<Vec<u8>>, mapi::Props, Vec<u8>)> = Vec::new();
+    while c.remaining() > 0 {
+        let Ok((level, id, value)) = attribute(&mut c) else {
+            break; // cut short: keep what came before
+        };
+        match (level, id & 0xFFFF) {
+            (LVL_MESSAGE, ATT_BODY) => att_body = Some(value.to_vec()),
+            (LVL_MESSAGE, ATT_MSG_PROPS) => msg_props = mapi::read(value),
+            (_, ATT_OEM_CODEPAGE) => {
+                codepage = value
+                    .get(..4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            }
+            (LVL_ATTACHMENT, ATT_ATTACH_REND_DATA) => {
+                files.push((None, mapi::Props::default(), Vec::new()));
+            }
+            (LVL_ATTACHMENT, ATT_ATTACH_TITLE) => {
+                if let Some(f) = files.last_mut() {
+                    f.0 = Some(value.to_vec());
+                }
+            }
+            (LVL_ATTACHMENT, ATT_ATTACH_DATA) => {
+                if let Some(f) = files.last_mut() {
+                    f.2 = value.to_vec();
+                }
+            }
+            (LVL_ATTACHMENT, ATT_ATTACHMENT) => {
+                if let Some(f) = files.last_mut() {
+                    f.1 = mapi::read(value);
+                }
+            }
+            _ => {}
+        }
+    }
+    let cp = msg_props.long(mapi::PR_INTERNET_CPID).or(codepage);
+    let label = cp.map(codepage_label);
+    let mut out = Tnef {
+        body_charset: label.clone().unwrap_or_else(|| "windows-1252".into()),
+        ..Tnef::default()
+    };
+    let text = |b: &[u8]| -> String {
+        let b = trim_nul(b);
+        charset::decode(b, label.as_deref(), &[]).0
+    };
+    out.body = msg_props
+        .string(mapi::PR_BODY, label.as_deref())
+        .or_else(|| att_body.as_deref().map(text))
+        .or_else(|| {
+            let rtf = rtf::decompress(msg_props.binary(mapi::PR_RTF_COMPRESSED)?)?;
+            Some(rtf::to_text(&rtf, label.as_deref()))
+        })
+        .filter(|b| !b.trim().is_empty());
+    out.html = msg_props
+        .binary(mapi::PR_HTML)
+        .map(text)
+        .or_else(|| msg_props.string(mapi::PR_HTML, label.as_deref()))
+        .filter(|h| !h.trim().is_empty());
+    for (title, props, data) in files {
+        let name = props
+            .string(mapi::PR_ATTACH_LONG_FILENAME, label.as_deref())
+            .or_else(|| props.string(mapi::PR_ATTACH_FILENAME, label.as_deref()))
+            .or_else(|| title.as_deref().map(text))
+            .or_else(|| props.string(mapi::PR_DISPLAY_NAME, label.as_deref()))
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        let data = if data.is_empty() {
+            props
+                .binary(mapi::PR_ATTACH_DATA_BIN)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default()
+        } else {
+            data
+        };
+        if name.is_none() && data.is_empty() {
+            continue;
+        }
+        out.files.push(TnefFile {
+            name,
+            mime_type: props
+                .string(mapi::PR_ATTACH_MIME_TAG, label.as_deref())
+                .map(|m| m.trim().to_ascii_lowercase())
+                .filter(|m| m.contains('/')),
+            data,
+        });
+    }
+    Ok(out)
+}
+
+/// One attribute: level, ID, data. The checksum is read, not enforced:
+/// a wrong one in a real mail is no reason to lose its files.
+fn attribute<'a>(c: &mut Cursor<'a>) -> Result<(u8, u32, &'a [u8]), TnefError> {
+    let level = c.u8()?;
+    let id = c.u32()?;
+    let len = c.u32()? as usize;
+    let value = c.bytes(len)?;
+    c.u16()?;
+    Ok((level, id, value))
+}
+
+pub(super) fn trim_nul(b: &[u8]) -> &[u8] {
+    let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
+    &b[..end]
+}
+
+/// A Windows code page number as a charset label.
+pub(super) fn codepage_label(cp: u32) -> String {
+    match cp {
+        65001 => "utf-8".into(),
+        20127 => "us-ascii".into(),
+        932 => "shift_jis".into(),
+        936 => "gbk".into(),
+        949 => "euc-kr".into(),
+        950 => "big5".into(),
+        54936 => "gb18030".into(),
+        50220..=50222 => "iso-2022-jp".into(),
+        51932 => "euc-jp".into(),
+        20866 => "koi8-r".into(),
+        28591..=28599 => format!("iso-8859-{}", cp - 28590),
+        28603 => "iso-8859-13".into(),
+        28605 => "iso-8859-15".into(),
+        437 | 850 | 852 | 866 => format!("ibm{cp}"),
+        n => format!("windows-{n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
