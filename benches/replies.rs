@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 
 use mailroom::mail::reply::{strip_body, strip_html};
 
+#[path = "common/reply_samples.rs"]
+mod reply_samples;
+use reply_samples::as_mail;
+
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/replies");
 const TARGET_PER_SEC: f64 = 20_000.0;
 
@@ -42,25 +46,6 @@ struct Sample {
     text: String,
     reply_html: Option<String>,
     html: Option<String>,
-}
-
-/// The same wrapping as the test (`tests/it/replies/mod.rs`, `as_mail`).
-fn as_mail(name: &str, raw: &[u8]) -> Vec<u8> {
-    let kind = if name.ends_with(".eml") {
-        return raw.to_vec();
-    } else if name.ends_with(".html") {
-        "text/html"
-    } else {
-        "text/plain"
-    };
-    let mut mail = format!(
-        "From: Sender <sender@example.com>\r\nTo: support@example.com\r\nSubject: Re: a question\r\n\
-         Message-ID: <sample@example.com>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: {kind}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-    )
-    .into_bytes();
-    mail.extend_from_slice(raw);
-    mail
 }
 
 fn load(dir: &Path) -> Result<Vec<Sample>, String> {

@@ -99,6 +99,25 @@ pub struct Refusal {
     pub permanent: bool,
 }
 
+impl std::fmt::Display for Refusal {
+    /// `b@x.test (550 5.1.1 …)`, as logs and the outbox list show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(c) => write!(f, "{} ({c} {})", self.address, self.text),
+            None => write!(f, "{} ({})", self.address, self.text),
+        }
+    }
+}
+
+/// Refusals one after the other: `a (550 …); b (450 …)`.
+pub fn describe_refusals(refused: &[Refusal]) -> String {
+    refused
+        .iter()
+        .map(Refusal::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// What one send did, per recipient: the mail's data went to `accepted`;
 /// `refused` did not get it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

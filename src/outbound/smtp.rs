@@ -370,14 +370,7 @@ fn reply_text(e: &lettre::transport::smtp::Error) -> String {
 fn none_accepted(refused: Vec<Refusal>) -> SendError {
     let text = format!(
         "every recipient was refused: {}",
-        refused
-            .iter()
-            .map(|r| match r.code {
-                Some(c) => format!("{} ({c} {})", r.address, r.text),
-                None => format!("{} ({})", r.address, r.text),
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
+        super::describe_refusals(&refused)
     );
     let permanent = refused.iter().all(|r| r.permanent);
     // Each refusal keeps its own reply code.

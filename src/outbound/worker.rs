@@ -459,17 +459,7 @@ pub(crate) fn account(
         (Some(e), false) if p.refused.iter().all(|r| r.text == e.failure().text) => {
             Some(e.to_string())
         }
-        (_, false) => Some(format!(
-            "refused: {}",
-            p.refused
-                .iter()
-                .map(|r| match r.code {
-                    Some(c) => format!("{} ({c} {})", r.address, r.text),
-                    None => format!("{} ({})", r.address, r.text),
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
+        (_, false) => Some(format!("refused: {}", super::describe_refusals(&p.refused))),
         (None, true) => None,
     };
     Accounted {

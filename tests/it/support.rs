@@ -269,31 +269,24 @@ impl Env {
 
     /// The first column of every row of `stmt`, as text.
     pub fn strings(&self, stmt: &str) -> Vec<String> {
-        let (url, stmt) = (self.db_url.clone(), sqlx::AssertSqlSafe(stmt.to_string()));
-        runtime().block_on(async move {
-            match self.backend {
-                Backend::Sqlite => {
-                    let mut c = sqlx::SqliteConnection::connect(&url)
-                        .await
-                        .expect("sqlite connect");
-                    sqlx::query_scalar::<_, String>(stmt)
-                        .fetch_all(&mut c)
-                        .await
-                        .expect("sql")
-                }
-                Backend::Postgres => {
-                    let mut c = sqlx::PgConnection::connect(&url).await.expect("pg connect");
-                    sqlx::query_scalar::<_, String>(stmt)
-                        .fetch_all(&mut c)
-                        .await
-                        .expect("sql")
-                }
-            }
-        })
+        self.column(stmt)
     }
 
     /// Runs `stmt` on a fresh connection; the first column of its first row, if any.
     fn scalar(&self, stmt: &str) -> Option<i64> {
+        self.column(stmt).into_iter().next()
+    }
+
+    /// Runs `stmt` on a fresh connection: the first column of every row.
+    fn column<T>(&self, stmt: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send
+            + Unpin,
+    {
         let (url, stmt) = (self.db_url.clone(), sqlx::AssertSqlSafe(stmt.to_string()));
         runtime().block_on(async move {
             match self.backend {
@@ -301,19 +294,14 @@ impl Env {
                     let mut c = sqlx::SqliteConnection::connect(&url)
                         .await
                         .expect("sqlite connect");
-                    sqlx::query_scalar::<_, i64>(stmt)
-                        .fetch_optional(&mut c)
-                        .await
-                        .expect("sql")
+                    sqlx::query_scalar::<_, T>(stmt).fetch_all(&mut c).await
                 }
                 Backend::Postgres => {
                     let mut c = sqlx::PgConnection::connect(&url).await.expect("pg connect");
-                    sqlx::query_scalar::<_, i64>(stmt)
-                        .fetch_optional(&mut c)
-                        .await
-                        .expect("sql")
+                    sqlx::query_scalar::<_, T>(stmt).fetch_all(&mut c).await
                 }
             }
+            .expect("sql")
         })
     }
 
