@@ -387,7 +387,45 @@ impl Pipeline {
         problems: &[String],
         ev: &mut Events,
     ) {
-        let to = mail.from.email.clone();
+        let accepted: Vec<serde_json::Value> = ACCEPTED
+            .iter()
+            .map(|(c, what)| json!({ "command": c, "what": what }))
+            .collect();
+        let sent = self.explanation(
+            u,
+            ticket,
+            Explanation {
+                to: &mail.from.email,
+                lead: "Your reply was not sent",
+                answers: (&mail.message_id, &mail.references),
+                trigger_row: ev.row,
+                context: json!({ "event": "explanation", "problems": problems, "accepted": accepted }),
+            },
+            ev,
+        );
+        if let Some((to, mid)) = sent {
+            ev.push(
+                "explanation",
+                format!(
+                    "explanation mailed to {to} as <{mid}>: {}",
+                    problems.join("; ")
+                ),
+            );
+        }
+    }
+
+    /// Queues an explanation to an agent (rate-limited like every automatic
+    /// reply; a Reply-To token of its own, so answering it works like
+    /// answering the notification). Returns (recipient, Message-ID), or None
+    /// when it may not be sent (the event says why).
+    fn explanation(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &TicketRow,
+        e: Explanation<'_>,
+        ev: &mut Events,
+    ) -> Option<(String, String)> {
+        let to = e.to.to_ascii_lowercase();
         if !self.may_send(
             u,
             &to,
@@ -395,13 +433,9 @@ impl Pipeline {
             ("explanation", "explanation mail"),
             ev,
         ) {
-            return;
+            return None;
         }
-        let ticket_ref = self.ticket_ref(ticket.id);
-        let accepted: Vec<serde_json::Value> = ACCEPTED
-            .iter()
-            .map(|(c, what)| json!({ "command": c, "what": what }))
-            .collect();
+        let (reply_id, reply_refs) = e.answers;
         let planned = Planned {
             kind: MessageKind::System,
             envelope: to.clone(),
@@ -410,24 +444,20 @@ impl Pipeline {
             recipient: Some(&to),
             from_name: Some(self.cfg.mailroom.support_name.clone()),
             subject: format!(
-                "[{ticket_ref}] Your reply was not sent: {}",
+                "[{}] {}: {}",
+                self.ticket_ref(ticket.id),
+                e.lead,
                 ticket.normalized_subject
             ),
-            in_reply_to: mail.message_id.clone(),
-            refs: reply_references(&mail.references, &mail.message_id),
+            in_reply_to: reply_id.to_string(),
+            refs: reply_references(reply_refs, reply_id),
             thread_index: None,
             text: None,
             html: None,
-            context: json!({ "event": "explanation", "problems": problems, "accepted": accepted }),
+            context: e.context,
         };
-        let mid = self.queue(u, ticket, ev.row, planned);
-        ev.push(
-            "explanation",
-            format!(
-                "explanation mailed to {to} as <{mid}>: {}",
-                problems.join("; ")
-            ),
-        );
+        let mid = self.queue(u, ticket, e.trigger_row, planned);
+        Some((to, mid))
     }
 
     /// Records the outbound message (not rendered yet) and its outbox row.
@@ -538,44 +568,32 @@ impl Pipeline {
         t: RelayTrouble<'_>,
         ev: &mut Events,
     ) -> bool {
-        let to = t.agent.to_ascii_lowercase();
-        if !self.may_send(
-            u,
-            &to,
-            MessageKind::System,
-            ("explanation", "explanation mail"),
-            ev,
-        ) {
-            return false;
-        }
-        let ticket_ref = self.ticket_ref(ticket.id);
         let lead = if t.delivered.is_empty() {
             "Your answer reached nobody"
         } else {
             "Your answer did not reach everyone"
         };
-        let planned = Planned {
-            kind: MessageKind::System,
-            envelope: to.clone(),
-            to_addrs: to.clone(),
-            cc_addrs: String::new(),
-            recipient: Some(&to),
-            from_name: Some(self.cfg.mailroom.support_name.clone()),
-            subject: format!("[{ticket_ref}] {lead}: {}", ticket.normalized_subject),
-            in_reply_to: t.reply_id.to_string(),
-            refs: reply_references(&t.reply_refs, t.reply_id),
-            thread_index: None,
-            text: None,
-            html: None,
-            context: json!({
-                "event": "relay_result",
-                "relay_id": t.relay_id,
-                "delivered": t.delivered,
-                "refused": t.refused,
-                "text": t.text,
-            }),
+        let sent = self.explanation(
+            u,
+            ticket,
+            Explanation {
+                to: t.agent,
+                lead,
+                answers: (t.reply_id, &t.reply_refs),
+                trigger_row: t.reply_row,
+                context: json!({
+                    "event": "relay_result",
+                    "relay_id": t.relay_id,
+                    "delivered": t.delivered,
+                    "refused": t.refused,
+                    "text": t.text,
+                }),
+            },
+            ev,
+        );
+        let Some((to, mid)) = sent else {
+            return false;
         };
-        let mid = self.queue(u, ticket, t.reply_row, planned);
         let whom: Vec<&str> = t.refused.iter().map(|r| r.address.as_str()).collect();
         ev.push(
             "explanation",
@@ -586,6 +604,17 @@ impl Pipeline {
         );
         true
     }
+}
+
+/// An explanation to an agent (`Pipeline::explanation`).
+struct Explanation<'e> {
+    to: &'e str,
+    /// The subject's lead: `[MR-7] <lead>: <subject>`.
+    lead: &'e str,
+    /// The agent's mail it answers: Message-ID and References.
+    answers: (&'e str, &'e [String]),
+    trigger_row: i64,
+    context: serde_json::Value,
 }
 
 #[cfg(test)]
