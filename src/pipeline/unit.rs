@@ -140,6 +140,9 @@ impl<'a> UnitOfWork<'a> {
 
     /// The manager a stored digest with one of these Message-IDs went to.
     pub fn digest_recipient(&self, ids: &[String]) -> Option<String> {
+        for id in ids {
+            known(self.asked.message_ids.contains(id), "stored messages", id);
+        }
         ids.iter()
             .filter_map(|id| self.refs.get(id))
             .flatten()
