@@ -380,5 +380,4 @@ pub(super) fn message_file_name(subject: Option<&str>) -> String {
 }
 
 #[cfg(test)]
-#[path = "body_tests.rs"]
 mod tests;

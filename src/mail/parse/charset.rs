@@ -297,5 +297,4 @@ fn top_level_charset(head: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "charset_tests.rs"]
 mod tests;

@@ -68,13 +68,7 @@ mod scan;
 mod text;
 
 #[cfg(test)]
-mod tests_html;
-#[cfg(test)]
-mod tests_phrases;
-#[cfg(test)]
-mod tests_shapes;
-#[cfg(test)]
-mod tests_text;
+mod tests;
 
 pub use body::strip_body;
 pub use html::strip_html;

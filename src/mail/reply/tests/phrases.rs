@@ -5,11 +5,13 @@
 
 use regex::Regex;
 
-use super::footers::{CLOSINGS, MOBILE_PREFIXES, is_closing, is_mobile_footer_words};
-use super::headers::{
+use crate::mail::reply::footers::{CLOSINGS, MOBILE_PREFIXES, is_closing, is_mobile_footer_words};
+use crate::mail::reply::headers::{
     FROM, SENT, SUBJECT, TO, header_label, is_forwarded, is_original_message, lowercase_words,
 };
-use super::phrases::{FORWARDED, FROM_LABELS, ORIGINAL, SENT_LABELS, SUBJECT_LABELS, TO_LABELS};
+use crate::mail::reply::phrases::{
+    FORWARDED, FROM_LABELS, ORIGINAL, SENT_LABELS, SUBJECT_LABELS, TO_LABELS,
+};
 
 const OLD_MOBILE: &str = r"(?i)^(?:sent\s+from\s+|sent\s+via\s+|sent\s+using\s+|get\s+outlook\s+for\s+|download\s+outlook\s+for\s+|von\s+meinem\s+.{1,40}\s+gesendet$|gesendet\s+(?:von|mit|vom)\s+|envoyé\s+de\s+mon\s+|envoyé\s+depuis\s+|envoyé\s+à\s+partir\s+de\s+|envoyé\s+avec\s+|obtenir\s+outlook\s+pour\s+|télécharger\s+outlook\s+pour\s+|enviado\s+desde\s+|enviado\s+con\s+|obtener\s+outlook\s+para\s+|inviato\s+da\s+|inviato\s+dal\s+mio\s+|scarica\s+outlook\s+per\s+|enviado\s+do\s+meu\s+|enviado\s+de\s+meu\s+|obter\s+o\s+outlook\s+para\s+|verzonden\s+(?:vanaf|met|van)\s+|verstuurd\s+(?:vanaf|met|van)\s+|wysłane\s+z\s+|wysłano\s+z\s+|skickat\s+från\s+|skickades\s+från\s+|hämta\s+outlook\s+för\s+|sendt\s+fra\s+|lähetetty\s+\S+(?:sta|stä)$|отправлено\s+(?:с|из)\s+|\S+から送信$|发自我的|從我的\S+傳送$)";
 const OLD_CLOSING: &str = r"(?i)^(?:(?:\w+\s+){0,2}regards|best\s+wishes|best|cheers|all\s+the\s+best|warm\s+wishes|take\s+care|(?:mit\s+)?(?:freundlichen|besten|herzlichen|lieben|vielen|schönen)\s+grüßen|(?:freundliche|beste|herzliche|liebe|viele|schöne)\s+grüße|grüße|gruß|mfg|lg|vg|(?:bien\s+)?cordialement|bien\s+à\s+(?:vous|toi)|(?:meilleures|sincères)\s+salutations|salutations|amicalement|(?:un\s+)?saludos?(?:\s+cordiales)?|atentamente|(?:cordiali|distinti)\s+saluti|saluti|un\s+saluto|atenciosamente|cumprimentos|met\s+vriendelijke\s+groet(?:en)?|vriendelijke\s+groet(?:en)?|groet(?:en|jes)?|pozdrawiam|z\s+poważaniem|(?:med\s+)?vänliga\s+hälsningar|hälsningar|mvh|(?:med\s+)?venn?lige?\s+hilsen?|hilsen|ystävällisin\s+terveisin|terveisin|с\s+уважением)\s*[,.!]?$";

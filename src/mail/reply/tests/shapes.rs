@@ -3,7 +3,7 @@
 //! wrapped over lines, embedded attributions, Outlook headers in more
 //! languages, HTML-only mails stripped from their HTML (`strip_body`).
 
-use super::{Cut, KeptWhole, marker_line, strip_body, strip_text};
+use crate::mail::reply::{Cut, KeptWhole, marker_line, strip_body, strip_text};
 
 fn kept(input: &str) -> String {
     strip_text(input).text

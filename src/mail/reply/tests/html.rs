@@ -1,7 +1,7 @@
 //! Unit tests of HTML stripping, `html_to_text`, and a fuzz-ish loop over
 //! strings built from reply fragments (no panic, only cuts).
 
-use super::{Cut, KeptWhole, html_to_text, marker_line, strip_html, strip_text};
+use crate::mail::reply::{Cut, KeptWhole, html_to_text, marker_line, strip_html, strip_text};
 
 fn text_of(html: &str) -> String {
     html_to_text(&strip_html(html).html)

@@ -1,7 +1,7 @@
 //! Unit tests of plain-text stripping: one inline sample per language and
 //! per rule of the issue.
 
-use super::{Cut, KeptWhole, marker_line, strip_text};
+use crate::mail::reply::{Cut, KeptWhole, marker_line, strip_text};
 
 fn kept(input: &str) -> String {
     strip_text(input).text
@@ -383,7 +383,7 @@ fn large_and_pathological_inputs_stay_linear() {
         let input = format!("Answer.\n{}", format!("{line}\n").repeat(20_000));
         let r = strip_text(&input);
         assert!(r.text.starts_with("Answer."));
-        let _ = super::strip_html(&input);
+        let _ = crate::mail::reply::strip_html(&input);
     }
     // Generous: a debug build on a loaded 2-core machine.
     assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
