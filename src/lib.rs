@@ -18,5 +18,6 @@ pub mod sla;
 pub mod store;
 pub mod templates;
 pub mod tickets;
+pub mod units;
 
 pub use error::{Error, Result};

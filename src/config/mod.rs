@@ -414,40 +414,6 @@ impl ManagerConfig {
     }
 }
 
-/// `[sla.<name>]`: targets as durations ("30m", "4h", "2d"), counted in the
-/// area calendar's business time.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlaConfig {
-    pub first_response: Option<String>,
-    /// After a customer's follow-up that support has not answered yet.
-    pub next_response: Option<String>,
-    pub resolution: Option<String>,
-}
-
-/// `[[calendar]]`: business hours for SLA clocks.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CalendarConfig {
-    pub name: String,
-    /// IANA name, e.g. "Europe/Berlin".
-    pub time_zone: String,
-    /// Open days ("Mon" … "Sun"); default Monday to Friday.
-    #[serde(default = "default_weekdays")]
-    pub weekdays: Vec<String>,
-    /// One interval per open day, local time: "09:00-17:00" ("24:00" ends at midnight).
-    pub hours: String,
-    /// Closed local days, "YYYY-MM-DD".
-    #[serde(default)]
-    pub holidays: Vec<String>,
-}
-
-fn default_weekdays() -> Vec<String> {
-    ["Mon", "Tue", "Wed", "Thu", "Fri"]
-        .map(String::from)
-        .to_vec()
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesSection {
@@ -652,10 +618,13 @@ impl Config {
 }
 
 mod endpoint;
+mod into_core;
 #[cfg(test)]
 mod tests;
 mod validate;
 
 pub use endpoint::{Endpoint, Protocol, Secret, SecretSource};
 
-pub use validate::{parse_duration, parse_size, redact_url};
+pub use crate::sla::{CalendarConfig, SlaConfig};
+pub use crate::units::{parse_duration, parse_size};
+pub use validate::redact_url;

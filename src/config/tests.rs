@@ -210,7 +210,7 @@ fn sla_keys_parse() {
         "Europe/Berlin"
     );
     assert_eq!(c.sla["urgent"].next_response.as_deref(), Some("4h"));
-    let cals = crate::sla::Calendars::from_config(&c).expect("calendars");
+    let cals = c.calendars().expect("calendars");
     assert_eq!(cals.for_area(Some("billing")).name(), "berlin");
     assert!(cals.for_area(Some("tech")).is_always());
     assert!(cals.for_area(None).is_always());

@@ -1,7 +1,6 @@
-//! Validation of a parsed config, and the value parsers it shares with the
-//! rest of mailroom (durations, sizes, redacted URLs).
+//! Validation of a parsed config (and redacted URLs for its errors).
 
-use std::time::Duration;
+use crate::units::{parse_duration, parse_size};
 
 use super::{Config, InboundKind, OutboundKind};
 
@@ -188,30 +187,4 @@ pub fn redact_url(url: &str) -> String {
         (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
         _ => url.to_string(),
     }
-}
-
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. \"30s\", \"5m\", \"1h\""))
-}
-
-pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size; use e.g. \"50MiB\""))?;
-    let mult = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
-        other => {
-            return Err(format!(
-                "{s:?}: unknown unit {other:?}; use B, KiB, MiB or GiB"
-            ));
-        }
-    };
-    Ok(n * mult)
 }

@@ -26,7 +26,7 @@ use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
 use crate::mail::{Classifier, Mailbox, ThreadKeys};
 use crate::rules::assign::Assigner;
-use crate::rules::{DefaultRouter, Router, RuleSet, RulesRouter};
+use crate::rules::{Router, RuleSet, RulesRouter};
 use crate::store::{BatchKeys, Store, codec};
 use crate::tickets;
 
@@ -40,7 +40,7 @@ use unit::UnitOfWork;
 /// start, listing every error), else the config defaults.
 fn router(cfg: &Config) -> Result<std::sync::Arc<dyn Router>> {
     let Some(rules) = &cfg.rules else {
-        return Ok(std::sync::Arc::new(DefaultRouter::from_config(cfg)));
+        return Ok(std::sync::Arc::new(cfg.default_router()));
     };
     Ok(std::sync::Arc::new(RulesRouter::new(load_rules(
         cfg,
@@ -220,17 +220,15 @@ impl Pipeline {
             classifier: Classifier::new(cfg.own_addresses(), &loop_id, roster),
             keys: ThreadKeys::new(&cfg.mailroom.ticket_prefix),
             router: std::sync::RwLock::new(router(&cfg)?),
-            assigner: Assigner::from_config(&cfg),
+            assigner: cfg.assigner(),
             support: Mailbox {
                 name: Some(cfg.mailroom.support_name.clone()),
                 email: cfg.mailroom.support_address.to_ascii_lowercase(),
             },
             max_size: cfg.max_message_size(),
-            calendars: crate::sla::Calendars::from_config(&cfg).map_err(|message| {
-                crate::Error::Config {
-                    file: cfg.source_name(),
-                    message,
-                }
+            calendars: cfg.calendars().map_err(|message| crate::Error::Config {
+                file: cfg.source_name(),
+                message,
             })?,
             cfg,
         })

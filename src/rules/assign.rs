@@ -4,8 +4,6 @@
 
 use std::collections::HashMap;
 
-use crate::config::Config;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     RoundRobin,
@@ -25,18 +23,22 @@ impl Strategy {
     }
 }
 
+/// An agent who can take work in an area.
 #[derive(Debug, Clone)]
-struct Member {
-    email: String,
-    away: bool,
-    max_open: Option<u32>,
+pub struct Member {
+    /// Lowercase.
+    pub email: String,
+    pub away: bool,
+    pub max_open: Option<u32>,
 }
 
+/// An area as the assigner sees it (`config` builds it from `[[area]]` and
+/// `[[agent]]`).
 #[derive(Debug, Clone)]
-struct Area {
-    strategy: Strategy,
-    members: Vec<Member>,
-    escalation: Option<String>,
+pub struct Area {
+    pub strategy: Strategy,
+    pub members: Vec<Member>,
+    pub escalation: Option<String>,
 }
 
 /// What the assigner needs to know about the present.
@@ -64,32 +66,7 @@ pub struct Assigner {
 }
 
 impl Assigner {
-    pub fn from_config(cfg: &Config) -> Assigner {
-        let mut areas = HashMap::new();
-        for a in &cfg.area {
-            let members = cfg
-                .agent
-                .iter()
-                .filter(|ag| ag.areas.iter().any(|x| x == &a.name || x == "*"))
-                .map(|ag| Member {
-                    email: ag.email.to_ascii_lowercase(),
-                    away: ag.away,
-                    max_open: ag.max_open,
-                })
-                .collect();
-            areas.insert(
-                a.name.clone(),
-                Area {
-                    strategy: a
-                        .strategy
-                        .as_deref()
-                        .and_then(Strategy::parse)
-                        .unwrap_or(Strategy::RoundRobin),
-                    members,
-                    escalation: a.escalation.clone(),
-                },
-            );
-        }
+    pub fn new(areas: HashMap<String, Area>) -> Assigner {
         Assigner { areas }
     }
 
@@ -225,7 +202,9 @@ strategy = "{strategy}"
 escalation = "boss@x.test"
 "#
         );
-        Assigner::from_config(&Config::parse(&text, "t.toml").expect("config"))
+        crate::config::Config::parse(&text, "t.toml")
+            .expect("config")
+            .assigner()
     }
 
     fn load<'a>(
@@ -299,7 +278,9 @@ escalation = "boss@x.test"
         let only_a_busy = a.assign("billing", &load(&open, None, None));
         assert_eq!(only_a_busy.owner.as_deref(), Some("a@x.test"));
         let text = "[[agent]]\nemail = \"c@x.test\"\nareas = [\"billing\"]\naway = true\n[[area]]\nname = \"billing\"\nescalation = \"boss@x.test\"\n";
-        let a = Assigner::from_config(&Config::parse(text, "t.toml").expect("config"));
+        let a = crate::config::Config::parse(text, "t.toml")
+            .expect("config")
+            .assigner();
         let r = a.assign("billing", &load(&open, None, None));
         assert_eq!(r.owner, None);
         assert_eq!(r.escalate_to.as_deref(), Some("boss@x.test"));

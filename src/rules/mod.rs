@@ -22,7 +22,6 @@ pub use router::{RulesRouter, summary};
 pub mod assign;
 pub mod backtest;
 
-use crate::config::Config;
 use crate::mail::ParsedMail;
 use crate::tickets::Priority;
 
@@ -52,20 +51,9 @@ pub struct DefaultRouter {
 }
 
 impl DefaultRouter {
-    pub fn from_config(cfg: &Config) -> DefaultRouter {
-        // An away default owner gets nothing new: the ticket stays unassigned.
-        let owner = cfg.mailroom.default_owner.as_ref().and_then(|o| {
-            let o = o.to_ascii_lowercase();
-            let away = cfg
-                .agent
-                .iter()
-                .any(|a| a.email.eq_ignore_ascii_case(&o) && a.away);
-            (!away).then_some(o)
-        });
-        DefaultRouter {
-            area: cfg.mailroom.default_area.clone(),
-            owner,
-        }
+    /// `owner` is the default owner when available (not away), lowercase.
+    pub fn new(area: Option<String>, owner: Option<String>) -> DefaultRouter {
+        DefaultRouter { area, owner }
     }
 }
 

@@ -106,7 +106,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::CalendarConfig;
+    use crate::sla::CalendarConfig;
     use chrono::Duration;
 
     fn at(s: &str) -> DateTime<Utc> {

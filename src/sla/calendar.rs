@@ -16,7 +16,31 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use crate::config::CalendarConfig;
+use serde::Deserialize;
+
+/// `[[calendar]]` as written in the config file (which parses into it):
+/// business hours for SLA clocks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    pub name: String,
+    /// IANA name, e.g. "Europe/Berlin".
+    pub time_zone: String,
+    /// Open days ("Mon" … "Sun"); default Monday to Friday.
+    #[serde(default = "default_weekdays")]
+    pub weekdays: Vec<String>,
+    /// One interval per open day, local time: "09:00-17:00" ("24:00" ends at midnight).
+    pub hours: String,
+    /// Closed local days, "YYYY-MM-DD".
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+fn default_weekdays() -> Vec<String> {
+    ["Mon", "Tue", "Wed", "Thu", "Fri"]
+        .map(String::from)
+        .to_vec()
+}
 
 /// A calendar key that does not parse: `field` is the key inside the
 /// `[[calendar]]` entry, so config errors read `key calendar[0].hours: …`.

@@ -11,16 +11,14 @@ pub mod stats;
 
 use std::collections::BTreeMap;
 
-pub use calendar::{Calendar, CalendarError};
+pub use calendar::{Calendar, CalendarConfig, CalendarError};
 pub use clock::{ClockInput, Due, Target, breached, due, next_open_for_mail, warn_at};
-pub use policy::{Targets, policy_for};
+pub use policy::{SlaConfig, Targets, policy_for};
 pub use schedule::{
     PeriodKind, Window, compared_with, first_due_from, last_due, next_due, owed, parse_cron,
     previous_due, scheduled, upcoming,
 };
 pub use stats::{Digest, QuietBacklog, TicketFact, digest};
-
-use crate::config::Config;
 
 /// The calendars of a config, and which one each area counts in.
 #[derive(Debug, Clone)]
@@ -32,18 +30,18 @@ pub struct Calendars {
 }
 
 impl Calendars {
-    /// From a config; the error names the key, like config validation.
-    pub fn from_config(c: &Config) -> Result<Calendars, String> {
+    /// The `[[calendar]]` entries, and each area's calendar name; the error
+    /// names the key, like config validation.
+    pub fn new(
+        calendars: &[CalendarConfig],
+        areas: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Calendars, String> {
         let mut by_name = BTreeMap::new();
-        for (i, cc) in c.calendar.iter().enumerate() {
+        for (i, cc) in calendars.iter().enumerate() {
             let cal = Calendar::from_config(cc).map_err(|e| format!("key calendar[{i}].{e}"))?;
             by_name.insert(cc.name.clone(), cal);
         }
-        let areas = c
-            .area
-            .iter()
-            .filter_map(|a| Some((a.name.clone(), a.calendar.clone()?)))
-            .collect();
+        let areas = areas.into_iter().collect();
         Ok(Calendars {
             by_name,
             areas,

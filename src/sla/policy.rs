@@ -4,7 +4,18 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 
-use crate::config::SlaConfig;
+use serde::Deserialize;
+
+/// `[sla.<name>]`: targets as durations ("30m", "4h", "2d"), counted in the
+/// area calendar's business time.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaConfig {
+    pub first_response: Option<String>,
+    /// After a customer's follow-up that support has not answered yet.
+    pub next_response: Option<String>,
+    pub resolution: Option<String>,
+}
 
 /// A policy's targets, each an amount of business time (in the area's
 /// calendar). "2d" is 48 hours of open time, not two business days: the
@@ -36,7 +47,7 @@ impl Targets {
 /// A target duration ("30m", "4h", "2d"): more than zero, at most a year
 /// (anything longer is a typo, and would outrun the calendar's horizon).
 pub fn parse_target(s: &str) -> Result<Duration, String> {
-    let d = crate::config::parse_duration(s)?;
+    let d = crate::units::parse_duration(s)?;
     if d.is_zero() {
         return Err(format!("{s:?}: a target must be longer than zero"));
     }

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::config::SlaConfig;
+use crate::sla::SlaConfig;
 use crate::sla::clock::{ClockInput, Due, Target, due_at_percent, end_pause};
 use crate::sla::{Targets, breached, due, next_open_for_mail, policy_for, warn_at};
 

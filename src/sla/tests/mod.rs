@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::Berlin;
 
 use super::Calendar;
-use crate::config::CalendarConfig;
+use crate::sla::CalendarConfig;
 
 /// An instant written in UTC: "2026-03-16 08:00".
 fn utc(s: &str) -> DateTime<Utc> {
