@@ -1,18 +1,15 @@
-//! Commands that take mail in: `ingest` (files, stdin) and `poll --once`.
+//! Commands that take mail in: `ingest` (files, stdin) and `poll --once`;
+//! the reading and draining is `inbound`'s, these print.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
-use crate::config::{Config, InboundKind};
-use crate::health::Health;
+use crate::config::Config;
 use crate::inbound::handoff::{self, HandOff, REPLY_TIMEOUT, Request};
-use crate::inbound::imap::{Context as ImapContext, ImapError, ImapSource};
-use crate::inbound::maildir::Maildir;
-use crate::inbound::{Batcher, HEADER_KEPT, prepare_ahead, read_capped, read_file_capped};
+use crate::inbound::{HEADER_KEPT, files, poll, read_capped};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::Store;
 
@@ -48,35 +45,17 @@ pub(super) async fn ingest(
     } else {
         files
     };
-    if !files.iter().any(|f| f.as_os_str() == "-") {
-        return ingest_files(cfg, store, json, pipeline, files).await;
-    }
-    let mut batcher = Batcher::new(cfg.mailroom.batch_size);
-    let total = files.len();
-    let limit = pipeline.max_message_size();
-    let mut stdin_too_big = None;
-    for (i, f) in files.into_iter().enumerate() {
-        // The size is looked at before the message is read whole.
-        let read = if f.as_os_str() == "-" {
-            read_capped(std::io::stdin().lock(), limit).context("reading stdin")?
-        } else {
-            read_file_capped(&f, limit).with_context(|| format!("reading {}", f.display()))?
-        };
-        if f.as_os_str() == "-" {
-            stdin_too_big = stdin_too_big.or(read.too_big());
-        }
-        let full = batcher.push(read.into_inbound(f.display().to_string(), limit, HEADER_KEPT));
-        if full || i + 1 == total {
-            for o in pipeline
-                .process_batch(store, batcher.take(), super::now())
-                .await?
-            {
-                print_outcome(&o, json);
-            }
-        }
-    }
+    let batch_size = cfg.mailroom.batch_size;
+    let print = &mut |o: &Outcome| print_outcome(o, json);
+    let stdin_too_big = if files.iter().any(|f| f.as_os_str() == "-") {
+        files::ingest_in_order(&pipeline, store, batch_size, files, super::now, print).await
+    } else {
+        files::ingest_files(pipeline, store, batch_size, files, super::now, print)
+            .await
+            .map(|()| None)
+    };
     std::io::stdout().flush().ok();
-    too_big_result(cfg, stdin_too_big)
+    too_big_result(cfg, stdin_too_big?)
 }
 
 /// One mail piped by an MTA (`ingest -`), read before anything else.
@@ -145,133 +124,31 @@ fn too_big_result(cfg: &Config, too_big: Option<u64>) -> anyhow::Result<()> {
     }
 }
 
-/// `ingest FILE…` like the Maildir path: the next batches are read and parsed
-/// on a blocking thread (another core) while the current one commits; at most
-/// three batches are in memory. A file that cannot be read ends the command
-/// after the batches before it are committed.
-async fn ingest_files(
-    cfg: &Arc<Config>,
-    store: &Store,
-    json: bool,
-    pipeline: Arc<Pipeline>,
-    files: Vec<PathBuf>,
-) -> anyhow::Result<()> {
-    let limit = pipeline.max_message_size();
-    let (mut rx, reader) = prepare_ahead(pipeline.clone(), cfg.mailroom.batch_size, move |push| {
-        for f in files {
-            let item = match read_file_capped(&f, limit) {
-                Ok(read) => read.into_inbound(f.display().to_string(), limit, HEADER_KEPT),
-                Err(e) => {
-                    return Err(anyhow::Error::new(e).context(format!("reading {}", f.display())));
-                }
-            };
-            if !push(item, ()) {
-                break; // the committer stopped
-            }
-        }
-        Ok(())
-    });
-    let mut result = Ok(());
-    while let Some(prepared) = rx.recv().await {
-        let committed = match prepared {
-            Ok((_, p)) => pipeline.commit(store, &p, super::now()).await,
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        };
-        match committed {
-            Ok(outcomes) => outcomes.iter().for_each(|o| print_outcome(o, json)),
-            Err(e) => {
-                result = Err(e.into());
-                break;
-            }
-        }
-    }
-    drop(rx);
-    let _ = reader.await;
-    std::io::stdout().flush().ok();
-    result
-}
-
 pub(super) async fn poll_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Result<()> {
     let pipeline = Arc::new(Pipeline::new(cfg.clone())?);
-    let counts: Arc<Mutex<BTreeMap<&'static str, usize>>> = Arc::default();
-    let count = |counts: &Arc<Mutex<BTreeMap<&'static str, usize>>>, o: &Outcome| {
-        if let Ok(mut c) = counts.lock() {
-            *c.entry(o.outcome.as_str()).or_default() += 1;
-        }
-    };
-    // IMAP mailboxes are drained concurrently, each on its own connection.
-    let ctx = ImapContext::new(
-        cfg,
-        pipeline.clone(),
-        store.clone(),
-        Arc::new(Health::new()),
-        Arc::new(tokio::sync::Notify::new()),
-    );
-    let mut imap = Vec::new();
-    for (i, ib) in cfg.inbound.iter().enumerate() {
-        if ib.kind != InboundKind::Imap {
-            continue;
-        }
-        let source = ImapSource::from_config(ib, format!("inbound[{i}]"))
-            .with_context(|| format!("inbound {:?}", ib.name))?;
-        let (ctx, counts) = (ctx.clone(), counts.clone());
-        imap.push(tokio::spawn(async move {
-            let r = source.sync_once(&ctx, &mut |o| count(&counts, o)).await;
-            (source.name, r)
-        }));
+    let report = poll::poll_once(cfg, pipeline, store).await?;
+    for line in &report.standby {
+        eprintln!("{line}");
     }
-    let mut failed = Vec::new();
-    for ib in &cfg.inbound {
-        if ib.kind != InboundKind::Maildir {
-            continue;
-        }
-        let path = ib.path.as_deref().context("maildir source without path")?;
-        let md = Maildir::new(&ib.name, path);
-        let counts = counts.clone();
-        if let Err(e) = md
-            .drain(
-                &pipeline,
-                store,
-                cfg.mailroom.batch_size,
-                &|| false,
-                &mut |o| count(&counts, o),
-            )
-            .await
-        {
-            tracing::error!(source = %ib.name, error = %e, "inbound source failed");
-            failed.push(format!("{}: {e}", ib.name));
-        }
-    }
-    for task in imap {
-        let (name, result) = task.await.context("imap task")?;
-        if let Err(e @ ImapError::LeaseHeld) = &result {
-            // `serve` on another instance syncs it: nothing is lost by skipping.
-            tracing::warn!(source = %name, "{e}");
-            eprintln!("{name}: {e}");
-        } else if let Err(e) = result {
-            tracing::error!(source = %name, error = %e, "inbound source failed");
-            failed.push(format!("{name}: {e}"));
-        }
-    }
-    let counts = counts.lock().map(|c| c.clone()).unwrap_or_default();
-    let total: usize = counts.values().sum();
-    let detail: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let detail: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     println!(
-        "processed {total} message(s){}",
+        "processed {} message(s){}",
+        report.total(),
         if detail.is_empty() {
             String::new()
         } else {
             format!(": {}", detail.join(", "))
         }
     );
-    if !failed.is_empty() {
+    if !report.failed.is_empty() {
         bail!(
             "{} source(s) failed (the others were processed):\n  {}",
-            failed.len(),
-            failed.join("\n  ")
+            report.failed.len(),
+            report.failed.join("\n  ")
         );
     }
     Ok(())

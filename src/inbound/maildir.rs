@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::store::Store;
 
-use super::{HEADER_KEPT, prepare_ahead, read_file_capped};
+use super::{HEADER_KEPT, commit_ahead, prepare_ahead, read_file_capped};
 
 /// How many file names `drain` lists at a time (about 100 bytes each): a
 /// backlog of a million files is read in chunks, each listing the directory
@@ -122,7 +122,7 @@ impl Maildir {
         }
         let limit = pipeline.max_message_size();
         let source = self.clone();
-        let (mut rx, reader) = prepare_ahead(pipeline.clone(), batch_size, move |push| {
+        let (rx, reader) = prepare_ahead(pipeline.clone(), batch_size, move |push| {
             // Chunk after chunk, each listed after the one before was read: a
             // cursor, not the set of seen names, so memory stays flat and a
             // file that cannot be read or moved is not taken again here.
@@ -146,28 +146,15 @@ impl Maildir {
             Ok::<(), Error>(())
         });
 
-        let mut done = 0;
+        // Files move to `cur/` on a blocking thread while the next batch
+        // commits; one move at a time.
         let mut moving: Option<tokio::task::JoinHandle<()>> = None;
-        let mut result = Ok(());
-        while let Some(ahead) = rx.recv().await {
-            let (paths, prepared) = match ahead {
-                Ok(a) => a,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            let outcomes = match pipeline.commit(store, &prepared, Utc::now()).await {
-                Ok(o) => o,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
+        let dir = self.path.clone();
+        let done = commit_ahead(pipeline, store, rx, reader, Utc::now, async |paths, outcomes| {
             if let Some(h) = moving.take() {
                 let _ = h.await;
             }
-            let dir = self.path.clone();
+            let dir = dir.clone();
             moving = Some(tokio::task::spawn_blocking(move || {
                 for (p, big) in paths {
                     let moved = if big {
@@ -181,17 +168,13 @@ impl Maildir {
                 }
             }));
             outcomes.iter().for_each(&mut *on_outcome);
-            done += prepared.len();
-            if stop() {
-                break;
-            }
-        }
-        drop(rx);
+            !stop()
+        })
+        .await;
         if let Some(h) = moving {
             let _ = h.await;
         }
-        let _ = reader.await;
-        result.map(|()| done)
+        done
     }
 
     /// Reads `files` and hands each to `push`, tagged with its path and whether

@@ -1,15 +1,20 @@
 //! Where raw messages come from. Every source hands `Inbound` items to the
 //! pipeline in bounded batches and learns the outcomes after commit.
 
+pub mod files;
 pub mod handoff;
 pub mod imap;
 pub mod maildir;
+pub mod poll;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::pipeline::{Inbound, Pipeline, Prepared};
+use crate::error::{Error, Result};
+use crate::pipeline::{Inbound, Outcome, Pipeline, Prepared};
+use crate::store::Store;
 
 /// A batch closes at this many bytes of raw mail even if it has fewer messages
 /// than the configured batch size, to bound memory.
@@ -98,6 +103,45 @@ where
         }
     });
     (rx, reader)
+}
+
+/// Commits the batches `prepare_ahead` sends, in order, and hands each one's
+/// tags and outcomes to `committed` (false: stop after this batch). Stops at
+/// the first error, the reader's or a commit's, and waits for the reader
+/// before it returns. Returns how many messages were committed.
+pub async fn commit_ahead<T>(
+    pipeline: &Pipeline,
+    store: &Store,
+    mut rx: mpsc::Receiver<Ahead<T, Error>>,
+    reader: tokio::task::JoinHandle<()>,
+    clock: fn() -> DateTime<Utc>,
+    mut committed: impl AsyncFnMut(Vec<T>, Vec<Outcome>) -> bool,
+) -> Result<usize> {
+    let mut done = 0;
+    let mut result = Ok(());
+    while let Some(ahead) = rx.recv().await {
+        let (tags, prepared) = match ahead {
+            Ok(a) => a,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        let outcomes = match pipeline.commit(store, &prepared, clock()).await {
+            Ok(o) => o,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        done += prepared.len();
+        if !committed(tags, outcomes).await {
+            break;
+        }
+    }
+    drop(rx);
+    let _ = reader.await;
+    result.map(|()| done)
 }
 
 /// A message read with a size limit: whole, or (over the limit) only its
