@@ -6,6 +6,7 @@
 mod bounce;
 mod challenge;
 mod complaint;
+mod steps;
 mod subjects;
 
 use std::sync::LazyLock;
@@ -13,6 +14,7 @@ use std::sync::LazyLock;
 use regex::{Regex, RegexSet};
 
 use super::parse::ParsedMail;
+use steps::{Signals, auto_reply, bulk, delivery_status, non_standard_bounce};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Class {
@@ -108,196 +110,72 @@ impl Classifier {
         self.roster.iter().any(|a| a == email)
     }
 
+    /// The first step (DESIGN §6 order) that recognises the mail decides.
     pub fn classify(&self, m: &ParsedMail) -> Class {
-        // 1. Our own mail coming back.
+        if let Some(own) = self.own_loop(m) {
+            return own;
+        }
+        let s = Signals::of(m);
+        self.challenge_or_report(m, &s)
+            .or_else(|| non_standard_bounce(m, &s))
+            .or_else(|| {
+                // 6. Complaint reports in a provider's own format (not ARF):
+                // nothing but the complained-about message, which came from
+                // the recipient's domain.
+                self.silent_complaint(m)
+                    .map(|reason| Class::AutoReply { reason })
+            })
+            .or_else(|| auto_reply(m, &s))
+            .or_else(|| bulk(m, &s))
+            .unwrap_or(if self.is_agent(&m.from.email) {
+                Class::AgentCandidate
+            } else {
+                Class::Customer
+            })
+    }
+
+    /// Step 1: our own mail coming back.
+    fn own_loop(&self, m: &ParsedMail) -> Option<Class> {
         if m.auto.loop_values.iter().any(|v| v == &self.loop_id) {
-            return Class::OwnLoop {
+            return Some(Class::OwnLoop {
                 reason: format!("carries our loop header {}", super::parse::LOOP_HEADER),
-            };
+            });
         }
-        if self.is_own_address(&m.from.email) {
-            return Class::OwnLoop {
-                reason: format!("sender {} is mailroom's own address", m.from.email),
-            };
-        }
+        self.is_own_address(&m.from.email).then(|| Class::OwnLoop {
+            reason: format!("sender {} is mailroom's own address", m.from.email),
+        })
+    }
 
-        let daemon_sender = bounce::is_mail_system_sender(&m.from.email);
-        let null_return_path = bounce::has_null_return_path(m);
-        let auto_submitted = m
-            .auto
-            .auto_submitted
-            .as_deref()
-            .filter(|v| !v.trim().to_ascii_lowercase().starts_with("no"));
-        // The notice text and the body patterns cost a scan of the body: only
-        // computed for mail that can be a challenge or a bounce at all.
-        let notice = || bounce::notification_text(&m.text);
-        let machine = daemon_sender
-            || null_return_path
-            || auto_submitted.is_some()
-            || m.report.delivery_status;
-
-        // 2. Challenge-response notices ("verify you are a sender", "add yourself
-        // to my guest list"), even when they come dressed as a DSN: the mail is
-        // held until the sender acts, it did not bounce.
-        if (machine || m.text.contains("http://") || m.text.contains("https://"))
-            && let Some(why) = self.challenge(notice(), machine)
+    /// Steps 2 to 4: challenges, delivery reports, feedback and read receipts.
+    fn challenge_or_report(&self, m: &ParsedMail, s: &Signals) -> Option<Class> {
+        // 2. Challenge-response notices ("verify you are a sender", "add
+        // yourself to my guest list"), even when they come dressed as a DSN:
+        // the mail is held until the sender acts, it did not bounce.
+        if (s.machine || m.text.contains("http://") || m.text.contains("https://"))
+            && let Some(why) = self.challenge(bounce::notification_text(&m.text), s.machine)
         {
-            return Class::AutoReply {
+            return Some(Class::AutoReply {
                 reason: format!("challenge-response notice ({why})"),
-            };
+            });
         }
-
         // 3. Delivery-status reports (RFC 3464) and other bounces.
         if m.report.delivery_status {
-            let action = m.report.dsn_action.as_deref().unwrap_or("failed");
-            // RFC 3464: delayed, delivered, relayed and expanded say the mail
-            // is on its way; only `failed` is a bounce (and suppresses).
-            if matches!(action, "delayed" | "delivered" | "relayed" | "expanded") {
-                return Class::AutoReply {
-                    reason: format!(
-                        "delivery-status report (action {action}): not a failure, nothing is held back"
-                    ),
-                };
-            }
-            return Class::Bounce {
-                reason: format!(
-                    "delivery-status report (action {action}{})",
-                    m.report
-                        .dsn_status
-                        .as_deref()
-                        .map(|s| format!(", status {s}"))
-                        .unwrap_or_default()
-                ),
-            };
+            return Some(delivery_status(m));
         }
         if let Some(fr) = &m.auto.x_failed_recipients {
-            return Class::Bounce {
+            return Some(Class::Bounce {
                 reason: format!("X-Failed-Recipients: {fr}"),
-            };
+            });
         }
-
         // 4. Reports that are not bounces: abuse feedback, read receipts.
         if m.report.feedback_report || m.auto.feedback_type.is_some() {
-            return Class::AutoReply {
+            return Some(Class::AutoReply {
                 reason: "abuse feedback report (ARF)".into(),
-            };
+            });
         }
-        if m.report.disposition_notification {
-            return Class::AutoReply {
-                reason: "read receipt (message disposition notification)".into(),
-            };
-        }
-
-        // Closures: most mail is neither machine-sent nor from a daemon, and a
-        // one-shot `ingest -` should not compile patterns it never needs.
-        let subject_says_bounce = || BOUNCE_SUBJECTS.is_match(&m.subject);
-        let body_says_bounce = || BOUNCE_BODY.is_match(notice());
-        let encloses_original = bounce::encloses_original(m);
-
-        // 5. Non-standard bounces: a mail system's notice without a DSN part.
-        if daemon_sender {
-            if null_return_path || encloses_original || subject_says_bounce() || body_says_bounce()
-            {
-                return Class::Bounce {
-                    reason: format!("non-standard bounce sent by {}", m.from.email),
-                };
-            }
-            // DESIGN §6: never acknowledge a postmaster/MAILER-DAEMON sender.
-            return Class::AutoReply {
-                reason: format!(
-                    "sent from the mail-system address {} (no delivery report found)",
-                    m.from.email
-                ),
-            };
-        }
-        if (null_return_path || auto_submitted.is_some())
-            && subject_says_bounce()
-            && body_says_bounce()
-        {
-            return Class::Bounce {
-                reason: format!("non-standard bounce: machine-sent, subject {:?}", m.subject),
-            };
-        }
-
-        // 6. Complaint reports in a provider's own format (not ARF): nothing but
-        // the complained-about message, which came from the recipient's domain.
-        if let Some(why) = self.silent_complaint(m) {
-            return Class::AutoReply { reason: why };
-        }
-
-        // 7. Auto-replies: a machine answering a mail (DESIGN §6). They win over
-        // bulk headers: an out-of-office often carries Precedence: bulk too.
-        if let Some(v) = auto_submitted
-            && v.trim().to_ascii_lowercase().starts_with("auto-replied")
-        {
-            return Class::AutoReply {
-                reason: format!("Auto-Submitted: {v}"),
-            };
-        }
-        let precedence = m.auto.precedence.as_deref().map(str::to_ascii_lowercase);
-        if let Some(p) = &precedence
-            && ["auto_reply", "auto-reply"].contains(&p.as_str())
-        {
-            return Class::AutoReply {
-                reason: format!("Precedence: {p}"),
-            };
-        }
-        if let Some(v) = &m.auto.x_auto_response_suppress {
-            let lv = v.to_ascii_lowercase();
-            if lv
-                .split([',', ' '])
-                .any(|t| t == "all" || t == "autoreply" || t == "oof")
-            {
-                return Class::AutoReply {
-                    reason: format!("X-Auto-Response-Suppress: {v}"),
-                };
-            }
-        }
-        if m.auto.x_autoreply {
-            return Class::AutoReply {
-                reason: "X-Autoreply header".into(),
-            };
-        }
-        if subjects::may_mark_autoreply(&m.subject) && AUTOREPLY_SUBJECTS.is_match(&m.subject) {
-            return Class::AutoReply {
-                reason: format!("auto-reply subject {:?}", m.subject),
-            };
-        }
-        if null_return_path {
-            return Class::AutoReply {
-                reason: "empty Return-Path (<>): sent by a machine".into(),
-            };
-        }
-
-        // 8. Bulk and list mail: never acknowledged, but a real ticket (rules
-        // may route or drop it), so nobody's mail is hidden out of sight.
-        if let Some(v) = auto_submitted {
-            return Class::Bulk {
-                reason: format!("Auto-Submitted: {v}"),
-            };
-        }
-        if let Some(p) = &precedence
-            && ["bulk", "junk", "list"].contains(&p.as_str())
-        {
-            return Class::Bulk {
-                reason: format!("Precedence: {p}"),
-            };
-        }
-        if let Some(l) = &m.auto.list_id {
-            return Class::Bulk {
-                reason: format!("mailing list mail (List-Id: {l})"),
-            };
-        }
-        if m.auto.list_unsubscribe {
-            return Class::Bulk {
-                reason: "bulk mail (List-Unsubscribe present)".into(),
-            };
-        }
-
-        if self.is_agent(&m.from.email) {
-            return Class::AgentCandidate;
-        }
-        Class::Customer
+        m.report.disposition_notification.then(|| Class::AutoReply {
+            reason: "read receipt (message disposition notification)".into(),
+        })
     }
 }
 
