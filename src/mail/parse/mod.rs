@@ -16,7 +16,7 @@ mod unpack;
 mod words;
 
 use chrono::{DateTime, TimeZone, Utc};
-use mail_parser::{MessageParser, PartType};
+use mail_parser::{Message, MessageParser, PartType};
 use sha2::{Digest, Sha256};
 
 pub use address::DAEMON_LOCAL_PARTS;
@@ -28,7 +28,7 @@ use address::{first_mailbox, mailboxes, sender};
 use clean::kept_headers;
 #[cfg(test)]
 use clean::{MAX_HEADER_VALUE, MAX_HEADERS};
-use header_values::{ids, raw_header, unfold};
+use header_values::{auto_headers, ids};
 use report::report_evidence;
 
 /// At most this many charset notes are kept per mail.
@@ -203,32 +203,9 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
     }
 
     let content_hash = content_hash(raw);
-    let (message_id, synthetic) = match msg.message_id().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(id) => (strip_brackets(id).to_string(), false),
-        None => (format!("{}@mailroom.invalid", &content_hash[..32]), true),
-    };
+    let (message_id, synthetic) = message_id_of(&msg, &content_hash);
 
-    let auto = AutoHeaders {
-        auto_submitted: raw_header(&msg, "Auto-Submitted"),
-        precedence: raw_header(&msg, "Precedence"),
-        x_auto_response_suppress: raw_header(&msg, "X-Auto-Response-Suppress"),
-        list_id: raw_header(&msg, "List-Id"),
-        list_unsubscribe: msg.header_raw("List-Unsubscribe").is_some(),
-        return_path: msg.header_raw("Return-Path").map(|v| {
-            let v = unfold(v);
-            strip_brackets(v.trim()).trim().to_ascii_lowercase()
-        }),
-        loop_values: msg
-            .headers_raw()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(LOOP_HEADER))
-            .map(|(_, v)| unfold(v).trim().to_ascii_lowercase())
-            .collect(),
-        x_autoreply: msg.header_raw("X-Autoreply").is_some()
-            || msg.header_raw("X-Autorespond").is_some()
-            || msg.header_raw("X-Autoresponse").is_some(),
-        x_failed_recipients: raw_header(&msg, "X-Failed-Recipients"),
-        feedback_type: raw_header(&msg, "Feedback-Type"),
-    };
+    let auto = auto_headers(&msg);
 
     // The charsets the mail declares anywhere: the chain's second chance.
     let others = words::declared_charsets(&msg, input);
@@ -266,37 +243,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
     let headers = kept_headers(&msg);
     drop(plan.recovered);
 
-    let mut attachments = Vec::with_capacity(plan.attachments.len());
-    for source in plan.attachments {
-        let (index, filename, content_type, content_id) = match source {
-            body::Source::Owned(a) => {
-                attachments.push(a);
-                continue;
-            }
-            body::Source::Part {
-                index,
-                filename,
-                content_type,
-                content_id,
-            } => (index, filename, content_type, content_id),
-        };
-        let Some(part) = msg.parts.get_mut(index) else {
-            continue;
-        };
-        let data: Vec<u8> = match std::mem::take(&mut part.body) {
-            PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
-            PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
-            PartType::Message(m) => m.raw_message().to_vec(),
-            PartType::Multipart(_) => continue,
-        };
-        attachments.push(Attachment {
-            filename,
-            content_type,
-            content_id,
-            sha256: hex::encode(Sha256::digest(&data)),
-            data,
-        });
-    }
+    let attachments = take_attachments(&mut msg, plan.attachments);
 
     // A mail with a thousand mislabelled parts makes a bounded event.
     charset_notes.truncate(MAX_CHARSET_NOTES);
@@ -328,15 +275,69 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         reply: std::sync::OnceLock::new(),
     };
     mail.scrub_nul();
-    let attachment_hashes: Vec<&str> = mail.attachments.iter().map(|a| a.sha256.as_str()).collect();
-    mail.text_hash = text_hash(
-        &mail.from.email,
-        mail.date.map(|d| d.timestamp()),
-        &mail.subject,
-        &mail.text,
-        &attachment_hashes,
-    );
+    mail.text_hash = mail.compute_text_hash();
     Ok(mail)
+}
+
+/// The mail's Message-ID, or one derived from its content (synthetic: true).
+fn message_id_of(msg: &Message, content_hash: &str) -> (String, bool) {
+    match msg.message_id().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(id) => (strip_brackets(id).to_string(), false),
+        None => (format!("{}@mailroom.invalid", &content_hash[..32]), true),
+    }
+}
+
+/// The attachments `body::plan` chose, their bytes moved out of the parsed
+/// message (a 30 MiB attachment is not copied twice).
+fn take_attachments(msg: &mut Message, sources: Vec<body::Source>) -> Vec<Attachment> {
+    let mut attachments = Vec::with_capacity(sources.len());
+    for source in sources {
+        let (index, filename, content_type, content_id) = match source {
+            body::Source::Owned(a) => {
+                attachments.push(a);
+                continue;
+            }
+            body::Source::Part {
+                index,
+                filename,
+                content_type,
+                content_id,
+            } => (index, filename, content_type, content_id),
+        };
+        let Some(part) = msg.parts.get_mut(index) else {
+            continue;
+        };
+        let data: Vec<u8> = match std::mem::take(&mut part.body) {
+            PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
+            PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
+            PartType::Message(m) => m.raw_message().to_vec(),
+            PartType::Multipart(_) => continue,
+        };
+        attachments.push(Attachment {
+            filename,
+            content_type,
+            content_id,
+            sha256: hex::encode(Sha256::digest(&data)),
+            data,
+        });
+    }
+    attachments
+}
+
+impl ParsedMail {
+    /// `text_hash` of the finished mail (after NUL scrubbing): the same mail
+    /// re-encoded by a relay gets the same one.
+    fn compute_text_hash(&self) -> String {
+        let attachment_hashes: Vec<&str> =
+            self.attachments.iter().map(|a| a.sha256.as_str()).collect();
+        text_hash(
+            &self.from.email,
+            self.date.map(|d| d.timestamp()),
+            &self.subject,
+            &self.text,
+            &attachment_hashes,
+        )
+    }
 }
 
 /// Some exports and fixtures put whitespace-only lines before the header block;

@@ -44,61 +44,18 @@ pub(super) fn report_evidence(
         match full.as_str() {
             "message/delivery-status" | "message/global-delivery-status" => {
                 ev.delivery_status = true;
-                // One block of fields per recipient: a report about two
-                // recipients, one delayed and one failed, is a failure.
-                let body = part_text(part);
-                let mut recipients: Vec<(Option<String>, Option<String>)> = vec![(None, None)];
-                for line in body.lines() {
-                    if line.trim().is_empty() {
-                        recipients.push((None, None));
-                    } else if let Some((k, v)) = line.split_once(':') {
-                        let k = k.trim().to_ascii_lowercase();
-                        let v = v.trim().to_ascii_lowercase();
-                        if let Some(last) = recipients.last_mut() {
-                            match k.as_str() {
-                                "action" => last.0 = Some(v),
-                                "status" => last.1 = Some(v),
-                                _ => {}
-                            }
-                        }
-                    }
-                }
-                let with_action: Vec<_> =
-                    recipients.into_iter().filter(|r| r.0.is_some()).collect();
-                let chosen = with_action
-                    .iter()
-                    .find(|r| r.0.as_deref() == Some("failed"))
-                    .or(with_action.first());
-                if let Some((action, status)) = chosen {
-                    ev.dsn_action.clone_from(action);
-                    ev.dsn_status.clone_from(status);
+                if let Some((action, status)) = dsn_fields(&part_text(part)) {
+                    ev.dsn_action = action;
+                    ev.dsn_status = status;
                 }
             }
             "message/feedback-report" => ev.feedback_report = true,
             "message/disposition-notification" => ev.disposition_notification = true,
             "message/rfc822" | "message/global" => {
-                let id = match &part.body {
-                    PartType::Message(inner) => {
-                        inner.message_id().map(|id| strip_brackets(id).to_string())
-                    }
-                    _ => None,
-                };
-                match id {
-                    Some(id) => ids.push(id),
-                    // An enclosure mail-parser could not read as a message: look
-                    // for the field in its header block.
-                    None => ids.extend(quoted_message_ids(header_block(&part_text(part)))),
-                }
+                ids.extend(enclosed_id(part));
             }
             "text/rfc822-headers" | "message/rfc822-headers" | "message/global-headers" => {
-                let body = part_text(part);
-                match MessageParser::default()
-                    .parse_headers(body.as_bytes())
-                    .and_then(|h| h.message_id().map(|id| strip_brackets(id).to_string()))
-                {
-                    Some(id) => ids.push(id),
-                    None => ids.extend(quoted_message_ids(header_block(&body))),
-                }
+                ids.extend(enclosed_header_id(&part_text(part)));
             }
             _ => {}
         }
@@ -117,6 +74,63 @@ pub(super) fn report_evidence(
         .filter(|id| !id.is_empty() && seen.insert(id.clone()))
         .collect();
     ev
+}
+
+/// The Action and Status of a delivery-status part. One block of fields per
+/// recipient: a report about two recipients, one delayed and one failed, is a
+/// failure.
+fn dsn_fields(body: &str) -> Option<(Option<String>, Option<String>)> {
+    let mut recipients: Vec<(Option<String>, Option<String>)> = vec![(None, None)];
+    for line in body.lines() {
+        if line.trim().is_empty() {
+            recipients.push((None, None));
+        } else if let Some((k, v)) = line.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            let v = v.trim().to_ascii_lowercase();
+            if let Some(last) = recipients.last_mut() {
+                match k.as_str() {
+                    "action" => last.0 = Some(v),
+                    "status" => last.1 = Some(v),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut with_action = recipients.into_iter().filter(|r| r.0.is_some());
+    let first = with_action.next()?;
+    if first.0.as_deref() == Some("failed") {
+        return Some(first);
+    }
+    Some(
+        with_action
+            .find(|r| r.0.as_deref() == Some("failed"))
+            .unwrap_or(first),
+    )
+}
+
+/// The Message-ID of an enclosed original (message/rfc822).
+fn enclosed_id(part: &mail_parser::MessagePart<'_>) -> Vec<String> {
+    let id = match &part.body {
+        PartType::Message(inner) => inner.message_id().map(|id| strip_brackets(id).to_string()),
+        _ => None,
+    };
+    match id {
+        Some(id) => vec![id],
+        // An enclosure mail-parser could not read as a message: look for the
+        // field in its header block.
+        None => quoted_message_ids(header_block(&part_text(part))),
+    }
+}
+
+/// The Message-ID of an enclosed original's header block (text/rfc822-headers).
+fn enclosed_header_id(body: &str) -> Vec<String> {
+    match MessageParser::default()
+        .parse_headers(body.as_bytes())
+        .and_then(|h| h.message_id().map(|id| strip_brackets(id).to_string()))
+    {
+        Some(id) => vec![id],
+        None => quoted_message_ids(header_block(body)),
+    }
 }
 
 /// The header block of a message given as text: everything before the first empty line.
