@@ -6,6 +6,7 @@
 //! serve exits 0.
 
 mod http;
+mod main_loop;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,15 +14,15 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::config::{Config, InboundKind, parse_duration};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::health::Health;
 use crate::inbound::handoff;
-use crate::inbound::imap::{Context as ImapContext, ImapSource};
-use crate::inbound::maildir::Maildir;
+use crate::inbound::imap::Context as ImapContext;
 use crate::outbound::{self, Transport};
 use crate::pipeline::Pipeline;
 use crate::store::Store;
+use main_loop::{MainLoop, Sources, Tasks, flush_interval};
 
 const DEFAULT_MAILDIR_INTERVAL: Duration = Duration::from_millis(500);
 const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -50,46 +51,8 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     )?;
     let reload = Arc::new(AtomicBool::new(false));
     spawn_hangup_handler(reload.clone(), wake.clone())?;
-    let rules_file = cfg.rules.as_ref().map(|r| r.file.clone());
-    let mut rules_mtime = rules_file.as_deref().and_then(modified);
 
-    let mut maildirs = Vec::new();
-    let mut imap = Vec::new();
-    let mut interval = DEFAULT_MAILDIR_INTERVAL;
-    let mut flush_every = DEFAULT_FLUSH_INTERVAL;
-    for (i, ib) in cfg.inbound.iter().enumerate() {
-        match ib.kind {
-            InboundKind::Maildir => {
-                let path = ib
-                    .path
-                    .as_deref()
-                    .ok_or_else(|| Error::Invalid(format!("inbound {:?}: no path", ib.name)))?;
-                let md = Maildir::new(&ib.name, path);
-                md.ensure_dirs()?;
-                let iv = ib
-                    .poll_interval
-                    .as_deref()
-                    .and_then(|s| parse_duration(s).ok())
-                    .unwrap_or(DEFAULT_MAILDIR_INTERVAL);
-                interval = interval.min(iv);
-                health.register(&ib.name, "maildir");
-                maildirs.push(md);
-            }
-            InboundKind::Imap => {
-                let source = ImapSource::from_config(ib, format!("inbound[{i}]"))
-                    .map_err(|e| Error::Invalid(format!("inbound {:?}: {e}", ib.name)))?;
-                imap.push(source);
-            }
-        }
-    }
-    if let Some(f) = cfg
-        .outbound
-        .flush_interval
-        .as_deref()
-        .and_then(|s| parse_duration(s).ok())
-    {
-        flush_every = f;
-    }
+    let sources = Sources::of(&cfg, &health)?;
     let http = if cfg.http.listen == "off" {
         None
     } else {
@@ -125,93 +88,41 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         renderer,
         pipeline.clone(),
         health.clone(),
-        (flush_every, outbox_wake.clone()),
+        (flush_interval(&cfg), outbox_wake.clone()),
         outbound::Stop::new(stop_rx.clone()),
     ));
-    let imap_tasks: Vec<_> = imap
+    let imap: Vec<_> = sources
+        .imap
         .into_iter()
         .map(|s| tokio::spawn(s.run(ctx.clone(), stop_rx.clone())))
         .collect();
     tracing::info!(
-        maildir_sources = maildirs.len(),
-        imap_sources = imap_tasks.len(),
+        maildir_sources = sources.maildirs.len(),
+        imap_sources = imap.len(),
         backend = store.backend(),
         "mailroom serving"
     );
 
-    let stopped = || stop.load(Ordering::SeqCst);
-    while !stopped() {
-        // Rules reload on SIGHUP or when the file changes; bad rules keep the old set.
-        let now_mtime = rules_file.as_deref().and_then(modified);
-        if reload.swap(false, Ordering::SeqCst) || now_mtime != rules_mtime {
-            rules_mtime = now_mtime;
-            match pipeline.reload_rules() {
-                Ok(n) => tracing::info!(rules = n, "rules reloaded"),
-                Err(e) => {
-                    tracing::error!(error = %e, "rules not reloaded; the previous rules stay in force")
-                }
-            }
-        }
-        for md in &maildirs {
-            let result = md
-                .drain(&pipeline, &store, cfg.mailroom.batch_size, &stopped, &mut |o| {
-                    health.ingested(&md.name, std::slice::from_ref(o));
-                    tracing::info!(origin = %o.file, outcome = o.outcome.as_str(), ticket = o.ticket_ref.as_deref().unwrap_or("-"), "processed");
-                })
-                .await;
-            match result {
-                Ok(n) => {
-                    if n > 0 {
-                        outbox_wake.notify_one();
-                    }
-                    health.synced(&md.name, None)
-                }
-                Err(e) => {
-                    // A broken source or a database hiccup: log, keep serving, retry next round.
-                    tracing::error!(source = %md.name, error = %e, "inbound source failed");
-                    health.failed(&md.name, &e.to_string());
-                }
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = wake.notified() => {}
-        }
-    }
-    for task in imap_tasks {
-        if tokio::time::timeout(SOURCE_STOP_GRACE, task).await.is_err() {
-            tracing::error!("an imap source did not stop within {SOURCE_STOP_GRACE:?}");
-        }
-    }
-    let writer = match handoff {
-        Some((task, writer)) => {
-            if tokio::time::timeout(SOURCE_STOP_GRACE, task).await.is_err() {
-                tracing::error!("the ingest socket did not stop within {SOURCE_STOP_GRACE:?}");
-            }
-            Some(writer)
-        }
-        None => None,
+    let main_loop = MainLoop {
+        pipeline: &pipeline,
+        store: &store,
+        health: &health,
+        batch_size: cfg.mailroom.batch_size,
+        rules_file: cfg.rules.as_ref().map(|r| r.file.clone()),
+        outbox_wake: &outbox_wake,
     };
-    // A scan in progress finishes its transaction (seconds at most).
-    let _ = scheduler.await;
-    outbox_wake.notify_one();
-    if tokio::time::timeout(OUTBOX_STOP_GRACE, outbox)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "the outbox worker did not stop within {OUTBOX_STOP_GRACE:?}; unsent mail is sent by the next run"
-        );
-    }
-    if let Some(h) = http {
-        let _ = h.await;
-    }
+    main_loop
+        .run(&sources.maildirs, sources.interval, &stop, &reload, &wake)
+        .await;
+    let tasks = Tasks {
+        imap,
+        handoff,
+        scheduler,
+        outbox,
+        http,
+    };
+    tasks.shut_down(&outbox_wake).await;
     tracing::info!("shutting down: in-flight work committed");
-    // The outbox worker wrote on it until now. Before the main pool: the
-    // last SQLite connection out removes the WAL.
-    if let Some(w) = writer {
-        w.close().await;
-    }
     store.close().await;
     Ok(())
 }
@@ -362,10 +273,6 @@ async fn outbox_worker(
             _ = wake.notified() => {}
         }
     }
-}
-
-fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn spawn_hangup_handler(reload: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -> Result<()> {
