@@ -185,97 +185,109 @@ async fn keep_wal_at_close(c: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// How each SQLite connection is opened: WAL, the durability `usage` needs,
+/// caches and page size.
+fn sqlite_options(url: &str, usage: SqliteUse) -> Result<SqliteConnectOptions> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(|e| unavailable(url, e))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // WAL + NORMAL: durable across process crashes (kill -9), fast;
+        // on the disk at the next checkpoint. FULL: on the disk at commit.
+        .synchronous(if usage != SqliteUse::Long {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        })
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true)
+        // Statement journals in memory: every INSERT into a table with a
+        // UNIQUE index or a foreign key keeps one, and on disk it grows
+        // through the whole transaction of a batch (pwrite per page).
+        .pragma("temp_store", "memory")
+        // Checkpoints are run by `Store::checkpoint` from a background task
+        // on its own connection (another core), not inside the committing
+        // writer; this high mark only bounds the WAL if none runs.
+        .pragma("wal_autocheckpoint", "16384")
+        // Readers get SQLite's default 2 MiB page cache; a write
+        // transaction gets WRITER_CACHE (`begin`) until its connection
+        // goes back to the pool (`after_release`), so idle connections
+        // never hold big caches of a big database.
+        .pragma(
+            "cache_size",
+            if usage == SqliteUse::Writer {
+                WRITER_CACHE
+            } else {
+                READER_CACHE
+            },
+        )
+        // Mail is mostly blobs of tens of KiB: bigger pages mean fewer WAL
+        // frames, syscalls and overflow pages per message.
+        .page_size(16384);
+    Ok(opts)
+}
+
+/// The SQLite pool (its folder created first). Opening sets journal_mode=WAL,
+/// which SQLite answers with "database is locked" (no busy wait) while
+/// another process is creating the same file: two MTA deliveries on a first
+/// run. Tried again shortly.
+async fn connect_sqlite(url: &str, max_connections: u32, usage: SqliteUse) -> Result<SqlitePool> {
+    let one_shot = usage == SqliteUse::OneShot;
+    let opts = sqlite_options(url, usage)?;
+    if let Some(parent) = sqlite_parent_dir(url) {
+        std::fs::create_dir_all(&parent).map_err(|e| {
+            Error::DatabaseUnavailable(format!("cannot create {}: {e}", parent.display()))
+        })?;
+    }
+    let mut attempt = 0u64;
+    let pool = loop {
+        let options = SqlitePoolOptions::new()
+            // One mail needs one connection; a second costs an open.
+            .max_connections(if one_shot { 1 } else { max_connections.max(1) })
+            .after_connect(move |c, _| {
+                Box::pin(async move {
+                    if one_shot {
+                        keep_wal_at_close(c).await?;
+                    }
+                    Ok(())
+                })
+            });
+        // The writer's one connection writes all the time: it keeps
+        // WRITER_CACHE (set at connect) and its pages.
+        let options = if usage == SqliteUse::Writer {
+            options
+        } else {
+            options.after_release(|c, _| {
+                Box::pin(async move {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "PRAGMA cache_size = {READER_CACHE}"
+                    )))
+                    .execute(c)
+                    .await?;
+                    Ok(true)
+                })
+            })
+        };
+        match options
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+        {
+            Ok(pool) => break pool,
+            Err(e) if attempt < 10 && is_busy(&e) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(unavailable(url, e)),
+        }
+    };
+    Ok(pool)
+}
+
 impl Store {
     pub async fn connect(url: &str, max_connections: u32, usage: SqliteUse) -> Result<Store> {
         let pool = if url.starts_with("sqlite:") {
-            let one_shot = usage == SqliteUse::OneShot;
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(|e| unavailable(url, e))?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                // WAL + NORMAL: durable across process crashes (kill -9), fast;
-                // on the disk at the next checkpoint. FULL: on the disk at commit.
-                .synchronous(if usage != SqliteUse::Long {
-                    SqliteSynchronous::Full
-                } else {
-                    SqliteSynchronous::Normal
-                })
-                .busy_timeout(BUSY_TIMEOUT)
-                .foreign_keys(true)
-                // Statement journals in memory: every INSERT into a table with a
-                // UNIQUE index or a foreign key keeps one, and on disk it grows
-                // through the whole transaction of a batch (pwrite per page).
-                .pragma("temp_store", "memory")
-                // Checkpoints are run by `Store::checkpoint` from a background task
-                // on its own connection (another core), not inside the committing
-                // writer; this high mark only bounds the WAL if none runs.
-                .pragma("wal_autocheckpoint", "16384")
-                // Readers get SQLite's default 2 MiB page cache; a write
-                // transaction gets WRITER_CACHE (`begin`) until its connection
-                // goes back to the pool (`after_release`), so idle connections
-                // never hold big caches of a big database.
-                .pragma(
-                    "cache_size",
-                    if usage == SqliteUse::Writer {
-                        WRITER_CACHE
-                    } else {
-                        READER_CACHE
-                    },
-                )
-                // Mail is mostly blobs of tens of KiB: bigger pages mean fewer WAL
-                // frames, syscalls and overflow pages per message.
-                .page_size(16384);
-            if let Some(parent) = sqlite_parent_dir(url) {
-                std::fs::create_dir_all(&parent).map_err(|e| {
-                    Error::DatabaseUnavailable(format!("cannot create {}: {e}", parent.display()))
-                })?;
-            }
-            // Opening sets journal_mode=WAL, which SQLite answers with "database is
-            // locked" (no busy wait) while another process is creating the same
-            // file: two MTA deliveries on a first run. Try again shortly.
-            let mut attempt = 0u64;
-            let pool = loop {
-                let options = SqlitePoolOptions::new()
-                    // One mail needs one connection; a second costs an open.
-                    .max_connections(if one_shot { 1 } else { max_connections.max(1) })
-                    .after_connect(move |c, _| {
-                        Box::pin(async move {
-                            if one_shot {
-                                keep_wal_at_close(c).await?;
-                            }
-                            Ok(())
-                        })
-                    });
-                // The writer's one connection writes all the time: it keeps
-                // WRITER_CACHE (set at connect) and its pages.
-                let options = if usage == SqliteUse::Writer {
-                    options
-                } else {
-                    options.after_release(|c, _| {
-                        Box::pin(async move {
-                            sqlx::query(sqlx::AssertSqlSafe(format!(
-                                "PRAGMA cache_size = {READER_CACHE}"
-                            )))
-                            .execute(c)
-                            .await?;
-                            Ok(true)
-                        })
-                    })
-                };
-                match options
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(opts.clone())
-                    .await
-                {
-                    Ok(pool) => break pool,
-                    Err(e) if attempt < 10 && is_busy(&e) => {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-                    }
-                    Err(e) => return Err(unavailable(url, e)),
-                }
-            };
-            Pool::Sqlite(pool)
+            Pool::Sqlite(connect_sqlite(url, max_connections, usage).await?)
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))

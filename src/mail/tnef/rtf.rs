@@ -95,121 +95,161 @@ const SKIPPED: &[&str] = &[
 /// The text of an RTF document. `label` is the charset of `\'hh` bytes when
 /// the document does not say (`\ansicpg`).
 pub(super) fn to_text(rtf: &[u8], label: Option<&str>) -> String {
-    let mut out = String::new();
-    let mut pending: Vec<u8> = Vec::new(); // `\'hh` bytes not yet decoded
-    let mut cp: Option<String> = label.map(str::to_string);
+    let mut t = TextOut {
+        out: String::new(),
+        pending: Vec::new(),
+        cp: label.map(str::to_string),
+        skip: false,
+        uc: 1,
+        to_skip: 0,
+    };
     // Per group: (skipped, \uc count).
     let mut stack: Vec<(bool, usize)> = Vec::new();
-    let (mut skip, mut uc) = (false, 1usize);
-    let mut to_skip = 0usize; // characters after \uN
     let mut i = 0;
-    let flush = |pending: &mut Vec<u8>, out: &mut String, cp: &Option<String>| {
-        if !pending.is_empty() {
-            out.push_str(&crate::mail::parse::charset::decode(pending, cp.as_deref(), &[]).0);
-            pending.clear();
-        }
-    };
     while i < rtf.len() {
         let b = rtf[i];
         i += 1;
         match b {
             b'{' => {
-                stack.push((skip, uc));
+                stack.push((t.skip, t.uc));
                 if rtf.get(i..i + 2) == Some(b"\\*") {
-                    skip = true;
+                    t.skip = true;
                 }
             }
             b'}' => {
-                flush(&mut pending, &mut out, &cp);
+                t.flush();
                 if let Some((s, u)) = stack.pop() {
-                    (skip, uc) = (s, u);
+                    (t.skip, t.uc) = (s, u);
                 }
             }
             b'\\' => {
                 let Some(&next) = rtf.get(i) else { break };
                 if next.is_ascii_alphabetic() {
-                    let start = i;
-                    while rtf.get(i).is_some_and(u8::is_ascii_alphabetic) {
-                        i += 1;
-                    }
-                    let word = String::from_utf8_lossy(&rtf[start..i]).into_owned();
-                    let nstart = i;
-                    if rtf.get(i) == Some(&b'-') {
-                        i += 1;
-                    }
-                    while rtf.get(i).is_some_and(u8::is_ascii_digit) {
-                        i += 1;
-                    }
-                    let param: Option<i64> = std::str::from_utf8(&rtf[nstart..i])
-                        .ok()
-                        .and_then(|s| s.parse().ok());
-                    if rtf.get(i) == Some(&b' ') {
-                        i += 1;
-                    }
-                    if word != "u" {
-                        flush(&mut pending, &mut out, &cp);
-                    }
-                    if skip {
-                        continue;
-                    }
-                    match word.as_str() {
-                        "par" | "line" | "row" => out.push('\n'),
-                        "tab" | "cell" => out.push('\t'),
-                        "lquote" | "rquote" => out.push('\''),
-                        "ldblquote" | "rdblquote" => out.push('"'),
-                        "emdash" => out.push('—'),
-                        "endash" => out.push('–'),
-                        "bullet" => out.push('•'),
-                        "ansicpg" => cp = param.map(|n| super::codepage_label(n as u32)),
-                        "uc" => uc = param.unwrap_or(1).clamp(0, 10) as usize,
-                        "u" => {
-                            flush(&mut pending, &mut out, &cp);
-                            if let Some(n) = param {
-                                let n = if n < 0 { n + 65536 } else { n };
-                                out.push(char::from_u32(n as u32).unwrap_or('\u{FFFD}'));
-                            }
-                            to_skip = uc;
-                        }
-                        w if SKIPPED.contains(&w) => skip = true,
-                        _ => {}
-                    }
+                    let (word, param, end) = control_word(rtf, i);
+                    i = end;
+                    t.control_word(&word, param);
                 } else {
                     i += 1;
-                    match next {
-                        b'\'' => {
-                            let hex = rtf.get(i..i + 2).and_then(|h| {
-                                u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
-                            });
-                            if let Some(h) = hex {
-                                i += 2;
-                                if to_skip > 0 {
-                                    to_skip -= 1;
-                                } else if !skip {
-                                    pending.push(h);
-                                }
-                            }
-                        }
-                        b'*' => skip = true,
-                        b'~' if !skip => out.push('\u{a0}'),
-                        b'\\' | b'{' | b'}' if !skip => out.push(next as char),
-                        _ => {}
-                    }
+                    t.control_symbol(next, rtf, &mut i);
                 }
             }
             b'\r' | b'\n' => {}
-            _ => {
-                if to_skip > 0 {
-                    to_skip -= 1;
-                    continue;
-                }
-                if !skip {
-                    pending.push(b);
-                }
-            }
+            _ => t.byte(b),
         }
     }
-    flush(&mut pending, &mut out, &cp);
-    out.trim().to_string()
+    t.flush();
+    t.out.trim().to_string()
+}
+
+/// A control word starting at `i` (after the backslash): its letters, its
+/// numeric parameter, and where the text after it (and its one space) starts.
+fn control_word(rtf: &[u8], mut i: usize) -> (String, Option<i64>, usize) {
+    let start = i;
+    while rtf.get(i).is_some_and(u8::is_ascii_alphabetic) {
+        i += 1;
+    }
+    let word = String::from_utf8_lossy(&rtf[start..i]).into_owned();
+    let nstart = i;
+    if rtf.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    while rtf.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let param: Option<i64> = std::str::from_utf8(&rtf[nstart..i])
+        .ok()
+        .and_then(|s| s.parse().ok());
+    if rtf.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    (word, param, i)
+}
+
+/// The text being written, and the state of the group being read.
+struct TextOut {
+    out: String,
+    /// `\'hh` bytes not yet decoded.
+    pending: Vec<u8>,
+    cp: Option<String>,
+    skip: bool,
+    uc: usize,
+    /// Characters still to skip after `\uN`.
+    to_skip: usize,
+}
+
+impl TextOut {
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let decoded =
+                crate::mail::parse::charset::decode(&self.pending, self.cp.as_deref(), &[]);
+            self.out.push_str(&decoded.0);
+            self.pending.clear();
+        }
+    }
+
+    /// A plain byte of text.
+    fn byte(&mut self, b: u8) {
+        if self.to_skip > 0 {
+            self.to_skip -= 1;
+        } else if !self.skip {
+            self.pending.push(b);
+        }
+    }
+
+    fn control_word(&mut self, word: &str, param: Option<i64>) {
+        if word != "u" {
+            self.flush();
+        }
+        if self.skip {
+            return;
+        }
+        let out = &mut self.out;
+        match word {
+            "par" | "line" | "row" => out.push('\n'),
+            "tab" | "cell" => out.push('\t'),
+            "lquote" | "rquote" => out.push('\''),
+            "ldblquote" | "rdblquote" => out.push('"'),
+            "emdash" => out.push('—'),
+            "endash" => out.push('–'),
+            "bullet" => out.push('•'),
+            "ansicpg" => self.cp = param.map(|n| super::codepage_label(n as u32)),
+            "uc" => self.uc = param.unwrap_or(1).clamp(0, 10) as usize,
+            "u" => {
+                self.flush();
+                if let Some(n) = param {
+                    let n = if n < 0 { n + 65536 } else { n };
+                    self.out
+                        .push(char::from_u32(n as u32).unwrap_or('\u{FFFD}'));
+                }
+                self.to_skip = self.uc;
+            }
+            w if SKIPPED.contains(&w) => self.skip = true,
+            _ => {}
+        }
+    }
+
+    /// A backslash and one non-letter; `i` is after it.
+    fn control_symbol(&mut self, next: u8, rtf: &[u8], i: &mut usize) {
+        match next {
+            b'\'' => {
+                let hex = rtf
+                    .get(*i..*i + 2)
+                    .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+                if let Some(h) = hex {
+                    *i += 2;
+                    if self.to_skip > 0 {
+                        self.to_skip -= 1;
+                    } else if !self.skip {
+                        self.pending.push(h);
+                    }
+                }
+            }
+            b'*' => self.skip = true,
+            b'~' if !self.skip => self.out.push('\u{a0}'),
+            b'\\' | b'{' | b'}' if !self.skip => self.out.push(next as char),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
