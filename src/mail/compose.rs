@@ -133,6 +133,24 @@ pub fn reply_references(parent_refs: &[String], parent_id: &str) -> Vec<String> 
 
 /// Takes the mail by value: attachment bytes move into the message, not copied.
 pub fn compose(mut o: Outgoing) -> Result<Vec<u8>, ComposeError> {
+    let b = headers(&o)?;
+    let (inline, files): (Vec<OutAttachment>, Vec<OutAttachment>) =
+        std::mem::take(&mut o.attachments)
+            .into_iter()
+            .partition(|a| a.content_id.is_some() && o.html.is_some());
+    let body = text_and_html(&o, inline)?;
+    let message = match (body, files.is_empty()) {
+        (Some(body), true) => b.multipart(body),
+        (None, true) => b.singlepart(SinglePart::plain(o.text.clone())),
+        (body, false) => b.multipart(with_files(&o, body, files)?),
+    }
+    .map_err(|e| ComposeError(e.to_string()))?;
+    Ok(message.formatted())
+}
+
+/// Every header of the mail; each value from a mail or a template without
+/// line breaks.
+fn headers(o: &Outgoing) -> Result<lettre::message::MessageBuilder, ComposeError> {
     let mut b = lettre::Message::builder()
         .from(mailbox(&o.from)?)
         .subject(header_text(&o.subject, MAX_SUBJECT_CHARS))
@@ -174,61 +192,64 @@ pub fn compose(mut o: Outgoing) -> Result<Vec<u8>, ComposeError> {
         // breaks; lettre encodes and folds it.
         b = b.raw_header(raw(name, header_text(value, MAX_SUBJECT_CHARS)));
     }
+    Ok(b)
+}
 
-    let ct = |a: &OutAttachment| -> Result<ContentType, ComposeError> {
-        ContentType::parse(&a.content_type)
-            .or_else(|_| ContentType::parse("application/octet-stream"))
-            .map_err(|e| ComposeError(e.to_string()))
+fn content_type(a: &OutAttachment) -> Result<ContentType, ComposeError> {
+    ContentType::parse(&a.content_type)
+        .or_else(|_| ContentType::parse("application/octet-stream"))
+        .map_err(|e| ComposeError(e.to_string()))
+}
+
+/// Text + HTML as alternatives, inline images beside the HTML (related);
+/// `None` for a text-only mail.
+fn text_and_html(
+    o: &Outgoing,
+    inline: Vec<OutAttachment>,
+) -> Result<Option<MultiPart>, ComposeError> {
+    let Some(html) = &o.html else {
+        return Ok(None);
     };
-    let (inline, files): (Vec<OutAttachment>, Vec<OutAttachment>) =
-        std::mem::take(&mut o.attachments)
-            .into_iter()
-            .partition(|a| a.content_id.is_some() && o.html.is_some());
-    // text + HTML as alternatives; inline images beside the HTML (related);
-    // files beside all of it (mixed).
-    let body = match &o.html {
-        Some(html) if inline.is_empty() => Some(MultiPart::alternative_plain_html(
+    if inline.is_empty() {
+        return Ok(Some(MultiPart::alternative_plain_html(
             o.text.clone(),
             html.clone(),
-        )),
-        Some(html) => {
-            let mut related = MultiPart::related().singlepart(SinglePart::html(html.clone()));
-            for a in inline {
-                let t = ct(&a)?;
-                let cid = a.content_id.clone().unwrap_or_default();
-                related = related.singlepart(LettreAttachment::new_inline(cid).body(a.data, t));
-            }
-            Some(
-                MultiPart::alternative()
-                    .singlepart(SinglePart::plain(o.text.clone()))
-                    .multipart(related),
-            )
-        }
-        None => None,
-    };
-    let message = match (body, files.is_empty()) {
-        (Some(body), true) => b.multipart(body),
-        (None, true) => b.singlepart(SinglePart::plain(o.text.clone())),
-        (body, false) => {
-            let mut mixed = match body {
-                Some(body) => MultiPart::mixed().multipart(body),
-                None => MultiPart::mixed().singlepart(SinglePart::plain(o.text.clone())),
-            };
-            for a in files {
-                let t = ct(&a)?;
-                let name = header_text(&a.filename, MAX_NAME_CHARS);
-                let name = if name.is_empty() {
-                    "attachment.bin".to_string()
-                } else {
-                    name
-                };
-                mixed = mixed.singlepart(LettreAttachment::new(name).body(a.data, t));
-            }
-            b.multipart(mixed)
-        }
+        )));
     }
-    .map_err(|e| ComposeError(e.to_string()))?;
-    Ok(message.formatted())
+    let mut related = MultiPart::related().singlepart(SinglePart::html(html.clone()));
+    for a in inline {
+        let t = content_type(&a)?;
+        let cid = a.content_id.clone().unwrap_or_default();
+        related = related.singlepart(LettreAttachment::new_inline(cid).body(a.data, t));
+    }
+    Ok(Some(
+        MultiPart::alternative()
+            .singlepart(SinglePart::plain(o.text.clone()))
+            .multipart(related),
+    ))
+}
+
+/// Files beside the text (and HTML): multipart/mixed.
+fn with_files(
+    o: &Outgoing,
+    body: Option<MultiPart>,
+    files: Vec<OutAttachment>,
+) -> Result<MultiPart, ComposeError> {
+    let mut mixed = match body {
+        Some(body) => MultiPart::mixed().multipart(body),
+        None => MultiPart::mixed().singlepart(SinglePart::plain(o.text.clone())),
+    };
+    for a in files {
+        let t = content_type(&a)?;
+        let name = header_text(&a.filename, MAX_NAME_CHARS);
+        let name = if name.is_empty() {
+            "attachment.bin".to_string()
+        } else {
+            name
+        };
+        mixed = mixed.singlepart(LettreAttachment::new(name).body(a.data, t));
+    }
+    Ok(mixed)
 }
 
 #[cfg(test)]

@@ -59,16 +59,7 @@ pub fn strip_text(input: &str) -> Reply {
     let shape = shape(body, region_end, &attribution, found.as_ref());
 
     let whole = || join(trim_lines(body)).trim().to_string();
-    let mut reply = Reply {
-        text: String::new(),
-        cut: Cut::None,
-        marker_found: marker.is_some(),
-        kept_whole: None,
-        footer_removed: false,
-        closing_removed: false,
-        list_footer_removed: false,
-        detail: String::new(),
-    };
+    let mut reply = Reply::empty(marker.is_some());
     let (start, end, cut, at, bottom) = match shape {
         Shape::Whole(why) => {
             reply.text = whole();
@@ -78,10 +69,11 @@ pub fn strip_text(input: &str) -> Reply {
             } else {
                 Cut::None
             };
-            reply.detail = "interleaved answer: quoted lines between new text, kept whole".into();
-            if let Some(m) = marker {
-                reply.detail = format!("{}; {}", marker_detail(&lines, m, limit), reply.detail);
-            }
+            let interleaved = "interleaved answer: quoted lines between new text, kept whole";
+            reply.detail = match marker {
+                Some(m) => format!("{}; {interleaved}", marker_detail(&lines, m, limit)),
+                None => interleaved.into(),
+            };
             return reply;
         }
         Shape::Part {
@@ -102,15 +94,9 @@ pub fn strip_text(input: &str) -> Reply {
     reply.list_footer_removed = tail.list;
     reply.cut = if marker.is_some() { Cut::Marker } else { cut };
 
-    let mut detail = match (marker, at) {
-        (Some(m), _) => marker_detail(&lines, m, limit),
-        (None, Some(at)) if bottom => format!(
-            "answer below the quote: quoted lines from line {} ({}) removed",
-            at + 1,
-            quote_line(lines[at])
-        ),
-        (None, Some(at)) => format!("cut at line {} ({})", at + 1, quote_line(lines[at])),
-        (None, None) => "no quoted history found".to_string(),
+    let mut detail = match marker {
+        Some(m) => marker_detail(&lines, m, limit),
+        None => cut_detail(&lines, at, bottom),
     };
     for (flag, note) in [
         (tail.footer, "mobile footer dropped"),
@@ -129,6 +115,34 @@ pub fn strip_text(input: &str) -> Reply {
     }
     reply.detail = detail;
     reply
+}
+
+impl Reply {
+    fn empty(marker_found: bool) -> Reply {
+        Reply {
+            text: String::new(),
+            cut: Cut::None,
+            marker_found,
+            kept_whole: None,
+            footer_removed: false,
+            closing_removed: false,
+            list_footer_removed: false,
+            detail: String::new(),
+        }
+    }
+}
+
+/// Where the quoted history was cut, without a marker.
+fn cut_detail(lines: &[&str], at: Option<usize>, bottom: bool) -> String {
+    match at {
+        Some(at) if bottom => format!(
+            "answer below the quote: quoted lines from line {} ({}) removed",
+            at + 1,
+            quote_line(lines[at])
+        ),
+        Some(at) => format!("cut at line {} ({})", at + 1, quote_line(lines[at])),
+        None => "no quoted history found".to_string(),
+    }
 }
 
 fn quote_line(line: &str) -> String {
@@ -264,20 +278,7 @@ fn is_wrapped_quote(lines: &[&str], i: usize) -> bool {
 }
 
 fn shape(lines: &[&str], region_end: usize, attribution: &[bool], found: Option<&Found>) -> Shape {
-    let kinds: Vec<Kind> = (0..region_end)
-        .map(|i| {
-            let l = lines[i];
-            if is_blank(l) {
-                Kind::Blank
-            } else if attribution[i] {
-                Kind::Attribution
-            } else if is_quoted(l) || is_wrapped_quote(lines, i) {
-                Kind::Quote
-            } else {
-                Kind::New
-            }
-        })
-        .collect();
+    let kinds = line_kinds(lines, region_end, attribution);
     let history = |end| Shape::Part {
         start: 0,
         end,
@@ -289,36 +290,11 @@ fn shape(lines: &[&str], region_end: usize, attribution: &[bool], found: Option<
         return history(region_end);
     };
 
-    let mut first_new = None;
-    let mut after_quote = false;
-    for (i, kind) in kinds.iter().enumerate() {
-        match kind {
-            Kind::Quote => after_quote = true,
-            Kind::New => {
-                if after_quote {
-                    if starts_trailer(lines[i]) {
-                        // A signature or footer under the quote is no answer.
-                        break;
-                    }
-                    if first_new.is_some() {
-                        return Shape::Whole(KeptWhole::Interleaved);
-                    }
-                }
-                after_quote = false;
-                first_new.get_or_insert(i);
-            }
-            Kind::Blank | Kind::Attribution => {}
-        }
-    }
-    // The quote starts at its attribution when it has one.
-    let mut quote_start = first_q;
-    let mut k = first_q;
-    while k > 0 && matches!(kinds[k - 1], Kind::Blank | Kind::Attribution) {
-        k -= 1;
-        if kinds[k] == Kind::Attribution {
-            quote_start = k;
-        }
-    }
+    let first_new = match first_answer(lines, &kinds) {
+        Ok(n) => n,
+        Err(whole) => return whole,
+    };
+    let quote_start = attribution_above(&kinds, first_q);
     let cut = if kinds[quote_start] == Kind::Attribution {
         Cut::QuoteHeader
     } else {
@@ -350,6 +326,65 @@ fn shape(lines: &[&str], region_end: usize, attribution: &[bool], found: Option<
             bottom: false,
         },
     }
+}
+
+/// Each line up to `region_end`: blank, attribution, quoted or new.
+fn line_kinds(lines: &[&str], region_end: usize, attribution: &[bool]) -> Vec<Kind> {
+    (0..region_end)
+        .map(|i| {
+            let l = lines[i];
+            if is_blank(l) {
+                Kind::Blank
+            } else if attribution[i] {
+                Kind::Attribution
+            } else if is_quoted(l) || is_wrapped_quote(lines, i) {
+                Kind::Quote
+            } else {
+                Kind::New
+            }
+        })
+        .collect()
+}
+
+/// The first line of new text; `Err` when new text comes back after a quote
+/// a second time (an interleaved answer, kept whole).
+fn first_answer(lines: &[&str], kinds: &[Kind]) -> Result<Option<usize>, Shape> {
+    let mut first_new = None;
+    let mut after_quote = false;
+    for (i, kind) in kinds.iter().enumerate() {
+        match kind {
+            Kind::Quote => after_quote = true,
+            Kind::New => {
+                if after_quote {
+                    if starts_trailer(lines[i]) {
+                        // A signature or footer under the quote is no answer.
+                        break;
+                    }
+                    if first_new.is_some() {
+                        return Err(Shape::Whole(KeptWhole::Interleaved));
+                    }
+                }
+                after_quote = false;
+                first_new.get_or_insert(i);
+            }
+            Kind::Blank | Kind::Attribution => {}
+        }
+    }
+    Ok(first_new)
+}
+
+/// The quote starting at line `first_q` starts at its attribution when it
+/// has one.
+fn attribution_above(kinds: &[Kind], first_q: usize) -> usize {
+    let mut quote_start = first_q;
+    let mut k = first_q;
+    while k > 0 && matches!(kinds[k - 1], Kind::Blank | Kind::Attribution) {
+        k -= 1;
+        if kinds[k] == Kind::Attribution {
+            quote_start = k;
+        }
+    }
+    quote_start
 }
 
 /// Where the next quote after line `n` starts, with its attribution.

@@ -92,100 +92,134 @@ impl<'a> Cursor<'a> {
 
 /// Reads a TNEF stream. A stream cut short keeps what was read before the cut.
 pub fn read(data: &[u8]) -> Result<Tnef, TnefError> {
+    let raw = attributes(data)?;
+    let cp = raw.msg_props.long(mapi::PR_INTERNET_CPID).or(raw.codepage);
+    let label = cp.map(codepage_label);
+    let text = |b: &[u8]| -> String {
+        let b = trim_nul(b);
+        charset::decode(b, label.as_deref(), &[]).0
+    };
+    let props = &raw.msg_props;
+    let body = props
+        .string(mapi::PR_BODY, label.as_deref())
+        .or_else(|| raw.att_body.as_deref().map(text))
+        .or_else(|| {
+            let rtf = rtf::decompress(props.binary(mapi::PR_RTF_COMPRESSED)?)?;
+            Some(rtf::to_text(&rtf, label.as_deref()))
+        })
+        .filter(|b| !b.trim().is_empty());
+    let html = props
+        .binary(mapi::PR_HTML)
+        .map(text)
+        .or_else(|| props.string(mapi::PR_HTML, label.as_deref()))
+        .filter(|h| !h.trim().is_empty());
+    let files = raw
+        .files
+        .into_iter()
+        .filter_map(|f| f.into_file(label.as_deref(), &text))
+        .collect();
+    Ok(Tnef {
+        body_charset: label.clone().unwrap_or_else(|| "windows-1252".into()),
+        body,
+        html,
+        files,
+    })
+}
+
+/// The attributes of a stream as read, before any text is decoded.
+struct RawTnef {
+    codepage: Option<u32>,
+    att_body: Option<Vec<u8>>,
+    msg_props: mapi::Props,
+    files: Vec<RawFile>,
+}
+
+/// An attachment's title, MAPI properties and data as read.
+#[derive(Default)]
+struct RawFile {
+    title: Option<Vec<u8>>,
+    props: mapi::Props,
+    data: Vec<u8>,
+}
+
+fn attributes(data: &[u8]) -> Result<RawTnef, TnefError> {
     let mut c = Cursor::new(data);
     if c.u32().ok() != Some(SIGNATURE) {
         return Err(TnefError::Signature);
     }
     c.u16()?; // legacy key
-    let mut codepage: Option<u32> = None;
-    let mut att_body: Option<Vec<u8>> = None;
-    let mut msg_props = mapi::Props::default();
-    let mut files: Vec<(Option<Vec<u8>>, mapi::Props, Vec<u8>)> = Vec::new();
+    let mut raw = RawTnef {
+        codepage: None,
+        att_body: None,
+        msg_props: mapi::Props::default(),
+        files: Vec::new(),
+    };
     while c.remaining() > 0 {
         let Ok((level, id, value)) = attribute(&mut c) else {
             break; // cut short: keep what came before
         };
         match (level, id & 0xFFFF) {
-            (LVL_MESSAGE, ATT_BODY) => att_body = Some(value.to_vec()),
-            (LVL_MESSAGE, ATT_MSG_PROPS) => msg_props = mapi::read(value),
+            (LVL_MESSAGE, ATT_BODY) => raw.att_body = Some(value.to_vec()),
+            (LVL_MESSAGE, ATT_MSG_PROPS) => raw.msg_props = mapi::read(value),
             (_, ATT_OEM_CODEPAGE) => {
-                codepage = value
+                raw.codepage = value
                     .get(..4)
                     .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
             }
-            (LVL_ATTACHMENT, ATT_ATTACH_REND_DATA) => {
-                files.push((None, mapi::Props::default(), Vec::new()));
-            }
+            (LVL_ATTACHMENT, ATT_ATTACH_REND_DATA) => raw.files.push(RawFile::default()),
             (LVL_ATTACHMENT, ATT_ATTACH_TITLE) => {
-                if let Some(f) = files.last_mut() {
-                    f.0 = Some(value.to_vec());
+                if let Some(f) = raw.files.last_mut() {
+                    f.title = Some(value.to_vec());
                 }
             }
             (LVL_ATTACHMENT, ATT_ATTACH_DATA) => {
-                if let Some(f) = files.last_mut() {
-                    f.2 = value.to_vec();
+                if let Some(f) = raw.files.last_mut() {
+                    f.data = value.to_vec();
                 }
             }
             (LVL_ATTACHMENT, ATT_ATTACHMENT) => {
-                if let Some(f) = files.last_mut() {
-                    f.1 = mapi::read(value);
+                if let Some(f) = raw.files.last_mut() {
+                    f.props = mapi::read(value);
                 }
             }
             _ => {}
         }
     }
-    let cp = msg_props.long(mapi::PR_INTERNET_CPID).or(codepage);
-    let label = cp.map(codepage_label);
-    let mut out = Tnef {
-        body_charset: label.clone().unwrap_or_else(|| "windows-1252".into()),
-        ..Tnef::default()
-    };
-    let text = |b: &[u8]| -> String {
-        let b = trim_nul(b);
-        charset::decode(b, label.as_deref(), &[]).0
-    };
-    out.body = msg_props
-        .string(mapi::PR_BODY, label.as_deref())
-        .or_else(|| att_body.as_deref().map(text))
-        .or_else(|| {
-            let rtf = rtf::decompress(msg_props.binary(mapi::PR_RTF_COMPRESSED)?)?;
-            Some(rtf::to_text(&rtf, label.as_deref()))
-        })
-        .filter(|b| !b.trim().is_empty());
-    out.html = msg_props
-        .binary(mapi::PR_HTML)
-        .map(text)
-        .or_else(|| msg_props.string(mapi::PR_HTML, label.as_deref()))
-        .filter(|h| !h.trim().is_empty());
-    for (title, props, data) in files {
+    Ok(raw)
+}
+
+impl RawFile {
+    /// The file with its name and type; `None` when it has neither a name
+    /// nor data.
+    fn into_file(self, label: Option<&str>, text: &dyn Fn(&[u8]) -> String) -> Option<TnefFile> {
+        let props = self.props;
         let name = props
-            .string(mapi::PR_ATTACH_LONG_FILENAME, label.as_deref())
-            .or_else(|| props.string(mapi::PR_ATTACH_FILENAME, label.as_deref()))
-            .or_else(|| title.as_deref().map(text))
-            .or_else(|| props.string(mapi::PR_DISPLAY_NAME, label.as_deref()))
+            .string(mapi::PR_ATTACH_LONG_FILENAME, label)
+            .or_else(|| props.string(mapi::PR_ATTACH_FILENAME, label))
+            .or_else(|| self.title.as_deref().map(text))
+            .or_else(|| props.string(mapi::PR_DISPLAY_NAME, label))
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty());
-        let data = if data.is_empty() {
+        let data = if self.data.is_empty() {
             props
                 .binary(mapi::PR_ATTACH_DATA_BIN)
                 .map(<[u8]>::to_vec)
                 .unwrap_or_default()
         } else {
-            data
+            self.data
         };
         if name.is_none() && data.is_empty() {
-            continue;
+            return None;
         }
-        out.files.push(TnefFile {
+        Some(TnefFile {
             name,
             mime_type: props
-                .string(mapi::PR_ATTACH_MIME_TAG, label.as_deref())
+                .string(mapi::PR_ATTACH_MIME_TAG, label)
                 .map(|m| m.trim().to_ascii_lowercase())
                 .filter(|m| m.contains('/')),
             data,
-        });
+        })
     }
-    Ok(out)
 }
 
 /// One attribute: level, ID, data. The checksum is read, not enforced:
