@@ -307,3 +307,55 @@ fn the_report_after_a_flush_reads_only_the_unreported_index() {
         );
     }
 }
+
+#[test]
+fn a_flush_with_nothing_to_report_takes_no_report_lock() {
+    // PostgreSQL: reporting relays takes an advisory lock (one reporter at
+    // a time). A flush with nothing to report must not wait for it: it only
+    // reads. Another session holds the lock for the whole test.
+    let env = Env::new(Backend::Postgres);
+    env.run_ok(&["migrate"]);
+    let url = env.db_url.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut holder = rt.block_on(async move {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+        // store/contention.rs: the first 8 bytes of SHA-256 of the name.
+        sqlx::query("BEGIN").execute(&mut c).await.expect("begin");
+        sqlx::query("SELECT pg_advisory_xact_lock(('x' || substr(encode(sha256('relay-report'::bytea), 'hex'), 1, 16))::bit(64)::bigint)")
+            .execute(&mut c)
+            .await
+            .expect("lock");
+        c
+    });
+    let mut child = env
+        .command()
+        .args(["outbox", "flush"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    rt.block_on(async {
+        sqlx::query("ROLLBACK")
+            .execute(&mut holder)
+            .await
+            .expect("rollback");
+    });
+    let status = status.expect("outbox flush waited for the report lock with nothing to report");
+    assert!(status.success(), "{status:?}");
+}
