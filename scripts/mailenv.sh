@@ -499,6 +499,9 @@ virtual_alias_maps = regexp:$pf/virtual_alias.regexp
 # rewrite (that happens later, in cleanup). Relaying is still decided by
 # smtpd_relay_restrictions (mynetworks, SASL).
 smtpd_recipient_restrictions = check_recipient_access regexp:$pf/refuse.regexp
+# Mail refused after its data (header_checks.regexp: a To naming reject-data-*),
+# so tests see a real server refuse a mail whose recipients it took.
+header_checks = regexp:$pf/header_checks.regexp
 # Belt and braces: if anything still tried to go out, it bounces.
 default_transport = error:mailenv delivers only to $DOMAIN
 relay_transport = error:mailenv delivers only to $DOMAIN
@@ -541,6 +544,9 @@ EOF
 /^refused-/ 550 5.1.1 mailbox unavailable
 /^later-/ 450 4.2.0 try again later
 EOF
+  cat >"$pf/header_checks.regexp" <<EOF
+/^To:.*reject-data-/ REJECT 5.7.1 content refused
+EOF
   # Every service unchrooted (chroot = n): the queue dir has no chroot jail
   # files, and the LMTP socket path must resolve. postlog is required by maillog_file.
   cat >"$pf/master.cf" <<EOF
@@ -570,7 +576,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 EOF
   # Postfix waits ~2 s at start when main.cf/maps are younger than ~1-2 s.
-  touch -d '-1 minute' "$pf/main.cf" "$pf/master.cf" "$pf/virtual_alias.regexp" "$pf/refuse.regexp"
+  touch -d '-1 minute' "$pf/main.cf" "$pf/master.cf" "$pf/virtual_alias.regexp" "$pf/refuse.regexp" "$pf/header_checks.regexp"
 }
 
 # The queue and data dirs as /etc/postfix/postfix-files wants them. Making them

@@ -1,7 +1,8 @@
 //! The mail server an IMAP source or the SMTP transport talks to. Both config
-//! sections spell the same keys (serde's `flatten` cannot be combined with
-//! `deny_unknown_fields`, and unknown-key errors matter more), so they resolve
-//! into this one validated type, checked in one place.
+//! sections spell the same keys: one `EndpointConfig`, flattened into each
+//! (the sections keep `deny_unknown_fields`: serde refuses what neither they
+//! nor the endpoint know), resolved into this one validated type, checked in
+//! one place.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -91,25 +92,92 @@ pub struct Endpoint {
     pub ca_file: Option<PathBuf>,
 }
 
-impl Endpoint {
-    #[allow(clippy::too_many_arguments)]
-    fn resolve(
+/// The keys of a mail server, spelled the same in `[[inbound]]` (IMAP) and
+/// `[outbound]` (SMTP): both sections flatten this in, so a config file
+/// reads as before, and unknown keys are still refused (by the section).
+#[derive(Debug, Clone, Default)]
+pub struct EndpointConfig {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<TlsMode>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Flattened, these values reach serde without their position in the file
+/// (the error points at the section), so a wrong value's error names its key.
+impl<'de> serde::Deserialize<'de> for EndpointConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_struct("EndpointConfig", ENDPOINT_KEYS, EndpointVisitor)
+    }
+}
+
+const ENDPOINT_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "tls",
+    "username",
+    "password_env",
+    "password_file",
+    "ca_file",
+];
+
+struct EndpointVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EndpointVisitor {
+    type Value = EndpointConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the keys of a mail server")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<EndpointConfig, A::Error> {
+        fn value<'de, T: serde::Deserialize<'de>, A: serde::de::MapAccess<'de>>(
+            map: &mut A,
+            key: &str,
+        ) -> std::result::Result<Option<T>, A::Error> {
+            map.next_value::<T>()
+                .map(Some)
+                .map_err(|e| serde::de::Error::custom(format!("key `{key}`: {e}")))
+        }
+        let mut c = EndpointConfig::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "host" => c.host = value(&mut map, &key)?,
+                "port" => c.port = value(&mut map, &key)?,
+                "tls" => c.tls = value(&mut map, &key)?,
+                "username" => c.username = value(&mut map, &key)?,
+                "password_env" => c.password_env = value(&mut map, &key)?,
+                "password_file" => c.password_file = value(&mut map, &key)?,
+                "ca_file" => c.ca_file = value(&mut map, &key)?,
+                _ => return Err(serde::de::Error::unknown_field(&key, ENDPOINT_KEYS)),
+            }
+        }
+        Ok(c)
+    }
+}
+
+impl EndpointConfig {
+    /// The validated endpoint; `key` names the section in errors (e.g.
+    /// `inbound[0]`), `protocol` decides the defaults.
+    pub fn resolve(
+        &self,
         key: String,
         protocol: Protocol,
-        host: Option<&String>,
-        port: Option<u16>,
-        tls: Option<TlsMode>,
-        username: Option<&String>,
-        password_env: Option<&String>,
-        password_file: Option<&PathBuf>,
-        ca_file: Option<&PathBuf>,
     ) -> std::result::Result<Endpoint, String> {
-        let host = host
+        let host = self
+            .host
+            .as_ref()
             .filter(|h| !h.trim().is_empty())
             .ok_or_else(|| format!("key {key}.host: required"))?
             .trim()
             .to_string();
-        let tls = tls.unwrap_or(match protocol {
+        let tls = self.tls.unwrap_or(match protocol {
             Protocol::Imap => TlsMode::Implicit,
             Protocol::Smtp => TlsMode::Starttls,
         });
@@ -119,14 +187,14 @@ impl Endpoint {
                  loopback hosts (127.0.0.1, ::1, localhost), not {host:?}; use \"implicit\" or \"starttls\""
             ));
         }
-        let port = port.unwrap_or(match (protocol, tls) {
+        let port = self.port.unwrap_or(match (protocol, tls) {
             (Protocol::Imap, TlsMode::Implicit) => 993,
             (Protocol::Imap, _) => 143,
             (Protocol::Smtp, TlsMode::Implicit) => 465,
             (Protocol::Smtp, TlsMode::Starttls) => 587,
             (Protocol::Smtp, TlsMode::None) => 25,
         });
-        let password = match (password_env, password_file) {
+        let password = match (&self.password_env, &self.password_file) {
             (Some(_), Some(_)) => {
                 return Err(format!(
                     "key {key}.password_env: set password_env or password_file, not both"
@@ -136,13 +204,13 @@ impl Endpoint {
             (None, Some(p)) => SecretSource::File(p.clone()),
             (None, None) => SecretSource::None,
         };
-        if username.is_some() && password == SecretSource::None {
+        if self.username.is_some() && password == SecretSource::None {
             return Err(format!(
                 "key {key}.password_env: a username needs password_env or password_file \
                  (passwords are never written in the config file)"
             ));
         }
-        if let Some(ca) = ca_file
+        if let Some(ca) = &self.ca_file
             && tls == TlsMode::None
         {
             return Err(format!(
@@ -155,12 +223,14 @@ impl Endpoint {
             host,
             port,
             tls,
-            username: username.cloned(),
+            username: self.username.clone(),
             password,
-            ca_file: ca_file.cloned(),
+            ca_file: self.ca_file.clone(),
         })
     }
+}
 
+impl Endpoint {
     /// `host:port`, for logs and errors (never includes credentials).
     pub fn address(&self) -> String {
         if self.host.contains(':') {
@@ -183,33 +253,13 @@ fn is_loopback(host: &str) -> bool {
 impl InboundConfig {
     /// The IMAP server of this source (`key` is e.g. `inbound[0]`).
     pub fn endpoint(&self, key: String) -> std::result::Result<Endpoint, String> {
-        Endpoint::resolve(
-            key,
-            Protocol::Imap,
-            self.host.as_ref(),
-            self.port,
-            self.tls,
-            self.username.as_ref(),
-            self.password_env.as_ref(),
-            self.password_file.as_ref(),
-            self.ca_file.as_ref(),
-        )
+        self.server.resolve(key, Protocol::Imap)
     }
 }
 
 impl OutboundConfig {
     pub fn endpoint(&self) -> std::result::Result<Endpoint, String> {
-        Endpoint::resolve(
-            "outbound".into(),
-            Protocol::Smtp,
-            self.host.as_ref(),
-            self.port,
-            self.tls,
-            self.username.as_ref(),
-            self.password_env.as_ref(),
-            self.password_file.as_ref(),
-            self.ca_file.as_ref(),
-        )
+        self.server.resolve("outbound".into(), Protocol::Smtp)
     }
 }
 
@@ -219,10 +269,13 @@ mod tests {
 
     fn imap(host: &str, tls: Option<TlsMode>) -> InboundConfig {
         InboundConfig {
-            host: Some(host.into()),
-            tls,
-            username: Some("u@example.test".into()),
-            password_env: Some("PW".into()),
+            server: EndpointConfig {
+                host: Some(host.into()),
+                tls,
+                username: Some("u@example.test".into()),
+                password_env: Some("PW".into()),
+                ..EndpointConfig::default()
+            },
             ..InboundConfig::new("s", super::super::InboundKind::Imap)
         }
     }
@@ -260,7 +313,7 @@ mod tests {
     #[test]
     fn username_needs_a_secret_source() {
         let mut c = imap("imap.example.test", None);
-        c.password_env = None;
+        c.server.password_env = None;
         let err = c.endpoint("inbound[2]".into()).unwrap_err();
         assert!(err.contains("inbound[2].password_env"), "{err}");
     }

@@ -200,14 +200,9 @@ pub struct InboundConfig {
     pub kind: InboundKind,
     // maildir
     pub path: Option<PathBuf>,
-    // imap
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    pub tls: Option<TlsMode>,
-    pub username: Option<String>,
-    pub password_env: Option<String>,
-    pub password_file: Option<PathBuf>,
-    pub ca_file: Option<PathBuf>,
+    // imap: the server (host, port, tls, username, … as keys of the source)
+    #[serde(flatten)]
+    pub server: EndpointConfig,
     pub folder: Option<String>,
     /// Committed mail is moved here (UID MOVE, or COPY + EXPUNGE).
     pub processed_folder: Option<String>,
@@ -233,13 +228,7 @@ impl InboundConfig {
             name: name.to_string(),
             kind,
             path: None,
-            host: None,
-            port: None,
-            tls: None,
-            username: None,
-            password_env: None,
-            password_file: None,
-            ca_file: None,
+            server: EndpointConfig::default(),
             folder: None,
             processed_folder: None,
             mark_seen: None,
@@ -317,13 +306,9 @@ pub enum OutboundKind {
 pub struct OutboundConfig {
     pub kind: OutboundKind,
     pub path: Option<PathBuf>,
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    pub tls: Option<TlsMode>,
-    pub username: Option<String>,
-    pub password_env: Option<String>,
-    pub password_file: Option<PathBuf>,
-    pub ca_file: Option<PathBuf>,
+    /// The SMTP server (host, port, tls, username, … as keys of the section).
+    #[serde(flatten)]
+    pub server: EndpointConfig,
     /// How often `serve` looks for due outbox rows.
     #[serde(default)]
     pub flush_interval: Option<String>,
@@ -338,13 +323,7 @@ impl Default for OutboundConfig {
         OutboundConfig {
             kind: OutboundKind::File,
             path: Some(PathBuf::from("./mail/outbox")),
-            host: None,
-            port: None,
-            tls: None,
-            username: None,
-            password_env: None,
-            password_file: None,
-            ca_file: None,
+            server: EndpointConfig::default(),
             flush_interval: None,
             retry_first: None,
         }
@@ -605,7 +584,7 @@ impl Config {
             .map(|a| a.to_ascii_lowercase())
             .collect();
         for ib in &self.inbound {
-            if let Some(u) = &ib.username
+            if let Some(u) = &ib.server.username
                 && u.contains('@')
             {
                 v.push(u.to_ascii_lowercase());
@@ -623,7 +602,7 @@ mod into_core;
 mod tests;
 mod validate;
 
-pub use endpoint::{Endpoint, Protocol, Secret, SecretSource};
+pub use endpoint::{Endpoint, EndpointConfig, Protocol, Secret, SecretSource};
 
 pub use crate::sla::{CalendarConfig, SlaConfig};
 pub use crate::units::{parse_duration, parse_size};

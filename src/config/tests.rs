@@ -164,6 +164,104 @@ fn server_keys_are_checked_where_they_are_written() {
     assert!(Config::parse("[http]\nlisten = \"off\"\n", "m.toml").is_ok());
 }
 
+#[test]
+fn endpoint_keys_read_the_same_in_both_sections() {
+    // Every server key, written as config files have always written them.
+    let text = r#"
+[[inbound]]
+name = "support"
+kind = "imap"
+host = " imap.example.test "
+port = 1993
+tls = "starttls"
+username = "support@example.test"
+password_file = "/run/secrets/imap"
+ca_file = "/etc/mailroom/ca.pem"
+folder = "Support"
+[outbound]
+kind = "smtp"
+host = "127.0.0.1"
+port = 2525
+tls = "none"
+username = "relay"
+password_env = "SMTP_PW"
+retry_first = "5s"
+"#;
+    let c = Config::parse(text, "m.toml").expect("parses as before");
+    let i = c.inbound[0]
+        .endpoint("inbound[0]".into())
+        .expect("imap endpoint");
+    assert_eq!(
+        (i.host.as_str(), i.port, i.tls, i.username.as_deref()),
+        (
+            "imap.example.test",
+            1993,
+            TlsMode::Starttls,
+            Some("support@example.test")
+        )
+    );
+    assert_eq!(i.password, SecretSource::File("/run/secrets/imap".into()));
+    assert_eq!(i.ca_file, Some(PathBuf::from("/etc/mailroom/ca.pem")));
+    assert_eq!(c.inbound[0].folder(), "Support");
+    let o = c.outbound.endpoint().expect("smtp endpoint");
+    assert_eq!(
+        (
+            o.key.as_str(),
+            o.host.as_str(),
+            o.port,
+            o.tls,
+            o.username.as_deref()
+        ),
+        ("outbound", "127.0.0.1", 2525, TlsMode::None, Some("relay"))
+    );
+    assert_eq!(o.password, SecretSource::Env("SMTP_PW".into()));
+    assert_eq!(o.ca_file, None);
+    assert_eq!(c.outbound.retry_first.as_deref(), Some("5s"));
+    // Defaults still follow the protocol.
+    let c = Config::parse(
+        "[outbound]\nkind = \"smtp\"\nhost = \"smtp.example.test\"\n",
+        "m.toml",
+    )
+    .expect("parses");
+    let o = c.outbound.endpoint().expect("smtp endpoint");
+    assert_eq!((o.port, o.tls), (587, TlsMode::Starttls));
+}
+
+#[test]
+fn unknown_and_mistyped_server_keys_are_still_refused() {
+    for text in [
+        "[outbound]\nkind = \"smtp\"\nhost = \"h.test\"\nhots = \"x\"\n",
+        "[[inbound]]\nname = \"s\"\nkind = \"imap\"\nhost = \"h.test\"\nhots = \"x\"\n",
+    ] {
+        let err = Config::parse(text, "m.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("m.toml") && err.contains("unknown field `hots`"),
+            "{err}"
+        );
+    }
+    let err = Config::parse(
+        "[outbound]\nkind = \"smtp\"\nhost = \"h.test\"\nport = \"x\"\n",
+        "m.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("m.toml")
+            && err.contains("key `port`: invalid type: string \"x\", expected u16"),
+        "{err}"
+    );
+    let err = Config::parse(
+        "[outbound]\nkind = \"smtp\"\nhost = \"h.test\"\ntls = \"sometimes\"\n",
+        "m.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("key `tls`: unknown variant `sometimes`"),
+        "{err}"
+    );
+}
+
 const SLA_CONFIG: &str = r#"
 [mailroom]
 time_zone = "Europe/Berlin"

@@ -59,7 +59,7 @@ impl Config {
                     }
                 }
                 InboundKind::Imap => {
-                    if ib.username.is_none() {
+                    if ib.server.username.is_none() {
                         return Err(format!("key {key}.username: required for kind = \"imap\""));
                     }
                     ib.endpoint(key.clone())?;

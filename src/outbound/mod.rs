@@ -19,7 +19,9 @@ pub use render::{Rendered, Renderer};
 pub use smtp::SmtpTransport;
 pub use worker::{FlushReport, Stop, flush};
 
-/// How a transport failed: worth retrying, or never going to work.
+/// How a transport failed: worth retrying, or never going to work. With a
+/// server's reply the class follows its code, as lettre's does (4xx
+/// transient, 5xx permanent); the worker retries or gives up on that alone.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("temporary: {0}")]
@@ -44,10 +46,16 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.code {
-            Some(code) => write!(f, "{code} {}", self.text),
-            None => f.write_str(&self.text),
-        }
+        write_reply(f, self.code, &self.text)
+    }
+}
+
+/// A server's reply as mailroom shows it everywhere: `550 5.1.1 …`, or the
+/// text alone when no server answered.
+fn write_reply(f: &mut std::fmt::Formatter<'_>, code: Option<u16>, text: &str) -> std::fmt::Result {
+    match code {
+        Some(c) => write!(f, "{c} {text}"),
+        None => f.write_str(text),
     }
 }
 
@@ -60,6 +68,16 @@ impl SendError {
         SendError::Permanent(Failure::new(None, text))
     }
 
+    /// A server's negative reply: permanent for 5xx, else transient.
+    pub fn reply(code: u16, text: impl Into<String>) -> SendError {
+        let f = Failure::new(Some(code), text);
+        if code >= 500 {
+            SendError::Permanent(f)
+        } else {
+            SendError::Transient(f)
+        }
+    }
+
     pub fn failure(&self) -> &Failure {
         match self {
             SendError::Transient(f) | SendError::Permanent(f) => f,
@@ -70,9 +88,20 @@ impl SendError {
         matches!(self, SendError::Permanent(_))
     }
 
+    /// Worth trying again later (a 4xx reply, or no answer at all).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::Transient(_))
+    }
+
     /// The SMTP reply code, when the server gave one.
     pub fn code(&self) -> Option<u16> {
         self.failure().code
+    }
+
+    /// The RFC 3463 enhanced status code of the reply ("5.1.1"), when the
+    /// server gave one.
+    pub fn enhanced_status(&self) -> Option<&str> {
+        self.failure().enhanced_status()
     }
 }
 
@@ -84,6 +113,27 @@ impl Failure {
             refused: Vec::new(),
         }
     }
+
+    /// The enhanced status code a reply's text starts with ("5.1.1 …",
+    /// RFC 3463: class 2, 4 or 5, then two numbers of up to 3 digits); only
+    /// with a reply code, and only when its class agrees with the code's.
+    pub fn enhanced_status(&self) -> Option<&str> {
+        let code = self.code?;
+        enhanced_status(code, &self.text)
+    }
+}
+
+fn enhanced_status(code: u16, text: &str) -> Option<&str> {
+    let word = text.split_whitespace().next()?;
+    let mut parts = word.split('.');
+    let class = parts.next()?;
+    let numbers: Vec<&str> = parts.collect();
+    let number = |n: &str| (1..=3).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit());
+    let ok = matches!(class, "2" | "4" | "5")
+        && u16::from(class.as_bytes()[0] - b'0') == code / 100
+        && numbers.len() == 2
+        && numbers.iter().all(|n| number(n));
+    ok.then_some(word)
 }
 
 /// One envelope recipient the server did not take, with its reply.
@@ -99,13 +149,38 @@ pub struct Refusal {
     pub permanent: bool,
 }
 
+impl Refusal {
+    /// The server's reply alone: `550 5.1.1 …`.
+    pub fn reply(&self) -> impl std::fmt::Display + '_ {
+        struct Reply<'a>(&'a Refusal);
+        impl std::fmt::Display for Reply<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write_reply(f, self.0.code, &self.0.text)
+            }
+        }
+        Reply(self)
+    }
+
+    /// `b@x.test: 550 5.1.1 …`, as a ticket's events and the agent's
+    /// explanation say it; a temporary refusal that stays says after how
+    /// many `attempts` mailroom stopped trying.
+    pub fn describe(&self, attempts: i64) -> String {
+        if self.permanent {
+            format!("{}: {}", self.address, self.reply())
+        } else {
+            format!(
+                "{}: {} (temporary; not tried again after {attempts} attempt(s))",
+                self.address,
+                self.reply()
+            )
+        }
+    }
+}
+
 impl std::fmt::Display for Refusal {
     /// `b@x.test (550 5.1.1 …)`, as logs and the outbox list show it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.code {
-            Some(c) => write!(f, "{} ({c} {})", self.address, self.text),
-            None => write!(f, "{} ({})", self.address, self.text),
-        }
+        write!(f, "{} ({})", self.address, self.reply())
     }
 }
 
@@ -126,10 +201,16 @@ pub struct Delivery {
     pub refused: Vec<Refusal>,
 }
 
-/// The envelope recipients of an outbox row (stored comma-separated).
+/// The addresses of a stored list (comma-separated: an outbox row's
+/// recipients, a message's Cc), in order.
+pub fn address_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|r| !r.is_empty())
+}
+
+/// The envelope recipients of an outbox row, each once (in any case).
 pub fn envelope_recipients(list: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for r in list.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+    for r in address_list(list) {
         if !out.iter().any(|o| o.eq_ignore_ascii_case(r)) {
             out.push(r.to_string());
         }
@@ -226,6 +307,70 @@ pub fn retry_delay(first: Duration, attempts: i64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_keeps_its_code_and_class() {
+        let e = SendError::reply(550, "5.1.1 <b@x.test>: Recipient address rejected");
+        assert!(e.is_permanent() && !e.is_transient());
+        assert_eq!(e.code(), Some(550));
+        assert_eq!(e.enhanced_status(), Some("5.1.1"));
+        assert_eq!(
+            e.to_string(),
+            "permanent: 550 5.1.1 <b@x.test>: Recipient address rejected"
+        );
+        let e = SendError::reply(451, "4.3.0 try again");
+        assert!(e.is_transient() && !e.is_permanent());
+        assert_eq!((e.code(), e.enhanced_status()), (Some(451), Some("4.3.0")));
+        // No enhanced code, one of another class, or no reply at all.
+        assert_eq!(SendError::reply(554, "no thanks").enhanced_status(), None);
+        assert_eq!(SendError::reply(550, "4.1.1 odd").enhanced_status(), None);
+        assert_eq!(SendError::reply(550, "5.1 short").enhanced_status(), None);
+        assert_eq!(
+            SendError::reply(550, "5.1.1234 long").enhanced_status(),
+            None
+        );
+        let e = SendError::transient("5.1.1 connect: refused");
+        assert_eq!((e.code(), e.enhanced_status()), (None, None));
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn a_refusal_reads_the_same_wherever_it_is_shown() {
+        let r = Refusal {
+            address: "b@x.test".into(),
+            code: Some(450),
+            text: "4.2.0 later".into(),
+            permanent: false,
+        };
+        assert_eq!(r.to_string(), "b@x.test (450 4.2.0 later)");
+        assert_eq!(
+            r.describe(3),
+            "b@x.test: 450 4.2.0 later (temporary; not tried again after 3 attempt(s))"
+        );
+        let r = Refusal {
+            code: None,
+            text: "not a valid address".into(),
+            permanent: true,
+            ..r
+        };
+        assert_eq!(r.describe(1), "b@x.test: not a valid address");
+        assert_eq!(
+            describe_refusals(&[r.clone(), r]),
+            "b@x.test (not a valid address); b@x.test (not a valid address)"
+        );
+    }
+
+    #[test]
+    fn stored_lists_split_in_one_way() {
+        assert_eq!(
+            address_list(" a@x.test,,B@y.test , ").collect::<Vec<_>>(),
+            ["a@x.test", "B@y.test"]
+        );
+        assert_eq!(
+            envelope_recipients("a@x.test, A@X.test, b@y.test"),
+            ["a@x.test", "b@y.test"]
+        );
+    }
 
     #[test]
     fn backoff_grows_and_caps() {

@@ -280,11 +280,7 @@ impl Renderer {
             .templates
             .render(&format!("{}.html", parts.template), &ctx)
             .map_err(|e| e.to_string())?;
-        let cc = mail
-            .cc_addrs
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
+        let cc = super::address_list(&mail.cc_addrs)
             .map(|c| Mailbox {
                 name: None,
                 email: c.to_string(),

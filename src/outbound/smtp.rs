@@ -124,7 +124,8 @@ impl SmtpTransport {
     }
 
     fn failed(&self, e: impl std::fmt::Display, permanent: bool) -> SendError {
-        let msg = format!("{}: {e}", self.endpoint.address());
+        // May carry a server's words (STARTTLS, a reply lettre could not parse).
+        let msg = clean(&format!("{}: {e}", self.endpoint.address()));
         if permanent {
             SendError::permanent(msg)
         } else {
@@ -135,14 +136,9 @@ impl SmtpTransport {
     /// A lettre error: the server's reply (code and its own words) when it
     /// answered, else what went wrong where.
     fn lettre_failed(&self, e: &lettre::transport::smtp::Error) -> SendError {
-        let f = match e.status() {
-            Some(code) => Failure::new(Some(u16::from(code)), reply_text(e)),
-            None => Failure::new(None, format!("{}: {e}", self.endpoint.address())),
-        };
-        if e.is_permanent() {
-            SendError::Permanent(f)
-        } else {
-            SendError::Transient(f)
+        match e.status() {
+            Some(code) => SendError::reply(u16::from(code), reply_text(e)),
+            None => self.failed(e, false),
         }
     }
 
@@ -290,16 +286,29 @@ impl SmtpTransport {
     ) -> Attempt {
         let mut a = Attempt::default();
         let mut options = Vec::new();
-        let non_ascii =
-            !AsRef::<str>::as_ref(from).is_ascii() || to.iter().any(|(given, _)| !given.is_ascii());
-        if non_ascii {
-            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-                a.error = Some(self.failed(
-                    "the envelope has non-ASCII addresses and the server does not support SMTPUTF8",
-                    false,
-                ));
-                return a;
-            }
+        let utf8 = conn.server_info().supports_feature(Extension::SmtpUtfEight);
+        if !AsRef::<str>::as_ref(from).is_ascii() && !utf8 {
+            a.error = Some(self.failed(
+                "the sender is a non-ASCII address and the server does not support SMTPUTF8",
+                false,
+            ));
+            return a;
+        }
+        // A non-ASCII recipient the server cannot take is refused alone,
+        // before the transaction starts; the others still get the mail.
+        let (to, cannot): (Vec<_>, Vec<_>) =
+            to.iter().partition(|(given, _)| utf8 || given.is_ascii());
+        a.refused
+            .extend(cannot.into_iter().map(|(given, _)| Refusal {
+                address: given.clone(),
+                code: None,
+                text: "a non-ASCII address, and the server does not support SMTPUTF8".into(),
+                permanent: true,
+            }));
+        if to.is_empty() {
+            return a;
+        }
+        if !AsRef::<str>::as_ref(from).is_ascii() || to.iter().any(|(given, _)| !given.is_ascii()) {
             options.push(MailParameter::SmtpUtfEight);
         }
         if !raw.is_ascii() {
@@ -359,11 +368,24 @@ struct Attempt {
     error: Option<SendError>,
 }
 
-/// The server's own words of a negative reply ("5.1.1 <b@x.test>: …").
+/// The server's own words of a negative reply ("5.1.1 <b@x.test>: …"),
+/// cleaned (`clean`).
 fn reply_text(e: &lettre::transport::smtp::Error) -> String {
-    std::error::Error::source(e)
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| e.to_string())
+    clean(
+        &std::error::Error::source(e)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| e.to_string()),
+    )
+}
+
+/// Longest server text kept (a reply may run to several KB).
+const MAX_REPLY_CHARS: usize = 1000;
+
+/// What a server says goes on into events, `last_error`, logs and the mail
+/// that tells an agent: cleaned where it enters mailroom, so no bare CR, LF
+/// or ESC (a forged line, a terminal escape) gets through.
+fn clean(text: &str) -> String {
+    crate::mail::compose::header_text(text, MAX_REPLY_CHARS)
 }
 
 /// Every recipient refused: permanent only when every refusal is.

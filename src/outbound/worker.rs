@@ -152,14 +152,19 @@ pub async fn flush(
                         "internal error: {}",
                         crate::pipeline::fault::describe(&*panic)
                     );
-                    tracing::error!(outbox = mail.id, %reason, "sending one mail panicked; it is marked failed");
+                    tracing::error!(outbox = mail.id, %reason, "sending one mail panicked; it is given up");
                     metrics::counter!("mailroom_outbox_panics_total").increment(1);
-                    if store.mark_failed(mail.id, &token, &reason, None).await? {
-                        report.failed += 1;
+                    // Accounted like any permanent failure: whoever got the
+                    // mail in an earlier attempt keeps it, the rest are refused.
+                    let recipients = envelope_recipients(&mail.recipients);
+                    let before = Progress::of(&mail);
+                    let asked = before.pending(&recipients);
+                    let failed = Err(SendError::permanent(reason.clone()));
+                    let o = account(&recipients, before, &asked, failed, false);
+                    if record(store, transport, &mail, &token, &o, now(), &mut report).await?
+                        && mail.kind != MessageKind::Relay
+                    {
                         note_undeliverable(store, &mail, &reason, now()).await?;
-                        if mail.kind == MessageKind::Relay {
-                            report.relay_results += 1;
-                        }
                     }
                 }
             }
@@ -206,10 +211,12 @@ async fn send_one(
             Err(reason) => {
                 tracing::error!(outbox = mail.id, %reason, "cannot render; giving up on this mail");
                 let reason = format!("cannot render: {reason}");
-                if store.mark_failed(mail.id, token, &reason, None).await? {
-                    note_undeliverable(store, mail, &reason, now()).await?;
+                if store.mark_failed(mail.id, token, &reason).await? {
+                    // A relay's failure is reported by the pipeline, once.
                     if mail.kind == MessageKind::Relay {
                         report.relay_results += 1;
+                    } else {
+                        note_undeliverable(store, mail, &reason, now()).await?;
                     }
                 }
                 report.failed += 1;
@@ -267,16 +274,23 @@ async fn send_one(
         );
         return release(store, mail, token, report).await;
     };
-    let lost = |what: &str| {
-        tracing::warn!(
-            outbox = mail.id,
-            "{what}, but the claim had passed to another sender: its result stands"
-        );
-    };
-    let at = now();
     let can_retry = mail.attempts < MAX_ATTEMPTS;
-    let failure = result.as_ref().err().map(ToString::to_string);
     let o = account(&recipients, before, &asked, result, can_retry);
+    record(store, transport, mail, token, &o, now(), report).await?;
+    Ok(())
+}
+
+/// Writes what an attempt made of the row (`account`) and counts it; false
+/// when the claim had passed to another sender (its result stands).
+async fn record(
+    store: &Store,
+    transport: &Transport,
+    mail: &DueMail,
+    token: &str,
+    o: &Accounted,
+    at: DateTime<Utc>,
+    report: &mut FlushReport,
+) -> Result<bool> {
     let retry_at = (o.next == Next::Retry).then(|| {
         let delay = retry_delay(transport.retry_first, mail.attempts);
         at + chrono::Duration::from_std(delay).unwrap_or_default()
@@ -293,38 +307,44 @@ async fn send_one(
         now: at,
     };
     if !store.record_attempt(mail.id, token, &attempt).await? {
-        lost(attempt.status);
+        tracing::warn!(
+            outbox = mail.id,
+            "{}, but the claim had passed to another sender: its result stands",
+            attempt.status
+        );
         report.released += 1;
-        return Ok(());
+        return Ok(false);
     }
     if mail.kind == MessageKind::Relay && (o.next != Next::Retry || o.delivered_now) {
         report.relay_results += 1;
     }
-    let refused: Vec<&str> = o
-        .progress
-        .refused
-        .iter()
-        .map(|r| r.address.as_str())
-        .collect();
+    let error = o.error.as_deref().unwrap_or_default();
     match o.next {
+        Next::Sent if o.progress.refused.is_empty() => {
+            report.sent += 1;
+            tracing::info!(outbox = mail.id, kind = %mail.kind, to = %mail.recipients, "sent");
+        }
         Next::Sent => {
             report.sent += 1;
-            if refused.is_empty() {
-                tracing::info!(outbox = mail.id, kind = %mail.kind, to = %mail.recipients, "sent");
-            } else {
-                tracing::warn!(outbox = mail.id, kind = %mail.kind, to = %delivered_to, refused = ?refused, "sent, but some recipients were refused");
-            }
+            let refused: Vec<&str> = o
+                .progress
+                .refused
+                .iter()
+                .map(|r| r.address.as_str())
+                .collect();
+            tracing::warn!(outbox = mail.id, kind = %mail.kind, to = %delivered_to, refused = ?refused, "sent, but some recipients were refused");
         }
         Next::Retry => {
             report.retrying += 1;
-            tracing::warn!(outbox = mail.id, error = failure.as_deref().unwrap_or_default(), waiting = ?o.progress.pending(&recipients), retry_at = ?retry_at, "not sent to everyone yet, will retry");
+            let waiting = o.progress.pending(&envelope_recipients(&mail.recipients));
+            tracing::warn!(outbox = mail.id, error, waiting = ?waiting, retry_at = ?retry_at, "not sent to everyone yet, will retry");
         }
         Next::Failed => {
             report.failed += 1;
-            tracing::error!(outbox = mail.id, kind = %mail.kind, error = o.error.as_deref().unwrap_or_default(), "send failed for good: nobody got it");
+            tracing::error!(outbox = mail.id, kind = %mail.kind, error, "send failed for good: nobody got it");
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Who has a mail and who was refused, as its outbox row records it.
@@ -470,9 +490,9 @@ pub(crate) fn account(
     }
 }
 
-/// A mail that will never be sent leaves an event on its ticket. (An agent's
-/// answer is also reported to the agent, and its ticket reopened, by
-/// `Pipeline::report_relays`.)
+/// Automatic mail that will never be sent leaves an event on its ticket. (An
+/// agent's answer is not: `Pipeline::report_relays` reports it, on the
+/// ticket and to the agent, once.)
 async fn note_undeliverable(
     store: &Store,
     mail: &DueMail,

@@ -60,18 +60,25 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> crate::Result<RelayReports> {
         let mut total = RelayReports::default();
+        // Most flushes and scheduler ticks have nothing to report: a read
+        // decides that before any write transaction is opened.
+        if !store.has_unreported_relays().await? {
+            return Ok(total);
+        }
         let staff = self.cfg.staff_addresses();
         loop {
             let mut tx = store.begin().await?;
             let rate_since = now - Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
-            let (rows, loaded) = tx
+            let batch = tx
                 .load_relay_results(RELAY_BATCH, &staff, rate_since, now)
                 .await?;
-            if rows.is_empty() {
+            let taken = batch.len();
+            if batch.is_empty() {
                 tx.commit().await?;
                 return Ok(total);
             }
-            let (done, writes) = super::settle::settle(&mut tx, loaded, now, |u| {
+            let rows = batch.rows;
+            let (done, writes) = super::settle::settle(&mut tx, batch.loaded, now, |u| {
                 let mut r = RelayReports::default();
                 for row in &rows {
                     self.report_relay(u, row, &mut r);
@@ -83,9 +90,15 @@ impl Pipeline {
             for row in &rows {
                 tx.mark_relay_reported(row.id, row.is_final(), now).await?;
             }
+            // A relay row without a ticket has nobody to report to (the
+            // pipeline never writes one): it leaves the index as reported.
+            for &id in &batch.without_ticket {
+                tracing::warn!(outbox = id, "relay without a ticket: nothing to report");
+                tx.mark_relay_reported(id, true, now).await?;
+            }
             tx.commit().await?;
             total.add(done);
-            if (rows.len() as i64) < RELAY_BATCH {
+            if (taken as i64) < RELAY_BATCH {
                 return Ok(total);
             }
         }
@@ -99,7 +112,9 @@ impl Pipeline {
         let id = ticket.id;
         let mut ev = Events::new(id, row.message_row, Vec::new());
         let mid = &row.message_id;
-        if let (false, Some(at)) = (row.delivery_reported, row.delivered_at)
+        // Once a delivery is reported the ticket has its first response, so
+        // a later report of the same relay changes nothing here.
+        if let Some(at) = row.delivered_at
             && ticket.first_response_at.is_none()
         {
             u.update_ticket(id, |t| t.first_response_at = Some(at));
@@ -145,7 +160,7 @@ impl Pipeline {
         };
         let not = refused
             .iter()
-            .map(|f| describe(f, row.attempts))
+            .map(|f| f.describe(row.attempts))
             .collect::<Vec<_>>()
             .join("; ");
         if delivered.is_empty() {
@@ -203,22 +218,5 @@ impl Pipeline {
             }
         }
         u.add_events(ev.list);
-    }
-}
-
-/// `b@x.test: 550 5.1.1 <b@x.test>: Recipient address rejected` (and for a
-/// temporary refusal that stays, after how many attempts).
-fn describe(f: &Refusal, attempts: i64) -> String {
-    let reply = match f.code {
-        Some(c) => format!("{c} {}", f.text),
-        None => f.text.clone(),
-    };
-    if f.permanent {
-        format!("{}: {reply}", f.address)
-    } else {
-        format!(
-            "{}: {reply} (temporary; not tried again after {attempts} attempt(s))",
-            f.address
-        )
     }
 }

@@ -38,7 +38,7 @@ pub use batch::{
 pub use contention::lock_key;
 pub use lease::Lease;
 pub use outbox::Attempt;
-pub use relay_result::{RelayResult, UNREPORTED_RELAYS};
+pub use relay_result::{RelayResult, UNREPORTED_RELAYS, UnreportedRelays};
 pub use rows::*;
 pub use tx::Tx;
 

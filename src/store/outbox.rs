@@ -142,25 +142,14 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// A failed attempt: retry at `retry_at`, or give up (`None`, permanent
-    /// failure). False when the claim was lost (changes nothing).
-    pub async fn mark_failed(
-        &self,
-        id: i64,
-        token: &str,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<bool> {
-        let (status, next) = match retry_at {
-            Some(t) => ("queued", Some(t)),
-            None => ("failed", None),
-        };
+    /// Gives up on a claimed row that never reached a server (it cannot be
+    /// rendered). False when the claim was lost (changes nothing).
+    pub async fn mark_failed(&self, id: i64, token: &str, error: &str) -> Result<bool> {
         let _gate = self.gate.enter().await;
         let done = on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
-             claimed_until = NULL, handed_over_at = NULL, last_error = $3 \
-             WHERE id = $4 AND claim_token = $5 AND status = 'sending'")
-            .bind(status).bind(next).bind(error).bind(id).bind(token).execute(p).await?.rows_affected());
+            "UPDATE outbox SET status = 'failed', claimed_until = NULL, handed_over_at = NULL, last_error = $1 \
+             WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
+            .bind(error).bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
 

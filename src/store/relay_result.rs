@@ -10,6 +10,7 @@ use super::batch::Loaded;
 use super::rows::{TICKET_COLUMNS, TicketRow};
 use super::sql::{KEYS_PER_QUERY, Params, select_in, sorted};
 use super::tx::{Tx, on_tx};
+use super::{Store, on_pool};
 use crate::error::Result;
 
 /// A relay (outbox row) with something to report, and the agent's reply it
@@ -32,14 +33,34 @@ pub struct RelayResult {
     pub refused: String,
     /// When the first recipient got it.
     pub delivered_at: Option<DateTime<Utc>>,
-    /// Its delivery was reported (first response, SLA clock).
-    pub delivery_reported: bool,
     pub last_error: Option<String>,
     pub attempts: i64,
     /// The agent's reply: its row, Message-ID and References.
     pub trigger_row: Option<i64>,
     pub trigger_message_id: Option<String>,
     pub trigger_refs: Option<String>,
+}
+
+/// One batch of `Tx::load_relay_results`.
+#[derive(Debug, Default)]
+pub struct UnreportedRelays {
+    /// The relays with their tickets, oldest first.
+    pub rows: Vec<RelayResult>,
+    /// Unreported relay rows without a ticket (not written by the pipeline).
+    pub without_ticket: Vec<i64>,
+    /// Their tickets and what mailing their agents needs.
+    pub loaded: Loaded,
+}
+
+impl UnreportedRelays {
+    /// Rows this batch took from the index (a full batch: there may be more).
+    pub fn len(&self) -> usize {
+        self.rows.len() + self.without_ticket.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl RelayResult {
@@ -55,6 +76,20 @@ impl RelayResult {
 pub const UNREPORTED_RELAYS: &str = "FROM outbox o WHERE o.kind = 'relay' AND o.reported_at IS NULL \
      AND (o.status IN ('sent', 'failed') OR (o.delivered_at IS NOT NULL AND o.delivery_reported_at IS NULL))";
 
+impl Store {
+    /// Whether any relay has a result not reported yet: a read on the pool
+    /// (no write transaction, no writer gate or lock) that the partial index
+    /// answers, so the step after a flush costs next to nothing when there
+    /// is nothing to report.
+    pub async fn has_unreported_relays(&self) -> Result<bool> {
+        let sql = format!("SELECT EXISTS(SELECT 1 {UNREPORTED_RELAYS})");
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(sql))
+            .fetch_one(p).await?),
+        )
+    }
+}
+
 impl Tx {
     /// Up to `limit` relays with a result to report (oldest first), the
     /// tickets they answer, and the rate-limit and suppression state of
@@ -66,7 +101,7 @@ impl Tx {
         staff: &[String],
         rate_since: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<RelayResult>, Loaded)> {
+    ) -> Result<UnreportedRelays> {
         self.lock_keys(["relay-report"]).await?;
         let lock = if self.is_shared() {
             " FOR UPDATE SKIP LOCKED"
@@ -78,11 +113,11 @@ impl Tx {
             .bind(limit).fetch_all(&mut *c).await?);
         let mut l = Loaded::default();
         if ids.is_empty() {
-            return Ok((Vec::new(), l));
+            return Ok(UnreportedRelays::default());
         }
         let mut rows = select_in!(self, RelayResult, ids, |list| format!(
             "SELECT o.id, o.ticket_id, o.status, o.context, o.message_row, m.message_id, o.recipients, \
-             o.delivered_to, o.refused, o.delivered_at, (o.delivery_reported_at IS NOT NULL) AS delivery_reported, \
+             o.delivered_to, o.refused, o.delivered_at, \
              o.last_error, o.attempts, o.trigger_row, t.message_id AS trigger_message_id, t.refs AS trigger_refs \
              FROM outbox o JOIN messages m ON m.id = o.message_row LEFT JOIN messages t ON t.id = o.trigger_row \
              WHERE o.ticket_id IS NOT NULL AND o.id IN ({list})"
@@ -104,15 +139,15 @@ impl Tx {
         // Only explanations are queued here: no relay threading, no notification chain.
         self.load_outgoing_context(&mut l, &[], &[], &staff, rate_since, now)
             .await?;
-        // Rows whose ticket_id is NULL (never written by the pipeline) are
-        // marked reported by the caller with the others: `ids` holds them all.
+        // Rows without a ticket (never written by the pipeline): what to do
+        // with them is the caller's to decide.
         let known: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
-        for id in ids {
-            if !known.contains(&id) {
-                self.mark_relay_reported(id, true, now).await?;
-            }
-        }
-        Ok((rows, l))
+        let without_ticket = ids.into_iter().filter(|id| !known.contains(id)).collect();
+        Ok(UnreportedRelays {
+            rows,
+            without_ticket,
+            loaded: l,
+        })
     }
 
     /// Records what was reported of relay `id`: its delivery, and with

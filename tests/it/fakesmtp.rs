@@ -86,8 +86,11 @@ pub struct Transaction {
 
 /// An in-process SMTP server that refuses what a test scripts, including
 /// what Postfix will not do on demand: RCPT `refused-*` gets 550, `later-*`
-/// 450 (until `take_later`), and a mail with a `reject-data-*` recipient is
-/// refused after its data (554). Every transaction is recorded.
+/// 450 (until `take_later`), `hostile-*` a 550 whose text holds a bare CR,
+/// a bare LF and an ESC; a mail with a `reject-data-*` recipient is refused
+/// after its data (554), one with a `defer-data-*` recipient deferred after
+/// its data (451, until `take_later`). It offers no SMTPUTF8. Every
+/// transaction is recorded.
 pub struct ScriptedSmtp {
     pub port: u16,
     log: Arc<std::sync::Mutex<Vec<Transaction>>>,
@@ -176,6 +179,8 @@ fn scripted_session(
                 .unwrap_or_default();
             let reply: &[u8] = if addr.starts_with("refused-") {
                 b"550 5.1.1 <ADDR>: mailbox unavailable\r\n"
+            } else if addr.starts_with("hostile-") {
+                b"550 5.1.1 <ADDR> bad\rInjected: yes\nX\x1b[2J done\r\n"
             } else if addr.starts_with("later-") && !later_ok.load(Ordering::SeqCst) {
                 b"450 4.2.0 try again later\r\n"
             } else {
@@ -210,11 +215,15 @@ fn scripted_session(
                 delivered: false,
             });
             let refuse = t.accepted.iter().any(|a| a.starts_with("reject-data-"));
+            let defer = !later_ok.load(Ordering::SeqCst)
+                && t.accepted.iter().any(|a| a.starts_with("defer-data-"));
             t.data = Some(data);
-            t.delivered = !refuse;
+            t.delivered = !refuse && !defer;
             record(t);
             w.write_all(if refuse {
                 b"554 5.6.0 content refused\r\n"
+            } else if defer {
+                b"451 4.3.0 queue full, try again later\r\n"
             } else {
                 b"250 2.0.0 queued\r\n"
             })?;

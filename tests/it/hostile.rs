@@ -184,7 +184,10 @@ both_backends! {
         assert_eq!(status("notification", "bob@example.test").0, "sent");
         let t = env.ticket("MR-1");
         let ev = events_text(&t);
-        assert!(ev.contains("outbox: the relay to alice@customer.test will not be sent: cannot render"), "{ev}");
+        // The relay's failure is reported once, by the pipeline (not also by the worker).
+        let reports: Vec<&str> = ev.lines().filter(|l| l.contains("cannot render")).collect();
+        assert_eq!(reports.len(), 1, "exactly one report of the failed relay: {ev}");
+        assert!(reports[0].starts_with("relay: answer <") && reports[0].contains("> by bob@example.test reached nobody: alice@customer.test: cannot render: "), "{ev}");
         assert_eq!(t["status"], "open", "an answer nobody got leaves the ticket open");
         assert!(t["first_response_at"].is_null());
         assert!(events_text(&env.ticket("MR-2")).contains("outbox: the ack to zed@customer.test will not be sent: cannot render: internal error: panic: injected fault at render"), "{}", events_text(&env.ticket("MR-2")));

@@ -26,6 +26,7 @@ mod outbox;
 mod relay;
 mod relay_leak;
 mod relay_refused;
+mod relay_scripted;
 mod relay_smtp;
 mod replies;
 mod rules;

@@ -74,6 +74,30 @@ fn signal(pid: u32, sig: &str) {
 }
 
 both_backends! {
+    /// Relay rows without a ticket (never written by mailroom: a hand-made
+    /// row) are marked reported, and a full batch of them does not end the
+    /// report: the real relay behind them is reported in the same run.
+    fn ticketless_relay_rows_do_not_hold_up_the_report(b) {
+        let env = Env::new(b);
+        env.ingest(&mail("Alice <alice@customer.test>", "Printer", "tl-1@customer.test", "", "Broken."));
+        let notif = env.flush_outbox().into_iter().find(|(n, _)| n.ends_with("-notification.eml")).expect("notification").1;
+        // 128 hand-made relay rows, older than the real relay (more than one batch of 100).
+        env.sql("INSERT INTO outbox (message_row, ticket_id, kind, context, sender, recipients, status, attempts, next_attempt_at, created_at) \
+                 SELECT message_row, NULL, 'relay', context, sender, recipients, 'failed', 1, next_attempt_at, created_at FROM outbox WHERE kind = 'ack'");
+        for _ in 0..7 {
+            env.sql("INSERT INTO outbox (message_row, ticket_id, kind, context, sender, recipients, status, attempts, next_attempt_at, created_at) \
+                     SELECT message_row, NULL, 'relay', context, sender, recipients, 'failed', 1, next_attempt_at, created_at FROM outbox WHERE ticket_id IS NULL");
+        }
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE ticket_id IS NULL AND reported_at IS NULL"), 128);
+        let answer = crate::relay::agent_reply("bob@example.test", &notif, "tl-2@example.test", &crate::relay::reply_body("Unplug it.", &notif, crate::relay::Style::Gmail), "");
+        assert_eq!(env.ingest(&answer)["outcome"], "agent_reply");
+        env.run_ok(&["outbox", "flush"]);
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'relay' AND reported_at IS NULL"), 0, "every relay row reported in one run");
+        let t = env.ticket("MR-1");
+        assert!(t["first_response_at"].is_string(), "the real relay was reported: {t}");
+        assert_eq!(events_text(&t).matches("the first response").count(), 1, "{}", events_text(&t));
+    }
+
     fn concurrent_senders_deliver_each_mail_exactly_once(b) {
         let mev = MailEnv::start();
         let env = Env::with_config(b, &SMTP_BASE.replace("[mailroom]", "[mailroom]\nnotification_limit_per_hour = 1000"), "");

@@ -3,16 +3,17 @@
 //! `refused-*` recipients for good (550) and `later-*` ones for now (450) at
 //! RCPT time (scripts/mailenv.sh). The recipients it takes still get the
 //! agent's answer, those it refused never get it twice, and the agent hears
-//! who did not get it, with the server's words. An in-process server adds
-//! what Postfix will not do on demand: refusing the data after taking the
-//! recipients.
+//! who did not get it, with the server's words. It also refuses the data of
+//! a mail to a `reject-data-*` address after taking its recipients
+//! (header_checks). An in-process server adds what Postfix will not do on
+//! demand (relay_scripted.rs).
 
 use mailroom::mail::{ParsedMail, parse};
 use serde_json::Value;
 
 use crate::both_backends;
 use crate::fakesmtp::{ScriptedSmtp, Transaction};
-use crate::imap::{SMTP_BASE, Serve, healthz, smtp_env, wait_until};
+use crate::imap::{Serve, healthz, smtp_env, wait_until};
 use crate::mailenv::{MailEnv, USER};
 use crate::relay::{Style, agent_reply, reply_body};
 use crate::support::*;
@@ -48,7 +49,7 @@ fn explanations(mails: &[ParsedMail]) -> Vec<&ParsedMail> {
 
 /// The scripted server's transactions that carried a relay (a person's
 /// mail: no Auto-Submitted), or asked for its recipients without data.
-fn relay_transactions(smtp: &ScriptedSmtp) -> Vec<Transaction> {
+pub(crate) fn relay_transactions(smtp: &ScriptedSmtp) -> Vec<Transaction> {
     smtp.transactions()
         .into_iter()
         .filter(|t| match &t.data {
@@ -58,13 +59,13 @@ fn relay_transactions(smtp: &ScriptedSmtp) -> Vec<Transaction> {
         .collect()
 }
 
-fn sorted(v: &[String]) -> Vec<String> {
+pub(crate) fn sorted(v: &[String]) -> Vec<String> {
     let mut v = v.to_vec();
     v.sort();
     v
 }
 
-fn relay_rows(env: &Env) -> Vec<Value> {
+pub(crate) fn relay_rows(env: &Env) -> Vec<Value> {
     env.outbox()
         .into_iter()
         .filter(|r| r["kind"] == "relay")
@@ -234,111 +235,127 @@ both_backends! {
         assert!(status.success(), "{status:?}");
     }
 
-    fn refused_data_reaches_nobody_and_is_not_retried(b) {
-        // Postfix will not refuse a mail's data on demand; this server does,
-        // for mail to a `reject-data-` recipient, and records every
-        // transaction's envelope.
-        let smtp = ScriptedSmtp::start();
-        let env = Env::with_config(b, SMTP_BASE, "");
-        env.set_outbound(&format!("[outbound]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nretry_first = \"1s\"\n", smtp.port));
-        env.ingest(&mail("reject-data-ann@customer.test", "Broken", "sd-1@customer.test", "Cc: later-lee@customer.test, bo@customer.test\r\n", "help"));
-        env.run_ok(&["outbox", "flush"]);
-        let notif = smtp.mails().into_iter().find(|m| m.1.subject.starts_with("[MR-1]")).expect("the notification").1;
-        let answer = agent_reply("sales@example.test", &notif, "sd-a1@example.test", &reply_body("We are on it.", &notif, Style::Gmail), "");
-        assert_eq!(env.ingest(&answer)["outcome"], "agent_reply");
-        env.run_ok(&["outbox", "flush"]);
-        // Ann's address makes the server refuse the data: nobody got it,
-        // although Ann and Bo were taken at RCPT; Lee was refused for now.
+    fn refused_data_reaches_nobody_and_is_not_retried_by_postfix(b) {
+        // The relay's To names Ann: Postfix takes Ann and Bo at RCPT, Lee
+        // for now not, then refuses the data (so does the acknowledgement).
+        let (mev, env, serve) = start(b);
+        conversation(&mev, "Ann <reject-data-ann@customer.test>", "Cc: later-lee@customer.test, bo@customer.test\r\n", "Hello Ann,\r\nwe are on it.");
+        wait_until(30, "the relay to fail", || relay_rows(&env).first().is_some_and(|r| r["status"] == "failed"));
+        wait_until(30, "the explanation in the agent's INBOX", || mev.status(AGENT_BOX, "INBOX").0 >= 2);
+        // Well past the retry delay (1 s): time for a retry, if one were coming.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+
+        assert!(relays(&inbox(&mev, CUSTOMER_BOX)).is_empty(), "the catch-all got nothing");
         let t = env.ticket("MR-1");
         let ev = events_text(&t);
         assert!(ev.contains("reached nobody: "), "{ev}");
-        assert!(ev.contains("reject-data-ann@customer.test: 554 5.6.0 content refused"), "{ev}");
-        assert!(ev.contains("bo@customer.test: 554 5.6.0 content refused"), "{ev}");
-        assert!(ev.contains("later-lee@customer.test: 450 4.2.0 try again later (temporary; not tried again after 1 attempt(s))"), "{ev}");
+        assert!(ev.contains(&format!("reject-data-ann@customer.test: {DATA_REFUSED}")), "{ev}");
+        assert!(ev.contains(&format!("bo@customer.test: {DATA_REFUSED}")), "{ev}");
+        assert!(ev.contains("later-lee@customer.test: 450 4.2.0 <later-lee@customer.test>: Recipient address rejected: try again later (temporary; not tried again after 1 attempt(s))"), "{ev}");
         assert_eq!(t["status"], "open");
         assert!(t["first_response_at"].is_null());
         let row = &relay_rows(&env)[0];
         assert_eq!(row["status"], "failed");
         assert_eq!(row["delivered_to"], "");
-        // The explanation went out in the same flush (to the server, which takes it).
-        let to_agent: Vec<_> = smtp.mails().into_iter().filter(|(rcpts, m)| rcpts == &["sales@example.test"] && m.subject.contains("Your answer reached nobody")).collect();
-        assert_eq!(to_agent.len(), 1);
-        assert!(to_agent[0].1.text.contains("554 5.6.0 content refused"), "{}", to_agent[0].1.text);
-        let tries = relay_transactions(&smtp);
-        assert_eq!(tries.len(), 1, "a permanent refusal is not retried: {tries:?}");
-        assert_eq!(sorted(&tries[0].rcpts), ["bo@customer.test", "later-lee@customer.test", "reject-data-ann@customer.test"]);
-        assert_eq!(sorted(&tries[0].accepted), ["bo@customer.test", "reject-data-ann@customer.test"]);
-        assert!(!tries[0].delivered);
-    }
-
-    fn a_data_failure_for_now_is_retried_to_the_waiting_only(b) {
-        let smtp = ScriptedSmtp::start();
-        let env = Env::with_config(b, SMTP_BASE, "");
-        env.set_outbound(&format!("[outbound]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nretry_first = \"1s\"\n", smtp.port));
-        env.ingest(&mail("amy@customer.test", "Slow", "sd-2@customer.test", "Cc: refused-rex@customer.test, later-liz@customer.test\r\n", "help"));
-        env.run_ok(&["outbox", "flush"]);
-        let notif = smtp.mails().into_iter().find(|m| m.1.subject.starts_with("[MR-1]")).expect("the notification").1;
-        let answer = agent_reply("sales@example.test", &notif, "sd-a2@example.test", &reply_body("Fixed.", &notif, Style::Gmail), "");
-        assert_eq!(env.ingest(&answer)["outcome"], "agent_reply");
-        env.run_ok(&["outbox", "flush"]);
-        // Amy has it, Rex never will, Liz is waiting.
-        let row = &relay_rows(&env)[0];
-        assert_eq!(row["status"], "queued");
-        assert_eq!(row["delivered_to"], "amy@customer.test");
-        assert!(env.ticket("MR-1")["first_response_at"].is_string(), "Amy's delivery is the first response");
-        smtp.take_later();
-        std::thread::sleep(std::time::Duration::from_millis(1200));
-        env.run_ok(&["outbox", "flush"]);
-        let row = &relay_rows(&env)[0];
-        assert_eq!(row["status"], "sent", "{row}");
-        assert_eq!(row["delivered_to"], "amy@customer.test, later-liz@customer.test");
-        assert_eq!(row["refused"][0]["address"], "refused-rex@customer.test");
-        let tries = relay_transactions(&smtp);
-        let asked: Vec<Vec<String>> = tries.iter().map(|t| sorted(&t.rcpts)).collect();
-        assert_eq!(
-            asked,
-            [sorted(&["amy@customer.test".into(), "later-liz@customer.test".into(), "refused-rex@customer.test".into()]), vec!["later-liz@customer.test".to_string()]],
-            "the retry asks only for Liz"
-        );
-        let got: Vec<&[String]> = tries.iter().filter(|t| t.delivered).map(|t| t.accepted.as_slice()).collect();
-        assert_eq!(got, [&["amy@customer.test".to_string()][..], &["later-liz@customer.test".to_string()][..]], "each got it once");
-        let ev = events_text(&env.ticket("MR-1"));
-        assert!(ev.contains("reached amy@customer.test, later-liz@customer.test, but not refused-rex@customer.test: 550 5.1.1 <refused-rex@customer.test>: mailbox unavailable"), "{ev}");
-        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'system'"), 1, "one explanation");
+        assert_eq!(row["attempts"], 1, "a permanent refusal is not retried: {row}");
+        let told = explanations(&inbox(&mev, AGENT_BOX)).into_iter().map(|m| m.text.clone()).collect::<Vec<_>>();
+        assert_eq!(told.len(), 1);
+        assert!(told[0].contains(DATA_REFUSED), "{}", told[0]);
+        let status = serve.terminate();
+        assert!(status.success(), "{status:?}");
     }
 }
+
+/// Postfix's answer after the data of a mail it refuses (header_checks).
+const DATA_REFUSED: &str = "550 5.7.1 content refused";
 
 #[test]
 fn the_report_after_a_flush_reads_only_the_unreported_index() {
     // A flush that sent nothing must not cost a scan of the outbox: SQLite
-    // plans the step's lookup on the partial index.
+    // plans both the check whether there is anything to report and the
+    // step's lookup on the partial index.
     let env = Env::new(Backend::Sqlite);
     env.run_ok(&["migrate"]);
-    let plan: String = {
-        let url = env.db_url.clone();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            use sqlx::Connection;
-            let mut c = sqlx::SqliteConnection::connect(&url)
-                .await
-                .expect("connect");
-            let sql = format!(
-                "EXPLAIN QUERY PLAN SELECT o.id {} ORDER BY o.id LIMIT 100",
-                mailroom::store::UNREPORTED_RELAYS
-            );
-            let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&mut c)
-                .await
-                .expect("plan");
-            rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
-        })
+    let unreported = mailroom::store::UNREPORTED_RELAYS;
+    for query in [
+        format!("SELECT EXISTS(SELECT 1 {unreported})"),
+        format!("SELECT o.id {unreported} ORDER BY o.id LIMIT 100"),
+    ] {
+        let plan: String = {
+            let url = env.db_url.clone();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                use sqlx::Connection;
+                let mut c = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .expect("connect");
+                let sql = format!("EXPLAIN QUERY PLAN {query}");
+                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("plan");
+                rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+            })
+        };
+        assert!(plan.contains("outbox_relay_unreported"), "{plan}");
+        assert!(
+            !plan.contains("SCAN o\n") && !plan.ends_with("SCAN o"),
+            "{plan}"
+        );
+    }
+}
+
+#[test]
+fn a_flush_with_nothing_to_report_takes_no_report_lock() {
+    // PostgreSQL: reporting relays takes an advisory lock (one reporter at
+    // a time). A flush with nothing to report must not wait for it: it only
+    // reads. Another session holds the lock for the whole test.
+    let env = Env::new(Backend::Postgres);
+    env.run_ok(&["migrate"]);
+    let url = env.db_url.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut holder = rt.block_on(async move {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+        // store/contention.rs: the first 8 bytes of SHA-256 of the name.
+        sqlx::query("BEGIN").execute(&mut c).await.expect("begin");
+        sqlx::query("SELECT pg_advisory_xact_lock(('x' || substr(encode(sha256('relay-report'::bytea), 'hex'), 1, 16))::bit(64)::bigint)")
+            .execute(&mut c)
+            .await
+            .expect("lock");
+        c
+    });
+    let mut child = env
+        .command()
+        .args(["outbox", "flush"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     };
-    assert!(plan.contains("outbox_relay_unreported"), "{plan}");
-    assert!(
-        !plan.contains("SCAN o\n") && !plan.ends_with("SCAN o"),
-        "{plan}"
-    );
+    rt.block_on(async {
+        sqlx::query("ROLLBACK")
+            .execute(&mut holder)
+            .await
+            .expect("rollback");
+    });
+    let status = status.expect("outbox flush waited for the report lock with nothing to report");
+    assert!(status.success(), "{status:?}");
 }

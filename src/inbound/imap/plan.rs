@@ -125,8 +125,8 @@ mod tests {
     #[test]
     fn failure_counts_are_pruned_once_committed() {
         let mut ib = crate::config::InboundConfig::new("t", crate::config::InboundKind::Imap);
-        ib.host = Some("127.0.0.1".into());
-        ib.tls = Some(crate::config::TlsMode::None);
+        ib.server.host = Some("127.0.0.1".into());
+        ib.server.tls = Some(crate::config::TlsMode::None);
         let src = ImapSource::from_config(&ib, "inbound[0]".into()).expect("source");
         let e = ImapError::Protocol("broken".into());
         src.suspect(7, &[3, 4, 5], &e);
