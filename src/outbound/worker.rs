@@ -23,7 +23,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::store::{Attempt, DueMail, Store};
-use crate::tickets::MessageKind;
+use crate::tickets::{EventKind, MessageKind, OutboxStatus};
 
 /// A claim lasts this long unless renewed; a dead sender's mail is taken over
 /// by whoever runs next within this time.
@@ -293,7 +293,7 @@ async fn send_one(
         now: at,
     };
     if !store.record_attempt(mail.id, token, &attempt).await? {
-        lost(attempt.status);
+        lost(attempt.status.as_str());
         report.released += 1;
         return Ok(());
     }
@@ -377,11 +377,11 @@ pub(crate) enum Next {
 }
 
 impl Next {
-    fn status(self) -> &'static str {
+    fn status(self) -> OutboxStatus {
         match self {
-            Next::Sent => "sent",
-            Next::Failed => "failed",
-            Next::Retry => "queued",
+            Next::Sent => OutboxStatus::Sent,
+            Next::Failed => OutboxStatus::Failed,
+            Next::Retry => OutboxStatus::Queued,
         }
     }
 }
@@ -484,7 +484,9 @@ async fn note_undeliverable(
             "the {} to {} will not be sent: {reason}",
             mail.kind, mail.recipients
         );
-        store.add_event(ticket, "outbox", &detail, now).await?;
+        store
+            .add_event(ticket, EventKind::Outbox, &detail, now)
+            .await?;
     }
     Ok(())
 }

@@ -327,7 +327,7 @@ fn the_report_after_a_flush_reads_only_the_unreported_index() {
                 .expect("connect");
             let sql = format!(
                 "EXPLAIN QUERY PLAN SELECT o.id {} ORDER BY o.id LIMIT 100",
-                mailroom::store::UNREPORTED_RELAYS
+                mailroom::store::unreported_relays()
             );
             let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .fetch_all(&mut c)
