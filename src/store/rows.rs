@@ -13,9 +13,7 @@ pub(crate) struct TicketRow {
     pub id: i64,
     pub subject: String,
     pub normalized_subject: String,
-    #[sqlx(try_from = "String")]
     pub status: Status,
-    #[sqlx(try_from = "String")]
     pub priority: Priority,
     pub area: Option<String>,
     pub owner: Option<String>,
@@ -71,7 +69,6 @@ pub const MESSAGE_COLUMNS: &str = "id, ticket_id, direction, kind, role, message
 pub struct MessageRow {
     pub id: i64,
     pub ticket_id: Option<i64>,
-    #[sqlx(try_from = "String")]
     pub direction: Direction,
     #[sqlx(try_from = "String")]
     pub kind: MessageKind,
@@ -236,7 +233,6 @@ pub(crate) struct RoutedTicketRow {
     pub id: i64,
     pub subject: String,
     pub area: Option<String>,
-    #[sqlx(try_from = "String")]
     pub priority: Priority,
     pub owner: Option<String>,
     pub raw: Option<Vec<u8>>,

@@ -108,8 +108,7 @@ async fn an_unknown_participant_role_names_participants_role() {
     let (_dir, store, now) = store().await;
     raw(
         &store,
-        "INSERT INTO participants (ticket_id, email, role) VALUES (1, 'c@x.test', 'boss') \
-         -- $1 unused: ",
+        "INSERT INTO participants (ticket_id, email, role) SELECT 1, 'c@x.test', 'boss' WHERE $1 IS NOT NULL",
         now,
     )
     .await;
@@ -160,5 +159,44 @@ async fn unknown_sla_alert_levels_and_targets_name_their_column() {
     assert_eq!(
         (table, column, value.as_str()),
         ("sla_alerts", "target", "lunch")
+    );
+}
+
+#[tokio::test]
+async fn unknown_ticket_statuses_priorities_and_directions_name_their_column() {
+    let (_dir, store, now) = store().await;
+    assert!(store.ticket(1).await.expect("known").is_some());
+    raw(
+        &store,
+        "UPDATE tickets SET status = 'frozen' WHERE $1 IS NOT NULL",
+        now,
+    )
+    .await;
+    let (table, column, value) = unknown(store.ticket(1).await);
+    assert_eq!(
+        (table, column, value.as_str()),
+        ("tickets", "status", "frozen")
+    );
+    raw(
+        &store,
+        "UPDATE tickets SET status = 'open', priority = 'asap' WHERE $1 IS NOT NULL",
+        now,
+    )
+    .await;
+    let (table, column, value) = unknown(store.list_tickets(&Default::default()).await);
+    assert_eq!(
+        (table, column, value.as_str()),
+        ("tickets", "priority", "asap")
+    );
+    raw(
+        &store,
+        "UPDATE messages SET direction = 'sideways' WHERE $1 IS NOT NULL",
+        now,
+    )
+    .await;
+    let (table, column, value) = unknown(store.ticket_messages(1).await);
+    assert_eq!(
+        (table, column, value.as_str()),
+        ("messages", "direction", "sideways")
     );
 }

@@ -8,7 +8,7 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Type};
 
 use crate::sla::alerts::Level;
-use crate::tickets::{EventKind, OutboxStatus, ParticipantRole};
+use crate::tickets::{Direction, EventKind, OutboxStatus, ParticipantRole, Priority, Status};
 
 macro_rules! stored_text {
     ($($t:ty),+) => {$(
@@ -36,4 +36,12 @@ macro_rules! stored_text {
     )+};
 }
 
-stored_text!(OutboxStatus, EventKind, Level, ParticipantRole);
+stored_text!(
+    OutboxStatus,
+    EventKind,
+    Level,
+    ParticipantRole,
+    Status,
+    Priority,
+    Direction
+);

@@ -24,7 +24,7 @@ text_enum!(
         Pending => "pending",
         /// Answered and done; a customer follow-up reopens it.
         Resolved => "resolved",
-    } "status"
+    } "status" stored in "tickets"."status"
 );
 
 impl FromStr for Status {
@@ -45,7 +45,7 @@ text_enum!(
         Normal => "normal",
         High => "high",
         Urgent => "urgent",
-    } "priority"
+    } "priority" stored in "tickets"."priority"
 );
 
 impl FromStr for Priority {
@@ -156,7 +156,7 @@ text_enum!(
     Direction {
         In => "in",
         Out => "out",
-    } "direction"
+    } "direction" stored in "messages"."direction"
 );
 
 impl FromStr for Direction {
