@@ -22,7 +22,6 @@ struct FactRow {
     created_at: DateTime<Utc>,
     resolved_at: Option<DateTime<Utc>>,
     first_response_at: Option<DateTime<Utc>>,
-    #[sqlx(try_from = "String")]
     status: crate::tickets::Status,
     owner: Option<String>,
     customer: String,
