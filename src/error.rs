@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::text_enum::UnknownValue;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("config {file}: {message}")]
@@ -11,7 +13,12 @@ pub enum Error {
     DatabaseUnavailable(String),
 
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+
+    /// A stored value this version does not know (`text_enum`), with the
+    /// table and column it was read from.
+    #[error("database error: {0}")]
+    UnknownValue(#[from] UnknownValue),
 
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -50,6 +57,22 @@ pub enum Error {
     /// quarantined with it, the source goes on.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<sqlx::Error> for Error {
+    /// A row's enum column that failed to read (sqlx wraps the parser's
+    /// error) is the `UnknownValue` it was, not an opaque decode error.
+    fn from(e: sqlx::Error) -> Error {
+        match e {
+            sqlx::Error::ColumnDecode { index, source } => {
+                match source.downcast::<UnknownValue>() {
+                    Ok(unknown) => Error::UnknownValue(*unknown),
+                    Err(source) => Error::Database(sqlx::Error::ColumnDecode { index, source }),
+                }
+            }
+            e => Error::Database(e),
+        }
+    }
 }
 
 impl Error {

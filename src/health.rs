@@ -3,20 +3,20 @@
 //! the HTTP endpoint (`server::http`) only reads.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::pipeline::Outcome;
+use crate::text_enum::text_enum;
 
 /// One inbound source as /healthz shows it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SourceHealth {
     pub kind: &'static str,
-    /// connecting | syncing | idle | polling | backoff | stopped, and for an
-    /// IMAP source on another instance's lease: standby | starting
-    pub state: &'static str,
+    pub state: SourceState,
     pub connected: bool,
     pub last_sync: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
@@ -59,16 +59,65 @@ impl LeaseState {
     }
 }
 
-impl SourceHealth {
-    /// Healthy: no error since the last successful sync.
-    pub fn ok(&self) -> bool {
-        self.last_error.is_none() && self.state != "stopped"
+text_enum!(
+    /// What a source is doing, as /healthz shows it.
+    SourceState {
+        Connecting => "connecting",
+        Syncing => "syncing",
+        /// IMAP IDLE: waiting for the server to tell of new mail.
+        Idle => "idle",
+        /// Waiting for the next poll (no IDLE).
+        Polling => "polling",
+        /// Failed: waiting before the next try.
+        Backoff => "backoff",
+        Stopped => "stopped",
+        /// IMAP: another instance holds the mailbox's lease.
+        Standby => "standby",
+        /// IMAP: the lease was taken; syncing starts after the grace period.
+        Starting => "starting",
+    } "source state"
+);
+
+impl Default for SourceState {
+    /// A source is connecting until it says otherwise.
+    fn default() -> SourceState {
+        SourceState::Connecting
     }
 }
 
-#[derive(Debug, Default, Serialize)]
+impl FromStr for SourceState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SourceState::named(s).ok_or_else(|| SourceState::unknown(s))
+    }
+}
+
+text_enum!(
+    /// The instance as a whole (/healthz answers 503 unless `ok`).
+    HealthStatus {
+        Ok => "ok",
+        /// Some source has an error or stopped.
+        Degraded => "degraded",
+    } "health status"
+);
+
+impl FromStr for HealthStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        HealthStatus::named(s).ok_or_else(|| HealthStatus::unknown(s))
+    }
+}
+
+impl SourceHealth {
+    /// Healthy: no error since the last successful sync.
+    pub fn ok(&self) -> bool {
+        self.last_error.is_none() && self.state != SourceState::Stopped
+    }
+}
+
+#[derive(Debug, Serialize)]
 pub struct Snapshot {
-    pub status: &'static str,
+    pub status: HealthStatus,
     pub sources: BTreeMap<String, SourceHealth>,
     pub outbox_depth: Option<i64>,
     pub outbox_last_error: Option<String>,
@@ -92,7 +141,7 @@ impl Health {
     pub fn register(&self, name: &str, kind: &'static str) {
         self.update(name, |s| {
             s.kind = kind;
-            s.state = "connecting";
+            s.state = SourceState::Connecting;
         });
     }
 
@@ -104,7 +153,7 @@ impl Health {
         f(map.entry(name.to_string()).or_default());
     }
 
-    pub fn state(&self, name: &str, state: &'static str) {
+    pub fn state(&self, name: &str, state: SourceState) {
         self.update(name, |s| s.state = state);
     }
 
@@ -112,7 +161,7 @@ impl Health {
         metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(1.0);
         self.update(name, |s| {
             s.connected = true;
-            s.state = "syncing";
+            s.state = SourceState::Syncing;
             s.uidvalidity = Some(uidvalidity);
         });
     }
@@ -138,7 +187,7 @@ impl Health {
         metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(0.0);
         self.update(name, |s| {
             s.connected = false;
-            s.state = "backoff";
+            s.state = SourceState::Backoff;
             s.last_error = Some(error.to_string());
             s.last_error_at = Some(Utc::now());
             s.consecutive_failures += 1;
@@ -149,7 +198,7 @@ impl Health {
         metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(0.0);
         self.update(name, |s| {
             s.connected = false;
-            s.state = "stopped";
+            s.state = SourceState::Stopped;
         });
     }
 
@@ -171,8 +220,13 @@ impl Health {
         });
         self.update(name, |s| {
             s.lease = Some(state.as_str());
-            if matches!(state, LeaseState::Standby | LeaseState::Starting) {
-                s.state = state.as_str();
+            let shown = match state {
+                LeaseState::Standby => Some(SourceState::Standby),
+                LeaseState::Starting => Some(SourceState::Starting),
+                _ => None,
+            };
+            if let Some(shown) = shown {
+                s.state = shown;
                 s.connected = false;
                 s.last_error = None;
             }
@@ -226,7 +280,11 @@ impl Health {
             .map(|(k, _)| k.clone())
             .collect();
         Snapshot {
-            status: if ok { "ok" } else { "degraded" },
+            status: if ok {
+                HealthStatus::Ok
+            } else {
+                HealthStatus::Degraded
+            },
             sources,
             outbox_depth,
             outbox_last_error,
@@ -247,4 +305,29 @@ pub fn record_notify_to_commit(source: &str, seconds: f64) {
 pub fn record_sync_lag(source: &str, seconds: f64) {
     metrics::gauge!("mailroom_sync_lag_seconds", "source" => source.to_string())
         .set(seconds.max(0.0));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_shown_by_their_text() {
+        for s in SourceState::ALL {
+            assert_eq!(s.as_str().parse::<SourceState>(), Ok(*s));
+        }
+        for s in HealthStatus::ALL {
+            assert_eq!(s.as_str().parse::<HealthStatus>(), Ok(*s));
+        }
+        assert!("Idle".parse::<SourceState>().is_err());
+        let h = Health::new();
+        h.register("inbox", "imap");
+        h.lease("inbox", "k", LeaseState::Standby);
+        h.register("drop", "maildir");
+        h.stopped("drop");
+        let json = serde_json::to_value(h.snapshot()).expect("json");
+        assert_eq!(json["status"], "degraded");
+        assert_eq!(json["sources"]["inbox"]["state"], "standby");
+        assert_eq!(json["sources"]["drop"]["state"], "stopped");
+    }
 }

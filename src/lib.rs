@@ -17,6 +17,7 @@ pub mod server;
 pub mod sla;
 pub mod store;
 pub mod templates;
+pub mod text_enum;
 pub mod tickets;
 pub mod units;
 

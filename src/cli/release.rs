@@ -10,6 +10,7 @@ use anyhow::bail;
 use crate::config::Config;
 use crate::pipeline::{Inbound, OutcomeKind, Pipeline};
 use crate::store::Store;
+use crate::tickets::EventKind;
 
 pub(super) async fn suspended_list(store: &Store, json: bool) -> anyhow::Result<()> {
     let rows = store.suspended_list().await?;
@@ -104,7 +105,7 @@ pub(super) async fn quarantine_release(
         && let Some(t) = crate::tickets::parse_ref(&cfg.mailroom.ticket_prefix, r)
     {
         let detail = format!("quarantined message {id} released by an operator: {released_as}");
-        store.add_event(t, "release", &detail, now).await?;
+        store.add_event(t, EventKind::Release, &detail, now).await?;
     }
     println!("quarantined message {id} released: {released_as}");
     Ok(())

@@ -5,10 +5,10 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::store::{Store, TicketRow};
-use crate::tickets;
+use crate::store::Store;
+use crate::tickets::{self, Ticket};
 
-fn ticket_json(cfg: &Config, t: &TicketRow) -> serde_json::Value {
+fn ticket_json(cfg: &Config, t: &Ticket) -> serde_json::Value {
     json!({
         "ref": tickets::format_ref(&cfg.mailroom.ticket_prefix, t.id),
         "id": t.id,
@@ -35,7 +35,7 @@ fn ticket_json(cfg: &Config, t: &TicketRow) -> serde_json::Value {
 }
 
 /// `first response 2026-11-30 10:00 UTC (breached)`, or "-".
-fn due_summary(t: &TicketRow, now: chrono::DateTime<chrono::Utc>) -> String {
+fn due_summary(t: &Ticket, now: chrono::DateTime<chrono::Utc>) -> String {
     let parts: Vec<String> = t
         .due_times()
         .into_iter()
@@ -56,11 +56,7 @@ fn due_summary(t: &TicketRow, now: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
-pub(super) fn print_ticket_list(
-    cfg: &Config,
-    rows: &[TicketRow],
-    json: bool,
-) -> anyhow::Result<()> {
+pub(super) fn print_ticket_list(cfg: &Config, rows: &[Ticket], json: bool) -> anyhow::Result<()> {
     if json {
         let v: Vec<_> = rows.iter().map(|t| ticket_json(cfg, t)).collect();
         println!("{}", serde_json::to_string_pretty(&v)?);

@@ -9,9 +9,9 @@ use crate::error::Result;
 use crate::mail::Mailbox;
 use crate::mail::compose::{OutAttachment, Outgoing, compose};
 use crate::mail::reply::{self, Cut, marker_line};
-use crate::store::{AttachmentData, DueMail, TicketRow, TriggerMail};
+use crate::store::{AttachmentData, DueMail, TriggerMail};
 use crate::templates::Templates;
-use crate::tickets::{self, MessageKind};
+use crate::tickets::{self, MessageKind, Ticket};
 
 pub struct Rendered {
     pub raw: Vec<u8>,
@@ -88,7 +88,7 @@ impl Renderer {
 
     /// `2026-11-30 11:00 CET (first response)`: the ticket's next due time in
     /// the reader's time zone.
-    fn sla_due(&self, ticket: &TicketRow, reader: &str) -> Option<String> {
+    fn sla_due(&self, ticket: &Ticket, reader: &str) -> Option<String> {
         let (target, at) = ticket.next_due()?;
         let tz = self
             .zones
@@ -123,7 +123,7 @@ impl Renderer {
     pub fn render(
         &self,
         mail: &DueMail,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         trigger: Option<&TriggerMail>,
         attachments: Vec<AttachmentData>,
         now: DateTime<Utc>,

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::store::{Attempt, DueMail, Store};
-use crate::tickets::MessageKind;
+use crate::tickets::{EventKind, MessageKind, OutboxStatus};
 
 /// A claim lasts this long unless renewed; a dead sender's mail is taken over
 /// by whoever runs next within this time.
@@ -310,7 +310,7 @@ async fn record(
         tracing::warn!(
             outbox = mail.id,
             "{}, but the claim had passed to another sender: its result stands",
-            attempt.status
+            attempt.status.as_str()
         );
         report.released += 1;
         return Ok(false);
@@ -397,11 +397,11 @@ pub(crate) enum Next {
 }
 
 impl Next {
-    fn status(self) -> &'static str {
+    fn status(self) -> OutboxStatus {
         match self {
-            Next::Sent => "sent",
-            Next::Failed => "failed",
-            Next::Retry => "queued",
+            Next::Sent => OutboxStatus::Sent,
+            Next::Failed => OutboxStatus::Failed,
+            Next::Retry => OutboxStatus::Queued,
         }
     }
 }
@@ -504,7 +504,9 @@ async fn note_undeliverable(
             "the {} to {} will not be sent: {reason}",
             mail.kind, mail.recipients
         );
-        store.add_event(ticket, "outbox", &detail, now).await?;
+        store
+            .add_event(ticket, EventKind::Outbox, &detail, now)
+            .await?;
     }
     Ok(())
 }

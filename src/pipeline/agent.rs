@@ -9,11 +9,10 @@ use crate::mail::compose::reply_references;
 use crate::mail::parse::ParsedMail;
 use crate::mail::reply::{self, KeptWhole, Reply};
 use crate::mail::{Mailbox, auth};
-use crate::store::TicketRow;
 use crate::tickets::commands::{self, Command, Commands};
 use crate::tickets::roles::{Speaker, role_of};
 use crate::tickets::transitions::{Change, TicketState, after_agent_reply};
-use crate::tickets::{MessageKind, ParticipantRole, Role};
+use crate::tickets::{MessageKind, ParticipantRole, Role, Ticket};
 
 /// An attachment of the agent's reply that goes along with the relay.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -44,7 +43,7 @@ pub(crate) struct RelayPlan {
 }
 
 pub(crate) struct AgentPlan {
-    pub ticket: TicketRow,
+    pub ticket: Ticket,
     /// Why this is an agent reply (the notification it answers).
     pub proof: String,
     /// `Owner`, or `Colleague` for another agent answering mail sent to them.
@@ -62,7 +61,7 @@ pub(crate) struct AgentPlan {
     pub explain: Vec<String>,
 }
 
-pub(crate) fn ticket_state(t: &TicketRow) -> TicketState {
+pub(crate) fn ticket_state(t: &Ticket) -> TicketState {
     TicketState {
         status: t.status,
         priority: t.priority,
@@ -323,7 +322,7 @@ impl Pipeline {
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         cmds: &Commands,
     ) -> RelayPlan {
         let internal = self.cfg.internal_addresses();

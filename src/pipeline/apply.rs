@@ -12,7 +12,7 @@ use super::unit::{NewTicket, UnitOfWork};
 use super::{Incoming, Outcome, OutcomeKind, Pipeline};
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::{MAX_REFERENCES, capped_references};
-use crate::store::{NewEvent, NewMessage, TicketRow};
+use crate::store::{NewEvent, NewMessage};
 
 /// Addresses recorded as participants from one mail's To/Cc: a mail to a
 /// thousand recipients must not make every answer go to all of them.
@@ -21,9 +21,9 @@ const MAX_PARTICIPANTS_PER_MAIL: usize = 100;
 /// How long a staff address whose mail bounced gets nothing (DESIGN §6).
 pub(super) const STAFF_BOUNCE_HOLD_HOURS: i64 = 24;
 use crate::tickets::transitions::Change;
-use crate::tickets::{Direction, MessageKind, ParticipantRole, Role, Status};
+use crate::tickets::{Direction, EventKind, MessageKind, ParticipantRole, Role, Status, Ticket};
 
-pub(super) fn event(ticket: i64, row: i64, kind: &'static str, detail: String) -> NewEvent {
+pub(super) fn event(ticket: i64, row: i64, kind: EventKind, detail: String) -> NewEvent {
     NewEvent {
         ticket_id: Some(ticket),
         message_row: Some(row),
@@ -52,7 +52,7 @@ impl Events {
         e
     }
 
-    pub fn push(&mut self, kind: &'static str, detail: String) {
+    pub fn push(&mut self, kind: EventKind, detail: String) {
         self.list.push(event(self.ticket, self.row, kind, detail));
     }
 }
@@ -78,7 +78,7 @@ impl Pipeline {
                     u.add_events([NewEvent {
                         ticket_id: Some(t),
                         message_row: None,
-                        kind: "duplicate",
+                        kind: EventKind::Duplicate,
                         detail: format!(
                             "mail <{message_id}> arrived again via {}: same content as the stored copy, ignored",
                             m.item.origin
@@ -117,7 +117,7 @@ impl Pipeline {
                     Some(addr) => self.staff_bounced(u, &ticket, &addr, &reason, &via, &mut ev),
                     None => {
                         ev.push(
-                            "bounce",
+                            EventKind::Bounce,
                             format!("{reason}; {via}; shown to the owner, never answered"),
                         );
                         self.notify_owner(u, &ticket, &mut ev, Notify::Bounce(&reason));
@@ -144,7 +144,7 @@ impl Pipeline {
                 u.add_events([event(
                     ticket.id,
                     row,
-                    "autoreply",
+                    EventKind::Autoreply,
                     format!(
                         "automatic mail ({reason}); {via}; appended, status stays {}, not acknowledged",
                         ticket.status
@@ -180,7 +180,7 @@ impl Pipeline {
     fn staff_bounced(
         &self,
         u: &mut UnitOfWork<'_>,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         addr: &str,
         reason: &str,
         via: &str,
@@ -193,7 +193,7 @@ impl Pipeline {
             format!("{reason} ({})", self.ticket_ref(ticket.id)),
         );
         ev.push(
-            "bounce",
+            EventKind::Bounce,
             format!(
                 "{reason}; {via}; mail to {addr} bounced: nothing is sent to {addr} until {}, never answered",
                 until.format("%Y-%m-%d %H:%M UTC")
@@ -205,7 +205,7 @@ impl Pipeline {
                 self.notify(u, ticket, &c, ev, Notify::StaffBounced(addr));
             }
             Some(_) if !fresh => ev.push(
-                "notification",
+                EventKind::Notification,
                 format!("{addr} was already held back: the escalation contact was told before"),
             ),
             _ => {}
@@ -272,12 +272,17 @@ impl Pipeline {
             u.add_events([event(
                 t,
                 row,
-                "sender",
+                EventKind::Sender,
                 format!("{}: {via}", mail.from.email),
             )]);
         }
         if let Some(t) = ticket_id.filter(|_| !mail.charset_notes.is_empty()) {
-            u.add_events([event(t, row, "charset", mail.charset_notes.join("; "))]);
+            u.add_events([event(
+                t,
+                row,
+                EventKind::Charset,
+                mail.charset_notes.join("; "),
+            )]);
         }
         row
     }
@@ -337,22 +342,25 @@ impl Pipeline {
         );
         let mut ev = Events::new(id, row, notes);
         self.add_participants(u, id, mail, true, &mut ev);
-        ev.push("threading", thread.via.clone());
+        ev.push(EventKind::Threading, thread.via.clone());
         for note in &thread.notes {
-            ev.push("threading", note.clone());
+            ev.push(EventKind::Threading, note.clone());
         }
-        ev.push("routing", routing.trace.clone());
+        ev.push(EventKind::Routing, routing.trace.clone());
         if let Some(a) = &assignment {
-            ev.push("assignment", a.reason.clone());
+            ev.push(EventKind::Assignment, a.reason.clone());
             if let Some(contact) = &a.escalate_to {
                 self.notify(u, &ticket, contact, &mut ev, Notify::Unassigned);
             }
         }
         if routing.suppress_ack {
-            ev.push("ack", "no acknowledgement: a rule suppressed it".into());
+            ev.push(
+                EventKind::Ack,
+                "no acknowledgement: a rule suppressed it".into(),
+            );
         } else if let Some(why) = &bulk {
             ev.push(
-                "ack",
+                EventKind::Ack,
                 format!("no acknowledgement: bulk mail ({why}), tagged bulk"),
             );
         } else {
@@ -362,7 +370,7 @@ impl Pipeline {
         if ticket.owner.is_some() {
             self.notify_owner(u, &ticket, &mut ev, Notify::New);
         } else if watchers.is_empty() {
-            ev.push("notification", "no owner: nobody notified".into());
+            ev.push(EventKind::Notification, "no owner: nobody notified".into());
         }
         // `notify = "area"`: every available agent of the area hears of it,
         // and any of them may answer (their notification is their proof).
@@ -400,14 +408,14 @@ impl Pipeline {
             self.add_participants(u, ticket.id, mail, false, &mut ev);
         }
         ev.push(
-            "threading",
+            EventKind::Threading,
             format!(
                 "follow-up from {} ({role}): {}",
                 mail.from.email, thread.via
             ),
         );
         for note in thread.notes {
-            ev.push("threading", note);
+            ev.push(EventKind::Threading, note);
         }
         let before = ticket.status;
         match reopen {
@@ -418,7 +426,10 @@ impl Pipeline {
                 } else {
                     format!("{} ({role})", mail.from.email)
                 };
-                ev.push("status", format!("{before} -> {next}: {who} wrote again"));
+                ev.push(
+                    EventKind::Status,
+                    format!("{before} -> {next}: {who} wrote again"),
+                );
                 ticket.status = next;
             }
             None => u.update_ticket(ticket.id, |_| {}),
@@ -457,12 +468,15 @@ impl Pipeline {
             Some(reason.clone()),
         );
         let mut ev = Events::new(ticket.id, row, Vec::new());
-        ev.push("threading", format!("{from} ({role}): {}", thread.via));
+        ev.push(
+            EventKind::Threading,
+            format!("{from} ({role}): {}", thread.via),
+        );
         for note in thread.notes {
-            ev.push("threading", note);
+            ev.push(EventKind::Threading, note);
         }
         ev.push(
-            "note",
+            EventKind::Note,
             format!(
                 "{reason}; never relayed, no command runs, status stays {} and no SLA clock moves",
                 ticket.status
@@ -512,7 +526,7 @@ impl Pipeline {
         let row = self.store_inbound(u, m, Some(ticket.id), (kind, Some(role)), no_relay.clone());
         let mut ev = Events::new(ticket.id, row, Vec::new());
         ev.push(
-            "agent_reply",
+            EventKind::AgentReply,
             format!("{proof} ({role}); quoted history: {}", reply.detail),
         );
         for c in &commands.commands {
@@ -523,7 +537,7 @@ impl Pipeline {
                 .map(Change::describe)
                 .collect();
             ev.push(
-                "command",
+                EventKind::Command,
                 if effect.is_empty() {
                     format!("{said} by {}: no change", mail.from.email)
                 } else {
@@ -536,7 +550,7 @@ impl Pipeline {
             && !commands.commands.iter().any(|c| change_of(c, ch))
         {
             ev.push(
-                "status",
+                EventKind::Status,
                 format!("{}: the answer went to the customer", ch.describe()),
             );
         }
@@ -568,7 +582,10 @@ impl Pipeline {
         if let Some(r) = relay {
             self.relay(u, &updated, mail, r, &mut ev);
         } else if let Some(why) = &no_relay {
-            ev.push("relay", format!("nothing relayed to the customer: {why}"));
+            ev.push(
+                EventKind::Relay,
+                format!("nothing relayed to the customer: {why}"),
+            );
         }
         if !explain.is_empty() {
             self.explain(u, &updated, mail, &explain, &mut ev);
@@ -624,7 +641,7 @@ impl Pipeline {
         }
         if others.len() > MAX_PARTICIPANTS_PER_MAIL {
             ev.push(
-                "participants",
+                EventKind::Participants,
                 format!(
                     "{} more addresses in To/Cc were not recorded (at most {MAX_PARTICIPANTS_PER_MAIL} per mail)",
                     others.len() - MAX_PARTICIPANTS_PER_MAIL

@@ -11,12 +11,11 @@ use crate::mail::parse::ParsedMail;
 use crate::mail::{Class, Mailbox};
 use crate::rules::Routing;
 use crate::rules::assign::{Assignment, Load};
-use crate::store::TicketRow;
 use crate::tickets::roles::{Speaker, role_of};
-use crate::tickets::{self, MessageKind, ParticipantRole, Role, Status};
+use crate::tickets::{self, EventKind, MessageKind, ParticipantRole, Role, Status, Ticket};
 
 /// Observations made before the ticket is known; they become its events.
-pub(crate) type Notes = Vec<(&'static str, String)>;
+pub(crate) type Notes = Vec<(EventKind, String)>;
 
 pub(crate) enum Decision {
     /// This exact mail is stored already.
@@ -40,7 +39,7 @@ pub(crate) enum Decision {
     AgentReply(Box<AgentPlan>),
     /// A bounce of a mail on `ticket`: shown to its owner, never answered.
     Bounce {
-        ticket: TicketRow,
+        ticket: Ticket,
         reason: String,
         via: String,
         /// The staff address whose mail bounced (a notification, an
@@ -55,7 +54,7 @@ pub(crate) enum Decision {
     },
     /// An auto-reply on `ticket`: appended, changes nothing, never answered.
     AutoReply {
-        ticket: TicketRow,
+        ticket: Ticket,
         reason: String,
         via: String,
     },
@@ -73,7 +72,7 @@ pub(crate) struct NewTicketPlan {
 }
 
 pub(crate) struct FollowUpPlan {
-    pub ticket: TicketRow,
+    pub ticket: Ticket,
     pub thread: ThreadMatch,
     /// `Customer` or `Participant`.
     pub role: Role,
@@ -85,7 +84,7 @@ pub(crate) struct FollowUpPlan {
 }
 
 pub(crate) struct NotePlan {
-    pub ticket: TicketRow,
+    pub ticket: Ticket,
     pub thread: ThreadMatch,
     /// `Colleague` or `ThirdParty`.
     pub role: Role,
@@ -180,7 +179,7 @@ impl Pipeline {
             let notes = not_proven
                 .map(|n| {
                     vec![(
-                        "classification",
+                        EventKind::Classification,
                         format!("{}: handled as customer mail", n.why),
                     )]
                 })
@@ -214,7 +213,7 @@ impl Pipeline {
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         thread: &ThreadMatch,
     ) -> (Role, String) {
         let from = mail.from.email.as_str();
@@ -244,7 +243,7 @@ impl Pipeline {
     pub(crate) fn decide_release(&self, u: &UnitOfWork<'_>, mail: &ParsedMail) -> Decision {
         let thread = self.find_thread(u, mail, &Class::Customer);
         let note = (
-            "release",
+            EventKind::Release,
             "released by an operator (`mailroom suspended release`): processed as customer mail"
                 .to_string(),
         );
@@ -271,7 +270,7 @@ impl Pipeline {
                 // kept on the ticket as the customer side's mail, nothing
                 // more — no command runs, nobody joins the Cc from it.
                 notes.push((
-                    "classification",
+                    EventKind::Classification,
                     format!(
                         "{} ({role}) refers to internal mail: handled as the customer side's mail, no commands run, nobody added to the Cc from it",
                         mail.from.email
@@ -282,7 +281,7 @@ impl Pipeline {
             // telling them apart (answers between quoted lines) it shows all.
             if mail.reply().kept_whole == Some(crate::mail::reply::KeptWhole::Interleaved) {
                 notes.push((
-                    "quoting",
+                    EventKind::Quoting,
                     format!("quoted history: {}", mail.reply().detail),
                 ));
             }

@@ -29,7 +29,7 @@ use crate::sla::{
 };
 use crate::store::digest::{DigestMail, Fence, Hold, Recorded};
 use crate::store::{NewEvent, Store};
-use crate::tickets::{MessageKind, Role};
+use crate::tickets::{EventKind, MessageKind, Role};
 
 /// A computed digest: its window, its numbers and the templates' view.
 pub struct DigestRun {
@@ -388,7 +388,7 @@ impl Pipeline {
         u.add_events([NewEvent {
             ticket_id: None,
             message_row: Some(row),
-            kind: "bounce",
+            kind: EventKind::Bounce,
             detail: why.clone(),
         }]);
         tracing::warn!(manager = staff, "{why}");

@@ -17,9 +17,9 @@ use super::unit::UnitOfWork;
 use crate::mail::address::with_subaddress;
 use crate::mail::compose::{new_message_id, reply_references};
 use crate::mail::parse::ParsedMail;
-use crate::store::{NewMessage, NewOutbox, TicketRow};
+use crate::store::{NewMessage, NewOutbox};
 use crate::tickets::commands::ACCEPTED;
-use crate::tickets::{Direction, MessageKind, Role};
+use crate::tickets::{Direction, EventKind, MessageKind, Role, Ticket};
 
 pub(super) const RATE_WINDOW_HOURS: i64 = 1;
 
@@ -124,7 +124,7 @@ impl Pipeline {
         u: &UnitOfWork<'_>,
         to: &str,
         kind: MessageKind,
-        (event, what): (&'static str, &str),
+        (event, what): (EventKind, &str),
         ev: &mut Events,
     ) -> bool {
         if let Some(until) = u.suppressed_until(to) {
@@ -163,14 +163,14 @@ impl Pipeline {
     pub(super) fn acknowledge(
         &self,
         u: &mut UnitOfWork<'_>,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         mail: &ParsedMail,
         ev: &mut Events,
     ) {
         let to = mail.reply_address();
         if self.classifier.is_own_address(&to.email) {
             ev.push(
-                "ack",
+                EventKind::Ack,
                 format!(
                     "no acknowledgement: the reply address {} is mailroom's own",
                     to.email
@@ -182,7 +182,7 @@ impl Pipeline {
             u,
             &to.email,
             MessageKind::Ack,
-            ("ack", "acknowledgement"),
+            (EventKind::Ack, "acknowledgement"),
             ev,
         ) {
             return;
@@ -207,7 +207,7 @@ impl Pipeline {
         };
         let mid = self.queue(u, ticket, ev.row, planned);
         ev.push(
-            "ack",
+            EventKind::Ack,
             format!("acknowledgement queued to {} as <{mid}>", to.email),
         );
     }
@@ -216,7 +216,7 @@ impl Pipeline {
     pub(super) fn notify_owner(
         &self,
         u: &mut UnitOfWork<'_>,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         ev: &mut Events,
         what: Notify<'_>,
     ) {
@@ -233,7 +233,7 @@ impl Pipeline {
     pub(super) fn notify(
         &self,
         u: &mut UnitOfWork<'_>,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         to: &str,
         ev: &mut Events,
         what: Notify<'_>,
@@ -243,7 +243,7 @@ impl Pipeline {
             u,
             to,
             MessageKind::Notification,
-            ("notification", &label),
+            (EventKind::Notification, &label),
             ev,
         ) {
             return;
@@ -313,7 +313,7 @@ impl Pipeline {
             }
         };
         ev.push(
-            "notification",
+            EventKind::Notification,
             format!(
                 "{} notification queued to {whom} {to} as <{mid}>",
                 what.event()
@@ -325,7 +325,7 @@ impl Pipeline {
     pub(super) fn relay(
         &self,
         u: &mut UnitOfWork<'_>,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         mail: &ParsedMail,
         r: RelayPlan,
         ev: &mut Events,
@@ -374,7 +374,7 @@ impl Pipeline {
         if !r.held_back.is_empty() {
             detail.push_str(&format!("; not sent: {}", r.held_back.join(", ")));
         }
-        ev.push("relay", detail);
+        ev.push(EventKind::Relay, detail);
     }
 
     /// Mails the agent what was wrong with their reply (rate-limited like
@@ -382,7 +382,7 @@ impl Pipeline {
     pub(super) fn explain(
         &self,
         u: &mut UnitOfWork<'_>,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         mail: &ParsedMail,
         problems: &[String],
         ev: &mut Events,
@@ -405,7 +405,7 @@ impl Pipeline {
         );
         if let Some((to, mid)) = sent {
             ev.push(
-                "explanation",
+                EventKind::Explanation,
                 format!(
                     "explanation mailed to {to} as <{mid}>: {}",
                     problems.join("; ")
@@ -421,7 +421,7 @@ impl Pipeline {
     fn explanation(
         &self,
         u: &mut UnitOfWork<'_>,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         e: Explanation<'_>,
         ev: &mut Events,
     ) -> Option<(String, String)> {
@@ -430,7 +430,7 @@ impl Pipeline {
             u,
             &to,
             MessageKind::System,
-            ("explanation", "explanation mail"),
+            (EventKind::Explanation, "explanation mail"),
             ev,
         ) {
             return None;
@@ -464,7 +464,7 @@ impl Pipeline {
     fn queue(
         &self,
         u: &mut UnitOfWork<'_>,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         trigger_row: i64,
         p: Planned<'_>,
     ) -> String {
@@ -564,7 +564,7 @@ impl Pipeline {
     pub(super) fn explain_relay(
         &self,
         u: &mut UnitOfWork<'_>,
-        ticket: &TicketRow,
+        ticket: &Ticket,
         t: RelayTrouble<'_>,
         ev: &mut Events,
     ) -> bool {
@@ -596,7 +596,7 @@ impl Pipeline {
         };
         let whom: Vec<&str> = t.refused.iter().map(|r| r.address.as_str()).collect();
         ev.push(
-            "explanation",
+            EventKind::Explanation,
             format!(
                 "explanation mailed to {to} as <{mid}>: the answer did not reach {}",
                 whom.join(", ")

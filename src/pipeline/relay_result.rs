@@ -25,7 +25,7 @@ use super::sla::ClockEvent;
 use super::unit::UnitOfWork;
 use crate::outbound::{Refusal, envelope_recipients};
 use crate::store::{RelayResult, Store};
-use crate::tickets::Status;
+use crate::tickets::{EventKind, Status};
 
 /// Relays reported per transaction.
 const RELAY_BATCH: i64 = 100;
@@ -120,7 +120,7 @@ impl Pipeline {
             u.update_ticket(id, |t| t.first_response_at = Some(at));
             self.refresh_sla(u, id, Some(ticket.status), ClockEvent::Changed);
             ev.push(
-                "relay",
+                EventKind::Relay,
                 format!(
                     "answer <{mid}> delivered at {}: the first response",
                     at.format("%Y-%m-%d %H:%M:%S UTC")
@@ -165,11 +165,14 @@ impl Pipeline {
             .join("; ");
         if delivered.is_empty() {
             r.undelivered += 1;
-            ev.push("relay", format!("answer <{mid}>{by} reached nobody: {not}"));
+            ev.push(
+                EventKind::Relay,
+                format!("answer <{mid}>{by} reached nobody: {not}"),
+            );
             if ticket.status == Status::Pending {
                 u.update_ticket(id, |t| t.status = Status::Open);
                 ev.push(
-                    "status",
+                    EventKind::Status,
                     "pending -> open: the answer reached nobody".into(),
                 );
                 // The customer is still waiting: their clock runs again.
@@ -178,7 +181,7 @@ impl Pipeline {
         } else {
             r.partly_refused += 1;
             ev.push(
-                "relay",
+                EventKind::Relay,
                 format!(
                     "answer <{mid}>{by} reached {}, but not {not}",
                     delivered.join(", ")
@@ -187,7 +190,7 @@ impl Pipeline {
         }
         if agent.is_empty() {
             ev.push(
-                "explanation",
+                EventKind::Explanation,
                 "no agent recorded on the relay: nobody told".into(),
             );
         } else {

@@ -11,8 +11,7 @@ use super::Pipeline;
 use super::unit::UnitOfWork;
 use crate::sla::alerts::{self, Alert, Plan};
 use crate::sla::{Calendar, ClockInput, Targets, policy_for};
-use crate::store::TicketRow;
-use crate::tickets::Status;
+use crate::tickets::{EventKind, Status, Ticket};
 
 /// What happened to the ticket's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +25,7 @@ pub(super) enum ClockEvent {
     Answered,
 }
 
-pub(crate) fn clock_input(t: &TicketRow) -> ClockInput {
+pub(crate) fn clock_input(t: &Ticket) -> ClockInput {
     ClockInput {
         created_at: t.created_at,
         first_response_at: t.first_response_at,
@@ -40,7 +39,7 @@ pub(crate) fn clock_input(t: &TicketRow) -> ClockInput {
 
 impl Pipeline {
     /// The policy and calendar a ticket's clock runs on (None: no policy).
-    pub(crate) fn sla_of(&self, t: &TicketRow) -> Option<(Targets, &Calendar)> {
+    pub(crate) fn sla_of(&self, t: &Ticket) -> Option<(Targets, &Calendar)> {
         let (_, targets) = policy_for(&self.cfg.sla, t.sla_policy.as_deref(), t.priority.as_str())?;
         Some((targets, self.calendars.for_area(t.area.as_deref())))
     }
@@ -114,12 +113,7 @@ impl Pipeline {
     }
 
     /// The alerts of a ticket now, given those sent before.
-    pub(crate) fn sla_plan(
-        &self,
-        t: &TicketRow,
-        sent: &HashSet<Alert>,
-        now: DateTime<Utc>,
-    ) -> Plan {
+    pub(crate) fn sla_plan(&self, t: &Ticket, sent: &HashSet<Alert>, now: DateTime<Utc>) -> Plan {
         match self.sla_of(t) {
             Some((targets, cal)) => {
                 let input = clock_input(t);
@@ -205,7 +199,7 @@ impl Pipeline {
             match a.level {
                 Level::Warning => {
                     ev.push(
-                        "sla",
+                        EventKind::Sla,
                         format!(
                             "reminder: {WARN}% of the {what} used; the owner is reminded",
                             WARN = crate::sla::alerts::WARN_PERCENT
@@ -215,7 +209,7 @@ impl Pipeline {
                 }
                 Level::Breach => {
                     ev.push(
-                        "sla",
+                        EventKind::Sla,
                         format!("breached: {what}; the owner and the escalation contact are told"),
                     );
                     self.notify_owner(u, &t, &mut ev, Notify::SlaBreach(&what));
@@ -225,7 +219,9 @@ impl Pipeline {
                             self.notify(u, &t, &c, &mut ev, Notify::SlaBreach(&what));
                         }
                         Some(_) => {}
-                        None => ev.push("sla", "no escalation contact for this area".into()),
+                        None => {
+                            ev.push(EventKind::Sla, "no escalation contact for this area".into())
+                        }
                     }
                 }
             }

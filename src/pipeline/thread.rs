@@ -5,11 +5,11 @@ use super::unit::UnitOfWork;
 use crate::mail::Class;
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
-use crate::store::TicketRow;
+use crate::tickets::Ticket;
 
 #[derive(Debug, Default, Clone)]
 pub struct ThreadMatch {
-    pub ticket: Option<TicketRow>,
+    pub ticket: Option<Ticket>,
     /// Why it matched (or why a new ticket), stored as an event.
     pub via: String,
     /// Other observations worth keeping (an ignored subject tag, …).

@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 use crate::mail::parse::{Attachment, ParsedMail};
 use crate::store::{
     Asked, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef,
-    TicketRow, Writes,
+    Writes,
 };
-use crate::tickets::{Direction, MessageKind, ParticipantRole, Priority, Role, Status};
+use crate::tickets::{Direction, MessageKind, ParticipantRole, Priority, Role, Status, Ticket};
 
 /// A ticket about to be created.
 pub(crate) struct NewTicket<'s> {
@@ -40,7 +40,7 @@ pub(crate) struct UnitOfWork<'a> {
     /// What each fact was loaded for.
     asked: Asked,
     refs: HashMap<String, Vec<StoredRef>>,
-    tickets: HashMap<i64, TicketRow>,
+    tickets: HashMap<i64, Ticket>,
     /// ticket -> (email, role), for the tickets the batch loaded them for.
     participants: HashMap<i64, Vec<(String, ParticipantRole)>>,
     auto_counts: HashMap<(String, MessageKind), i64>,
@@ -163,7 +163,7 @@ impl<'a> UnitOfWork<'a> {
             .is_some_and(|v| v.iter().any(|r| r.kind.is_internal()))
     }
 
-    pub fn ticket(&self, id: i64) -> Option<&TicketRow> {
+    pub fn ticket(&self, id: i64) -> Option<&Ticket> {
         known(self.asked.tickets.contains(&id), "tickets", id);
         self.tickets.get(&id)
     }
@@ -304,9 +304,9 @@ impl<'a> UnitOfWork<'a> {
         }
     }
 
-    pub fn insert_ticket(&mut self, t: &NewTicket<'_>) -> TicketRow {
+    pub fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Ticket {
         let id = self.ticket_ids.take();
-        let row = TicketRow {
+        let row = Ticket {
             id,
             subject: t.subject.to_string(),
             normalized_subject: t.normalized_subject.to_string(),
@@ -354,7 +354,7 @@ impl<'a> UnitOfWork<'a> {
     }
 
     /// Changes a ticket in the view; it is written at the end of the batch.
-    pub fn update_ticket(&mut self, id: i64, f: impl FnOnce(&mut TicketRow)) {
+    pub fn update_ticket(&mut self, id: i64, f: impl FnOnce(&mut Ticket)) {
         if let Some(t) = self.tickets.get_mut(&id) {
             let was_open = t.status != Status::Resolved;
             let old_owner = t.owner.clone();

@@ -4,22 +4,28 @@
 
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    RoundRobin,
-    LeastLoaded,
-    /// Always the first available agent of the area.
-    Fixed,
-}
+use crate::text_enum::text_enum;
+
+text_enum!(
+    /// How an area picks an owner among its available agents (`[[area]] strategy`).
+    Strategy {
+        RoundRobin => "round_robin",
+        LeastLoaded => "least_loaded",
+        /// Always the first available agent of the area.
+        Fixed => "fixed",
+    } "area strategy"
+);
 
 impl Strategy {
     pub fn parse(s: &str) -> Option<Strategy> {
-        match s {
-            "round_robin" => Some(Strategy::RoundRobin),
-            "least_loaded" => Some(Strategy::LeastLoaded),
-            "fixed" => Some(Strategy::Fixed),
-            _ => None,
-        }
+        Strategy::named(s)
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Strategy::named(s).ok_or_else(|| Strategy::unknown(s))
     }
 }
 
@@ -285,5 +291,18 @@ escalation = "boss@x.test"
         assert_eq!(r.owner, None);
         assert_eq!(r.escalate_to.as_deref(), Some("boss@x.test"));
         assert!(a.assign("nope", &load(&open, None, None)).owner.is_none());
+    }
+
+    #[test]
+    fn strategies_parse_exactly() {
+        for st in Strategy::ALL {
+            assert_eq!(Strategy::parse(st.as_str()), Some(*st));
+            assert_eq!(st.as_str().parse::<Strategy>(), Ok(*st));
+        }
+        // Config values are exact, as before: no case folding, no trimming.
+        assert_eq!(Strategy::parse("Fixed"), None);
+        assert_eq!(Strategy::parse(" fixed"), None);
+        let e = "random".parse::<Strategy>().unwrap_err();
+        assert!(e.contains("round_robin, least_loaded, fixed"), "{e}");
     }
 }

@@ -12,7 +12,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-use crate::health::Health;
+use crate::health::{Health, HealthStatus};
 
 #[derive(Clone)]
 struct AppState {
@@ -73,7 +73,7 @@ pub async fn start(
 
 async fn healthz(State(s): State<AppState>) -> Response {
     let snap = s.health.snapshot();
-    let code = if snap.status == "ok" {
+    let code = if snap.status == HealthStatus::Ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -11,23 +11,22 @@ use chrono::{DateTime, Utc};
 use super::calendar::Calendar;
 use super::clock::{ClockInput, Due, Target, due_at_percent};
 use super::policy::Targets;
+use crate::text_enum::text_enum;
 
-/// How far a target is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// 80 % of a response target used: the owner is reminded.
-    Warning,
-    /// The target passed: owner and escalation contact are told.
-    Breach,
-}
+text_enum!(
+    /// How far a target is gone.
+    Level {
+        /// 80 % of a response target used: the owner is reminded.
+        Warning => "warning",
+        /// The target passed: owner and escalation contact are told.
+        Breach => "breach",
+    } "SLA alert level" stored in "sla_alerts"."level"
+);
 
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Warning => "warning",
-            Level::Breach => "breach",
-        }
+impl std::str::FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Level::named(s).ok_or_else(|| Level::unknown(s))
     }
 }
 

@@ -42,7 +42,14 @@ impl Target {
         Target::Resolution,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    /// The texts of `ALL`, in order (as stored in `sla_alerts.target`).
+    pub const NAMES: [&'static str; 3] = [
+        Target::FirstResponse.as_str(),
+        Target::NextResponse.as_str(),
+        Target::Resolution.as_str(),
+    ];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Target::FirstResponse => "first_response",
             Target::NextResponse => "next_response",

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod policy;
 pub mod schedule;
 pub mod stats;
+mod ticket;
 
 use std::collections::BTreeMap;
 

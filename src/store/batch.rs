@@ -16,7 +16,7 @@ use super::sql::{KEYS_PER_QUERY, Params, select_in, sorted};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
-use crate::tickets::{Direction, MessageKind, ParticipantRole, Role, Status};
+use crate::tickets::{Direction, EventKind, MessageKind, ParticipantRole, Role, Status, Ticket};
 
 /// What a batch will look up.
 #[derive(Debug, Default)]
@@ -63,7 +63,6 @@ pub struct StoredRef {
 pub struct Participant {
     pub ticket_id: i64,
     pub email: String,
-    #[sqlx(try_from = "String")]
     pub role: ParticipantRole,
 }
 
@@ -123,7 +122,7 @@ pub struct Loaded {
     pub refs: HashMap<String, Vec<StoredRef>>,
     /// Message-ID -> tickets of stored customer mail that refers to it.
     pub referred_by: HashMap<String, Vec<i64>>,
-    pub tickets: HashMap<i64, TicketRow>,
+    pub tickets: HashMap<i64, Ticket>,
     /// For tickets named by subject tags and tickets an agent answers.
     pub participants: Vec<Participant>,
     /// Automatic mail queued per (recipient, kind) within the rate window.
@@ -188,7 +187,7 @@ pub struct NewMessage<'a> {
 pub struct NewEvent {
     pub ticket_id: Option<i64>,
     pub message_row: Option<i64>,
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub detail: String,
 }
 
@@ -208,8 +207,8 @@ pub struct NewOutbox {
 /// Everything a batch decided, in the order it is written.
 #[derive(Debug, Default)]
 pub struct Writes<'a> {
-    pub new_tickets: Vec<TicketRow>,
-    pub changed_tickets: Vec<TicketRow>,
+    pub new_tickets: Vec<Ticket>,
+    pub changed_tickets: Vec<Ticket>,
     pub messages: Vec<(i64, NewMessage<'a>)>,
     pub attachments: Vec<(i64, &'a Attachment)>,
     pub participants: Vec<(i64, String, ParticipantRole)>,
@@ -286,7 +285,7 @@ impl Tx {
         let tickets = select_in!(self, TicketRow, ticket_ids, |list| format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
         ));
-        l.tickets = tickets.into_iter().map(|t| (t.id, t)).collect();
+        l.tickets = tickets.into_iter().map(|t| (t.id, t.into())).collect();
 
         // The tickets agent mail answers: they may get a relay.
         let answered = sorted(

@@ -14,7 +14,7 @@ use super::{Store, on_pool};
 use crate::error::Result;
 use crate::sla::stats::{TOP, Waiting};
 use crate::sla::{QuietBacklog, Target, TicketFact, Window};
-use crate::tickets::MessageKind;
+use crate::tickets::{MessageKind, OutboxStatus};
 
 #[derive(sqlx::FromRow)]
 struct FactRow {
@@ -22,7 +22,6 @@ struct FactRow {
     created_at: DateTime<Utc>,
     resolved_at: Option<DateTime<Utc>>,
     first_response_at: Option<DateTime<Utc>>,
-    #[sqlx(try_from = "String")]
     status: crate::tickets::Status,
     owner: Option<String>,
     customer: String,
@@ -399,8 +398,8 @@ impl super::tx::Tx {
             .bind(m.text).bind(m.html).bind(m.raw).bind(now).fetch_one(&mut *c).await?);
         on_tx!(self, c => sqlx::query(
             "INSERT INTO outbox (message_row, ticket_id, kind, trigger_row, context, sender, recipients, status, \
-             attempts, next_attempt_at, created_at) VALUES ($1, NULL, 'digest', NULL, '{}', $2, $3, 'queued', 0, $4, $4)")
-            .bind(row).bind(m.sender).bind(m.manager).bind(now).execute(&mut *c).await.map(|_| ())?);
+             attempts, next_attempt_at, created_at) VALUES ($1, NULL, 'digest', NULL, '{}', $2, $3, $5, 0, $4, $4)")
+            .bind(row).bind(m.sender).bind(m.manager).bind(now).bind(OutboxStatus::Queued.as_str()).execute(&mut *c).await.map(|_| ())?);
         Ok(row)
     }
 }

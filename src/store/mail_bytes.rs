@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::rows::{AttachmentData, RoutedTicket, RoutedTicketRow, TicketRow, TriggerMail};
+use super::rows::{AttachmentData, RoutedTicket, RoutedTicketRow, TriggerMail};
 use super::tx::{self, Tx};
 use super::{Pool, Store, blob, codec, on_pool};
 use crate::error::{Error, Result};
+use crate::tickets::Ticket;
 
 impl Store {
     /// What rendering an outgoing mail needs: its ticket, the mail that caused
@@ -15,7 +16,7 @@ impl Store {
         &self,
         ticket_id: i64,
         trigger_row: Option<i64>,
-    ) -> Result<(TicketRow, Option<TriggerMail>, Vec<AttachmentData>)> {
+    ) -> Result<(Ticket, Option<TriggerMail>, Vec<AttachmentData>)> {
         let ticket = self
             .ticket(ticket_id)
             .await?

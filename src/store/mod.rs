@@ -14,6 +14,9 @@ mod relay_result;
 mod rows;
 mod sla;
 mod sql;
+#[cfg(test)]
+mod tests;
+mod text;
 mod tx;
 mod write;
 mod writer;
@@ -30,6 +33,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 use crate::error::{Error, Result, is_connection_error};
+use crate::tickets::{EventKind, OutboxStatus, Ticket};
 
 pub use batch::{
     Asked, BatchKeys, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, Participant,
@@ -38,7 +42,7 @@ pub use batch::{
 pub use contention::lock_key;
 pub use lease::Lease;
 pub use outbox::Attempt;
-pub use relay_result::{RelayResult, UNREPORTED_RELAYS, UnreportedRelays};
+pub use relay_result::{RelayResult, UnreportedRelays, unreported_relays};
 pub use rows::*;
 pub use tx::Tx;
 
@@ -429,21 +433,23 @@ impl Store {
         })
     }
 
-    pub async fn list_tickets(&self, f: &TicketFilter) -> Result<Vec<TicketRow>> {
+    pub async fn list_tickets(&self, f: &TicketFilter) -> Result<Vec<Ticket>> {
         let (sql, args) = list_tickets_sql(f);
-        Ok(on_pool!(&self.pool, p => {
+        let rows = on_pool!(&self.pool, p => {
             let mut q = sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql));
             for a in &args {
                 q = q.bind(a.clone());
             }
             q.fetch_all(p).await?
-        }))
+        });
+        Ok(rows.into_iter().map(Ticket::from).collect())
     }
 
-    pub async fn ticket(&self, id: i64) -> Result<Option<TicketRow>> {
-        Ok(on_pool!(&self.pool, p => sqlx::query_as::<_, TicketRow>(
+    pub async fn ticket(&self, id: i64) -> Result<Option<Ticket>> {
+        let row = on_pool!(&self.pool, p => sqlx::query_as::<_, TicketRow>(
             sqlx::AssertSqlSafe(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1")))
-            .bind(id).fetch_optional(p).await?))
+            .bind(id).fetch_optional(p).await?);
+        Ok(row.map(Ticket::from))
     }
 
     pub async fn ticket_messages(&self, ticket_id: i64) -> Result<Vec<MessageRow>> {
@@ -550,14 +556,14 @@ impl Store {
     pub async fn add_event(
         &self,
         ticket_id: i64,
-        kind: &str,
+        kind: EventKind,
         detail: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
         let _gate = self.gate.enter().await;
         on_pool!(&self.pool, p => sqlx::query(
             "INSERT INTO events (ticket_id, message_row, kind, detail, created_at) VALUES ($1, NULL, $2, $3, $4)")
-            .bind(ticket_id).bind(kind).bind(detail).bind(now).execute(p).await.map(|_| ())?);
+            .bind(ticket_id).bind(kind.as_str()).bind(detail).bind(now).execute(p).await.map(|_| ())?);
         Ok(())
     }
 
@@ -570,9 +576,15 @@ impl Store {
 
     /// Outgoing mail not yet sent or given up on (queued or being sent).
     pub async fn outbox_depth(&self) -> Result<i64> {
-        Ok(on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')")
-            .fetch_one(p).await?))
+        let sql = format!(
+            "SELECT COUNT(*) FROM outbox WHERE status IN ('{}', '{}')",
+            OutboxStatus::Queued,
+            OutboxStatus::Sending
+        );
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+            .fetch_one(p).await?),
+        )
     }
 
     pub async fn count(&self, table: Table) -> Result<i64> {

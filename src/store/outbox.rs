@@ -12,12 +12,19 @@ use super::rows::DueMail;
 use super::tx::{self, on_tx};
 use super::{Pool, Store, on_pool};
 use crate::error::Result;
+use crate::tickets::OutboxStatus;
+
+// The statuses as the SQL below writes them (one place: the enum).
+const QUEUED: &str = OutboxStatus::Queued.as_str();
+const SENDING: &str = OutboxStatus::Sending.as_str();
+const SENT: &str = OutboxStatus::Sent.as_str();
+const FAILED: &str = OutboxStatus::Failed.as_str();
 
 /// The result of one attempt to send a claimed row (`Store::record_attempt`).
 #[derive(Debug, Clone)]
 pub struct Attempt<'a> {
-    /// `sent` or `failed` (final), or `queued` again until `retry_at`.
-    pub status: &'a str,
+    /// `Sent` or `Failed` (final), or `Queued` again until `retry_at`.
+    pub status: OutboxStatus,
     pub retry_at: Option<DateTime<Utc>>,
     /// Everyone who has the mail so far (comma-separated).
     pub delivered_to: &'a str,
@@ -51,18 +58,18 @@ impl Store {
             Pool::Sqlite(_) => "",
         };
         let sql = format!(
-            "UPDATE outbox SET status = 'sending', claimed_until = $1, claim_token = $2, attempts = attempts + 1 \
+            "UPDATE outbox SET status = '{SENDING}', claimed_until = $1, claim_token = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM outbox WHERE \
-               (status = 'queued' AND next_attempt_at <= $3) OR (status = 'sending' AND claimed_until < $3) \
+               (status = '{QUEUED}' AND next_attempt_at <= $3) OR (status = '{SENDING}' AND claimed_until < $3) \
                ORDER BY id LIMIT $4{lock}) \
              RETURNING id"
         );
         let mut tx = self.begin().await?;
         // A dead sender's row that was handed over (outbound/handover.rs) is
         // not sent again: the server may have queued it. Sent, with the doubt noted.
-        on_tx!(&mut tx, c => sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = handed_over_at, claimed_until = NULL, last_error = $1 \
-             WHERE status = 'sending' AND claimed_until < $2 AND handed_over_at IS NOT NULL")
+        on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbox SET status = '{SENT}', sent_at = handed_over_at, claimed_until = NULL, last_error = $1 \
+             WHERE status = '{SENDING}' AND claimed_until < $2 AND handed_over_at IS NOT NULL")))
             .bind(IN_DOUBT).bind(now).execute(&mut *c).await.map(|_| ())?);
         let mut ids: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
             .bind(until).bind(token).bind(now).bind(limit).fetch_all(&mut *c).await?);
@@ -84,8 +91,8 @@ impl Store {
     /// Extends a claim while its mail is being sent; false when the claim is gone.
     pub async fn renew_claim(&self, id: i64, token: &str, until: DateTime<Utc>) -> Result<bool> {
         let _gate = self.gate.enter().await;
-        let done = on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
+        let done = on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND claim_token = $3 AND status = '{SENDING}'")))
             .bind(until).bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
@@ -99,17 +106,17 @@ impl Store {
         // it); should PostgreSQL itself crash first, the mark is gone and the
         // mail is sent again.
         let sql = match self.pool {
-            Pool::Sqlite(_) => {
-                "UPDATE outbox SET handed_over_at = $1 WHERE id = $2 AND claim_token = $3 AND status = 'sending'"
-            }
-            Pool::Postgres(_) => {
+            Pool::Sqlite(_) => format!(
+                "UPDATE outbox SET handed_over_at = $1 WHERE id = $2 AND claim_token = $3 AND status = '{SENDING}'"
+            ),
+            Pool::Postgres(_) => format!(
                 "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) \
                  UPDATE outbox SET handed_over_at = $1 FROM async \
-                 WHERE id = $2 AND claim_token = $3 AND status = 'sending'"
-            }
+                 WHERE id = $2 AND claim_token = $3 AND status = '{SENDING}'"
+            ),
         };
         let _gate = self.gate.enter().await;
-        let done = on_pool!(&self.pool, p => sqlx::query(sql)
+        let done = on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now).bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
@@ -118,9 +125,9 @@ impl Store {
     /// the doubt noted. False when not handed over or the claim was lost.
     pub async fn mark_in_doubt(&self, id: i64, token: &str) -> Result<bool> {
         let _gate = self.gate.enter().await;
-        let done = on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = handed_over_at, claimed_until = NULL, last_error = $1 \
-             WHERE id = $2 AND claim_token = $3 AND status = 'sending' AND handed_over_at IS NOT NULL")
+        let done = on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbox SET status = '{SENT}', sent_at = handed_over_at, claimed_until = NULL, last_error = $1 \
+             WHERE id = $2 AND claim_token = $3 AND status = '{SENDING}' AND handed_over_at IS NOT NULL")))
             .bind(IN_DOUBT).bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
@@ -128,15 +135,15 @@ impl Store {
     /// Records an attempt's per-recipient result under the claim's token;
     /// false when the claim was lost (changes nothing).
     pub async fn record_attempt(&self, id: i64, token: &str, a: &Attempt<'_>) -> Result<bool> {
-        let sent_at = (a.status == "sent").then_some(a.now);
+        let sent_at = (a.status == OutboxStatus::Sent).then_some(a.now);
         let _gate = self.gate.enter().await;
-        let done = on_pool!(&self.pool, p => sqlx::query(
+        let done = on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE outbox SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
              claimed_until = NULL, last_error = $3, delivered_to = $4, refused = $5, \
              delivered_at = COALESCE(delivered_at, $6), sent_at = COALESCE($7, sent_at), \
-             handed_over_at = CASE WHEN $1 = 'sent' THEN handed_over_at ELSE NULL END \
-             WHERE id = $8 AND claim_token = $9 AND status = 'sending'")
-            .bind(a.status).bind(a.retry_at).bind(a.last_error).bind(a.delivered_to).bind(a.refused)
+             handed_over_at = CASE WHEN $1 = '{SENT}' THEN handed_over_at ELSE NULL END \
+             WHERE id = $8 AND claim_token = $9 AND status = '{SENDING}'")))
+            .bind(a.status.as_str()).bind(a.retry_at).bind(a.last_error).bind(a.delivered_to).bind(a.refused)
             .bind(a.delivered_at).bind(sent_at).bind(id).bind(token)
             .execute(p).await?.rows_affected());
         Ok(done == 1)
@@ -146,9 +153,9 @@ impl Store {
     /// rendered). False when the claim was lost (changes nothing).
     pub async fn mark_failed(&self, id: i64, token: &str, error: &str) -> Result<bool> {
         let _gate = self.gate.enter().await;
-        let done = on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE outbox SET status = 'failed', claimed_until = NULL, handed_over_at = NULL, last_error = $1 \
-             WHERE id = $2 AND claim_token = $3 AND status = 'sending'")
+        let done = on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbox SET status = '{FAILED}', claimed_until = NULL, handed_over_at = NULL, last_error = $1 \
+             WHERE id = $2 AND claim_token = $3 AND status = '{SENDING}'")))
             .bind(error).bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
@@ -158,10 +165,10 @@ impl Store {
     /// it, and recovery marks it sent when the claim runs out.
     pub async fn release_claim(&self, id: i64, token: &str) -> Result<bool> {
         let _gate = self.gate.enter().await;
-        let done = on_pool!(&self.pool, p => sqlx::query(
-            "UPDATE outbox SET status = 'queued', claimed_until = NULL, claim_token = NULL, \
-             attempts = attempts - 1 WHERE id = $1 AND claim_token = $2 AND status = 'sending' \
-             AND handed_over_at IS NULL")
+        let done = on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbox SET status = '{QUEUED}', claimed_until = NULL, claim_token = NULL, \
+             attempts = attempts - 1 WHERE id = $1 AND claim_token = $2 AND status = '{SENDING}' \
+             AND handed_over_at IS NULL")))
             .bind(id).bind(token).execute(p).await?.rows_affected());
         Ok(done == 1)
     }
@@ -169,8 +176,8 @@ impl Store {
     /// When the next lease held by another sender runs out (rows in flight).
     pub async fn next_lease_expiry(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
         Ok(
-            on_pool!(&self.pool, p => sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
-            "SELECT MIN(claimed_until) FROM outbox WHERE status = 'sending' AND claimed_until >= $1")
+            on_pool!(&self.pool, p => sqlx::query_scalar::<_, Option<DateTime<Utc>>>(sqlx::AssertSqlSafe(format!(
+            "SELECT MIN(claimed_until) FROM outbox WHERE status = '{SENDING}' AND claimed_until >= $1")))
             .bind(now).fetch_one(p).await?),
         )
     }

@@ -4,6 +4,8 @@
 //! with the tickets they answer and what mailing their agents needs, in the
 //! same `Loaded` view a batch of mail gets.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 
 use super::batch::Loaded;
@@ -12,6 +14,7 @@ use super::sql::{KEYS_PER_QUERY, Params, select_in, sorted};
 use super::tx::{Tx, on_tx};
 use super::{Store, on_pool};
 use crate::error::Result;
+use crate::tickets::OutboxStatus;
 
 /// A relay (outbox row) with something to report, and the agent's reply it
 /// carries (what an explanation answers).
@@ -20,8 +23,8 @@ pub struct RelayResult {
     /// The outbox row.
     pub id: i64,
     pub ticket_id: i64,
-    /// `sent` or `failed` (final); `queued`/`sending` while someone still waits.
-    pub status: String,
+    /// `Sent` or `Failed` (final); `Queued`/`Sending` while someone still waits.
+    pub status: OutboxStatus,
     /// JSON: `agent`, `agent_name`, … (pipeline/outgoing.rs).
     pub context: String,
     /// The relay's own message row and Message-ID.
@@ -66,15 +69,24 @@ impl UnreportedRelays {
 impl RelayResult {
     /// The result is final: nothing more will be sent.
     pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "sent" | "failed")
+        self.status.is_final()
     }
 }
 
 /// The unreported relays' query; its first terms are the partial index's
 /// predicate word for word (SQLite uses a partial index only then).
 /// Public for the test that checks the plan.
-pub const UNREPORTED_RELAYS: &str = "FROM outbox o WHERE o.kind = 'relay' AND o.reported_at IS NULL \
-     AND (o.status IN ('sent', 'failed') OR (o.delivered_at IS NOT NULL AND o.delivery_reported_at IS NULL))";
+pub fn unreported_relays() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "FROM outbox o WHERE o.kind = 'relay' AND o.reported_at IS NULL \
+             AND (o.status IN ('{}', '{}') OR (o.delivered_at IS NOT NULL AND o.delivery_reported_at IS NULL))",
+            OutboxStatus::Sent,
+            OutboxStatus::Failed
+        )
+    });
+    &SQL
+}
 
 impl Store {
     /// Whether any relay has a result not reported yet: a read on the pool
@@ -82,7 +94,7 @@ impl Store {
     /// answers, so the step after a flush costs next to nothing when there
     /// is nothing to report.
     pub async fn has_unreported_relays(&self) -> Result<bool> {
-        let sql = format!("SELECT EXISTS(SELECT 1 {UNREPORTED_RELAYS})");
+        let sql = format!("SELECT EXISTS(SELECT 1 {})", unreported_relays());
         Ok(
             on_pool!(&self.pool, p => sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(sql))
             .fetch_one(p).await?),
@@ -108,7 +120,10 @@ impl Tx {
         } else {
             ""
         };
-        let ids_sql = format!("SELECT o.id {UNREPORTED_RELAYS} ORDER BY o.id LIMIT $1{lock}");
+        let ids_sql = format!(
+            "SELECT o.id {} ORDER BY o.id LIMIT $1{lock}",
+            unreported_relays()
+        );
         let ids: Vec<i64> = on_tx!(self, c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(ids_sql))
             .bind(limit).fetch_all(&mut *c).await?);
         let mut l = Loaded::default();
@@ -133,7 +148,7 @@ impl Tx {
         let tickets = select_in!(self, TicketRow, ticket_ids, |list| format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
         ));
-        l.tickets = tickets.into_iter().map(|t| (t.id, t)).collect();
+        l.tickets = tickets.into_iter().map(|t| (t.id, t.into())).collect();
         l.asked.tickets.extend(ticket_ids.iter().copied());
         let staff = sorted(staff.iter().cloned());
         // Only explanations are queued here: no relay threading, no notification chain.

@@ -3,18 +3,17 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::tickets::{Direction, MessageKind, Priority, Status};
+use crate::tickets::{Direction, EventKind, MessageKind, OutboxStatus, Priority, Status, Ticket};
 
 pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy, first_response_due, next_response_due, resolution_due, waiting_since, pending_since, sla_paused_secs, sla_next_check";
 
-#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
-pub struct TicketRow {
+/// A `tickets` row; the store hands out and takes back a [`Ticket`].
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct TicketRow {
     pub id: i64,
     pub subject: String,
     pub normalized_subject: String,
-    #[sqlx(try_from = "String")]
     pub status: Status,
-    #[sqlx(try_from = "String")]
     pub priority: Priority,
     pub area: Option<String>,
     pub owner: Option<String>,
@@ -26,55 +25,41 @@ pub struct TicketRow {
     pub first_response_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub sla_policy: Option<String>,
-    /// SLA due times (None: no clock runs for that target).
     pub first_response_due: Option<DateTime<Utc>>,
     pub next_response_due: Option<DateTime<Utc>>,
     pub resolution_due: Option<DateTime<Utc>>,
-    /// The customer's oldest unanswered follow-up (the next-response clock).
     pub waiting_since: Option<DateTime<Utc>>,
-    /// Set while pending: the resolution clock is paused.
     pub pending_since: Option<DateTime<Utc>>,
-    /// Business seconds spent pending before (added to the resolution target).
     pub sla_paused_secs: i64,
-    /// When the scheduler must look at this ticket again (a reminder or an
-    /// escalation falls due).
     pub sla_next_check: Option<DateTime<Utc>>,
 }
 
-impl TicketRow {
-    /// The SLA due times, by target.
-    pub fn due_times(&self) -> [(crate::sla::Target, Option<DateTime<Utc>>); 3] {
-        use crate::sla::Target;
-        [
-            (Target::FirstResponse, self.first_response_due),
-            (Target::NextResponse, self.next_response_due),
-            (Target::Resolution, self.resolution_due),
-        ]
-    }
-
-    /// The targets whose due time has passed at `now`.
-    pub fn breached(&self, now: DateTime<Utc>) -> Vec<crate::sla::Target> {
-        self.due_times()
-            .into_iter()
-            .filter(|(_, d)| d.is_some_and(|d| d <= now))
-            .map(|(t, _)| t)
-            .collect()
-    }
-
-    /// The earliest due time and its target.
-    pub fn next_due(&self) -> Option<(crate::sla::Target, DateTime<Utc>)> {
-        self.due_times()
-            .into_iter()
-            .filter_map(|(t, d)| Some((t, d?)))
-            .min_by_key(|(_, d)| *d)
-    }
-
-    pub fn tag_list(&self) -> Vec<String> {
-        self.tags
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect()
+impl From<TicketRow> for Ticket {
+    fn from(r: TicketRow) -> Ticket {
+        Ticket {
+            id: r.id,
+            subject: r.subject,
+            normalized_subject: r.normalized_subject,
+            status: r.status,
+            priority: r.priority,
+            area: r.area,
+            owner: r.owner,
+            customer: r.customer,
+            customer_name: r.customer_name,
+            tags: r.tags,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            first_response_at: r.first_response_at,
+            resolved_at: r.resolved_at,
+            sla_policy: r.sla_policy,
+            first_response_due: r.first_response_due,
+            next_response_due: r.next_response_due,
+            resolution_due: r.resolution_due,
+            waiting_since: r.waiting_since,
+            pending_since: r.pending_since,
+            sla_paused_secs: r.sla_paused_secs,
+            sla_next_check: r.sla_next_check,
+        }
     }
 }
 
@@ -84,7 +69,6 @@ pub const MESSAGE_COLUMNS: &str = "id, ticket_id, direction, kind, role, message
 pub struct MessageRow {
     pub id: i64,
     pub ticket_id: Option<i64>,
-    #[sqlx(try_from = "String")]
     pub direction: Direction,
     #[sqlx(try_from = "String")]
     pub kind: MessageKind,
@@ -117,7 +101,7 @@ pub struct EventRow {
     pub id: i64,
     pub ticket_id: Option<i64>,
     pub message_row: Option<i64>,
-    pub kind: String,
+    pub kind: EventKind,
     pub detail: String,
     pub created_at: DateTime<Utc>,
 }
@@ -141,7 +125,7 @@ pub struct OutboxRow {
     pub kind: MessageKind,
     pub sender: String,
     pub recipients: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i64,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -249,7 +233,6 @@ pub(crate) struct RoutedTicketRow {
     pub id: i64,
     pub subject: String,
     pub area: Option<String>,
-    #[sqlx(try_from = "String")]
     pub priority: Priority,
     pub owner: Option<String>,
     pub raw: Option<Vec<u8>>,

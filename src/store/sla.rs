@@ -9,13 +9,15 @@ use super::rows::{TICKET_COLUMNS, TicketRow};
 use super::sql::{KEYS_PER_QUERY, Params, select_in, sorted};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
+use crate::sla::Target;
 use crate::sla::alerts::{Alert, Level};
+use crate::text_enum::UnknownValue;
 
 #[derive(sqlx::FromRow)]
 struct AlertRow {
     ticket_id: i64,
     target: String,
-    level: String,
+    level: Level,
     due: DateTime<Utc>,
 }
 
@@ -45,22 +47,20 @@ impl Tx {
             .bind(now).bind(limit).fetch_all(&mut *c).await?);
         let ids = sorted(tickets.iter().map(|t| t.id));
         l.asked.tickets.extend(ids.iter().copied());
-        l.tickets = tickets.into_iter().map(|t| (t.id, t)).collect();
+        l.tickets = tickets.into_iter().map(|t| (t.id, t.into())).collect();
         let alerts = select_in!(self, AlertRow, ids, |list| format!(
             "SELECT ticket_id, target, level, due FROM sla_alerts WHERE ticket_id IN ({list})"
         ));
         for a in alerts {
-            let (Ok(target), level) = (a.target.parse(), a.level.as_str()) else {
-                continue;
-            };
-            let level = if level == Level::Breach.as_str() {
-                Level::Breach
-            } else {
-                Level::Warning
-            };
+            let target = a.target.parse().map_err(|_| UnknownValue {
+                table: "sla_alerts",
+                column: "target",
+                value: a.target.clone(),
+                expected: &Target::NAMES,
+            })?;
             l.sla_alerts.entry(a.ticket_id).or_default().insert(Alert {
                 target,
-                level,
+                level: a.level,
                 due: a.due,
             });
         }

@@ -11,6 +11,7 @@ use super::sql::{MESSAGES_PER_STATEMENT, Params, ROWS_PER_STATEMENT, cached};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
+use crate::tickets::OutboxStatus;
 
 impl Tx {
     /// Writes everything the batch decided, in dependency order.
@@ -168,7 +169,7 @@ impl Tx {
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for e in chunk {
-                    q = q.bind(e.ticket_id).bind(e.message_row).bind(e.kind).bind(e.detail.as_str()).bind(now);
+                    q = q.bind(e.ticket_id).bind(e.message_row).bind(e.kind.as_str()).bind(e.detail.as_str()).bind(now);
                 }
                 q.execute(&mut *c).await?;
             });
@@ -185,7 +186,7 @@ impl Tx {
                 for o in chunk {
                     q = q.bind(o.message_row).bind(o.ticket_id).bind(o.kind.as_str()).bind(o.trigger_row)
                         .bind(o.context.as_str()).bind(o.sender.as_str()).bind(o.recipients.as_str())
-                        .bind("queued").bind(0i64).bind(now).bind(now);
+                        .bind(OutboxStatus::Queued.as_str()).bind(0i64).bind(now).bind(now);
                 }
                 q.execute(&mut *c).await?;
             });

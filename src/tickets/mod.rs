@@ -2,57 +2,19 @@
 //! transitions a message causes and the commands agents send by mail.
 
 pub mod commands;
+mod records;
 pub mod roles;
+mod ticket;
 pub mod transitions;
 
-use std::fmt;
 use std::str::FromStr;
 
 pub use commands::{Command, CommandError, Commands, Directory};
+pub use records::{EventKind, OutboxStatus};
+pub use ticket::Ticket;
 pub use transitions::{Change, TicketState};
 
-/// Declares a string-backed enum: `as_str`, `Display`, `FromStr`, and
-/// `TryFrom<String>` (how sqlx reads the column: an unknown value is an error,
-/// never silently some default).
-macro_rules! text_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? } $what:literal) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-        #[serde(rename_all = "lowercase")]
-        pub enum $name { $($(#[$vm])* $variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(self.as_str())
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
-                s.parse()
-            }
-        }
-
-        impl $name {
-            fn parse_exact(s: &str) -> Option<$name> {
-                let lower = s.trim().to_ascii_lowercase();
-                $name::ALL.iter().copied().find(|v| v.as_str() == lower)
-            }
-            fn unknown(s: &str) -> String {
-                let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                format!("unknown {} {s:?} ({})", $what, names.join(", "))
-            }
-        }
-    };
-}
+use crate::text_enum::text_enum;
 
 text_enum!(
     Status {
@@ -62,7 +24,7 @@ text_enum!(
         Pending => "pending",
         /// Answered and done; a customer follow-up reopens it.
         Resolved => "resolved",
-    } "status"
+    } "status" stored in "tickets"."status"
 );
 
 impl FromStr for Status {
@@ -83,7 +45,7 @@ text_enum!(
         Normal => "normal",
         High => "high",
         Urgent => "urgent",
-    } "priority"
+    } "priority" stored in "tickets"."priority"
 );
 
 impl FromStr for Priority {
@@ -155,7 +117,6 @@ text_enum!(
         /// to them speaks for support; anything else from them is an internal note.
         Colleague => "colleague",
         /// Anyone else answering internal mail (a forwarded notification, a vendor).
-        #[serde(rename = "third_party")]
         ThirdParty => "third_party",
         /// A bounce or an auto-reply.
         System => "system",
@@ -181,7 +142,7 @@ text_enum!(
         /// Someone in the customer's conversation (Cc'd, added with `#cc`, or
         /// who wrote on the customer's side): answers are copied to them.
         Cc => "cc",
-    } "participant role (participants.role)"
+    } "participant role" stored in "participants"."role"
 );
 
 impl FromStr for ParticipantRole {
@@ -195,7 +156,7 @@ text_enum!(
     Direction {
         In => "in",
         Out => "out",
-    } "direction"
+    } "direction" stored in "messages"."direction"
 );
 
 impl FromStr for Direction {
@@ -252,7 +213,9 @@ mod tests {
             assert_eq!(k.as_str().parse::<MessageKind>(), Ok(*k));
         }
         assert_eq!("cc".parse::<ParticipantRole>(), Ok(ParticipantRole::Cc));
-        let e = ParticipantRole::try_from("boss".to_string()).unwrap_err();
+        let e = ParticipantRole::try_from("boss".to_string())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("participants.role") && e.contains("customer, sender, cc"),
             "{e}"

@@ -276,7 +276,7 @@ fn the_report_after_a_flush_reads_only_the_unreported_index() {
     // step's lookup on the partial index.
     let env = Env::new(Backend::Sqlite);
     env.run_ok(&["migrate"]);
-    let unreported = mailroom::store::UNREPORTED_RELAYS;
+    let unreported = mailroom::store::unreported_relays();
     for query in [
         format!("SELECT EXISTS(SELECT 1 {unreported})"),
         format!("SELECT o.id {unreported} ORDER BY o.id LIMIT 100"),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::config::{Endpoint, ImapAuth, InboundConfig, parse_duration};
-use crate::health::Health;
+use crate::health::{Health, SourceState};
 use crate::pipeline::{Outcome, Pipeline};
 use crate::store::Store;
 
@@ -256,7 +256,7 @@ impl ImapSource {
     async fn run_sessions(&self, ctx: &Context, mut stop: watch::Receiver<bool>) {
         let mut failures = 0u32;
         while !*stop.borrow() {
-            ctx.health.state(&self.name, "connecting");
+            ctx.health.state(&self.name, SourceState::Connecting);
             match self.session(ctx, &mut stop, &mut failures).await {
                 Ok(()) => break,
                 Err(e) => {
@@ -315,19 +315,19 @@ impl ImapSource {
                     continue;
                 }
                 rechecks = 0;
-                ctx.health.state(&self.name, "idle");
+                ctx.health.state(&self.name, SourceState::Idle);
                 let (s, woke) = self.wait_idle(session, stop).await?;
                 session = s;
                 notified = woke;
             } else {
-                ctx.health.state(&self.name, "polling");
+                ctx.health.state(&self.name, SourceState::Polling);
                 tokio::select! {
                     _ = tokio::time::sleep(self.poll_interval) => {}
                     _ = stop.changed() => {}
                 }
                 notified = None;
             }
-            ctx.health.state(&self.name, "syncing");
+            ctx.health.state(&self.name, SourceState::Syncing);
         }
         connect::timed("LOGOUT", session.logout()).await.ok();
         Ok(())
