@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use mailroom::cli::{self, Command, DigestPreview, OutboxCmd, RulesCmd, TicketsCmd};
-use mailroom::sla::PeriodKind;
+use mailroom::digest::PeriodKind;
 
 #[derive(Parser)]
 #[command(

@@ -391,6 +391,7 @@ pub enum AreaNotify {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManagerConfig {
+    /// Lower-cased at load: digests, holds and bounces compare it as is.
     pub email: String,
     #[serde(default)]
     pub areas: Vec<String>,
@@ -401,7 +402,7 @@ pub struct ManagerConfig {
     pub time_zone: Option<String>,
     /// What one digest covers: the previous local day or ISO week.
     #[serde(default)]
-    pub period: crate::sla::PeriodKind,
+    pub period: crate::model::PeriodKind,
     /// Send nothing for a period in which nothing happened.
     #[serde(default)]
     pub skip_empty: bool,
@@ -545,6 +546,11 @@ impl Config {
             message: e.to_string().trim_end().replace('\n', "\n  "),
         })?;
         cfg.source = Some(PathBuf::from(file));
+        // Addresses are compared as given from here on (digests' recipients,
+        // bounce holds): one spelling, once.
+        for m in &mut cfg.manager {
+            m.email = m.email.to_ascii_lowercase();
+        }
         if cfg.inbound.is_empty() {
             // No source configured: the embedded default's Maildir, like every other unset key.
             cfg.inbound = Config::embedded_default().inbound;

@@ -200,10 +200,10 @@ fn sla_keys_parse() {
     let c = Config::parse(SLA_CONFIG, "m.toml").expect("valid");
     assert_eq!(c.area[0].calendar.as_deref(), Some("berlin"));
     assert_eq!(c.calendar[0].holidays.len(), 2);
-    assert_eq!(c.manager[0].period, crate::sla::PeriodKind::Week);
+    assert_eq!(c.manager[0].period, crate::model::PeriodKind::Week);
     assert!(c.manager[0].skip_empty);
     // Defaults: a daily digest, sent even when empty, in the global zone.
-    assert_eq!(c.manager[1].period, crate::sla::PeriodKind::Day);
+    assert_eq!(c.manager[1].period, crate::model::PeriodKind::Day);
     assert!(!c.manager[1].skip_empty);
     assert_eq!(
         c.manager[1].time_zone_or(&c.mailroom.time_zone),
@@ -222,6 +222,13 @@ fn sla_keys_parse() {
     )
     .expect("valid");
     assert_eq!(c.calendar[0].weekdays, ["Mon", "Tue", "Wed", "Thu", "Fri"]);
+}
+
+#[test]
+fn manager_emails_are_lowercased_at_load() {
+    let text = SLA_CONFIG.replacen("dave@example.test", "Dave@Example.TEST", 1);
+    let c = Config::parse(&text, "m.toml").expect("valid");
+    assert_eq!(c.manager[1].email, "dave@example.test");
 }
 
 #[test]

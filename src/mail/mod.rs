@@ -4,6 +4,7 @@ pub mod address;
 pub mod auth;
 pub mod classify;
 pub mod compose;
+pub mod delivery;
 pub mod parse;
 pub mod reply;
 pub mod thread;

@@ -4,8 +4,8 @@
 
 mod agent;
 mod apply;
+mod bounce;
 mod decide;
-mod digest;
 pub(crate) mod fault;
 mod inspect;
 mod outgoing;
@@ -30,7 +30,6 @@ use crate::rules::{DefaultRouter, Router, RuleSet, RulesRouter};
 use crate::store::{BatchKeys, Store, codec};
 use crate::tickets;
 
-pub use digest::{DigestRun, DigestsDue, Which};
 pub use inspect::{Inspection, ThreadKeysSeen};
 pub use relay_result::RelayReports;
 pub use thread::ThreadMatch;

@@ -2,6 +2,7 @@
 //! transitions a message causes and the commands agents send by mail.
 
 pub mod commands;
+pub mod hold;
 pub mod roles;
 pub mod transitions;
 

@@ -3,6 +3,9 @@
 //! one digest per manager and period across restarts and instances, a missed
 //! schedule caught up once, empty periods.
 
+mod holds;
+mod recorded;
+
 use crate::both_backends;
 use crate::relay::{Style, agent_reply, find, reply_body, sent_since};
 use crate::support::*;

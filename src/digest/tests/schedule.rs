@@ -1,9 +1,9 @@
 use chrono_tz::Tz;
 
 use super::*;
-use crate::sla::{
-    PeriodKind, Window, compared_with, first_due_from, last_due, next_due, owed, parse_cron,
-    previous_due, scheduled, upcoming,
+use crate::digest::schedule::{
+    MAX_CATCH_UP_DAYS, PeriodKind, Window, compared_with, first_due_from, last_due, next_due, owed,
+    parse_cron, previous_due, scheduled, upcoming,
 };
 
 const BERLIN: Tz = chrono_tz::Europe::Berlin;
@@ -414,4 +414,35 @@ fn extreme_instants_do_not_panic() {
         let _ = compared_with(PeriodKind::Week, w, BERLIN);
         let _ = compared_with(PeriodKind::Day, w, BERLIN);
     }
+}
+
+#[test]
+fn a_catch_up_after_a_long_outage_covers_at_most_the_cap() {
+    let cron = parse_cron("0 8 * * Mon-Fri").expect("cron");
+    // The last digest ended on 2 January; mailroom was down until Monday 1 June.
+    let now = berlin("2026-06-01 09:00");
+    let w = owed(&cron, BERLIN, now, Some(berlin("2026-01-02 08:00"))).expect("owed");
+    assert_eq!(w.end, berlin("2026-06-01 08:00"));
+    assert_eq!(
+        w.start,
+        berlin("2026-05-01 08:00"),
+        "31 days before it is due"
+    );
+    assert_eq!(w.end - w.start, Duration::days(MAX_CATCH_UP_DAYS));
+    // A shorter outage is caught up whole.
+    let last = berlin("2026-05-20 08:00");
+    assert_eq!(
+        owed(&cron, BERLIN, now, Some(last)).map(|w| w.start),
+        Some(last)
+    );
+    // A regular window longer than the cap (a quarterly digest) is kept.
+    let quarterly = parse_cron("0 8 1 1,4,7,10 *").expect("cron");
+    let w = owed(
+        &quarterly,
+        BERLIN,
+        berlin("2026-07-01 09:00"),
+        Some(berlin("2025-01-01 08:00")),
+    )
+    .expect("owed");
+    assert_eq!(w.start, berlin("2026-04-01 08:00"));
 }
