@@ -2,7 +2,7 @@
 //! that neither imports the other for them. Owns: the digest's period kind,
 //! its window and cron parsing. Must not import any other mailroom module.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
@@ -82,4 +82,26 @@ pub fn parse_cron(expr: &str) -> Result<Cron, String> {
         .build()
         .parse(expr)
         .map_err(|e| format!("bad cron {expr:?}: {e} (five fields, e.g. \"0 8 * * Mon-Fri\")"))
+}
+
+/// A manager's digest schedule: a cron ([`parse_cron`]) that fires at all
+/// (within a century, so a leap day's counts) and at most hourly (its minute
+/// field names one minute; two would send digests minutes apart).
+pub fn digest_cron(expr: &str) -> Result<Cron, String> {
+    let cron = parse_cron(expr)?;
+    if cron.pattern.minutes.values().len() != 1 {
+        return Err(format!(
+            "cron {expr:?} fires more often than hourly; a digest needs one minute, e.g. \"0 8 * * Mon-Fri\""
+        ));
+    }
+    let from = chrono::TimeZone::with_ymd_and_hms(&Utc, 2000, 1, 1, 0, 0, 0).single();
+    let fires = from
+        .and_then(|f| cron.find_next_occurrence(&f, true).ok())
+        .is_some_and(|t: DateTime<Utc>| t.year() < 2100);
+    if !fires {
+        return Err(format!(
+            "cron {expr:?} never fires (no such day); e.g. \"0 8 1 * *\" for the first of each month"
+        ));
+    }
+    Ok(cron)
 }

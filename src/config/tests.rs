@@ -225,6 +225,16 @@ fn sla_keys_parse() {
 }
 
 #[test]
+fn digest_crons_firing_at_most_hourly_pass() {
+    for cron in ["0 * * * *", "0 8 29 2 *", "@daily", "59 23 31 12 *"] {
+        let text = SLA_CONFIG.replacen("30 7 * * *", cron, 1);
+        if let Err(e) = Config::parse(&text, "m.toml") {
+            panic!("{cron:?}: {e}");
+        }
+    }
+}
+
+#[test]
 fn manager_emails_are_lowercased_at_load() {
     let text = SLA_CONFIG.replacen("dave@example.test", "Dave@Example.TEST", 1);
     let c = Config::parse(&text, "m.toml").expect("valid");
@@ -272,6 +282,21 @@ fn sla_errors_name_the_key() {
             "30 7 * * *",
             "every morning",
             "key manager[1].digest: bad cron",
+        ),
+        (
+            "0 8 * * Mon-Fri",
+            "0 8 30 2 *",
+            "key manager[0].digest: cron \"0 8 30 2 *\" never fires",
+        ),
+        (
+            "30 7 * * *",
+            "*/30 7 * * *",
+            "key manager[1].digest: cron \"*/30 7 * * *\" fires more often than hourly",
+        ),
+        (
+            "30 7 * * *",
+            "0,30 7 * * *",
+            "key manager[1].digest: cron \"0,30 7 * * *\" fires more often than hourly",
         ),
         (
             "time_zone = \"Europe/Berlin\"\nperiod",

@@ -446,3 +446,21 @@ fn a_catch_up_after_a_long_outage_covers_at_most_the_cap() {
     .expect("owed");
     assert_eq!(w.start, berlin("2026-04-01 08:00"));
 }
+
+#[test]
+fn digest_crons_must_fire_at_most_hourly() {
+    use crate::model::digest_cron;
+    for ok in ["0 8 * * Mon-Fri", "0 * * * *", "0 8 29 2 *", "@weekly"] {
+        assert!(digest_cron(ok).is_ok(), "{ok}");
+    }
+    for (bad, why) in [
+        ("0 8 30 2 *", "never fires"),
+        ("0 8 31 4 *", "never fires"),
+        ("* 8 * * *", "more often than hourly"),
+        ("0,1 8 1 1 *", "more often than hourly"),
+        ("0 8 * *", "bad cron"),
+    ] {
+        let e = digest_cron(bad).expect_err(bad);
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+}
