@@ -400,7 +400,11 @@ pub struct ManagerConfig {
     pub digest: Option<String>,
     /// IANA name; unset: `mailroom.time_zone`.
     pub time_zone: Option<String>,
-    /// What one digest covers: the previous local day or ISO week.
+    /// What a digest's numbers are compared with: `day`, the span of the
+    /// same length right before its window; `week`, the same local hours a
+    /// week before. The window itself follows `digest` (the time since the
+    /// previous scheduled time); without a `digest`, previews and `digest
+    /// send` use the schedule `period` implies (`PeriodKind::implied_cron`).
     #[serde(default)]
     pub period: crate::model::PeriodKind,
     /// Send nothing for a period in which nothing happened.
