@@ -102,11 +102,26 @@ fn run_schedule(
             if let Some(w) = owed(cron, BERLIN, now, last_end) {
                 assert!(w.end <= now && w.start < w.end, "{w:?} at {now}");
                 sent.push(w);
-                assert_eq!(owed(cron, BERLIN, now, Some(w.end)), None, "sent once");
+                // Once recorded, nothing is owed until the next scheduled
+                // time, and then the digest starts where this one ended.
                 assert_eq!(
                     owed(cron, BERLIN, now + mins(1), Some(w.end)),
                     None,
                     "and not again a minute later"
+                );
+                let next = next_due(cron, BERLIN, now).expect("a next time");
+                assert_eq!(
+                    owed(cron, BERLIN, next - mins(1), Some(w.end)),
+                    None,
+                    "sent once: nothing more before {next}"
+                );
+                assert_eq!(
+                    owed(cron, BERLIN, next, Some(w.end)),
+                    Some(Window {
+                        start: w.end,
+                        end: next
+                    }),
+                    "the next one follows on"
                 );
             }
         }
