@@ -1,4 +1,5 @@
 //! The CLI edge: runs commands, prints results, maps errors to exit codes.
+//! May import every module; no library module imports `cli`.
 //! (`anyhow` lives here only.) Commands by topic: `mail_in` (ingest, poll),
 //! `show` (tickets, outbox, quarantine), `rules`.
 

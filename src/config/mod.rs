@@ -1,5 +1,7 @@
 //! Configuration: TOML file (DESIGN §9) or the embedded default, validated with
-//! errors that name the file and the key (checks in `validate.rs`).
+//! errors that name the file and the key (checks in `validate.rs`). Must not
+//! import `digest`, `pipeline`, `store` or `server`: the digest types it needs
+//! are in `crate::model`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

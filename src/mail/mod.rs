@@ -1,4 +1,5 @@
-//! Pure email logic: no I/O, no clock, no database.
+//! Pure email logic: no I/O, no clock, no database. Must not import any other
+//! mailroom module.
 
 pub mod address;
 pub mod auth;

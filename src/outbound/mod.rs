@@ -1,4 +1,5 @@
-//! Sending what the pipeline queued: the outbox worker and its transports.
+//! Sending what the pipeline queued: the outbox worker, its transports and the
+//! templates' rendering. Must not import `inbound`, `digest` or `server`.
 
 mod file;
 mod handover;

@@ -1,6 +1,7 @@
 //! The one place that decides what a message causes (DESIGN §1). A batch of raw
 //! messages is processed in one transaction; a message that breaks the batch is
-//! isolated and quarantined, so one poison mail never stalls a mailbox.
+//! isolated and quarantined, so one poison mail never stalls a mailbox. Must
+//! not import `outbound`, `digest`, `inbound` or `server` (they use it).
 
 mod agent;
 mod apply;

@@ -1,9 +1,9 @@
-//! `serve`: runs every inbound source, the outbox worker and the HTTP
-//! endpoint until SIGTERM/SIGINT. IMAP sources run in their own tasks, and so
-//! does the outbox worker (a slow SMTP server never holds up ingest or
-//! shutdown); Maildir sources and rules reload share the main loop. On
-//! shutdown each source finishes and commits the batch in hand, logs out, and
-//! serve exits 0.
+//! `serve`: runs every inbound source, the outbox worker, the scheduler and
+//! the HTTP endpoint until SIGTERM/SIGINT; only `cli` imports `server`. IMAP
+//! sources run in their own tasks, and so does the outbox worker (a slow SMTP
+//! server never holds up ingest or shutdown); Maildir sources and rules reload
+//! share the main loop. On shutdown each source finishes and commits the
+//! batch in hand, logs out, and serve exits 0.
 
 mod http;
 
