@@ -70,6 +70,8 @@ pub struct Digests {
     renderer: Renderer,
     /// Per `cfg.manager`, in its order.
     pub(super) plans: Vec<Plan>,
+    /// `mailroom.time_zone`, for `stats` (no manager).
+    global: Tz,
     /// The schedules `PeriodKind::implied_cron` gives a manager without one.
     implied: [(PeriodKind, Cron); 2],
     /// Per manager, the held-back digest logged at warn level (window start,
@@ -116,6 +118,7 @@ impl Digests {
             ],
             renderer,
             plans,
+            global,
             held_logged: Mutex::new(HashMap::new()),
             cfg,
         })
@@ -133,19 +136,18 @@ impl Digests {
     }
 
     fn zone(&self, m: &ManagerConfig) -> Tz {
-        match self.plan(m) {
-            Some(p) => p.tz,
-            None => parse_time_zone(&self.cfg.mailroom.time_zone).unwrap_or(chrono_tz::UTC),
-        }
+        self.plan(m).map_or(self.global, |p| p.tz)
     }
 
     /// The manager's schedule: their cron, or (none set) the one `kind`
     /// implies (`PeriodKind::implied_cron`: local midnight daily, or Monday
     /// 00:00), which only previews and `digest send` use.
     fn cron(&self, m: &ManagerConfig, kind: PeriodKind) -> &Cron {
-        match self.plan(m).and_then(|p| p.cron.as_ref()) {
-            Some(c) => c,
-            None => &self.implied[usize::from(kind == PeriodKind::Week)].1,
+        let [(_, day), (_, week)] = &self.implied;
+        match (self.plan(m).and_then(|p| p.cron.as_ref()), kind) {
+            (Some(c), _) => c,
+            (None, PeriodKind::Day) => day,
+            (None, PeriodKind::Week) => week,
         }
     }
 
