@@ -82,7 +82,9 @@ impl Digests {
             })
             .await?;
         match recorded {
-            Recorded::Held(held) => self.held(&m.email, window, held, done),
+            Recorded::Held(held) => {
+                self.held(&m.email, window, held, done);
+            }
             Recorded::Before => {}
             Recorded::Queued(_) | Recorded::Empty => {
                 if let Ok(mut seen) = self.held_logged.lock() {
@@ -104,7 +106,9 @@ impl Digests {
         Ok(())
     }
 
-    fn held(&self, manager: &str, w: Window, hold: Hold, done: &mut DigestsDue) {
+    /// Notes a held-back digest; true when this is the first time for this
+    /// manager, window and reason (then logged at warn level and counted).
+    pub(super) fn held(&self, manager: &str, w: Window, hold: Hold, done: &mut DigestsDue) -> bool {
         let key = (w.start, hold.reason());
         let first = self
             .held_logged
@@ -124,5 +128,6 @@ impl Digests {
             tracing::debug!(manager, "digest still held back: {hold}");
         }
         done.held.push((manager.to_string(), hold));
+        first
     }
 }

@@ -1,5 +1,6 @@
 //! Unit tests of the digests' pure parts, all on fixed instants.
 
+mod held;
 mod schedule;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
