@@ -1,14 +1,17 @@
 //! mailroom: an email-driven support desk.
 //!
-//! Pure core: `mail`, `rules`, `tickets`, `sla` (no I/O). Shell: `store` (all SQL),
-//! `inbound`, `outbound`, `pipeline`, `server`.
+//! Pure core: `mail`, `rules`, `tickets`, `sla` (no I/O), and `model` (small
+//! types `config` and `digest` share). Shell: `store` (all SQL), `inbound`,
+//! `outbound`, `pipeline`, `digest` (managers' digests), `server`.
 
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod health;
 pub mod inbound;
 pub mod mail;
+pub mod model;
 pub mod net;
 pub mod outbound;
 pub mod pipeline;

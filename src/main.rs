@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use mailroom::cli::{self, Command, DigestPreview, OutboxCmd, RulesCmd, TicketsCmd};
-use mailroom::sla::PeriodKind;
+use mailroom::digest::PeriodKind;
 
 #[derive(Parser)]
 #[command(
@@ -108,7 +108,10 @@ enum DigestArgs {
         #[arg(long)]
         manager: String,
         /// What the numbers are compared with: day (the span of the same length
-        /// before) or week (the same hours a week before); default: the manager's
+        /// right before the window) or week (the same hours a week before);
+        /// default: the manager's `period`. For a manager without a `digest`
+        /// cron it also sets the window previewed: local midnight to midnight
+        /// (day) or Monday 00:00 to Monday 00:00 (week)
         #[arg(long, value_parser = parse_period)]
         period: Option<PeriodKind>,
         /// Another digest: a date (the one due that local day, or the next

@@ -104,11 +104,11 @@ pub fn calm_cpu() -> Option<String> {
     })
 }
 
-/// `New  23371   (… against the period before: 23090)` -> (23371, 23090).
+/// `New  23371   (… against the compared span: 23090)` -> (23371, 23090).
 pub fn new_count(text: &str) -> Option<(usize, usize)> {
     let line = text.lines().find(|l| l.starts_with("New "))?;
     let now = line.split_whitespace().nth(1)?.parse().ok()?;
-    let (_, before) = line.rsplit_once("before:")?;
+    let (_, before) = line.rsplit_once("compared span:")?;
     let before = before.trim().trim_end_matches(')').parse().ok()?;
     Some((now, before))
 }

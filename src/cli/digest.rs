@@ -7,9 +7,8 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{Config, ManagerConfig, parse_duration};
+use crate::digest::{Digests, PeriodKind, Which, Window};
 use crate::outbound::Renderer;
-use crate::pipeline::{Pipeline, Which};
-use crate::sla::{PeriodKind, Window};
 use crate::store::Store;
 
 pub struct Preview {
@@ -18,6 +17,11 @@ pub struct Preview {
     pub at: Option<String>,
     pub text: bool,
     pub out: Option<PathBuf>,
+}
+
+/// The digests service: no rules file is read (a digest needs none).
+fn digests(cfg: &Arc<Config>) -> anyhow::Result<Digests> {
+    Ok(Digests::new(cfg.clone(), Renderer::new(cfg)?)?)
 }
 
 fn manager<'c>(cfg: &'c Config, email: &str) -> anyhow::Result<&'c ManagerConfig> {
@@ -50,20 +54,17 @@ fn parse_at(s: &str) -> anyhow::Result<Which> {
 
 pub(super) async fn preview(cfg: &Arc<Config>, store: &Store, p: Preview) -> anyhow::Result<()> {
     let m = manager(cfg, &p.manager)?;
-    crate::sla::calendar::parse_time_zone(m.time_zone_or(&cfg.mailroom.time_zone))
-        .map_err(anyhow::Error::msg)?;
     let which = match &p.at {
         Some(s) => parse_at(s)?,
         None => Which::Next,
     };
     let now = super::now();
-    let pipeline = Pipeline::new(cfg.clone())?;
-    let renderer = Renderer::new(cfg)?;
-    let run = pipeline
+    let digests = digests(cfg)?;
+    let run = digests
         .digest_for(store, m, p.period.unwrap_or(m.period), which, now)
         .await?;
     if matches!(which, Which::Next) && m.digest.is_some() && run.window.end <= now {
-        let held = pipeline.digest_hold(store, m, now).await?;
+        let held = digests.hold(store, m, now).await?;
         eprintln!(
             "this digest was due at {}: {}",
             run.window.end.format("%Y-%m-%d %H:%M UTC"),
@@ -75,7 +76,8 @@ pub(super) async fn preview(cfg: &Arc<Config>, store: &Store, p: Preview) -> any
             }
         );
     }
-    let (subject, r) = renderer
+    let (subject, r) = digests
+        .renderer()
         .render_digest(&m.email, &run.view, "preview@mailroom.invalid", now)
         .map_err(anyhow::Error::msg)?;
     let body = if p.text { r.text } else { r.html };
@@ -94,12 +96,7 @@ pub(super) async fn preview(cfg: &Arc<Config>, store: &Store, p: Preview) -> any
 
 pub(super) async fn send(cfg: &Arc<Config>, store: &Store, email: &str) -> anyhow::Result<()> {
     let m = manager(cfg, email)?;
-    let pipeline = Pipeline::new(cfg.clone())?;
-    let renderer = Renderer::new(cfg)?;
-    let run = match pipeline
-        .send_digest(store, &renderer, m, super::now())
-        .await?
-    {
+    let run = match digests(cfg)?.send(store, m, super::now()).await? {
         Ok(run) => run,
         Err(hold) => bail!("digest for {} not queued: {hold}", m.email),
     };
@@ -138,9 +135,9 @@ pub(super) async fn stats(
         period: PeriodKind::Day,
         skip_empty: false,
     };
-    let pipeline = Pipeline::new(cfg.clone())?;
+    let digests = digests(cfg)?;
     let span = Window { start, end: now };
-    let mut run = pipeline
+    let mut run = digests
         .digest_window(store, &who, PeriodKind::Day, span, span)
         .await?;
     if json {
@@ -155,10 +152,10 @@ pub(super) async fn stats(
         start.format("%Y-%m-%d %H:%M"),
         now.format("%Y-%m-%d %H:%M UTC")
     ));
-    let renderer = Renderer::new(cfg)?;
     print!(
         "{}",
-        renderer
+        digests
+            .renderer()
             .render_text("digest.txt", &run.view)
             .map_err(anyhow::Error::msg)?
     );

@@ -1,4 +1,5 @@
 //! The CLI edge: runs commands, prints results, maps errors to exit codes.
+//! May import every module; no library module imports `cli`.
 //! (`anyhow` lives here only.) Commands by topic: `mail_in` (ingest, poll),
 //! `show` (tickets, outbox, quarantine), `rules`.
 
@@ -379,11 +380,17 @@ async fn execute(
             println!("sla: {alerts} reminder(s) and escalation(s) queued");
             let relays = pipeline.report_relays(&store, now()).await?;
             println!("relays: {} result(s) reported", relays.reported);
-            let renderer = outbound::Renderer::new(&cfg)?;
-            let digests = pipeline.digests_due(&store, &renderer, now()).await?;
+            let digests = crate::digest::Digests::new(cfg.clone(), outbound::Renderer::new(&cfg)?)?;
+            let digests = digests.due(&store, now()).await;
             println!("digests: {} queued", digests.queued);
             for (manager, hold) in &digests.held {
                 println!("digest for {manager} held back: {hold}; it goes out at a later run");
+            }
+            for (manager, error) in &digests.failed {
+                println!("digest for {manager} failed: {error}; it is tried again at the next run");
+            }
+            if !digests.failed.is_empty() {
+                anyhow::bail!("{} digest(s) failed", digests.failed.len());
             }
             Ok(())
         }

@@ -1,5 +1,7 @@
 //! Configuration: TOML file (DESIGN §9) or the embedded default, validated with
-//! errors that name the file and the key (checks in `validate.rs`).
+//! errors that name the file and the key (checks in `validate.rs`). Must not
+//! import `digest`, `pipeline`, `store` or `server`: the digest types it needs
+//! are in `crate::model`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -370,6 +372,7 @@ pub enum AreaNotify {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManagerConfig {
+    /// Lower-cased at load: digests, holds and bounces compare it as is.
     pub email: String,
     #[serde(default)]
     pub areas: Vec<String>,
@@ -378,9 +381,13 @@ pub struct ManagerConfig {
     pub digest: Option<String>,
     /// IANA name; unset: `mailroom.time_zone`.
     pub time_zone: Option<String>,
-    /// What one digest covers: the previous local day or ISO week.
+    /// What a digest's numbers are compared with: `day`, the span of the
+    /// same length right before its window; `week`, the same local hours a
+    /// week before. The window itself follows `digest` (the time since the
+    /// previous scheduled time); without a `digest`, previews and `digest
+    /// send` use the schedule `period` implies (`PeriodKind::implied_cron`).
     #[serde(default)]
-    pub period: crate::sla::PeriodKind,
+    pub period: crate::model::PeriodKind,
     /// Send nothing for a period in which nothing happened.
     #[serde(default)]
     pub skip_empty: bool,
@@ -490,6 +497,11 @@ impl Config {
             message: e.to_string().trim_end().replace('\n', "\n  "),
         })?;
         cfg.source = Some(PathBuf::from(file));
+        // Addresses are compared as given from here on (digests' recipients,
+        // bounce holds): one spelling, once.
+        for m in &mut cfg.manager {
+            m.email = m.email.to_ascii_lowercase();
+        }
         if cfg.inbound.is_empty() {
             // No source configured: the embedded default's Maildir, like every other unset key.
             cfg.inbound = Config::embedded_default().inbound;

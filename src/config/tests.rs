@@ -298,10 +298,10 @@ fn sla_keys_parse() {
     let c = Config::parse(SLA_CONFIG, "m.toml").expect("valid");
     assert_eq!(c.area[0].calendar.as_deref(), Some("berlin"));
     assert_eq!(c.calendar[0].holidays.len(), 2);
-    assert_eq!(c.manager[0].period, crate::sla::PeriodKind::Week);
+    assert_eq!(c.manager[0].period, crate::model::PeriodKind::Week);
     assert!(c.manager[0].skip_empty);
     // Defaults: a daily digest, sent even when empty, in the global zone.
-    assert_eq!(c.manager[1].period, crate::sla::PeriodKind::Day);
+    assert_eq!(c.manager[1].period, crate::model::PeriodKind::Day);
     assert!(!c.manager[1].skip_empty);
     assert_eq!(
         c.manager[1].time_zone_or(&c.mailroom.time_zone),
@@ -320,6 +320,23 @@ fn sla_keys_parse() {
     )
     .expect("valid");
     assert_eq!(c.calendar[0].weekdays, ["Mon", "Tue", "Wed", "Thu", "Fri"]);
+}
+
+#[test]
+fn digest_crons_firing_at_most_hourly_pass() {
+    for cron in ["0 * * * *", "0 8 29 2 *", "@daily", "59 23 31 12 *"] {
+        let text = SLA_CONFIG.replacen("30 7 * * *", cron, 1);
+        if let Err(e) = Config::parse(&text, "m.toml") {
+            panic!("{cron:?}: {e}");
+        }
+    }
+}
+
+#[test]
+fn manager_emails_are_lowercased_at_load() {
+    let text = SLA_CONFIG.replacen("dave@example.test", "Dave@Example.TEST", 1);
+    let c = Config::parse(&text, "m.toml").expect("valid");
+    assert_eq!(c.manager[1].email, "dave@example.test");
 }
 
 #[test]
@@ -363,6 +380,21 @@ fn sla_errors_name_the_key() {
             "30 7 * * *",
             "every morning",
             "key manager[1].digest: bad cron",
+        ),
+        (
+            "0 8 * * Mon-Fri",
+            "0 8 30 2 *",
+            "key manager[0].digest: cron \"0 8 30 2 *\" never fires",
+        ),
+        (
+            "30 7 * * *",
+            "*/30 7 * * *",
+            "key manager[1].digest: cron \"*/30 7 * * *\" fires more often than hourly",
+        ),
+        (
+            "30 7 * * *",
+            "0,30 7 * * *",
+            "key manager[1].digest: cron \"0,30 7 * * *\" fires more often than hourly",
         ),
         (
             "time_zone = \"Europe/Berlin\"\nperiod",

@@ -166,7 +166,7 @@ impl Config {
                 parse_time_zone(tz).map_err(|e| format!("key manager[{i}].time_zone: {e}"))?;
             }
             if let Some(cron) = &m.digest {
-                crate::sla::parse_cron(cron)
+                crate::model::digest_cron(cron)
                     .map_err(|e| format!("key manager[{i}].digest: {e}"))?;
             }
         }

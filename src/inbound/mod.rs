@@ -1,5 +1,6 @@
 //! Where raw messages come from. Every source hands `Inbound` items to the
-//! pipeline in bounded batches and learns the outcomes after commit.
+//! pipeline in bounded batches and learns the outcomes after commit. Must not
+//! import `outbound`, `digest` or `server`.
 
 pub mod files;
 pub mod handoff;

@@ -1,9 +1,11 @@
-//! Pure email logic: no I/O, no clock, no database.
+//! Pure email logic: no I/O, no clock, no database. Must not import any other
+//! mailroom module.
 
 pub mod address;
 pub mod auth;
 pub mod classify;
 pub mod compose;
+pub mod delivery;
 pub mod parse;
 pub mod reply;
 pub mod thread;

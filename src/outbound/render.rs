@@ -103,11 +103,11 @@ impl Renderer {
         ))
     }
 
-    pub(super) fn templates(&self) -> &Templates {
+    pub(crate) fn templates(&self) -> &Templates {
         &self.templates
     }
 
-    pub(super) fn support(&self) -> &Mailbox {
+    pub(crate) fn support(&self) -> &Mailbox {
         &self.support
     }
 

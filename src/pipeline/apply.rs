@@ -18,10 +18,8 @@ use crate::store::{NewEvent, NewMessage};
 /// thousand recipients must not make every answer go to all of them.
 const MAX_PARTICIPANTS_PER_MAIL: usize = 100;
 
-/// How long a staff address whose mail bounced gets nothing (DESIGN §6).
-pub(super) const STAFF_BOUNCE_HOLD_HOURS: i64 = 24;
 use crate::tickets::transitions::Change;
-use crate::tickets::{Direction, EventKind, MessageKind, ParticipantRole, Role, Status, Ticket};
+use crate::tickets::{Direction, EventKind, MessageKind, ParticipantRole, Role, Status};
 
 pub(super) fn event(ticket: i64, row: i64, kind: EventKind, detail: String) -> NewEvent {
     NewEvent {
@@ -126,9 +124,7 @@ impl Pipeline {
                 u.add_events(ev.list);
                 outcome(OutcomeKind::Bounce, Some(ticket.id), Some(reason))
             }
-            Decision::DigestBounce { staff, reason } => {
-                self.apply_digest_bounce(u, m, &staff, reason)
-            }
+            Decision::DigestBounce { staff, reason } => self.digest_bounced(u, m, &staff, reason),
             Decision::AutoReply {
                 ticket,
                 reason,
@@ -171,44 +167,6 @@ impl Pipeline {
                 let reason = self.apply_agent_reply(u, m, *plan);
                 outcome(OutcomeKind::AgentReply, Some(id), reason)
             }
-        }
-    }
-
-    /// Mail to a staff address bounced: nothing goes there for a day (so a
-    /// bounce can never cause the next notification, and its bounce, …), and
-    /// the area's escalation contact hears of it once.
-    fn staff_bounced(
-        &self,
-        u: &mut UnitOfWork<'_>,
-        ticket: &Ticket,
-        addr: &str,
-        reason: &str,
-        via: &str,
-        ev: &mut Events,
-    ) {
-        let until = u.now() + chrono::Duration::hours(STAFF_BOUNCE_HOLD_HOURS);
-        let fresh = u.suppress(
-            addr,
-            until,
-            format!("{reason} ({})", self.ticket_ref(ticket.id)),
-        );
-        ev.push(
-            EventKind::Bounce,
-            format!(
-                "{reason}; {via}; mail to {addr} bounced: nothing is sent to {addr} until {}, never answered",
-                until.format("%Y-%m-%d %H:%M UTC")
-            ),
-        );
-        let contact = self.cfg.escalation_contact(ticket.area.as_deref());
-        match contact {
-            Some(c) if fresh && c != addr => {
-                self.notify(u, ticket, &c, ev, Notify::StaffBounced(addr));
-            }
-            Some(_) if !fresh => ev.push(
-                EventKind::Notification,
-                format!("{addr} was already held back: the escalation contact was told before"),
-            ),
-            _ => {}
         }
     }
 

@@ -1,11 +1,12 @@
 //! The one place that decides what a message causes (DESIGN §1). A batch of raw
 //! messages is processed in one transaction; a message that breaks the batch is
-//! isolated and quarantined, so one poison mail never stalls a mailbox.
+//! isolated and quarantined, so one poison mail never stalls a mailbox. Must
+//! not import `outbound`, `digest`, `inbound` or `server` (they use it).
 
 mod agent;
 mod apply;
+mod bounce;
 mod decide;
-mod digest;
 pub(crate) mod fault;
 mod inspect;
 mod outgoing;
@@ -30,7 +31,6 @@ use crate::rules::{Router, RuleSet, RulesRouter};
 use crate::store::{BatchKeys, Store, codec};
 use crate::tickets;
 
-pub use digest::{DigestRun, DigestsDue, Which};
 pub use inspect::{Inspection, ThreadKeysSeen};
 pub use relay_result::RelayReports;
 pub use thread::ThreadMatch;

@@ -21,7 +21,8 @@ use crate::store::{NewMessage, NewOutbox};
 use crate::tickets::commands::ACCEPTED;
 use crate::tickets::{Direction, EventKind, MessageKind, Role, Ticket};
 
-pub(super) const RATE_WINDOW_HOURS: i64 = 1;
+pub(super) use crate::tickets::hold::RATE_WINDOW_HOURS;
+use crate::tickets::hold::{Hold, Limits, hold};
 
 /// Why an owner (or another agent) is notified.
 pub(super) enum Notify<'r> {
@@ -66,6 +67,14 @@ impl Notify<'_> {
     }
 }
 
+/// The config's per-recipient limits (`[mailroom]`), for `tickets::hold`.
+fn limits(cfg: &crate::config::Config) -> Limits {
+    Limits {
+        ack_per_hour: cfg.mailroom.ack_limit_per_hour,
+        notification_per_hour: cfg.mailroom.notification_limit_per_hour,
+    }
+}
+
 /// A customer's display name as it may appear in a From we write: quotes,
 /// angle brackets and `@` removed (they could fake an address), whitespace
 /// collapsed, at most 64 characters. `None` when nothing is left.
@@ -102,19 +111,9 @@ struct Planned<'s> {
 
 impl Pipeline {
     /// The RFC 3834 limit per recipient and hour for automatic mail of
-    /// `kind`, and the kinds counted against it: acks and explanations share
-    /// `ack_limit_per_hour`; notifications and managers' digests (mail to
-    /// staff) share `notification_limit_per_hour`.
+    /// `kind`, and the kinds counted against it (`tickets::hold::Limits`).
     pub(super) fn rate_limit(&self, kind: MessageKind) -> (i64, &'static [MessageKind]) {
-        const STAFF: &[MessageKind] = &[MessageKind::Notification, MessageKind::Digest];
-        const REPLIES: &[MessageKind] = &[MessageKind::Ack, MessageKind::System];
-        match kind {
-            MessageKind::Notification | MessageKind::Digest => (
-                i64::from(self.cfg.mailroom.notification_limit_per_hour),
-                STAFF,
-            ),
-            _ => (i64::from(self.cfg.mailroom.ack_limit_per_hour), REPLIES),
-        }
+        limits(&self.cfg).for_kind(kind)
     }
 
     /// Whether automatic mail of `kind` may go to `to` now: within the RFC 3834
@@ -127,35 +126,33 @@ impl Pipeline {
         (event, what): (EventKind, &str),
         ev: &mut Events,
     ) -> bool {
-        if let Some(until) = u.suppressed_until(to) {
-            ev.push(
-                event,
-                format!(
-                    "no {what}: mail to {to} bounced; nothing is sent there until {}",
-                    until.format("%Y-%m-%d %H:%M UTC")
-                ),
-            );
-            return false;
-        }
         let (limit, counted) = self.rate_limit(kind);
-        let recent = u.sent_recently(to, counted);
-        if recent >= limit {
-            let noun = if kind != MessageKind::Notification {
-                "automatic replies"
-            } else if u.sent_recently(to, &[MessageKind::Digest]) > 0 {
-                "notifications and digests"
-            } else {
-                "notifications"
-            };
-            ev.push(
-                event,
+        let why = match hold(
+            u.suppressed_until(to),
+            u.now(),
+            || u.sent_recently(to, counted),
+            limit,
+        ) {
+            None => return true,
+            Some(Hold::Bounced { until }) => format!(
+                "no {what}: mail to {to} bounced; nothing is sent there until {}",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Some(Hold::RateLimit { recent, limit }) => {
+                let noun = if kind != MessageKind::Notification {
+                    "automatic replies"
+                } else if u.sent_recently(to, &[MessageKind::Digest]) > 0 {
+                    "notifications and digests"
+                } else {
+                    "notifications"
+                };
                 format!(
                     "no {what}: {recent} {noun} to {to} in the last hour (limit {limit}, RFC 3834)"
-                ),
-            );
-            return false;
-        }
-        true
+                )
+            }
+        };
+        ev.push(event, why);
+        false
     }
 
     /// Queues the acknowledgement for a new ticket, unless the rate limit for
@@ -520,9 +517,9 @@ impl Pipeline {
         });
         u.enqueue(NewOutbox {
             message_row,
-            ticket_id: ticket.id,
+            ticket_id: Some(ticket.id),
             kind: p.kind,
-            trigger_row,
+            trigger_row: Some(trigger_row),
             context: context.to_string(),
             sender: self.support.email.clone(),
             recipients: p.envelope,
@@ -553,7 +550,7 @@ pub(super) struct RelayTrouble<'r> {
     /// The relayed words.
     pub text: &'r str,
     pub delivered: &'r [String],
-    pub refused: &'r [crate::outbound::Refusal],
+    pub refused: &'r [crate::mail::delivery::Refusal],
 }
 
 impl Pipeline {

@@ -23,7 +23,7 @@ use super::apply::Events;
 use super::outgoing::RelayTrouble;
 use super::sla::ClockEvent;
 use super::unit::UnitOfWork;
-use crate::outbound::{Refusal, envelope_recipients};
+use crate::mail::delivery::{Refusal, envelope_recipients};
 use crate::store::{RelayResult, Store};
 use crate::tickets::{EventKind, Status};
 

@@ -147,7 +147,9 @@ impl<'a> UnitOfWork<'a> {
             .filter_map(|id| self.refs.get(id))
             .flatten()
             .find(|r| r.kind == MessageKind::Digest && r.ticket_id.is_none())
-            .and_then(|r| r.recipient.clone())
+            // Lower-cased like the config's managers (older rows kept the
+            // config's spelling): the hold is on the address they compare.
+            .and_then(|r| r.recipient.as_deref().map(str::to_ascii_lowercase))
     }
 
     /// Whether `message_id` is stored as internal mail (a notification, an

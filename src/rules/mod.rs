@@ -1,6 +1,7 @@
 //! Routing: which area, priority and owner a new ticket gets. This is the seam
 //! the rules engine plugs into: [`DefaultRouter`] applies the config defaults,
-//! [`RulesRouter`] a rules file (DESIGN §7).
+//! [`RulesRouter`] a rules file (DESIGN §7). Must not import `store`,
+//! `pipeline` or anything that does I/O beyond reading the rules file.
 //!
 //! The engine is pure: `model` (the file's shape), `check` (parse + validate,
 //! every error with file:line and key path), `compile` (one Aho-Corasick

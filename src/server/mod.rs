@@ -1,9 +1,9 @@
-//! `serve`: runs every inbound source, the outbox worker and the HTTP
-//! endpoint until SIGTERM/SIGINT. IMAP sources run in their own tasks, and so
-//! does the outbox worker (a slow SMTP server never holds up ingest or
-//! shutdown); Maildir sources and rules reload share the main loop. On
-//! shutdown each source finishes and commits the batch in hand, logs out, and
-//! serve exits 0.
+//! `serve`: runs every inbound source, the outbox worker, the scheduler and
+//! the HTTP endpoint until SIGTERM/SIGINT; only `cli` imports `server`. IMAP
+//! sources run in their own tasks, and so does the outbox worker (a slow SMTP
+//! server never holds up ingest or shutdown); Maildir sources and rules reload
+//! share the main loop. On shutdown each source finishes and commits the
+//! batch in hand, logs out, and serve exits 0.
 
 mod http;
 mod main_loop;
@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::digest::Digests;
 use crate::error::{Error, Result};
 use crate::health::Health;
 use crate::inbound::handoff;
@@ -67,7 +68,7 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     );
     let scheduler = tokio::spawn(scheduler(
         pipeline.clone(),
-        outbound::Renderer::new(&cfg)?,
+        Digests::new(cfg.clone(), outbound::Renderer::new(&cfg)?)?,
         store.clone(),
         outbox_wake.clone(),
         stop_rx.clone(),
@@ -167,7 +168,7 @@ async fn start_handoff(
 /// `SCHEDULE_EVERY`, waking the outbox when it queued mail.
 async fn scheduler(
     pipeline: Arc<Pipeline>,
-    renderer: outbound::Renderer,
+    digests: Digests,
     store: Store,
     outbox_wake: Arc<tokio::sync::Notify>,
     mut stop: watch::Receiver<bool>,
@@ -181,16 +182,11 @@ async fn scheduler(
             }
             Err(e) => tracing::error!(error = %e, "SLA scan failed; will retry"),
         }
-        match pipeline
-            .digests_due(&store, &renderer, chrono::Utc::now())
-            .await
-        {
-            Ok(d) if d.queued == 0 => {}
-            Ok(d) => {
-                tracing::info!(digests = d.queued, "digests queued");
-                outbox_wake.notify_one();
-            }
-            Err(e) => tracing::error!(error = %e, "digests failed; will retry"),
+        // Failures are logged per manager inside; the others' digests went on.
+        let d = digests.due(&store, chrono::Utc::now()).await;
+        if d.queued > 0 {
+            tracing::info!(digests = d.queued, "digests queued");
+            outbox_wake.notify_one();
         }
         // Normally done right after the flush that sent the relay; here it
         // repairs a crash between the outbox mark and the report.

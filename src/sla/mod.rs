@@ -1,12 +1,12 @@
-//! PURE SLA core: business-hours calendars, policies, ticket clocks, digest
-//! statistics and digest schedules. No database, no I/O, no clock: every
-//! instant (`now` included) is passed in, in UTC.
+//! PURE SLA core: business-hours calendars, policies, ticket clocks and the
+//! digest's statistics (`stats.rs`: the store builds its facts, so they stay
+//! below `digest`). Must not import the store, the pipeline, `digest` or
+//! anything that does I/O: every instant (`now` included) is passed in, in UTC.
 
 pub mod alerts;
 pub mod calendar;
 pub mod clock;
 pub mod policy;
-pub mod schedule;
 pub mod stats;
 mod ticket;
 
@@ -15,10 +15,6 @@ use std::collections::BTreeMap;
 pub use calendar::{Calendar, CalendarConfig, CalendarError};
 pub use clock::{ClockInput, Due, Target, breached, due, next_open_for_mail, warn_at};
 pub use policy::{SlaConfig, Targets, policy_for};
-pub use schedule::{
-    PeriodKind, Window, compared_with, first_due_from, last_due, next_due, owed, parse_cron,
-    previous_due, scheduled, upcoming,
-};
 pub use stats::{Digest, QuietBacklog, TicketFact, digest};
 
 /// The calendars of a config, and which one each area counts in.

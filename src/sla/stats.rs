@@ -155,7 +155,7 @@ pub struct Digest {
     pub top_customers: Vec<Count>,
     /// Customer domains by tickets created in the period, top 10.
     pub top_domains: Vec<Count>,
-    /// The same numbers for the period before, for the comparison.
+    /// The same numbers for the compared span (`period`: the span before, or a week before).
     pub previous: Option<Box<Digest>>,
 }
 

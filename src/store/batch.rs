@@ -195,9 +195,11 @@ pub struct NewEvent {
 #[derive(Debug, Clone)]
 pub struct NewOutbox {
     pub message_row: i64,
-    pub ticket_id: i64,
+    /// None: a manager's digest (about no ticket).
+    pub ticket_id: Option<i64>,
     pub kind: MessageKind,
-    pub trigger_row: i64,
+    /// The message that caused it (None: a digest).
+    pub trigger_row: Option<i64>,
     pub context: String,
     pub sender: String,
     /// Envelope recipients, comma-separated.

@@ -1,20 +1,24 @@
 //! The digests' reads and writes: what happened to the tickets of some areas
 //! in a time window (as `sla::TicketFact`s, which `sla::stats` counts), the
-//! once-per-window record of a digest queued with its mail, and what may hold
-//! a digest back (a bounce of mail to the manager, the per-recipient rate
-//! limit, counted like every other automatic mail's).
+//! once-per-window record of a digest queued with its mail (through the
+//! batch's write path, `write.rs`), and the facts a hold is decided on (an
+//! active bounce hold, the automatic mail counted by the rate limit): the
+//! decision itself is `tickets::hold`'s.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::batch::{NewMessage, NewOutbox, Writes};
 use super::sql::Params;
-use super::tx::on_tx;
+use super::tx::{Tx, on_tx};
 use super::{Store, on_pool};
 use crate::error::Result;
+use crate::model::Window;
 use crate::sla::stats::{TOP, Waiting};
-use crate::sla::{QuietBacklog, Target, TicketFact, Window};
-use crate::tickets::{MessageKind, OutboxStatus};
+use crate::sla::{QuietBacklog, Target, TicketFact};
+use crate::tickets::MessageKind;
+use crate::tickets::hold::Hold;
 
 #[derive(sqlx::FromRow)]
 struct FactRow {
@@ -27,18 +31,6 @@ struct FactRow {
     customer: String,
     area: Option<String>,
     waiting_since: Option<DateTime<Utc>>,
-}
-
-/// A rendered digest to queue: its message headers and bytes.
-pub struct DigestMail<'a> {
-    pub manager: &'a str,
-    pub message_id: &'a str,
-    pub sender: &'a str,
-    pub sender_name: &'a str,
-    pub subject: &'a str,
-    pub text: &'a str,
-    pub html: &'a str,
-    pub raw: &'a [u8],
 }
 
 /// Tickets with a status change, a relay or a breach in [$1, $2), each once:
@@ -216,43 +208,47 @@ impl Store {
         )
     }
 
-    /// The window of the digest recorded for `manager` that ended at `end`.
+    /// The window of the digest recorded for `manager` that contains `due`
+    /// as its scheduled time: start before it, end at or after it (a window
+    /// recorded under another cron, or a catch-up, need not end at `due`).
     pub async fn recorded_window(
         &self,
         manager: &str,
-        end: DateTime<Utc>,
+        due: DateTime<Utc>,
     ) -> Result<Option<Window>> {
         let row = on_pool!(&self.pool, p => sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>)>(
-            "SELECT period_start, period_end FROM digests_sent WHERE manager = $1 AND period_end = $2 \
-             ORDER BY period_start LIMIT 1")
-            .bind(manager).bind(end).fetch_optional(p).await?);
+            "SELECT period_start, period_end FROM digests_sent WHERE manager = $1 AND period_start < $2 \
+             AND period_end >= $2 ORDER BY period_end LIMIT 1")
+            .bind(manager).bind(due).fetch_optional(p).await?);
         Ok(row.map(|(start, end)| Window { start, end }))
     }
 
-    /// What holds a digest to `manager` back now, if anything.
-    pub async fn digest_hold(
+    /// The facts a hold of mail to `address` is decided on now.
+    pub async fn send_facts(
         &self,
-        manager: &str,
-        fence: &Fence<'_>,
+        address: &str,
+        since: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Hold>> {
+    ) -> Result<SendFacts> {
         let mut tx = self.begin().await?;
-        let hold = tx.digest_hold(manager, fence, now).await?;
+        let facts = tx.send_facts(address, since, now).await?;
         tx.rollback().await?;
-        Ok(hold)
+        Ok(facts)
     }
 
     /// Records the window's digest as done and (when `mail` is given) queues
     /// its mail, in one transaction. Nothing is written when it was done
-    /// before (another instance, or before a restart) or when `fence` holds
-    /// the mail back (then it is owed still, and the next run tries again).
+    /// before (another instance, or before a restart) or when `hold`, asked
+    /// again on the facts inside the transaction, holds the mail back (then
+    /// it is owed still, and the next run tries again).
     pub async fn record_digest(
         &self,
         manager: &str,
         w: Window,
-        mail: Option<&DigestMail<'_>>,
-        fence: &Fence<'_>,
+        mail: Option<NewMessage<'_>>,
+        since: DateTime<Utc>,
         now: DateTime<Utc>,
+        hold: impl Fn(&SendFacts) -> Option<Hold>,
     ) -> Result<Recorded> {
         let mut tx = self.begin().await?;
         let fresh = on_tx!(&mut tx, c => sqlx::query(
@@ -267,11 +263,11 @@ impl Store {
             tx.commit().await?;
             return Ok(Recorded::Empty);
         };
-        if let Some(hold) = tx.digest_hold(manager, fence, now).await? {
+        if let Some(held) = hold(&tx.send_facts(manager, since, now).await?) {
             tx.rollback().await?;
-            return Ok(Recorded::Held(hold));
+            return Ok(Recorded::Held(held));
         }
-        let row = tx.queue_rendered(m, now).await?;
+        let row = tx.queue_mail(m, now).await?;
         on_tx!(&mut tx, c => sqlx::query(
             "UPDATE digests_sent SET message_row = $1 WHERE manager = $2 AND period_start = $3")
             .bind(row).bind(manager).bind(w.start).execute(&mut *c).await.map(|_| ())?);
@@ -281,64 +277,39 @@ impl Store {
 
     /// Queues a digest mail now (`digest send`: on request, whatever the
     /// schedule; recorded nowhere, so the scheduled digest still comes),
-    /// unless `fence` holds it back.
+    /// unless `hold` holds it back.
     pub async fn queue_digest(
         &self,
-        mail: &DigestMail<'_>,
-        fence: &Fence<'_>,
+        mail: NewMessage<'_>,
+        since: DateTime<Utc>,
         now: DateTime<Utc>,
+        hold: impl Fn(&SendFacts) -> Option<Hold>,
     ) -> Result<std::result::Result<i64, Hold>> {
         let mut tx = self.begin().await?;
-        if let Some(hold) = tx.digest_hold(mail.manager, fence, now).await? {
+        let to = mail.to_addrs.clone();
+        if let Some(held) = hold(&tx.send_facts(&to, since, now).await?) {
             tx.rollback().await?;
-            return Ok(Err(hold));
+            return Ok(Err(held));
         }
-        let row = tx.queue_rendered(mail, now).await?;
+        let row = tx.queue_mail(mail, now).await?;
         tx.commit().await?;
         Ok(Ok(row))
     }
 }
 
-/// The per-recipient rate limit a digest counts against: at most `limit`
-/// mails of the `counted` kinds queued to one address since `since`.
-pub struct Fence<'a> {
-    pub since: DateTime<Utc>,
-    pub counted: &'a [MessageKind],
-    pub limit: i64,
+/// What a hold of mail to one address is decided on (`tickets::hold`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendFacts {
+    /// The address's bounce hold, if one has not ended.
+    pub suppressed_until: Option<DateTime<Utc>>,
+    /// Automatic mail queued to it in the rate window, per kind.
+    pub recent: HashMap<MessageKind, i64>,
 }
 
-/// Why a digest is not queued now (it is owed still).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hold {
-    /// Mail to the manager bounced: nothing goes there until then (DESIGN §6).
-    Bounced { until: DateTime<Utc> },
-    /// `recent` mails counted against the limit in the rate window.
-    RateLimit { recent: i64, limit: i64 },
-}
-
-impl Hold {
-    /// A short name for logs and metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Hold::Bounced { .. } => "bounced",
-            Hold::RateLimit { .. } => "rate_limit",
-        }
-    }
-}
-
-impl std::fmt::Display for Hold {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Hold::Bounced { until } => write!(
-                f,
-                "mail to this address bounced; nothing is sent there until {}",
-                until.format("%Y-%m-%d %H:%M UTC")
-            ),
-            Hold::RateLimit { recent, limit } => write!(
-                f,
-                "{recent} notifications and digests to this address in the last hour (limit {limit}, RFC 3834)"
-            ),
-        }
+impl SendFacts {
+    /// The mail of `kinds` in the rate window.
+    pub fn recent(&self, kinds: &[MessageKind]) -> i64 {
+        kinds.iter().filter_map(|k| self.recent.get(k)).sum()
     }
 }
 
@@ -355,51 +326,69 @@ pub enum Recorded {
     Held(Hold),
 }
 
-impl super::tx::Tx {
-    /// A bounce of mail to `manager` (active suppression) or the rate limit
-    /// (the batch's own count, [`Tx::auto_counts`]).
-    async fn digest_hold(
+impl Tx {
+    /// The bounce hold of `address` active at `now` and its automatic mail
+    /// since `since` (the batch's own count, [`Tx::auto_counts`]). Addresses
+    /// are compared as given: staff addresses are lower-cased at config load.
+    async fn send_facts(
         &mut self,
-        manager: &str,
-        fence: &Fence<'_>,
+        address: &str,
+        since: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Hold>> {
-        let until = on_tx!(self, c => sqlx::query_scalar::<_, DateTime<Utc>>(
-            "SELECT suppressed_until FROM mail_suppressions WHERE LOWER(address) = LOWER($1) \
-             AND suppressed_until > $2 ORDER BY suppressed_until DESC LIMIT 1")
-            .bind(manager).bind(now).fetch_optional(&mut *c).await?);
-        if let Some(until) = until {
-            return Ok(Some(Hold::Bounced { until }));
-        }
-        let to = manager.to_string();
-        let counts = self
-            .auto_counts(std::slice::from_ref(&to), fence.since)
-            .await?;
-        let recent: i64 = fence
-            .counted
-            .iter()
-            .filter_map(|k| counts.get(&(to.clone(), *k)))
-            .sum();
-        Ok((recent >= fence.limit).then_some(Hold::RateLimit {
+    ) -> Result<SendFacts> {
+        let suppressed_until = on_tx!(self, c => sqlx::query_scalar::<_, DateTime<Utc>>(
+            "SELECT suppressed_until FROM mail_suppressions WHERE address = $1 AND suppressed_until > $2")
+            .bind(address).bind(now).fetch_optional(&mut *c).await?);
+        let to = address.to_string();
+        let recent = self
+            .auto_counts(std::slice::from_ref(&to), since)
+            .await?
+            .into_iter()
+            .map(|((_, kind), n)| (kind, n))
+            .collect();
+        Ok(SendFacts {
+            suppressed_until,
             recent,
-            limit: fence.limit,
-        }))
+        })
     }
 
-    /// An already rendered mail (a digest): its message row, with its bytes
-    /// and the manager as its recipient (a bounce of it finds them), and its
-    /// outbox row; returns the message row.
-    async fn queue_rendered(&mut self, m: &DigestMail<'_>, now: DateTime<Utc>) -> Result<i64> {
-        let row: i64 = on_tx!(self, c => sqlx::query_scalar(
-            "INSERT INTO messages (ticket_id, direction, kind, message_id, content_hash, from_addr, from_name, to_addrs, \
-             recipient, subject, text_body, html_body, raw, created_at) \
-             VALUES (NULL, 'out', 'digest', $1, '', $2, $3, $4, $4, $5, $6, $7, $8, $9) RETURNING id")
-            .bind(m.message_id).bind(m.sender).bind(m.sender_name).bind(m.manager).bind(m.subject)
-            .bind(m.text).bind(m.html).bind(m.raw).bind(now).fetch_one(&mut *c).await?);
-        on_tx!(self, c => sqlx::query(
-            "INSERT INTO outbox (message_row, ticket_id, kind, trigger_row, context, sender, recipients, status, \
-             attempts, next_attempt_at, created_at) VALUES ($1, NULL, 'digest', NULL, '{}', $2, $3, $5, 0, $4, $4)")
-            .bind(row).bind(m.sender).bind(m.manager).bind(now).bind(OutboxStatus::Queued.as_str()).execute(&mut *c).await.map(|_| ())?);
-        Ok(row)
+    /// Queues an already rendered mail about no ticket (a digest) through the
+    /// batch's write path: its message row, with its bytes and its recipient
+    /// (a bounce of it finds them), and its outbox row to `to_addrs`. Returns
+    /// the message row.
+    async fn queue_mail(&mut self, m: NewMessage<'_>, now: DateTime<Utc>) -> Result<i64> {
+        let id = self.next_message_id().await?;
+        let outbox = NewOutbox {
+            message_row: id,
+            ticket_id: None,
+            kind: m.kind,
+            trigger_row: None,
+            context: "{}".into(),
+            sender: m.from_addr.clone(),
+            recipients: m.to_addrs.clone(),
+        };
+        let w = Writes {
+            messages: vec![(id, m)],
+            outbox: vec![outbox],
+            ..Writes::default()
+        };
+        self.write_batch(&w, now).await?;
+        Ok(id)
+    }
+
+    /// The id of one new message row: the next after the highest under
+    /// SQLite's write lock (as a batch does), one from the sequence on
+    /// PostgreSQL.
+    async fn next_message_id(&mut self) -> Result<i64> {
+        if let Tx::Sqlite(t, _) = self {
+            let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM messages")
+                .fetch_one(&mut **t)
+                .await?;
+            return Ok(max + 1);
+        }
+        let (_, ids) = self.reserve_ids(0, 1).await?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| crate::Error::Invalid("the messages sequence gave no id".into()))
     }
 }

@@ -1,6 +1,8 @@
 //! The only place with SQL. One code path for SQLite and PostgreSQL: each query
 //! is written once and expanded for both backends by `on_conn!`/`on_pool!`
-//! (runtime queries with `$n` placeholders work on both).
+//! (runtime queries with `$n` placeholders work on both). Must not import
+//! `pipeline`, `digest`, `outbound` or `inbound`: it loads facts and writes
+//! what others decided.
 
 mod batch;
 mod blob;

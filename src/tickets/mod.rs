@@ -1,7 +1,9 @@
 //! Pure ticket model: statuses, priorities, message kinds, references, the
-//! transitions a message causes and the commands agents send by mail.
+//! transitions a message causes, the commands agents send by mail and whether
+//! automatic mail may go out (`hold`). Must not import any other mailroom module.
 
 pub mod commands;
+pub mod hold;
 mod records;
 pub mod roles;
 mod ticket;

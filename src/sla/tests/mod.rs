@@ -2,7 +2,6 @@
 
 mod calendar;
 mod clock;
-mod schedule;
 mod stats;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};

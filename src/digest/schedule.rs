@@ -13,85 +13,22 @@
 //! time, starting where the manager's last recorded digest ended. A schedule
 //! missed while mailroom was down (or a digest held back by a bounce or the
 //! rate limit) is therefore sent once, covering everything since the last
-//! digest; the very first digest covers the regular window before its due
-//! time. Nothing falls between two digests and nothing is in two.
+//! digest, but at most [`MAX_CATCH_UP_DAYS`] before its due time (or its
+//! regular window, when longer); the very first digest covers the regular
+//! window before its due time. Nothing is in two digests, and nothing falls
+//! between two unless a catch-up was capped.
 //!
 //! **`period`** (`day` | `week`) no longer sets the window: it says what the
 //! window is compared with ([`compared_with`]). Without a cron (`digest
 //! preview`/`send` of a manager who has none) it also gives the implied
-//! schedule: local midnight every day, or Monday 00:00.
+//! schedule: local midnight every day (`day`), or Monday 00:00 (`week`).
 
 use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use croner::parser::{CronParser, Seconds, Year};
 
-use super::calendar::{local_instant, local_naive};
-
-/// What a digest's numbers are compared with (`[[manager]] period`).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum PeriodKind {
-    /// The span of the same (wall-clock) length right before the window:
-    /// Monday's Fri 08:00 to Mon 08:00 against Tue 08:00 to Fri 08:00.
-    #[default]
-    Day,
-    /// The same local hours a week before (whole weeks back, as many as a
-    /// longer window needs not to overlap): Monday's Fri 08:00 to Mon 08:00
-    /// against the Fri 08:00 to Mon 08:00 of the week before.
-    Week,
-}
-
-impl PeriodKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PeriodKind::Day => "day",
-            PeriodKind::Week => "week",
-        }
-    }
-
-    /// The schedule a manager without a cron is previewed with: local
-    /// midnight every day (`day`), or Monday 00:00 (`week`).
-    pub fn implied_cron(self) -> &'static str {
-        match self {
-            PeriodKind::Day => "0 0 * * *",
-            PeriodKind::Week => "0 0 * * Mon",
-        }
-    }
-
-    /// How the comparison span is described in a digest.
-    pub fn compared_text(self) -> &'static str {
-        match self {
-            PeriodKind::Day => "the span of the same length before",
-            PeriodKind::Week => "the same hours a week before",
-        }
-    }
-}
-
-impl std::str::FromStr for PeriodKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "day" => Ok(PeriodKind::Day),
-            "week" => Ok(PeriodKind::Week),
-            _ => Err(format!("unknown period {s:?} (day, week)")),
-        }
-    }
-}
-
-/// A five-field cron expression (minute hour day-of-month month day-of-week;
-/// names like `Mon-Fri` and `@daily` work). Day-of-month and day-of-week
-/// combine with OR when both are set, as in Vixie cron.
-pub fn parse_cron(expr: &str) -> Result<Cron, String> {
-    CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build()
-        .parse(expr)
-        .map_err(|e| format!("bad cron {expr:?}: {e} (five fields, e.g. \"0 8 * * Mon-Fri\")"))
-}
+pub use crate::model::{PeriodKind, Window, parse_cron};
+use crate::sla::calendar::{local_instant, local_naive};
 
 /// The most recent scheduled time at or before `now`, the schedule read in
 /// `tz`. None when the expression has matched nowhere in the last year or so
@@ -112,19 +49,6 @@ pub fn next_due(cron: &Cron, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Ut
     cron.find_next_occurrence(&after.with_timezone(&tz), false)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-/// A digest's window: the half-open interval [start, end), in UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Window {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-}
-
-impl Window {
-    pub fn contains(&self, t: DateTime<Utc>) -> bool {
-        self.start <= t && t < self.end
-    }
 }
 
 /// The scheduled time strictly before `due` (`due` itself need not be one).
@@ -153,11 +77,17 @@ pub fn scheduled(cron: &Cron, tz: Tz, due: DateTime<Utc>) -> Window {
     Window { start, end: due }
 }
 
+/// How far back a catch-up reaches: at most this many days before its due
+/// time, or its regular window when that is longer (a quarterly cron). After
+/// a longer outage the time before is in no digest (the scheduler logs it).
+pub const MAX_CATCH_UP_DAYS: i64 = 31;
+
 /// The digest the scheduler sends at `now`: the one due at the last
 /// scheduled time at or before `now`, covering the time since `last_end` (the
-/// end of the manager's latest recorded digest), or, without one, its regular
-/// window ([`scheduled`]). None when nothing is due: no scheduled time yet, or
-/// the last digest already reaches the last scheduled time. However many
+/// end of the manager's latest recorded digest; capped at
+/// [`MAX_CATCH_UP_DAYS`]), or, without one, its regular window
+/// ([`scheduled`]). None when nothing is due: no scheduled time yet, or the
+/// last digest already reaches the last scheduled time. However many
 /// scheduled times were missed, this is one digest, sent once.
 pub fn owed(
     cron: &Cron,
@@ -168,10 +98,16 @@ pub fn owed(
     let due = last_due(cron, tz, now)?;
     match last_end {
         Some(end) if end >= due => None,
-        Some(end) => Some(Window {
-            start: end,
-            end: due,
-        }),
+        Some(end) => {
+            let regular = scheduled(cron, tz, due).start;
+            let cap = due
+                .checked_sub_signed(Duration::days(MAX_CATCH_UP_DAYS))
+                .map_or(regular, |c| c.min(regular));
+            Some(Window {
+                start: end.max(cap),
+                end: due,
+            })
+        }
         None => Some(scheduled(cron, tz, due)),
     }
 }

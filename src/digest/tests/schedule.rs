@@ -1,9 +1,9 @@
 use chrono_tz::Tz;
 
 use super::*;
-use crate::sla::{
-    PeriodKind, Window, compared_with, first_due_from, last_due, next_due, owed, parse_cron,
-    previous_due, scheduled, upcoming,
+use crate::digest::schedule::{
+    MAX_CATCH_UP_DAYS, PeriodKind, Window, compared_with, first_due_from, last_due, next_due, owed,
+    parse_cron, previous_due, scheduled, upcoming,
 };
 
 const BERLIN: Tz = chrono_tz::Europe::Berlin;
@@ -102,11 +102,26 @@ fn run_schedule(
             if let Some(w) = owed(cron, BERLIN, now, last_end) {
                 assert!(w.end <= now && w.start < w.end, "{w:?} at {now}");
                 sent.push(w);
-                assert_eq!(owed(cron, BERLIN, now, Some(w.end)), None, "sent once");
+                // Once recorded, nothing is owed until the next scheduled
+                // time, and then the digest starts where this one ended.
                 assert_eq!(
                     owed(cron, BERLIN, now + mins(1), Some(w.end)),
                     None,
                     "and not again a minute later"
+                );
+                let next = next_due(cron, BERLIN, now).expect("a next time");
+                assert_eq!(
+                    owed(cron, BERLIN, next - mins(1), Some(w.end)),
+                    None,
+                    "sent once: nothing more before {next}"
+                );
+                assert_eq!(
+                    owed(cron, BERLIN, next, Some(w.end)),
+                    Some(Window {
+                        start: w.end,
+                        end: next
+                    }),
+                    "the next one follows on"
                 );
             }
         }
@@ -413,5 +428,54 @@ fn extreme_instants_do_not_panic() {
         let w = Window { start: t, end: t };
         let _ = compared_with(PeriodKind::Week, w, BERLIN);
         let _ = compared_with(PeriodKind::Day, w, BERLIN);
+    }
+}
+
+#[test]
+fn a_catch_up_after_a_long_outage_covers_at_most_the_cap() {
+    let cron = parse_cron("0 8 * * Mon-Fri").expect("cron");
+    // The last digest ended on 2 January; mailroom was down until Monday 1 June.
+    let now = berlin("2026-06-01 09:00");
+    let w = owed(&cron, BERLIN, now, Some(berlin("2026-01-02 08:00"))).expect("owed");
+    assert_eq!(w.end, berlin("2026-06-01 08:00"));
+    assert_eq!(
+        w.start,
+        berlin("2026-05-01 08:00"),
+        "31 days before it is due"
+    );
+    assert_eq!(w.end - w.start, Duration::days(MAX_CATCH_UP_DAYS));
+    // A shorter outage is caught up whole.
+    let last = berlin("2026-05-20 08:00");
+    assert_eq!(
+        owed(&cron, BERLIN, now, Some(last)).map(|w| w.start),
+        Some(last)
+    );
+    // A regular window longer than the cap (a quarterly digest) is kept.
+    let quarterly = parse_cron("0 8 1 1,4,7,10 *").expect("cron");
+    let w = owed(
+        &quarterly,
+        BERLIN,
+        berlin("2026-07-01 09:00"),
+        Some(berlin("2025-01-01 08:00")),
+    )
+    .expect("owed");
+    assert_eq!(w.start, berlin("2026-04-01 08:00"));
+}
+
+#[test]
+fn digest_crons_must_fire_at_most_hourly() {
+    use crate::model::digest_cron;
+    for ok in ["0 8 * * Mon-Fri", "0 * * * *", "0 8 29 2 *", "@weekly"] {
+        assert!(digest_cron(ok).is_ok(), "{ok}");
+    }
+    for (bad, why) in [
+        ("0 8 30 2 *", "never fires"),
+        ("0 8 31 4 *", "never fires"),
+        ("* 8 * * *", "more often than hourly"),
+        ("0,1 8 1 1 *", "more often than hourly"),
+        ("0 8 * *", "bad cron"),
+    ] {
+        let e = digest_cron(bad).expect_err(bad);
+        assert!(e.contains(why), "{bad}: {e}");
     }
 }

@@ -2,15 +2,16 @@
 //! of `sla::stats::Digest` as a plain-text part and an HTML part with the same
 //! numbers and table-based bars (no images, no scripts: Gmail, Outlook and
 //! Apple Mail all show table cells with a background colour and a width).
+//! The templates are `outbound::Renderer`'s.
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use super::render::{Rendered, Renderer};
 use crate::mail::Mailbox;
 use crate::mail::compose::{Outgoing, compose};
-use crate::sla::Window;
+use crate::model::Window;
+use crate::outbound::{Rendered, Renderer};
 use crate::sla::stats::{Count, Digest, Percentiles};
 use crate::tickets;
 
@@ -82,19 +83,28 @@ pub struct Heading<'a> {
     pub areas: &'a str,
 }
 
-/// `Fri 27 Nov 2026 08:00 CET to Mon 30 Nov 2026 08:00 CET`: exact, the
-/// zone's abbreviation telling the hours a DST change repeats apart.
+/// `Fri 27 Nov 2026 08:00 CET`: exact, the zone's abbreviation telling the
+/// hours a DST change repeats apart.
+fn instant_text(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%a %-d %b %Y %H:%M %Z")
+        .to_string()
+}
+
+/// `Fri 27 Nov 2026 08:00 CET to Mon 30 Nov 2026 08:00 CET`.
 pub fn window_text(w: Window, tz: Tz) -> String {
-    let f = |t: DateTime<Utc>| t.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z");
-    format!("{} to {}", f(w.start), f(w.end))
+    format!(
+        "{} to {}",
+        instant_text(w.start, tz),
+        instant_text(w.end, tz)
+    )
 }
 
 /// What the digest templates get: every number already formatted.
 pub fn view(d: &Digest, h: &Heading<'_>, prefix: &str, support_name: &str) -> Value {
     let tz = h.tz;
     let local = |t: DateTime<Utc>| t.with_timezone(&tz);
-    let so_far =
-        (d.end < h.window.end).then(|| local(d.end).format("%a %-d %b %Y %H:%M %Z").to_string());
+    let so_far = (d.end < h.window.end).then(|| instant_text(d.end, tz));
     let period = match &so_far {
         Some(t) => format!("{}, so far: until {t}", window_text(h.window, tz)),
         None => window_text(h.window, tz),
@@ -128,7 +138,6 @@ pub fn view(d: &Digest, h: &Heading<'_>, prefix: &str, support_name: &str) -> Va
         .unwrap_or(0);
     let tref = |id: i64| tickets::format_ref(prefix, id);
     let end = d.end;
-    let title = "Digest";
     let owner_max = d
         .per_owner
         .iter()
@@ -147,7 +156,8 @@ pub fn view(d: &Digest, h: &Heading<'_>, prefix: &str, support_name: &str) -> Va
         })
         .collect();
     json!({
-        "title": title,
+        // `stats` shows the same view as "Statistics".
+        "title": "Digest",
         "period": period,
         "subject_period": subject_period,
         "so_far": so_far,
@@ -204,13 +214,9 @@ impl Renderer {
             .render("digest.html", view)
             .map_err(|e| e.to_string())?;
         let subject = format!(
-            "[{}] {}: {}",
+            "[{}] Digest: {}",
             view["support_name"].as_str().unwrap_or("mailroom"),
-            view["title"].as_str().unwrap_or("Digest"),
-            view["subject_period"]
-                .as_str()
-                .or_else(|| view["period"].as_str())
-                .unwrap_or("")
+            view["subject_period"].as_str().unwrap_or("")
         );
         let support = self.support();
         let out = Outgoing {
