@@ -8,7 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod digest;
 pub mod error;
-pub mod health;
 pub mod inbound;
 pub mod mail;
 pub mod model;

@@ -7,6 +7,7 @@ pub mod handoff;
 pub mod imap;
 pub mod maildir;
 pub mod poll;
+mod report;
 
 use std::sync::Arc;
 
@@ -16,6 +17,10 @@ use tokio::sync::mpsc;
 use crate::error::{Error, Result};
 use crate::pipeline::{Inbound, Outcome, Pipeline, Prepared};
 use crate::store::Store;
+
+pub use report::{
+    LeaseState, SourceReport, SourceState, Unreported, record_notify_to_commit, record_sync_lag,
+};
 
 /// A batch closes at this many bytes of raw mail even if it has fewer messages
 /// than the configured batch size, to bound memory.

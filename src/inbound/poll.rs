@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::{Config, InboundKind};
 use crate::error::{Error, Result};
-use crate::health::Health;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::store::Store;
 
@@ -46,7 +45,7 @@ pub async fn poll_once(cfg: &Config, pipeline: Arc<Pipeline>, store: &Store) -> 
         cfg,
         pipeline.clone(),
         store.clone(),
-        Arc::new(Health::new()),
+        Arc::new(super::Unreported),
         Arc::new(tokio::sync::Notify::new()),
     );
     let mut imap = Vec::new();

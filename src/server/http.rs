@@ -11,8 +11,8 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
+use super::health::{Health, HealthStatus};
 use crate::error::{Error, Result};
-use crate::health::{Health, HealthStatus};
 
 #[derive(Clone)]
 struct AppState {

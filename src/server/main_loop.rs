@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::health::Health;
 use crate::config::{Config, InboundKind, parse_duration};
 use crate::error::{Error, Result};
-use crate::health::Health;
+use crate::inbound::SourceReport;
 use crate::inbound::imap::ImapSource;
 use crate::inbound::maildir::Maildir;
 use crate::pipeline::Pipeline;

@@ -5,6 +5,7 @@
 //! share the main loop. On shutdown each source finishes and commits the
 //! batch in hand, logs out, and serve exits 0.
 
+mod health;
 mod http;
 mod main_loop;
 
@@ -17,12 +18,12 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::digest::Digests;
 use crate::error::{Error, Result};
-use crate::health::Health;
 use crate::inbound::handoff;
 use crate::inbound::imap::Context as ImapContext;
 use crate::outbound::{self, Transport};
 use crate::pipeline::Pipeline;
 use crate::store::Store;
+use health::Health;
 use main_loop::{MainLoop, Sources, Tasks, flush_interval};
 
 const DEFAULT_MAILDIR_INTERVAL: Duration = Duration::from_millis(500);

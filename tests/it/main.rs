@@ -20,6 +20,7 @@ mod hardening;
 mod hostile;
 mod imap;
 mod instances;
+mod layers;
 mod maildir;
 mod mta;
 mod outbox;

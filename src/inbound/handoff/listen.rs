@@ -15,7 +15,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch}
 
 use super::{REQUEST_LINE_LIMIT, Reply, Request, VERSION};
 use crate::error::{Error, Result};
-use crate::health::Health;
+use crate::inbound::SourceReport;
 use crate::pipeline::{Inbound, Pipeline};
 use crate::store::Store;
 
@@ -82,7 +82,7 @@ pub struct Committer {
     pub pipeline: Arc<Pipeline>,
     /// Commits are on the disk when they return (`Store::writer`).
     pub store: Store,
-    pub health: Arc<Health>,
+    pub health: Arc<dyn SourceReport>,
     /// Woken after each commit, so an acknowledgement leaves at once.
     pub outbox_wake: Arc<Notify>,
     pub batch_size: usize,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{Context, ImapSource};
-use crate::health::LeaseState;
+use crate::inbound::LeaseState;
 use crate::store::Lease;
 
 /// A lease holder checks its lease session this often, and gives it this long

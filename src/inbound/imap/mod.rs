@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::config::{Endpoint, ImapAuth, InboundConfig, parse_duration};
-use crate::health::{Health, SourceState};
+use crate::inbound::{SourceReport, SourceState};
 use crate::pipeline::{Outcome, Pipeline};
 use crate::store::Store;
 
@@ -97,7 +97,7 @@ const SYNC_ONCE_RETRIES: u32 = 6;
 pub struct Context {
     pub pipeline: Arc<Pipeline>,
     pub store: Store,
-    pub health: Arc<Health>,
+    pub health: Arc<dyn SourceReport>,
     /// Woken after each commit, so acknowledgements go out at once.
     pub committed: Arc<tokio::sync::Notify>,
     pub batch_size: usize,
@@ -110,7 +110,7 @@ impl Context {
         cfg: &crate::config::Config,
         pipeline: Arc<Pipeline>,
         store: Store,
-        health: Arc<Health>,
+        health: Arc<dyn SourceReport>,
         committed: Arc<tokio::sync::Notify>,
     ) -> Context {
         Context {

@@ -12,7 +12,6 @@ use chrono::{DateTime, FixedOffset, Utc};
 use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
-use crate::health;
 use crate::pipeline::{Inbound, Outcome, SourcePosition};
 
 use super::connect::{ImapSession, timed};
@@ -244,11 +243,11 @@ impl ImapSource {
         ctx.committed.notify_one();
         ctx.health.ingested(&self.name, &outcomes);
         if let Some(t) = notified {
-            health::record_notify_to_commit(&self.name, t.elapsed().as_secs_f64());
+            super::super::record_notify_to_commit(&self.name, t.elapsed().as_secs_f64());
         }
         if let Some(newest) = newest {
             let lag = Utc::now().signed_duration_since(newest.with_timezone(&Utc));
-            health::record_sync_lag(&self.name, lag.num_milliseconds() as f64 / 1000.0);
+            super::super::record_sync_lag(&self.name, lag.num_milliseconds() as f64 / 1000.0);
         }
         outcomes.iter().for_each(&mut *on_outcome);
         Ok((outcomes.len(), uids))

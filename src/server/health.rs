@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::inbound::{LeaseState, SourceReport, SourceState};
 use crate::pipeline::Outcome;
 use crate::text_enum::text_enum;
 
@@ -31,65 +32,6 @@ pub struct SourceHealth {
     /// standby | lost | released).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease: Option<&'static str>,
-}
-
-/// Where an instance stands with a mailbox's lease (store::Lease).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeaseState {
-    /// Taken; syncing starts after the grace period.
-    Starting,
-    Held,
-    /// Another instance holds it.
-    Standby,
-    /// The lease's database session broke: syncing stopped.
-    Lost,
-    /// Given back at shutdown.
-    Released,
-}
-
-impl LeaseState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LeaseState::Starting => "starting",
-            LeaseState::Held => "held",
-            LeaseState::Standby => "standby",
-            LeaseState::Lost => "lost",
-            LeaseState::Released => "released",
-        }
-    }
-}
-
-text_enum!(
-    /// What a source is doing, as /healthz shows it.
-    SourceState {
-        Connecting => "connecting",
-        Syncing => "syncing",
-        /// IMAP IDLE: waiting for the server to tell of new mail.
-        Idle => "idle",
-        /// Waiting for the next poll (no IDLE).
-        Polling => "polling",
-        /// Failed: waiting before the next try.
-        Backoff => "backoff",
-        Stopped => "stopped",
-        /// IMAP: another instance holds the mailbox's lease.
-        Standby => "standby",
-        /// IMAP: the lease was taken; syncing starts after the grace period.
-        Starting => "starting",
-    } "source state"
-);
-
-impl Default for SourceState {
-    /// A source is connecting until it says otherwise.
-    fn default() -> SourceState {
-        SourceState::Connecting
-    }
-}
-
-impl FromStr for SourceState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        SourceState::named(s).ok_or_else(|| SourceState::unknown(s))
-    }
 }
 
 text_enum!(
@@ -138,110 +80,12 @@ impl Health {
         Health::default()
     }
 
-    pub fn register(&self, name: &str, kind: &'static str) {
-        self.update(name, |s| {
-            s.kind = kind;
-            s.state = SourceState::Connecting;
-        });
-    }
-
     fn update(&self, name: &str, f: impl FnOnce(&mut SourceHealth)) {
         let mut map = match self.sources.lock() {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
         f(map.entry(name.to_string()).or_default());
-    }
-
-    pub fn state(&self, name: &str, state: SourceState) {
-        self.update(name, |s| s.state = state);
-    }
-
-    pub fn connected(&self, name: &str, uidvalidity: u32) {
-        metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(1.0);
-        self.update(name, |s| {
-            s.connected = true;
-            s.state = SourceState::Syncing;
-            s.uidvalidity = Some(uidvalidity);
-        });
-    }
-
-    /// A sync pass finished: the source is healthy again.
-    pub fn synced(&self, name: &str, last_uid: Option<u32>) {
-        let now = Utc::now();
-        metrics::gauge!("mailroom_source_last_sync_timestamp_seconds", "source" => name.to_string())
-            .set(now.timestamp_millis() as f64 / 1000.0);
-        self.update(name, |s| {
-            s.last_sync = Some(now);
-            s.last_error = None;
-            s.consecutive_failures = 0;
-            if last_uid.is_some() {
-                s.last_uid = last_uid;
-            }
-        });
-    }
-
-    pub fn failed(&self, name: &str, error: &str) {
-        metrics::counter!("mailroom_source_errors_total", "source" => name.to_string())
-            .increment(1);
-        metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(0.0);
-        self.update(name, |s| {
-            s.connected = false;
-            s.state = SourceState::Backoff;
-            s.last_error = Some(error.to_string());
-            s.last_error_at = Some(Utc::now());
-            s.consecutive_failures += 1;
-        });
-    }
-
-    pub fn stopped(&self, name: &str) {
-        metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(0.0);
-        self.update(name, |s| {
-            s.connected = false;
-            s.state = SourceState::Stopped;
-        });
-    }
-
-    /// A change in this instance's hold on a source's lease `key`.
-    pub fn lease(&self, name: &str, key: &str, state: LeaseState) {
-        let held = state == LeaseState::Held;
-        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        let was = leases.insert(key.to_string(), held).unwrap_or(false);
-        drop(leases);
-        if was != held {
-            metrics::counter!("mailroom_lease_changes_total",
-                "source" => name.to_string(), "change" => if held { "acquired" } else { state.as_str() })
-            .increment(1);
-        }
-        metrics::gauge!("mailroom_lease_held", "source" => name.to_string()).set(if held {
-            1.0
-        } else {
-            0.0
-        });
-        self.update(name, |s| {
-            s.lease = Some(state.as_str());
-            let shown = match state {
-                LeaseState::Standby => Some(SourceState::Standby),
-                LeaseState::Starting => Some(SourceState::Starting),
-                _ => None,
-            };
-            if let Some(shown) = shown {
-                s.state = shown;
-                s.connected = false;
-                s.last_error = None;
-            }
-        });
-    }
-
-    /// Counts a committed batch's outcomes (messages ingested by outcome).
-    pub fn ingested(&self, name: &str, outcomes: &[Outcome]) {
-        for o in outcomes {
-            metrics::counter!("mailroom_messages_ingested_total",
-                "source" => name.to_string(), "outcome" => o.outcome.as_str())
-            .increment(1);
-        }
-        let n = outcomes.len() as u64;
-        self.update(name, |s| s.messages += n);
     }
 
     pub fn outbox(&self, depth: Option<i64>, error: Option<String>) {
@@ -293,18 +137,104 @@ impl Health {
     }
 }
 
-/// Latency of the last hop, for the ingest-lag metric: from the server telling
-/// mailroom about new mail (IDLE) to the batch being committed.
-pub fn record_notify_to_commit(source: &str, seconds: f64) {
-    metrics::histogram!("mailroom_idle_to_commit_seconds", "source" => source.to_string())
-        .record(seconds);
-}
+impl SourceReport for Health {
+    fn register(&self, name: &str, kind: &'static str) {
+        self.update(name, |s| {
+            s.kind = kind;
+            s.state = SourceState::Connecting;
+        });
+    }
 
-/// Age of the newest committed message (commit time minus the server's arrival
-/// time): how far behind the mailbox mailroom is.
-pub fn record_sync_lag(source: &str, seconds: f64) {
-    metrics::gauge!("mailroom_sync_lag_seconds", "source" => source.to_string())
-        .set(seconds.max(0.0));
+    fn state(&self, name: &str, state: SourceState) {
+        self.update(name, |s| s.state = state);
+    }
+
+    fn connected(&self, name: &str, uidvalidity: u32) {
+        metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(1.0);
+        self.update(name, |s| {
+            s.connected = true;
+            s.state = SourceState::Syncing;
+            s.uidvalidity = Some(uidvalidity);
+        });
+    }
+
+    /// A sync pass finished: the source is healthy again.
+    fn synced(&self, name: &str, last_uid: Option<u32>) {
+        let now = Utc::now();
+        metrics::gauge!("mailroom_source_last_sync_timestamp_seconds", "source" => name.to_string())
+            .set(now.timestamp_millis() as f64 / 1000.0);
+        self.update(name, |s| {
+            s.last_sync = Some(now);
+            s.last_error = None;
+            s.consecutive_failures = 0;
+            if last_uid.is_some() {
+                s.last_uid = last_uid;
+            }
+        });
+    }
+
+    fn failed(&self, name: &str, error: &str) {
+        metrics::counter!("mailroom_source_errors_total", "source" => name.to_string())
+            .increment(1);
+        metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(0.0);
+        self.update(name, |s| {
+            s.connected = false;
+            s.state = SourceState::Backoff;
+            s.last_error = Some(error.to_string());
+            s.last_error_at = Some(Utc::now());
+            s.consecutive_failures += 1;
+        });
+    }
+
+    fn stopped(&self, name: &str) {
+        metrics::gauge!("mailroom_source_connected", "source" => name.to_string()).set(0.0);
+        self.update(name, |s| {
+            s.connected = false;
+            s.state = SourceState::Stopped;
+        });
+    }
+
+    /// A change in this instance's hold on a source's lease `key`.
+    fn lease(&self, name: &str, key: &str, state: LeaseState) {
+        let held = state == LeaseState::Held;
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        let was = leases.insert(key.to_string(), held).unwrap_or(false);
+        drop(leases);
+        if was != held {
+            metrics::counter!("mailroom_lease_changes_total",
+                "source" => name.to_string(), "change" => if held { "acquired" } else { state.as_str() })
+            .increment(1);
+        }
+        metrics::gauge!("mailroom_lease_held", "source" => name.to_string()).set(if held {
+            1.0
+        } else {
+            0.0
+        });
+        self.update(name, |s| {
+            s.lease = Some(state.as_str());
+            let shown = match state {
+                LeaseState::Standby => Some(SourceState::Standby),
+                LeaseState::Starting => Some(SourceState::Starting),
+                _ => None,
+            };
+            if let Some(shown) = shown {
+                s.state = shown;
+                s.connected = false;
+                s.last_error = None;
+            }
+        });
+    }
+
+    /// Counts a committed batch's outcomes (messages ingested by outcome).
+    fn ingested(&self, name: &str, outcomes: &[Outcome]) {
+        for o in outcomes {
+            metrics::counter!("mailroom_messages_ingested_total",
+                "source" => name.to_string(), "outcome" => o.outcome.as_str())
+            .increment(1);
+        }
+        let n = outcomes.len() as u64;
+        self.update(name, |s| s.messages += n);
+    }
 }
 
 #[cfg(test)]
