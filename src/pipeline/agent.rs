@@ -357,7 +357,7 @@ impl Pipeline {
                 // internal mail in their chain (quoted, forged, leaked) is
                 // never echoed back.
                 let refs: Vec<String> = m.refs.split_whitespace().map(str::to_string).collect();
-                let refs = super::outgoing::customer_chain(u, &refs);
+                let refs = u.customer_chain(&refs);
                 (
                     Some(m.message_id.clone()),
                     reply_references(&refs, &m.message_id),

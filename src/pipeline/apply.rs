@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 
 use super::agent::AgentPlan;
-use super::decide::{Decision, FollowUpPlan, NewTicketPlan, NotePlan, Notes};
+use super::decide::{Decision, FollowUpPlan, NewTicketPlan, NotePlan};
+use super::events::{Events, event};
 use super::outgoing::Notify;
 use super::sla::ClockEvent;
 use super::unit::{NewTicket, UnitOfWork};
@@ -20,40 +21,6 @@ const MAX_PARTICIPANTS_PER_MAIL: usize = 100;
 
 use crate::tickets::transitions::Change;
 use crate::tickets::{Direction, EventKind, MessageKind, ParticipantRole, Role, Status};
-
-pub(super) fn event(ticket: i64, row: i64, kind: EventKind, detail: String) -> NewEvent {
-    NewEvent {
-        ticket_id: Some(ticket),
-        message_row: Some(row),
-        kind,
-        detail,
-    }
-}
-
-/// Events on one ticket, for one stored message.
-pub(crate) struct Events {
-    pub ticket: i64,
-    pub row: i64,
-    pub list: Vec<NewEvent>,
-}
-
-impl Events {
-    pub(crate) fn new(ticket: i64, row: i64, notes: Notes) -> Events {
-        let mut e = Events {
-            ticket,
-            row,
-            list: Vec::new(),
-        };
-        for (kind, detail) in notes {
-            e.push(kind, detail);
-        }
-        e
-    }
-
-    pub fn push(&mut self, kind: EventKind, detail: String) {
-        self.list.push(event(self.ticket, self.row, kind, detail));
-    }
-}
 
 impl Pipeline {
     /// Writes what `d` decided for the message `m`; returns its outcome.

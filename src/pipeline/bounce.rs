@@ -3,7 +3,7 @@
 //! manager's digest. One hold for both, so digests and notifications to a
 //! manager stop together.
 
-use super::apply::Events;
+use super::events::Events;
 use super::outgoing::Notify;
 use super::unit::UnitOfWork;
 use super::{Incoming, Outcome, OutcomeKind, Pipeline};

@@ -14,8 +14,7 @@ use crate::rules::assign::{Assignment, Load};
 use crate::tickets::roles::{Speaker, role_of};
 use crate::tickets::{self, EventKind, MessageKind, ParticipantRole, Role, Status, Ticket};
 
-/// Observations made before the ticket is known; they become its events.
-pub(crate) type Notes = Vec<(EventKind, String)>;
+pub(crate) use super::events::Notes;
 
 pub(crate) enum Decision {
     /// This exact mail is stored already.

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::Pipeline;
 use super::agent::RelayPlan;
-use super::apply::Events;
+use super::events::Events;
 use super::unit::UnitOfWork;
 use crate::mail::address::with_subaddress;
 use crate::mail::compose::{new_message_id, reply_references};
@@ -196,7 +196,7 @@ impl Pipeline {
             in_reply_to: mail.message_id.clone(),
             // Bounded first (the root and the newest), then checked: the
             // batch looked up exactly those.
-            refs: customer_chain(u, &reply_references(&mail.references, &mail.message_id)),
+            refs: u.customer_chain(&reply_references(&mail.references, &mail.message_id)),
             thread_index: None,
             text: None,
             html: None,
@@ -526,15 +526,6 @@ impl Pipeline {
         });
         message_id
     }
-}
-
-/// `ids` without the Message-IDs of internal mail: what goes back to the
-/// customer's side carries only IDs that side wrote or was sent.
-pub(super) fn customer_chain(u: &UnitOfWork<'_>, ids: &[String]) -> Vec<String> {
-    ids.iter()
-        .filter(|id| !u.is_internal_id(id))
-        .cloned()
-        .collect()
 }
 
 /// A relay that did not reach everyone, as its agent is told

@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::Pipeline;
-use super::apply::Events;
+use super::events::Events;
 use super::outgoing::RelayTrouble;
 use super::sla::ClockEvent;
 use super::unit::UnitOfWork;

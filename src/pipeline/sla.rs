@@ -175,7 +175,7 @@ impl Pipeline {
         sent: &HashSet<Alert>,
         now: DateTime<Utc>,
     ) -> usize {
-        use super::apply::Events;
+        use super::events::Events;
         use super::outgoing::Notify;
         use crate::sla::alerts::Level;
         let Some(t) = u.ticket(id).cloned() else {

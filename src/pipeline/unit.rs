@@ -165,6 +165,15 @@ impl<'a> UnitOfWork<'a> {
             .is_some_and(|v| v.iter().any(|r| r.kind.is_internal()))
     }
 
+    /// `ids` without the Message-IDs of internal mail: what goes back to the
+    /// customer's side carries only IDs that side wrote or was sent.
+    pub fn customer_chain(&self, ids: &[String]) -> Vec<String> {
+        ids.iter()
+            .filter(|id| !self.is_internal_id(id))
+            .cloned()
+            .collect()
+    }
+
     pub fn ticket(&self, id: i64) -> Option<&Ticket> {
         known(self.asked.tickets.contains(&id), "tickets", id);
         self.tickets.get(&id)
