@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::agent::AgentPlan;
+use super::agent::{AgentPlan, RelayPlan};
 use super::decide::{Decision, FollowUpPlan, NewTicketPlan, NotePlan};
 use super::events::{Events, event};
 use super::outgoing::Notify;
@@ -19,8 +19,9 @@ use crate::store::{NewEvent, NewMessage};
 /// thousand recipients must not make every answer go to all of them.
 const MAX_PARTICIPANTS_PER_MAIL: usize = 100;
 
+use crate::tickets::Commands;
 use crate::tickets::transitions::Change;
-use crate::tickets::{Direction, EventKind, MessageKind, ParticipantRole, Role, Status};
+use crate::tickets::{Direction, EventKind, MessageKind, ParticipantRole, Role, Status, Ticket};
 
 impl Pipeline {
     /// Writes what `d` decided for the message `m`; returns its outcome.
@@ -39,19 +40,7 @@ impl Pipeline {
         };
         match d {
             Decision::Duplicate { ticket, message_id } => {
-                if let Some(t) = ticket {
-                    u.add_events([NewEvent {
-                        ticket_id: Some(t),
-                        message_row: None,
-                        kind: EventKind::Duplicate,
-                        detail: format!(
-                            "mail <{message_id}> arrived again via {}: same content as the stored copy, ignored",
-                            m.item.origin
-                        ),
-                    }]);
-                }
-                let reason =
-                    format!("already stored: Message-ID <{message_id}> with the same content");
+                let reason = self.apply_duplicate(u, m, ticket, &message_id);
                 outcome(OutcomeKind::Duplicate, ticket, Some(reason))
             }
             Decision::Unthreaded {
@@ -70,25 +59,7 @@ impl Pipeline {
                 via,
                 staff,
             } => {
-                let row = self.store_inbound(
-                    u,
-                    m,
-                    Some(ticket.id),
-                    (MessageKind::Bounce, Some(Role::System)),
-                    Some(reason.clone()),
-                );
-                let mut ev = Events::new(ticket.id, row, Vec::new());
-                match staff {
-                    Some(addr) => self.staff_bounced(u, &ticket, &addr, &reason, &via, &mut ev),
-                    None => {
-                        ev.push(
-                            EventKind::Bounce,
-                            format!("{reason}; {via}; shown to the owner, never answered"),
-                        );
-                        self.notify_owner(u, &ticket, &mut ev, Notify::Bounce(&reason));
-                    }
-                }
-                u.add_events(ev.list);
+                self.apply_bounce(u, m, &ticket, &reason, &via, staff);
                 outcome(OutcomeKind::Bounce, Some(ticket.id), Some(reason))
             }
             Decision::DigestBounce { staff, reason } => self.digest_bounced(u, m, &staff, reason),
@@ -97,22 +68,7 @@ impl Pipeline {
                 reason,
                 via,
             } => {
-                let row = self.store_inbound(
-                    u,
-                    m,
-                    Some(ticket.id),
-                    (MessageKind::Autoreply, Some(Role::System)),
-                    Some(reason.clone()),
-                );
-                u.add_events([event(
-                    ticket.id,
-                    row,
-                    EventKind::Autoreply,
-                    format!(
-                        "automatic mail ({reason}); {via}; appended, status stays {}, not acknowledged",
-                        ticket.status
-                    ),
-                )]);
+                self.apply_autoreply(u, m, &ticket, &reason, &via);
                 outcome(OutcomeKind::Autoreply, Some(ticket.id), Some(reason))
             }
             Decision::NewTicket(plan) => {
@@ -135,6 +91,87 @@ impl Pipeline {
                 outcome(OutcomeKind::AgentReply, Some(id), reason)
             }
         }
+    }
+
+    /// The same mail again: an event on its ticket; returns the reason.
+    fn apply_duplicate(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        m: Incoming<'_>,
+        ticket: Option<i64>,
+        message_id: &str,
+    ) -> String {
+        if let Some(t) = ticket {
+            u.add_events([NewEvent {
+                ticket_id: Some(t),
+                message_row: None,
+                kind: EventKind::Duplicate,
+                detail: format!(
+                    "mail <{message_id}> arrived again via {}: same content as the stored copy, ignored",
+                    m.item.origin
+                ),
+            }]);
+        }
+        format!("already stored: Message-ID <{message_id}> with the same content")
+    }
+
+    /// A bounce on a ticket: stored, shown to the owner; a bounce of staff
+    /// mail holds the address back instead.
+    fn apply_bounce<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        ticket: &Ticket,
+        reason: &str,
+        via: &str,
+        staff: Option<String>,
+    ) {
+        let row = self.store_inbound(
+            u,
+            m,
+            Some(ticket.id),
+            (MessageKind::Bounce, Some(Role::System)),
+            Some(reason.to_string()),
+        );
+        let mut ev = Events::new(ticket.id, row, Vec::new());
+        match staff {
+            Some(addr) => self.staff_bounced(u, ticket, &addr, reason, via, &mut ev),
+            None => {
+                ev.push(
+                    EventKind::Bounce,
+                    format!("{reason}; {via}; shown to the owner, never answered"),
+                );
+                self.notify_owner(u, ticket, &mut ev, Notify::Bounce(reason));
+            }
+        }
+        u.add_events(ev.list);
+    }
+
+    /// An auto-reply on a ticket: appended, changes nothing.
+    fn apply_autoreply<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        ticket: &Ticket,
+        reason: &str,
+        via: &str,
+    ) {
+        let row = self.store_inbound(
+            u,
+            m,
+            Some(ticket.id),
+            (MessageKind::Autoreply, Some(Role::System)),
+            Some(reason.to_string()),
+        );
+        u.add_events([event(
+            ticket.id,
+            row,
+            EventKind::Autoreply,
+            format!(
+                "automatic mail ({reason}); {via}; appended, status stays {}, not acknowledged",
+                ticket.status
+            ),
+        )]);
     }
 
     /// Records an inbound mail with its attachments; returns the message row.
@@ -454,31 +491,7 @@ impl Pipeline {
             EventKind::AgentReply,
             format!("{proof} ({role}); quoted history: {}", reply.detail),
         );
-        for c in &commands.commands {
-            let said = c.text();
-            let effect: Vec<String> = changes
-                .iter()
-                .filter(|ch| change_of(c, ch))
-                .map(Change::describe)
-                .collect();
-            ev.push(
-                EventKind::Command,
-                if effect.is_empty() {
-                    format!("{said} by {}: no change", mail.from.email)
-                } else {
-                    format!("{said} by {}: {}", mail.from.email, effect.join(", "))
-                },
-            );
-        }
-        // A status change no command made is the relay's: waiting for the customer.
-        if let Some(ch) = changes.iter().find(|c| matches!(c, Change::Status { .. }))
-            && !commands.commands.iter().any(|c| change_of(c, ch))
-        {
-            ev.push(
-                EventKind::Status,
-                format!("{}: the answer went to the customer", ch.describe()),
-            );
-        }
+        command_events(&commands, &changes, &mail.from.email, &mut ev);
         for c in &changes {
             if let Change::Cc(addr) = c {
                 u.add_participant(ticket.id, addr, ParticipantRole::Cc);
@@ -504,30 +517,49 @@ impl Pipeline {
         };
         self.refresh_sla(u, ticket.id, Some(before), clock);
         let updated = u.ticket(ticket.id).cloned().unwrap_or(ticket);
-        if let Some(r) = relay {
-            self.relay(u, &updated, mail, r, &mut ev);
-        } else if let Some(why) = &no_relay {
+        let answer = Answer {
+            relay,
+            no_relay: no_relay.as_deref(),
+            explain: &explain,
+            reassigned,
+        };
+        self.send_answer(u, &updated, mail, answer, &mut ev);
+        u.add_events(ev.list);
+        no_relay
+    }
+
+    /// The mail an agent's answer causes: the relay (or why none), the
+    /// explanation to the agent, the new owner's notification.
+    fn send_answer(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        updated: &Ticket,
+        mail: &ParsedMail,
+        answer: Answer<'_>,
+        ev: &mut Events,
+    ) {
+        if let Some(r) = answer.relay {
+            self.relay(u, updated, mail, r, ev);
+        } else if let Some(why) = answer.no_relay {
             ev.push(
                 EventKind::Relay,
                 format!("nothing relayed to the customer: {why}"),
             );
         }
-        if !explain.is_empty() {
-            self.explain(u, &updated, mail, &explain, &mut ev);
+        if !answer.explain.is_empty() {
+            self.explain(u, updated, mail, answer.explain, ev);
         }
-        if let Some(new_owner) = reassigned
+        if let Some(new_owner) = answer.reassigned
             && new_owner != mail.from.email
         {
             self.notify(
                 u,
-                &updated,
+                updated,
                 &new_owner,
-                &mut ev,
+                ev,
                 Notify::Assigned(&mail.from.email),
             );
         }
-        u.add_events(ev.list);
-        no_relay
     }
 
     /// The customer, their Reply-To and everyone they Cc'd (except mailroom and
@@ -587,4 +619,42 @@ fn change_of(command: &crate::tickets::Command, change: &Change) -> bool {
             | (C::Priority(_), Change::Priority { .. })
             | (C::Cc(_), Change::Cc(_))
     ) || matches!((command, change), (C::Tag(a), Change::Tagged(b)) | (C::Untag(a), Change::Untagged(b)) if a == b)
+}
+
+/// What an agent's answer sends once the ticket is updated.
+struct Answer<'p> {
+    relay: Option<RelayPlan>,
+    no_relay: Option<&'p str>,
+    explain: &'p [String],
+    reassigned: Option<String>,
+}
+
+/// One event per command (what it changed, or no change), and one for a
+/// status change no command made (the relay's: waiting for the customer).
+fn command_events(commands: &Commands, changes: &[Change], from: &str, ev: &mut Events) {
+    for c in &commands.commands {
+        let said = c.text();
+        let effect: Vec<String> = changes
+            .iter()
+            .filter(|ch| change_of(c, ch))
+            .map(Change::describe)
+            .collect();
+        ev.push(
+            EventKind::Command,
+            if effect.is_empty() {
+                format!("{said} by {}: no change", from)
+            } else {
+                format!("{said} by {}: {}", from, effect.join(", "))
+            },
+        );
+    }
+    // A status change no command made is the relay's: waiting for the customer.
+    if let Some(ch) = changes.iter().find(|c| matches!(c, Change::Status { .. }))
+        && !commands.commands.iter().any(|c| change_of(c, ch))
+    {
+        ev.push(
+            EventKind::Status,
+            format!("{}: the answer went to the customer", ch.describe()),
+        );
+    }
 }
