@@ -1,0 +1,226 @@
+//! An agent's mail carried out: an answer (commands, the relay, the
+//! explanation, the new owner's notification) or an internal note.
+
+use crate::mail::parse::ParsedMail;
+use crate::pipeline::agent::{AgentPlan, RelayPlan};
+use crate::pipeline::decide::NotePlan;
+use crate::pipeline::events::Events;
+use crate::pipeline::outgoing::Notify;
+use crate::pipeline::sla::ClockEvent;
+use crate::pipeline::unit::UnitOfWork;
+use crate::pipeline::{Incoming, Pipeline};
+use crate::tickets::Commands;
+use crate::tickets::transitions::Change;
+use crate::tickets::{EventKind, MessageKind, ParticipantRole, Ticket};
+
+impl Pipeline {
+    /// Staff or an outsider wrote on the ticket without an agent's proof:
+    /// kept as an internal note and shown to the owner; nothing else moves.
+    /// Returns the outcome's reason.
+    pub(super) fn apply_internal_note<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        plan: NotePlan,
+    ) -> String {
+        let NotePlan {
+            ticket,
+            thread,
+            role,
+            why,
+            tell_agent,
+        } = plan;
+        let mail = m.mail;
+        let from = mail.from.email.clone();
+        let reason = format!("internal note by {from} ({role}): {why}");
+        let row = self.store_inbound(
+            u,
+            m,
+            Some(ticket.id),
+            (MessageKind::Note, Some(role)),
+            Some(reason.clone()),
+        );
+        let mut ev = Events::new(ticket.id, row, Vec::new());
+        ev.push(
+            EventKind::Threading,
+            format!("{from} ({role}): {}", thread.via),
+        );
+        for note in thread.notes {
+            ev.push(EventKind::Threading, note);
+        }
+        ev.push(
+            EventKind::Note,
+            format!(
+                "{reason}; never relayed, no command runs, status stays {} and no SLA clock moves",
+                ticket.status
+            ),
+        );
+        // Bookkeeping only: the ticket was written on.
+        u.update_ticket(ticket.id, |_| {});
+        if let Some(problem) = &tell_agent {
+            let text = format!(
+                "{problem}. Your mail is kept on the ticket as an internal note and was not sent to the customer; to answer the customer, reply to the notification itself (Reply or Reply All keeps its reply address)."
+            );
+            self.explain(u, &ticket, mail, &[text], &mut ev);
+        }
+        // The owner hears who wrote — unless the owner is the sender and was
+        // just told directly.
+        let told = tell_agent.is_some() && ticket.owner.as_deref() == Some(from.as_str());
+        if !told {
+            self.notify_owner(u, &ticket, &mut ev, Notify::Note { by: &from, role });
+        }
+        u.add_events(ev.list);
+        reason
+    }
+
+    /// Returns the outcome's reason when nothing was relayed.
+    pub(super) fn apply_agent_reply<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        plan: AgentPlan,
+    ) -> Option<String> {
+        let AgentPlan {
+            ticket,
+            proof,
+            role,
+            kind,
+            reply,
+            commands,
+            next,
+            changes,
+            relay,
+            no_relay,
+            explain,
+        } = plan;
+        let mail = m.mail;
+        // first_response_at is set when the relay is delivered, not here
+        // (pipeline/relay_result.rs): an answer nobody got is no response.
+        let row = self.store_inbound(u, m, Some(ticket.id), (kind, Some(role)), no_relay.clone());
+        let mut ev = Events::new(ticket.id, row, Vec::new());
+        ev.push(
+            EventKind::AgentReply,
+            format!("{proof} ({role}); quoted history: {}", reply.detail),
+        );
+        command_events(&commands, &changes, &mail.from.email, &mut ev);
+        for c in &changes {
+            if let Change::Cc(addr) = c {
+                u.add_participant(ticket.id, addr, ParticipantRole::Cc);
+            }
+        }
+        let reassigned = changes.iter().find_map(|c| match c {
+            Change::Owner { to, .. } => Some(to.clone()),
+            _ => None,
+        });
+        let relayed = relay.is_some();
+        let before = ticket.status;
+        u.update_ticket(ticket.id, |t| {
+            t.status = next.status;
+            t.priority = next.priority;
+            t.area = next.area.clone();
+            t.owner = next.owner.clone();
+            t.tags = next.tags.join(",");
+        });
+        let clock = if relayed {
+            ClockEvent::Answered
+        } else {
+            ClockEvent::Changed
+        };
+        self.refresh_sla(u, ticket.id, Some(before), clock);
+        let updated = u.ticket(ticket.id).cloned().unwrap_or(ticket);
+        let answer = Answer {
+            relay,
+            no_relay: no_relay.as_deref(),
+            explain: &explain,
+            reassigned,
+        };
+        self.send_answer(u, &updated, mail, answer, &mut ev);
+        u.add_events(ev.list);
+        no_relay
+    }
+
+    /// The mail an agent's answer causes: the relay (or why none), the
+    /// explanation to the agent, the new owner's notification.
+    fn send_answer(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        updated: &Ticket,
+        mail: &ParsedMail,
+        answer: Answer<'_>,
+        ev: &mut Events,
+    ) {
+        if let Some(r) = answer.relay {
+            self.relay(u, updated, mail, r, ev);
+        } else if let Some(why) = answer.no_relay {
+            ev.push(
+                EventKind::Relay,
+                format!("nothing relayed to the customer: {why}"),
+            );
+        }
+        if !answer.explain.is_empty() {
+            self.explain(u, updated, mail, answer.explain, ev);
+        }
+        if let Some(new_owner) = answer.reassigned
+            && new_owner != mail.from.email
+        {
+            self.notify(
+                u,
+                updated,
+                &new_owner,
+                ev,
+                Notify::Assigned(&mail.from.email),
+            );
+        }
+    }
+}
+
+/// Whether `change` is what `command` did.
+fn change_of(command: &crate::tickets::Command, change: &Change) -> bool {
+    use crate::tickets::Command as C;
+    matches!(
+        (command, change),
+        (C::Resolve | C::Pending | C::Open, Change::Status { .. })
+            | (C::Assign(_) | C::Take, Change::Owner { .. })
+            | (C::Area(_), Change::Area { .. })
+            | (C::Priority(_), Change::Priority { .. })
+            | (C::Cc(_), Change::Cc(_))
+    ) || matches!((command, change), (C::Tag(a), Change::Tagged(b)) | (C::Untag(a), Change::Untagged(b)) if a == b)
+}
+
+/// What an agent's answer sends once the ticket is updated.
+struct Answer<'p> {
+    relay: Option<RelayPlan>,
+    no_relay: Option<&'p str>,
+    explain: &'p [String],
+    reassigned: Option<String>,
+}
+
+/// One event per command (what it changed, or no change), and one for a
+/// status change no command made (the relay's: waiting for the customer).
+fn command_events(commands: &Commands, changes: &[Change], from: &str, ev: &mut Events) {
+    for c in &commands.commands {
+        let said = c.text();
+        let effect: Vec<String> = changes
+            .iter()
+            .filter(|ch| change_of(c, ch))
+            .map(Change::describe)
+            .collect();
+        ev.push(
+            EventKind::Command,
+            if effect.is_empty() {
+                format!("{said} by {}: no change", from)
+            } else {
+                format!("{said} by {}: {}", from, effect.join(", "))
+            },
+        );
+    }
+    // A status change no command made is the relay's: waiting for the customer.
+    if let Some(ch) = changes.iter().find(|c| matches!(c, Change::Status { .. }))
+        && !commands.commands.iter().any(|c| change_of(c, ch))
+    {
+        ev.push(
+            EventKind::Status,
+            format!("{}: the answer went to the customer", ch.describe()),
+        );
+    }
+}

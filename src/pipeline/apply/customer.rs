@@ -1,0 +1,171 @@
+//! A customer's mail carried out: a new ticket, or a follow-up on one.
+
+use crate::pipeline::decide::{FollowUpPlan, NewTicketPlan};
+use crate::pipeline::events::Events;
+use crate::pipeline::outgoing::Notify;
+use crate::pipeline::sla::ClockEvent;
+use crate::pipeline::unit::{NewTicket, UnitOfWork};
+use crate::pipeline::{Incoming, Pipeline};
+
+use crate::tickets::{EventKind, MessageKind, Role, Status};
+
+impl Pipeline {
+    pub(super) fn apply_new_ticket<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        plan: NewTicketPlan,
+    ) -> i64 {
+        let NewTicketPlan {
+            routing,
+            bulk,
+            assignment,
+            owner,
+            customer,
+            thread,
+            notes,
+        } = plan;
+        let mail = m.mail;
+        let subject = if mail.subject.is_empty() {
+            "(no subject)"
+        } else {
+            mail.subject.as_str()
+        };
+        let normalized = self.keys.normalize_subject(subject);
+        let tags = routing.tags.join(",");
+        if let (Some(a), Some(area)) = (&assignment, &routing.area) {
+            // The area's cursor and its agents' open tickets decided this:
+            // every instance assigning in the area shares them.
+            u.contend(format!("area:{area}"));
+            for agent in self.assigner.members(area) {
+                u.contend(format!("owner:{agent}"));
+            }
+            if let Some(c) = a.cursor {
+                u.set_cursor(area, c);
+            }
+        }
+        let ticket = u.insert_ticket(&NewTicket {
+            subject,
+            normalized_subject: &normalized,
+            priority: routing.priority,
+            area: routing.area.as_deref(),
+            owner: owner.as_deref(),
+            customer: &customer.email,
+            customer_name: customer.name.as_deref().or(mail.from.name.as_deref()),
+            tags: &tags,
+            sla_policy: routing.sla.as_deref(),
+        });
+        let id = ticket.id;
+        let row = self.store_inbound(
+            u,
+            m,
+            Some(id),
+            (MessageKind::Customer, Some(Role::Customer)),
+            None,
+        );
+        let mut ev = Events::new(id, row, notes);
+        self.add_participants(u, id, mail, true, &mut ev);
+        ev.push(EventKind::Threading, thread.via.clone());
+        for note in &thread.notes {
+            ev.push(EventKind::Threading, note.clone());
+        }
+        ev.push(EventKind::Routing, routing.trace.clone());
+        if let Some(a) = &assignment {
+            ev.push(EventKind::Assignment, a.reason.clone());
+            if let Some(contact) = &a.escalate_to {
+                self.notify(u, &ticket, contact, &mut ev, Notify::Unassigned);
+            }
+        }
+        if routing.suppress_ack {
+            ev.push(
+                EventKind::Ack,
+                "no acknowledgement: a rule suppressed it".into(),
+            );
+        } else if let Some(why) = &bulk {
+            ev.push(
+                EventKind::Ack,
+                format!("no acknowledgement: bulk mail ({why}), tagged bulk"),
+            );
+        } else {
+            self.acknowledge(u, &ticket, mail, &mut ev);
+        }
+        let watchers = self.cfg.area_watchers(ticket.area.as_deref());
+        if ticket.owner.is_some() {
+            self.notify_owner(u, &ticket, &mut ev, Notify::New);
+        } else if watchers.is_empty() {
+            ev.push(EventKind::Notification, "no owner: nobody notified".into());
+        }
+        // `notify = "area"`: every available agent of the area hears of it,
+        // and any of them may answer (their notification is their proof).
+        for agent in watchers {
+            if ticket.owner.as_deref() != Some(agent.as_str()) {
+                self.notify(u, &ticket, &agent, &mut ev, Notify::New);
+            }
+        }
+        self.refresh_sla(u, id, None, ClockEvent::Changed);
+        u.add_events(ev.list);
+        id
+    }
+
+    pub(super) fn apply_followup<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        plan: FollowUpPlan,
+    ) {
+        let FollowUpPlan {
+            mut ticket,
+            thread,
+            role,
+            why: _,
+            reopen,
+            notes,
+        } = plan;
+        let mail = m.mail;
+        let row = self.store_inbound(
+            u,
+            m,
+            Some(ticket.id),
+            (MessageKind::Customer, Some(role)),
+            None,
+        );
+        let mut ev = Events::new(ticket.id, row, notes);
+        // Whoever a mail that refers to internal mail went to is not thereby
+        // part of the customer's conversation.
+        if !thread.answers_internal {
+            self.add_participants(u, ticket.id, mail, false, &mut ev);
+        }
+        ev.push(
+            EventKind::Threading,
+            format!(
+                "follow-up from {} ({role}): {}",
+                mail.from.email, thread.via
+            ),
+        );
+        for note in thread.notes {
+            ev.push(EventKind::Threading, note);
+        }
+        let before = ticket.status;
+        match reopen {
+            Some(next) => {
+                u.update_ticket(ticket.id, |t| t.status = next);
+                let who = if role == Role::Customer {
+                    "the customer".to_string()
+                } else {
+                    format!("{} ({role})", mail.from.email)
+                };
+                ev.push(
+                    EventKind::Status,
+                    format!("{before} -> {next}: {who} wrote again"),
+                );
+                ticket.status = next;
+            }
+            None => u.update_ticket(ticket.id, |_| {}),
+        }
+        self.refresh_sla(u, ticket.id, Some(before), ClockEvent::CustomerWrote);
+        let reopened = before == Status::Resolved && reopen.is_some();
+        let by = (role != Role::Customer).then_some(mail.from.email.as_str());
+        self.notify_owner(u, &ticket, &mut ev, Notify::FollowUp { reopened, by });
+        u.add_events(ev.list);
+    }
+}
