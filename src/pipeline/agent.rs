@@ -190,80 +190,34 @@ impl Pipeline {
         let reply = mail.reply().clone();
         let mut explain = Vec::new();
         let mut no_relay = None;
-        // Only the words above the quoted notification count: a reply whose new
-        // part is empty, or that answers between quoted lines with no marker
-        // to cut at, is never relayed (the quote holds internal text).
-        let (own_words, usable) = match reply.kept_whole {
-            Some(KeptWhole::WouldBeEmpty) => {
-                let why = "the reply has no text of its own above the quoted notification";
-                explain.push(format!("{why}: nothing was sent to the customer."));
-                no_relay = Some(why.to_string());
-                (String::new(), false)
+        let (own_words, usable) = match own_words(&reply) {
+            Ok(words) => (words, true),
+            Err((words, why, explanation)) => {
+                explain.push(explanation);
+                no_relay = Some(why);
+                (words, false)
             }
-            Some(KeptWhole::Interleaved) if !reply.marker_found => {
-                let why = "the answer is written between quoted lines and the reply marker is missing, so mailroom cannot tell your words from the quoted notification";
-                explain.push(format!(
-                    "{why}: nothing was sent to the customer. Write your answer above the quoted text."
-                ));
-                no_relay = Some(why.to_string());
-                (reply.text.clone(), false)
-            }
-            _ => (reply.text.clone(), true),
         };
         let dir = self.directory();
         let cmds = commands::parse(&own_words, &dir);
         let state = ticket_state(&ticket);
         if !cmds.errors.is_empty() {
-            for e in &cmds.errors {
-                explain.push(format!("{}: {}", e.line, e.reason));
-            }
-            return Ok(AgentPlan {
-                proof,
-                role,
-                kind: MessageKind::Agent,
-                next: state,
-                changes: Vec::new(),
-                relay: None,
-                no_relay: Some(format!(
-                    "{} command(s) could not be used, so nothing was changed or sent",
-                    cmds.errors.len()
-                )),
-                explain,
-                reply,
-                commands: cmds,
-                ticket,
-            });
+            return Ok(refused_commands(ticket, proof, role, reply, cmds, explain));
         }
         let note = cmds.has(&Command::Note);
-        let relay = if !usable || note {
-            if note {
-                no_relay = Some("#note: internal, never sent to the customer".into());
-            }
+        let relay = if note {
+            no_relay = Some("#note: internal, never sent to the customer".into());
             None
-        } else if cmds.body.trim().is_empty() {
-            if cmds.commands.is_empty() {
-                explain.push("the reply is empty: nothing was sent to the customer.".into());
-                no_relay = Some("the reply is empty".into());
-            } else {
-                no_relay = Some("the reply holds only commands".into());
-            }
+        } else if !usable {
             None
         } else {
-            let plan = self.relay_plan(u, mail, &ticket, &cmds);
-            // The last line of defence: whatever the stripping missed, text that
-            // names staff or carries a reply marker is never sent to a customer.
-            match self.internal_text(&plan.text) {
-                Some(found) => {
-                    let why = format!(
-                        "the text to send names {found}, which is internal (a quoted notification?)"
-                    );
-                    explain.push(format!(
-                        "{why}: nothing was sent to the customer. Write your answer above the marker line and leave out internal addresses."
-                    ));
+            match self.relay_or_why(u, mail, &ticket, &cmds) {
+                Ok(plan) => Some(plan),
+                Err((why, explanation)) => {
+                    explain.extend(explanation);
                     no_relay = Some(why);
                     None
                 }
-                None => Some(plan),
             }
         };
         let (next, changes) =
@@ -285,6 +239,41 @@ impl Pipeline {
             no_relay,
             explain,
         })
+    }
+
+    /// The relay of an agent's words, or why there is none (and what the
+    /// agent is told, if anything).
+    fn relay_or_why(
+        &self,
+        u: &UnitOfWork<'_>,
+        mail: &ParsedMail,
+        ticket: &Ticket,
+        cmds: &Commands,
+    ) -> Result<RelayPlan, (String, Option<String>)> {
+        if cmds.body.trim().is_empty() {
+            if cmds.commands.is_empty() {
+                return Err((
+                    "the reply is empty".into(),
+                    Some("the reply is empty: nothing was sent to the customer.".into()),
+                ));
+            }
+            return Err(("the reply holds only commands".into(), None));
+        }
+        let plan = self.relay_plan(u, mail, ticket, cmds);
+        // The last line of defence: whatever the stripping missed, text that
+        // names staff or carries a reply marker is never sent to a customer.
+        match self.internal_text(&plan.text) {
+            Some(found) => {
+                let why = format!(
+                    "the text to send names {found}, which is internal (a quoted notification?)"
+                );
+                let explanation = format!(
+                    "{why}: nothing was sent to the customer. Write your answer above the marker line and leave out internal addresses."
+                );
+                Err((why, Some(explanation)))
+            }
+            None => Ok(plan),
+        }
     }
 
     /// A staff address or a reply marker in text bound for a customer.
@@ -325,91 +314,18 @@ impl Pipeline {
         ticket: &Ticket,
         cmds: &Commands,
     ) -> RelayPlan {
-        let internal = self.cfg.internal_addresses();
         let staff = self.cfg.staff_addresses();
         let to = Mailbox {
             name: ticket.customer_name.clone(),
             email: ticket.customer.clone(),
         };
-        let mut cc: Vec<String> = Vec::new();
-        let added = cmds.commands.iter().filter_map(|c| match c {
-            Command::Cc(a) => Some(a.as_str()),
-            _ => None,
-        });
-        let present = u
-            .participants(ticket.id)
-            .iter()
-            .filter(|(_, role)| *role == ParticipantRole::Cc)
-            .map(|(e, _)| e.as_str());
-        for addr in present.chain(added) {
-            if addr != to.email
-                && !internal.iter().any(|i| i == addr)
-                && !self.classifier.is_own_address(addr)
-                && !cc.iter().any(|c| c == addr)
-            {
-                cc.push(addr.to_string());
-            }
-        }
-        let latest = u.latest_customer_mail(ticket.id);
-        let (in_reply_to, references, thread_index) = match latest {
-            Some(m) => {
-                // Only what the customer's side wrote or was sent: an ID of
-                // internal mail in their chain (quoted, forged, leaked) is
-                // never echoed back.
-                let refs: Vec<String> = m.refs.split_whitespace().map(str::to_string).collect();
-                let refs = u.customer_chain(&refs);
-                (
-                    Some(m.message_id.clone()),
-                    reply_references(&refs, &m.message_id),
-                    m.thread_index.as_deref().and_then(|ti| {
-                        crate::mail::thread_index::reply_index(ti, u.now(), fastrand::u8(..))
-                    }),
-                )
-            }
-            None => (None, Vec::new(), None),
-        };
-        let agent_name = self
-            .cfg
-            .agent_name(&mail.from.email)
-            .map(str::to_string)
-            .or_else(|| mail.from.name.clone())
-            .unwrap_or_else(|| {
-                mail.from
-                    .email
-                    .split('@')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            });
+        let cc = self.relay_cc(u, ticket, cmds, &to.email);
+        let (in_reply_to, references, thread_index) = customer_thread(u, ticket.id);
         let html = mail
             .html_source
             .as_deref()
             .and_then(|h| relay_html(h, &cmds.lines, &staff));
-        let mut attachments = Vec::new();
-        let mut held_back = Vec::new();
-        for a in &mail.attachments {
-            let name = a.filename.clone().unwrap_or_else(|| a.content_type.clone());
-            if u.ticket_has_attachment(ticket.id, &a.sha256) {
-                held_back.push(format!("{name} (already on the ticket)"));
-                continue;
-            }
-            // An inline image is sent only when the relayed HTML shows it: the
-            // images of the quoted part stay behind.
-            let content_id = match (&a.content_id, &html) {
-                (Some(cid), Some(h)) if h.contains(&format!("cid:{cid}")) => Some(cid.clone()),
-                (Some(_), _) if a.filename.is_none() || a.content_type.starts_with("image/") => {
-                    held_back.push(format!("{name} (an inline image of the quoted part)"));
-                    continue;
-                }
-                _ => None,
-            };
-            attachments.push(RelayAttachment {
-                sha256: a.sha256.clone(),
-                filename: a.filename.clone(),
-                content_type: a.content_type.clone(),
-                content_id,
-            });
-        }
+        let (attachments, held_back) = relay_attachments(u, ticket.id, mail, html.as_deref());
         RelayPlan {
             to,
             cc,
@@ -422,12 +338,61 @@ impl Pipeline {
             references,
             thread_index,
             thread_topic: ticket.normalized_subject.clone(),
-            agent_name,
+            agent_name: self.agent_name(mail),
             text: cmds.body.trim_end().to_string(),
             html,
             attachments,
             held_back,
         }
+    }
+
+    /// Who is copied on the relay: the ticket's Cc and the answer's `#cc`,
+    /// never the customer again, staff or mailroom.
+    fn relay_cc(
+        &self,
+        u: &UnitOfWork<'_>,
+        ticket: &Ticket,
+        cmds: &Commands,
+        to: &str,
+    ) -> Vec<String> {
+        let internal = self.cfg.internal_addresses();
+        let mut cc: Vec<String> = Vec::new();
+        let added = cmds.commands.iter().filter_map(|c| match c {
+            Command::Cc(a) => Some(a.as_str()),
+            _ => None,
+        });
+        let present = u
+            .participants(ticket.id)
+            .iter()
+            .filter(|(_, role)| *role == ParticipantRole::Cc)
+            .map(|(e, _)| e.as_str());
+        for addr in present.chain(added) {
+            if addr != to
+                && !internal.iter().any(|i| i == addr)
+                && !self.classifier.is_own_address(addr)
+                && !cc.iter().any(|c| c == addr)
+            {
+                cc.push(addr.to_string());
+            }
+        }
+        cc
+    }
+
+    /// The name the relay is signed with: the roster's, the mail's, or the
+    /// address's local part.
+    fn agent_name(&self, mail: &ParsedMail) -> String {
+        self.cfg
+            .agent_name(&mail.from.email)
+            .map(str::to_string)
+            .or_else(|| mail.from.name.clone())
+            .unwrap_or_else(|| {
+                mail.from
+                    .email
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
     }
 }
 
@@ -474,6 +439,127 @@ fn remove_first_text(html: &str, needle: &str) -> String {
         }
     }
     html.to_string()
+}
+
+/// Only the words above the quoted notification count: a reply whose new
+/// part is empty, or that answers between quoted lines with no marker to cut
+/// at, is never relayed (the quote holds internal text). `Err` holds the
+/// words still read for commands, why nothing is relayed, and what the agent
+/// is told.
+fn own_words(reply: &Reply) -> Result<String, (String, String, String)> {
+    match reply.kept_whole {
+        Some(KeptWhole::WouldBeEmpty) => {
+            let why = "the reply has no text of its own above the quoted notification";
+            Err((
+                String::new(),
+                why.to_string(),
+                format!("{why}: nothing was sent to the customer."),
+            ))
+        }
+        Some(KeptWhole::Interleaved) if !reply.marker_found => {
+            let why = "the answer is written between quoted lines and the reply marker is missing, so mailroom cannot tell your words from the quoted notification";
+            Err((
+                reply.text.clone(),
+                why.to_string(),
+                format!(
+                    "{why}: nothing was sent to the customer. Write your answer above the quoted text."
+                ),
+            ))
+        }
+        _ => Ok(reply.text.clone()),
+    }
+}
+
+/// An answer with commands that could not be used: nothing changes, nothing
+/// is sent, the agent is told why.
+fn refused_commands(
+    ticket: Ticket,
+    proof: String,
+    role: Role,
+    reply: Reply,
+    cmds: Commands,
+    mut explain: Vec<String>,
+) -> AgentPlan {
+    for e in &cmds.errors {
+        explain.push(format!("{}: {}", e.line, e.reason));
+    }
+    AgentPlan {
+        proof,
+        role,
+        kind: MessageKind::Agent,
+        next: ticket_state(&ticket),
+        changes: Vec::new(),
+        relay: None,
+        no_relay: Some(format!(
+            "{} command(s) could not be used, so nothing was changed or sent",
+            cmds.errors.len()
+        )),
+        explain,
+        reply,
+        commands: cmds,
+        ticket,
+    }
+}
+
+/// In-Reply-To, References and Thread-Index of the relay: threaded under
+/// the customer's latest mail. Only what the customer's side wrote or was
+/// sent: an ID of internal mail in their chain (quoted, forged, leaked) is
+/// never echoed back.
+fn customer_thread(
+    u: &UnitOfWork<'_>,
+    ticket_id: i64,
+) -> (Option<String>, Vec<String>, Option<String>) {
+    match u.latest_customer_mail(ticket_id) {
+        Some(m) => {
+            let refs: Vec<String> = m.refs.split_whitespace().map(str::to_string).collect();
+            let refs = u.customer_chain(&refs);
+            (
+                Some(m.message_id.clone()),
+                reply_references(&refs, &m.message_id),
+                m.thread_index.as_deref().and_then(|ti| {
+                    crate::mail::thread_index::reply_index(ti, u.now(), fastrand::u8(..))
+                }),
+            )
+        }
+        None => (None, Vec::new(), None),
+    }
+}
+
+/// The answer's attachments that go along, and the ones held back with why:
+/// those already on the ticket, and inline images the relayed HTML does not
+/// show (the quoted part's).
+fn relay_attachments(
+    u: &UnitOfWork<'_>,
+    ticket_id: i64,
+    mail: &ParsedMail,
+    html: Option<&str>,
+) -> (Vec<RelayAttachment>, Vec<String>) {
+    let mut attachments = Vec::new();
+    let mut held_back = Vec::new();
+    for a in &mail.attachments {
+        let name = a.filename.clone().unwrap_or_else(|| a.content_type.clone());
+        if u.ticket_has_attachment(ticket_id, &a.sha256) {
+            held_back.push(format!("{name} (already on the ticket)"));
+            continue;
+        }
+        // An inline image is sent only when the relayed HTML shows it: the
+        // images of the quoted part stay behind.
+        let content_id = match (&a.content_id, html) {
+            (Some(cid), Some(h)) if h.contains(&format!("cid:{cid}")) => Some(cid.clone()),
+            (Some(_), _) if a.filename.is_none() || a.content_type.starts_with("image/") => {
+                held_back.push(format!("{name} (an inline image of the quoted part)"));
+                continue;
+            }
+            _ => None,
+        };
+        attachments.push(RelayAttachment {
+            sha256: a.sha256.clone(),
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            content_id,
+        });
+    }
+    (attachments, held_back)
 }
 
 #[cfg(test)]

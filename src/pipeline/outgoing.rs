@@ -52,6 +52,27 @@ pub(super) enum Notify<'r> {
 }
 
 impl Notify<'_> {
+    /// The notification template's context: what happened and why.
+    fn context(&self) -> serde_json::Value {
+        let (reason, reopened, by) = match self {
+            Notify::Bounce(r) => (Some(*r), false, None),
+            Notify::FollowUp { reopened, by } => (None, *reopened, *by),
+            Notify::Note { by, .. } => (None, false, Some(*by)),
+            Notify::Assigned(by) => (None, false, Some(*by)),
+            Notify::StaffBounced(addr) | Notify::SlaWarning(addr) | Notify::SlaBreach(addr) => {
+                (Some(*addr), false, None)
+            }
+            Notify::New | Notify::Unassigned => (None, false, None),
+        };
+        json!({
+            "event": self.event(),
+            "reason": reason,
+            "reopened": reopened,
+            "by": by,
+            "role": match self { Notify::Note { role, .. } => Some(role.as_str()), _ => None },
+        })
+    }
+
     fn event(&self) -> &'static str {
         match self {
             Notify::New => "new",
@@ -246,36 +267,8 @@ impl Pipeline {
             return;
         }
         let ticket_ref = self.ticket_ref(ticket.id);
-        let (in_reply_to, refs) = match u.last_notification(ticket.id, to) {
-            Some(prev) => {
-                let chain: Vec<String> = prev.refs.split_whitespace().map(str::to_string).collect();
-                (
-                    prev.message_id.clone(),
-                    reply_references(&chain, &prev.message_id),
-                )
-            }
-            None => (String::new(), Vec::new()),
-        };
-        let (reason, reopened, by) = match &what {
-            Notify::Bounce(r) => (Some(*r), false, None),
-            Notify::FollowUp { reopened, by } => (None, *reopened, *by),
-            Notify::Note { by, .. } => (None, false, Some(*by)),
-            Notify::Assigned(by) => (None, false, Some(*by)),
-            Notify::StaffBounced(addr) | Notify::SlaWarning(addr) | Notify::SlaBreach(addr) => {
-                (Some(*addr), false, None)
-            }
-            Notify::New | Notify::Unassigned => (None, false, None),
-        };
-        // Who wrote, at a glance: the customer, or the note's author.
-        let (name, address) = match &what {
-            Notify::Note { by, .. } => (self.cfg.agent_name(by), *by),
-            _ => (ticket.customer_name.as_deref(), ticket.customer.as_str()),
-        };
-        let who = display_name(name).unwrap_or_else(|| {
-            // No usable name: the address's local part (an `@` would look
-            // like a second address in the From).
-            address.split('@').next().unwrap_or("customer").to_string()
-        });
+        let (in_reply_to, refs) = previous_notification(u, ticket.id, to);
+        let who = self.who_wrote(ticket, &what);
         let planned = Planned {
             kind: MessageKind::Notification,
             envelope: to.to_string(),
@@ -290,25 +283,10 @@ impl Pipeline {
             thread_index: None,
             text: None,
             html: None,
-            context: json!({
-                "event": what.event(),
-                "reason": reason,
-                "reopened": reopened,
-                "by": by,
-                "role": match &what { Notify::Note { role, .. } => Some(role.as_str()), _ => None },
-            }),
+            context: what.context(),
         };
         let mid = self.queue(u, ticket, ev.row, planned);
-        let whom = if ticket.owner.as_deref() == Some(to) {
-            "owner"
-        } else {
-            match what {
-                Notify::Unassigned | Notify::StaffBounced(_) | Notify::SlaBreach(_) => {
-                    "escalation contact"
-                }
-                _ => "agent",
-            }
-        };
+        let whom = whom(ticket, to, &what);
         ev.push(
             EventKind::Notification,
             format!(
@@ -316,6 +294,18 @@ impl Pipeline {
                 what.event()
             ),
         );
+    }
+
+    /// Who wrote, at a glance: the customer, or the note's author. No usable
+    /// name: the address's local part (an `@` would look like a second
+    /// address in the From).
+    fn who_wrote(&self, ticket: &Ticket, what: &Notify<'_>) -> String {
+        let (name, address) = match what {
+            Notify::Note { by, .. } => (self.cfg.agent_name(by), *by),
+            _ => (ticket.customer_name.as_deref(), ticket.customer.as_str()),
+        };
+        display_name(name)
+            .unwrap_or_else(|| address.split('@').next().unwrap_or("customer").to_string())
     }
 
     /// Queues the agent's answer to the customer.
@@ -525,6 +515,32 @@ impl Pipeline {
             recipients: p.envelope,
         });
         message_id
+    }
+}
+
+/// The previous notification to `to` on the ticket, which the next one
+/// answers: each ticket is one thread in the agent's mail client.
+fn previous_notification(u: &UnitOfWork<'_>, ticket_id: i64, to: &str) -> (String, Vec<String>) {
+    match u.last_notification(ticket_id, to) {
+        Some(prev) => {
+            let chain: Vec<String> = prev.refs.split_whitespace().map(str::to_string).collect();
+            (
+                prev.message_id.clone(),
+                reply_references(&chain, &prev.message_id),
+            )
+        }
+        None => (String::new(), Vec::new()),
+    }
+}
+
+/// Whom a notification went to, as its event says.
+fn whom(ticket: &Ticket, to: &str, what: &Notify<'_>) -> &'static str {
+    if ticket.owner.as_deref() == Some(to) {
+        return "owner";
+    }
+    match what {
+        Notify::Unassigned | Notify::StaffBounced(_) | Notify::SlaBreach(_) => "escalation contact",
+        _ => "agent",
     }
 }
 

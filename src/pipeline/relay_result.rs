@@ -25,7 +25,7 @@ use super::sla::ClockEvent;
 use super::unit::UnitOfWork;
 use crate::mail::delivery::{Refusal, envelope_recipients};
 use crate::store::{RelayResult, Store};
-use crate::tickets::{EventKind, Status};
+use crate::tickets::{EventKind, Status, Ticket};
 
 /// Relays reported per transaction.
 const RELAY_BATCH: i64 = 100;
@@ -112,21 +112,7 @@ impl Pipeline {
         let id = ticket.id;
         let mut ev = Events::new(id, row.message_row, Vec::new());
         let mid = &row.message_id;
-        // Once a delivery is reported the ticket has its first response, so
-        // a later report of the same relay changes nothing here.
-        if let Some(at) = row.delivered_at
-            && ticket.first_response_at.is_none()
-        {
-            u.update_ticket(id, |t| t.first_response_at = Some(at));
-            self.refresh_sla(u, id, Some(ticket.status), ClockEvent::Changed);
-            ev.push(
-                EventKind::Relay,
-                format!(
-                    "answer <{mid}> delivered at {}: the first response",
-                    at.format("%Y-%m-%d %H:%M:%S UTC")
-                ),
-            );
-        }
+        self.first_response(u, &ticket, row, &mut ev);
         if !row.is_final() {
             u.add_events(ev.list);
             return;
@@ -134,21 +120,7 @@ impl Pipeline {
         let context: Value = serde_json::from_str(&row.context).unwrap_or(Value::Null);
         let agent = context["agent"].as_str().unwrap_or_default();
         let delivered = envelope_recipients(&row.delivered_to);
-        let mut refused: Vec<Refusal> = serde_json::from_str(&row.refused).unwrap_or_default();
-        if delivered.is_empty() && refused.is_empty() {
-            // Failed before any server answered (it could not be rendered):
-            // the row's error is everyone's.
-            let why = row.last_error.clone().unwrap_or_else(|| "not sent".into());
-            refused = envelope_recipients(&row.recipients)
-                .into_iter()
-                .map(|address| Refusal {
-                    address,
-                    code: None,
-                    text: why.clone(),
-                    permanent: true,
-                })
-                .collect();
-        }
+        let refused = refusals(row, &delivered);
         if refused.is_empty() {
             u.add_events(ev.list);
             return;
@@ -188,38 +160,91 @@ impl Pipeline {
                 ),
             );
         }
-        if agent.is_empty() {
+        let trouble = RelayTrouble {
+            agent,
+            relay_id: mid,
+            reply_row: row.trigger_row.unwrap_or(row.message_row),
+            reply_id: row.trigger_message_id.as_deref().unwrap_or(mid),
+            reply_refs: row
+                .trigger_refs
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            text: context["text"].as_str().unwrap_or_default(),
+            delivered: &delivered,
+            refused: &refused,
+        };
+        self.tell_agent(u, id, ticket, trouble, &mut ev, r);
+        u.add_events(ev.list);
+    }
+
+    /// Once a delivery is reported the ticket has its first response, so a
+    /// later report of the same relay changes nothing here.
+    fn first_response(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &Ticket,
+        row: &RelayResult,
+        ev: &mut Events,
+    ) {
+        if let Some(at) = row.delivered_at
+            && ticket.first_response_at.is_none()
+        {
+            u.update_ticket(ticket.id, |t| t.first_response_at = Some(at));
+            self.refresh_sla(u, ticket.id, Some(ticket.status), ClockEvent::Changed);
+            ev.push(
+                EventKind::Relay,
+                format!(
+                    "answer <{}> delivered at {}: the first response",
+                    row.message_id,
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+            );
+        }
+    }
+
+    /// The agent whose answer did not reach everyone is told (one
+    /// explanation, rate-limited); a relay without an agent tells nobody.
+    fn tell_agent(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        id: i64,
+        ticket: Ticket,
+        trouble: RelayTrouble<'_>,
+        ev: &mut Events,
+        r: &mut RelayReports,
+    ) {
+        if trouble.agent.is_empty() {
             ev.push(
                 EventKind::Explanation,
                 "no agent recorded on the relay: nobody told".into(),
             );
-        } else {
-            let updated = u.ticket(id).cloned().unwrap_or(ticket);
-            let told = self.explain_relay(
-                u,
-                &updated,
-                RelayTrouble {
-                    agent,
-                    relay_id: mid,
-                    reply_row: row.trigger_row.unwrap_or(row.message_row),
-                    reply_id: row.trigger_message_id.as_deref().unwrap_or(mid),
-                    reply_refs: row
-                        .trigger_refs
-                        .as_deref()
-                        .unwrap_or_default()
-                        .split_whitespace()
-                        .map(str::to_string)
-                        .collect(),
-                    text: context["text"].as_str().unwrap_or_default(),
-                    delivered: &delivered,
-                    refused: &refused,
-                },
-                &mut ev,
-            );
-            if told {
-                r.explained += 1;
-            }
+            return;
         }
-        u.add_events(ev.list);
+        let updated = u.ticket(id).cloned().unwrap_or(ticket);
+        if self.explain_relay(u, &updated, trouble, ev) {
+            r.explained += 1;
+        }
     }
+}
+
+/// Who did not get a final relay. One that failed before any server answered
+/// (it could not be rendered) has the row's error for everyone.
+fn refusals(row: &RelayResult, delivered: &[String]) -> Vec<Refusal> {
+    let refused: Vec<Refusal> = serde_json::from_str(&row.refused).unwrap_or_default();
+    if !delivered.is_empty() || !refused.is_empty() {
+        return refused;
+    }
+    let why = row.last_error.clone().unwrap_or_else(|| "not sent".into());
+    envelope_recipients(&row.recipients)
+        .into_iter()
+        .map(|address| Refusal {
+            address,
+            code: None,
+            text: why.clone(),
+            permanent: true,
+        })
+        .collect()
 }

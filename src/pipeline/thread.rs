@@ -20,23 +20,18 @@ pub struct ThreadMatch {
 }
 
 impl Pipeline {
+    /// The first rule that finds a ticket decides (DESIGN §4): a reference to
+    /// a stored mail, a follow-up stored before this mail, the subject tag of
+    /// a ticket the sender takes part in; else a new ticket, and why.
     pub(crate) fn find_thread(
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
         class: &Class,
     ) -> ThreadMatch {
-        let mut ids: Vec<String> = Vec::new();
         // A report encloses the mail it is about (a bounce, a delay notice).
         let report = matches!(class, Class::Bounce { .. } | Class::AutoReply { .. });
-        if report {
-            ids.extend(mail.report.original_message_ids.iter().cloned());
-        }
-        for id in referenced_ids(&mail.in_reply_to, &mail.references) {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
+        let ids = looked_up_ids(mail, report);
         let mut m = ThreadMatch::default();
         let hits = u.on_tickets(&ids);
         m.answers_internal = hits.iter().any(|h| h.kind.is_internal());
@@ -64,51 +59,15 @@ impl Pipeline {
             );
             return m;
         }
-
-        // A follow-up to this mail was stored before it (through another
-        // mailbox, or earlier in the batch): join the follow-up's ticket. Only
-        // the same customer's: nobody pulls another's mail into their ticket
-        // by naming its Message-ID in advance.
-        let customer = &mail.reply_address().email;
-        let earlier = u
-            .referred_by(&mail.message_id)
-            .iter()
-            .filter_map(|t| u.ticket(*t))
-            .find(|t| &t.customer == customer);
         if !matches!(class, Class::Bounce { .. })
-            && !mail.message_id.is_empty()
-            && let Some(t) = earlier
+            && let Some((t, via)) = self.by_earlier_follow_up(u, mail)
         {
-            m.via = format!(
-                "threaded by a follow-up stored before it: {} refers to <{}>",
-                self.ticket_ref(t.id),
-                mail.message_id
-            );
-            m.ticket = Some(t.clone());
+            m.ticket = Some(t);
+            m.via = via;
             return m;
         }
-
-        if let Some(n) = self.keys.subject_tag(&mail.subject) {
-            let tag = self.ticket_ref(n);
-            match u.ticket(n).cloned() {
-                Some(t) => {
-                    if u.is_participant(n, &mail.from.email) {
-                        m.ticket = Some(t);
-                        m.via = format!(
-                            "threaded by subject tag [{tag}]: {} is a participant",
-                            mail.from.email
-                        );
-                        return m;
-                    }
-                    m.notes.push(format!(
-                        "subject tag [{tag}] ignored: {} is not a participant of {tag} (no hijacking by ticket number)",
-                        mail.from.email
-                    ));
-                }
-                None => m
-                    .notes
-                    .push(format!("subject tag [{tag}] names no existing ticket")),
-            }
+        if self.by_subject_tag(u, mail, &mut m) {
+            return m;
         }
         m.via = if ids.is_empty() {
             "new ticket: no In-Reply-To/References and no usable subject tag".into()
@@ -120,4 +79,73 @@ impl Pipeline {
         };
         m
     }
+
+    /// A follow-up to this mail was stored before it (through another
+    /// mailbox, or earlier in the batch): join the follow-up's ticket. Only
+    /// the same customer's: nobody pulls another's mail into their ticket by
+    /// naming its Message-ID in advance.
+    fn by_earlier_follow_up(
+        &self,
+        u: &UnitOfWork<'_>,
+        mail: &ParsedMail,
+    ) -> Option<(Ticket, String)> {
+        if mail.message_id.is_empty() {
+            return None;
+        }
+        let customer = &mail.reply_address().email;
+        let t = u
+            .referred_by(&mail.message_id)
+            .iter()
+            .filter_map(|t| u.ticket(*t))
+            .find(|t| &t.customer == customer)?;
+        let via = format!(
+            "threaded by a follow-up stored before it: {} refers to <{}>",
+            self.ticket_ref(t.id),
+            mail.message_id
+        );
+        Some((t.clone(), via))
+    }
+
+    /// The subject tag, when the sender takes part in that ticket (no
+    /// hijacking by ticket number); notes why a tag was ignored. True when it
+    /// matched.
+    fn by_subject_tag(&self, u: &UnitOfWork<'_>, mail: &ParsedMail, m: &mut ThreadMatch) -> bool {
+        let Some(n) = self.keys.subject_tag(&mail.subject) else {
+            return false;
+        };
+        let tag = self.ticket_ref(n);
+        match u.ticket(n).cloned() {
+            Some(t) if u.is_participant(n, &mail.from.email) => {
+                m.ticket = Some(t);
+                m.via = format!(
+                    "threaded by subject tag [{tag}]: {} is a participant",
+                    mail.from.email
+                );
+                return true;
+            }
+            Some(_) => m.notes.push(format!(
+                "subject tag [{tag}] ignored: {} is not a participant of {tag} (no hijacking by ticket number)",
+                mail.from.email
+            )),
+            None => m
+                .notes
+                .push(format!("subject tag [{tag}] names no existing ticket")),
+        }
+        false
+    }
+}
+
+/// The Message-IDs a mail is looked up by, most specific first: a report's
+/// enclosed original, In-Reply-To, References newest first.
+fn looked_up_ids(mail: &ParsedMail, report: bool) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    if report {
+        ids.extend(mail.report.original_message_ids.iter().cloned());
+    }
+    for id in referenced_ids(&mail.in_reply_to, &mail.references) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
 }

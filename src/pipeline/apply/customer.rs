@@ -7,7 +7,8 @@ use crate::pipeline::sla::ClockEvent;
 use crate::pipeline::unit::{NewTicket, UnitOfWork};
 use crate::pipeline::{Incoming, Pipeline};
 
-use crate::tickets::{EventKind, MessageKind, Role, Status};
+use crate::mail::parse::ParsedMail;
+use crate::tickets::{EventKind, MessageKind, Role, Status, Ticket};
 
 impl Pipeline {
     pub(super) fn apply_new_ticket<'a>(
@@ -34,15 +35,7 @@ impl Pipeline {
         let normalized = self.keys.normalize_subject(subject);
         let tags = routing.tags.join(",");
         if let (Some(a), Some(area)) = (&assignment, &routing.area) {
-            // The area's cursor and its agents' open tickets decided this:
-            // every instance assigning in the area shares them.
-            u.contend(format!("area:{area}"));
-            for agent in self.assigner.members(area) {
-                u.contend(format!("owner:{agent}"));
-            }
-            if let Some(c) = a.cursor {
-                u.set_cursor(area, c);
-            }
+            self.contend_area(u, area, a.cursor);
         }
         let ticket = u.insert_ticket(&NewTicket {
             subject,
@@ -76,35 +69,60 @@ impl Pipeline {
                 self.notify(u, &ticket, contact, &mut ev, Notify::Unassigned);
             }
         }
-        if routing.suppress_ack {
-            ev.push(
-                EventKind::Ack,
-                "no acknowledgement: a rule suppressed it".into(),
-            );
+        let ack = if routing.suppress_ack {
+            Err("no acknowledgement: a rule suppressed it".to_string())
         } else if let Some(why) = &bulk {
-            ev.push(
-                EventKind::Ack,
-                format!("no acknowledgement: bulk mail ({why}), tagged bulk"),
-            );
+            Err(format!(
+                "no acknowledgement: bulk mail ({why}), tagged bulk"
+            ))
         } else {
-            self.acknowledge(u, &ticket, mail, &mut ev);
-        }
-        let watchers = self.cfg.area_watchers(ticket.area.as_deref());
-        if ticket.owner.is_some() {
-            self.notify_owner(u, &ticket, &mut ev, Notify::New);
-        } else if watchers.is_empty() {
-            ev.push(EventKind::Notification, "no owner: nobody notified".into());
-        }
-        // `notify = "area"`: every available agent of the area hears of it,
-        // and any of them may answer (their notification is their proof).
-        for agent in watchers {
-            if ticket.owner.as_deref() != Some(agent.as_str()) {
-                self.notify(u, &ticket, &agent, &mut ev, Notify::New);
-            }
-        }
+            Ok(())
+        };
+        self.announce_new(u, &ticket, mail, ack, &mut ev);
         self.refresh_sla(u, id, None, ClockEvent::Changed);
         u.add_events(ev.list);
         id
+    }
+
+    /// The area's cursor and its agents' open tickets decided an assignment:
+    /// every instance assigning in the area shares them.
+    fn contend_area(&self, u: &mut UnitOfWork<'_>, area: &str, cursor: Option<i64>) {
+        u.contend(format!("area:{area}"));
+        for agent in self.assigner.members(area) {
+            u.contend(format!("owner:{agent}"));
+        }
+        if let Some(c) = cursor {
+            u.set_cursor(area, c);
+        }
+    }
+
+    /// A new ticket's mail: the acknowledgement (or why none, `ack`), the
+    /// owner's notification, and with `notify = "area"` every available
+    /// agent of the area's (any of them may answer: their notification is
+    /// their proof).
+    fn announce_new(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &Ticket,
+        mail: &ParsedMail,
+        ack: Result<(), String>,
+        ev: &mut Events,
+    ) {
+        match ack {
+            Ok(()) => self.acknowledge(u, ticket, mail, ev),
+            Err(why) => ev.push(EventKind::Ack, why),
+        }
+        let watchers = self.cfg.area_watchers(ticket.area.as_deref());
+        if ticket.owner.is_some() {
+            self.notify_owner(u, ticket, ev, Notify::New);
+        } else if watchers.is_empty() {
+            ev.push(EventKind::Notification, "no owner: nobody notified".into());
+        }
+        for agent in watchers {
+            if ticket.owner.as_deref() != Some(agent.as_str()) {
+                self.notify(u, ticket, &agent, ev, Notify::New);
+            }
+        }
     }
 
     pub(super) fn apply_followup<'a>(
