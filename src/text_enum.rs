@@ -35,7 +35,8 @@ impl std::error::Error for UnknownValue {}
 /// column: an unknown value is an error, never silently some default). With
 /// `stored in "table"."column"`, that error is an [`UnknownValue`] naming the
 /// column (`Error::UnknownValue` once read); otherwise a message. `FromStr`
-/// is written by each enum (some accept synonyms or any case).
+/// comes from [`text_from_str!`] (exact or any case), or is written by the
+/// enum when it accepts synonyms.
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? }
      $what:literal stored in $table:literal . $column:literal) => {
@@ -82,7 +83,7 @@ macro_rules! text_enum {
             }
             /// The variant whose text is `s`, in any case, around whitespace.
             #[allow(dead_code)]
-            fn parse_exact(s: &str) -> Option<$name> {
+            fn any_case(s: &str) -> Option<$name> {
                 let lower = s.trim().to_ascii_lowercase();
                 $name::named(&lower)
             }
@@ -106,6 +107,29 @@ macro_rules! text_enum {
 }
 pub(crate) use text_enum;
 
+/// `FromStr` for a [`text_enum!`]: `exact` takes only the text itself (what
+/// is stored), `any_case` also another case and surrounding whitespace (what
+/// people type).
+macro_rules! text_from_str {
+    ($name:ident, exact) => {
+        impl ::std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $name::named(s).ok_or_else(|| $name::unknown(s))
+            }
+        }
+    };
+    ($name:ident, any_case) => {
+        impl ::std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $name::any_case(s).ok_or_else(|| $name::unknown(s))
+            }
+        }
+    };
+}
+pub(crate) use text_from_str;
+
 #[cfg(test)]
 mod tests {
     text_enum!(
@@ -115,12 +139,7 @@ mod tests {
         } "colour" stored in "paints"."colour"
     );
 
-    impl std::str::FromStr for Colour {
-        type Err = String;
-        fn from_str(s: &str) -> Result<Self, String> {
-            Colour::named(s).ok_or_else(|| Colour::unknown(s))
-        }
-    }
+    text_from_str!(Colour, exact);
 
     #[test]
     fn a_stored_enum_names_its_column() {

@@ -3,10 +3,8 @@
 //! tells nobody ([`Unreported`]). Defined here so that `inbound` imports
 //! nothing above it.
 
-use std::str::FromStr;
-
 use crate::pipeline::Outcome;
-use crate::text_enum::text_enum;
+use crate::text_enum::{text_enum, text_from_str};
 
 /// What sources report as they go. Every method is cheap and never fails.
 pub trait SourceReport: Send + Sync {
@@ -91,12 +89,7 @@ impl Default for SourceState {
     }
 }
 
-impl FromStr for SourceState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        SourceState::named(s).ok_or_else(|| SourceState::unknown(s))
-    }
-}
+text_from_str!(SourceState, exact);
 
 /// Latency of the last hop, for the ingest-lag metric: from the server telling
 /// mailroom about new mail (IDLE) to the batch being committed.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::text_enum::text_enum;
+use crate::text_enum::{text_enum, text_from_str};
 
 text_enum!(
     /// How an area picks an owner among its available agents (`[[area]] strategy`).
@@ -22,12 +22,7 @@ impl Strategy {
     }
 }
 
-impl std::str::FromStr for Strategy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Strategy::named(s).ok_or_else(|| Strategy::unknown(s))
-    }
-}
+text_from_str!(Strategy, exact);
 
 /// An agent who can take work in an area.
 #[derive(Debug, Clone)]

@@ -3,7 +3,6 @@
 //! the HTTP endpoint (`server::http`) only reads.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +10,7 @@ use serde::Serialize;
 
 use crate::inbound::{LeaseState, SourceReport, SourceState};
 use crate::pipeline::Outcome;
-use crate::text_enum::text_enum;
+use crate::text_enum::{text_enum, text_from_str};
 
 /// One inbound source as /healthz shows it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -43,12 +42,7 @@ text_enum!(
     } "health status"
 );
 
-impl FromStr for HealthStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        HealthStatus::named(s).ok_or_else(|| HealthStatus::unknown(s))
-    }
-}
+text_from_str!(HealthStatus, exact);
 
 impl SourceHealth {
     /// Healthy: no error since the last successful sync.

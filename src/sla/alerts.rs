@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::calendar::Calendar;
 use super::clock::{ClockInput, Due, Target, due_at_percent};
 use super::policy::Targets;
-use crate::text_enum::text_enum;
+use crate::text_enum::{text_enum, text_from_str};
 
 text_enum!(
     /// How far a target is gone.
@@ -23,12 +23,7 @@ text_enum!(
     } "SLA alert level" stored in "sla_alerts"."level"
 );
 
-impl std::str::FromStr for Level {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Level::named(s).ok_or_else(|| Level::unknown(s))
-    }
-}
+text_from_str!(Level, exact);
 
 /// The share of a response target after which the owner is reminded.
 pub const WARN_PERCENT: u32 = 80;

@@ -60,4 +60,4 @@ impl Calendars {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,6 +1,7 @@
 //! Pure ticket model: statuses, priorities, message kinds, references, the
 //! transitions a message causes, the commands agents send by mail and whether
-//! automatic mail may go out (`hold`). Must not import any other mailroom module.
+//! automatic mail may go out (`hold`). Imports no other mailroom module but
+//! `text_enum` (the string-backed enums).
 
 pub mod commands;
 pub mod hold;
@@ -16,7 +17,7 @@ pub use records::{EventKind, OutboxStatus};
 pub use ticket::Ticket;
 pub use transitions::{Change, TicketState};
 
-use crate::text_enum::text_enum;
+use crate::text_enum::{text_enum, text_from_str};
 
 text_enum!(
     Status {
@@ -36,7 +37,7 @@ impl FromStr for Status {
         if s.trim().eq_ignore_ascii_case("closed") {
             return Ok(Status::Resolved);
         }
-        Status::parse_exact(s).ok_or_else(|| Status::unknown(s))
+        Status::any_case(s).ok_or_else(|| Status::unknown(s))
     }
 }
 
@@ -50,12 +51,7 @@ text_enum!(
     } "priority" stored in "tickets"."priority"
 );
 
-impl FromStr for Priority {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Priority::parse_exact(s).ok_or_else(|| Priority::unknown(s))
-    }
-}
+text_from_str!(Priority, any_case);
 
 text_enum!(
     /// What a stored message is (DESIGN §8 `kind`).
@@ -96,12 +92,7 @@ impl MessageKind {
     }
 }
 
-impl FromStr for MessageKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        MessageKind::parse_exact(s).ok_or_else(|| MessageKind::unknown(s))
-    }
-}
+text_from_str!(MessageKind, any_case);
 
 text_enum!(
     /// Who wrote an inbound mail on a ticket (DESIGN §5, "Who speaks"): one
@@ -125,12 +116,7 @@ text_enum!(
     } "role"
 );
 
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Role::parse_exact(s).ok_or_else(|| Role::unknown(s))
-    }
-}
+text_from_str!(Role, any_case);
 
 text_enum!(
     /// Why an address is on a ticket's participant list (table `participants`,
@@ -147,12 +133,7 @@ text_enum!(
     } "participant role" stored in "participants"."role"
 );
 
-impl FromStr for ParticipantRole {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        ParticipantRole::parse_exact(s).ok_or_else(|| ParticipantRole::unknown(s))
-    }
-}
+text_from_str!(ParticipantRole, any_case);
 
 text_enum!(
     Direction {
@@ -161,12 +142,7 @@ text_enum!(
     } "direction" stored in "messages"."direction"
 );
 
-impl FromStr for Direction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Direction::parse_exact(s).ok_or_else(|| Direction::unknown(s))
-    }
-}
+text_from_str!(Direction, any_case);
 
 /// `MR-1042` for ticket 1042.
 pub fn format_ref(prefix: &str, id: i64) -> String {

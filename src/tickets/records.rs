@@ -2,9 +2,7 @@
 //! that trace its decisions (`events.kind`) and where a queued mail stands
 //! (`outbox.status`).
 
-use std::str::FromStr;
-
-use crate::text_enum::text_enum;
+use crate::text_enum::{text_enum, text_from_str};
 
 text_enum!(
     /// What an event on a ticket is about (`tickets show` lists them).
@@ -48,12 +46,7 @@ text_enum!(
     } "event kind" stored in "events"."kind"
 );
 
-impl FromStr for EventKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        EventKind::named(s).ok_or_else(|| EventKind::unknown(s))
-    }
-}
+text_from_str!(EventKind, exact);
 
 text_enum!(
     /// Where a mail in the outbox stands.
@@ -76,12 +69,7 @@ impl OutboxStatus {
     }
 }
 
-impl FromStr for OutboxStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        OutboxStatus::named(s).ok_or_else(|| OutboxStatus::unknown(s))
-    }
-}
+text_from_str!(OutboxStatus, exact);
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,5 @@
-//! Unit tests of the SLA core, all on fixed instants.
+//! Unit tests of the SLA core, all on fixed instants. The instant helpers
+//! serve the digests' tests too.
 
 mod calendar;
 mod clock;
@@ -11,14 +12,14 @@ use super::Calendar;
 use crate::sla::CalendarConfig;
 
 /// An instant written in UTC: "2026-03-16 08:00".
-fn utc(s: &str) -> DateTime<Utc> {
+pub(crate) fn utc(s: &str) -> DateTime<Utc> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
         .expect("test instant")
         .and_utc()
 }
 
 /// An instant written in Berlin wall time (one that exists exactly once).
-fn berlin(s: &str) -> DateTime<Utc> {
+pub(crate) fn berlin(s: &str) -> DateTime<Utc> {
     let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("test instant");
     Berlin
         .from_local_datetime(&naive)
@@ -27,11 +28,11 @@ fn berlin(s: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn hours(h: i64) -> Duration {
+pub(crate) fn hours(h: i64) -> Duration {
     Duration::hours(h)
 }
 
-fn mins(m: i64) -> Duration {
+pub(crate) fn mins(m: i64) -> Duration {
     Duration::minutes(m)
 }
 
