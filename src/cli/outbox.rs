@@ -1,0 +1,71 @@
+//! `outbox flush`: sends what is due, then reports the relay results.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::outbound::{self, Transport};
+use crate::store::Store;
+
+use super::{now, stop_on_signal};
+
+pub(super) async fn flush(cfg: &Arc<Config>, store: &Store) -> anyhow::Result<()> {
+    let transport = Transport::from_config(cfg)?;
+    let renderer = outbound::Renderer::new(cfg)?;
+    let stop = stop_on_signal()?;
+    let mut r = outbound::flush(store, &transport, &renderer, now, &stop, true).await?;
+    let relays = report_relays(cfg, store).await;
+    if relays.is_some_and(|x| x.explained > 0) && !stop.is_set() {
+        // The explanations to agents go out in this run too.
+        let more = outbound::flush(store, &transport, &renderer, now, &stop, true).await?;
+        r.add(&more);
+    }
+    print_flushed(&r, stop.is_set());
+    if let Some(x) = relays.filter(|x| x.partly_refused + x.undelivered > 0) {
+        println!(
+            "relays: {} reached only some recipients, {} reached nobody; {} agent(s) told",
+            x.partly_refused, x.undelivered, x.explained
+        );
+    }
+    Ok(())
+}
+
+fn print_flushed(r: &outbound::FlushReport, stopped: bool) {
+    println!(
+        "sent {}, retrying {}, failed {}{}",
+        r.sent,
+        r.retrying,
+        r.failed,
+        if stopped {
+            format!(
+                "; stopped by a signal, {} given back to the queue{}",
+                r.released,
+                match r.in_doubt {
+                    0 => String::new(),
+                    n => format!(", {n} already handed to the server: counted as sent (in doubt)"),
+                }
+            )
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// After `outbox flush`: the pipeline reports the relay results not reported
+/// yet (this run's, and a crashed run's). Whether there are any is one read
+/// on the pool (the partial index of unreported relays): with none, neither
+/// the pipeline (rules, templates) is built nor a write transaction opened.
+/// Rules that do not load must not stop mail from going out: then the next
+/// run (or the scheduler) reports them, and the error is logged.
+async fn report_relays(cfg: &Arc<Config>, store: &Store) -> Option<crate::pipeline::RelayReports> {
+    let reported = match store.has_unreported_relays().await {
+        Ok(false) => Ok(crate::pipeline::RelayReports::default()),
+        Ok(true) => match crate::pipeline::Pipeline::new(cfg.clone()) {
+            Ok(p) => p.report_relays(store, now()).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    reported
+        .inspect_err(|e| tracing::error!(error = %e, "relay results not reported; the next run or the scheduler does it"))
+        .ok()
+}
