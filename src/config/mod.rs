@@ -1,7 +1,7 @@
 //! Configuration: TOML file (DESIGN §9) or the embedded default, validated with
-//! errors that name the file and the key (the sections in `sections.rs`, checks in `validate.rs`). Must not
-//! import `digest`, `pipeline`, `store` or `server`: the digest types it needs
-//! are in `crate::model`.
+//! errors that name the file and the key (the sections in `sections.rs`, checks
+//! in `validate.rs`). Must not import `digest`, `pipeline`, `store` or `server`:
+//! the digest types it needs are in `crate::model`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
