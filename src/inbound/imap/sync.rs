@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
-use crate::pipeline::{Inbound, Outcome, SourcePosition};
+use crate::pipeline::{Inbound, Outcome, Prepared, SourcePosition};
 
 use super::connect::{ImapSession, timed};
 use super::plan::{chunks, uid_set};
@@ -37,6 +37,33 @@ struct InFlight {
     last_uid: u32,
     newest: Option<DateTime<FixedOffset>>,
     commit: tokio::task::JoinHandle<crate::Result<Vec<Outcome>>>,
+}
+
+impl InFlight {
+    /// Starts the commit of a prepared batch: `chunk`'s messages but the
+    /// `missing` ones, up to the position `last_uid`.
+    fn start(
+        ctx: &Context,
+        chunk: &[(u32, u32)],
+        missing: &[u32],
+        last_uid: u32,
+        newest: Option<DateTime<FixedOffset>>,
+        prepared: Prepared,
+    ) -> InFlight {
+        let (pipeline, store) = (ctx.pipeline.clone(), ctx.store.clone());
+        InFlight {
+            uids: chunk
+                .iter()
+                .map(|c| c.0)
+                .filter(|u| !missing.contains(u))
+                .collect(),
+            last_uid,
+            newest,
+            commit: tokio::spawn(
+                async move { pipeline.commit(&store, &prepared, Utc::now()).await },
+            ),
+        }
+    }
 }
 
 impl ImapSource {
@@ -110,16 +137,7 @@ impl ImapSource {
             let mut inflight: Option<InFlight> = None;
             // A batch that failed to fetch before is retried one message at a
             // time, so the one the server can't deliver is found and set aside.
-            let plan: Vec<&[(u32, u32)]> = chunks(&listing, ctx.batch_size)
-                .into_iter()
-                .flat_map(|c| {
-                    if self.has_suspect(folder.uidvalidity, c) {
-                        c.chunks(1).collect()
-                    } else {
-                        vec![c]
-                    }
-                })
-                .collect();
+            let plan = self.plan(folder, &listing, ctx.batch_size);
             // The first UID of this listing that is neither stored nor
             // quarantined yet: no later batch may move the position past it.
             let mut hold: Option<u32> = None;
@@ -141,45 +159,17 @@ impl ImapSource {
                         return Err(e);
                     }
                 };
-                // A message the answer left out is fetched again (and set aside
-                // after repeated failures): the position stops before it.
-                if let Some(first) = missing.iter().min() {
-                    hold = Some(hold.map_or(*first, |h| h.min(*first)));
-                }
-                let last_uid = match hold {
-                    Some(first) => first.saturating_sub(1).max(folder.last_uid),
-                    None => chunk.last().map(|c| c.0).unwrap_or(folder.last_uid),
-                };
-                let position = SourcePosition {
-                    source: self.position_key.clone(),
-                    uidvalidity: i64::from(folder.uidvalidity),
-                    last_uid: i64::from(last_uid),
-                };
-                let pipeline = ctx.pipeline.clone();
-                let prepared = tokio::task::spawn_blocking(move || {
-                    pipeline.prepare(items).at_position(position)
-                })
-                .await
-                .map_err(|e| ImapError::Protocol(format!("preparing a batch: {e}")))?;
+                let last_uid = position_after(&mut hold, &missing, chunk, folder.last_uid);
+                let prepared = self.prepare(ctx, folder, items, last_uid).await?;
                 let settled = match inflight.take() {
                     Some(prev) => Some(self.settle(folder, ctx, prev, notified, on_outcome).await?),
                     None => None,
                 };
                 // The next commit starts before the previous batch is moved or
                 // flagged, so the database writer never waits for the server.
-                let (pipeline, store) = (ctx.pipeline.clone(), ctx.store.clone());
-                inflight = Some(InFlight {
-                    uids: chunk
-                        .iter()
-                        .map(|c| c.0)
-                        .filter(|u| !missing.contains(u))
-                        .collect(),
-                    last_uid,
-                    newest,
-                    commit: tokio::spawn(async move {
-                        pipeline.commit(&store, &prepared, Utc::now()).await
-                    }),
-                });
+                inflight = Some(InFlight::start(
+                    ctx, chunk, &missing, last_uid, newest, prepared,
+                ));
                 if let Some((n, uids)) = settled {
                     total += n;
                     if let Err(e) = self.after_commit(session, folder, &uids).await {
@@ -199,6 +189,46 @@ impl ImapSource {
                 return Ok(total);
             }
         }
+    }
+
+    /// The listing in batches; a batch that failed to fetch before is split
+    /// into single messages.
+    fn plan<'a>(
+        &self,
+        folder: &Folder,
+        listing: &'a [(u32, u32)],
+        batch_size: usize,
+    ) -> Vec<&'a [(u32, u32)]> {
+        chunks(listing, batch_size)
+            .into_iter()
+            .flat_map(|c| {
+                if self.has_suspect(folder.uidvalidity, c) {
+                    c.chunks(1).collect()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    }
+
+    /// Prepares a fetched batch on a blocking thread, with the position
+    /// `last_uid` it commits.
+    async fn prepare(
+        &self,
+        ctx: &Context,
+        folder: &Folder,
+        items: Vec<Inbound>,
+        last_uid: u32,
+    ) -> Result<Prepared, ImapError> {
+        let position = SourcePosition {
+            source: self.position_key.clone(),
+            uidvalidity: i64::from(folder.uidvalidity),
+            last_uid: i64::from(last_uid),
+        };
+        let pipeline = ctx.pipeline.clone();
+        tokio::task::spawn_blocking(move || pipeline.prepare(items).at_position(position))
+            .await
+            .map_err(|e| ImapError::Protocol(format!("preparing a batch: {e}")))
     }
 
     /// Waits for a batch's commit, then moves or flags its messages.
@@ -440,6 +470,25 @@ impl ImapSource {
             }
         }
         Ok((items, newest, missing))
+    }
+}
+
+/// The position a batch commits: its last UID, but never past `hold`, the
+/// first message of the listing left out of an answer so far. A message the
+/// answer left out is fetched again (and set aside after repeated failures):
+/// the position stops before it.
+fn position_after(
+    hold: &mut Option<u32>,
+    missing: &[u32],
+    chunk: &[(u32, u32)],
+    committed: u32,
+) -> u32 {
+    if let Some(first) = missing.iter().min() {
+        *hold = Some(hold.map_or(*first, |h| h.min(*first)));
+    }
+    match *hold {
+        Some(first) => first.saturating_sub(1).max(committed),
+        None => chunk.last().map(|c| c.0).unwrap_or(committed),
     }
 }
 
