@@ -105,6 +105,8 @@ pub fn parse_file(
 }
 
 type Entries = [(Spanned<String>, Spanned<Node>)];
+/// An operator of a test and its value.
+type OpEntry<'v> = (&'v Spanned<String>, &'v Spanned<Node>);
 
 struct Cx<'a> {
     file: &'a str,
@@ -432,36 +434,7 @@ impl<'a> Cx<'a> {
             });
         }
         let t = self.table(v, path)?;
-        let mut ok = true;
-        let mut ops: Vec<(&Spanned<String>, &Spanned<Node>)> = Vec::new();
-        let mut header_name = None;
-        for (key, value) in t {
-            let k = key.get_ref().as_str();
-            if matches!(field, Field::Header(_)) && k == "name" {
-                match self.string(value, &format!("{path}.name")) {
-                    Some(n) if n.trim().is_empty() => {
-                        self.err(&value.span(), &format!("{path}.name"), "empty header name");
-                        ok = false;
-                    }
-                    Some(n) => header_name = Some(n.trim().to_string()),
-                    None => ok = false,
-                }
-            } else if Op::NAMES.contains(&k) {
-                ops.push((key, value));
-            } else {
-                let expected = if matches!(field, Field::Header(_)) {
-                    format!("name, {}", Op::NAMES.join(", "))
-                } else {
-                    Op::NAMES.join(", ")
-                };
-                self.err(
-                    &key.span(),
-                    &format!("{path}.{k}"),
-                    format!("unknown operator (expected {expected})"),
-                );
-                ok = false;
-            }
-        }
+        let (mut ok, ops, header_name) = self.test_keys(&field, t, path);
         if let Field::Header(name) = &mut field {
             match header_name {
                 Some(n) => *name = n,
@@ -503,6 +476,47 @@ impl<'a> Cx<'a> {
             }
         };
         ok.then_some(Condition::Test { field, op })
+    }
+
+    /// A test's keys: its operators, and a header test's `name`; `false` when
+    /// a key was wrong (reported).
+    fn test_keys<'v>(
+        &mut self,
+        field: &Field,
+        t: &'v Entries,
+        path: &str,
+    ) -> (bool, Vec<OpEntry<'v>>, Option<String>) {
+        let mut ok = true;
+        let mut ops: Vec<OpEntry<'v>> = Vec::new();
+        let mut header_name = None;
+        for (key, value) in t {
+            let k = key.get_ref().as_str();
+            if matches!(field, Field::Header(_)) && k == "name" {
+                match self.string(value, &format!("{path}.name")) {
+                    Some(n) if n.trim().is_empty() => {
+                        self.err(&value.span(), &format!("{path}.name"), "empty header name");
+                        ok = false;
+                    }
+                    Some(n) => header_name = Some(n.trim().to_string()),
+                    None => ok = false,
+                }
+            } else if Op::NAMES.contains(&k) {
+                ops.push((key, value));
+            } else {
+                let expected = if matches!(field, Field::Header(_)) {
+                    format!("name, {}", Op::NAMES.join(", "))
+                } else {
+                    Op::NAMES.join(", ")
+                };
+                self.err(
+                    &key.span(),
+                    &format!("{path}.{k}"),
+                    format!("unknown operator (expected {expected})"),
+                );
+                ok = false;
+            }
+        }
+        (ok, ops, header_name)
     }
 
     fn op(&mut self, field: &Field, name: &str, v: &Spanned<Node>, path: &str) -> Option<Op> {
