@@ -122,6 +122,26 @@ fn is_one_shot(command: &Command) -> bool {
         if files.iter().all(|f| f.as_os_str() == "-"))
 }
 
+/// After `outbox flush`: the pipeline reports the relay results not reported
+/// yet (this run's, and a crashed run's). Whether there are any is one read
+/// on the pool (the partial index of unreported relays): with none, neither
+/// the pipeline (rules, templates) is built nor a write transaction opened.
+/// Rules that do not load must not stop mail from going out: then the next
+/// run (or the scheduler) reports them, and the error is logged.
+async fn report_relays(cfg: &Arc<Config>, store: &Store) -> Option<crate::pipeline::RelayReports> {
+    let reported = match store.has_unreported_relays().await {
+        Ok(false) => Ok(crate::pipeline::RelayReports::default()),
+        Ok(true) => match crate::pipeline::Pipeline::new(cfg.clone()) {
+            Ok(p) => p.report_relays(store, now()).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    reported
+        .inspect_err(|e| tracing::error!(error = %e, "relay results not reported; the next run or the scheduler does it"))
+        .ok()
+}
+
 /// The current time. Debug builds (what the test suite runs) take a fixed
 /// instant from MAILROOM_NOW (RFC 3339), so clock-driven behaviour — SLA
 /// reminders, digests — is tested without sleeping; release builds ignore it.

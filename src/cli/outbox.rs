@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::outbound::{self, Transport};
 use crate::store::Store;
 
-use super::{now, stop_on_signal};
+use super::{now, report_relays, stop_on_signal};
 
 pub(super) async fn flush(cfg: &Arc<Config>, store: &Store) -> anyhow::Result<()> {
     let transport = Transport::from_config(cfg)?;
@@ -48,24 +48,4 @@ fn print_flushed(r: &outbound::FlushReport, stopped: bool) {
             String::new()
         }
     );
-}
-
-/// After `outbox flush`: the pipeline reports the relay results not reported
-/// yet (this run's, and a crashed run's). Whether there are any is one read
-/// on the pool (the partial index of unreported relays): with none, neither
-/// the pipeline (rules, templates) is built nor a write transaction opened.
-/// Rules that do not load must not stop mail from going out: then the next
-/// run (or the scheduler) reports them, and the error is logged.
-async fn report_relays(cfg: &Arc<Config>, store: &Store) -> Option<crate::pipeline::RelayReports> {
-    let reported = match store.has_unreported_relays().await {
-        Ok(false) => Ok(crate::pipeline::RelayReports::default()),
-        Ok(true) => match crate::pipeline::Pipeline::new(cfg.clone()) {
-            Ok(p) => p.report_relays(store, now()).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    reported
-        .inspect_err(|e| tracing::error!(error = %e, "relay results not reported; the next run or the scheduler does it"))
-        .ok()
 }

@@ -156,7 +156,8 @@ impl ImapSource {
                 // fault. Never skipped: fetched again, quarantined after
                 // repeated failures.
                 None => {
-                    tracing::warn!(source = %self.name, uid, "the FETCH answer has no body for this message; it is fetched again");
+                    // The target this line had in sync.rs, which `MAILROOM_LOG` may name.
+                    tracing::warn!(target: "mailroom::inbound::imap::sync", source = %self.name, uid, "the FETCH answer has no body for this message; it is fetched again");
                     let e = ImapError::Protocol(format!("the FETCH answer carried no body for UID {uid}"));
                     self.suspect(uidvalidity, &[uid], &e);
                     missing.push(uid);
