@@ -223,66 +223,76 @@ enum OutboxArgs {
 fn main() -> ExitCode {
     mailroom::store::configure_sqlite();
     let args = Args::parse();
-    let command = match args.command {
+    let command = command(args.command);
+    let code = cli::run(args.config.as_deref(), command);
+    cli::report_peak_rss();
+    code
+}
+
+/// The library's command for the parsed arguments.
+fn command(cmd: Cmd) -> Command {
+    match cmd {
         Cmd::Serve => Command::Serve,
         Cmd::Poll { once: _ } => Command::PollOnce,
         Cmd::Ingest { json, files } => Command::Ingest { json, files },
-        Cmd::Tickets {
-            cmd:
-                TicketsArgs::List {
-                    status,
-                    area,
-                    owner,
-                    limit,
-                    json,
-                },
-        } => Command::Tickets(TicketsCmd::List {
-            status,
-            area,
-            owner,
-            limit,
-            json,
+        Cmd::Tickets { cmd } => Command::Tickets(tickets(cmd)),
+        Cmd::Outbox { cmd } => Command::Outbox(match cmd {
+            OutboxArgs::List { json } => OutboxCmd::List { json },
+            OutboxArgs::Flush => OutboxCmd::Flush,
         }),
-        Cmd::Tickets {
-            cmd: TicketsArgs::Show { reference, json },
-        } => Command::Tickets(TicketsCmd::Show { reference, json }),
-        Cmd::Outbox {
-            cmd: OutboxArgs::List { json },
-        } => Command::Outbox(OutboxCmd::List { json }),
-        Cmd::Outbox {
-            cmd: OutboxArgs::Flush,
-        } => Command::Outbox(OutboxCmd::Flush),
         Cmd::Quarantine { json, cmd: None } => Command::Quarantine { json },
         Cmd::Quarantine {
             cmd: Some(QuarantineArgs::Release { id }),
             ..
         } => Command::QuarantineRelease { id },
-        Cmd::Suspended {
-            cmd: SuspendedArgs::List { json },
-        } => Command::SuspendedList { json },
-        Cmd::Suspended {
-            cmd: SuspendedArgs::Release { id },
-        } => Command::SuspendedRelease { id },
+        Cmd::Suspended { cmd } => match cmd {
+            SuspendedArgs::List { json } => Command::SuspendedList { json },
+            SuspendedArgs::Release { id } => Command::SuspendedRelease { id },
+        },
         Cmd::Inspect { file, json } => Command::Inspect { file, json },
-        Cmd::Rules {
-            cmd: RulesArgs::Check { rules },
-        } => Command::Rules(RulesCmd::Check { rules }),
-        Cmd::Rules {
-            cmd: RulesArgs::Explain { file, json, rules },
-        } => Command::Rules(RulesCmd::Explain { file, json, rules }),
-        Cmd::Rules {
-            cmd: RulesArgs::Backtest { rules, since, json },
-        } => Command::Rules(RulesCmd::Backtest { rules, since, json }),
+        Cmd::Rules { cmd } => Command::Rules(rules(cmd)),
         Cmd::Schedule { once: _ } => Command::ScheduleOnce,
-        Cmd::Digest {
-            cmd:
-                DigestArgs::Preview {
-                    manager,
-                    period,
-                    at,
-                    text,
-                    out,
-                },
+        Cmd::Digest { cmd } => digest(cmd),
+        Cmd::Stats { since, area, json } => Command::Stats { since, area, json },
+        Cmd::Migrate => Command::Migrate,
+    }
+}
+
+fn tickets(cmd: TicketsArgs) -> TicketsCmd {
+    match cmd {
+        TicketsArgs::List {
+            status,
+            area,
+            owner,
+            limit,
+            json,
+        } => TicketsCmd::List {
+            status,
+            area,
+            owner,
+            limit,
+            json,
+        },
+        TicketsArgs::Show { reference, json } => TicketsCmd::Show { reference, json },
+    }
+}
+
+fn rules(cmd: RulesArgs) -> RulesCmd {
+    match cmd {
+        RulesArgs::Check { rules } => RulesCmd::Check { rules },
+        RulesArgs::Explain { file, json, rules } => RulesCmd::Explain { file, json, rules },
+        RulesArgs::Backtest { rules, since, json } => RulesCmd::Backtest { rules, since, json },
+    }
+}
+
+fn digest(cmd: DigestArgs) -> Command {
+    match cmd {
+        DigestArgs::Preview {
+            manager,
+            period,
+            at,
+            text,
+            out,
         } => Command::DigestPreview(DigestPreview {
             manager,
             period,
@@ -290,13 +300,6 @@ fn main() -> ExitCode {
             text,
             out,
         }),
-        Cmd::Digest {
-            cmd: DigestArgs::Send { manager },
-        } => Command::DigestSend { manager },
-        Cmd::Stats { since, area, json } => Command::Stats { since, area, json },
-        Cmd::Migrate => Command::Migrate,
-    };
-    let code = cli::run(args.config.as_deref(), command);
-    cli::report_peak_rss();
-    code
+        DigestArgs::Send { manager } => Command::DigestSend { manager },
+    }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::pipeline::Pipeline;
+use crate::mail::ParsedMail;
+use crate::pipeline::{Inspection, Pipeline};
 
 pub(super) async fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyhow::Result<()> {
     let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
@@ -18,6 +19,22 @@ pub(super) async fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyho
     })?;
     let pipeline = Pipeline::new(cfg.clone())?;
     let mut i = pipeline.inspect(&mail);
+    add_role(cfg, &pipeline, &mail, &mut i).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&i)?);
+        return Ok(());
+    }
+    print_who(file, &i);
+    print_what(&i);
+    Ok(())
+}
+
+async fn add_role(
+    cfg: &Config,
+    pipeline: &Pipeline,
+    mail: &ParsedMail,
+    i: &mut Inspection,
+) -> anyhow::Result<()> {
     // The role needs the tickets: decided against the database as it is (in
     // a transaction rolled back), when there is one. A SQLite file that does
     // not exist yet is not created.
@@ -25,7 +42,7 @@ pub(super) async fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyho
     let exists = crate::config::sqlite_file(&url).is_none_or(|f| f.exists());
     if exists {
         let store = super::open_store(cfg, crate::store::SqliteUse::Long).await?;
-        let seen = pipeline.inspect_role(&store, &mail, super::now()).await?;
+        let seen = pipeline.inspect_role(&store, mail, super::now()).await?;
         store.close().await;
         i.role = seen.role;
         i.role_reason = Some(seen.reason);
@@ -35,10 +52,11 @@ pub(super) async fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyho
             "no database at {url} yet: the role depends on the tickets stored"
         ));
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&i)?);
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// The file, its kind, its author's role, and its addresses.
+fn print_who(file: &Path, i: &Inspection) {
     println!("file:        {}", file.display());
     println!(
         "kind:        {}{}",
@@ -77,6 +95,10 @@ pub(super) async fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyho
     if let Some(r) = &i.reply_to {
         println!("reply-to:    {r}");
     }
+}
+
+/// The subject and threading, the parts, the reply stripping and commands, the texts.
+fn print_what(i: &Inspection) {
     println!("subject:     {}", i.subject);
     println!("normalized:  {}", i.thread_keys.normalized_subject);
     if let Some(t) = &i.thread_keys.subject_tag {
@@ -114,7 +136,6 @@ pub(super) async fn inspect(cfg: &Arc<Config>, file: &Path, json: bool) -> anyho
     }
     println!("\n--- reply text (what is new) ---\n{}", i.reply_text);
     println!("\n--- whole text ---\n{}", i.text);
-    Ok(())
 }
 
 /// `part 2.1:    text/html, 1234 bytes, utf-8 -> html (note)`.

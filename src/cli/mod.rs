@@ -3,13 +3,15 @@
 //! (`anyhow` lives here only.) Commands by topic: `mail_in` (ingest, poll),
 //! `show` (tickets, outbox, quarantine), `rules`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod command;
 mod digest;
 mod inspect;
 mod mail_in;
+mod outbox;
 mod release;
 mod rules;
 mod show;
@@ -20,7 +22,7 @@ use show::{outbox_list, print_ticket_list, quarantine_list, show_ticket};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::outbound::{self, Transport};
+use crate::outbound;
 use crate::store::{SqliteUse, Store, TicketFilter};
 use crate::tickets;
 
@@ -33,81 +35,8 @@ pub const EXIT_TEMPFAIL: u8 = 75;
 /// EX_DATAERR: an MTA piping into `ingest` bounces the mail (too big).
 pub const EXIT_DATAERR: u8 = 65;
 
-pub enum Command {
-    Serve,
-    PollOnce,
-    Ingest {
-        json: bool,
-        files: Vec<PathBuf>,
-    },
-    Tickets(TicketsCmd),
-    Outbox(OutboxCmd),
-    Quarantine {
-        json: bool,
-    },
-    QuarantineRelease {
-        id: i64,
-    },
-    ScheduleOnce,
-    DigestPreview(digest::Preview),
-    DigestSend {
-        manager: String,
-    },
-    Stats {
-        since: String,
-        area: Option<String>,
-        json: bool,
-    },
-    SuspendedList {
-        json: bool,
-    },
-    SuspendedRelease {
-        id: i64,
-    },
-    Inspect {
-        file: PathBuf,
-        json: bool,
-    },
-    Rules(RulesCmd),
-    Migrate,
-}
-
+pub use command::{Command, OutboxCmd, RulesCmd, TicketsCmd};
 pub use digest::Preview as DigestPreview;
-
-pub enum RulesCmd {
-    Check {
-        rules: Option<PathBuf>,
-    },
-    Backtest {
-        rules: PathBuf,
-        since: String,
-        json: bool,
-    },
-    Explain {
-        file: PathBuf,
-        json: bool,
-        rules: Option<PathBuf>,
-    },
-}
-
-pub enum TicketsCmd {
-    List {
-        status: Option<String>,
-        area: Option<String>,
-        owner: Option<String>,
-        limit: Option<i64>,
-        json: bool,
-    },
-    Show {
-        reference: String,
-        json: bool,
-    },
-}
-
-pub enum OutboxCmd {
-    List { json: bool },
-    Flush,
-}
 
 pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
     let default_level = if matches!(command, Command::Serve) {
@@ -296,26 +225,68 @@ async fn execute(
     // at a million stored messages the 200 ms it was halved ingest throughput
     // (`cargo bench --bench ingest -- --onto DB`: 1,950 -> 4,100 msg/s).
     let checkpointer = store.spawn_checkpointer(std::time::Duration::from_secs(2));
-    let result = match command {
+    let result = dispatch(&cfg, &store, command, piped).await;
+    if let Some(c) = checkpointer {
+        c.abort();
+    }
+    if usage == SqliteUse::OneShot
+        && let Err(e) = store.trim_wal(ONE_SHOT_WAL_LIMIT).await
+    {
+        // The mail is stored; the next process checkpoints.
+        tracing::warn!(error = %e, "checkpoint of the WAL failed");
+    }
+    store.close().await;
+    result
+}
+
+/// The commands that use the database, on the store `execute` opened.
+async fn dispatch(
+    cfg: &Arc<Config>,
+    store: &Store,
+    command: Command,
+    piped: Option<mail_in::Piped>,
+) -> anyhow::Result<()> {
+    match command {
         Command::Migrate => {
             println!("database schema is up to date ({})", store.backend());
             Ok(())
         }
         Command::Ingest { json, files } => match piped {
-            Some(mail) => ingest_piped(&cfg, &store, json, mail).await,
-            None => ingest(&cfg, &store, json, files).await,
+            Some(mail) => ingest_piped(cfg, store, json, mail).await,
+            None => ingest(cfg, store, json, files).await,
         },
-        Command::PollOnce => poll_once(&cfg, &store).await,
+        Command::PollOnce => poll_once(cfg, store).await,
         Command::Serve => crate::server::serve(cfg.clone(), store.clone())
             .await
             .map_err(Into::into),
-        Command::Tickets(TicketsCmd::List {
+        Command::Tickets(cmd) => tickets_command(cfg, store, cmd).await,
+        Command::Outbox(OutboxCmd::List { json }) => outbox_list(store, json).await,
+        Command::Outbox(OutboxCmd::Flush) => outbox::flush(cfg, store).await,
+        Command::Quarantine { json } => quarantine_list(store, json).await,
+        Command::ScheduleOnce => schedule_once(cfg, store).await,
+        Command::DigestPreview(p) => digest::preview(cfg, store, p).await,
+        Command::DigestSend { manager } => digest::send(cfg, store, &manager).await,
+        Command::Stats { since, area, json } => digest::stats(cfg, store, &since, area, json).await,
+        Command::QuarantineRelease { id } => release::quarantine_release(cfg, store, id).await,
+        Command::SuspendedList { json } => release::suspended_list(store, json).await,
+        Command::SuspendedRelease { id } => release::suspended_release(cfg, store, id).await,
+        Command::Rules(RulesCmd::Backtest { rules, since, json }) => {
+            rules::backtest(cfg, store, &rules, &since, json).await
+        }
+        Command::Rules(_) | Command::Inspect { .. } => Ok(()),
+    }
+}
+
+/// `tickets list` and `tickets show`.
+async fn tickets_command(cfg: &Config, store: &Store, cmd: TicketsCmd) -> anyhow::Result<()> {
+    match cmd {
+        TicketsCmd::List {
             status,
             area,
             owner,
             limit,
             json,
-        }) => {
+        } => {
             let status = match &status {
                 Some(s) => Some(s.parse::<tickets::Status>().map_err(anyhow::Error::msg)?),
                 None => None,
@@ -328,94 +299,30 @@ async fn execute(
                     limit,
                 })
                 .await?;
-            print_ticket_list(&cfg, &rows, json)
+            print_ticket_list(cfg, &rows, json)
         }
-        Command::Tickets(TicketsCmd::Show { reference, json }) => {
-            show_ticket(&cfg, &store, &reference, json).await
-        }
-        Command::Outbox(OutboxCmd::List { json }) => outbox_list(&store, json).await,
-        Command::Outbox(OutboxCmd::Flush) => {
-            let transport = Transport::from_config(&cfg)?;
-            let renderer = outbound::Renderer::new(&cfg)?;
-            let stop = stop_on_signal()?;
-            let mut r = outbound::flush(&store, &transport, &renderer, now, &stop, true).await?;
-            let relays = report_relays(&cfg, &store).await;
-            if relays.is_some_and(|x| x.explained > 0) && !stop.is_set() {
-                // The explanations to agents go out in this run too.
-                let more = outbound::flush(&store, &transport, &renderer, now, &stop, true).await?;
-                r.add(&more);
-            }
-            println!(
-                "sent {}, retrying {}, failed {}{}",
-                r.sent,
-                r.retrying,
-                r.failed,
-                if stop.is_set() {
-                    format!(
-                        "; stopped by a signal, {} given back to the queue{}",
-                        r.released,
-                        match r.in_doubt {
-                            0 => String::new(),
-                            n => format!(
-                                ", {n} already handed to the server: counted as sent (in doubt)"
-                            ),
-                        }
-                    )
-                } else {
-                    String::new()
-                }
-            );
-            if let Some(x) = relays.filter(|x| x.partly_refused + x.undelivered > 0) {
-                println!(
-                    "relays: {} reached only some recipients, {} reached nobody; {} agent(s) told",
-                    x.partly_refused, x.undelivered, x.explained
-                );
-            }
-            Ok(())
-        }
-        Command::Quarantine { json } => quarantine_list(&store, json).await,
-        Command::ScheduleOnce => {
-            let pipeline = crate::pipeline::Pipeline::new(cfg.clone())?;
-            let alerts = pipeline.sla_scan(&store, now()).await?;
-            println!("sla: {alerts} reminder(s) and escalation(s) queued");
-            let relays = pipeline.report_relays(&store, now()).await?;
-            println!("relays: {} result(s) reported", relays.reported);
-            let digests = crate::digest::Digests::new(cfg.clone(), outbound::Renderer::new(&cfg)?)?;
-            let digests = digests.due(&store, now()).await;
-            println!("digests: {} queued", digests.queued);
-            for (manager, hold) in &digests.held {
-                println!("digest for {manager} held back: {hold}; it goes out at a later run");
-            }
-            for (manager, error) in &digests.failed {
-                println!("digest for {manager} failed: {error}; it is tried again at the next run");
-            }
-            if !digests.failed.is_empty() {
-                anyhow::bail!("{} digest(s) failed", digests.failed.len());
-            }
-            Ok(())
-        }
-        Command::DigestPreview(p) => digest::preview(&cfg, &store, p).await,
-        Command::DigestSend { manager } => digest::send(&cfg, &store, &manager).await,
-        Command::Stats { since, area, json } => {
-            digest::stats(&cfg, &store, &since, area, json).await
-        }
-        Command::QuarantineRelease { id } => release::quarantine_release(&cfg, &store, id).await,
-        Command::SuspendedList { json } => release::suspended_list(&store, json).await,
-        Command::SuspendedRelease { id } => release::suspended_release(&cfg, &store, id).await,
-        Command::Rules(RulesCmd::Backtest { rules, since, json }) => {
-            rules::backtest(&cfg, &store, &rules, &since, json).await
-        }
-        Command::Rules(_) | Command::Inspect { .. } => Ok(()),
-    };
-    if let Some(c) = checkpointer {
-        c.abort();
+        TicketsCmd::Show { reference, json } => show_ticket(cfg, store, &reference, json).await,
     }
-    if usage == SqliteUse::OneShot
-        && let Err(e) = store.trim_wal(ONE_SHOT_WAL_LIMIT).await
-    {
-        // The mail is stored; the next process checkpoints.
-        tracing::warn!(error = %e, "checkpoint of the WAL failed");
+}
+
+/// `schedule --once`: the scheduler's steps, each printed.
+async fn schedule_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Result<()> {
+    let pipeline = crate::pipeline::Pipeline::new(cfg.clone())?;
+    let alerts = pipeline.sla_scan(store, now()).await?;
+    println!("sla: {alerts} reminder(s) and escalation(s) queued");
+    let relays = pipeline.report_relays(store, now()).await?;
+    println!("relays: {} result(s) reported", relays.reported);
+    let digests = crate::digest::Digests::new(cfg.clone(), outbound::Renderer::new(cfg)?)?;
+    let digests = digests.due(store, now()).await;
+    println!("digests: {} queued", digests.queued);
+    for (manager, hold) in &digests.held {
+        println!("digest for {manager} held back: {hold}; it goes out at a later run");
     }
-    store.close().await;
-    result
+    for (manager, error) in &digests.failed {
+        println!("digest for {manager} failed: {error}; it is tried again at the next run");
+    }
+    if !digests.failed.is_empty() {
+        anyhow::bail!("{} digest(s) failed", digests.failed.len());
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::RulesCmd;
 use crate::config::{Config, parse_duration};
+use crate::rules::RuleSet;
 use crate::rules::backtest::{Route, candidate_route, differs};
 use crate::store::Store;
 use crate::tickets;
@@ -87,6 +88,31 @@ pub(super) async fn backtest(
     let set = crate::pipeline::load_rules(cfg, candidate)?;
     let period = parse_duration(since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
     let from = super::now() - chrono::Duration::from_std(period).context("--since is too long")?;
+    let (replayed, changed) = replay(cfg, store, &set, from).await?;
+    if json_out {
+        let v = json!({ "since": from, "replayed": replayed, "changed": changed.len(), "tickets": changed });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    print_changed(&changed);
+    println!(
+        "{} of {} ticket(s) created since {} would route differently with {}",
+        changed.len(),
+        replayed,
+        from.format("%Y-%m-%d %H:%M UTC"),
+        candidate.display()
+    );
+    Ok(())
+}
+
+/// Replays the opening mail of each ticket created since `from` through `set`:
+/// how many were replayed, and the ones that route differently.
+async fn replay(
+    cfg: &Config,
+    store: &Store,
+    set: &RuleSet,
+    from: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(usize, Vec<serde_json::Value>)> {
     let prefix = &cfg.mailroom.ticket_prefix;
     let mut replayed = 0usize;
     let mut changed = Vec::new();
@@ -118,17 +144,17 @@ pub(super) async fn backtest(
             }
         }
     }
-    if json_out {
-        let v = json!({ "since": from, "replayed": replayed, "changed": changed.len(), "tickets": changed });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
-    }
+    Ok((replayed, changed))
+}
+
+/// The table of tickets that would route differently.
+fn print_changed(changed: &[serde_json::Value]) {
     let show = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
     println!(
         "{:<9} {:<22} {:<20} {:<40} SUBJECT",
         "REF", "AREA", "PRIORITY", "OWNER"
     );
-    for c in &changed {
+    for c in changed {
         let (cur, new) = (&c["current"], &c["candidate"]);
         let owner_new = if new["owner"].is_null() {
             "(by strategy)".into()
@@ -144,12 +170,4 @@ pub(super) async fn backtest(
             show(&c["subject"])
         );
     }
-    println!(
-        "{} of {} ticket(s) created since {} would route differently with {}",
-        changed.len(),
-        replayed,
-        from.format("%Y-%m-%d %H:%M UTC"),
-        candidate.display()
-    );
-    Ok(())
 }

@@ -5,8 +5,8 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::store::Store;
-use crate::tickets::{self, Ticket};
+use crate::store::{AttachmentRow, EventRow, MessageRow, Participant, Store};
+use crate::tickets::{self, Direction, Ticket};
 
 fn ticket_json(cfg: &Config, t: &Ticket) -> serde_json::Value {
     json!({
@@ -89,6 +89,23 @@ pub(super) fn print_ticket_list(cfg: &Config, rows: &[Ticket], json: bool) -> an
     Ok(())
 }
 
+/// A ticket with everything `show` prints: its messages with their attachments, bodies
+/// and author roles, its events and participants.
+struct Shown {
+    ticket: Ticket,
+    participants: Vec<Participant>,
+    messages: Vec<ShownMessage>,
+    events: Vec<EventRow>,
+}
+
+struct ShownMessage {
+    row: MessageRow,
+    attachments: Vec<AttachmentRow>,
+    text: String,
+    html: Option<String>,
+    role: Option<tickets::Role>,
+}
+
 pub(super) async fn show_ticket(
     cfg: &Config,
     store: &Store,
@@ -99,24 +116,34 @@ pub(super) async fn show_ticket(
     let id = tickets::parse_ref(prefix, reference).with_context(|| {
         format!("{reference:?} is not a ticket reference like {prefix}-1042 or 1042")
     })?;
-    let t = store
+    let shown = load_shown(store, id, reference).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&shown_json(cfg, &shown))?
+        );
+        return Ok(());
+    }
+    print_shown(prefix, &shown);
+    Ok(())
+}
+
+async fn load_shown(store: &Store, id: i64, reference: &str) -> anyhow::Result<Shown> {
+    let ticket = store
         .ticket(id)
         .await?
         .ok_or_else(|| Error::TicketNotFound(reference.to_string()))?;
-    let messages = store.ticket_messages(id).await?;
+    let rows = store.ticket_messages(id).await?;
     let events = store.ticket_events(id).await?;
     let participants = store.ticket_participants(id).await?;
-    let mut atts = Vec::with_capacity(messages.len());
-    let mut texts = Vec::with_capacity(messages.len());
-    let mut roles = Vec::with_capacity(messages.len());
-    for m in &messages {
-        roles.push(
-            m.role()
-                .map_err(|e| anyhow::anyhow!("message {} on {reference}: {e}", m.id))?,
-        );
-        atts.push(store.message_attachments(m.id).await?);
+    let mut messages = Vec::with_capacity(rows.len());
+    for m in rows {
+        let role = m
+            .role()
+            .map_err(|e| anyhow::anyhow!("message {} on {reference}: {e}", m.id))?;
+        let attachments = store.message_attachments(m.id).await?;
         // Inbound bodies are not stored twice: derive them from the raw bytes.
-        let bodies = if m.direction == crate::tickets::Direction::In && m.text_body.is_empty() {
+        let (text, html) = if m.direction == Direction::In && m.text_body.is_empty() {
             match store.raw_message(m.id).await? {
                 Some(raw) => crate::mail::parse::bodies(&raw),
                 None => (String::new(), None),
@@ -124,46 +151,60 @@ pub(super) async fn show_ticket(
         } else {
             (m.text_body.clone(), m.html_body.clone())
         };
-        texts.push(bodies);
+        messages.push(ShownMessage {
+            row: m,
+            attachments,
+            text,
+            html,
+            role,
+        });
     }
-    if json {
-        let mut v = ticket_json(cfg, &t);
-        v["participants"] = json!(
-            participants
-                .iter()
-                .map(|p| json!({"email": p.email, "role": p.role}))
-                .collect::<Vec<_>>()
-        );
-        v["messages"] = json!(
-            messages
-                .iter()
-                .zip(&atts)
-                .zip(&texts)
-                .zip(&roles)
-                .map(|(((m, a), (text, html)), role)| json!({
-                    "direction": m.direction,
-                    "kind": m.kind,
-                    "role": role,
-                    // Never went to (or came from) the customer's side.
-                    "internal": m.kind.is_internal(),
-                    "from": m.from_addr,
-                    "from_name": m.from_name,
-                    "to": m.to_addrs,
-                    "cc": m.cc_addrs,
-                    "subject": m.subject,
-                    "message_id": m.message_id,
-                    "text": text,
-                    "html": html,
-                    "reason": m.reason,
-                    "created_at": m.created_at,
-                    "attachments": a,
-                }))
-                .collect::<Vec<_>>()
-        );
-        v["events"] = json!(events);
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
-    }
+    Ok(Shown {
+        ticket,
+        participants,
+        messages,
+        events,
+    })
+}
+
+fn shown_json(cfg: &Config, shown: &Shown) -> serde_json::Value {
+    let mut v = ticket_json(cfg, &shown.ticket);
+    v["participants"] = json!(
+        shown
+            .participants
+            .iter()
+            .map(|p| json!({"email": p.email, "role": p.role}))
+            .collect::<Vec<_>>()
+    );
+    v["messages"] = json!(shown.messages.iter().map(message_json).collect::<Vec<_>>());
+    v["events"] = json!(shown.events);
+    v
+}
+
+fn message_json(s: &ShownMessage) -> serde_json::Value {
+    let m = &s.row;
+    json!({
+        "direction": m.direction,
+        "kind": m.kind,
+        "role": s.role,
+        // Never went to (or came from) the customer's side.
+        "internal": m.kind.is_internal(),
+        "from": m.from_addr,
+        "from_name": m.from_name,
+        "to": m.to_addrs,
+        "cc": m.cc_addrs,
+        "subject": m.subject,
+        "message_id": m.message_id,
+        "text": s.text,
+        "html": s.html,
+        "reason": m.reason,
+        "created_at": m.created_at,
+        "attachments": s.attachments,
+    })
+}
+
+fn print_shown(prefix: &str, shown: &Shown) {
+    let t = &shown.ticket;
     println!("{} {}", tickets::format_ref(prefix, t.id), t.subject);
     println!(
         "  status {}  priority {}  area {}  owner {}",
@@ -182,7 +223,8 @@ pub(super) async fn show_ticket(
     );
     println!(
         "  participants {}",
-        participants
+        shown
+            .participants
             .iter()
             .map(|p| format!("{} [{}]", p.email, p.role))
             .collect::<Vec<_>>()
@@ -196,7 +238,7 @@ pub(super) async fn show_ticket(
     println!(
         "  SLA {}: {}{}",
         t.sla_policy.as_deref().unwrap_or(t.priority.as_str()),
-        due_summary(&t, super::now()),
+        due_summary(t, super::now()),
         if t.pending_since.is_some() {
             " (resolution clock paused: waiting for the customer)"
         } else {
@@ -204,43 +246,11 @@ pub(super) async fn show_ticket(
         }
     );
     println!("\nMessages:");
-    for (((m, a), (text, _)), role) in messages.iter().zip(&atts).zip(&texts).zip(&roles) {
-        let arrow = if m.direction == crate::tickets::Direction::In {
-            "<-"
-        } else {
-            "->"
-        };
-        let mut label = m.kind.to_string();
-        if let Some(r) = role {
-            label.push_str(&format!(", {r}"));
-        }
-        if m.kind.is_internal() {
-            label.push_str(", internal");
-        }
-        println!(
-            "  {arrow} [{label}] {} from {} to {}  <{}>",
-            m.created_at.format("%Y-%m-%d %H:%M:%S"),
-            m.from_addr,
-            m.to_addrs,
-            m.message_id
-        );
-        if m.direction == crate::tickets::Direction::Out && text.is_empty() {
-            println!("       | (queued; the body is rendered from the templates when it is sent)");
-        }
-        for line in text.lines().take(12) {
-            println!("       | {line}");
-        }
-        for x in a {
-            println!(
-                "       + attachment {} ({}, {} bytes)",
-                x.filename.as_deref().unwrap_or("(unnamed)"),
-                x.content_type,
-                x.size
-            );
-        }
+    for s in &shown.messages {
+        print_message(s);
     }
     println!("\nEvents:");
-    for e in &events {
+    for e in &shown.events {
         println!(
             "  {} {:<13} {}",
             e.created_at.format("%Y-%m-%d %H:%M:%S"),
@@ -248,7 +258,43 @@ pub(super) async fn show_ticket(
             e.detail
         );
     }
-    Ok(())
+}
+
+fn print_message(s: &ShownMessage) {
+    let m = &s.row;
+    let arrow = if m.direction == Direction::In {
+        "<-"
+    } else {
+        "->"
+    };
+    let mut label = m.kind.to_string();
+    if let Some(r) = &s.role {
+        label.push_str(&format!(", {r}"));
+    }
+    if m.kind.is_internal() {
+        label.push_str(", internal");
+    }
+    println!(
+        "  {arrow} [{label}] {} from {} to {}  <{}>",
+        m.created_at.format("%Y-%m-%d %H:%M:%S"),
+        m.from_addr,
+        m.to_addrs,
+        m.message_id
+    );
+    if m.direction == Direction::Out && s.text.is_empty() {
+        println!("       | (queued; the body is rendered from the templates when it is sent)");
+    }
+    for line in s.text.lines().take(12) {
+        println!("       | {line}");
+    }
+    for x in &s.attachments {
+        println!(
+            "       + attachment {} ({}, {} bytes)",
+            x.filename.as_deref().unwrap_or("(unnamed)"),
+            x.content_type,
+            x.size
+        );
+    }
 }
 
 pub(super) async fn outbox_list(store: &Store, json: bool) -> anyhow::Result<()> {

@@ -2,10 +2,23 @@
 
 use crate::units::{parse_duration, parse_size};
 
-use super::{Config, InboundKind, OutboundKind};
+use super::{Config, InboundConfig, InboundKind, OutboundKind};
 
 impl Config {
+    /// Each section in turn; the first error found is the one reported.
     pub(super) fn validate(&self) -> std::result::Result<(), String> {
+        self.validate_mailroom()?;
+        self.validate_database()?;
+        self.validate_inbound()?;
+        self.validate_outbound_kind()?;
+        self.validate_http()?;
+        self.validate_outbound_intervals()?;
+        self.validate_people()?;
+        self.validate_sla()
+    }
+
+    /// `[mailroom]`, but `default_owner` (checked with the agents).
+    fn validate_mailroom(&self) -> std::result::Result<(), String> {
         let m = &self.mailroom;
         if !is_plausible_address(&m.support_address) {
             return Err(format!(
@@ -34,6 +47,10 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn validate_database(&self) -> std::result::Result<(), String> {
         if !(self.database.url.starts_with("sqlite:")
             || self.database.url.starts_with("postgres:")
             || self.database.url.starts_with("postgresql:"))
@@ -43,6 +60,11 @@ impl Config {
                 redact_url(&self.database.url)
             ));
         }
+        Ok(())
+    }
+
+    /// `[[inbound]]`: unique names, and each source's keys for its kind.
+    fn validate_inbound(&self) -> std::result::Result<(), String> {
         let mut names = std::collections::HashSet::new();
         for (i, ib) in self.inbound.iter().enumerate() {
             let key = format!("inbound[{i}]");
@@ -52,29 +74,12 @@ impl Config {
                     ib.name
                 ));
             }
-            match ib.kind {
-                InboundKind::Maildir => {
-                    if ib.path.is_none() {
-                        return Err(format!("key {key}.path: required for kind = \"maildir\""));
-                    }
-                }
-                InboundKind::Imap => {
-                    if ib.server.username.is_none() {
-                        return Err(format!("key {key}.username: required for kind = \"imap\""));
-                    }
-                    ib.endpoint(key.clone())?;
-                    if ib.processed_folder.as_deref() == Some(ib.folder()) {
-                        return Err(format!(
-                            "key {key}.processed_folder: must differ from folder {:?}",
-                            ib.folder()
-                        ));
-                    }
-                }
-            }
-            if let Some(iv) = &ib.poll_interval {
-                parse_duration(iv).map_err(|e| format!("key {key}.poll_interval: {e}"))?;
-            }
+            validate_source(&key, ib)?;
         }
+        Ok(())
+    }
+
+    fn validate_outbound_kind(&self) -> std::result::Result<(), String> {
         match self.outbound.kind {
             OutboundKind::File => {
                 if self.outbound.path.is_none() {
@@ -85,18 +90,31 @@ impl Config {
                 self.outbound.endpoint()?;
             }
         }
+        Ok(())
+    }
+
+    fn validate_http(&self) -> std::result::Result<(), String> {
         if self.http.listen != "off" && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(format!(
                 "key http.listen: {:?} is not an address like \"127.0.0.1:9466\" (or \"off\")",
                 self.http.listen
             ));
         }
+        Ok(())
+    }
+
+    fn validate_outbound_intervals(&self) -> std::result::Result<(), String> {
         if let Some(iv) = &self.outbound.retry_first {
             parse_duration(iv).map_err(|e| format!("key outbound.retry_first: {e}"))?;
         }
         if let Some(iv) = &self.outbound.flush_interval {
             parse_duration(iv).map_err(|e| format!("key outbound.flush_interval: {e}"))?;
         }
+        Ok(())
+    }
+
+    /// `[[area]]` strategies, `[[agent]]` emails, `mailroom.default_owner`.
+    fn validate_people(&self) -> std::result::Result<(), String> {
         for (i, a) in self.area.iter().enumerate() {
             if let Some(st) = &a.strategy
                 && crate::rules::assign::Strategy::parse(st).is_none()
@@ -114,14 +132,14 @@ impl Config {
                 ));
             }
         }
-        if let Some(o) = &m.default_owner
+        if let Some(o) = &self.mailroom.default_owner
             && !self.agent.iter().any(|a| a.email.eq_ignore_ascii_case(o))
         {
             return Err(format!(
                 "key mailroom.default_owner: {o:?} is not an [[agent]] email"
             ));
         }
-        self.validate_sla()
+        Ok(())
     }
 
     /// `[[calendar]]`, area calendars, `[sla.*]`, `[[manager]]` and the time zones.
@@ -172,6 +190,33 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// One `[[inbound]]` source; `key` is `inbound[i]`.
+fn validate_source(key: &str, ib: &InboundConfig) -> std::result::Result<(), String> {
+    match ib.kind {
+        InboundKind::Maildir => {
+            if ib.path.is_none() {
+                return Err(format!("key {key}.path: required for kind = \"maildir\""));
+            }
+        }
+        InboundKind::Imap => {
+            if ib.server.username.is_none() {
+                return Err(format!("key {key}.username: required for kind = \"imap\""));
+            }
+            ib.endpoint(key.to_string())?;
+            if ib.processed_folder.as_deref() == Some(ib.folder()) {
+                return Err(format!(
+                    "key {key}.processed_folder: must differ from folder {:?}",
+                    ib.folder()
+                ));
+            }
+        }
+    }
+    if let Some(iv) = &ib.poll_interval {
+        parse_duration(iv).map_err(|e| format!("key {key}.poll_interval: {e}"))?;
+    }
+    Ok(())
 }
 
 pub(super) fn is_plausible_address(a: &str) -> bool {

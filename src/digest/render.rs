@@ -116,6 +116,41 @@ pub fn view(d: &Digest, h: &Heading<'_>, prefix: &str, support_name: &str) -> Va
         if so_far.is_some() { " (so far)" } else { "" }
     );
     let prev = d.previous.as_deref();
+    let tref = |id: i64| tickets::format_ref(prefix, id);
+    let end = d.end;
+    json!({
+        // `stats` shows the same view as "Statistics".
+        "title": "Digest",
+        "period": period,
+        "subject_period": subject_period,
+        "so_far": so_far,
+        "compared": window_text(h.compared, tz),
+        "compared_text": h.compared_text,
+        "time_zone": tz.name(),
+        "areas": h.areas,
+        "support_name": support_name,
+        "empty": d.is_empty(),
+        "has_previous": prev.is_some(),
+        "numbers": numbers(d),
+        "first_response": times(&d.first_response, prev.map(|p| &p.first_response)),
+        "resolution": times(&d.resolution, prev.map(|p| &p.resolution)),
+        "breaches": d.breaches.iter().map(|b| json!({
+            "ref": tref(b.id), "target": b.target.as_str().replace('_', " "),
+            "at": local(b.at).format("%a %-d %b %H:%M").to_string(),
+        })).collect::<Vec<_>>(),
+        "oldest_waiting": d.oldest_waiting.iter().map(|w| json!({
+            "ref": tref(w.id), "since": local(w.since).format("%a %-d %b %H:%M").to_string(),
+            "age": human(Some(end - w.since)),
+        })).collect::<Vec<_>>(),
+        "per_owner": per_owner(d),
+        "top_customers": counts(&d.top_customers),
+        "top_domains": counts(&d.top_domains),
+    })
+}
+
+/// The numbers table: each count, the previous period's, and bars on one scale.
+fn numbers(d: &Digest) -> Vec<Value> {
+    let prev = d.previous.as_deref();
     let rows = [
         ("New", d.new, prev.map(|p| p.new)),
         ("Resolved", d.resolved, prev.map(|p| p.resolved)),
@@ -136,16 +171,25 @@ pub fn view(d: &Digest, h: &Heading<'_>, prefix: &str, support_name: &str) -> Va
         .flat_map(|(_, n, b)| [*n, b.unwrap_or(0)])
         .max()
         .unwrap_or(0);
-    let tref = |id: i64| tickets::format_ref(prefix, id);
-    let end = d.end;
+    rows.iter()
+        .map(|(label, n, b)| {
+            json!({
+                "label": label, "value": n, "before": b, "delta": delta(*n, *b),
+                "bar": bar(*n, max), "bar_before": bar(b.unwrap_or(0), max),
+            })
+        })
+        .collect()
+}
+
+/// Per owner: open and answered, with bars on one scale.
+fn per_owner(d: &Digest) -> Vec<Value> {
     let owner_max = d
         .per_owner
         .iter()
         .map(|o| o.open_load.max(o.answered))
         .max()
         .unwrap_or(0);
-    let per_owner: Vec<Value> = d
-        .per_owner
+    d.per_owner
         .iter()
         .map(|o| {
             json!({
@@ -154,38 +198,7 @@ pub fn view(d: &Digest, h: &Heading<'_>, prefix: &str, support_name: &str) -> Va
                 "bar": bar(o.open_load, owner_max), "bar_answered": bar(o.answered, owner_max),
             })
         })
-        .collect();
-    json!({
-        // `stats` shows the same view as "Statistics".
-        "title": "Digest",
-        "period": period,
-        "subject_period": subject_period,
-        "so_far": so_far,
-        "compared": window_text(h.compared, tz),
-        "compared_text": h.compared_text,
-        "time_zone": tz.name(),
-        "areas": h.areas,
-        "support_name": support_name,
-        "empty": d.is_empty(),
-        "has_previous": prev.is_some(),
-        "numbers": rows.iter().map(|(label, n, b)| json!({
-            "label": label, "value": n, "before": b, "delta": delta(*n, *b),
-            "bar": bar(*n, max), "bar_before": bar(b.unwrap_or(0), max),
-        })).collect::<Vec<_>>(),
-        "first_response": times(&d.first_response, prev.map(|p| &p.first_response)),
-        "resolution": times(&d.resolution, prev.map(|p| &p.resolution)),
-        "breaches": d.breaches.iter().map(|b| json!({
-            "ref": tref(b.id), "target": b.target.as_str().replace('_', " "),
-            "at": local(b.at).format("%a %-d %b %H:%M").to_string(),
-        })).collect::<Vec<_>>(),
-        "oldest_waiting": d.oldest_waiting.iter().map(|w| json!({
-            "ref": tref(w.id), "since": local(w.since).format("%a %-d %b %H:%M").to_string(),
-            "age": human(Some(end - w.since)),
-        })).collect::<Vec<_>>(),
-        "per_owner": per_owner,
-        "top_customers": counts(&d.top_customers),
-        "top_domains": counts(&d.top_domains),
-    })
+        .collect()
 }
 
 impl Renderer {

@@ -97,10 +97,7 @@ impl Assigner {
                 reason: format!("area {area:?} has no [[area]] entry: unassigned"),
             };
         };
-        let open = |m: &Member| load.open.get(&m.email).copied().unwrap_or(0);
-        let available =
-            |m: &Member| !m.away && m.max_open.is_none_or(|cap| open(m) < i64::from(cap));
-
+        let available = |m: &Member| available(load, m);
         if let Some(prev) = load.continuity
             && let Some(m) = a.members.iter().find(|m| m.email == prev)
             && available(m)
@@ -114,46 +111,14 @@ impl Assigner {
                 ),
             };
         }
-        let skipped: Vec<String> = a
-            .members
-            .iter()
-            .filter(|m| !available(m))
-            .map(|m| {
-                if m.away {
-                    format!("{} (away)", m.email)
-                } else {
-                    format!("{} (at max_open)", m.email)
-                }
-            })
-            .collect();
-        let skipped_note = if skipped.is_empty() {
-            String::new()
-        } else {
-            format!("; skipped {}", skipped.join(", "))
-        };
-        let n = a.members.len();
-        let chosen = match a.strategy {
-            Strategy::Fixed => a.members.iter().position(available),
-            Strategy::LeastLoaded => (0..n)
-                .filter(|&i| available(&a.members[i]))
-                // Fewest open tickets; ties go to roster order.
-                .min_by_key(|&i| (open(&a.members[i]), i)),
-            Strategy::RoundRobin => {
-                let start = load
-                    .cursor
-                    .map(|c| (c + 1).rem_euclid(n.max(1) as i64) as usize)
-                    .unwrap_or(0);
-                (0..n)
-                    .map(|k| (start + k) % n)
-                    .find(|&i| available(&a.members[i]))
-            }
-        };
+        let skipped_note = skipped_note(a, load);
+        let chosen = choose(a, load);
         match chosen {
             Some(i) => {
                 let m = &a.members[i];
                 let how = match a.strategy {
                     Strategy::Fixed => "fixed".to_string(),
-                    Strategy::LeastLoaded => format!("least_loaded ({} open)", open(m)),
+                    Strategy::LeastLoaded => format!("least_loaded ({} open)", open(load, m)),
                     Strategy::RoundRobin => "round_robin".to_string(),
                 };
                 Assignment {
@@ -175,6 +140,59 @@ impl Assigner {
                         .unwrap_or_default()
                 ),
             },
+        }
+    }
+}
+
+/// Open tickets of `m`.
+fn open(load: &Load<'_>, m: &Member) -> i64 {
+    load.open.get(&m.email).copied().unwrap_or(0)
+}
+
+/// Not away and below `max_open`.
+fn available(load: &Load<'_>, m: &Member) -> bool {
+    !m.away && m.max_open.is_none_or(|cap| open(load, m) < i64::from(cap))
+}
+
+/// `; skipped a@x (away), b@x (at max_open)`, or nothing.
+fn skipped_note(a: &Area, load: &Load<'_>) -> String {
+    let skipped: Vec<String> = a
+        .members
+        .iter()
+        .filter(|m| !available(load, m))
+        .map(|m| {
+            if m.away {
+                format!("{} (away)", m.email)
+            } else {
+                format!("{} (at max_open)", m.email)
+            }
+        })
+        .collect();
+    if skipped.is_empty() {
+        String::new()
+    } else {
+        format!("; skipped {}", skipped.join(", "))
+    }
+}
+
+/// The index of the member the area's strategy picks, if any is available.
+fn choose(a: &Area, load: &Load<'_>) -> Option<usize> {
+    let available = |m: &Member| available(load, m);
+    let n = a.members.len();
+    match a.strategy {
+        Strategy::Fixed => a.members.iter().position(available),
+        Strategy::LeastLoaded => (0..n)
+            .filter(|&i| available(&a.members[i]))
+            // Fewest open tickets; ties go to roster order.
+            .min_by_key(|&i| (open(load, &a.members[i]), i)),
+        Strategy::RoundRobin => {
+            let start = load
+                .cursor
+                .map(|c| (c + 1).rem_euclid(n.max(1) as i64) as usize)
+                .unwrap_or(0);
+            (0..n)
+                .map(|k| (start + k) % n)
+                .find(|&i| available(&a.members[i]))
         }
     }
 }

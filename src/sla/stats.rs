@@ -221,83 +221,130 @@ pub fn digest<'c>(
     end: DateTime<Utc>,
     calendar: impl Fn(&TicketFact) -> &'c Calendar,
 ) -> Digest {
-    let in_period = |t: DateTime<Utc>| start <= t && t < end;
-    let mut d = Digest {
-        start,
-        end,
-        new: 0,
-        resolved: 0,
-        reopened: 0,
-        backlog_at_end: 0,
-        first_response: Percentiles::default(),
-        resolution: Percentiles::default(),
-        breaches: Vec::new(),
-        oldest_waiting: Vec::new(),
-        per_owner: Vec::new(),
-        top_customers: Vec::new(),
-        top_domains: Vec::new(),
-        previous: None,
-    };
-    let (mut first_times, mut resolution_times) = (Vec::new(), Vec::new());
-    let mut owners: BTreeMap<Option<&str>, (usize, usize)> = BTreeMap::new();
-    let (mut customers, mut domains) = (BTreeMap::new(), BTreeMap::new());
+    let mut tally = Tally::new(start, end);
     for f in facts.iter().filter(|f| f.created_at < end) {
-        let cal = calendar(f);
+        tally.count(f, calendar(f));
+    }
+    tally.finish(quiet)
+}
+
+/// A digest being counted, with what is sorted or summed at the end.
+struct Tally<'f> {
+    d: Digest,
+    first_times: Vec<Duration>,
+    resolution_times: Vec<Duration>,
+    /// Per owner: open load, answered in the period.
+    owners: BTreeMap<Option<&'f str>, (usize, usize)>,
+    customers: BTreeMap<String, usize>,
+    domains: BTreeMap<String, usize>,
+}
+
+impl<'f> Tally<'f> {
+    fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Tally<'f> {
+        Tally {
+            d: Digest {
+                start,
+                end,
+                new: 0,
+                resolved: 0,
+                reopened: 0,
+                backlog_at_end: 0,
+                first_response: Percentiles::default(),
+                resolution: Percentiles::default(),
+                breaches: Vec::new(),
+                oldest_waiting: Vec::new(),
+                per_owner: Vec::new(),
+                top_customers: Vec::new(),
+                top_domains: Vec::new(),
+                previous: None,
+            },
+            first_times: Vec::new(),
+            resolution_times: Vec::new(),
+            owners: BTreeMap::new(),
+            customers: BTreeMap::new(),
+            domains: BTreeMap::new(),
+        }
+    }
+
+    fn in_period(&self, t: DateTime<Utc>) -> bool {
+        self.d.start <= t && t < self.d.end
+    }
+
+    /// One ticket created before the end, on its calendar `cal`.
+    fn count(&mut self, f: &'f TicketFact, cal: &Calendar) {
         let unresolved = f.status != Status::Resolved;
-        if in_period(f.created_at) {
-            d.new += 1;
+        if self.in_period(f.created_at) {
+            self.d.new += 1;
             let customer = f.customer.trim().to_ascii_lowercase();
             if let Some((_, domain)) = customer.rsplit_once('@') {
-                *domains.entry(domain.to_string()).or_insert(0) += 1;
+                *self.domains.entry(domain.to_string()).or_insert(0) += 1;
             }
-            *customers.entry(customer).or_insert(0) += 1;
+            *self.customers.entry(customer).or_insert(0) += 1;
         }
-        if let Some(at) = f.resolved_at.filter(|&at| in_period(at) && !unresolved) {
-            d.resolved += 1;
-            resolution_times.push(cal.business_between(f.created_at, at));
+        if let Some(at) = f
+            .resolved_at
+            .filter(|&at| self.in_period(at) && !unresolved)
+        {
+            self.d.resolved += 1;
+            self.resolution_times
+                .push(cal.business_between(f.created_at, at));
         }
-        if f.reopened_at.iter().any(|&t| in_period(t)) {
-            d.reopened += 1;
+        if f.reopened_at.iter().any(|&t| self.in_period(t)) {
+            self.d.reopened += 1;
         }
         if unresolved {
-            d.backlog_at_end += 1;
+            self.d.backlog_at_end += 1;
         }
-        if let Some(at) = f.first_response_at.filter(|&at| in_period(at)) {
-            first_times.push(cal.business_between(f.created_at, at));
+        if let Some(at) = f.first_response_at.filter(|&at| self.in_period(at)) {
+            self.first_times
+                .push(cal.business_between(f.created_at, at));
         }
-        d.breaches
-            .extend(
-                f.breaches
-                    .iter()
-                    .filter(|(_, at)| in_period(*at))
-                    .map(|&(target, at)| Breach {
-                        id: f.id,
-                        target,
-                        at,
-                    }),
-            );
+        let (start, end) = (self.d.start, self.d.end);
+        self.d.breaches.extend(
+            f.breaches
+                .iter()
+                .filter(|(_, at)| start <= *at && *at < end)
+                .map(|&(target, at)| Breach {
+                    id: f.id,
+                    target,
+                    at,
+                }),
+        );
         if let Some(since) = f.waiting_since.filter(|_| unresolved) {
-            d.oldest_waiting.push(Waiting { id: f.id, since });
+            self.d.oldest_waiting.push(Waiting { id: f.id, since });
         }
-        let answered = f.agent_replies_at.iter().any(|&t| in_period(t));
+        let answered = f.agent_replies_at.iter().any(|&t| self.in_period(t));
         if unresolved || answered {
-            let row = owners.entry(f.owner.as_deref()).or_insert((0, 0));
+            let row = self.owners.entry(f.owner.as_deref()).or_insert((0, 0));
             row.0 += usize::from(unresolved);
             row.1 += usize::from(answered);
         }
     }
-    for (owner, &n) in &quiet.per_owner {
-        d.backlog_at_end += n;
-        owners.entry(owner.as_deref()).or_insert((0, 0)).0 += n;
+
+    /// The digest with the `quiet` backlog added, sorted and cut to the top.
+    fn finish(mut self, quiet: &'f QuietBacklog) -> Digest {
+        let mut d = self.d;
+        for (owner, &n) in &quiet.per_owner {
+            d.backlog_at_end += n;
+            self.owners.entry(owner.as_deref()).or_insert((0, 0)).0 += n;
+        }
+        d.oldest_waiting
+            .extend(quiet.oldest_waiting.iter().cloned());
+        d.first_response = Percentiles::of(self.first_times);
+        d.resolution = Percentiles::of(self.resolution_times);
+        d.breaches.sort_by_key(|b| (b.at, b.id, b.target));
+        d.oldest_waiting.sort_by_key(|w| (w.since, w.id));
+        d.oldest_waiting.truncate(TOP);
+        d.per_owner = per_owner(self.owners);
+        d.top_customers = top(self.customers);
+        d.top_domains = top(self.domains);
+        d
     }
-    d.oldest_waiting
-        .extend(quiet.oldest_waiting.iter().cloned());
-    d.first_response = Percentiles::of(first_times);
-    d.resolution = Percentiles::of(resolution_times);
-    d.breaches.sort_by_key(|b| (b.at, b.id, b.target));
-    d.oldest_waiting.sort_by_key(|w| (w.since, w.id));
-    d.oldest_waiting.truncate(TOP);
-    d.per_owner = owners
+}
+
+/// Most loaded first; ties by answers, then name; unassigned at the bottom.
+fn per_owner(owners: BTreeMap<Option<&str>, (usize, usize)>) -> Vec<OwnerLoad> {
+    let mut v: Vec<OwnerLoad> = owners
         .into_iter()
         .map(|(owner, (open_load, answered))| OwnerLoad {
             owner: owner.map(str::to_string),
@@ -305,8 +352,7 @@ pub fn digest<'c>(
             answered,
         })
         .collect();
-    // Most loaded first; ties by answers, then name; unassigned at the bottom.
-    d.per_owner.sort_by(|a, b| {
+    v.sort_by(|a, b| {
         (a.owner.is_none(), b.open_load, b.answered, &a.owner).cmp(&(
             b.owner.is_none(),
             a.open_load,
@@ -314,9 +360,7 @@ pub fn digest<'c>(
             &b.owner,
         ))
     });
-    d.top_customers = top(customers);
-    d.top_domains = top(domains);
-    d
+    v
 }
 
 /// Highest counts first, ties by name; at most [`TOP`].

@@ -179,77 +179,89 @@ fn command(word: &str, arg: &str, dir: &Directory) -> Result<Command, String> {
         "open" => no_argument(Command::Open, arg),
         "take" => no_argument(Command::Take, arg),
         "assign" if arg.is_empty() => Err(needs("an agent's address or name")),
-        "assign" => {
-            let lower = arg.to_ascii_lowercase();
-            dir.agents
-                .iter()
-                .find(|(email, name)| {
-                    *email == lower
-                        || name
-                            .as_deref()
-                            .is_some_and(|n| n.eq_ignore_ascii_case(arg.trim()))
-                })
-                .map(|(email, _)| Command::Assign(email.clone()))
-                .ok_or_else(|| format!("no agent {arg:?} on the roster"))
-        }
+        "assign" => assign(arg, dir),
         "area" if arg.is_empty() => Err(needs("an area name")),
-        "area" => dir
-            .areas
-            .iter()
-            .find(|a| a.eq_ignore_ascii_case(arg))
-            .map(|a| Command::Area(a.clone()))
-            .ok_or_else(|| {
-                format!(
-                    "no area {arg:?} (areas: {})",
-                    if dir.areas.is_empty() {
-                        "none configured".into()
-                    } else {
-                        dir.areas.join(", ")
-                    }
-                )
-            }),
+        "area" => area(arg, dir),
         "priority" if arg.is_empty() => Err(needs("low, normal, high or urgent")),
         "priority" => Priority::from_str(arg).map(Command::Priority),
-        "tag" | "untag" => {
-            let tag = arg.to_ascii_lowercase();
-            let ok = !tag.is_empty()
-                && tag.len() <= 64
-                && tag
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
-            if !ok {
-                return Err(format!(
-                    "#{} needs one word of letters, digits, - _ . : / (got {arg:?})",
-                    word.to_ascii_lowercase()
-                ));
-            }
-            Ok(if word.eq_ignore_ascii_case("tag") {
-                Command::Tag(tag)
-            } else {
-                Command::Untag(tag)
-            })
-        }
+        "tag" | "untag" => tag(word, arg),
         "cc" if arg.is_empty() => Err(needs("an address")),
-        "cc" => {
-            // "Name <addr>" or a bare address.
-            let addr = match (arg.rfind('<'), arg.rfind('>')) {
-                (Some(a), Some(b)) if a < b => &arg[a + 1..b],
-                _ => arg,
-            }
-            .trim()
-            .to_ascii_lowercase();
-            if lettre::Address::from_str(&addr).is_err() {
-                return Err(format!("#cc: {arg:?} is not an email address"));
-            }
-            if dir.internal.contains(&addr) {
-                return Err(format!(
-                    "#cc: {addr} is an internal address (an agent, a manager or mailroom itself) and never goes to a customer's thread"
-                ));
-            }
-            Ok(Command::Cc(addr))
-        }
+        "cc" => cc(arg, dir),
         other => Err(format!("unknown command #{other}")),
     }
+}
+
+/// `#assign` an agent by address or roster name.
+fn assign(arg: &str, dir: &Directory) -> Result<Command, String> {
+    let lower = arg.to_ascii_lowercase();
+    dir.agents
+        .iter()
+        .find(|(email, name)| {
+            *email == lower
+                || name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(arg.trim()))
+        })
+        .map(|(email, _)| Command::Assign(email.clone()))
+        .ok_or_else(|| format!("no agent {arg:?} on the roster"))
+}
+
+/// `#area` by name, any case.
+fn area(arg: &str, dir: &Directory) -> Result<Command, String> {
+    dir.areas
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(arg))
+        .map(|a| Command::Area(a.clone()))
+        .ok_or_else(|| {
+            format!(
+                "no area {arg:?} (areas: {})",
+                if dir.areas.is_empty() {
+                    "none configured".into()
+                } else {
+                    dir.areas.join(", ")
+                }
+            )
+        })
+}
+
+/// `#tag` or `#untag` (`word`) one word.
+fn tag(word: &str, arg: &str) -> Result<Command, String> {
+    let tag = arg.to_ascii_lowercase();
+    let ok = !tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
+    if !ok {
+        return Err(format!(
+            "#{} needs one word of letters, digits, - _ . : / (got {arg:?})",
+            word.to_ascii_lowercase()
+        ));
+    }
+    Ok(if word.eq_ignore_ascii_case("tag") {
+        Command::Tag(tag)
+    } else {
+        Command::Untag(tag)
+    })
+}
+
+/// `#cc` "Name <addr>" or a bare address; never an internal one.
+fn cc(arg: &str, dir: &Directory) -> Result<Command, String> {
+    let addr = match (arg.rfind('<'), arg.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &arg[a + 1..b],
+        _ => arg,
+    }
+    .trim()
+    .to_ascii_lowercase();
+    if lettre::Address::from_str(&addr).is_err() {
+        return Err(format!("#cc: {arg:?} is not an email address"));
+    }
+    if dir.internal.contains(&addr) {
+        return Err(format!(
+            "#cc: {addr} is an internal address (an agent, a manager or mailroom itself) and never goes to a customer's thread"
+        ));
+    }
+    Ok(Command::Cc(addr))
 }
 
 #[cfg(test)]

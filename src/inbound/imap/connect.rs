@@ -8,7 +8,7 @@ use async_imap::{Client, Session};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::config::{Endpoint, ImapAuth, TlsMode};
+use crate::config::{Endpoint, ImapAuth, Secret, TlsMode};
 
 use super::ImapError;
 
@@ -43,6 +43,13 @@ pub async fn open(ep: &Endpoint, auth: ImapAuth) -> Result<ImapSession, ImapErro
         .map_err(ImapError::Config)?
         .ok_or_else(|| ImapError::Config(format!("key {}.password_env: not set", ep.key)))?;
 
+    let tcp = connect_tcp(ep, &addr).await?;
+    let client = start(ep, tcp, &addr).await?;
+    login(client, auth, user, &password, addr).await
+}
+
+/// The TCP connection to the server, without Nagle's delay.
+async fn connect_tcp(ep: &Endpoint, addr: &str) -> Result<TcpStream, ImapError> {
     let tcp = timed("connect", async {
         TcpStream::connect((
             ep.host.trim_start_matches('[').trim_end_matches(']'),
@@ -50,23 +57,31 @@ pub async fn open(ep: &Endpoint, auth: ImapAuth) -> Result<ImapSession, ImapErro
         ))
         .await
         .map_err(|e| ImapError::Connect {
-            addr: addr.clone(),
+            addr: addr.to_string(),
             message: e.to_string(),
         })
     })
     .await?;
     tcp.set_nodelay(true).ok();
+    Ok(tcp)
+}
 
+/// The client after the greeting, over TLS unless `tls = "none"`.
+async fn start(
+    ep: &Endpoint,
+    tcp: TcpStream,
+    addr: &str,
+) -> Result<Client<Box<dyn Io>>, ImapError> {
     let client: Client<Box<dyn Io>> = match ep.tls {
         TlsMode::Implicit => {
             let tls = tls_wrap(ep, tcp).await?;
             let mut client = Client::new(Box::new(tls) as Box<dyn Io>);
-            greeting(&mut client, &addr).await?;
+            greeting(&mut client, addr).await?;
             client
         }
         TlsMode::Starttls => {
             let mut plain = Client::new(tcp);
-            greeting(&mut plain, &addr).await?;
+            greeting(&mut plain, addr).await?;
             // A server that refuses STARTTLS is an error: falling back to
             // plaintext would hand the password to whoever stripped it.
             timed("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None))
@@ -82,11 +97,21 @@ pub async fn open(ep: &Endpoint, auth: ImapAuth) -> Result<ImapSession, ImapErro
         }
         TlsMode::None => {
             let mut client = Client::new(Box::new(tcp) as Box<dyn Io>);
-            greeting(&mut client, &addr).await?;
+            greeting(&mut client, addr).await?;
             client
         }
     };
+    Ok(client)
+}
 
+/// LOGIN or AUTHENTICATE PLAIN; a refusal is `ImapError::Auth`.
+async fn login(
+    client: Client<Box<dyn Io>>,
+    auth: ImapAuth,
+    user: String,
+    password: &Secret,
+    addr: String,
+) -> Result<ImapSession, ImapError> {
     let login = async {
         match auth {
             ImapAuth::Login => client.login(&user, password.expose()).await,

@@ -5,6 +5,7 @@
 //! and jitter, and never takes another source down with it.
 
 mod connect;
+mod fetch;
 mod lease;
 mod plan;
 mod sync;

@@ -1,18 +1,17 @@
 //! Draining a folder by UID. New mail is listed with its size, fetched in
-//! batches with BODY.PEEK[] (nothing is marked read by fetching), prepared on
-//! a blocking thread while the previous batch commits, and committed together
-//! with the folder position. Only after the commit is a message moved to the
-//! processed folder or flagged \Seen; a crash in between is repaired on the
-//! next connect (`sweep`).
+//! batches with BODY.PEEK[] (fetch.rs; nothing is marked read by fetching),
+//! prepared on a blocking thread while the previous batch commits, and
+//! committed together with the folder position. Only after the commit is a
+//! message moved to the processed folder or flagged \Seen; a crash in between
+//! is repaired on the next connect (`sweep`).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
-use crate::pipeline::{Inbound, Outcome, SourcePosition};
+use crate::pipeline::{Inbound, Outcome, Prepared, SourcePosition};
 
 use super::connect::{ImapSession, timed};
 use super::plan::{chunks, uid_set};
@@ -37,6 +36,33 @@ struct InFlight {
     last_uid: u32,
     newest: Option<DateTime<FixedOffset>>,
     commit: tokio::task::JoinHandle<crate::Result<Vec<Outcome>>>,
+}
+
+impl InFlight {
+    /// Starts the commit of a prepared batch: `chunk`'s messages but the
+    /// `missing` ones, up to the position `last_uid`.
+    fn start(
+        ctx: &Context,
+        chunk: &[(u32, u32)],
+        missing: &[u32],
+        last_uid: u32,
+        newest: Option<DateTime<FixedOffset>>,
+        prepared: Prepared,
+    ) -> InFlight {
+        let (pipeline, store) = (ctx.pipeline.clone(), ctx.store.clone());
+        InFlight {
+            uids: chunk
+                .iter()
+                .map(|c| c.0)
+                .filter(|u| !missing.contains(u))
+                .collect(),
+            last_uid,
+            newest,
+            commit: tokio::spawn(
+                async move { pipeline.commit(&store, &prepared, Utc::now()).await },
+            ),
+        }
+    }
 }
 
 impl ImapSource {
@@ -110,16 +136,7 @@ impl ImapSource {
             let mut inflight: Option<InFlight> = None;
             // A batch that failed to fetch before is retried one message at a
             // time, so the one the server can't deliver is found and set aside.
-            let plan: Vec<&[(u32, u32)]> = chunks(&listing, ctx.batch_size)
-                .into_iter()
-                .flat_map(|c| {
-                    if self.has_suspect(folder.uidvalidity, c) {
-                        c.chunks(1).collect()
-                    } else {
-                        vec![c]
-                    }
-                })
-                .collect();
+            let plan = self.plan(folder, &listing, ctx.batch_size);
             // The first UID of this listing that is neither stored nor
             // quarantined yet: no later batch may move the position past it.
             let mut hold: Option<u32> = None;
@@ -141,45 +158,17 @@ impl ImapSource {
                         return Err(e);
                     }
                 };
-                // A message the answer left out is fetched again (and set aside
-                // after repeated failures): the position stops before it.
-                if let Some(first) = missing.iter().min() {
-                    hold = Some(hold.map_or(*first, |h| h.min(*first)));
-                }
-                let last_uid = match hold {
-                    Some(first) => first.saturating_sub(1).max(folder.last_uid),
-                    None => chunk.last().map(|c| c.0).unwrap_or(folder.last_uid),
-                };
-                let position = SourcePosition {
-                    source: self.position_key.clone(),
-                    uidvalidity: i64::from(folder.uidvalidity),
-                    last_uid: i64::from(last_uid),
-                };
-                let pipeline = ctx.pipeline.clone();
-                let prepared = tokio::task::spawn_blocking(move || {
-                    pipeline.prepare(items).at_position(position)
-                })
-                .await
-                .map_err(|e| ImapError::Protocol(format!("preparing a batch: {e}")))?;
+                let last_uid = position_after(&mut hold, &missing, chunk, folder.last_uid);
+                let prepared = self.prepare(ctx, folder, items, last_uid).await?;
                 let settled = match inflight.take() {
                     Some(prev) => Some(self.settle(folder, ctx, prev, notified, on_outcome).await?),
                     None => None,
                 };
                 // The next commit starts before the previous batch is moved or
                 // flagged, so the database writer never waits for the server.
-                let (pipeline, store) = (ctx.pipeline.clone(), ctx.store.clone());
-                inflight = Some(InFlight {
-                    uids: chunk
-                        .iter()
-                        .map(|c| c.0)
-                        .filter(|u| !missing.contains(u))
-                        .collect(),
-                    last_uid,
-                    newest,
-                    commit: tokio::spawn(async move {
-                        pipeline.commit(&store, &prepared, Utc::now()).await
-                    }),
-                });
+                inflight = Some(InFlight::start(
+                    ctx, chunk, &missing, last_uid, newest, prepared,
+                ));
                 if let Some((n, uids)) = settled {
                     total += n;
                     if let Err(e) = self.after_commit(session, folder, &uids).await {
@@ -199,6 +188,46 @@ impl ImapSource {
                 return Ok(total);
             }
         }
+    }
+
+    /// The listing in batches; a batch that failed to fetch before is split
+    /// into single messages.
+    fn plan<'a>(
+        &self,
+        folder: &Folder,
+        listing: &'a [(u32, u32)],
+        batch_size: usize,
+    ) -> Vec<&'a [(u32, u32)]> {
+        chunks(listing, batch_size)
+            .into_iter()
+            .flat_map(|c| {
+                if self.has_suspect(folder.uidvalidity, c) {
+                    c.chunks(1).collect()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    }
+
+    /// Prepares a fetched batch on a blocking thread, with the position
+    /// `last_uid` it commits.
+    async fn prepare(
+        &self,
+        ctx: &Context,
+        folder: &Folder,
+        items: Vec<Inbound>,
+        last_uid: u32,
+    ) -> Result<Prepared, ImapError> {
+        let position = SourcePosition {
+            source: self.position_key.clone(),
+            uidvalidity: i64::from(folder.uidvalidity),
+            last_uid: i64::from(last_uid),
+        };
+        let pipeline = ctx.pipeline.clone();
+        tokio::task::spawn_blocking(move || pipeline.prepare(items).at_position(position))
+            .await
+            .map_err(|e| ImapError::Protocol(format!("preparing a batch: {e}")))
     }
 
     /// Waits for a batch's commit, then moves or flags its messages.
@@ -318,128 +347,24 @@ impl ImapSource {
         }
         Ok(())
     }
+}
 
-    /// UIDs above `last_uid` with their sizes, ascending. `n:*` also returns
-    /// the last message when n is past the end, hence the filter.
-    async fn list_new(
-        &self,
-        session: &mut ImapSession,
-        last_uid: u32,
-    ) -> Result<Vec<(u32, u32)>, ImapError> {
-        let from = last_uid.saturating_add(1);
-        let mut out: Vec<(u32, u32)> = timed("UID FETCH", async {
-            let mut s = session
-                .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE)")
-                .await?;
-            let mut out = Vec::new();
-            while let Some(f) = s.try_next().await? {
-                if let Some(uid) = f.uid
-                    && uid > last_uid
-                {
-                    out.push((uid, f.size.unwrap_or(0)));
-                }
-            }
-            Ok::<_, async_imap::error::Error>(out)
-        })
-        .await?;
-        out.sort_unstable();
-        out.dedup_by_key(|c| c.0);
-        Ok(out)
+/// The position a batch commits: its last UID, but never past `hold`, the
+/// first message of the listing left out of an answer so far. A message the
+/// answer left out is fetched again (and set aside after repeated failures):
+/// the position stops before it.
+fn position_after(
+    hold: &mut Option<u32>,
+    missing: &[u32],
+    chunk: &[(u32, u32)],
+    committed: u32,
+) -> u32 {
+    if let Some(first) = missing.iter().min() {
+        *hold = Some(hold.map_or(*first, |h| h.min(*first)));
     }
-
-    /// Fetches one batch. A message over the size limit is fetched as its
-    /// header only, and the pipeline quarantines it with that header.
-    async fn fetch(
-        &self,
-        session: &mut ImapSession,
-        uidvalidity: u32,
-        chunk: &[(u32, u32)],
-        max_size: u64,
-    ) -> Result<(Vec<Inbound>, Option<DateTime<FixedOffset>>, Vec<u32>), ImapError> {
-        let poisoned = self.poisoned(uidvalidity, chunk);
-        let is_big = |size: u32| u64::from(size) > max_size;
-        let fetchable = |c: &&(u32, u32)| !poisoned.iter().any(|(u, _)| *u == c.0);
-        let big: Vec<u32> = chunk
-            .iter()
-            .filter(fetchable)
-            .filter(|c| is_big(c.1))
-            .map(|c| c.0)
-            .collect();
-        let normal: Vec<u32> = chunk
-            .iter()
-            .filter(fetchable)
-            .filter(|c| !is_big(c.1))
-            .map(|c| c.0)
-            .collect();
-        let mut bodies: HashMap<u32, Vec<u8>> = HashMap::with_capacity(chunk.len());
-        let mut newest: Option<DateTime<FixedOffset>> = None;
-        for (uids, query, header_only) in [
-            (&normal, "(UID INTERNALDATE BODY.PEEK[])", false),
-            (&big, "(UID BODY.PEEK[HEADER])", true),
-        ] {
-            if uids.is_empty() {
-                continue;
-            }
-            let fetched = timed("UID FETCH", async {
-                let mut s = session.uid_fetch(uid_set(uids), query).await?;
-                // Copied out one response at a time, so a batch is held once.
-                while let Some(f) = s.try_next().await? {
-                    let Some(uid) = f.uid else { continue };
-                    let data = if header_only { f.header() } else { f.body() };
-                    if let Some(d) = data {
-                        bodies.insert(uid, d.to_vec());
-                    }
-                    if let Some(t) = f.internal_date() {
-                        newest = Some(newest.map_or(t, |n| n.max(t)));
-                    }
-                }
-                Ok::<_, async_imap::error::Error>(())
-            })
-            .await;
-            if let Err(e) = fetched {
-                self.suspect(uidvalidity, uids, &e);
-                return Err(e);
-            }
-        }
-        let mut items = Vec::with_capacity(chunk.len());
-        let mut missing = Vec::new();
-        for &(uid, size) in chunk {
-            let origin = format!("imap:{}:{uidvalidity}:{uid}", self.name);
-            if let Some((_, reason)) = poisoned.iter().find(|(u, _)| *u == uid) {
-                // The mail stays on the server; the quarantine row says where.
-                items.push(Inbound {
-                    raw: format!("{origin}: {reason}").into_bytes(),
-                    origin,
-                    rejected: Some(reason.clone()),
-                    adopt: None,
-                });
-                continue;
-            }
-            match bodies.remove(&uid) {
-                Some(raw) => items.push(Inbound {
-                    origin,
-                    raw,
-                    rejected: is_big(size).then(|| {
-                        format!(
-                            "message is {size} bytes, over the limit of {max_size} bytes \
-                             (mailroom.max_message_size); only its header was fetched and is kept here"
-                        )
-                    }),
-                    adopt: None,
-                }),
-                // No body in the answer: expunged by another client since the
-                // listing (the next listing will not have it), or a server
-                // fault. Never skipped: fetched again, quarantined after
-                // repeated failures.
-                None => {
-                    tracing::warn!(source = %self.name, uid, "the FETCH answer has no body for this message; it is fetched again");
-                    let e = ImapError::Protocol(format!("the FETCH answer carried no body for UID {uid}"));
-                    self.suspect(uidvalidity, &[uid], &e);
-                    missing.push(uid);
-                }
-            }
-        }
-        Ok((items, newest, missing))
+    match *hold {
+        Some(first) => first.saturating_sub(1).max(committed),
+        None => chunk.last().map(|c| c.0).unwrap_or(committed),
     }
 }
 

@@ -28,17 +28,29 @@ impl<'x> Walk<'x, '_> {
             .unwrap_or_default();
         let boundaries = boundaries(msg, region);
         let pieces = split(region, &boundaries);
-        let ct = content_type(part);
+        let note = Some(format!(
+            "recovered: its multipart was never closed ({} more part(s) read after it)",
+            pieces.len().saturating_sub(1)
+        ));
         let own = pieces.first().map(|p| p.body).unwrap_or_default();
+        self.recovered_own(part, path, own, note);
+        self.recovered_pieces(&pieces, path, depth);
+    }
+
+    /// The first piece: the part's own body, with its transfer encoding undone.
+    fn recovered_own(
+        &mut self,
+        part: &MessagePart<'_>,
+        path: &str,
+        own: &[u8],
+        note: Option<String>,
+    ) {
+        let ct = content_type(part);
         let bytes = transfer::decode(part.content_transfer_encoding(), own);
         let declared = part
             .content_type()
             .and_then(|c| c.attribute("charset"))
             .map(charset::normalize);
-        let note = Some(format!(
-            "recovered: its multipart was never closed ({} more part(s) read after it)",
-            pieces.len().saturating_sub(1)
-        ));
         if ct == "text/plain" || ct == "text/html" {
             let (text, used) = charset::decode(&bytes, declared.as_deref(), self.others);
             if let Some(d) = used.describe() {
@@ -78,6 +90,10 @@ impl<'x> Walk<'x, '_> {
                 bytes,
             )));
         }
+    }
+
+    /// Each later piece: a part with its own headers, or an epilogue.
+    fn recovered_pieces(&mut self, pieces: &[Piece<'x>], path: &str, depth: usize) {
         for (n, piece) in pieces.iter().enumerate().skip(1) {
             let sub = format!("{path}+{n}");
             if piece.after_close {
