@@ -252,42 +252,8 @@ impl Tx {
     ) -> Result<Loaded> {
         self.lock_keys(keys.lock_names()).await?;
         let mut l = Loaded::default();
-        let ids = sorted(keys.message_ids.iter().cloned());
-        l.asked.message_ids.extend(ids.iter().cloned());
-        let refs = select_in!(self, StoredRef, ids, |list| threading_lookup_sql(&list));
-        for r in refs {
-            l.refs.entry(r.message_id.clone()).or_default().push(r);
-        }
-
-        let own = sorted(keys.own_ids.iter().cloned());
-        l.asked.own_ids.extend(own.iter().cloned());
-        let referring = select_in!(self, (String, i64), own, |list| format!(
-            "SELECT r.ref_id, m.ticket_id FROM message_refs r JOIN messages m ON m.id = r.message_row \
-             WHERE m.ticket_id IS NOT NULL AND r.ref_id IN ({list})"
-        ));
-        for (id, ticket) in referring {
-            l.referred_by.entry(id).or_default().push(ticket);
-        }
-
-        let referenced: Vec<i64> = l
-            .refs
-            .values()
-            .flatten()
-            .filter_map(|r| r.ticket_id)
-            .chain(l.referred_by.values().flatten().copied())
-            .collect();
-        let ticket_ids = sorted(keys.tag_tickets.iter().copied().chain(referenced));
-        l.asked.tickets.extend(ticket_ids.iter().copied());
-        // PostgreSQL: the tickets the batch may change are locked, in id order.
-        let lock = if self.is_shared() {
-            " ORDER BY id FOR UPDATE"
-        } else {
-            ""
-        };
-        let tickets = select_in!(self, TicketRow, ticket_ids, |list| format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
-        ));
-        l.tickets = tickets.into_iter().map(|t| (t.id, t.into())).collect();
+        self.load_threading(keys, &mut l).await?;
+        self.load_tickets(keys, &mut l).await?;
 
         // The tickets agent mail answers: they may get a relay.
         let answered = sorted(
@@ -297,22 +263,8 @@ impl Tx {
                 .flatten()
                 .filter_map(|r| r.ticket_id),
         );
-        // Participants matter for subject tags, for a relay's Cc and for the
-        // role of every mail that threads onto a ticket: all loaded tickets.
-        let with_participants = sorted(l.tickets.keys().copied());
-        l.asked
-            .participants
-            .extend(with_participants.iter().copied());
-        l.participants = select_in!(self, Participant, with_participants, |list| format!(
-            "SELECT ticket_id, email, role FROM participants WHERE ticket_id IN ({list}) ORDER BY ticket_id, email"
-        ));
-        let hashes = select_in!(self, (i64, String), answered, |list| format!(
-            "SELECT DISTINCT m.ticket_id, a.sha256 FROM messages m \
-             JOIN message_attachments ma ON ma.message_row = m.id \
-             JOIN attachments a ON a.id = ma.attachment_id WHERE m.ticket_id IN ({list})"
-        ));
-        l.ticket_attachments = hashes.into_iter().collect();
-        l.asked.attachments.extend(answered.iter().copied());
+        self.load_participants(&mut l).await?;
+        self.load_ticket_attachments(&mut l, &answered).await?;
 
         // The loaded tickets' owners may be notified too (an owner no longer
         // on the roster still is).
@@ -341,6 +293,77 @@ impl Tx {
         )
         .await?;
         Ok(l)
+    }
+
+    /// The stored messages behind the batch's Message-IDs and references, and
+    /// the tickets whose stored mail refers to the batch's own Message-IDs.
+    async fn load_threading(&mut self, keys: &BatchKeys, l: &mut Loaded) -> Result<()> {
+        let ids = sorted(keys.message_ids.iter().cloned());
+        l.asked.message_ids.extend(ids.iter().cloned());
+        let refs = select_in!(self, StoredRef, ids, |list| threading_lookup_sql(&list));
+        for r in refs {
+            l.refs.entry(r.message_id.clone()).or_default().push(r);
+        }
+
+        let own = sorted(keys.own_ids.iter().cloned());
+        l.asked.own_ids.extend(own.iter().cloned());
+        let referring = select_in!(self, (String, i64), own, |list| format!(
+            "SELECT r.ref_id, m.ticket_id FROM message_refs r JOIN messages m ON m.id = r.message_row \
+             WHERE m.ticket_id IS NOT NULL AND r.ref_id IN ({list})"
+        ));
+        for (id, ticket) in referring {
+            l.referred_by.entry(id).or_default().push(ticket);
+        }
+        Ok(())
+    }
+
+    /// The tickets named by subject tags or behind the threading lookup.
+    async fn load_tickets(&mut self, keys: &BatchKeys, l: &mut Loaded) -> Result<()> {
+        let referenced: Vec<i64> = l
+            .refs
+            .values()
+            .flatten()
+            .filter_map(|r| r.ticket_id)
+            .chain(l.referred_by.values().flatten().copied())
+            .collect();
+        let ticket_ids = sorted(keys.tag_tickets.iter().copied().chain(referenced));
+        l.asked.tickets.extend(ticket_ids.iter().copied());
+        // PostgreSQL: the tickets the batch may change are locked, in id order.
+        let lock = if self.is_shared() {
+            " ORDER BY id FOR UPDATE"
+        } else {
+            ""
+        };
+        let tickets = select_in!(self, TicketRow, ticket_ids, |list| format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
+        ));
+        l.tickets = tickets.into_iter().map(|t| (t.id, t.into())).collect();
+        Ok(())
+    }
+
+    /// Participants matter for subject tags, for a relay's Cc and for the
+    /// role of every mail that threads onto a ticket: all loaded tickets.
+    async fn load_participants(&mut self, l: &mut Loaded) -> Result<()> {
+        let with_participants = sorted(l.tickets.keys().copied());
+        l.asked
+            .participants
+            .extend(with_participants.iter().copied());
+        l.participants = select_in!(self, Participant, with_participants, |list| format!(
+            "SELECT ticket_id, email, role FROM participants WHERE ticket_id IN ({list}) ORDER BY ticket_id, email"
+        ));
+        Ok(())
+    }
+
+    /// (ticket, SHA-256) of every attachment already on the `answered` tickets.
+    async fn load_ticket_attachments(&mut self, l: &mut Loaded, answered: &[i64]) -> Result<()> {
+        let hashes = select_in!(self, (i64, String), answered, |list| format!(
+            "SELECT DISTINCT m.ticket_id, a.sha256 FROM messages m \
+             JOIN message_attachments ma ON ma.message_row = m.id \
+             JOIN attachments a ON a.id = ma.attachment_id WHERE m.ticket_id IN ({list})"
+        ));
+        l.ticket_attachments = hashes.into_iter().collect();
+        l.asked.attachments.extend(answered.iter().copied());
+        Ok(())
     }
 }
 
