@@ -10,6 +10,7 @@ pub mod codec;
 mod contention;
 pub mod digest;
 mod lease;
+mod load;
 mod mail_bytes;
 mod outbox;
 mod relay_result;
@@ -39,10 +40,11 @@ use crate::tickets::{EventKind, OutboxStatus, Ticket};
 
 pub use batch::{
     Asked, BatchKeys, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, Participant,
-    SentNotification, StoredRef, Writes, threading_lookup_sql,
+    SentNotification, StoredRef, Writes,
 };
 pub use contention::lock_key;
 pub use lease::Lease;
+pub use load::threading_lookup_sql;
 pub use outbox::Attempt;
 pub use relay_result::{RelayResult, UnreportedRelays, unreported_relays};
 pub use rows::*;

@@ -1,6 +1,6 @@
 //! A batch's writes: everything the pipeline decided (`Writes`) goes to the
 //! database as a few multi-row statements, in dependency order (the reads
-//! are in `batch.rs`).
+//! are in `load.rs`).
 
 use chrono::{DateTime, Utc};
 
