@@ -1,5 +1,5 @@
 //! Writing the SLA bench's data (benches/sla/data.rs) into the database:
-//! multi-row INSERTs in a transaction per table, like src/store/batch.rs,
+//! multi-row INSERTs in a transaction per table, like src/store/write.rs,
 //! with the customers' raw mail made up on the way.
 
 use std::time::{Duration as StdDuration, Instant};

@@ -14,7 +14,7 @@
 //! server's answer that made duplicates. SMTP allows no exactly-once: this
 //! trades a duplicate for a rarer loss, so only automatic mail (acks,
 //! notifications, escalations, digests) takes the gate; an agent's answer
-//! (relay) is sent again instead (worker.rs).
+//! (relay) is sent again instead (worker/send.rs).
 //!
 //! The gate has to see plaintext, above TLS. lettre's STARTTLS puts TLS under
 //! the stream it was given, so mailroom speaks the plaintext EHLO and STARTTLS

@@ -20,7 +20,8 @@ pub use file::FileTransport;
 pub use handover::Handover;
 pub use render::{Rendered, Renderer};
 pub use smtp::SmtpTransport;
-pub use worker::{FlushReport, Stop, flush};
+use worker::DEFAULT_RETRY_FIRST;
+pub use worker::{FlushReport, MAX_ATTEMPTS, Stop, flush, retry_delay};
 
 /// How a transport failed: worth retrying, or never going to work. With a
 /// server's reply the class follows its code, as lettre's does (4xx
@@ -212,18 +213,6 @@ impl Transport {
     }
 }
 
-/// Exponential backoff: 1 min, 2, 4, … capped at 4 h; give up after 12 attempts
-/// (about two days), like an MTA's queue lifetime.
-pub const MAX_ATTEMPTS: i64 = 12;
-const DEFAULT_RETRY_FIRST: Duration = Duration::from_secs(60);
-const RETRY_CAP: Duration = Duration::from_secs(4 * 3600);
-
-/// The wait before attempt `attempts + 1`: `first`, doubling, capped at 4 h.
-pub fn retry_delay(first: Duration, attempts: i64) -> Duration {
-    let exp = attempts.clamp(1, 16) as u32 - 1;
-    first.saturating_mul(1u32 << exp).min(RETRY_CAP)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,19 +278,6 @@ mod tests {
         assert_eq!(
             envelope_recipients("a@x.test, A@X.test, b@y.test"),
             ["a@x.test", "b@y.test"]
-        );
-    }
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        let first = DEFAULT_RETRY_FIRST;
-        assert_eq!(retry_delay(first, 1), Duration::from_secs(60));
-        assert_eq!(retry_delay(first, 2), Duration::from_secs(120));
-        assert_eq!(retry_delay(first, 5), Duration::from_secs(960));
-        assert_eq!(retry_delay(first, 50), Duration::from_secs(4 * 3600));
-        assert_eq!(
-            retry_delay(Duration::from_secs(1), 3),
-            Duration::from_secs(4)
         );
     }
 }

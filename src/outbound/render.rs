@@ -131,155 +131,16 @@ impl Renderer {
         let context: Value = serde_json::from_str(&mail.context).unwrap_or(Value::Null);
         let ticket_ref = tickets::format_ref(&self.prefix, ticket.id);
         let to_email = mail.to_addrs.trim().to_string();
-        let from_support = |name: Option<String>| Mailbox {
-            name: name.or_else(|| Some(self.support_name.clone())),
-            email: self.support.email.clone(),
-        };
-        let mut ctx = json!({
-            "ticket_ref": ticket_ref,
-            "marker": marker_line(&ticket_ref),
-            "subject": ticket.subject,
-            "customer": ticket.customer,
-            "customer_name": ticket.customer_name,
-            "area": ticket.area,
-            "priority": ticket.priority,
-            "status": ticket.status,
-            "owner": ticket.owner,
-            "sla_due": self.sla_due(ticket, &to_email),
-            "support_name": self.support_name,
-            "support_address": self.support.email,
-        });
+        let mut ctx = self.common_context(ticket, &ticket_ref, &to_email);
         let parts = match mail.kind {
-            MessageKind::Ack => {
-                let to_name = context["to_name"].as_str().map(str::to_string);
-                ctx["customer_name"] = json!(to_name);
-                Parts {
-                    template: "ack",
-                    to_name,
-                    from: self.support.clone(),
-                    auto: Some("auto-replied"),
-                    attachments: Vec::new(),
-                    extra: Vec::new(),
-                    html: true,
-                }
-            }
-            MessageKind::Relay => {
-                let wanted: Vec<Value> = context["attachments"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                let files = attachments
-                    .into_iter()
-                    .filter_map(|a| {
-                        let w = wanted.iter().find(|w| w["sha256"] == a.sha256)?;
-                        Some(OutAttachment {
-                            filename: a.filename.unwrap_or_else(|| "attachment.bin".into()),
-                            content_type: a.content_type,
-                            data: a.data,
-                            content_id: w["content_id"].as_str().map(str::to_string),
-                        })
-                    })
-                    .collect();
-                for key in ["agent_name", "text", "html"] {
-                    ctx[key] = context[key].clone();
-                }
-                let mut extra = vec![(
-                    "Thread-Topic",
-                    context["thread_topic"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                )];
-                if let Some(ti) = &mail.thread_index {
-                    extra.push(("Thread-Index", ti.clone()));
-                }
-                Parts {
-                    template: "relay",
-                    to_name: context["to_name"].as_str().map(str::to_string),
-                    from: from_support(mail.from_name.clone()),
-                    auto: None,
-                    attachments: files,
-                    extra,
-                    html: context["html"].is_string(),
-                }
-            }
-            MessageKind::System => {
-                // "relay_result": a relay that did not reach everyone
-                // (pipeline/relay_result.rs); else a reply that needs another look.
-                for key in [
-                    "event",
-                    "problems",
-                    "accepted",
-                    "delivered",
-                    "refused",
-                    "relay_id",
-                    "text",
-                ] {
-                    ctx[key] = context[key].clone();
-                }
-                ctx["agent_text"] = json!(trigger_text(trigger)?);
-                Parts {
-                    template: "explain",
-                    to_name: self.agent_name(&to_email),
-                    from: self.support.clone(),
-                    auto: Some("auto-generated"),
-                    attachments: Vec::new(),
-                    extra: Vec::new(),
-                    html: true,
-                }
-            }
+            MessageKind::Ack => self.ack_parts(&context, &mut ctx),
+            MessageKind::Relay => self.relay_parts(mail, &context, &mut ctx, attachments),
+            MessageKind::System => self.explain_parts(&to_email, &context, &mut ctx, trigger)?,
             _ => {
-                let whole = trigger_text(trigger)?;
-                // A follow-up shows the customer's new words first; the quoted
-                // history is hidden, and a line says so.
-                let (text, hidden) = if context["event"] == "new" {
-                    (whole, false)
-                } else {
-                    let r = reply::strip_text(&whole);
-                    let hidden = r.kept_whole.is_none() && r.cut != Cut::None;
-                    (r.text, hidden)
-                };
-                for key in ["event", "reason", "reopened", "by", "role"] {
-                    ctx[key] = context[key].clone();
-                }
-                ctx["text"] = json!(text);
-                ctx["quoted_hidden"] = json!(hidden);
-                let files = attachments
-                    .into_iter()
-                    .map(|a| OutAttachment {
-                        filename: a.filename.unwrap_or_else(|| "attachment.bin".into()),
-                        content_type: a.content_type,
-                        data: a.data,
-                        content_id: None,
-                    })
-                    .collect();
-                Parts {
-                    template: "notification",
-                    to_name: self.agent_name(&to_email),
-                    from: from_support(mail.from_name.clone()),
-                    auto: Some("auto-generated"),
-                    attachments: files,
-                    extra: Vec::new(),
-                    html: true,
-                }
+                self.notification_parts(mail, &to_email, &context, &mut ctx, trigger, attachments)?
             }
         };
-        ctx["to_name"] = json!(parts.to_name);
-        ctx["attachments"] = json!(
-            parts
-                .attachments
-                .iter()
-                .map(|a| a.filename.clone())
-                .collect::<Vec<_>>()
-        );
-        let text = self
-            .templates
-            .render(&format!("{}.txt", parts.template), &ctx)
-            .map_err(|e| e.to_string())?;
-        let html = self
-            .templates
-            .render(&format!("{}.html", parts.template), &ctx)
-            .map_err(|e| e.to_string())?;
+        let (text, html) = self.bodies(&parts, &mut ctx)?;
         let cc = super::address_list(&mail.cc_addrs)
             .map(|c| Mailbox {
                 name: None,
@@ -318,5 +179,197 @@ impl Renderer {
         };
         let raw = compose(out).map_err(|e| e.to_string())?;
         Ok(Rendered { raw, text, html })
+    }
+
+    /// The text and HTML bodies from `parts`' templates.
+    fn bodies(
+        &self,
+        parts: &Parts,
+        ctx: &mut Value,
+    ) -> std::result::Result<(String, String), String> {
+        ctx["to_name"] = json!(parts.to_name);
+        ctx["attachments"] = json!(
+            parts
+                .attachments
+                .iter()
+                .map(|a| a.filename.clone())
+                .collect::<Vec<_>>()
+        );
+        let text = self
+            .templates
+            .render(&format!("{}.txt", parts.template), ctx)
+            .map_err(|e| e.to_string())?;
+        let html = self
+            .templates
+            .render(&format!("{}.html", parts.template), ctx)
+            .map_err(|e| e.to_string())?;
+        Ok((text, html))
+    }
+
+    /// What every template gets: the ticket, its next due time for the
+    /// reader, the support desk.
+    fn common_context(&self, ticket: &Ticket, ticket_ref: &str, to_email: &str) -> Value {
+        json!({
+            "ticket_ref": ticket_ref,
+            "marker": marker_line(ticket_ref),
+            "subject": ticket.subject,
+            "customer": ticket.customer,
+            "customer_name": ticket.customer_name,
+            "area": ticket.area,
+            "priority": ticket.priority,
+            "status": ticket.status,
+            "owner": ticket.owner,
+            "sla_due": self.sla_due(ticket, to_email),
+            "support_name": self.support_name,
+            "support_address": self.support.email,
+        })
+    }
+
+    /// The support address, under `name` if the mail was queued with one.
+    fn support_as(&self, name: Option<String>) -> Mailbox {
+        Mailbox {
+            name: name.or_else(|| Some(self.support_name.clone())),
+            email: self.support.email.clone(),
+        }
+    }
+
+    /// An acknowledgement to the customer.
+    fn ack_parts(&self, context: &Value, ctx: &mut Value) -> Parts {
+        let to_name = context["to_name"].as_str().map(str::to_string);
+        ctx["customer_name"] = json!(to_name);
+        Parts {
+            template: "ack",
+            to_name,
+            from: self.support.clone(),
+            auto: Some("auto-replied"),
+            attachments: Vec::new(),
+            extra: Vec::new(),
+            html: true,
+        }
+    }
+
+    /// An agent's answer relayed to the customer, with the files it kept.
+    fn relay_parts(
+        &self,
+        mail: &DueMail,
+        context: &Value,
+        ctx: &mut Value,
+        attachments: Vec<AttachmentData>,
+    ) -> Parts {
+        let wanted: Vec<Value> = context["attachments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let files = attachments
+            .into_iter()
+            .filter_map(|a| {
+                let w = wanted.iter().find(|w| w["sha256"] == a.sha256)?;
+                Some(OutAttachment {
+                    filename: a.filename.unwrap_or_else(|| "attachment.bin".into()),
+                    content_type: a.content_type,
+                    data: a.data,
+                    content_id: w["content_id"].as_str().map(str::to_string),
+                })
+            })
+            .collect();
+        for key in ["agent_name", "text", "html"] {
+            ctx[key] = context[key].clone();
+        }
+        let mut extra = vec![(
+            "Thread-Topic",
+            context["thread_topic"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )];
+        if let Some(ti) = &mail.thread_index {
+            extra.push(("Thread-Index", ti.clone()));
+        }
+        Parts {
+            template: "relay",
+            to_name: context["to_name"].as_str().map(str::to_string),
+            from: self.support_as(mail.from_name.clone()),
+            auto: None,
+            attachments: files,
+            extra,
+            html: context["html"].is_string(),
+        }
+    }
+
+    /// An explanation to an agent: "relay_result", a relay that did not reach
+    /// everyone (pipeline/relay_result.rs); else a reply that needs another look.
+    fn explain_parts(
+        &self,
+        to_email: &str,
+        context: &Value,
+        ctx: &mut Value,
+        trigger: Option<&TriggerMail>,
+    ) -> std::result::Result<Parts, String> {
+        for key in [
+            "event",
+            "problems",
+            "accepted",
+            "delivered",
+            "refused",
+            "relay_id",
+            "text",
+        ] {
+            ctx[key] = context[key].clone();
+        }
+        ctx["agent_text"] = json!(trigger_text(trigger)?);
+        Ok(Parts {
+            template: "explain",
+            to_name: self.agent_name(to_email),
+            from: self.support.clone(),
+            auto: Some("auto-generated"),
+            attachments: Vec::new(),
+            extra: Vec::new(),
+            html: true,
+        })
+    }
+
+    /// A notification to staff about the trigger mail, with its files.
+    fn notification_parts(
+        &self,
+        mail: &DueMail,
+        to_email: &str,
+        context: &Value,
+        ctx: &mut Value,
+        trigger: Option<&TriggerMail>,
+        attachments: Vec<AttachmentData>,
+    ) -> std::result::Result<Parts, String> {
+        let whole = trigger_text(trigger)?;
+        // A follow-up shows the customer's new words first; the quoted
+        // history is hidden, and a line says so.
+        let (text, hidden) = if context["event"] == "new" {
+            (whole, false)
+        } else {
+            let r = reply::strip_text(&whole);
+            let hidden = r.kept_whole.is_none() && r.cut != Cut::None;
+            (r.text, hidden)
+        };
+        for key in ["event", "reason", "reopened", "by", "role"] {
+            ctx[key] = context[key].clone();
+        }
+        ctx["text"] = json!(text);
+        ctx["quoted_hidden"] = json!(hidden);
+        let files = attachments
+            .into_iter()
+            .map(|a| OutAttachment {
+                filename: a.filename.unwrap_or_else(|| "attachment.bin".into()),
+                content_type: a.content_type,
+                data: a.data,
+                content_id: None,
+            })
+            .collect();
+        Ok(Parts {
+            template: "notification",
+            to_name: self.agent_name(to_email),
+            from: self.support_as(mail.from_name.clone()),
+            auto: Some("auto-generated"),
+            attachments: files,
+            extra: Vec::new(),
+            html: true,
+        })
     }
 }

@@ -1,5 +1,5 @@
 //! The write transaction a batch runs in (the batch's reads and writes are in
-//! `batch.rs`).
+//! `batch.rs`, `load.rs` and `write.rs`).
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};

@@ -1,23 +1,46 @@
 //! A batch's writes: everything the pipeline decided (`Writes`) goes to the
 //! database as a few multi-row statements, in dependency order (the reads
-//! are in `batch.rs`).
+//! are in `load.rs`).
 
 use chrono::{DateTime, Utc};
 
-use super::batch::Writes;
+use super::batch::{NewEvent, NewMessage, NewOutbox, Writes};
 use super::blob::{self, BIG_BLOB, BlobAt};
 use super::rows::TICKET_COLUMNS;
 use super::sql::{MESSAGES_PER_STATEMENT, Params, ROWS_PER_STATEMENT, cached};
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
 use crate::mail::parse::Attachment;
-use crate::tickets::OutboxStatus;
+use crate::sla::alerts::Alert;
+use crate::tickets::{MessageKind, OutboxStatus, ParticipantRole, Role, Status, Ticket};
 
 impl Tx {
     /// Writes everything the batch decided, in dependency order.
     pub async fn write_batch(&mut self, w: &Writes<'_>, now: DateTime<Utc>) -> Result<()> {
         let params = Params::of(self);
-        for chunk in w.new_tickets.chunks(ROWS_PER_STATEMENT) {
+        self.insert_tickets(params, &w.new_tickets).await?;
+        self.update_tickets(&w.changed_tickets).await?;
+        self.insert_messages(params, &w.messages, now).await?;
+        self.insert_attachments(&w.attachments).await?;
+        self.insert_message_refs(params, &w.message_refs).await?;
+        self.insert_participants(params, &w.participants).await?;
+        self.insert_events(params, &w.events, now).await?;
+        self.insert_outbox(params, &w.outbox, now).await?;
+        self.upsert_cursors(&w.cursors, now).await?;
+        self.insert_status_changes(params, &w.status_changes, now)
+            .await?;
+        self.insert_sla_alerts(&w.sla_alerts, now).await?;
+        self.adopt_messages(&w.adopted).await?;
+        self.upsert_suppressions(&w.suppressions, now).await?;
+        for (origin, reason, raw) in &w.quarantine {
+            self.quarantine(origin, reason, raw, now).await?;
+        }
+        Ok(())
+    }
+
+    /// New tickets, in multi-row statements.
+    async fn insert_tickets(&mut self, params: Params, tickets: &[Ticket]) -> Result<()> {
+        for chunk in tickets.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES {}",
                 params.rows(chunk.len(), 22)
@@ -36,7 +59,12 @@ impl Tx {
                 q.execute(&mut *c).await?;
             });
         }
-        for t in &w.changed_tickets {
+        Ok(())
+    }
+
+    /// Tickets the batch changed, one statement each.
+    async fn update_tickets(&mut self, tickets: &[Ticket]) -> Result<()> {
+        for t in tickets {
             on_tx!(self, c => sqlx::query(
                 "UPDATE tickets SET status = $1, priority = $2, area = $3, owner = $4, tags = $5, updated_at = $6, \
                  first_response_at = $7, resolved_at = $8, first_response_due = $9, next_response_due = $10, \
@@ -49,17 +77,25 @@ impl Tx {
                 .bind(t.id)
                 .execute(&mut *c).await.map(|_| ())?);
         }
+        Ok(())
+    }
 
+    /// The batch's messages.
+    async fn insert_messages(
+        &mut self,
+        params: Params,
+        messages: &[(i64, NewMessage<'_>)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         // SQLite: big raw mail is streamed into its row after the insert (blob.rs).
         let sqlite = matches!(self, Tx::Sqlite(..));
         let streamed = move |raw: Option<&[u8]>| sqlite && raw.is_some_and(|r| r.len() >= BIG_BLOB);
-        let streamed_rows: Vec<(i64, &[u8])> = w
-            .messages
+        let streamed_rows: Vec<(i64, &[u8])> = messages
             .iter()
             .filter(|(_, m)| streamed(m.raw))
             .filter_map(|(id, m)| Some((*id, m.raw?)))
             .collect();
-        for chunk in w.messages.chunks(MESSAGES_PER_STATEMENT) {
+        for chunk in messages.chunks(MESSAGES_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO messages (id, ticket_id, direction, kind, message_id, content_hash, text_hash, from_addr, \
                  from_name, to_addrs, cc_addrs, recipient, role, reply_token, subject, sent_at, in_reply_to, refs, \
@@ -93,10 +129,14 @@ impl Tx {
                     .await?;
             }
         }
+        Ok(())
+    }
 
+    /// Attachments (stored once per SHA-256) and their links to message rows.
+    async fn insert_attachments(&mut self, attachments: &[(i64, &Attachment)]) -> Result<()> {
         // Ascending SHA-256: two batches inserting the same new attachments
         // wait for each other in one order, never in a circle.
-        let mut attachments: Vec<&(i64, &Attachment)> = w.attachments.iter().collect();
+        let mut attachments: Vec<&(i64, &Attachment)> = attachments.iter().collect();
         attachments.sort_by(|x, y| x.1.sha256.cmp(&y.1.sha256));
         for (row, a) in attachments {
             match self {
@@ -132,8 +172,12 @@ impl Tx {
                     .execute(&mut *c).await?;
             });
         }
+        Ok(())
+    }
 
-        for chunk in w.message_refs.chunks(ROWS_PER_STATEMENT) {
+    /// The references of stored customer mail.
+    async fn insert_message_refs(&mut self, params: Params, refs: &[(i64, String)]) -> Result<()> {
+        for chunk in refs.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO message_refs (message_row, ref_id) VALUES {}",
                 params.rows(chunk.len(), 2)
@@ -146,8 +190,16 @@ impl Tx {
                 q.execute(&mut *c).await?;
             });
         }
+        Ok(())
+    }
 
-        for chunk in w.participants.chunks(ROWS_PER_STATEMENT) {
+    /// Participants; one already there is kept.
+    async fn insert_participants(
+        &mut self,
+        params: Params,
+        participants: &[(i64, String, ParticipantRole)],
+    ) -> Result<()> {
+        for chunk in participants.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO participants (ticket_id, email, role) VALUES {} ON CONFLICT (ticket_id, email) DO NOTHING",
                 params.rows(chunk.len(), 3)
@@ -160,8 +212,17 @@ impl Tx {
                 q.execute(&mut *c).await?;
             });
         }
+        Ok(())
+    }
 
-        for chunk in w.events.chunks(ROWS_PER_STATEMENT) {
+    /// Events.
+    async fn insert_events(
+        &mut self,
+        params: Params,
+        events: &[NewEvent],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO events (ticket_id, message_row, kind, detail, created_at) VALUES {}",
                 params.rows(chunk.len(), 5)
@@ -174,8 +235,17 @@ impl Tx {
                 q.execute(&mut *c).await?;
             });
         }
+        Ok(())
+    }
 
-        for chunk in w.outbox.chunks(ROWS_PER_STATEMENT) {
+    /// Outgoing mail, queued.
+    async fn insert_outbox(
+        &mut self,
+        params: Params,
+        outbox: &[NewOutbox],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO outbox (message_row, ticket_id, kind, trigger_row, context, sender, recipients, status, \
                  attempts, next_attempt_at, created_at) VALUES {}",
@@ -191,16 +261,33 @@ impl Tx {
                 q.execute(&mut *c).await?;
             });
         }
+        Ok(())
+    }
 
-        for (area, position) in &w.cursors {
+    /// Round-robin positions per area.
+    async fn upsert_cursors(
+        &mut self,
+        cursors: &[(String, i64)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for (area, position) in cursors {
             on_tx!(self, c => sqlx::query(
                 "INSERT INTO assignment_cursors (area, position, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (area) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at")
                 .bind(area.as_str()).bind(*position).bind(now)
                 .execute(&mut *c).await.map(|_| ())?);
         }
+        Ok(())
+    }
 
-        for chunk in w.status_changes.chunks(ROWS_PER_STATEMENT) {
+    /// Status changes, for the digests.
+    async fn insert_status_changes(
+        &mut self,
+        params: Params,
+        changes: &[(i64, Status, Status)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for chunk in changes.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO status_changes (ticket_id, from_status, to_status, at) VALUES {}",
                 params.rows(chunk.len(), 4)
@@ -213,15 +300,27 @@ impl Tx {
                 q.execute(&mut *c).await?;
             });
         }
+        Ok(())
+    }
 
-        for (ticket, a) in &w.sla_alerts {
+    /// SLA alerts decided.
+    async fn insert_sla_alerts(
+        &mut self,
+        alerts: &[(i64, Alert)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for (ticket, a) in alerts {
             on_tx!(self, c => sqlx::query(
                 "INSERT INTO sla_alerts (ticket_id, target, level, due, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(*ticket).bind(a.target.as_str()).bind(a.level.as_str()).bind(a.due).bind(now)
                 .execute(&mut *c).await.map(|_| ())?);
         }
+        Ok(())
+    }
 
-        for (row, ticket, kind, role) in &w.adopted {
+    /// Stored ticket-less messages released onto a ticket; one released already is an error.
+    async fn adopt_messages(&mut self, adopted: &[(i64, i64, MessageKind, Role)]) -> Result<()> {
+        for (row, ticket, kind, role) in adopted {
             let done = on_tx!(self, c => sqlx::query(
                 "UPDATE messages SET ticket_id = $1, kind = $2, role = $3, reason = NULL WHERE id = $4 AND ticket_id IS NULL")
                 .bind(*ticket).bind(kind.as_str()).bind(role.as_str()).bind(*row).execute(&mut *c).await?.rows_affected());
@@ -231,18 +330,22 @@ impl Tx {
                 )));
             }
         }
+        Ok(())
+    }
 
-        for (address, until, reason) in &w.suppressions {
+    /// Staff addresses to stop mailing.
+    async fn upsert_suppressions(
+        &mut self,
+        suppressions: &[(String, DateTime<Utc>, String)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for (address, until, reason) in suppressions {
             on_tx!(self, c => sqlx::query(
                 "INSERT INTO mail_suppressions (address, suppressed_until, reason, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (address) DO UPDATE SET suppressed_until = excluded.suppressed_until, \
                  reason = excluded.reason, created_at = excluded.created_at")
                 .bind(address.as_str()).bind(*until).bind(reason.as_str()).bind(now)
                 .execute(&mut *c).await.map(|_| ())?);
-        }
-
-        for (origin, reason, raw) in &w.quarantine {
-            self.quarantine(origin, reason, raw, now).await?;
         }
         Ok(())
     }

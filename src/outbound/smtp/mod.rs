@@ -12,7 +12,12 @@
 //!
 //! mailroom speaks the transaction itself (lettre's `send` gives up on the
 //! first refused RCPT): one RCPT per recipient, the refused ones noted with
-//! the server's reply, and the data goes to those the server took.
+//! the server's reply, and the data goes to those the server took
+//! (transaction.rs).
+
+mod transaction;
+
+use transaction::Recipient;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,8 +27,7 @@ use std::time::Duration;
 use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -209,36 +213,13 @@ impl SmtpTransport {
             .sender
             .parse()
             .map_err(|e| SendError::permanent(format!("sender {:?}: {e}", mail.sender)))?;
-        // An address that cannot go into an envelope is refused alone; the
-        // others are still sent to.
-        let mut refused = Vec::new();
-        let mut to = Vec::with_capacity(recipients.len());
-        for r in recipients {
-            match r.parse::<Address>() {
-                Ok(a) => to.push((r.clone(), a)),
-                Err(e) => refused.push(Refusal {
-                    address: r.clone(),
-                    code: None,
-                    text: format!("not a valid address: {e}"),
-                    permanent: true,
-                }),
-            }
-        }
+        let (to, mut refused) = envelope_addresses(recipients);
         if to.is_empty() {
             return Err(none_accepted(refused));
         }
 
         let mut idle = self.idle.lock().await;
-        // A kept connection is checked (NOOP) first: the server may have
-        // closed it while idle.
-        let kept = match idle.take() {
-            Some(mut c) if !c.has_broken() => c.test_connected().await.then_some(c),
-            _ => None,
-        };
-        let mut conn = match kept {
-            Some(c) => c,
-            None => self.connect().await?,
-        };
+        let mut conn = self.connection(&mut idle).await?;
         self.gate.arm(handover);
         let sent =
             tokio::time::timeout(SEND_TIMEOUT, self.transaction(&mut conn, &from, &to, raw)).await;
@@ -274,98 +255,40 @@ impl SmtpTransport {
         }
     }
 
-    /// One SMTP transaction, modelled on lettre's `send`: MAIL, one RCPT per
-    /// recipient (a refusal is noted and the next one asked), and DATA to
-    /// those accepted; with none accepted, RSET (the connection stays usable).
-    async fn transaction(
+    /// The kept connection, checked (NOOP) first: the server may have closed
+    /// it while idle; else a new one.
+    async fn connection(
         &self,
-        conn: &mut AsyncSmtpConnection,
-        from: &Address,
-        to: &[(String, Address)],
-        raw: &[u8],
-    ) -> Attempt {
-        let mut a = Attempt::default();
-        let mut options = Vec::new();
-        let utf8 = conn.server_info().supports_feature(Extension::SmtpUtfEight);
-        if !AsRef::<str>::as_ref(from).is_ascii() && !utf8 {
-            a.error = Some(self.failed(
-                "the sender is a non-ASCII address and the server does not support SMTPUTF8",
-                false,
-            ));
-            return a;
-        }
-        // A non-ASCII recipient the server cannot take is refused alone,
-        // before the transaction starts; the others still get the mail.
-        let (to, cannot): (Vec<_>, Vec<_>) =
-            to.iter().partition(|(given, _)| utf8 || given.is_ascii());
-        a.refused
-            .extend(cannot.into_iter().map(|(given, _)| Refusal {
-                address: given.clone(),
-                code: None,
-                text: "a non-ASCII address, and the server does not support SMTPUTF8".into(),
-                permanent: true,
-            }));
-        if to.is_empty() {
-            return a;
-        }
-        if !AsRef::<str>::as_ref(from).is_ascii() || to.iter().any(|(given, _)| !given.is_ascii()) {
-            options.push(MailParameter::SmtpUtfEight);
-        }
-        if !raw.is_ascii() {
-            if !conn.server_info().supports_feature(Extension::EightBitMime) {
-                a.error = Some(self.failed(
-                    "the message has non-ASCII bytes and the server does not support 8BITMIME",
-                    false,
-                ));
-                return a;
-            }
-            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-        }
-        if let Err(e) = conn.command(Mail::new(Some(from.clone()), options)).await {
-            a.error = Some(self.lettre_failed(&e));
-            return a;
-        }
-        for (given, address) in to {
-            match conn.command(Rcpt::new(address.clone(), vec![])).await {
-                Ok(_) => a.accepted.push(given.clone()),
-                // The server answered no for this one: the session goes on.
-                Err(e) if e.status().is_some() => a.refused.push(Refusal {
-                    address: given.clone(),
-                    code: e.status().map(u16::from),
-                    text: reply_text(&e),
-                    permanent: e.is_permanent(),
-                }),
-                Err(e) => {
-                    a.error = Some(self.lettre_failed(&e));
-                    return a;
-                }
-            }
-        }
-        if a.accepted.is_empty() {
-            if let Err(e) = conn.command(Rset).await {
-                a.error = Some(self.lettre_failed(&e));
-            }
-            return a;
-        }
-        let data = match conn.command(Data).await {
-            // The final dot goes through the gate (handover.rs).
-            Ok(_) => conn.message(raw).await,
-            Err(e) => Err(e),
+        idle: &mut Option<AsyncSmtpConnection>,
+    ) -> Result<AsyncSmtpConnection, SendError> {
+        let kept = match idle.take() {
+            Some(mut c) if !c.has_broken() => c.test_connected().await.then_some(c),
+            _ => None,
         };
-        if let Err(e) = data {
-            a.error = Some(self.lettre_failed(&e));
+        match kept {
+            Some(c) => Ok(c),
+            None => self.connect().await,
         }
-        a
     }
 }
 
-/// How far one transaction got. With `error` set nobody got the mail in it.
-#[derive(Default)]
-struct Attempt {
-    /// Recipients the server took at RCPT.
-    accepted: Vec<String>,
-    refused: Vec<Refusal>,
-    error: Option<SendError>,
+/// The recipients as envelope addresses. An address that cannot go into an
+/// envelope is refused alone; the others are still sent to.
+fn envelope_addresses(recipients: &[String]) -> (Vec<Recipient>, Vec<Refusal>) {
+    let mut refused = Vec::new();
+    let mut to = Vec::with_capacity(recipients.len());
+    for r in recipients {
+        match r.parse::<Address>() {
+            Ok(a) => to.push((r.clone(), a)),
+            Err(e) => refused.push(Refusal {
+                address: r.clone(),
+                code: None,
+                text: format!("not a valid address: {e}"),
+                permanent: true,
+            }),
+        }
+    }
+    (to, refused)
 }
 
 /// The server's own words of a negative reply ("5.1.1 <b@x.test>: …"),
