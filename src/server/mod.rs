@@ -75,17 +75,8 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         stop_rx.clone(),
     ));
     let handoff = start_handoff(&cfg, &store, &pipeline, &health, &outbox_wake, &stop_rx).await;
-    // The outbox worker writes after every commit (claims, marks): on the
-    // hand-off's writer its writes leave that connection's page cache valid,
-    // where another connection's would make the next hand-off read its pages
-    // again (`Store::writer`). `ingest -` through serve: 5.1-5.4 -> 4.4-4.6 ms
-    // per mail. (Its commits are fsynced too: switching the writer to
-    // synchronous=NORMAL for them cost more than it saved.)
-    let outbox_store = handoff
-        .as_ref()
-        .map_or_else(|| store.clone(), |(_, writer)| writer.clone());
     let outbox = tokio::spawn(outbox_worker(
-        outbox_store,
+        outbox_store(&store, handoff.as_ref()),
         transport,
         renderer,
         pipeline.clone(),
@@ -105,17 +96,16 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
         "mailroom serving"
     );
 
-    let main_loop = MainLoop {
+    MainLoop {
         pipeline: &pipeline,
         store: &store,
         health: &health,
         batch_size: cfg.mailroom.batch_size,
         rules_file: cfg.rules.as_ref().map(|r| r.file.clone()),
         outbox_wake: &outbox_wake,
-    };
-    main_loop
-        .run(&sources.maildirs, sources.interval, &stop, &reload, &wake)
-        .await;
+    }
+    .run(&sources.maildirs, sources.interval, &stop, &reload, &wake)
+    .await;
     let tasks = Tasks {
         imap,
         handoff,
@@ -127,6 +117,16 @@ pub async fn serve(cfg: Arc<Config>, store: Store) -> Result<()> {
     tracing::info!("shutting down: in-flight work committed");
     store.close().await;
     Ok(())
+}
+
+/// Where the outbox worker writes. It writes after every commit (claims,
+/// marks): on the hand-off's writer its writes leave that connection's page
+/// cache valid, where another connection's would make the next hand-off read
+/// its pages again (`Store::writer`). `ingest -` through serve: 5.1-5.4 ->
+/// 4.4-4.6 ms per mail. (Its commits are fsynced too: switching the writer to
+/// synchronous=NORMAL for them cost more than it saved.)
+fn outbox_store(store: &Store, handoff: Option<&(tokio::task::JoinHandle<()>, Store)>) -> Store {
+    handoff.map_or_else(|| store.clone(), |(_, writer)| writer.clone())
 }
 
 /// Starts taking piped mail from `ingest -` on `Config::ingest_socket`,

@@ -188,13 +188,8 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         return Err(ParseFailure::Empty);
     }
     let raw_in = skip_leading_blank_lines(raw);
-    // Raw 8-bit header bytes that are not UTF-8 are decoded by the charset
-    // chain first (mail-parser would make U+FFFD of them).
     let repaired = charset::repair_header_block(raw_in);
-    let (input, mut charset_notes): (&[u8], Vec<String>) = match &repaired {
-        Some((bytes, notes)) => (bytes, notes.clone()),
-        None => (raw_in, Vec::new()),
-    };
+    let (input, mut charset_notes) = readable_input(raw_in, &repaired);
     let mut msg = MessageParser::default()
         .parse(input)
         .ok_or(ParseFailure::NoHeaders)?;
@@ -225,13 +220,10 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
     let report = report_evidence(&msg, &plan.recovered, &message_id, &text);
 
     let (mut from, sender_via) = sender(&msg, &report, &message_id)?;
-    let subject = words::header_text(&msg, "Subject", &others, &mut charset_notes)
-        .or_else(|| msg.subject().map(|s| s.trim().to_string()))
-        .unwrap_or_default();
+    let subject = subject_of(&msg, &others, &mut charset_notes);
     if let Some(name) = words::display_name(&msg, &others, &mut charset_notes) {
         from.name = Some(name);
     }
-
     let reply_to = first_mailbox(msg.reply_to());
     let to = mailboxes(msg.to());
     let cc = mailboxes(msg.cc());
@@ -277,6 +269,26 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
     mail.scrub_nul();
     mail.text_hash = mail.compute_text_hash();
     Ok(mail)
+}
+
+/// Raw 8-bit header bytes that are not UTF-8 are decoded by the charset
+/// chain first (mail-parser would make U+FFFD of them): the repaired copy
+/// with its notes, or the input as it is.
+fn readable_input<'a>(
+    raw: &'a [u8],
+    repaired: &'a Option<(Vec<u8>, Vec<String>)>,
+) -> (&'a [u8], Vec<String>) {
+    match repaired {
+        Some((bytes, notes)) => (bytes, notes.clone()),
+        None => (raw, Vec::new()),
+    }
+}
+
+/// The Subject through the charset chain, else as mail-parser read it.
+fn subject_of(msg: &Message, others: &[String], notes: &mut Vec<String>) -> String {
+    words::header_text(msg, "Subject", others, notes)
+        .or_else(|| msg.subject().map(|s| s.trim().to_string()))
+        .unwrap_or_default()
 }
 
 /// The mail's Message-ID, or one derived from its content (synthetic: true).
