@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::store::{AttachmentRow, EventRow, MessageRow, Participant, Store};
+use crate::store::{MessageView, Store, TicketView};
 use crate::tickets::{self, Direction, Ticket};
 
 fn ticket_json(cfg: &Config, t: &Ticket) -> serde_json::Value {
@@ -91,21 +91,6 @@ pub(super) fn print_ticket_list(cfg: &Config, rows: &[Ticket], json: bool) -> an
 
 /// A ticket with everything `show` prints: its messages with their attachments, bodies
 /// and author roles, its events and participants.
-struct Shown {
-    ticket: Ticket,
-    participants: Vec<Participant>,
-    messages: Vec<ShownMessage>,
-    events: Vec<EventRow>,
-}
-
-struct ShownMessage {
-    row: MessageRow,
-    attachments: Vec<AttachmentRow>,
-    text: String,
-    html: Option<String>,
-    role: Option<tickets::Role>,
-}
-
 pub(super) async fn show_ticket(
     cfg: &Config,
     store: &Store,
@@ -116,7 +101,11 @@ pub(super) async fn show_ticket(
     let id = tickets::parse_ref(prefix, reference).with_context(|| {
         format!("{reference:?} is not a ticket reference like {prefix}-1042 or 1042")
     })?;
-    let shown = load_shown(store, id, reference).await?;
+    let shown = store
+        .ticket_view(id)
+        .await
+        .with_context(|| reference.to_string())?
+        .ok_or_else(|| Error::TicketNotFound(reference.to_string()))?;
     if json {
         println!(
             "{}",
@@ -128,46 +117,7 @@ pub(super) async fn show_ticket(
     Ok(())
 }
 
-async fn load_shown(store: &Store, id: i64, reference: &str) -> anyhow::Result<Shown> {
-    let ticket = store
-        .ticket(id)
-        .await?
-        .ok_or_else(|| Error::TicketNotFound(reference.to_string()))?;
-    let rows = store.ticket_messages(id).await?;
-    let events = store.ticket_events(id).await?;
-    let participants = store.ticket_participants(id).await?;
-    let mut messages = Vec::with_capacity(rows.len());
-    for m in rows {
-        let role = m
-            .role()
-            .map_err(|e| anyhow::anyhow!("message {} on {reference}: {e}", m.id))?;
-        let attachments = store.message_attachments(m.id).await?;
-        // Inbound bodies are not stored twice: derive them from the raw bytes.
-        let (text, html) = if m.direction == Direction::In && m.text_body.is_empty() {
-            match store.raw_message(m.id).await? {
-                Some(raw) => crate::mail::parse::bodies(&raw),
-                None => (String::new(), None),
-            }
-        } else {
-            (m.text_body.clone(), m.html_body.clone())
-        };
-        messages.push(ShownMessage {
-            row: m,
-            attachments,
-            text,
-            html,
-            role,
-        });
-    }
-    Ok(Shown {
-        ticket,
-        participants,
-        messages,
-        events,
-    })
-}
-
-fn shown_json(cfg: &Config, shown: &Shown) -> serde_json::Value {
+fn shown_json(cfg: &Config, shown: &TicketView) -> serde_json::Value {
     let mut v = ticket_json(cfg, &shown.ticket);
     v["participants"] = json!(
         shown
@@ -181,7 +131,7 @@ fn shown_json(cfg: &Config, shown: &Shown) -> serde_json::Value {
     v
 }
 
-fn message_json(s: &ShownMessage) -> serde_json::Value {
+fn message_json(s: &MessageView) -> serde_json::Value {
     let m = &s.row;
     json!({
         "direction": m.direction,
@@ -203,7 +153,7 @@ fn message_json(s: &ShownMessage) -> serde_json::Value {
     })
 }
 
-fn print_shown(prefix: &str, shown: &Shown) {
+fn print_shown(prefix: &str, shown: &TicketView) {
     let t = &shown.ticket;
     println!("{} {}", tickets::format_ref(prefix, t.id), t.subject);
     println!(
@@ -260,7 +210,7 @@ fn print_shown(prefix: &str, shown: &Shown) {
     }
 }
 
-fn print_message(s: &ShownMessage) {
+fn print_message(s: &MessageView) {
     let m = &s.row;
     let arrow = if m.direction == Direction::In {
         "<-"

@@ -21,6 +21,7 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 mod text;
+mod ticket_view;
 mod tx;
 mod write;
 mod writer;
@@ -49,6 +50,7 @@ pub use outbox::Attempt;
 pub use relay_result::{RelayResult, UnreportedRelays, unreported_relays};
 pub use rows::*;
 pub use sqlite::{SqliteUse, configure_sqlite};
+pub use ticket_view::{MessageView, TicketView};
 pub use tx::Tx;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -1,0 +1,62 @@
+//! A ticket whole, as `tickets show` prints it: its messages with their
+//! attachments, bodies and author roles, its participants and events.
+
+use super::{AttachmentRow, EventRow, MessageRow, Participant, Store};
+use crate::error::{Error, Result};
+use crate::tickets::{Direction, Role, Ticket};
+
+pub struct TicketView {
+    pub ticket: Ticket,
+    pub participants: Vec<Participant>,
+    pub messages: Vec<MessageView>,
+    pub events: Vec<EventRow>,
+}
+
+pub struct MessageView {
+    pub row: MessageRow,
+    pub attachments: Vec<AttachmentRow>,
+    pub text: String,
+    pub html: Option<String>,
+    pub role: Option<Role>,
+}
+
+impl Store {
+    /// The ticket `id` with everything on it; `None` when there is none.
+    pub async fn ticket_view(&self, id: i64) -> Result<Option<TicketView>> {
+        let Some(ticket) = self.ticket(id).await? else {
+            return Ok(None);
+        };
+        let rows = self.ticket_messages(id).await?;
+        let events = self.ticket_events(id).await?;
+        let participants = self.ticket_participants(id).await?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for m in rows {
+            let role = m
+                .role()
+                .map_err(|e| Error::Invalid(format!("message {}: {e}", m.id)))?;
+            let attachments = self.message_attachments(m.id).await?;
+            // Inbound bodies are not stored twice: derive them from the raw bytes.
+            let (text, html) = if m.direction == Direction::In && m.text_body.is_empty() {
+                match self.raw_message(m.id).await? {
+                    Some(raw) => crate::mail::parse::bodies(&raw),
+                    None => (String::new(), None),
+                }
+            } else {
+                (m.text_body.clone(), m.html_body.clone())
+            };
+            messages.push(MessageView {
+                row: m,
+                attachments,
+                text,
+                html,
+                role,
+            });
+        }
+        Ok(Some(TicketView {
+            ticket,
+            participants,
+            messages,
+            events,
+        }))
+    }
+}
