@@ -48,5 +48,5 @@ for bin in "$@"; do
   valgrind --tool=callgrind --callgrind-out-file="$run/callgrind.out" \
     "$bin" --config "$run/mailroom.toml" poll --once >"$run/out.txt" 2>"$run/valgrind.txt"
   ir=$(grep -m1 '^summary:' "$run/callgrind.out" | awk '{print $2}')
-  printf '%s\t%s instructions\t%s\n' "$bin" "$(printf "%'d" "$ir")" "$(tail -n 1 "$run/out.txt")"
+  printf '%s\t%s instructions\t%s\n' "$bin" "$ir" "$(tail -n 1 "$run/out.txt")"
 done
