@@ -22,6 +22,7 @@ pub(crate) mod fault;
 mod inspect;
 mod outgoing;
 mod prepare;
+mod relay_plan;
 mod relay_result;
 mod rules_file;
 mod settle;

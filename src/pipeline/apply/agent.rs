@@ -2,10 +2,11 @@
 //! explanation, the new owner's notification) or an internal note.
 
 use crate::mail::parse::ParsedMail;
-use crate::pipeline::agent::{AgentPlan, RelayPlan};
+use crate::pipeline::agent::AgentPlan;
 use crate::pipeline::decide::NotePlan;
 use crate::pipeline::events::Events;
 use crate::pipeline::outgoing::Notify;
+use crate::pipeline::relay_plan::RelayPlan;
 use crate::pipeline::sla::ClockEvent;
 use crate::pipeline::unit::UnitOfWork;
 use crate::pipeline::{Incoming, Pipeline};

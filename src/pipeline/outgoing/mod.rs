@@ -1,0 +1,320 @@
+//! The mail mailroom sends: acknowledgements to customers, notifications to
+//! owners, agents' answers relayed to customers, explanations to agents. The
+//! pipeline decides and records them — Message-ID, recipients, subject,
+//! threading headers, what the template needs — and queues them; the outbox
+//! worker renders the bodies when it sends (`outbound::render`). Ingest stays
+//! cheap, and a Message-ID exists from the start, so replies and bounces
+//! thread even before the mail has left. Notifications in `notify.rs`,
+//! explanations to agents in `explain.rs`.
+
+mod explain;
+mod notify;
+
+use std::borrow::Cow;
+
+use serde_json::json;
+
+use crate::mail::address::with_subaddress;
+use crate::mail::compose::{new_message_id, reply_references};
+use crate::mail::parse::ParsedMail;
+use crate::pipeline::Pipeline;
+use crate::pipeline::events::Events;
+use crate::pipeline::relay_plan::RelayPlan;
+use crate::pipeline::unit::UnitOfWork;
+use crate::store::{NewMessage, NewOutbox};
+use crate::tickets::{Direction, EventKind, MessageKind, Ticket};
+
+pub(super) use crate::tickets::hold::RATE_WINDOW_HOURS;
+use crate::tickets::hold::{Hold, Limits, hold};
+pub(crate) use explain::RelayTrouble;
+pub(crate) use notify::Notify;
+
+/// The config's per-recipient limits (`[mailroom]`), for `tickets::hold`.
+fn limits(cfg: &crate::config::Config) -> Limits {
+    Limits {
+        ack_per_hour: cfg.mailroom.ack_limit_per_hour,
+        notification_per_hour: cfg.mailroom.notification_limit_per_hour,
+    }
+}
+
+/// A customer's display name as it may appear in a From we write: quotes,
+/// angle brackets and `@` removed (they could fake an address), whitespace
+/// collapsed, at most 64 characters. `None` when nothing is left.
+pub(crate) fn display_name(name: Option<&str>) -> Option<String> {
+    let cleaned: String = name?
+        .chars()
+        .filter(|c| !matches!(c, '"' | '<' | '>' | '@') && !c.is_control())
+        .collect();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let joined = words.join(" ");
+    let cut: String = joined.chars().take(64).collect();
+    let cut = cut.trim().to_string();
+    (!cut.is_empty()).then_some(cut)
+}
+
+/// What the batch records for one outgoing mail.
+struct Planned<'s> {
+    kind: MessageKind,
+    /// Envelope recipients, comma-separated.
+    envelope: String,
+    to_addrs: String,
+    cc_addrs: String,
+    /// The agent or manager a mail went to (what proves a reply is theirs).
+    recipient: Option<&'s str>,
+    from_name: Option<String>,
+    subject: String,
+    in_reply_to: String,
+    refs: Vec<String>,
+    thread_index: Option<String>,
+    text: Option<String>,
+    html: Option<String>,
+    context: serde_json::Value,
+}
+
+impl Pipeline {
+    /// The RFC 3834 limit per recipient and hour for automatic mail of
+    /// `kind`, and the kinds counted against it (`tickets::hold::Limits`).
+    pub(super) fn rate_limit(&self, kind: MessageKind) -> (i64, &'static [MessageKind]) {
+        limits(&self.cfg).for_kind(kind)
+    }
+
+    /// Whether automatic mail of `kind` may go to `to` now: within the RFC 3834
+    /// rate limit and not held back after a bounce. The event says why not.
+    fn may_send(
+        &self,
+        u: &UnitOfWork<'_>,
+        to: &str,
+        kind: MessageKind,
+        (event, what): (EventKind, &str),
+        ev: &mut Events,
+    ) -> bool {
+        let (limit, counted) = self.rate_limit(kind);
+        let why = match hold(
+            u.suppressed_until(to),
+            u.now(),
+            || u.sent_recently(to, counted),
+            limit,
+        ) {
+            None => return true,
+            Some(Hold::Bounced { until }) => format!(
+                "no {what}: mail to {to} bounced; nothing is sent there until {}",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Some(Hold::RateLimit { recent, limit }) => {
+                let noun = if kind != MessageKind::Notification {
+                    "automatic replies"
+                } else if u.sent_recently(to, &[MessageKind::Digest]) > 0 {
+                    "notifications and digests"
+                } else {
+                    "notifications"
+                };
+                format!(
+                    "no {what}: {recent} {noun} to {to} in the last hour (limit {limit}, RFC 3834)"
+                )
+            }
+        };
+        ev.push(event, why);
+        false
+    }
+
+    /// Queues the acknowledgement for a new ticket, unless the rate limit for
+    /// this recipient is reached.
+    pub(super) fn acknowledge(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &Ticket,
+        mail: &ParsedMail,
+        ev: &mut Events,
+    ) {
+        let to = mail.reply_address();
+        if self.classifier.is_own_address(&to.email) {
+            ev.push(
+                EventKind::Ack,
+                format!(
+                    "no acknowledgement: the reply address {} is mailroom's own",
+                    to.email
+                ),
+            );
+            return;
+        }
+        if !self.may_send(
+            u,
+            &to.email,
+            MessageKind::Ack,
+            (EventKind::Ack, "acknowledgement"),
+            ev,
+        ) {
+            return;
+        }
+        let ticket_ref = self.ticket_ref(ticket.id);
+        let planned = Planned {
+            kind: MessageKind::Ack,
+            envelope: to.email.clone(),
+            to_addrs: to.email.clone(),
+            cc_addrs: String::new(),
+            recipient: None,
+            from_name: Some(self.cfg.mailroom.support_name.clone()),
+            subject: format!("Re: {} [{ticket_ref}]", ticket.normalized_subject),
+            in_reply_to: mail.message_id.clone(),
+            // Bounded first (the root and the newest), then checked: the
+            // batch looked up exactly those.
+            refs: u.customer_chain(&reply_references(&mail.references, &mail.message_id)),
+            thread_index: None,
+            text: None,
+            html: None,
+            context: json!({ "to_name": to.name.as_ref().or(mail.from.name.as_ref()) }),
+        };
+        let mid = self.queue(u, ticket, ev.row, planned);
+        ev.push(
+            EventKind::Ack,
+            format!("acknowledgement queued to {} as <{mid}>", to.email),
+        );
+    }
+
+    /// Queues the agent's answer to the customer.
+    pub(super) fn relay(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &Ticket,
+        mail: &ParsedMail,
+        r: RelayPlan,
+        ev: &mut Events,
+    ) {
+        let mut envelope = vec![r.to.email.clone()];
+        envelope.extend(r.cc.iter().cloned());
+        let from_name = format!("{} at {}", r.agent_name, self.cfg.mailroom.support_name);
+        let context = json!({
+            "agent_name": r.agent_name,
+            "agent": mail.from.email,
+            "to_name": r.to.name,
+            "text": r.text,
+            "html": r.html,
+            "attachments": r.attachments,
+            "thread_topic": r.thread_topic,
+        });
+        let planned = Planned {
+            kind: MessageKind::Relay,
+            envelope: envelope.join(", "),
+            to_addrs: r.to.email.clone(),
+            cc_addrs: r.cc.join(", "),
+            recipient: None,
+            from_name: Some(from_name.clone()),
+            subject: r.subject,
+            in_reply_to: r.in_reply_to.unwrap_or_default(),
+            refs: r.references,
+            thread_index: r.thread_index,
+            text: Some(r.text),
+            html: r.html,
+            context,
+        };
+        let mid = self.queue(u, ticket, ev.row, planned);
+        let mut detail = format!(
+            "answer by {} relayed to {} as <{mid}> (From \"{from_name}\")",
+            mail.from.email,
+            envelope.join(", ")
+        );
+        if !r.attachments.is_empty() {
+            let names: Vec<String> = r
+                .attachments
+                .iter()
+                .map(|a| a.filename.clone().unwrap_or_else(|| a.content_type.clone()))
+                .collect();
+            detail.push_str(&format!("; attachments: {}", names.join(", ")));
+        }
+        if !r.held_back.is_empty() {
+            detail.push_str(&format!("; not sent: {}", r.held_back.join(", ")));
+        }
+        ev.push(EventKind::Relay, detail);
+    }
+
+    /// Records the outbound message (not rendered yet) and its outbox row.
+    fn queue(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &Ticket,
+        trigger_row: i64,
+        p: Planned<'_>,
+    ) -> String {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let tag = match p.kind {
+            MessageKind::Ack => "ack",
+            MessageKind::Relay => "r",
+            MessageKind::System => "s",
+            _ => "n",
+        };
+        let message_id = new_message_id(tag, &unique, &self.support.email);
+        // Mail to an agent gets a Reply-To of its own: the agent's answer
+        // proves itself by coming back through it. Not in the Message-ID,
+        // which forwards and References pass on.
+        let mut context = p.context;
+        let reply_token = match (p.recipient, self.cfg.security.reply_token) {
+            (Some(_), true) => {
+                let token = format!(
+                    "{}-{}",
+                    self.ticket_ref(ticket.id).to_ascii_lowercase(),
+                    uuid::Uuid::new_v4().simple()
+                );
+                context["reply_to"] = json!(with_subaddress(&self.support.email, &token));
+                Some(token)
+            }
+            _ => None,
+        };
+        let message_row = u.insert_message(NewMessage {
+            ticket_id: Some(ticket.id),
+            direction: Direction::Out,
+            kind: p.kind,
+            message_id: message_id.clone(),
+            content_hash: String::new(),
+            text_hash: None,
+            from_addr: self.support.email.clone(),
+            from_name: p.from_name,
+            to_addrs: p.to_addrs,
+            cc_addrs: p.cc_addrs,
+            recipient: p.recipient.map(str::to_string),
+            role: None,
+            reply_token,
+            subject: p.subject,
+            sent_at: None,
+            in_reply_to: p.in_reply_to,
+            refs: p.refs.join(" "),
+            thread_index: p.thread_index,
+            text_body: p.text.map(Cow::Owned).unwrap_or(Cow::Borrowed("")),
+            html_body: p.html.map(Cow::Owned),
+            origin: None,
+            reason: None,
+            raw: None,
+            raw_codec: None,
+        });
+        u.enqueue(NewOutbox {
+            message_row,
+            ticket_id: Some(ticket.id),
+            kind: p.kind,
+            trigger_row: Some(trigger_row),
+            context: context.to_string(),
+            sender: self.support.email.clone(),
+            recipients: p.envelope,
+        });
+        message_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_name;
+
+    #[test]
+    fn display_names_cannot_fake_an_address() {
+        assert_eq!(
+            display_name(Some("Alice Example")).as_deref(),
+            Some("Alice Example")
+        );
+        assert_eq!(
+            display_name(Some("\"ceo@bigco.test\" <ceo@bigco.test>")).as_deref(),
+            Some("ceobigco.test ceobigco.test")
+        );
+        assert_eq!(display_name(Some("  <>@\"  ")), None);
+        assert_eq!(display_name(None), None);
+        let long = "x".repeat(200);
+        assert_eq!(display_name(Some(&long)).map(|n| n.len()), Some(64));
+    }
+}
