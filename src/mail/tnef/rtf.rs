@@ -9,6 +9,14 @@ const UNCOMPRESSED: u32 = 0x414C_454D; // "MELA"
 /// The dictionary's initial contents (MS-OXRTFCP 2.1.2.1), 207 bytes.
 const PREBUF: &[u8] = b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern \\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx";
 
+/// The most RTF read out of one body: the header's size is the sender's
+/// word, and LZFu expands up to about 8.5 times.
+const MAX_RTF_BYTES: usize = 8 * 1024 * 1024;
+
+/// Groups nested deeper than this are skipped whole (real documents nest a
+/// few levels): the group stack stays small whatever a hostile body holds.
+const MAX_GROUP_DEPTH: usize = 256;
+
 /// The RTF, or None when the header is not one of the two known kinds.
 pub(super) fn decompress(data: &[u8]) -> Option<Vec<u8>> {
     let word = |at: usize| {
@@ -16,13 +24,18 @@ pub(super) fn decompress(data: &[u8]) -> Option<Vec<u8>> {
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
     let comp_size = word(0)? as usize;
-    let raw_size = word(4)? as usize;
+    let raw_size = (word(4)? as usize).min(MAX_RTF_BYTES);
     let kind = word(8)?;
     let end = comp_size.saturating_add(4).min(data.len());
     let body = data.get(16..end).unwrap_or_default();
     match kind {
         UNCOMPRESSED => Some(body[..raw_size.min(body.len())].to_vec()),
-        COMPRESSED => Some(lzfu(body, raw_size)),
+        COMPRESSED => {
+            // The last copy may run past the size the header gives.
+            let mut rtf = lzfu(body, raw_size);
+            rtf.truncate(raw_size);
+            Some(rtf)
+        }
         _ => None,
     }
 }
@@ -31,8 +44,9 @@ fn lzfu(body: &[u8], raw_size: usize) -> Vec<u8> {
     let mut dict = [0u8; 4096];
     dict[..PREBUF.len()].copy_from_slice(PREBUF);
     let mut wpos = PREBUF.len();
-    // Each input byte yields at most 17 output bytes: the capacity is bounded.
-    let mut out = Vec::with_capacity(raw_size.min(body.len().saturating_mul(17)));
+    // A flag byte and its 8 tokens (at most 17 bytes) give at most 8 * 17
+    // output bytes: about 8.5 per input byte, so 9 bounds the capacity.
+    let mut out = Vec::with_capacity(raw_size.min(body.len().saturating_mul(9)));
     let mut i = 0;
     while i < body.len() {
         let flags = body[i];
@@ -105,11 +119,26 @@ pub(super) fn to_text(rtf: &[u8], label: Option<&str>) -> String {
     };
     // Per group: (skipped, \uc count).
     let mut stack: Vec<(bool, usize)> = Vec::new();
+    // Levels below MAX_GROUP_DEPTH, skipped; and the state to return to.
+    let (mut deeper, mut above) = (0usize, (false, 1usize));
     let mut i = 0;
     while i < rtf.len() {
         let b = rtf[i];
         i += 1;
         match b {
+            b'{' if stack.len() >= MAX_GROUP_DEPTH => {
+                if deeper == 0 {
+                    above = (t.skip, t.uc);
+                }
+                deeper += 1;
+                t.skip = true;
+            }
+            b'}' if deeper > 0 => {
+                deeper -= 1;
+                if deeper == 0 {
+                    (t.skip, t.uc) = above;
+                }
+            }
             b'{' => {
                 stack.push((t.skip, t.uc));
                 if rtf.get(i..i + 2) == Some(b"\\*") {
@@ -283,5 +312,41 @@ mod tests {
         assert_eq!(to_text(rtf, None), "你好");
         assert!(decompress(b"short").is_none());
         assert!(decompress(&[0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]).is_none());
+    }
+
+    #[test]
+    fn a_lying_size_or_a_deep_nest_stays_small() {
+        // The header claims 4 GiB of RTF; the body is back-references that
+        // each copy 17 bytes (about 8.5 output bytes per input byte).
+        let mut body = Vec::new();
+        let mut wpos = PREBUF.len();
+        for _ in 0..130_000 {
+            body.push(0xFF);
+            for _ in 0..8 {
+                let offset = (wpos + 1) % 4096; // never the end marker
+                let word = ((offset << 4) | 15) as u16;
+                body.extend_from_slice(&word.to_be_bytes());
+                wpos = (wpos + 17) % 4096;
+            }
+        }
+        let mut data = Vec::new();
+        for w in [body.len() as u32 + 12, u32::MAX, COMPRESSED, 0] {
+            data.extend_from_slice(&w.to_le_bytes());
+        }
+        data.extend_from_slice(&body);
+        let rtf = decompress(&data).expect("compressed");
+        assert_eq!(rtf.len(), MAX_RTF_BYTES, "{} bytes", rtf.len());
+
+        // A million nested groups: the text around them is read, what is
+        // nested deeper than MAX_GROUP_DEPTH is skipped.
+        let n = 1_000_000;
+        let mut doc = b"{\\rtf1 before ".to_vec();
+        doc.extend(std::iter::repeat_n(b'{', n));
+        doc.extend_from_slice(b"deep");
+        doc.extend(std::iter::repeat_n(b'}', n));
+        doc.extend_from_slice(b" after}");
+        assert_eq!(to_text(&doc, None), "before  after");
+        let shallow = b"{\\rtf1 a{b{c}}d}";
+        assert_eq!(to_text(shallow, None), "abcd");
     }
 }
