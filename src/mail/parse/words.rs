@@ -60,12 +60,32 @@ pub(crate) fn decode_words(value: &str, others: &[String]) -> (String, Vec<Strin
     (out, notes)
 }
 
+/// The longest encoded word read (RFC 2047 allows 75 characters; some
+/// mailers write longer ones).
+const MAX_WORD_BYTES: usize = 512;
+
+/// `s` up to `max` bytes, cut at a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut n = s.len().min(max);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    &s[..n]
+}
+
 /// The next `=?charset?B|Q?text?=` in `s`: the text before it, the charset,
 /// the decoded bytes and the rest.
 fn next_word(s: &str) -> Option<(&str, String, Vec<u8>, &str)> {
+    // No end after a start: no later start can end either.
+    let last_end = s.rfind("?=")?;
     let mut from = 0;
     while let Some(at) = s[from..].find("=?").map(|p| p + from) {
-        let body = &s[at + 2..];
+        if at + 2 > last_end {
+            return None;
+        }
+        // A word is short (RFC 2047: 75 characters); looking further for its
+        // end would make a value of many starts cost its length squared.
+        let body = prefix(&s[at + 2..], MAX_WORD_BYTES);
         let parsed = (|| {
             let q1 = body.find('?')?;
             let cs = &body[..q1];
@@ -184,4 +204,20 @@ mod tests {
         let (t, _) = decode_words("no words =? here", &[]);
         assert_eq!(t, "no words =? here");
     }
+
+    #[test]
+    fn many_starts_without_ends_are_read_once() {
+        // 200,000 starts of words that never end, then one word that does:
+        // each start looks at most MAX_WORD_BYTES ahead (it looked to the end
+        // of the value, 10^11 byte compares here).
+        let junk = "=?a?B? ".repeat(200_000);
+        let value = format!("{junk}=?utf-8?Q?caf=C3=A9?=");
+        let (t, _) = decode_words(&value, &[]);
+        assert_eq!(t, format!("{junk}café"));
+        // A word longer than MAX_WORD_BYTES is left as it is.
+        let long = format!("=?utf-8?Q?{}?=", "a".repeat(MAX_WORD_BYTES));
+        assert_eq!(decode_words(&long, &[]).0, long);
+        assert_eq!(prefix("aé", 2), "a");
+    }
+
 }

@@ -321,7 +321,7 @@ mod tests {
         let mut body = Vec::new();
         let mut wpos = PREBUF.len();
         for _ in 0..130_000 {
-            body.push(0xFF);
+            body.extend_from_slice(&[0xFF]); // a flag byte: 8 references
             for _ in 0..8 {
                 let offset = (wpos + 1) % 4096; // never the end marker
                 let word = ((offset << 4) | 15) as u16;
