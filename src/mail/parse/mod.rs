@@ -181,7 +181,12 @@ pub enum ParseFailure {
     NoHeaders,
     #[error("no usable sender: {0}")]
     NoSender(String),
+    #[error("{0} MIME parts, over the limit of {MAX_PARTS}")]
+    TooManyParts(usize),
 }
+
+/// More MIME parts than this and a mail is quarantined.
+pub const MAX_PARTS: usize = 10_000;
 
 pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
@@ -195,6 +200,11 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
         .ok_or(ParseFailure::NoHeaders)?;
     if msg.headers().is_empty() {
         return Err(ParseFailure::NoHeaders);
+    }
+    // Every part costs a record of where it went and a walk over it; no real
+    // mail has this many. Quarantined with the reason, never dropped.
+    if msg.parts.len() > MAX_PARTS {
+        return Err(ParseFailure::TooManyParts(msg.parts.len()));
     }
 
     let content_hash = content_hash(raw);

@@ -102,3 +102,28 @@ fn leading_whitespace_line_is_skipped() {
     // An empty first line still means "no header block".
     assert!(parse(format!("\r\n{SIMPLE}").as_bytes()).is_err());
 }
+
+#[test]
+fn a_mail_of_too_many_parts_is_refused_with_the_count() {
+    let mail = |parts: usize| {
+        let mut m = String::from(
+            "From: a@b.test\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n",
+        );
+        for i in 0..parts {
+            m.push_str(&format!("--B\r\nContent-Type: text/plain\r\n\r\np{i}\r\n"));
+        }
+        m.push_str("--B--\r\n");
+        m
+    };
+    match parse(mail(MAX_PARTS + 10).as_bytes()) {
+        Err(e @ ParseFailure::TooManyParts(n)) => {
+            assert!(n > MAX_PARTS, "{n}");
+            assert!(e.to_string().contains("over the limit of 10000"), "{e}");
+        }
+        other => panic!("not refused: {:?}", other.map(|m| m.parts.len())),
+    }
+    // Up to the limit every part is read and accounted for.
+    let m = parse(mail(2_000).as_bytes()).expect("parses");
+    assert!(m.text.contains("p0") && m.text.contains("p1999"));
+    assert_eq!(m.parts.len(), 2_000);
+}

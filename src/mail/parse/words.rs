@@ -219,5 +219,4 @@ mod tests {
         assert_eq!(decode_words(&long, &[]).0, long);
         assert_eq!(prefix("aé", 2), "a");
     }
-
 }
