@@ -180,15 +180,25 @@ pub(crate) fn decode(bytes: &[u8], declared: Option<&str>, others: &[String]) ->
     )
 }
 
+/// The most charsets a mail's declarations add to the chain.
+pub(crate) const MAX_DECLARED: usize = 16;
+
+/// Adds a declared charset (normalized) to the chain's list: only labels
+/// that decode something, each once, at most `MAX_DECLARED`. A mail of a
+/// million made-up labels must not cost a million squared compares, nor
+/// make every part try them all.
+pub(crate) fn add_declared(out: &mut Vec<String>, c: String) {
+    if out.len() < MAX_DECLARED && !out.contains(&c) && decoder(&c).is_some() {
+        out.push(c);
+    }
+}
+
 /// Every `charset=` value in `raw` (parameters of Content-Type lines, any
-/// part) and every encoded word's charset, normalized, first seen first.
+/// part) and every encoded word's charset that names a known charset,
+/// normalized, first seen first, at most `MAX_DECLARED`.
 pub(crate) fn declared_in(raw: &[u8]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let mut push = |c: String| {
-        if !c.is_empty() && !out.contains(&c) {
-            out.push(c);
-        }
-    };
+    let mut push = |c: String| add_declared(&mut out, c);
     let lower = |b: u8| b.to_ascii_lowercase();
     let mut i = 0;
     while i + 8 <= raw.len() {

@@ -124,10 +124,7 @@ pub(super) fn declared_charsets(msg: &mail_parser::Message<'_>, input: &[u8]) ->
         .iter()
         .filter_map(|p| p.content_type()?.attribute("charset"))
     {
-        let c = charset::normalize(c);
-        if !out.contains(&c) {
-            out.push(c);
-        }
+        charset::add_declared(&mut out, charset::normalize(c));
     }
     let head_end = msg
         .parts
@@ -135,9 +132,7 @@ pub(super) fn declared_charsets(msg: &mail_parser::Message<'_>, input: &[u8]) ->
         .map_or(0, |p| p.offset_body as usize)
         .min(input.len());
     for c in charset::declared_in(&input[..head_end]) {
-        if !out.contains(&c) {
-            out.push(c);
-        }
+        charset::add_declared(&mut out, c);
     }
     out
 }

@@ -117,3 +117,24 @@ fn raw_8bit_header_bytes_are_repaired() {
         ["header Subject: raw 8-bit bytes read as windows-1252"]
     );
 }
+
+#[test]
+fn made_up_charset_labels_are_not_collected() {
+    let mut raw =
+        String::from("From: a@b.test\r\nContent-Type: text/plain; charset=x-none-0\r\n\r\n");
+    for i in 0..100_000 {
+        raw.push_str(&format!("charset=x-made-up-{i} "));
+    }
+    raw.push_str("charset=GB2312 =?big5?B?pA==?= charset=gb2312");
+    assert_eq!(declared_in(raw.as_bytes()), ["gb2312", "big5"]);
+    let many: String = (0..40)
+        .map(|i| {
+            format!(
+                "charset=iso-8859-{} charset=windows-125{} ",
+                i % 16 + 1,
+                i % 9
+            )
+        })
+        .collect();
+    assert!(declared_in(many.as_bytes()).len() <= MAX_DECLARED);
+}
