@@ -119,9 +119,15 @@ impl<'x> Walk<'x, '_> {
     }
 }
 
+/// The most boundaries a region is split by: each line is tried against
+/// each, and a region of made-up `boundary=` lines must not cost lines
+/// times boundaries.
+const MAX_BOUNDARIES: usize = 64;
+
 /// Every boundary declared in the message's multipart headers or in the
-/// region's own Content-Type lines, longest first (so `--ab` does not cut
-/// a line `--abc`).
+/// region's own Content-Type lines (the message's first, at most
+/// `MAX_BOUNDARIES`), each once, longest first (so `--ab` does not cut a
+/// line `--abc`).
 fn boundaries(msg: &Message<'_>, region: &[u8]) -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = msg
         .parts
@@ -150,12 +156,16 @@ fn boundaries(msg: &Message<'_>, region: &[u8]) -> Vec<Vec<u8>> {
                 }
             })
             .unwrap_or(rest.len());
-        if end > 0 {
-            out.push(rest[..end].to_vec());
+        let boundary = &rest[..end];
+        if end > 0 && !out.iter().any(|b| b == boundary) {
+            out.push(boundary.to_vec());
+        }
+        if out.len() >= MAX_BOUNDARIES {
+            break;
         }
         from = at + 9;
     }
-    out.sort_by_key(|b| std::cmp::Reverse(b.len()));
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     out.dedup();
     out
 }
@@ -222,4 +232,38 @@ fn trim_end(b: &[u8]) -> &[u8] {
         .rposition(|c| !c.is_ascii_whitespace())
         .map_or(0, |p| p + 1);
     &b[..n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_region_of_made_up_boundaries_keeps_the_messages_own() {
+        let raw = b"From: a@b.test\r\nContent-Type: multipart/mixed; boundary=\"own\"\r\n\r\n--own\r\n\r\nx\r\n";
+        let msg = MessageParser::default().parse(&raw[..]).expect("parses");
+        let mut region = String::new();
+        for i in 0..10_000 {
+            region.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=made-up-{i}\r\n"
+            ));
+        }
+        region.push_str("boundary=made-up-7\r\nBOUNDARY=longer-one\r\n");
+        let found = boundaries(&msg, region.as_bytes());
+        assert_eq!(found.len(), MAX_BOUNDARIES);
+        assert!(
+            found.iter().any(|b| b == b"own"),
+            "the message's own boundary is kept"
+        );
+        let mut sorted = found.clone();
+        sorted.dedup();
+        assert_eq!(sorted.len(), found.len(), "each once");
+        assert!(
+            found.windows(2).all(|w| w[0].len() >= w[1].len()),
+            "longest first"
+        );
+        // Duplicates that sort apart are still removed.
+        let few = boundaries(&msg, b"boundary=a boundary=bb boundary=a boundary=own");
+        assert_eq!(few, [b"own".to_vec(), b"bb".to_vec(), b"a".to_vec()]);
+    }
 }
