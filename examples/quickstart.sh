@@ -69,7 +69,12 @@ bold "\$ cat $relay   # what Alice receives: Bob's words only, threaded into her
 cat "$relay"
 step tickets show MR-1
 # Carol, the manager, gets a digest at 08:00 (Europe/Berlin) Monday to Friday,
-# each covering the time since the one before. Tomorrow's (or, before a
-# weekend, Monday's) as it stands now, without sending anything:
-step digest preview --manager carol@localhost --text --at "$(date -u -d '+1 day' +%Y-%m-%d)"
+# each covering the time since the one before. Her next one as it stands now,
+# without sending anything: today's before 08:00 Berlin time, else
+# tomorrow's (on a weekend, both mean Monday's).
+next_day=$(TZ=Europe/Berlin date +%Y-%m-%d)
+if [ $((10#$(TZ=Europe/Berlin date +%H%M))) -ge 800 ]; then
+  next_day=$(TZ=Europe/Berlin date -d '+1 day' +%Y-%m-%d)
+fi
+step digest preview --manager carol@localhost --text --at "$next_day"
 printf '\nEverything is in %s (mailroom.db, mail/inbox, mail/outbox).\n' "$work"
