@@ -171,7 +171,9 @@ pub(crate) fn decode(bytes: &[u8], declared: Option<&str>, others: &[String]) ->
             );
         }
     }
-    let (s, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+    // As windows-1252 whatever the first bytes: `decode` would read a
+    // byte-order mark as UTF-16 or UTF-8 under a windows-1252 note.
+    let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
     (
         s.into_owned(),
         Used::Fallback {

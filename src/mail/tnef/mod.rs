@@ -95,10 +95,13 @@ pub fn read(data: &[u8]) -> Result<Tnef, TnefError> {
     let raw = attributes(data)?;
     let cp = raw.msg_props.long(mapi::PR_INTERNET_CPID).or(raw.codepage);
     let label = cp.map(codepage_label);
+    // A body may hold a NUL of its own: only the terminating ones go.
     let text = |b: &[u8]| -> String {
-        let b = trim_nul(b);
+        let b = trim_trailing_nul(b);
         charset::decode(b, label.as_deref(), &[]).0
     };
+    // A title is a C string: it ends at its first NUL.
+    let title = |b: &[u8]| -> String { charset::decode(trim_nul(b), label.as_deref(), &[]).0 };
     let props = &raw.msg_props;
     let body = props
         .string(mapi::PR_BODY, label.as_deref())
@@ -116,7 +119,7 @@ pub fn read(data: &[u8]) -> Result<Tnef, TnefError> {
     let files = raw
         .files
         .into_iter()
-        .filter_map(|f| f.into_file(label.as_deref(), &text))
+        .filter_map(|f| f.into_file(label.as_deref(), &title))
         .collect();
     Ok(Tnef {
         body_charset: label.clone().unwrap_or_else(|| "windows-1252".into()),
@@ -233,6 +236,13 @@ fn attribute<'a>(c: &mut Cursor<'a>) -> Result<(u8, u32, &'a [u8]), TnefError> {
     Ok((level, id, value))
 }
 
+/// `b` without the NULs at its end.
+fn trim_trailing_nul(b: &[u8]) -> &[u8] {
+    let end = b.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
+    &b[..end]
+}
+
+/// `b` up to its first NUL (a C string).
 pub(super) fn trim_nul(b: &[u8]) -> &[u8] {
     let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
     &b[..end]

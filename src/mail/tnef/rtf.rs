@@ -116,6 +116,7 @@ pub(super) fn to_text(rtf: &[u8], label: Option<&str>) -> String {
         skip: false,
         uc: 1,
         to_skip: 0,
+        high: None,
     };
     // Per group: (skipped, \uc count).
     let mut stack: Vec<(bool, usize)> = Vec::new();
@@ -166,6 +167,7 @@ pub(super) fn to_text(rtf: &[u8], label: Option<&str>) -> String {
             _ => t.byte(b),
         }
     }
+    t.lone_high();
     t.flush();
     t.out.trim().to_string()
 }
@@ -204,6 +206,8 @@ struct TextOut {
     uc: usize,
     /// Characters still to skip after `\uN`.
     to_skip: usize,
+    /// The high half of a surrogate pair, waiting for its low half.
+    high: Option<u32>,
 }
 
 impl TextOut {
@@ -216,11 +220,44 @@ impl TextOut {
         }
     }
 
+    /// A `\uN` character. Outside the Basic Multilingual Plane RTF writes
+    /// UTF-16 surrogate pairs (`\u-10179?\u-8704?` is 😀): the high half
+    /// waits for the low one.
+    fn unicode(&mut self, n: u32) {
+        match (self.high.take(), n) {
+            (None, 0xD800..=0xDBFF) => self.high = Some(n),
+            (Some(h), 0xDC00..=0xDFFF) => {
+                let c = 0x10000 + ((h - 0xD800) << 10) + (n - 0xDC00);
+                self.out.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
+            }
+            (high, n) => {
+                if high.is_some() {
+                    self.out.push('\u{FFFD}');
+                }
+                if (0xD800..=0xDBFF).contains(&n) {
+                    self.high = Some(n);
+                } else {
+                    self.out.push(char::from_u32(n).unwrap_or('\u{FFFD}'));
+                }
+            }
+        }
+    }
+
+    /// A high surrogate half that no low half followed: a replacement
+    /// character, so nothing vanishes silently.
+    fn lone_high(&mut self) {
+        if self.high.take().is_some() {
+            self.flush();
+            self.out.push('\u{FFFD}');
+        }
+    }
+
     /// A plain byte of text.
     fn byte(&mut self, b: u8) {
         if self.to_skip > 0 {
             self.to_skip -= 1;
         } else if !self.skip {
+            self.lone_high();
             self.pending.push(b);
         }
     }
@@ -228,6 +265,7 @@ impl TextOut {
     fn control_word(&mut self, word: &str, param: Option<i64>) {
         if word != "u" {
             self.flush();
+            self.lone_high();
         }
         if self.skip {
             return;
@@ -247,8 +285,7 @@ impl TextOut {
                 self.flush();
                 if let Some(n) = param {
                     let n = if n < 0 { n + 65536 } else { n };
-                    self.out
-                        .push(char::from_u32(n as u32).unwrap_or('\u{FFFD}'));
+                    self.unicode(n as u32);
                 }
                 self.to_skip = self.uc;
             }
@@ -348,5 +385,11 @@ mod tests {
         assert_eq!(to_text(&doc, None), "before  after");
         let shallow = b"{\\rtf1 a{b{c}}d}";
         assert_eq!(to_text(shallow, None), "abcd");
+    }
+
+    #[test]
+    fn surrogate_pairs_are_one_character() {
+        let doc = b"{\\rtf1 smile \\u-10179?\\u-8704? ok \\u-10179?x}";
+        assert_eq!(to_text(doc, None), "smile \u{1F600} ok \u{FFFD}x");
     }
 }

@@ -183,3 +183,15 @@ proptest! {
         let _ = read(&s);
     }
 }
+
+#[test]
+fn a_nul_inside_the_body_cuts_nothing() {
+    let mp = props(&[(0x0102, 0x1013, b"<p>Hi</p>\0<p>more</p>\0\0".to_vec())]);
+    let t = read(&stream(&[
+        attr(1, 0x0002_800C, b"first\0second\0\0"),
+        attr(1, 0x0006_9003, &mp),
+    ]))
+    .expect("TNEF");
+    assert_eq!(t.body.as_deref(), Some("first\0second"));
+    assert_eq!(t.html.as_deref(), Some("<p>Hi</p>\0<p>more</p>"));
+}

@@ -138,3 +138,24 @@ fn made_up_charset_labels_are_not_collected() {
         .collect();
     assert!(declared_in(many.as_bytes()).len() <= MAX_DECLARED);
 }
+
+#[test]
+fn a_wide_top_level_charset_never_repairs_the_header() {
+    // A UTF-16 (or UTF-7) label on the mail must not be used for raw 8-bit
+    // header bytes: decoded as UTF-16, "From: …" would lose its colon.
+    for label in ["utf-16", "utf-16le", "utf-7"] {
+        let raw = format!(
+            "From: Caf\u{fffd} <a@b.test>\r\nSubject: ok\r\nContent-Type: text/plain; charset={label}\r\n\r\nx\r\n"
+        )
+        .replace('\u{fffd}', "\u{0}");
+        let mut raw = raw.into_bytes();
+        let at = raw.iter().position(|&b| b == 0).expect("marker");
+        raw[at] = 0xE9; // é in latin-1: not UTF-8
+        let (fixed, _) = repair_header_block(&raw).expect("repaired");
+        let text = String::from_utf8(fixed).expect("utf-8");
+        assert!(
+            text.starts_with("From: Café <a@b.test>\r\nSubject: ok\r\n"),
+            "{label}: {text:?}"
+        );
+    }
+}
