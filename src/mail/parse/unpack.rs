@@ -28,15 +28,29 @@ impl Walk<'_, '_> {
             charset: None,
             went: Went::Unpacked,
             note: Some(format!(
-                "TNEF: {}{} file(s) read out of it",
+                "TNEF: {}{} file(s) read out of it{}",
                 if t.body.is_some() || t.html.is_some() {
                     "the body and "
                 } else {
                     ""
                 },
-                t.files.len()
+                t.files.len(),
+                match t.cut_at {
+                    Some(at) => format!("; cut short at byte {at}: the container is kept too"),
+                    None => String::new(),
+                }
             )),
         });
+        // What follows the cut is in no other place: the whole container
+        // goes along as the file it came as.
+        if t.cut_at.is_some() {
+            self.attachments.push(Source::Owned(owned(
+                Some(name.unwrap_or("winmail.dat").to_string()),
+                ct.to_string(),
+                None,
+                data.to_vec(),
+            )));
+        }
         if let Some(b) = t.body {
             self.parts.push(PartFate {
                 path: format!("{path}/body"),

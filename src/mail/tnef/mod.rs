@@ -39,6 +39,9 @@ pub struct Tnef {
     /// The charset the body was read with.
     pub body_charset: String,
     pub files: Vec<TnefFile>,
+    /// Where the stream stopped making sense (the offset of the attribute
+    /// that could not be read): what came before is above, the rest lost.
+    pub cut_at: Option<usize>,
 }
 
 const SIGNATURE: u32 = 0x223E_9F78;
@@ -126,11 +129,13 @@ pub fn read(data: &[u8]) -> Result<Tnef, TnefError> {
         body,
         html,
         files,
+        cut_at: raw.cut_at,
     })
 }
 
 /// The attributes of a stream as read, before any text is decoded.
 struct RawTnef {
+    cut_at: Option<usize>,
     codepage: Option<u32>,
     att_body: Option<Vec<u8>>,
     msg_props: mapi::Props,
@@ -152,14 +157,17 @@ fn attributes(data: &[u8]) -> Result<RawTnef, TnefError> {
     }
     c.u16()?; // legacy key
     let mut raw = RawTnef {
+        cut_at: None,
         codepage: None,
         att_body: None,
         msg_props: mapi::Props::default(),
         files: Vec::new(),
     };
     while c.remaining() > 0 {
+        let at = c.pos;
         let Ok((level, id, value)) = attribute(&mut c) else {
-            break; // cut short: keep what came before
+            raw.cut_at = Some(at); // cut short: keep what came before
+            break;
         };
         match (level, id & 0xFFFF) {
             (LVL_MESSAGE, ATT_BODY) => raw.att_body = Some(value.to_vec()),

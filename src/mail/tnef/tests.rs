@@ -152,6 +152,11 @@ fn a_stream_cut_short_keeps_what_came_before() {
         "the second file has its name, not its data"
     );
     assert!(t.files[1].data.is_empty());
+    // Where it stopped: the start of the attribute that was cut.
+    let at = t.cut_at.expect("says it was cut");
+    assert!(at > 6 && at < cut.len(), "{at}");
+    assert_eq!(cut[at], 2, "an attachment-level attribute starts there");
+    assert_eq!(read(&full).expect("TNEF").cut_at, None);
     assert_eq!(read(b"not tnef"), Err(TnefError::Signature));
     assert_eq!(read(b""), Err(TnefError::Signature));
     assert!(read(&SIGNATURE.to_le_bytes()).is_err());

@@ -140,6 +140,25 @@ fn winmail_dat_yields_its_body_and_files() {
             ("2/1", Went::Attachment)
         ])
     );
+    // Cut short inside the file's data: what came before is read out, and
+    // the container goes along whole (the rest is nowhere else).
+    let mut cut = tnef_sample();
+    cut.truncate(cut.len() - 6);
+    let cut64 = base64::engine::general_purpose::STANDARD.encode(&cut);
+    let m = parse(raw.replace(&b64, &cut64).as_bytes()).unwrap();
+    assert!(m.text.contains("The body Outlook wrapped."), "{:?}", m.text);
+    let names: Vec<_> = m
+        .attachments
+        .iter()
+        .map(|a| a.filename.as_deref())
+        .collect();
+    assert_eq!(names, [Some("winmail.dat"), Some("budget.xls")]);
+    assert_eq!(m.attachments[0].data, cut);
+    let note = m.parts[1].note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("cut short at byte") && note.contains("kept too"),
+        "{note}"
+    );
     // Not TNEF after all: kept as it is.
     let raw = raw.replace(&b64, "bm90IHRuZWY=");
     let m = parse(raw.as_bytes()).unwrap();
