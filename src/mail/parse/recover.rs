@@ -111,9 +111,15 @@ impl<'x> Walk<'x, '_> {
                 }
                 continue;
             }
-            if let Some(m) = MessageParser::default().parse(piece.body) {
-                self.message(&m, piece.body, &format!("{sub}:"), false, depth + 1);
-                self.recovered.push(m);
+            let parsed = starts_with_header(piece.body)
+                .then(|| MessageParser::default().parse(piece.body))
+                .flatten();
+            match parsed {
+                Some(m) => {
+                    self.message(&m, piece.body, &format!("{sub}:"), false, depth + 1);
+                    self.recovered.push(m);
+                }
+                None => self.headerless_piece(piece.body, sub),
             }
         }
     }
@@ -123,6 +129,47 @@ impl<'x> Walk<'x, '_> {
 /// each, and a region of made-up `boundary=` lines must not cost lines
 /// times boundaries.
 const MAX_BOUNDARIES: usize = 64;
+
+impl Walk<'_, '_> {
+    /// A piece with no header block mail-parser can read (text written
+    /// straight after the delimiter): its text joins the mail's, never lost.
+    fn headerless_piece(&mut self, body: &[u8], path: String) {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let (text, _) = charset::decode(body, None, &[]);
+        self.parts.push(PartFate {
+            path,
+            content_type: "text/plain".into(),
+            filename: None,
+            size: body.len(),
+            charset: None,
+            went: Went::Text,
+            note: Some("a piece of a broken multipart without a header block, read as text".into()),
+        });
+        self.text.push(text);
+    }
+}
+
+/// Whether a piece starts with a header field (`Name: value`) or a blank
+/// line (no headers): mail-parser would read any first line as a header and
+/// the text written straight after a delimiter would vanish.
+fn starts_with_header(body: &[u8]) -> bool {
+    let first = body.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    if first.is_empty() {
+        return true;
+    }
+    match first.iter().position(|&b| b == b':') {
+        Some(colon) => {
+            colon > 0
+                && first[..colon]
+                    .iter()
+                    .all(|&b| b.is_ascii_graphic() && b != b':')
+        }
+        None => false,
+    }
+}
 
 /// Every boundary declared in the message's multipart headers or in the
 /// region's own Content-Type lines (the message's first, at most

@@ -243,3 +243,17 @@ fn mislabelled_and_undeclared_charsets() {
     let m = parse("From: a@b.test\r\nSubject: =?utf-8?Q?Gr=C3=BC=C3=9Fe?=\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGrüße\r\n".as_bytes()).unwrap();
     assert!(m.charset_notes.is_empty(), "{:?}", m.charset_notes);
 }
+
+#[test]
+fn a_recovered_piece_without_headers_is_read_as_text() {
+    let raw = "From: a@b.test\r\nSubject: broken\r\nContent-Type: multipart/mixed; boundary=OUT\r\n\r\n--OUT\r\nContent-Type: multipart/alternative; boundary=IN\r\n\r\n--IN\r\nContent-Type: text/plain\r\n\r\nfirst words\r\n--OUT\r\nsecond words written straight after the delimiter\r\n--OUT--\r\n";
+    let m = parse(raw.as_bytes()).unwrap();
+    assert!(m.text.contains("first words"), "{:?}", m.text);
+    assert!(
+        m.text
+            .contains("second words written straight after the delimiter"),
+        "{:?} {:?}",
+        m.text,
+        went(&m)
+    );
+}
