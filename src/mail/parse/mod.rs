@@ -195,17 +195,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
     let raw_in = skip_leading_blank_lines(raw);
     let repaired = charset::repair_header_block(raw_in);
     let (input, mut charset_notes) = readable_input(raw_in, &repaired);
-    let mut msg = MessageParser::default()
-        .parse(input)
-        .ok_or(ParseFailure::NoHeaders)?;
-    if msg.headers().is_empty() {
-        return Err(ParseFailure::NoHeaders);
-    }
-    // Every part costs a record of where it went and a walk over it; no real
-    // mail has this many. Quarantined with the reason, never dropped.
-    if msg.parts.len() > MAX_PARTS {
-        return Err(ParseFailure::TooManyParts(msg.parts.len()));
-    }
+    let mut msg = message(input)?;
 
     let content_hash = content_hash(raw);
     let (message_id, synthetic) = message_id_of(&msg, &content_hash);
@@ -279,6 +269,22 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseFailure> {
     mail.scrub_nul();
     mail.text_hash = mail.compute_text_hash();
     Ok(mail)
+}
+
+/// mail-parser's reading of `input`: a header block, and not more parts
+/// than `MAX_PARTS` (every part costs a record of where it went and a walk
+/// over it; no real mail has this many: quarantined with the reason).
+fn message(input: &[u8]) -> Result<Message<'_>, ParseFailure> {
+    let msg = MessageParser::default()
+        .parse(input)
+        .ok_or(ParseFailure::NoHeaders)?;
+    if msg.headers().is_empty() {
+        return Err(ParseFailure::NoHeaders);
+    }
+    if msg.parts.len() > MAX_PARTS {
+        return Err(ParseFailure::TooManyParts(msg.parts.len()));
+    }
+    Ok(msg)
 }
 
 /// Raw 8-bit header bytes that are not UTF-8 are decoded by the charset

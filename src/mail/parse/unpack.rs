@@ -27,19 +27,7 @@ impl Walk<'_, '_> {
             size: data.len(),
             charset: None,
             went: Went::Unpacked,
-            note: Some(format!(
-                "TNEF: {}{} file(s) read out of it{}",
-                if t.body.is_some() || t.html.is_some() {
-                    "the body and "
-                } else {
-                    ""
-                },
-                t.files.len(),
-                match t.cut_at {
-                    Some(at) => format!("; cut short at byte {at}: the container is kept too"),
-                    None => String::new(),
-                }
-            )),
+            note: Some(unpacked_note(&t)),
         });
         // What follows the cut is in no other place: the whole container
         // goes along as the file it came as.
@@ -94,4 +82,21 @@ impl Walk<'_, '_> {
         }
         true
     }
+}
+
+/// What a TNEF container gave, as its part's note.
+fn unpacked_note(t: &crate::mail::tnef::Tnef) -> String {
+    format!(
+        "TNEF: {}{} file(s) read out of it{}",
+        if t.body.is_some() || t.html.is_some() {
+            "the body and "
+        } else {
+            ""
+        },
+        t.files.len(),
+        match t.cut_at {
+            Some(at) => format!("; cut short at byte {at}: the container is kept too"),
+            None => String::new(),
+        }
+    )
 }
