@@ -110,21 +110,30 @@ impl Tx {
             .collect();
         let ticket_ids = sorted(keys.tag_tickets.iter().copied().chain(referenced));
         l.asked.tickets.extend(ticket_ids.iter().copied());
-        // PostgreSQL: the tickets the batch may change are locked, in id order.
-        let lock = if self.is_shared() {
-            " ORDER BY id FOR UPDATE"
-        } else {
-            ""
-        };
-        let tickets = select_in!(self, TicketRow, ticket_ids, |list| format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
-        ));
-        l.tickets = tickets.into_iter().map(|t| (t.id, t.into())).collect();
+        l.tickets = self.tickets_to_change(&ticket_ids).await?;
         Ok(())
     }
 
     /// Participants matter for subject tags, for a relay's Cc and for the
     /// role of every mail that threads onto a ticket: all loaded tickets.
+    /// The tickets `ids` (sorted) as the transaction will change them. On
+    /// PostgreSQL they are locked, in id order, so two instances' batches
+    /// never wait for each other in a circle.
+    pub(super) async fn tickets_to_change(
+        &mut self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, crate::tickets::Ticket>> {
+        let lock = if self.is_shared() {
+            " ORDER BY id FOR UPDATE"
+        } else {
+            ""
+        };
+        let tickets = select_in!(self, TicketRow, ids, |list| format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
+        ));
+        Ok(tickets.into_iter().map(|t| (t.id, t.into())).collect())
+    }
+
     async fn load_participants(&mut self, l: &mut Loaded) -> Result<()> {
         let with_participants = sorted(l.tickets.keys().copied());
         l.asked

@@ -9,7 +9,6 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 
 use super::batch::Loaded;
-use super::rows::{TICKET_COLUMNS, TicketRow};
 use super::sql::{KEYS_PER_QUERY, Params, select_in, sorted};
 use super::tx::{Tx, on_tx};
 use super::{Store, on_pool};
@@ -139,16 +138,7 @@ impl Tx {
         ));
         rows.sort_by_key(|r| r.id);
         let ticket_ids = sorted(rows.iter().map(|r| r.ticket_id));
-        // PostgreSQL: the tickets are changed here; locked in id order like a batch's.
-        let lock = if self.is_shared() {
-            " ORDER BY id FOR UPDATE"
-        } else {
-            ""
-        };
-        let tickets = select_in!(self, TicketRow, ticket_ids, |list| format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list}){lock}"
-        ));
-        l.tickets = tickets.into_iter().map(|t| (t.id, t.into())).collect();
+        l.tickets = self.tickets_to_change(&ticket_ids).await?;
         l.asked.tickets.extend(ticket_ids.iter().copied());
         let staff = sorted(staff.iter().cloned());
         // Only explanations are queued here: no relay threading, no notification chain.
