@@ -30,8 +30,13 @@ pub(crate) fn decode_words(value: &str, others: &[String]) -> (String, Vec<Strin
                 out.push_str(&text);
             }
         };
+    // Found once: looking for it on every call would cost words times the
+    // length of a tail without one.
+    let last_end = value.rfind("?=");
     while !rest.is_empty() {
-        match next_word(rest) {
+        let offset = value.len() - rest.len();
+        let last_end = last_end.and_then(|e| e.checked_sub(offset));
+        match next_word(rest, last_end) {
             Some((before, cs, bytes, after)) => {
                 let only_space = before.chars().all(char::is_whitespace);
                 if !(only_space && pending.is_some()) {
@@ -74,10 +79,11 @@ fn prefix(s: &str, max: usize) -> &str {
 }
 
 /// The next `=?charset?B|Q?text?=` in `s`: the text before it, the charset,
-/// the decoded bytes and the rest.
-fn next_word(s: &str) -> Option<(&str, String, Vec<u8>, &str)> {
+/// the decoded bytes and the rest. `last_end`: where the last `?=` of `s`
+/// starts, if any.
+fn next_word(s: &str, last_end: Option<usize>) -> Option<(&str, String, Vec<u8>, &str)> {
     // No end after a start: no later start can end either.
-    let last_end = s.rfind("?=")?;
+    let last_end = last_end?;
     let mut from = 0;
     while let Some(at) = s[from..].find("=?").map(|p| p + from) {
         if at + 2 > last_end {
@@ -204,11 +210,17 @@ mod tests {
     fn many_starts_without_ends_are_read_once() {
         // 200,000 starts of words that never end, then one word that does:
         // each start looks at most MAX_WORD_BYTES ahead (it looked to the end
-        // of the value, 10^11 byte compares here).
+        // of the value: the value's length squared).
         let junk = "=?a?B? ".repeat(200_000);
         let value = format!("{junk}=?utf-8?Q?caf=C3=A9?=");
         let (t, _) = decode_words(&value, &[]);
         assert_eq!(t, format!("{junk}café"));
+        // Many words, then a long tail without an end: each word found costs
+        // its own length, not the tail's.
+        let words = "=?utf-8?Q?a?= ".repeat(20_000);
+        let tail = "=?x ".repeat(100_000);
+        let (t, _) = decode_words(&format!("{words}{tail}"), &[]);
+        assert_eq!(t, format!("{}{tail}", "a".repeat(20_000) + " "));
         // A word longer than MAX_WORD_BYTES is left as it is.
         let long = format!("=?utf-8?Q?{}?=", "a".repeat(MAX_WORD_BYTES));
         assert_eq!(decode_words(&long, &[]).0, long);
