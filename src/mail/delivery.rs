@@ -1,6 +1,7 @@
-//! What an SMTP server said about a mail's recipients, and the envelope
-//! recipients of an outbox row: plain values the outbox worker records and
-//! the pipeline reads back (relay results), so the pipeline needs no `outbound`.
+//! What an SMTP server said about a mail's recipients: plain values the
+//! outbox worker records and the pipeline reads back (relay results), so the
+//! pipeline needs no `outbound`. The recipients themselves are
+//! `mail::address::Recipients`.
 
 /// One envelope recipient the server did not take, with its reply.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,23 +58,6 @@ pub fn describe_refusals(refused: &[Refusal]) -> String {
         .map(Refusal::to_string)
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// The addresses of a stored list (comma-separated: an outbox row's
-/// recipients, a message's Cc), in order.
-pub fn address_list(list: &str) -> impl Iterator<Item = &str> {
-    list.split(',').map(str::trim).filter(|r| !r.is_empty())
-}
-
-/// The envelope recipients of an outbox row, each once (in any case).
-pub fn envelope_recipients(list: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for r in address_list(list) {
-        if !out.iter().any(|o| o.eq_ignore_ascii_case(r)) {
-            out.push(r.to_string());
-        }
-    }
-    out
 }
 
 /// A server's reply as mailroom shows it everywhere: `550 5.1.1 …`, or the

@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use crate::config::{Config, OutboundKind};
 use crate::error::{Error, Result};
+use crate::mail::address::EmailAddress;
 use crate::store::DueMail;
 
-pub use crate::mail::delivery::{
-    Refusal, address_list, describe_refusals, envelope_recipients, write_reply,
-};
+pub use crate::mail::delivery::{Refusal, describe_refusals, write_reply};
 pub use file::FileTransport;
 pub use handover::Handover;
 pub use render::{Rendered, Renderer};
@@ -192,19 +191,25 @@ impl Transport {
     /// those still waiting for it after a temporary refusal). SMTP calls
     /// `handover` just before the mail's final dot; a file is written whole
     /// under a name of its own, so writing it again after a crash replaces it
-    /// (no hand-over needed) and refuses nobody.
+    /// (no hand-over needed) and refuses nobody. With no recipient left that
+    /// is an address (the row's others refused alone), nothing is sent.
     pub async fn send(
         &self,
         mail: &DueMail,
-        recipients: &[String],
+        recipients: &[EmailAddress],
         raw: &[u8],
         handover: Handover,
     ) -> std::result::Result<Delivery, SendError> {
+        if recipients.is_empty() {
+            return Err(SendError::permanent(
+                "no recipient that can be written in an envelope".to_string(),
+            ));
+        }
         match &self.channel {
             Channel::File(t) => {
                 t.send(mail, raw).await?;
                 Ok(Delivery {
-                    accepted: recipients.to_vec(),
+                    accepted: recipients.iter().map(EmailAddress::to_string).collect(),
                     refused: Vec::new(),
                 })
             }
@@ -266,18 +271,6 @@ mod tests {
         assert_eq!(
             describe_refusals(&[r.clone(), r]),
             "b@x.test (not a valid address); b@x.test (not a valid address)"
-        );
-    }
-
-    #[test]
-    fn stored_lists_split_in_one_way() {
-        assert_eq!(
-            address_list(" a@x.test,,B@y.test , ").collect::<Vec<_>>(),
-            ["a@x.test", "B@y.test"]
-        );
-        assert_eq!(
-            envelope_recipients("a@x.test, A@X.test, b@y.test"),
-            ["a@x.test", "b@y.test"]
         );
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::error::Result;
 use crate::mail::Mailbox;
+use crate::mail::address::Recipients;
 use crate::mail::compose::{OutAttachment, Outgoing, compose};
 use crate::mail::reply::{self, Cut, marker_line};
 use crate::store::{AttachmentData, DueMail, TriggerMail};
@@ -141,7 +142,10 @@ impl Renderer {
             }
         };
         let (text, html) = self.bodies(&parts, &mut ctx)?;
-        let cc = super::address_list(&mail.cc_addrs)
+        let cc = Recipients::read_stored(&mail.cc_addrs)
+            .usable
+            .as_slice()
+            .iter()
             .map(|c| Mailbox {
                 name: None,
                 email: c.to_string(),

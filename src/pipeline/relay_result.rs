@@ -23,7 +23,8 @@ use super::events::Events;
 use super::outgoing::RelayTrouble;
 use super::sla::ClockEvent;
 use super::unit::UnitOfWork;
-use crate::mail::delivery::{Refusal, envelope_recipients};
+use crate::mail::address::Recipients;
+use crate::mail::delivery::Refusal;
 use crate::store::{RelayResult, Store};
 use crate::tickets::{EventKind, Status, Ticket};
 
@@ -119,7 +120,7 @@ impl Pipeline {
         }
         let context: Value = serde_json::from_str(&row.context).unwrap_or(Value::Null);
         let agent = context["agent"].as_str().unwrap_or_default();
-        let delivered = envelope_recipients(&row.delivered_to);
+        let delivered = Recipients::read_stored(&row.delivered_to).usable;
         let refused = refusals(row, &delivered);
         if refused.is_empty() {
             u.add_events(ev.list);
@@ -154,10 +155,7 @@ impl Pipeline {
             r.partly_refused += 1;
             ev.push(
                 EventKind::Relay,
-                format!(
-                    "answer <{mid}>{by} reached {}, but not {not}",
-                    delivered.join(", ")
-                ),
+                format!("answer <{mid}>{by} reached {delivered}, but not {not}"),
             );
         }
         let trouble = RelayTrouble {
@@ -232,14 +230,16 @@ impl Pipeline {
 
 /// Who did not get a final relay. One that failed before any server answered
 /// (it could not be rendered) has the row's error for everyone.
-fn refusals(row: &RelayResult, delivered: &[String]) -> Vec<Refusal> {
+fn refusals(row: &RelayResult, delivered: &Recipients) -> Vec<Refusal> {
     let refused: Vec<Refusal> = serde_json::from_str(&row.refused).unwrap_or_default();
     if !delivered.is_empty() || !refused.is_empty() {
         return refused;
     }
     let why = row.last_error.clone().unwrap_or_else(|| "not sent".into());
-    envelope_recipients(&row.recipients)
-        .into_iter()
+    let stored = Recipients::read_stored(&row.recipients);
+    let usable = stored.usable.as_slice().iter().map(|a| a.to_string());
+    usable
+        .chain(stored.unusable.into_iter().map(|u| u.address))
         .map(|address| Refusal {
             address,
             code: None,

@@ -505,7 +505,7 @@ impl<'a> UnitOfWork<'a> {
     pub fn enqueue(&mut self, o: NewOutbox) {
         *self
             .auto_counts
-            .entry((o.recipients.clone(), o.kind))
+            .entry((o.recipients.to_stored(), o.kind))
             .or_default() += 1;
         self.writes.outbox.push(o);
     }

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use crate::mail::address::Recipients;
 use crate::mail::parse::Attachment;
 use crate::tickets::{Direction, EventKind, MessageKind, ParticipantRole, Role, Status, Ticket};
 
@@ -198,8 +199,8 @@ pub struct NewOutbox {
     pub trigger_row: Option<i64>,
     pub context: String,
     pub sender: String,
-    /// Envelope recipients, comma-separated.
-    pub recipients: String,
+    /// Envelope recipients, each an address checked where it was planned.
+    pub recipients: Recipients,
 }
 
 /// Everything a batch decided, in the order it is written.

@@ -13,7 +13,8 @@ use super::batch::{NewMessage, NewOutbox, Writes};
 use super::sql::Params;
 use super::tx::{Tx, on_tx};
 use super::{Store, on_pool};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::mail::address::{EmailAddress, Recipients};
 use crate::model::Window;
 use crate::sla::stats::{TOP, Waiting};
 use crate::sla::{QuietBacklog, Target, TicketFact};
@@ -357,6 +358,8 @@ impl Tx {
     /// (a bounce of it finds them), and its outbox row to `to_addrs`. Returns
     /// the message row.
     async fn queue_mail(&mut self, m: NewMessage<'_>, now: DateTime<Utc>) -> Result<i64> {
+        // The manager's address enters the outbox here, and is checked here.
+        let to = EmailAddress::parse(&m.to_addrs).map_err(|e| Error::Invalid(e.to_string()))?;
         let id = self.next_message_id().await?;
         let outbox = NewOutbox {
             message_row: id,
@@ -365,7 +368,7 @@ impl Tx {
             trigger_row: None,
             context: "{}".into(),
             sender: m.from_addr.clone(),
-            recipients: m.to_addrs.clone(),
+            recipients: Recipients::one(to),
         };
         let w = Writes {
             messages: vec![(id, m)],

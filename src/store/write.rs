@@ -255,7 +255,7 @@ impl Tx {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
                 for o in chunk {
                     q = q.bind(o.message_row).bind(o.ticket_id).bind(o.kind.as_str()).bind(o.trigger_row)
-                        .bind(o.context.as_str()).bind(o.sender.as_str()).bind(o.recipients.as_str())
+                        .bind(o.context.as_str()).bind(o.sender.as_str()).bind(o.recipients.to_stored())
                         .bind(OutboxStatus::Queued.as_str()).bind(0i64).bind(now).bind(now);
                 }
                 q.execute(&mut *c).await?;

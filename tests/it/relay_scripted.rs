@@ -173,6 +173,30 @@ both_backends! {
         assert!(ev.contains("reached amy@customer.test, but not j\u{f6}rg@customer.test: a non-ASCII address, and the server does not support SMTPUTF8"), "{ev}");
     }
 
+    /// A stored recipient that is not an address (a row from an older
+    /// version, or edited by hand) is refused alone, for good, without
+    /// asking the server; the others get the mail and the outbox goes on.
+    fn a_stored_recipient_that_is_no_address_is_refused_alone(b) {
+        let smtp = ScriptedSmtp::start();
+        let env = answered(b, &smtp, "amy@customer.test", "Cc: bo@customer.test\r\n");
+        env.sql("UPDATE outbox SET recipients = 'amy@customer.test, \"x, y\"@customer.test, bo@customer.test' WHERE kind = 'relay'");
+        env.run_ok(&["outbox", "flush"]);
+        let row = &relay_rows(&env)[0];
+        assert_eq!(row["status"], "sent", "{row}");
+        assert_eq!(row["delivered_to"], "amy@customer.test, bo@customer.test");
+        let refused = row["refused"].as_array().expect("refusals");
+        let addresses: Vec<&str> = refused.iter().filter_map(|r| r["address"].as_str()).collect();
+        assert_eq!(addresses, ["\"x", "y\"@customer.test"], "both halves of the split: {row}");
+        assert!(refused.iter().all(|r| r["code"].is_null() && r["permanent"] == true), "{row}");
+        let tries = relay_transactions(&smtp);
+        assert_eq!(tries.len(), 1, "{tries:?}");
+        assert_eq!(sorted(&tries[0].rcpts), ["amy@customer.test", "bo@customer.test"]);
+        let ev = events_text(&env.ticket("MR-1"));
+        assert!(ev.contains("reached amy@customer.test, bo@customer.test, but not"), "{ev}");
+        // Nothing is left queued behind it.
+        assert_eq!(env.count("SELECT COUNT(*) FROM outbox WHERE status = 'queued'"), 0);
+    }
+
     /// A reply's bare CR, LF and ESC never reach the row, the events or the
     /// agent: cleaned where the reply enters mailroom.
     fn a_servers_control_characters_are_cleaned(b) {

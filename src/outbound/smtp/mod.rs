@@ -34,6 +34,7 @@ use tokio::net::TcpStream;
 use super::handover::{self, Gate, Gated, Handover};
 use super::{Delivery, Failure, Refusal, SendError};
 use crate::config::{Endpoint, TlsMode};
+use crate::mail::address::EmailAddress;
 use crate::store::DueMail;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -205,7 +206,7 @@ impl SmtpTransport {
     pub async fn send(
         &self,
         mail: &DueMail,
-        recipients: &[String],
+        recipients: &[EmailAddress],
         raw: &[u8],
         handover: Handover,
     ) -> Result<Delivery, SendError> {
@@ -274,14 +275,14 @@ impl SmtpTransport {
 
 /// The recipients as envelope addresses. An address that cannot go into an
 /// envelope is refused alone; the others are still sent to.
-fn envelope_addresses(recipients: &[String]) -> (Vec<Recipient>, Vec<Refusal>) {
+fn envelope_addresses(recipients: &[EmailAddress]) -> (Vec<Recipient>, Vec<Refusal>) {
     let mut refused = Vec::new();
     let mut to = Vec::with_capacity(recipients.len());
     for r in recipients {
-        match r.parse::<Address>() {
-            Ok(a) => to.push((r.clone(), a)),
+        match r.as_str().parse::<Address>() {
+            Ok(a) => to.push((r.to_string(), a)),
             Err(e) => refused.push(Refusal {
-                address: r.clone(),
+                address: r.to_string(),
                 code: None,
                 text: format!("not a valid address: {e}"),
                 permanent: true,

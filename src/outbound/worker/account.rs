@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use super::FlushReport;
 use super::retry::retry_delay;
 use crate::error::Result;
-use crate::outbound::{Delivery, Refusal, SendError, Transport, envelope_recipients};
+use crate::mail::address::{EmailAddress, Recipients};
+use crate::outbound::{Delivery, Refusal, SendError, Transport};
 use crate::store::{Attempt, DueMail, Store};
 use crate::tickets::{EventKind, MessageKind, OutboxStatus};
 
@@ -66,7 +67,7 @@ pub(super) async fn record(
         }
         Next::Retry => {
             report.retrying += 1;
-            let waiting = o.progress.pending(&envelope_recipients(&mail.recipients));
+            let waiting = o.progress.pending(&envelope(mail));
             tracing::warn!(outbox = mail.id, error, waiting = ?waiting, retry_at = ?retry_at, "not sent to everyone yet, will retry");
         }
         Next::Failed => {
@@ -84,13 +85,40 @@ pub(crate) struct Progress {
     pub refused: Vec<Refusal>,
 }
 
+/// The row's envelope recipients, each read once as an address.
+pub(super) fn envelope(mail: &DueMail) -> Vec<EmailAddress> {
+    Recipients::read_stored(&mail.recipients)
+        .usable
+        .as_slice()
+        .to_vec()
+}
+
 impl Progress {
+    /// The row's progress so far. A stored recipient that is not an address
+    /// (a row from an older version, or edited by hand) is refused for good,
+    /// alone: the others are still sent to and the outbox goes on.
     pub(super) fn of(mail: &DueMail) -> Progress {
-        Progress {
-            delivered: envelope_recipients(&mail.delivered_to),
+        let mut p = Progress {
+            delivered: Recipients::read_stored(&mail.delivered_to)
+                .usable
+                .as_slice()
+                .iter()
+                .map(EmailAddress::to_string)
+                .collect(),
             // Written by this worker; unreadable only if edited by hand.
             refused: serde_json::from_str(&mail.refused).unwrap_or_default(),
+        };
+        for bad in Recipients::read_stored(&mail.recipients).unusable {
+            if p.refusal(&bad.address).is_none() {
+                p.refused.push(Refusal {
+                    code: None,
+                    text: format!("not a valid address: {}", bad.reason),
+                    permanent: true,
+                    address: bad.address,
+                });
+            }
         }
+        p
     }
 
     fn has(&self, address: &str) -> bool {
@@ -106,10 +134,13 @@ impl Progress {
     }
 
     /// Recipients still waiting: not delivered to, not refused for good.
-    pub(crate) fn pending(&self, recipients: &[String]) -> Vec<String> {
+    pub(crate) fn pending<A: AsRef<str> + Clone>(&self, recipients: &[A]) -> Vec<A> {
         recipients
             .iter()
-            .filter(|r| !self.has(r) && !self.refusal(r).is_some_and(|x| x.permanent))
+            .filter(|r| {
+                let r = r.as_ref();
+                !self.has(r) && !self.refusal(r).is_some_and(|x| x.permanent)
+            })
             .cloned()
             .collect()
     }
@@ -149,10 +180,10 @@ pub(crate) struct Accounted {
 /// What one attempt to `asked` makes of the row (pure: the worker writes it).
 /// `can_retry`: attempts are left. Once the row is final, everyone who did
 /// not get the mail has a refusal with the reason.
-pub(crate) fn account(
-    recipients: &[String],
+pub(crate) fn account<A: AsRef<str> + Clone>(
+    recipients: &[A],
     before: Progress,
-    asked: &[String],
+    asked: &[A],
     result: std::result::Result<Delivery, SendError>,
     can_retry: bool,
 ) -> Accounted {
@@ -184,6 +215,7 @@ pub(crate) fn account(
     let done = pending.is_empty() || !can_retry || whole.as_ref().is_some_and(|e| e.is_permanent());
     if done {
         for a in asked.iter().chain(&pending) {
+            let a = a.as_ref();
             if p.has(a) || p.refusal(a).is_some() {
                 continue;
             }
@@ -192,7 +224,7 @@ pub(crate) fn account(
                 None => (None, "not accepted in any attempt".to_string(), false),
             };
             p.refused.push(Refusal {
-                address: a.clone(),
+                address: a.to_string(),
                 code,
                 text,
                 permanent,

@@ -6,11 +6,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 
-use super::account::{Progress, account, note_undeliverable, record};
+use super::account::{Progress, account, envelope, note_undeliverable, record};
 use super::send::send_one;
 use super::{CLAIM_BATCH, FlushReport, LEASE, RENEW_EVERY, Stop};
 use crate::error::Result;
-use crate::outbound::{Renderer, SendError, Transport, envelope_recipients};
+use crate::outbound::{Renderer, SendError, Transport};
 use crate::store::{DueMail, Store};
 use crate::tickets::MessageKind;
 
@@ -118,7 +118,7 @@ async fn give_up_after_panic(
     metrics::counter!("mailroom_outbox_panics_total").increment(1);
     // Accounted like any permanent failure: whoever got the
     // mail in an earlier attempt keeps it, the rest are refused.
-    let recipients = envelope_recipients(&mail.recipients);
+    let recipients = envelope(mail);
     let before = Progress::of(mail);
     let asked = before.pending(&recipients);
     let failed = Err(SendError::permanent(reason.clone()));

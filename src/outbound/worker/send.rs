@@ -6,11 +6,11 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use super::account::{Progress, account, note_undeliverable, record};
+use super::account::{Progress, account, envelope, note_undeliverable, record};
 use super::flush::release;
 use super::{FlushReport, LEASE, MAX_ATTEMPTS, RENEW_EVERY, Stop};
 use crate::error::Result;
-use crate::outbound::{Handover, Renderer, Transport, envelope_recipients};
+use crate::outbound::{Handover, Renderer, Transport};
 use crate::store::{DueMail, Store};
 use crate::tickets::MessageKind;
 
@@ -31,7 +31,7 @@ pub(super) async fn send_one(
     };
     let handover = handover(store, now, mail, token);
     crate::pipeline::fault::check("send", mail.subject.as_bytes());
-    let recipients = envelope_recipients(&mail.recipients);
+    let recipients = envelope(mail);
     let before = Progress::of(mail);
     // A retry goes only to those still waiting for the mail.
     let asked = before.pending(&recipients);

@@ -11,7 +11,8 @@ use crate::pipeline::unit::UnitOfWork;
 use crate::tickets::commands::ACCEPTED;
 use crate::tickets::{EventKind, MessageKind, Ticket};
 
-use super::Planned;
+use super::{Planned, envelope_of};
+use crate::mail::address::Recipients;
 
 impl Pipeline {
     /// Mails the agent what was wrong with their reply (rate-limited like
@@ -63,19 +64,15 @@ impl Pipeline {
         ev: &mut Events,
     ) -> Option<(String, String)> {
         let to = e.to.to_ascii_lowercase();
-        if !self.may_send(
-            u,
-            &to,
-            MessageKind::System,
-            (EventKind::Explanation, "explanation mail"),
-            ev,
-        ) {
+        let what = (EventKind::Explanation, "explanation mail");
+        let envelope = envelope_of(&to, what, ev)?;
+        if !self.may_send(u, &to, MessageKind::System, what, ev) {
             return None;
         }
         let (reply_id, reply_refs) = e.answers;
         let planned = Planned {
             kind: MessageKind::System,
-            envelope: to.clone(),
+            envelope,
             to_addrs: to.clone(),
             cc_addrs: String::new(),
             recipient: Some(&to),
@@ -110,7 +107,7 @@ pub(crate) struct RelayTrouble<'r> {
     pub reply_refs: Vec<String>,
     /// The relayed words.
     pub text: &'r str,
-    pub delivered: &'r [String],
+    pub delivered: &'r Recipients,
     pub refused: &'r [crate::mail::delivery::Refusal],
 }
 

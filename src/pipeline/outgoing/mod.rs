@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use serde_json::json;
 
-use crate::mail::address::with_subaddress;
+use crate::mail::address::{EmailAddress, Recipients, with_subaddress};
 use crate::mail::compose::{new_message_id, reply_references};
 use crate::mail::parse::ParsedMail;
 use crate::pipeline::Pipeline;
@@ -52,11 +52,23 @@ pub(crate) fn display_name(name: Option<&str>) -> Option<String> {
     (!cut.is_empty()).then_some(cut)
 }
 
+/// `to` as the one envelope recipient of automatic mail; None, and the
+/// event says why, when it cannot be written in an envelope.
+fn envelope_of(to: &str, (event, what): (EventKind, &str), ev: &mut Events) -> Option<Recipients> {
+    match EmailAddress::parse(to) {
+        Ok(a) => Some(Recipients::one(a)),
+        Err(e) => {
+            ev.push(event, format!("no {what}: {e}"));
+            None
+        }
+    }
+}
+
 /// What the batch records for one outgoing mail.
 struct Planned<'s> {
     kind: MessageKind,
-    /// Envelope recipients, comma-separated.
-    envelope: String,
+    /// Envelope recipients, each checked once as an address.
+    envelope: Recipients,
     to_addrs: String,
     cc_addrs: String,
     /// The agent or manager a mail went to (what proves a reply is theirs).
@@ -137,19 +149,17 @@ impl Pipeline {
             );
             return;
         }
-        if !self.may_send(
-            u,
-            &to.email,
-            MessageKind::Ack,
-            (EventKind::Ack, "acknowledgement"),
-            ev,
-        ) {
+        let what = (EventKind::Ack, "acknowledgement");
+        let Some(envelope) = envelope_of(&to.email, what, ev) else {
+            return;
+        };
+        if !self.may_send(u, &to.email, MessageKind::Ack, what, ev) {
             return;
         }
         let ticket_ref = self.ticket_ref(ticket.id);
         let planned = Planned {
             kind: MessageKind::Ack,
-            envelope: to.email.clone(),
+            envelope,
             to_addrs: to.email.clone(),
             cc_addrs: String::new(),
             recipient: None,
@@ -180,8 +190,25 @@ impl Pipeline {
         r: RelayPlan,
         ev: &mut Events,
     ) {
-        let mut envelope = vec![r.to.email.clone()];
-        envelope.extend(r.cc.iter().cloned());
+        let mut envelope = Recipients::default();
+        let mut unusable = Vec::new();
+        for address in std::iter::once(&r.to.email).chain(&r.cc) {
+            match EmailAddress::parse(address) {
+                Ok(a) => envelope.push(a),
+                Err(e) => unusable.push(e.to_string()),
+            }
+        }
+        if envelope.is_empty() {
+            ev.push(
+                EventKind::Relay,
+                format!(
+                    "answer by {} not relayed: {}",
+                    mail.from.email,
+                    unusable.join("; ")
+                ),
+            );
+            return;
+        }
         let from_name = format!("{} at {}", r.agent_name, self.cfg.mailroom.support_name);
         let context = json!({
             "agent_name": r.agent_name,
@@ -194,7 +221,7 @@ impl Pipeline {
         });
         let planned = Planned {
             kind: MessageKind::Relay,
-            envelope: envelope.join(", "),
+            envelope: envelope.clone(),
             to_addrs: r.to.email.clone(),
             cc_addrs: r.cc.join(", "),
             recipient: None,
@@ -210,8 +237,7 @@ impl Pipeline {
         let mid = self.queue(u, ticket, ev.row, planned);
         let mut detail = format!(
             "answer by {} relayed to {} as <{mid}> (From \"{from_name}\")",
-            mail.from.email,
-            envelope.join(", ")
+            mail.from.email, envelope
         );
         if !r.attachments.is_empty() {
             let names: Vec<String> = r
@@ -223,6 +249,9 @@ impl Pipeline {
         }
         if !r.held_back.is_empty() {
             detail.push_str(&format!("; not sent: {}", r.held_back.join(", ")));
+        }
+        if !unusable.is_empty() {
+            detail.push_str(&format!("; not sent: {}", unusable.join("; ")));
         }
         ev.push(EventKind::Relay, detail);
     }

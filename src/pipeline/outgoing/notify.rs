@@ -9,7 +9,7 @@ use crate::pipeline::events::Events;
 use crate::pipeline::unit::UnitOfWork;
 use crate::tickets::{EventKind, MessageKind, Role, Ticket};
 
-use super::{Planned, display_name};
+use super::{Planned, display_name, envelope_of};
 
 /// Why an owner (or another agent) is notified.
 pub(crate) enum Notify<'r> {
@@ -103,6 +103,9 @@ impl Pipeline {
         what: Notify<'_>,
     ) {
         let label = format!("{} notification", what.event());
+        let Some(envelope) = envelope_of(to, (EventKind::Notification, &label), ev) else {
+            return;
+        };
         if !self.may_send(
             u,
             to,
@@ -117,7 +120,7 @@ impl Pipeline {
         let who = self.who_wrote(ticket, &what);
         let planned = Planned {
             kind: MessageKind::Notification,
-            envelope: to.to_string(),
+            envelope,
             to_addrs: to.to_string(),
             cc_addrs: String::new(),
             recipient: Some(to),
