@@ -31,6 +31,7 @@ fn ticket_json(cfg: &Config, t: &Ticket) -> serde_json::Value {
         // The resolution clock stops while the ticket waits for the customer.
         "sla_paused": t.pending_since.is_some(),
         "breached": t.breached(super::now()),
+        "merged_into": t.merged_into.map(|id| tickets::format_ref(&cfg.mailroom.ticket_prefix, id)),
     })
 }
 
@@ -128,6 +129,14 @@ fn shown_json(cfg: &Config, shown: &TicketView) -> serde_json::Value {
     );
     v["messages"] = json!(shown.messages.iter().map(message_json).collect::<Vec<_>>());
     v["events"] = json!(shown.events);
+    let prefix = &cfg.mailroom.ticket_prefix;
+    v["aliases"] = json!(
+        shown
+            .aliases
+            .iter()
+            .map(|id| tickets::format_ref(prefix, *id))
+            .collect::<Vec<_>>()
+    );
     v
 }
 
@@ -163,6 +172,20 @@ fn print_shown(prefix: &str, shown: &TicketView) {
         t.area.as_deref().unwrap_or("-"),
         t.owner.as_deref().unwrap_or("-")
     );
+    if let Some(into) = t.merged_into {
+        println!(
+            "  merged into {}: its mail and history are there now",
+            tickets::format_ref(prefix, into)
+        );
+    }
+    if !shown.aliases.is_empty() {
+        let names: Vec<String> = shown
+            .aliases
+            .iter()
+            .map(|id| tickets::format_ref(prefix, *id))
+            .collect();
+        println!("  merged here: {}", names.join(", "));
+    }
     println!(
         "  customer {}{}",
         t.customer,

@@ -340,6 +340,7 @@ impl<'a> UnitOfWork<'a> {
             pending_since: None,
             sla_paused_secs: 0,
             sla_next_check: None,
+            merged_into: None,
         };
         if let Some(owner) = &row.owner {
             *self.open_counts.entry(owner.clone()).or_default() += 1;

@@ -225,4 +225,17 @@ pub struct Writes<'a> {
     pub sla_alerts: Vec<(i64, crate::sla::alerts::Alert)>,
     /// (message row, Message-ID it refers to) of stored customer mail.
     pub message_refs: Vec<(i64, String)>,
+    /// Tickets merged into others: written last, so the batch's own rows
+    /// on the source move with the rest (`merge.rs`).
+    pub merges: Vec<Merged>,
+}
+
+/// One ticket merged into another: every row of `source` (messages,
+/// events, outbox) moves to `target`; then `alias_event` is written on the
+/// source, the one thing it keeps besides its row (status `merged`).
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub source: i64,
+    pub target: i64,
+    pub alias_event: NewEvent,
 }

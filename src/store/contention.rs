@@ -107,7 +107,7 @@ impl Tx {
     /// the areas a decision assigned in.
     pub async fn load_assignment_state(&mut self, l: &mut Loaded) -> Result<()> {
         l.open_counts = on_tx!(self, c => sqlx::query_as::<_, (String, i64)>(
-            "SELECT owner, COUNT(*) FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL GROUP BY owner")
+            "SELECT owner, COUNT(*) FROM tickets WHERE status NOT IN ('resolved', 'merged') AND owner IS NOT NULL GROUP BY owner")
             .fetch_all(&mut *c).await?)
         .into_iter()
         .collect();
@@ -118,7 +118,7 @@ impl Tx {
         .collect();
         let customers = std::mem::take(&mut l.customers);
         let rows = select_in!(self, (String, String, String), customers, |list| format!(
-            "SELECT customer, area, owner FROM tickets WHERE status <> 'resolved' AND owner IS NOT NULL \
+            "SELECT customer, area, owner FROM tickets WHERE status NOT IN ('resolved', 'merged') AND owner IS NOT NULL \
              AND area IS NOT NULL AND customer IN ({list}) ORDER BY id"
         ));
         l.customers = customers;

@@ -60,13 +60,17 @@ const WAITING: &str = "CASE WHEN status <> 'open' THEN NULL WHEN first_response_
 /// backlog's count per owner and its longest waiting.
 pub fn digest_ticket_queries(area_filter: &str) -> [(&'static str, String); 2] {
     // Created before the window (so NOT {ACTIVE} is about the rest).
-    let quiet = format!("created_at < $1 AND status <> 'resolved' AND NOT {ACTIVE}{area_filter}");
+    // A merged ticket counts nowhere: its mail is its target's.
+    let quiet = format!(
+        "created_at < $1 AND status NOT IN ('resolved', 'merged') AND NOT {ACTIVE}{area_filter}"
+    );
     [
         (
             "active tickets",
             format!(
                 "SELECT id, created_at, resolved_at, first_response_at, status, owner, customer, area, \
-                 {WAITING} AS waiting_since FROM tickets {TOUCHED} WHERE created_at < $2 AND {ACTIVE}{area_filter} ORDER BY id"
+                 {WAITING} AS waiting_since FROM tickets {TOUCHED} WHERE created_at < $2 AND status <> 'merged' \
+                 AND {ACTIVE}{area_filter} ORDER BY id"
             ),
         ),
         (
@@ -89,7 +93,7 @@ pub fn digest_ticket_queries(area_filter: &str) -> [(&'static str, String); 2] {
 pub const DIGEST_EVENT_QUERIES: [(&str, &str); 3] = [
     (
         "reopened",
-        "SELECT ticket_id, at FROM status_changes WHERE from_status = 'resolved' AND to_status <> 'resolved' \
+        "SELECT ticket_id, at FROM status_changes WHERE from_status = 'resolved' AND to_status NOT IN ('resolved', 'merged') \
          AND at >= $1 AND at < $2",
     ),
     (

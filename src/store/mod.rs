@@ -12,6 +12,7 @@ pub mod digest;
 mod lease;
 mod load;
 mod mail_bytes;
+mod merge;
 mod outbox;
 mod relay_result;
 mod rows;
@@ -40,7 +41,7 @@ use crate::error::{Error, Result, is_connection_error};
 use crate::tickets::{EventKind, OutboxStatus, Ticket};
 
 pub use batch::{
-    Asked, BatchKeys, CustomerMail, Loaded, NewEvent, NewMessage, NewOutbox, Participant,
+    Asked, BatchKeys, CustomerMail, Loaded, Merged, NewEvent, NewMessage, NewOutbox, Participant,
     SentNotification, StoredRef, Writes,
 };
 pub use contention::lock_key;

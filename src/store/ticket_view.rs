@@ -1,12 +1,14 @@
 //! A ticket whole, as `tickets show` prints it: its messages with their
 //! attachments, bodies and author roles, its participants and events.
 
-use super::{AttachmentRow, EventRow, MessageRow, Participant, Store};
+use super::{AttachmentRow, EventRow, MessageRow, Participant, Store, on_pool};
 use crate::error::{Error, Result};
 use crate::tickets::{Direction, Role, Ticket};
 
 pub struct TicketView {
     pub ticket: Ticket,
+    /// Tickets merged into this one: their numbers lead here.
+    pub aliases: Vec<i64>,
     pub participants: Vec<Participant>,
     pub messages: Vec<MessageView>,
     pub events: Vec<EventRow>,
@@ -21,6 +23,13 @@ pub struct MessageView {
 }
 
 impl Store {
+    /// The tickets merged into `id` (each points at the end of its chain).
+    pub async fn ticket_aliases(&self, id: i64) -> Result<Vec<i64>> {
+        Ok(on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM tickets WHERE merged_into = $1 ORDER BY id")
+            .bind(id).fetch_all(p).await?))
+    }
+
     /// The ticket `id` with everything on it; `None` when there is none.
     pub async fn ticket_view(&self, id: i64) -> Result<Option<TicketView>> {
         let Some(ticket) = self.ticket(id).await? else {
@@ -29,6 +38,7 @@ impl Store {
         let rows = self.ticket_messages(id).await?;
         let events = self.ticket_events(id).await?;
         let participants = self.ticket_participants(id).await?;
+        let aliases = self.ticket_aliases(id).await?;
         let mut messages = Vec::with_capacity(rows.len());
         for m in rows {
             let role = m
@@ -54,6 +64,7 @@ impl Store {
         }
         Ok(Some(TicketView {
             ticket,
+            aliases,
             participants,
             messages,
             events,

@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod hold;
+pub mod merge;
 mod records;
 pub mod roles;
 mod ticket;
@@ -27,6 +28,9 @@ text_enum!(
         Pending => "pending",
         /// Answered and done; a customer follow-up reopens it.
         Resolved => "resolved",
+        /// Merged into another ticket (`merged_into`): its number is an
+        /// alias of that one, and it counts nowhere on its own.
+        Merged => "merged",
     } "status" stored in "tickets"."status"
 );
 

@@ -43,6 +43,8 @@ text_enum!(
         Outbox => "outbox",
         /// A quarantined or suspended mail released by an operator.
         Release => "release",
+        /// A ticket merged into another (on both), or a merge refused.
+        Merge => "merge",
     } "event kind" stored in "events"."kind"
 );
 

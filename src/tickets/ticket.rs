@@ -38,6 +38,8 @@ pub struct Ticket {
     /// When the scheduler must look at this ticket again (a reminder or an
     /// escalation falls due).
     pub sla_next_check: Option<DateTime<Utc>>,
+    /// The ticket this one was merged into (status `merged`).
+    pub merged_into: Option<i64>,
 }
 
 impl Ticket {

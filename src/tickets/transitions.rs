@@ -55,7 +55,8 @@ impl Change {
 /// What a customer follow-up does to a ticket's status.
 pub fn after_customer_followup(current: Status) -> Option<Status> {
     match current {
-        Status::Open => None,
+        // Mail for a merged ticket lands on the one it went to.
+        Status::Open | Status::Merged => None,
         // The customer answered: the ball is in support's court again.
         Status::Pending | Status::Resolved => Some(Status::Open),
     }
