@@ -41,6 +41,9 @@ pub struct MergePlan {
     pub changes: Vec<String>,
 }
 
+/// A ticket's participants: address and why it is there.
+pub type ParticipantList = [(String, ParticipantRole)];
+
 /// Plans merging `source` into `target` (`source_participants`: the
 /// source's list; `target_participants`: the target's). `force` allows two
 /// different customers.
@@ -48,7 +51,7 @@ pub fn plan(
     prefix: &str,
     source: &Ticket,
     target: &Ticket,
-    participants: (&[(String, ParticipantRole)], &[(String, ParticipantRole)]),
+    participants: (&ParticipantList, &ParticipantList),
     force: bool,
     now: DateTime<Utc>,
 ) -> Result<MergePlan, MergeRefusal> {
