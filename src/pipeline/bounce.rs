@@ -50,10 +50,11 @@ impl Pipeline {
                 held.until
             ),
         );
-        let contact = self.cfg.escalation_contact(ticket.area.as_deref());
+        let contact = self.staff.escalation_contact(ticket.area.as_deref());
         match contact {
             Some(c) if held.fresh && c != addr => {
-                self.notify(u, ticket, &c, ev, Notify::StaffBounced(addr));
+                self.queue
+                    .notify(u, ticket, &c, ev, Notify::StaffBounced(addr));
             }
             Some(_) if !held.fresh => ev.push(
                 EventKind::Notification,

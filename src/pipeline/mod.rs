@@ -28,6 +28,7 @@ mod rules_file;
 mod settle;
 mod sla;
 mod source;
+mod staff;
 mod thread;
 mod unit;
 
@@ -43,10 +44,13 @@ use crate::store::codec;
 use crate::tickets;
 
 pub use inspect::{Inspection, ThreadKeysSeen};
+use outgoing::Queue;
 pub use relay_result::RelayReports;
 pub use rules_file::load_rules;
 use rules_file::router;
+use sla::Clocks;
 pub use source::{Inbound, Outcome, OutcomeKind, Prepared, SourcePosition};
+use staff::Staff;
 pub use thread::ThreadMatch;
 use unit::UnitOfWork;
 
@@ -60,14 +64,15 @@ pub(crate) struct Incoming<'a> {
 
 pub struct Pipeline {
     pub(crate) cfg: Arc<Config>,
-    pub(crate) classifier: Classifier,
+    pub(crate) classifier: Arc<Classifier>,
     pub(crate) keys: ThreadKeys,
     /// Swapped whole on reload; a batch reads it once per message.
     pub(crate) router: std::sync::RwLock<std::sync::Arc<dyn Router>>,
     pub(crate) assigner: Assigner,
     pub(crate) support: Mailbox,
-    /// Business-hours calendars of the areas (SLA clocks).
-    pub(crate) calendars: crate::sla::Calendars,
+    pub(crate) staff: Arc<Staff>,
+    pub(crate) queue: Arc<Queue>,
+    pub(crate) clocks: Arc<Clocks>,
     max_size: usize,
 }
 
@@ -79,20 +84,26 @@ impl Pipeline {
             .map(|a| a.email.to_ascii_lowercase())
             .collect();
         let loop_id = cfg.mailroom.support_address.to_ascii_lowercase();
+        let classifier = Arc::new(Classifier::new(cfg.own_addresses(), &loop_id, roster));
+        let staff = Arc::new(Staff::new(&cfg));
+        let router = router(&cfg)?;
+        let calendars = cfg.calendars().map_err(|message| crate::Error::Config {
+            file: cfg.source_name(),
+            message,
+        })?;
         Ok(Pipeline {
-            classifier: Classifier::new(cfg.own_addresses(), &loop_id, roster),
+            queue: Arc::new(Queue::new(&cfg, classifier.clone(), staff.clone())),
+            clocks: Arc::new(Clocks::new(cfg.sla.clone(), calendars)),
+            classifier,
+            staff,
             keys: ThreadKeys::new(&cfg.mailroom.ticket_prefix),
-            router: std::sync::RwLock::new(router(&cfg)?),
+            router: std::sync::RwLock::new(router),
             assigner: cfg.assigner(),
             support: Mailbox {
                 name: Some(cfg.mailroom.support_name.clone()),
                 email: cfg.mailroom.support_address.to_ascii_lowercase(),
             },
             max_size: cfg.max_message_size(),
-            calendars: cfg.calendars().map_err(|message| crate::Error::Config {
-                file: cfg.source_name(),
-                message,
-            })?,
             cfg,
         })
     }

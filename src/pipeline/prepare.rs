@@ -79,7 +79,7 @@ impl Pipeline {
         let mut keys = BatchKeys {
             assignment: self.assigner.has_areas(),
             // Notifications to staff are rate-limited too.
-            auto_recipients: self.cfg.staff_addresses(),
+            auto_recipients: self.staff.addresses().to_vec(),
             ..BatchKeys::default()
         };
         for m in parsed.iter().flatten() {

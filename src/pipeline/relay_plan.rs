@@ -48,10 +48,11 @@ impl Pipeline {
         if lower.contains("##-") {
             return Some("a reply marker line".into());
         }
-        self.cfg
-            .staff_addresses()
-            .into_iter()
+        self.staff
+            .addresses()
+            .iter()
             .find(|a| lower.contains(a.as_str()))
+            .cloned()
     }
 
     pub(super) fn relay_plan(
@@ -61,7 +62,7 @@ impl Pipeline {
         ticket: &Ticket,
         cmds: &Commands,
     ) -> RelayPlan {
-        let staff = self.cfg.staff_addresses();
+        let staff = self.staff.addresses();
         let to = Mailbox {
             name: ticket.customer_name.clone(),
             email: ticket.customer.clone(),
@@ -71,7 +72,7 @@ impl Pipeline {
         let html = mail
             .html_source
             .as_deref()
-            .and_then(|h| relay_html(h, &cmds.lines, &staff));
+            .and_then(|h| relay_html(h, &cmds.lines, staff));
         let (attachments, held_back) = relay_attachments(u, ticket.id, mail, html.as_deref());
         RelayPlan {
             to,
@@ -102,7 +103,7 @@ impl Pipeline {
         cmds: &Commands,
         to: &str,
     ) -> Vec<String> {
-        let internal = self.cfg.internal_addresses();
+        let internal = self.staff.internal();
         let mut cc: Vec<String> = Vec::new();
         let added = cmds.commands.iter().filter_map(|c| match c {
             Command::Cc(a) => Some(a.as_str()),
@@ -128,7 +129,7 @@ impl Pipeline {
     /// The name the relay is signed with: the roster's, the mail's, or the
     /// address's local part.
     fn agent_name(&self, mail: &ParsedMail) -> String {
-        self.cfg
+        self.staff
             .agent_name(&mail.from.email)
             .map(str::to_string)
             .or_else(|| mail.from.name.clone())

@@ -65,7 +65,7 @@ impl Pipeline {
         if !store.has_unreported_relays().await? {
             return Ok(total);
         }
-        let staff = self.cfg.staff_addresses();
+        let staff = self.staff.addresses();
         loop {
             let mut tx = store.begin().await?;
             let rate_since = now - Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
@@ -148,7 +148,8 @@ impl Pipeline {
                     "pending -> open: the answer reached nobody".into(),
                 );
                 // The customer is still waiting: their clock runs again.
-                self.refresh_sla(u, id, Some(Status::Pending), ClockEvent::CustomerWrote);
+                self.clocks
+                    .refresh(u, id, Some(Status::Pending), ClockEvent::CustomerWrote);
             }
         } else {
             r.partly_refused += 1;
@@ -193,7 +194,8 @@ impl Pipeline {
             && ticket.first_response_at.is_none()
         {
             u.update_ticket(ticket.id, |t| t.first_response_at = Some(at));
-            self.refresh_sla(u, ticket.id, Some(ticket.status), ClockEvent::Changed);
+            self.clocks
+                .refresh(u, ticket.id, Some(ticket.status), ClockEvent::Changed);
             ev.push(
                 EventKind::Relay,
                 format!(
@@ -224,7 +226,7 @@ impl Pipeline {
             return;
         }
         let updated = u.ticket(id).cloned().unwrap_or(ticket);
-        if self.explain_relay(u, &updated, trouble, ev) {
+        if self.queue.explain_relay(u, &updated, trouble, ev) {
             r.explained += 1;
         }
     }

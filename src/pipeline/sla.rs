@@ -3,14 +3,14 @@
 //! updates its due times here (`src/sla` computes them) and when the
 //! scheduler must look at it again (`sla_next_check`, an indexed column).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::Pipeline;
 use super::unit::UnitOfWork;
 use crate::sla::alerts::{self, Alert, Plan};
-use crate::sla::{Calendar, ClockInput, Targets, policy_for};
+use crate::sla::{Calendar, Calendars, ClockInput, SlaConfig, Targets, policy_for};
 use crate::tickets::{EventKind, Status, Ticket};
 
 /// What happened to the ticket's clock.
@@ -37,15 +37,30 @@ pub(crate) fn clock_input(t: &Ticket) -> ClockInput {
     }
 }
 
-impl Pipeline {
+/// The SLA step: the `[sla]` policies and the areas' business hours, which
+/// every change to a ticket's clock reads.
+pub(crate) struct Clocks {
+    policies: BTreeMap<String, SlaConfig>,
+    calendars: Calendars,
+}
+
+impl Clocks {
+    pub(crate) fn new(policies: BTreeMap<String, SlaConfig>, calendars: Calendars) -> Clocks {
+        Clocks {
+            policies,
+            calendars,
+        }
+    }
+
     /// The policy and calendar a ticket's clock runs on (None: no policy).
     pub(crate) fn sla_of(&self, t: &Ticket) -> Option<(Targets, &Calendar)> {
-        let (_, targets) = policy_for(&self.cfg.sla, t.sla_policy.as_deref(), t.priority.as_str())?;
+        let (_, targets) =
+            policy_for(&self.policies, t.sla_policy.as_deref(), t.priority.as_str())?;
         Some((targets, self.calendars.for_area(t.area.as_deref())))
     }
 
     /// Updates ticket `id`'s clock after a change; `before` is its status before.
-    pub(super) fn refresh_sla(
+    pub(super) fn refresh(
         &self,
         u: &mut UnitOfWork<'_>,
         id: i64,
@@ -113,7 +128,7 @@ impl Pipeline {
     }
 
     /// The alerts of a ticket now, given those sent before.
-    pub(crate) fn sla_plan(&self, t: &Ticket, sent: &HashSet<Alert>, now: DateTime<Utc>) -> Plan {
+    pub(crate) fn plan(&self, t: &Ticket, sent: &HashSet<Alert>, now: DateTime<Utc>) -> Plan {
         match self.sla_of(t) {
             Some((targets, cal)) => {
                 let input = clock_input(t);
@@ -139,7 +154,7 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> crate::Result<usize> {
         let mut total = 0;
-        let staff = self.cfg.staff_addresses();
+        let staff = self.staff.addresses();
         loop {
             let mut tx = store.begin().await?;
             let rate_since = now - Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
@@ -181,7 +196,7 @@ impl Pipeline {
         let Some(t) = u.ticket(id).cloned() else {
             return 0;
         };
-        let plan = self.sla_plan(&t, sent, now);
+        let plan = self.clocks.plan(&t, sent, now);
         // Never look again at the same instant: a plan always moves forward.
         let next = plan.next_check.map(|n| n.max(now + Duration::seconds(1)));
         u.set_next_check(id, next);
@@ -205,18 +220,21 @@ impl Pipeline {
                             WARN = crate::sla::alerts::WARN_PERCENT
                         ),
                     );
-                    self.notify_owner(u, &t, &mut ev, Notify::SlaWarning(&what));
+                    self.queue
+                        .notify_owner(u, &t, &mut ev, Notify::SlaWarning(&what));
                 }
                 Level::Breach => {
                     ev.push(
                         EventKind::Sla,
                         format!("breached: {what}; the owner and the escalation contact are told"),
                     );
-                    self.notify_owner(u, &t, &mut ev, Notify::SlaBreach(&what));
-                    let contact = self.cfg.escalation_contact(t.area.as_deref());
+                    self.queue
+                        .notify_owner(u, &t, &mut ev, Notify::SlaBreach(&what));
+                    let contact = self.staff.escalation_contact(t.area.as_deref());
                     match contact {
                         Some(c) if Some(c.as_str()) != t.owner.as_deref() => {
-                            self.notify(u, &t, &c, &mut ev, Notify::SlaBreach(&what));
+                            self.queue
+                                .notify(u, &t, &c, &mut ev, Notify::SlaBreach(&what));
                         }
                         Some(_) => {}
                         None => {

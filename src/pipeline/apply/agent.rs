@@ -62,13 +62,14 @@ impl Pipeline {
             let text = format!(
                 "{problem}. Your mail is kept on the ticket as an internal note and was not sent to the customer; to answer the customer, reply to the notification itself (Reply or Reply All keeps its reply address)."
             );
-            self.explain(u, &ticket, mail, &[text], &mut ev);
+            self.queue.explain(u, &ticket, mail, &[text], &mut ev);
         }
         // The owner hears who wrote — unless the owner is the sender and was
         // just told directly.
         let told = tell_agent.is_some() && ticket.owner.as_deref() == Some(from.as_str());
         if !told {
-            self.notify_owner(u, &ticket, &mut ev, Notify::Note { by: &from, role });
+            self.queue
+                .notify_owner(u, &ticket, &mut ev, Notify::Note { by: &from, role });
         }
         u.add_events(ev.list);
         reason
@@ -127,7 +128,7 @@ impl Pipeline {
         } else {
             ClockEvent::Changed
         };
-        self.refresh_sla(u, ticket.id, Some(before), clock);
+        self.clocks.refresh(u, ticket.id, Some(before), clock);
         let updated = u.ticket(ticket.id).cloned().unwrap_or(ticket);
         let answer = Answer {
             relay,
@@ -151,7 +152,7 @@ impl Pipeline {
         ev: &mut Events,
     ) {
         if let Some(r) = answer.relay {
-            self.relay(u, updated, mail, r, ev);
+            self.queue.relay(u, updated, mail, r, ev);
         } else if let Some(why) = answer.no_relay {
             ev.push(
                 EventKind::Relay,
@@ -159,12 +160,12 @@ impl Pipeline {
             );
         }
         if !answer.explain.is_empty() {
-            self.explain(u, updated, mail, answer.explain, ev);
+            self.queue.explain(u, updated, mail, answer.explain, ev);
         }
         if let Some(new_owner) = answer.reassigned
             && new_owner != mail.from.email
         {
-            self.notify(
+            self.queue.notify(
                 u,
                 updated,
                 &new_owner,

@@ -142,7 +142,8 @@ impl Pipeline {
                     EventKind::Bounce,
                     format!("{reason}; {via}; shown to the owner, never answered"),
                 );
-                self.notify_owner(u, ticket, &mut ev, Notify::Bounce(reason));
+                self.queue
+                    .notify_owner(u, ticket, &mut ev, Notify::Bounce(reason));
             }
         }
         u.add_events(ev.list);

@@ -5,15 +5,14 @@ use serde_json::json;
 
 use crate::mail::compose::reply_references;
 use crate::mail::parse::ParsedMail;
-use crate::pipeline::Pipeline;
 use crate::pipeline::events::Events;
 use crate::pipeline::unit::UnitOfWork;
 use crate::tickets::commands::ACCEPTED;
 use crate::tickets::{EventKind, MessageKind, Ticket};
 
-use super::Planned;
+use super::{Planned, Queue};
 
-impl Pipeline {
+impl Queue {
     /// Mails the agent what was wrong with their reply (rate-limited like
     /// every automatic mail). Answering it works like answering the notification.
     pub(crate) fn explain(
@@ -79,7 +78,7 @@ impl Pipeline {
             to_addrs: to.clone(),
             cc_addrs: String::new(),
             recipient: Some(&to),
-            from_name: Some(self.cfg.mailroom.support_name.clone()),
+            from_name: Some(self.support_name.clone()),
             subject: format!(
                 "[{}] {}: {}",
                 self.ticket_ref(ticket.id),
@@ -114,7 +113,7 @@ pub(crate) struct RelayTrouble<'r> {
     pub refused: &'r [crate::mail::delivery::Refusal],
 }
 
-impl Pipeline {
+impl Queue {
     /// Mails the agent who did not get their answer, with the server's reply
     /// (one mail per relay, rate-limited like every explanation). Answering
     /// it works like answering the notification. False when not sent (the
@@ -164,7 +163,7 @@ impl Pipeline {
     }
 }
 
-/// An explanation to an agent (`Pipeline::explanation`).
+/// An explanation to an agent (`Queue::explanation`).
 struct Explanation<'e> {
     to: &'e str,
     /// The subject's lead: `[MR-7] <lead>: <subject>`.
