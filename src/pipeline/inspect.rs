@@ -73,7 +73,7 @@ impl Pipeline {
     pub fn inspect(&self, mail: &ParsedMail) -> Inspection {
         let class = self.classifier.classify(mail);
         let r = mail.reply().clone();
-        let commands = commands::parse(&r.text, &self.directory());
+        let commands = commands::parse(&r.text, &super::agent::directory(&self.cfg));
         Inspection {
             kind: class.label(),
             reason: class.reason().map(str::to_string),
@@ -129,14 +129,16 @@ impl Pipeline {
         mail: &ParsedMail,
         now: chrono::DateTime<chrono::Utc>,
     ) -> crate::Result<RoleSeen> {
-        let keys = self.batch_keys(std::slice::from_ref(&Ok(mail.clone())));
+        let keys = self
+            .prepare
+            .batch_keys(std::slice::from_ref(&Ok(mail.clone())));
         let mut tx = store.begin().await?;
         let rate_since = now - chrono::Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
         let loaded = tx.load_batch(&keys, rate_since, now).await;
         tx.rollback().await?;
         let u = UnitOfWork::new(loaded?, now);
         let reference = |id: i64| Some(self.ticket_ref(id));
-        Ok(match self.decide(&u, mail) {
+        Ok(match self.decide.decide(&u, mail) {
             Decision::Duplicate { ticket, message_id } => RoleSeen {
                 role: None,
                 reason: format!(

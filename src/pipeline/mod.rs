@@ -37,14 +37,17 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::Result;
 use crate::mail::parse::ParsedMail;
-use crate::mail::{Classifier, Mailbox, ThreadKeys};
-use crate::rules::Router;
+use crate::mail::{Classifier, ThreadKeys};
 use crate::rules::assign::Assigner;
 use crate::store::codec;
 use crate::tickets;
 
+use agent::Answers;
+use decide::Decide;
 pub use inspect::{Inspection, ThreadKeysSeen};
 use outgoing::Queue;
+use prepare::Prepare;
+use relay_plan::RelayPlanner;
 pub use relay_result::RelayReports;
 pub use rules_file::load_rules;
 use rules_file::router;
@@ -52,6 +55,7 @@ use sla::Clocks;
 pub use source::{Inbound, Outcome, OutcomeKind, Prepared, SourcePosition};
 use staff::Staff;
 pub use thread::ThreadMatch;
+use thread::Threading;
 use unit::UnitOfWork;
 
 /// The message being applied: the input, its parse, and its bytes as stored.
@@ -65,15 +69,13 @@ pub(crate) struct Incoming<'a> {
 pub struct Pipeline {
     pub(crate) cfg: Arc<Config>,
     pub(crate) classifier: Arc<Classifier>,
-    pub(crate) keys: ThreadKeys,
-    /// Swapped whole on reload; a batch reads it once per message.
-    pub(crate) router: std::sync::RwLock<std::sync::Arc<dyn Router>>,
-    pub(crate) assigner: Assigner,
-    pub(crate) support: Mailbox,
+    pub(crate) keys: Arc<ThreadKeys>,
+    pub(crate) assigner: Arc<Assigner>,
     pub(crate) staff: Arc<Staff>,
     pub(crate) queue: Arc<Queue>,
     pub(crate) clocks: Arc<Clocks>,
-    max_size: usize,
+    prepare: Prepare,
+    decide: Decide,
 }
 
 impl Pipeline {
@@ -86,31 +88,51 @@ impl Pipeline {
         let loop_id = cfg.mailroom.support_address.to_ascii_lowercase();
         let classifier = Arc::new(Classifier::new(cfg.own_addresses(), &loop_id, roster));
         let staff = Arc::new(Staff::new(&cfg));
-        let router = router(&cfg)?;
+        let keys = Arc::new(ThreadKeys::new(&cfg.mailroom.ticket_prefix));
+        let assigner = Arc::new(cfg.assigner());
+        let prefix = &cfg.mailroom.ticket_prefix;
+        let relays = RelayPlanner::new(staff.clone(), classifier.clone(), prefix.clone());
+        let decide = Decide::new(
+            classifier.clone(),
+            Threading::new(keys.clone(), prefix.clone()),
+            router(&cfg)?,
+            assigner.clone(),
+            cfg.mailroom.default_area.clone(),
+            Answers::new(&cfg, agent::directory(&cfg), relays),
+        );
         let calendars = cfg.calendars().map_err(|message| crate::Error::Config {
             file: cfg.source_name(),
             message,
         })?;
         Ok(Pipeline {
+            prepare: Prepare::new(
+                cfg.max_message_size(),
+                keys.clone(),
+                classifier.clone(),
+                assigner.has_areas(),
+                staff.addresses().to_vec(),
+            ),
+            decide,
             queue: Arc::new(Queue::new(&cfg, classifier.clone(), staff.clone())),
             clocks: Arc::new(Clocks::new(cfg.sla.clone(), calendars)),
             classifier,
             staff,
-            keys: ThreadKeys::new(&cfg.mailroom.ticket_prefix),
-            router: std::sync::RwLock::new(router),
-            assigner: cfg.assigner(),
-            support: Mailbox {
-                name: Some(cfg.mailroom.support_name.clone()),
-                email: cfg.mailroom.support_address.to_ascii_lowercase(),
-            },
-            max_size: cfg.max_message_size(),
+            keys,
+            assigner,
             cfg,
         })
     }
 
     /// `mailroom.max_message_size` in bytes: sources read no more of a message.
     pub fn max_message_size(&self) -> usize {
-        self.max_size
+        self.prepare.max_size()
+    }
+
+    /// The CPU half of a batch: parse every message and collect what the batch
+    /// will look up. Needs no database, so a source can prepare the next batch
+    /// on another core while the current one commits.
+    pub fn prepare(&self, items: Vec<Inbound>) -> Prepared {
+        self.prepare.batch(items)
     }
 
     pub fn ticket_ref(&self, id: i64) -> String {
@@ -129,8 +151,8 @@ impl Pipeline {
             Ok(mail) => {
                 fault::check("decide", mail.subject.as_bytes());
                 let decision = match item.adopt {
-                    Some(_) => self.decide_release(u, mail),
-                    None => self.decide(u, mail),
+                    Some(_) => self.decide.decide_release(u, mail),
+                    None => self.decide.decide(u, mail),
                 };
                 self.apply(u, Incoming { item, mail, packed }, decision)
             }

@@ -3,14 +3,16 @@
 //! signed with the agent's name, the HTML without the command lines, the
 //! attachments that belong to the answer. Never text that names staff.
 
-use crate::mail::Mailbox;
+use std::sync::Arc;
+
 use crate::mail::compose::reply_references;
 use crate::mail::parse::ParsedMail;
 use crate::mail::reply;
+use crate::mail::{Classifier, Mailbox};
 use crate::tickets::commands::{Command, Commands};
-use crate::tickets::{ParticipantRole, Ticket};
+use crate::tickets::{self, ParticipantRole, Ticket};
 
-use super::Pipeline;
+use super::staff::Staff;
 use super::unit::UnitOfWork;
 
 /// An attachment of the agent's reply that goes along with the relay.
@@ -41,7 +43,28 @@ pub(crate) struct RelayPlan {
     pub held_back: Vec<String>,
 }
 
-impl Pipeline {
+/// What planning a relay reads: the staff's addresses (never sent to a
+/// customer) and names (the signature), mailroom's own addresses (never
+/// copied), the ticket prefix (the subject).
+pub(super) struct RelayPlanner {
+    staff: Arc<Staff>,
+    classifier: Arc<Classifier>,
+    ticket_prefix: String,
+}
+
+impl RelayPlanner {
+    pub(super) fn new(
+        staff: Arc<Staff>,
+        classifier: Arc<Classifier>,
+        ticket_prefix: String,
+    ) -> RelayPlanner {
+        RelayPlanner {
+            staff,
+            classifier,
+            ticket_prefix,
+        }
+    }
+
     /// A staff address or a reply marker in text bound for a customer.
     pub(super) fn internal_text(&self, text: &str) -> Option<String> {
         let lower = text.to_ascii_lowercase();
@@ -55,7 +78,7 @@ impl Pipeline {
             .cloned()
     }
 
-    pub(super) fn relay_plan(
+    pub(super) fn plan(
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
@@ -80,7 +103,7 @@ impl Pipeline {
             subject: format!(
                 "Re: {} [{}]",
                 ticket.normalized_subject,
-                self.ticket_ref(ticket.id)
+                tickets::format_ref(&self.ticket_prefix, ticket.id)
             ),
             in_reply_to,
             references,

@@ -57,18 +57,8 @@ impl Pipeline {
         };
         let set = load_rules(&self.cfg, &rules.file)?;
         let n = set.len();
-        let fresh: std::sync::Arc<dyn Router> = std::sync::Arc::new(RulesRouter::new(set));
-        match self.router.write() {
-            Ok(mut r) => *r = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
-        }
+        self.decide
+            .set_router(std::sync::Arc::new(RulesRouter::new(set)));
         Ok(n)
-    }
-
-    pub(crate) fn current_router(&self) -> std::sync::Arc<dyn Router> {
-        match self.router.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
     }
 }
