@@ -15,7 +15,6 @@
 mod agent;
 mod apply;
 mod batch;
-mod bounce;
 mod decide;
 mod events;
 pub(crate) mod fault;
@@ -38,11 +37,11 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::mail::parse::ParsedMail;
 use crate::mail::{Classifier, ThreadKeys};
-use crate::rules::assign::Assigner;
 use crate::store::codec;
 use crate::tickets;
 
 use agent::Answers;
+use apply::{Apply, Incoming};
 use decide::Decide;
 pub use inspect::{Inspection, ThreadKeysSeen};
 use outgoing::Queue;
@@ -58,24 +57,16 @@ pub use thread::ThreadMatch;
 use thread::Threading;
 use unit::UnitOfWork;
 
-/// The message being applied: the input, its parse, and its bytes as stored.
-#[derive(Clone, Copy)]
-pub(crate) struct Incoming<'a> {
-    pub(crate) item: &'a Inbound,
-    pub(crate) mail: &'a ParsedMail,
-    pub(crate) packed: &'a codec::Stored,
-}
-
 pub struct Pipeline {
     pub(crate) cfg: Arc<Config>,
     pub(crate) classifier: Arc<Classifier>,
     pub(crate) keys: Arc<ThreadKeys>,
-    pub(crate) assigner: Arc<Assigner>,
     pub(crate) staff: Arc<Staff>,
     pub(crate) queue: Arc<Queue>,
     pub(crate) clocks: Arc<Clocks>,
     prepare: Prepare,
     decide: Decide,
+    apply: Apply,
 }
 
 impl Pipeline {
@@ -104,6 +95,8 @@ impl Pipeline {
             file: cfg.source_name(),
             message,
         })?;
+        let queue = Arc::new(Queue::new(&cfg, classifier.clone(), staff.clone()));
+        let clocks = Arc::new(Clocks::new(cfg.sla.clone(), calendars));
         Ok(Pipeline {
             prepare: Prepare::new(
                 cfg.max_message_size(),
@@ -113,12 +106,19 @@ impl Pipeline {
                 staff.addresses().to_vec(),
             ),
             decide,
-            queue: Arc::new(Queue::new(&cfg, classifier.clone(), staff.clone())),
-            clocks: Arc::new(Clocks::new(cfg.sla.clone(), calendars)),
+            apply: Apply::new(
+                classifier.clone(),
+                keys.clone(),
+                assigner,
+                staff.clone(),
+                (queue.clone(), clocks.clone()),
+                prefix.clone(),
+            ),
+            queue,
+            clocks,
             classifier,
             staff,
             keys,
-            assigner,
             cfg,
         })
     }
@@ -154,7 +154,8 @@ impl Pipeline {
                     Some(_) => self.decide.decide_release(u, mail),
                     None => self.decide.decide(u, mail),
                 };
-                self.apply(u, Incoming { item, mail, packed }, decision)
+                self.apply
+                    .apply(u, Incoming { item, mail, packed }, decision)
             }
             Err(reason) => {
                 u.quarantine(&item.origin, reason.clone(), &item.raw);

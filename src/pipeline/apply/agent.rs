@@ -1,6 +1,8 @@
 //! An agent's mail carried out: an answer (commands, the relay, the
 //! explanation, the new owner's notification) or an internal note.
 
+use super::inbound::store_inbound;
+use super::{Apply, Incoming};
 use crate::mail::parse::ParsedMail;
 use crate::pipeline::agent::AgentPlan;
 use crate::pipeline::decide::NotePlan;
@@ -9,12 +11,11 @@ use crate::pipeline::outgoing::Notify;
 use crate::pipeline::relay_plan::RelayPlan;
 use crate::pipeline::sla::ClockEvent;
 use crate::pipeline::unit::UnitOfWork;
-use crate::pipeline::{Incoming, Pipeline};
 use crate::tickets::Commands;
 use crate::tickets::transitions::Change;
 use crate::tickets::{EventKind, MessageKind, ParticipantRole, Ticket};
 
-impl Pipeline {
+impl Apply {
     /// Staff or an outsider wrote on the ticket without an agent's proof:
     /// kept as an internal note and shown to the owner; nothing else moves.
     /// Returns the outcome's reason.
@@ -34,7 +35,7 @@ impl Pipeline {
         let mail = m.mail;
         let from = mail.from.email.clone();
         let reason = format!("internal note by {from} ({role}): {why}");
-        let row = self.store_inbound(
+        let row = store_inbound(
             u,
             m,
             Some(ticket.id),
@@ -98,7 +99,7 @@ impl Pipeline {
         let mail = m.mail;
         // first_response_at is set when the relay is delivered, not here
         // (pipeline/relay_result.rs): an answer nobody got is no response.
-        let row = self.store_inbound(u, m, Some(ticket.id), (kind, Some(role)), no_relay.clone());
+        let row = store_inbound(u, m, Some(ticket.id), (kind, Some(role)), no_relay.clone());
         let mut ev = Events::new(ticket.id, row, Vec::new());
         ev.push(
             EventKind::AgentReply,

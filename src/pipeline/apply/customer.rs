@@ -1,16 +1,17 @@
 //! A customer's mail carried out: a new ticket, or a follow-up on one.
 
+use super::inbound::store_inbound;
+use super::{Apply, Incoming};
 use crate::pipeline::decide::{FollowUpPlan, NewTicketPlan};
 use crate::pipeline::events::Events;
 use crate::pipeline::outgoing::Notify;
 use crate::pipeline::sla::ClockEvent;
 use crate::pipeline::unit::{NewTicket, UnitOfWork};
-use crate::pipeline::{Incoming, Pipeline};
 
 use crate::mail::parse::ParsedMail;
 use crate::tickets::{EventKind, MessageKind, Role, Status, Ticket};
 
-impl Pipeline {
+impl Apply {
     pub(super) fn apply_new_ticket<'a>(
         &self,
         u: &mut UnitOfWork<'a>,
@@ -49,7 +50,7 @@ impl Pipeline {
             sla_policy: routing.sla.as_deref(),
         });
         let id = ticket.id;
-        let row = self.store_inbound(
+        let row = store_inbound(
             u,
             m,
             Some(id),
@@ -141,7 +142,7 @@ impl Pipeline {
             notes,
         } = plan;
         let mail = m.mail;
-        let row = self.store_inbound(
+        let row = store_inbound(
             u,
             m,
             Some(ticket.id),
