@@ -3,9 +3,10 @@
 //! every path a mail can take is visible in one enum, and the decision can be
 //! shown (`mailroom inspect`) or tested without a database.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use super::agent::{AgentPlan, Answers, NotProven};
+use super::rules_file::Rules;
 use super::source::OutcomeKind;
 use super::thread::{ThreadMatch, Threading};
 use super::unit::UnitOfWork;
@@ -102,8 +103,7 @@ pub(crate) struct NotePlan {
 pub(super) struct Decide {
     classifier: Arc<Classifier>,
     threading: Threading,
-    /// Swapped whole on reload; a batch reads it once per message.
-    router: RwLock<Arc<dyn Router>>,
+    rules: Rules,
     assigner: Arc<Assigner>,
     /// `mailroom.default_area`: the area of a new ticket no rule routes.
     default_area: Option<String>,
@@ -114,7 +114,7 @@ impl Decide {
     pub(super) fn new(
         classifier: Arc<Classifier>,
         threading: Threading,
-        router: Arc<dyn Router>,
+        rules: Rules,
         assigner: Arc<Assigner>,
         default_area: Option<String>,
         answers: Answers,
@@ -122,26 +122,16 @@ impl Decide {
         Decide {
             classifier,
             threading,
-            router: RwLock::new(router),
+            rules,
             assigner,
             default_area,
             answers,
         }
     }
 
-    /// The rules from now on (a reload): batches already running keep theirs.
+    /// The rules from now on (a reload).
     pub(super) fn set_router(&self, fresh: Arc<dyn Router>) {
-        match self.router.write() {
-            Ok(mut r) => *r = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
-        }
-    }
-
-    fn current_router(&self) -> Arc<dyn Router> {
-        match self.router.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.rules.set(fresh);
     }
 
     pub(super) fn decide(&self, u: &UnitOfWork<'_>, mail: &ParsedMail) -> Decision {
@@ -354,7 +344,7 @@ impl Decide {
         notes: Notes,
         bulk: Option<String>,
     ) -> Decision {
-        let mut routing = self.current_router().route(mail);
+        let mut routing = self.rules.current().route(mail);
         if routing.drop {
             return Decision::Unthreaded {
                 kind: MessageKind::Ignored,

@@ -15,13 +15,15 @@
 //! row is final. It runs after every flush that recorded a relay result, and
 //! in the scheduler, which repairs a crash between the mark and the report.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use super::Pipeline;
 use super::events::Events;
-use super::outgoing::RelayTrouble;
-use super::sla::ClockEvent;
+use super::outgoing::{Queue, RelayTrouble};
+use super::sla::{ClockEvent, Clocks};
+use super::staff::Staff;
 use super::unit::UnitOfWork;
 use crate::mail::delivery::{Refusal, envelope_recipients};
 use crate::store::{RelayResult, Store};
@@ -52,9 +54,26 @@ impl RelayReports {
     }
 }
 
-impl Pipeline {
+/// What reporting relay results reads: the clocks a delivery starts or a
+/// failure restarts, the explanations it queues, the staff whose mail
+/// counts it loads.
+pub(super) struct RelayResults {
+    clocks: Arc<Clocks>,
+    queue: Arc<Queue>,
+    staff: Arc<Staff>,
+}
+
+impl RelayResults {
+    pub(super) fn new(clocks: Arc<Clocks>, queue: Arc<Queue>, staff: Arc<Staff>) -> RelayResults {
+        RelayResults {
+            clocks,
+            queue,
+            staff,
+        }
+    }
+
     /// Reports every relay result not reported yet (see the module).
-    pub async fn report_relays(
+    pub(super) async fn report(
         &self,
         store: &Store,
         now: DateTime<Utc>,
@@ -70,7 +89,7 @@ impl Pipeline {
             let mut tx = store.begin().await?;
             let rate_since = now - Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
             let batch = tx
-                .load_relay_results(RELAY_BATCH, &staff, rate_since, now)
+                .load_relay_results(RELAY_BATCH, staff, rate_since, now)
                 .await?;
             let taken = batch.len();
             if batch.is_empty() {

@@ -98,7 +98,7 @@ impl Queue {
 }
 
 /// A relay that did not reach everyone, as its agent is told
-/// (`Pipeline::report_relays`).
+/// (`relay_result`).
 pub(crate) struct RelayTrouble<'r> {
     pub agent: &'r str,
     /// The relay's Message-ID.
