@@ -1,5 +1,5 @@
 //! What one message causes, decided against the batch's view without touching
-//! it: a [`Decision`]. `apply.rs` carries it out. Keeping the two apart means
+//! it: a [`Decision`]. `apply` carries it out. Keeping the two apart means
 //! every path a mail can take is visible in one enum, and the decision can be
 //! shown (`mailroom inspect`) or tested without a database.
 

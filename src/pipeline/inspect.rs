@@ -155,7 +155,8 @@ impl Inspect {
     /// rolled back: the role it would get, where, and why. Nothing is stored.
     pub(super) async fn role(
         &self,
-        (prepare, decide): (&Prepare, &Decide),
+        prepare: &Prepare,
+        decide: &Decide,
         store: &crate::store::Store,
         mail: &ParsedMail,
         now: chrono::DateTime<chrono::Utc>,

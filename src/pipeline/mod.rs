@@ -138,7 +138,8 @@ impl Pipeline {
                 keys.clone(),
                 assigner,
                 staff.clone(),
-                (queue.clone(), clocks.clone()),
+                queue.clone(),
+                clocks.clone(),
                 prefix.clone(),
             ),
             sla_scan: SlaScan::new(clocks.clone(), queue.clone(), staff.clone()),
@@ -199,7 +200,7 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<RoleSeen> {
         self.inspect
-            .role((&self.prepare, &self.decide), store, mail, now)
+            .role(&self.prepare, &self.decide, store, mail, now)
             .await
     }
 

@@ -57,7 +57,8 @@ impl Apply {
         keys: Arc<ThreadKeys>,
         assigner: Arc<Assigner>,
         staff: Arc<Staff>,
-        (queue, clocks): (Arc<Queue>, Arc<Clocks>),
+        queue: Arc<Queue>,
+        clocks: Arc<Clocks>,
         ticket_prefix: String,
     ) -> Apply {
         Apply {
