@@ -11,15 +11,14 @@ mod explain;
 mod notify;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::mail::address::with_subaddress;
-use crate::mail::compose::{new_message_id, reply_references};
-use std::sync::Arc;
-
 use crate::config::Config;
 use crate::mail::Classifier;
+use crate::mail::address::with_subaddress;
+use crate::mail::compose::{new_message_id, reply_references};
 use crate::mail::parse::ParsedMail;
 use crate::pipeline::events::Events;
 use crate::pipeline::relay_plan::RelayPlan;
