@@ -10,7 +10,7 @@ use sqlx::Row as _;
 pub use mailroom::store::TICKET_COLUMNS;
 
 /// The scheduler's scan (src/store/sla.rs), with the batch size of
-/// src/pipeline/sla.rs (SLA_BATCH) written in.
+/// src/pipeline/sla_scan.rs (SLA_BATCH) written in.
 pub fn scan_sql() -> String {
     format!(
         "SELECT {TICKET_COLUMNS} FROM tickets WHERE sla_next_check <= $1 ORDER BY sla_next_check LIMIT 200"

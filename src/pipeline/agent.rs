@@ -3,9 +3,9 @@
 //! top, and whether it is relayed (what goes to the customer: relay_plan.rs).
 //! Decided here; carried out in apply/agent.rs.
 
-use super::Pipeline;
-use super::relay_plan::RelayPlan;
+use super::relay_plan::{RelayPlan, RelayPlanner};
 use super::unit::UnitOfWork;
+use crate::config::Config;
 use crate::mail::address::subaddress_of;
 use crate::mail::auth;
 use crate::mail::parse::ParsedMail;
@@ -53,14 +53,43 @@ pub(crate) struct NotProven {
     pub tell_agent: bool,
 }
 
-impl Pipeline {
+/// What deciding an agent's answer reads: what proves it is theirs, what
+/// its commands may name, and what may go to the customer.
+pub(super) struct Answers {
+    /// `security.reply_token`: the answer must come back through the
+    /// Reply-To of the mail it answers.
+    reply_token: bool,
+    /// mailroom's own address, lowercased: reply tokens are its subaddresses.
+    support: String,
+    /// `security.trusted_authserv_ids`: when set, the sender must pass them.
+    trusted_authserv_ids: Vec<String>,
+    /// What command arguments may name.
+    directory: commands::Directory,
+    relays: RelayPlanner,
+}
+
+impl Answers {
+    pub(super) fn new(
+        cfg: &Config,
+        directory: commands::Directory,
+        relays: RelayPlanner,
+    ) -> Answers {
+        Answers {
+            reply_token: cfg.security.reply_token,
+            support: cfg.mailroom.support_address.to_ascii_lowercase(),
+            trusted_authserv_ids: cfg.security.trusted_authserv_ids.clone(),
+            directory,
+            relays,
+        }
+    }
+
     /// What proves `mail` is its sender's answer as an agent: it answers a
     /// notification (or an explanation) mailroom sent to that very address,
     /// through that mail's Reply-To token (`support+<token>@…`), and passes
     /// `trusted_authserv_ids` when set. A Message-ID alone leaks — forwarded,
     /// quoted, or written into References by anyone who saw it — so it never
     /// suffices. Returns the ticket and a description for the event.
-    pub(crate) fn agent_proof(
+    fn agent_proof(
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
@@ -83,12 +112,12 @@ impl Pipeline {
                 tell_agent: false,
             });
         };
-        let proven = if self.cfg.security.reply_token {
+        let proven = if self.reply_token {
             let tokens: Vec<&str> = mail
                 .to
                 .iter()
                 .chain(&mail.cc)
-                .filter_map(|m| subaddress_of(&m.email, &self.support.email))
+                .filter_map(|m| subaddress_of(&m.email, &self.support))
                 .collect();
             answered.iter().find(|h| {
                 h.reply_token
@@ -116,13 +145,13 @@ impl Pipeline {
         let mut proof = format!(
             "agent reply from {from}: answers <{}>, sent to them{}",
             hit.message_id,
-            if self.cfg.security.reply_token {
+            if self.reply_token {
                 ", through its reply token"
             } else {
                 ""
             }
         );
-        let trusted = &self.cfg.security.trusted_authserv_ids;
+        let trusted = &self.trusted_authserv_ids;
         if !trusted.is_empty() {
             match auth::verify_sender(&mail.headers, trusted, from) {
                 Ok(why) => proof.push_str(&format!("; {why}")),
@@ -140,7 +169,7 @@ impl Pipeline {
     }
 
     /// The agent plan for a roster sender's mail, or why it does not act as an agent.
-    pub(crate) fn agent_reply(
+    pub(super) fn agent_reply(
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
@@ -171,8 +200,7 @@ impl Pipeline {
                 (words, false)
             }
         };
-        let dir = self.directory();
-        let cmds = commands::parse(&own_words, &dir);
+        let cmds = commands::parse(&own_words, &self.directory);
         let state = ticket_state(&ticket);
         if !cmds.errors.is_empty() {
             return Ok(refused_commands(ticket, proof, role, reply, cmds, explain));
@@ -232,10 +260,10 @@ impl Pipeline {
             }
             return Err(("the reply holds only commands".into(), None));
         }
-        let plan = self.relay_plan(u, mail, ticket, cmds);
+        let plan = self.relays.plan(u, mail, ticket, cmds);
         // The last line of defence: whatever the stripping missed, text that
         // names staff or carries a reply marker is never sent to a customer.
-        match self.internal_text(&plan.text) {
+        match self.relays.internal_text(&plan.text) {
             Some(found) => {
                 let why = format!(
                     "the text to send names {found}, which is internal (a quoted notification?)"
@@ -248,24 +276,25 @@ impl Pipeline {
             None => Ok(plan),
         }
     }
+}
 
-    pub(crate) fn directory(&self) -> commands::Directory {
-        let mut areas: Vec<String> = self.cfg.area.iter().map(|a| a.name.clone()).collect();
-        for a in self.cfg.agent.iter().flat_map(|a| a.areas.iter()) {
-            if !areas.contains(a) {
-                areas.push(a.clone());
-            }
+/// What command arguments may name: the roster, the areas, the addresses
+/// `#cc` may never add.
+pub(super) fn directory(cfg: &Config) -> commands::Directory {
+    let mut areas: Vec<String> = cfg.area.iter().map(|a| a.name.clone()).collect();
+    for a in cfg.agent.iter().flat_map(|a| a.areas.iter()) {
+        if !areas.contains(a) {
+            areas.push(a.clone());
         }
-        commands::Directory {
-            agents: self
-                .cfg
-                .agent
-                .iter()
-                .map(|a| (a.email.to_ascii_lowercase(), a.name.clone()))
-                .collect(),
-            areas,
-            internal: self.cfg.internal_addresses(),
-        }
+    }
+    commands::Directory {
+        agents: cfg
+            .agent
+            .iter()
+            .map(|a| (a.email.to_ascii_lowercase(), a.name.clone()))
+            .collect(),
+        areas,
+        internal: cfg.internal_addresses(),
     }
 }
 

@@ -98,7 +98,7 @@ impl Pipeline {
         let each = batch.items.iter().zip(&batch.parsed).zip(&batch.packed);
         for ((item, parsed), packed) in each {
             let one = std::slice::from_ref(parsed);
-            let keys = self.batch_keys(one);
+            let keys = self.prepare.batch_keys(one);
             let part = Part {
                 items: std::slice::from_ref(item),
                 parsed: one,

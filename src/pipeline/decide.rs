@@ -1,16 +1,19 @@
 //! What one message causes, decided against the batch's view without touching
-//! it: a [`Decision`]. `apply.rs` carries it out. Keeping the two apart means
+//! it: a [`Decision`]. `apply` carries it out. Keeping the two apart means
 //! every path a mail can take is visible in one enum, and the decision can be
 //! shown (`mailroom inspect`) or tested without a database.
 
-use super::agent::{AgentPlan, NotProven};
-use super::thread::ThreadMatch;
+use std::sync::Arc;
+
+use super::agent::{AgentPlan, Answers, NotProven};
+use super::rules_file::Rules;
+use super::source::OutcomeKind;
+use super::thread::{ThreadMatch, Threading};
 use super::unit::UnitOfWork;
-use super::{OutcomeKind, Pipeline};
 use crate::mail::parse::ParsedMail;
-use crate::mail::{Class, Mailbox};
-use crate::rules::Routing;
-use crate::rules::assign::{Assignment, Load};
+use crate::mail::{Class, Classifier, Mailbox};
+use crate::rules::assign::{Assigner, Assignment, Load};
+use crate::rules::{Router, Routing};
 use crate::tickets::roles::{Speaker, role_of};
 use crate::tickets::{self, EventKind, MessageKind, ParticipantRole, Role, Status, Ticket};
 
@@ -95,8 +98,43 @@ pub(crate) struct NotePlan {
     pub tell_agent: Option<String>,
 }
 
-impl Pipeline {
-    pub(crate) fn decide(&self, u: &UnitOfWork<'_>, mail: &ParsedMail) -> Decision {
+/// What deciding reads: the classifier, threading, the rules, assignment,
+/// and what an agent's answer is checked against.
+pub(super) struct Decide {
+    classifier: Arc<Classifier>,
+    threading: Threading,
+    rules: Rules,
+    assigner: Arc<Assigner>,
+    /// `mailroom.default_area`: the area of a new ticket no rule routes.
+    default_area: Option<String>,
+    answers: Answers,
+}
+
+impl Decide {
+    pub(super) fn new(
+        classifier: Arc<Classifier>,
+        threading: Threading,
+        rules: Rules,
+        assigner: Arc<Assigner>,
+        default_area: Option<String>,
+        answers: Answers,
+    ) -> Decide {
+        Decide {
+            classifier,
+            threading,
+            rules,
+            assigner,
+            default_area,
+            answers,
+        }
+    }
+
+    /// The rules from now on (a reload).
+    pub(super) fn set_router(&self, fresh: Arc<dyn Router>) {
+        self.rules.set(fresh);
+    }
+
+    pub(super) fn decide(&self, u: &UnitOfWork<'_>, mail: &ParsedMail) -> Decision {
         if let Some(ticket) = u.find_message(&mail.message_id, &mail.content_hash, &mail.text_hash)
         {
             return Decision::Duplicate {
@@ -105,7 +143,7 @@ impl Pipeline {
             };
         }
         let class = self.classifier.classify(mail);
-        let thread = self.find_thread(u, mail, &class);
+        let thread = self.threading.find_thread(u, mail, &class);
         match class {
             Class::OwnLoop { reason } => Decision::Unthreaded {
                 kind: MessageKind::Ignored,
@@ -157,7 +195,7 @@ impl Pipeline {
                 },
                 None => self.new_ticket(u, mail, thread, Vec::new(), Some(reason)),
             },
-            Class::AgentCandidate => match self.agent_reply(u, mail) {
+            Class::AgentCandidate => match self.answers.agent_reply(u, mail) {
                 Ok(plan) => Decision::AgentReply(Box::new(plan)),
                 Err(not_proven) => self.person_mail(u, mail, thread, Some(not_proven)),
             },
@@ -208,7 +246,7 @@ impl Pipeline {
 
     /// The role of a mail that threads onto `ticket` and is not a proven
     /// agent's answer (see tickets::roles).
-    pub(crate) fn role_on(
+    fn role_on(
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
@@ -239,8 +277,8 @@ impl Pipeline {
     /// A stored ticket-less mail released by an operator: customer mail now,
     /// whatever it was classified as before (no duplicate check: it is the
     /// stored copy itself that joins a ticket).
-    pub(crate) fn decide_release(&self, u: &UnitOfWork<'_>, mail: &ParsedMail) -> Decision {
-        let thread = self.find_thread(u, mail, &Class::Customer);
+    pub(super) fn decide_release(&self, u: &UnitOfWork<'_>, mail: &ParsedMail) -> Decision {
+        let thread = self.threading.find_thread(u, mail, &Class::Customer);
         let note = (
             EventKind::Release,
             "released by an operator (`mailroom suspended release`): processed as customer mail"
@@ -306,7 +344,7 @@ impl Pipeline {
         notes: Notes,
         bulk: Option<String>,
     ) -> Decision {
-        let mut routing = self.current_router().route(mail);
+        let mut routing = self.rules.current().route(mail);
         if routing.drop {
             return Decision::Unthreaded {
                 kind: MessageKind::Ignored,
@@ -318,7 +356,7 @@ impl Pipeline {
             };
         }
         if routing.area.is_none() {
-            routing.area = self.cfg.mailroom.default_area.clone();
+            routing.area = self.default_area.clone();
         }
         if bulk.is_some() && !routing.tags.iter().any(|t| t == "bulk") {
             routing.tags.push("bulk".into());

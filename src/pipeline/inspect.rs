@@ -2,16 +2,19 @@
 //! classification with the reason, thread keys, sender, the reply text after
 //! quote stripping, and the commands an agent's reply would carry.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
-use super::Pipeline;
-use super::decide::Decision;
+use super::decide::{Decide, Decision};
+use super::prepare::Prepare;
 use super::unit::UnitOfWork;
 use crate::mail::parse::{ParsedMail, PartFate};
 use crate::mail::reply::{self, HtmlReply, Reply};
 use crate::mail::thread::referenced_ids;
-use crate::tickets::commands::{self, Commands};
-use crate::tickets::{MessageKind, Role};
+use crate::mail::{Classifier, ThreadKeys};
+use crate::tickets::commands::{self, Commands, Directory};
+use crate::tickets::{self, MessageKind, Role};
 
 #[derive(Debug, Serialize)]
 pub struct Inspection {
@@ -69,11 +72,38 @@ pub struct ThreadKeysSeen {
     pub normalized_subject: String,
 }
 
-impl Pipeline {
-    pub fn inspect(&self, mail: &ParsedMail) -> Inspection {
+/// What `mailroom inspect` shows a mail against: the classifier, the thread
+/// keys and ticket prefix, the names commands may use.
+pub(super) struct Inspect {
+    classifier: Arc<Classifier>,
+    keys: Arc<ThreadKeys>,
+    ticket_prefix: String,
+    directory: Directory,
+}
+
+impl Inspect {
+    pub(super) fn new(
+        classifier: Arc<Classifier>,
+        keys: Arc<ThreadKeys>,
+        ticket_prefix: String,
+        directory: Directory,
+    ) -> Inspect {
+        Inspect {
+            classifier,
+            keys,
+            ticket_prefix,
+            directory,
+        }
+    }
+
+    fn ticket_ref(&self, id: i64) -> String {
+        tickets::format_ref(&self.ticket_prefix, id)
+    }
+
+    pub(super) fn mail(&self, mail: &ParsedMail) -> Inspection {
         let class = self.classifier.classify(mail);
         let r = mail.reply().clone();
-        let commands = commands::parse(&r.text, &self.directory());
+        let commands = commands::parse(&r.text, &self.directory);
         Inspection {
             kind: class.label(),
             reason: class.reason().map(str::to_string),
@@ -123,20 +153,22 @@ impl Pipeline {
 
     /// Decides `mail` against the database as it is, in a transaction that is
     /// rolled back: the role it would get, where, and why. Nothing is stored.
-    pub async fn inspect_role(
+    pub(super) async fn role(
         &self,
+        prepare: &Prepare,
+        decide: &Decide,
         store: &crate::store::Store,
         mail: &ParsedMail,
         now: chrono::DateTime<chrono::Utc>,
     ) -> crate::Result<RoleSeen> {
-        let keys = self.batch_keys(std::slice::from_ref(&Ok(mail.clone())));
+        let keys = prepare.batch_keys(std::slice::from_ref(&Ok(mail.clone())));
         let mut tx = store.begin().await?;
         let rate_since = now - chrono::Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
         let loaded = tx.load_batch(&keys, rate_since, now).await;
         tx.rollback().await?;
         let u = UnitOfWork::new(loaded?, now);
         let reference = |id: i64| Some(self.ticket_ref(id));
-        Ok(match self.decide(&u, mail) {
+        Ok(match decide.decide(&u, mail) {
             Decision::Duplicate { ticket, message_id } => RoleSeen {
                 role: None,
                 reason: format!(

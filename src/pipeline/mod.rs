@@ -3,19 +3,37 @@
 //! isolated and quarantined, so one poison mail never stalls a mailbox. Must
 //! not import `outbound`, `digest`, `inbound` or `server` (they use it).
 //!
-//! The steps, each in its own file: `prepare` (parse, what the batch looks
-//! up) -> `batch` (one transaction, retry and isolation) -> `thread` (which
-//! ticket) -> `decide` (one `Decision` per message; agents' answers in
-//! `agent`) -> `apply` (the decision written into the batch's `unit` of work,
-//! with `events`) -> `outgoing` (mail queued by it: acknowledgements,
-//! notifications, relays). Around them: `source` (what sources hand in and
-//! get back), `rules_file`, `sla` (clocks and the scheduler's scan),
-//! `relay_result` (what the outbox reports back), `inspect`.
+//! Each step is a module with a type of its own, built once from the config
+//! in `Pipeline::new` and holding only what the step reads; it gets the
+//! batch's unit of work and the mail as parameters. In the order of DESIGN §1:
+//!
+//! - `prepare::Prepare` (size limit, thread keys, classifier, staff
+//!   addresses): parse, and what the batch looks up; no database.
+//! - `batch` (`impl Pipeline`): one transaction; run again after a deadlock,
+//!   else each message alone, a failing one quarantined. `settle` decides
+//!   until the decision is final beside other instances.
+//! - `decide::Decide` (classifier, the rules' router, assigner, default area):
+//!   one `Decision` per message. Which ticket: `thread::Threading` (thread
+//!   keys, ticket prefix); an agent's answer: `agent::Answers` (its proof,
+//!   the command directory), what it sends the customer:
+//!   `relay_plan::RelayPlanner` (staff, names, own addresses).
+//! - `apply::Apply` (classifier, thread keys, assigner, staff): the decision
+//!   written into the batch's `unit` of work with its `events`; it calls the
+//!   two steps below it.
+//! - `outgoing::Queue` (support address and name, rate limits, reply tokens):
+//!   the mail a decision queues; `sla::Clocks` (policies, calendars): the due
+//!   times it moves.
+//!
+//! Beside them, on the same steps: `sla_scan::SlaScan` (the scheduler's
+//! reminders and escalations), `relay_result::RelayResults` (what the outbox
+//! reports back), `inspect::Inspect` (`mailroom inspect`). `staff::Staff` is
+//! who is staff (per area, computed once), `source` what sources hand in and
+//! get back, `rules_file` the rules file. A module uses only those below it;
+//! `Pipeline` composes the steps, and no step names it.
 
 mod agent;
 mod apply;
 mod batch;
-mod bounce;
 mod decide;
 mod events;
 pub(crate) mod fault;
@@ -27,48 +45,53 @@ mod relay_result;
 mod rules_file;
 mod settle;
 mod sla;
+mod sla_scan;
 mod source;
+mod staff;
 mod thread;
 mod unit;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use crate::config::Config;
 use crate::error::Result;
 use crate::mail::parse::ParsedMail;
-use crate::mail::{Classifier, Mailbox, ThreadKeys};
-use crate::rules::Router;
-use crate::rules::assign::Assigner;
-use crate::store::codec;
+use crate::mail::{Classifier, ThreadKeys};
+use crate::store::{Store, codec};
 use crate::tickets;
 
+use agent::Answers;
+use apply::{Apply, Incoming};
+use decide::Decide;
+use inspect::{Inspect, RoleSeen};
 pub use inspect::{Inspection, ThreadKeysSeen};
+use outgoing::Queue;
+use prepare::Prepare;
+use relay_plan::RelayPlanner;
 pub use relay_result::RelayReports;
+use relay_result::RelayResults;
+use rules_file::Rules;
 pub use rules_file::load_rules;
-use rules_file::router;
+use sla::Clocks;
+use sla_scan::SlaScan;
 pub use source::{Inbound, Outcome, OutcomeKind, Prepared, SourcePosition};
+use staff::Staff;
 pub use thread::ThreadMatch;
+use thread::Threading;
 use unit::UnitOfWork;
 
-/// The message being applied: the input, its parse, and its bytes as stored.
-#[derive(Clone, Copy)]
-pub(crate) struct Incoming<'a> {
-    pub(crate) item: &'a Inbound,
-    pub(crate) mail: &'a ParsedMail,
-    pub(crate) packed: &'a codec::Stored,
-}
-
+/// The steps, built once from the config, and the config: the rules file is
+/// read again from it on reload.
 pub struct Pipeline {
-    pub(crate) cfg: Arc<Config>,
-    pub(crate) classifier: Classifier,
-    pub(crate) keys: ThreadKeys,
-    /// Swapped whole on reload; a batch reads it once per message.
-    pub(crate) router: std::sync::RwLock<std::sync::Arc<dyn Router>>,
-    pub(crate) assigner: Assigner,
-    pub(crate) support: Mailbox,
-    /// Business-hours calendars of the areas (SLA clocks).
-    pub(crate) calendars: crate::sla::Calendars,
-    max_size: usize,
+    cfg: Arc<Config>,
+    prepare: Prepare,
+    decide: Decide,
+    apply: Apply,
+    sla_scan: SlaScan,
+    relay_results: RelayResults,
+    inspect: Inspect,
 }
 
 impl Pipeline {
@@ -79,31 +102,106 @@ impl Pipeline {
             .map(|a| a.email.to_ascii_lowercase())
             .collect();
         let loop_id = cfg.mailroom.support_address.to_ascii_lowercase();
+        // Read by several steps: built once, shared.
+        let classifier = Arc::new(Classifier::new(cfg.own_addresses(), &loop_id, roster));
+        let keys = Arc::new(ThreadKeys::new(&cfg.mailroom.ticket_prefix));
+        let assigner = Arc::new(cfg.assigner());
+        let staff = Arc::new(Staff::new(&cfg));
+        let prefix = &cfg.mailroom.ticket_prefix;
+        let directory = agent::directory(&cfg);
+        let relays = RelayPlanner::new(staff.clone(), classifier.clone(), prefix.clone());
+        let decide = Decide::new(
+            classifier.clone(),
+            Threading::new(keys.clone(), prefix.clone()),
+            Rules::new(rules_file::router(&cfg)?),
+            assigner.clone(),
+            cfg.mailroom.default_area.clone(),
+            Answers::new(&cfg, directory.clone(), relays),
+        );
+        let calendars = cfg.calendars().map_err(|message| crate::Error::Config {
+            file: cfg.source_name(),
+            message,
+        })?;
+        let queue = Arc::new(Queue::new(&cfg, classifier.clone(), staff.clone()));
+        let clocks = Arc::new(Clocks::new(cfg.sla.clone(), calendars));
         Ok(Pipeline {
-            classifier: Classifier::new(cfg.own_addresses(), &loop_id, roster),
-            keys: ThreadKeys::new(&cfg.mailroom.ticket_prefix),
-            router: std::sync::RwLock::new(router(&cfg)?),
-            assigner: cfg.assigner(),
-            support: Mailbox {
-                name: Some(cfg.mailroom.support_name.clone()),
-                email: cfg.mailroom.support_address.to_ascii_lowercase(),
-            },
-            max_size: cfg.max_message_size(),
-            calendars: cfg.calendars().map_err(|message| crate::Error::Config {
-                file: cfg.source_name(),
-                message,
-            })?,
+            prepare: Prepare::new(
+                cfg.max_message_size(),
+                keys.clone(),
+                classifier.clone(),
+                assigner.has_areas(),
+                staff.addresses().to_vec(),
+            ),
+            decide,
+            apply: Apply::new(
+                classifier.clone(),
+                keys.clone(),
+                assigner,
+                staff.clone(),
+                queue.clone(),
+                clocks.clone(),
+                prefix.clone(),
+            ),
+            sla_scan: SlaScan::new(clocks.clone(), queue.clone(), staff.clone()),
+            relay_results: RelayResults::new(clocks, queue, staff),
+            inspect: Inspect::new(classifier, keys, prefix.clone(), directory),
             cfg,
         })
     }
 
     /// `mailroom.max_message_size` in bytes: sources read no more of a message.
     pub fn max_message_size(&self) -> usize {
-        self.max_size
+        self.prepare.max_size()
     }
 
     pub fn ticket_ref(&self, id: i64) -> String {
         tickets::format_ref(&self.cfg.mailroom.ticket_prefix, id)
+    }
+
+    /// The CPU half of a batch: parse every message and collect what the batch
+    /// will look up. Needs no database, so a source can prepare the next batch
+    /// on another core while the current one commits.
+    pub fn prepare(&self, items: Vec<Inbound>) -> Prepared {
+        self.prepare.batch(items)
+    }
+
+    /// Re-reads the rules file. On any error the current rules stay in force
+    /// and the error (every problem, with file:line) is returned for the log.
+    pub fn reload_rules(&self) -> Result<usize> {
+        let Some((router, n)) = rules_file::reread(&self.cfg)? else {
+            return Ok(0);
+        };
+        self.decide.set_router(router);
+        Ok(n)
+    }
+
+    /// Sends the SLA reminders and escalations due at `now`, each once
+    /// (`sla_scan`). Returns how many alerts were decided.
+    pub async fn sla_scan(&self, store: &Store, now: DateTime<Utc>) -> Result<usize> {
+        self.sla_scan.run(store, now).await
+    }
+
+    /// Reports every relay result not reported yet (`relay_result`).
+    pub async fn report_relays(&self, store: &Store, now: DateTime<Utc>) -> Result<RelayReports> {
+        self.relay_results.report(store, now).await
+    }
+
+    /// What the pipeline reads in a mail, storing nothing (`mailroom inspect`).
+    pub fn inspect(&self, mail: &ParsedMail) -> Inspection {
+        self.inspect.mail(mail)
+    }
+
+    /// Decides `mail` against the database as it is, in a transaction that is
+    /// rolled back: the role it would get, where, and why. Nothing is stored.
+    pub async fn inspect_role(
+        &self,
+        store: &Store,
+        mail: &ParsedMail,
+        now: DateTime<Utc>,
+    ) -> Result<RoleSeen> {
+        self.inspect
+            .role(&self.prepare, &self.decide, store, mail, now)
+            .await
     }
 
     /// Decides what one message causes, against the batch's view, and records it.
@@ -118,10 +216,11 @@ impl Pipeline {
             Ok(mail) => {
                 fault::check("decide", mail.subject.as_bytes());
                 let decision = match item.adopt {
-                    Some(_) => self.decide_release(u, mail),
-                    None => self.decide(u, mail),
+                    Some(_) => self.decide.decide_release(u, mail),
+                    None => self.decide.decide(u, mail),
                 };
-                self.apply(u, Incoming { item, mail, packed }, decision)
+                self.apply
+                    .apply(u, Incoming { item, mail, packed }, decision)
             }
             Err(reason) => {
                 u.quarantine(&item.origin, reason.clone(), &item.raw);

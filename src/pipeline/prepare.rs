@@ -3,18 +3,55 @@
 //! decisions will look up. No database: a source prepares the next batch on
 //! another core while the current one commits.
 
+use std::sync::Arc;
+
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
+use crate::mail::{Classifier, ThreadKeys};
 use crate::store::{BatchKeys, codec};
 
+use super::fault;
 use super::source::{Inbound, Prepared};
-use super::{Pipeline, fault};
 
-impl Pipeline {
+/// What preparing a batch reads.
+pub(super) struct Prepare {
+    /// `mailroom.max_message_size` in bytes: a longer message is quarantined.
+    max_size: usize,
+    /// Subject tags: a mail that carries one answers something.
+    keys: Arc<ThreadKeys>,
+    /// Agents' mail is looked up by what it answers.
+    classifier: Arc<Classifier>,
+    /// Some area assigns owners: the batch loads what assignment reads.
+    assigns: bool,
+    /// Staff addresses, lowercased.
+    staff: Vec<String>,
+}
+
+impl Prepare {
+    pub(super) fn new(
+        max_size: usize,
+        keys: Arc<ThreadKeys>,
+        classifier: Arc<Classifier>,
+        assigns: bool,
+        staff: Vec<String>,
+    ) -> Prepare {
+        Prepare {
+            max_size,
+            keys,
+            classifier,
+            assigns,
+            staff,
+        }
+    }
+
+    pub(super) fn max_size(&self) -> usize {
+        self.max_size
+    }
+
     /// The CPU half of a batch: parse every message and collect what the batch
     /// will look up. Needs no database, so a source can prepare the next batch
     /// on another core while the current one commits.
-    pub fn prepare(&self, mut items: Vec<Inbound>) -> Prepared {
+    pub(super) fn batch(&self, mut items: Vec<Inbound>) -> Prepared {
         let parsed: Vec<std::result::Result<ParsedMail, String>> =
             items.iter().map(|i| self.parse(i)).collect();
         // Quote stripping runs here, on the preparing core, for the mails that
@@ -77,9 +114,9 @@ impl Pipeline {
         parsed: &[std::result::Result<ParsedMail, String>],
     ) -> BatchKeys {
         let mut keys = BatchKeys {
-            assignment: self.assigner.has_areas(),
+            assignment: self.assigns,
             // Notifications to staff are rate-limited too.
-            auto_recipients: self.cfg.staff_addresses(),
+            auto_recipients: self.staff.clone(),
             ..BatchKeys::default()
         };
         for m in parsed.iter().flatten() {

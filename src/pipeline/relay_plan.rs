@@ -3,14 +3,16 @@
 //! signed with the agent's name, the HTML without the command lines, the
 //! attachments that belong to the answer. Never text that names staff.
 
-use crate::mail::Mailbox;
+use std::sync::Arc;
+
 use crate::mail::compose::reply_references;
 use crate::mail::parse::ParsedMail;
 use crate::mail::reply;
+use crate::mail::{Classifier, Mailbox};
 use crate::tickets::commands::{Command, Commands};
-use crate::tickets::{ParticipantRole, Ticket};
+use crate::tickets::{self, ParticipantRole, Ticket};
 
-use super::Pipeline;
+use super::staff::Staff;
 use super::unit::UnitOfWork;
 
 /// An attachment of the agent's reply that goes along with the relay.
@@ -41,27 +43,49 @@ pub(crate) struct RelayPlan {
     pub held_back: Vec<String>,
 }
 
-impl Pipeline {
+/// What planning a relay reads: the staff's addresses (never sent to a
+/// customer) and names (the signature), mailroom's own addresses (never
+/// copied), the ticket prefix (the subject).
+pub(super) struct RelayPlanner {
+    staff: Arc<Staff>,
+    classifier: Arc<Classifier>,
+    ticket_prefix: String,
+}
+
+impl RelayPlanner {
+    pub(super) fn new(
+        staff: Arc<Staff>,
+        classifier: Arc<Classifier>,
+        ticket_prefix: String,
+    ) -> RelayPlanner {
+        RelayPlanner {
+            staff,
+            classifier,
+            ticket_prefix,
+        }
+    }
+
     /// A staff address or a reply marker in text bound for a customer.
     pub(super) fn internal_text(&self, text: &str) -> Option<String> {
         let lower = text.to_ascii_lowercase();
         if lower.contains("##-") {
             return Some("a reply marker line".into());
         }
-        self.cfg
-            .staff_addresses()
-            .into_iter()
+        self.staff
+            .addresses()
+            .iter()
             .find(|a| lower.contains(a.as_str()))
+            .cloned()
     }
 
-    pub(super) fn relay_plan(
+    pub(super) fn plan(
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
         ticket: &Ticket,
         cmds: &Commands,
     ) -> RelayPlan {
-        let staff = self.cfg.staff_addresses();
+        let staff = self.staff.addresses();
         let to = Mailbox {
             name: ticket.customer_name.clone(),
             email: ticket.customer.clone(),
@@ -71,7 +95,7 @@ impl Pipeline {
         let html = mail
             .html_source
             .as_deref()
-            .and_then(|h| relay_html(h, &cmds.lines, &staff));
+            .and_then(|h| relay_html(h, &cmds.lines, staff));
         let (attachments, held_back) = relay_attachments(u, ticket.id, mail, html.as_deref());
         RelayPlan {
             to,
@@ -79,7 +103,7 @@ impl Pipeline {
             subject: format!(
                 "Re: {} [{}]",
                 ticket.normalized_subject,
-                self.ticket_ref(ticket.id)
+                tickets::format_ref(&self.ticket_prefix, ticket.id)
             ),
             in_reply_to,
             references,
@@ -102,7 +126,7 @@ impl Pipeline {
         cmds: &Commands,
         to: &str,
     ) -> Vec<String> {
-        let internal = self.cfg.internal_addresses();
+        let internal = self.staff.internal();
         let mut cc: Vec<String> = Vec::new();
         let added = cmds.commands.iter().filter_map(|c| match c {
             Command::Cc(a) => Some(a.as_str()),
@@ -128,7 +152,7 @@ impl Pipeline {
     /// The name the relay is signed with: the roster's, the mail's, or the
     /// address's local part.
     fn agent_name(&self, mail: &ParsedMail) -> String {
-        self.cfg
+        self.staff
             .agent_name(&mail.from.email)
             .map(str::to_string)
             .or_else(|| mail.from.name.clone())

@@ -15,13 +15,15 @@
 //! row is final. It runs after every flush that recorded a relay result, and
 //! in the scheduler, which repairs a crash between the mark and the report.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use super::Pipeline;
 use super::events::Events;
-use super::outgoing::RelayTrouble;
-use super::sla::ClockEvent;
+use super::outgoing::{Queue, RelayTrouble};
+use super::sla::{ClockEvent, Clocks};
+use super::staff::Staff;
 use super::unit::UnitOfWork;
 use crate::mail::address::Recipients;
 use crate::mail::delivery::Refusal;
@@ -53,9 +55,26 @@ impl RelayReports {
     }
 }
 
-impl Pipeline {
+/// What reporting relay results reads: the clocks a delivery starts or a
+/// failure restarts, the explanations it queues, the staff whose mail
+/// counts it loads.
+pub(super) struct RelayResults {
+    clocks: Arc<Clocks>,
+    queue: Arc<Queue>,
+    staff: Arc<Staff>,
+}
+
+impl RelayResults {
+    pub(super) fn new(clocks: Arc<Clocks>, queue: Arc<Queue>, staff: Arc<Staff>) -> RelayResults {
+        RelayResults {
+            clocks,
+            queue,
+            staff,
+        }
+    }
+
     /// Reports every relay result not reported yet (see the module).
-    pub async fn report_relays(
+    pub(super) async fn report(
         &self,
         store: &Store,
         now: DateTime<Utc>,
@@ -66,12 +85,12 @@ impl Pipeline {
         if !store.has_unreported_relays().await? {
             return Ok(total);
         }
-        let staff = self.cfg.staff_addresses();
+        let staff = self.staff.addresses();
         loop {
             let mut tx = store.begin().await?;
             let rate_since = now - Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
             let batch = tx
-                .load_relay_results(RELAY_BATCH, &staff, rate_since, now)
+                .load_relay_results(RELAY_BATCH, staff, rate_since, now)
                 .await?;
             let taken = batch.len();
             if batch.is_empty() {
@@ -149,7 +168,8 @@ impl Pipeline {
                     "pending -> open: the answer reached nobody".into(),
                 );
                 // The customer is still waiting: their clock runs again.
-                self.refresh_sla(u, id, Some(Status::Pending), ClockEvent::CustomerWrote);
+                self.clocks
+                    .refresh(u, id, Some(Status::Pending), ClockEvent::CustomerWrote);
             }
         } else {
             r.partly_refused += 1;
@@ -191,7 +211,8 @@ impl Pipeline {
             && ticket.first_response_at.is_none()
         {
             u.update_ticket(ticket.id, |t| t.first_response_at = Some(at));
-            self.refresh_sla(u, ticket.id, Some(ticket.status), ClockEvent::Changed);
+            self.clocks
+                .refresh(u, ticket.id, Some(ticket.status), ClockEvent::Changed);
             ev.push(
                 EventKind::Relay,
                 format!(
@@ -222,7 +243,7 @@ impl Pipeline {
             return;
         }
         let updated = u.ticket(id).cloned().unwrap_or(ticket);
-        if self.explain_relay(u, &updated, trouble, ev) {
+        if self.queue.explain_relay(u, &updated, trouble, ev) {
             r.explained += 1;
         }
     }

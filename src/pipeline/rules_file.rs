@@ -1,23 +1,45 @@
 //! The rules file: read and checked against the config's areas and agents
 //! at start, and again on reload (SIGHUP or a changed file), where bad rules
-//! keep the previous set in force.
+//! keep the previous set in force (`Rules`: the set in force).
+
+use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
 use crate::error::Result;
 use crate::rules::{Router, RuleSet, RulesRouter};
 
-use super::Pipeline;
+/// The rules in force: swapped whole on reload; a batch reads them once per
+/// message.
+pub(super) struct Rules(RwLock<Arc<dyn Router>>);
+
+impl Rules {
+    pub(super) fn new(router: Arc<dyn Router>) -> Rules {
+        Rules(RwLock::new(router))
+    }
+
+    /// The rules from now on: batches already running keep theirs.
+    pub(super) fn set(&self, fresh: Arc<dyn Router>) {
+        match self.0.write() {
+            Ok(mut r) => *r = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+    }
+
+    pub(super) fn current(&self) -> Arc<dyn Router> {
+        match self.0.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
 
 /// The rules file's router when `[rules] file` is set (invalid rules refuse to
 /// start, listing every error), else the config defaults.
-pub(super) fn router(cfg: &Config) -> Result<std::sync::Arc<dyn Router>> {
+pub(super) fn router(cfg: &Config) -> Result<Arc<dyn Router>> {
     let Some(rules) = &cfg.rules else {
-        return Ok(std::sync::Arc::new(cfg.default_router()));
+        return Ok(Arc::new(cfg.default_router()));
     };
-    Ok(std::sync::Arc::new(RulesRouter::new(load_rules(
-        cfg,
-        &rules.file,
-    )?)))
+    Ok(Arc::new(RulesRouter::new(load_rules(cfg, &rules.file)?)))
 }
 
 /// Loads and checks a rules file against the config's areas and agents.
@@ -48,27 +70,13 @@ pub fn load_rules(cfg: &Config, path: &std::path::Path) -> Result<RuleSet> {
     })
 }
 
-impl Pipeline {
-    /// Re-reads the rules file. On any error the current rules stay in force
-    /// and the error (every problem, with file:line) is returned for the log.
-    pub fn reload_rules(&self) -> Result<usize> {
-        let Some(rules) = &self.cfg.rules else {
-            return Ok(0);
-        };
-        let set = load_rules(&self.cfg, &rules.file)?;
-        let n = set.len();
-        let fresh: std::sync::Arc<dyn Router> = std::sync::Arc::new(RulesRouter::new(set));
-        match self.router.write() {
-            Ok(mut r) => *r = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
-        }
-        Ok(n)
-    }
-
-    pub(crate) fn current_router(&self) -> std::sync::Arc<dyn Router> {
-        match self.router.read() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
+/// The rules file read again (None without `[rules] file`): its router and
+/// how many rules it holds. Bad rules are an error listing every problem.
+pub(super) fn reread(cfg: &Config) -> Result<Option<(Arc<dyn Router>, usize)>> {
+    let Some(rules) = &cfg.rules else {
+        return Ok(None);
+    };
+    let set = load_rules(cfg, &rules.file)?;
+    let n = set.len();
+    Ok(Some((Arc::new(RulesRouter::new(set)), n)))
 }

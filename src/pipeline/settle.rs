@@ -41,7 +41,7 @@ pub(crate) async fn settle<'a, T>(
         let new: Vec<String> = needs.locks.difference(&held).cloned().collect();
         if !new.is_empty() {
             tx.lock_keys(&new).await?;
-            // Only assignment takes third-class locks (apply.rs).
+            // Only assignment takes third-class locks (apply/customer.rs).
             tx.load_assignment_state(&mut loaded).await?;
             held.extend(new);
         }

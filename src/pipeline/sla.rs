@@ -2,16 +2,16 @@
 //! changes a ticket — a new mail, a follow-up, an agent's answer, a command —
 //! updates its due times here (`src/sla` computes them) and when the
 //! scheduler must look at it again (`sla_next_check`, an indexed column).
+//! The scheduler's scan of due tickets is `sla_scan.rs`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::Pipeline;
 use super::unit::UnitOfWork;
 use crate::sla::alerts::{self, Alert, Plan};
-use crate::sla::{Calendar, ClockInput, Targets, policy_for};
-use crate::tickets::{EventKind, Status, Ticket};
+use crate::sla::{Calendar, Calendars, ClockInput, SlaConfig, Targets, policy_for};
+use crate::tickets::{Status, Ticket};
 
 /// What happened to the ticket's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,15 +37,30 @@ pub(crate) fn clock_input(t: &Ticket) -> ClockInput {
     }
 }
 
-impl Pipeline {
+/// The SLA step: the `[sla]` policies and the areas' business hours, which
+/// every change to a ticket's clock reads.
+pub(crate) struct Clocks {
+    policies: BTreeMap<String, SlaConfig>,
+    calendars: Calendars,
+}
+
+impl Clocks {
+    pub(crate) fn new(policies: BTreeMap<String, SlaConfig>, calendars: Calendars) -> Clocks {
+        Clocks {
+            policies,
+            calendars,
+        }
+    }
+
     /// The policy and calendar a ticket's clock runs on (None: no policy).
     pub(crate) fn sla_of(&self, t: &Ticket) -> Option<(Targets, &Calendar)> {
-        let (_, targets) = policy_for(&self.cfg.sla, t.sla_policy.as_deref(), t.priority.as_str())?;
+        let (_, targets) =
+            policy_for(&self.policies, t.sla_policy.as_deref(), t.priority.as_str())?;
         Some((targets, self.calendars.for_area(t.area.as_deref())))
     }
 
     /// Updates ticket `id`'s clock after a change; `before` is its status before.
-    pub(super) fn refresh_sla(
+    pub(super) fn refresh(
         &self,
         u: &mut UnitOfWork<'_>,
         id: i64,
@@ -113,7 +128,7 @@ impl Pipeline {
     }
 
     /// The alerts of a ticket now, given those sent before.
-    pub(crate) fn sla_plan(&self, t: &Ticket, sent: &HashSet<Alert>, now: DateTime<Utc>) -> Plan {
+    pub(crate) fn plan(&self, t: &Ticket, sent: &HashSet<Alert>, now: DateTime<Utc>) -> Plan {
         match self.sla_of(t) {
             Some((targets, cal)) => {
                 let input = clock_input(t);
@@ -122,111 +137,5 @@ impl Pipeline {
             }
             None => Plan::default(),
         }
-    }
-}
-
-/// Tickets looked at per scheduler transaction.
-const SLA_BATCH: i64 = 200;
-
-impl Pipeline {
-    /// Sends the SLA reminders and escalations due at `now`, each once: a
-    /// transaction per batch of due tickets records the alerts (sla_alerts),
-    /// queues the mails and moves each ticket's next check. Returns how many
-    /// alerts were decided.
-    pub async fn sla_scan(
-        &self,
-        store: &crate::store::Store,
-        now: DateTime<Utc>,
-    ) -> crate::Result<usize> {
-        let mut total = 0;
-        let staff = self.cfg.staff_addresses();
-        loop {
-            let mut tx = store.begin().await?;
-            let rate_since = now - Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
-            let mut loaded = tx.load_sla_due(now, SLA_BATCH, &staff, rate_since).await?;
-            let sent = std::mem::take(&mut loaded.sla_alerts);
-            let mut ids: Vec<i64> = loaded.tickets.keys().copied().collect();
-            ids.sort_unstable();
-            if ids.is_empty() {
-                tx.rollback().await?;
-                return Ok(total);
-            }
-            let none = HashSet::new();
-            let (alerts, writes) = super::settle::settle(&mut tx, loaded, now, |u| {
-                Ok(ids
-                    .iter()
-                    .map(|id| self.sla_alert_ticket(u, *id, sent.get(id).unwrap_or(&none), now))
-                    .sum::<usize>())
-            })
-            .await?;
-            total += alerts;
-            tx.write_batch(&writes, now).await?;
-            tx.commit().await?;
-            if (ids.len() as i64) < SLA_BATCH {
-                return Ok(total);
-            }
-        }
-    }
-
-    fn sla_alert_ticket(
-        &self,
-        u: &mut UnitOfWork<'_>,
-        id: i64,
-        sent: &HashSet<Alert>,
-        now: DateTime<Utc>,
-    ) -> usize {
-        use super::events::Events;
-        use super::outgoing::Notify;
-        use crate::sla::alerts::Level;
-        let Some(t) = u.ticket(id).cloned() else {
-            return 0;
-        };
-        let plan = self.sla_plan(&t, sent, now);
-        // Never look again at the same instant: a plan always moves forward.
-        let next = plan.next_check.map(|n| n.max(now + Duration::seconds(1)));
-        u.set_next_check(id, next);
-        let Some(row) = u.latest_customer_mail(id).map(|m| m.row) else {
-            return 0;
-        };
-        let mut ev = Events::new(id, row, Vec::new());
-        for a in &plan.now {
-            u.record_alert(id, *a);
-            let what = format!(
-                "{} due {}",
-                a.target.as_str().replace('_', " "),
-                a.due.format("%Y-%m-%d %H:%M UTC")
-            );
-            match a.level {
-                Level::Warning => {
-                    ev.push(
-                        EventKind::Sla,
-                        format!(
-                            "reminder: {WARN}% of the {what} used; the owner is reminded",
-                            WARN = crate::sla::alerts::WARN_PERCENT
-                        ),
-                    );
-                    self.notify_owner(u, &t, &mut ev, Notify::SlaWarning(&what));
-                }
-                Level::Breach => {
-                    ev.push(
-                        EventKind::Sla,
-                        format!("breached: {what}; the owner and the escalation contact are told"),
-                    );
-                    self.notify_owner(u, &t, &mut ev, Notify::SlaBreach(&what));
-                    let contact = self.cfg.escalation_contact(t.area.as_deref());
-                    match contact {
-                        Some(c) if Some(c.as_str()) != t.owner.as_deref() => {
-                            self.notify(u, &t, &c, &mut ev, Notify::SlaBreach(&what));
-                        }
-                        Some(_) => {}
-                        None => {
-                            ev.push(EventKind::Sla, "no escalation contact for this area".into())
-                        }
-                    }
-                }
-            }
-        }
-        u.add_events(ev.list);
-        plan.now.len()
     }
 }

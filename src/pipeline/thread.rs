@@ -1,11 +1,12 @@
 //! Which ticket a mail belongs to (DESIGN §4), with the reason as text.
 
-use super::Pipeline;
+use std::sync::Arc;
+
 use super::unit::UnitOfWork;
-use crate::mail::Class;
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
-use crate::tickets::Ticket;
+use crate::mail::{Class, ThreadKeys};
+use crate::tickets::{self, Ticket};
 
 #[derive(Debug, Default, Clone)]
 pub struct ThreadMatch {
@@ -19,11 +20,29 @@ pub struct ThreadMatch {
     pub answers_internal: bool,
 }
 
-impl Pipeline {
+/// What threading reads: the subject tags, and the ticket prefix its
+/// reasons name tickets by.
+pub(super) struct Threading {
+    keys: Arc<ThreadKeys>,
+    ticket_prefix: String,
+}
+
+impl Threading {
+    pub(super) fn new(keys: Arc<ThreadKeys>, ticket_prefix: String) -> Threading {
+        Threading {
+            keys,
+            ticket_prefix,
+        }
+    }
+
+    fn ticket_ref(&self, id: i64) -> String {
+        tickets::format_ref(&self.ticket_prefix, id)
+    }
+
     /// The first rule that finds a ticket decides (DESIGN §4): a reference to
     /// a stored mail, a follow-up stored before this mail, the subject tag of
     /// a ticket the sender takes part in; else a new ticket, and why.
-    pub(crate) fn find_thread(
+    pub(super) fn find_thread(
         &self,
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,

@@ -1,6 +1,8 @@
 //! An agent's mail carried out: an answer (commands, the relay, the
 //! explanation, the new owner's notification) or an internal note.
 
+use super::inbound::store_inbound;
+use super::{Apply, Incoming};
 use crate::mail::parse::ParsedMail;
 use crate::pipeline::agent::AgentPlan;
 use crate::pipeline::decide::NotePlan;
@@ -9,12 +11,11 @@ use crate::pipeline::outgoing::Notify;
 use crate::pipeline::relay_plan::RelayPlan;
 use crate::pipeline::sla::ClockEvent;
 use crate::pipeline::unit::UnitOfWork;
-use crate::pipeline::{Incoming, Pipeline};
 use crate::tickets::Commands;
 use crate::tickets::transitions::Change;
 use crate::tickets::{EventKind, MessageKind, ParticipantRole, Ticket};
 
-impl Pipeline {
+impl Apply {
     /// Staff or an outsider wrote on the ticket without an agent's proof:
     /// kept as an internal note and shown to the owner; nothing else moves.
     /// Returns the outcome's reason.
@@ -34,7 +35,7 @@ impl Pipeline {
         let mail = m.mail;
         let from = mail.from.email.clone();
         let reason = format!("internal note by {from} ({role}): {why}");
-        let row = self.store_inbound(
+        let row = store_inbound(
             u,
             m,
             Some(ticket.id),
@@ -62,13 +63,14 @@ impl Pipeline {
             let text = format!(
                 "{problem}. Your mail is kept on the ticket as an internal note and was not sent to the customer; to answer the customer, reply to the notification itself (Reply or Reply All keeps its reply address)."
             );
-            self.explain(u, &ticket, mail, &[text], &mut ev);
+            self.queue.explain(u, &ticket, mail, &[text], &mut ev);
         }
         // The owner hears who wrote — unless the owner is the sender and was
         // just told directly.
         let told = tell_agent.is_some() && ticket.owner.as_deref() == Some(from.as_str());
         if !told {
-            self.notify_owner(u, &ticket, &mut ev, Notify::Note { by: &from, role });
+            self.queue
+                .notify_owner(u, &ticket, &mut ev, Notify::Note { by: &from, role });
         }
         u.add_events(ev.list);
         reason
@@ -97,7 +99,7 @@ impl Pipeline {
         let mail = m.mail;
         // first_response_at is set when the relay is delivered, not here
         // (pipeline/relay_result.rs): an answer nobody got is no response.
-        let row = self.store_inbound(u, m, Some(ticket.id), (kind, Some(role)), no_relay.clone());
+        let row = store_inbound(u, m, Some(ticket.id), (kind, Some(role)), no_relay.clone());
         let mut ev = Events::new(ticket.id, row, Vec::new());
         ev.push(
             EventKind::AgentReply,
@@ -127,7 +129,7 @@ impl Pipeline {
         } else {
             ClockEvent::Changed
         };
-        self.refresh_sla(u, ticket.id, Some(before), clock);
+        self.clocks.refresh(u, ticket.id, Some(before), clock);
         let updated = u.ticket(ticket.id).cloned().unwrap_or(ticket);
         let answer = Answer {
             relay,
@@ -151,7 +153,7 @@ impl Pipeline {
         ev: &mut Events,
     ) {
         if let Some(r) = answer.relay {
-            self.relay(u, updated, mail, r, ev);
+            self.queue.relay(u, updated, mail, r, ev);
         } else if let Some(why) = answer.no_relay {
             ev.push(
                 EventKind::Relay,
@@ -159,12 +161,12 @@ impl Pipeline {
             );
         }
         if !answer.explain.is_empty() {
-            self.explain(u, updated, mail, answer.explain, ev);
+            self.queue.explain(u, updated, mail, answer.explain, ev);
         }
         if let Some(new_owner) = answer.reassigned
             && new_owner != mail.from.email
         {
-            self.notify(
+            self.queue.notify(
                 u,
                 updated,
                 &new_owner,

@@ -1,16 +1,17 @@
 //! A customer's mail carried out: a new ticket, or a follow-up on one.
 
+use super::inbound::store_inbound;
+use super::{Apply, Incoming};
 use crate::pipeline::decide::{FollowUpPlan, NewTicketPlan};
 use crate::pipeline::events::Events;
 use crate::pipeline::outgoing::Notify;
 use crate::pipeline::sla::ClockEvent;
 use crate::pipeline::unit::{NewTicket, UnitOfWork};
-use crate::pipeline::{Incoming, Pipeline};
 
 use crate::mail::parse::ParsedMail;
 use crate::tickets::{EventKind, MessageKind, Role, Status, Ticket};
 
-impl Pipeline {
+impl Apply {
     pub(super) fn apply_new_ticket<'a>(
         &self,
         u: &mut UnitOfWork<'a>,
@@ -49,7 +50,7 @@ impl Pipeline {
             sla_policy: routing.sla.as_deref(),
         });
         let id = ticket.id;
-        let row = self.store_inbound(
+        let row = store_inbound(
             u,
             m,
             Some(id),
@@ -66,7 +67,8 @@ impl Pipeline {
         if let Some(a) = &assignment {
             ev.push(EventKind::Assignment, a.reason.clone());
             if let Some(contact) = &a.escalate_to {
-                self.notify(u, &ticket, contact, &mut ev, Notify::Unassigned);
+                self.queue
+                    .notify(u, &ticket, contact, &mut ev, Notify::Unassigned);
             }
         }
         let ack = if routing.suppress_ack {
@@ -79,7 +81,7 @@ impl Pipeline {
             Ok(())
         };
         self.announce_new(u, &ticket, mail, ack, &mut ev);
-        self.refresh_sla(u, id, None, ClockEvent::Changed);
+        self.clocks.refresh(u, id, None, ClockEvent::Changed);
         u.add_events(ev.list);
         id
     }
@@ -109,18 +111,18 @@ impl Pipeline {
         ev: &mut Events,
     ) {
         match ack {
-            Ok(()) => self.acknowledge(u, ticket, mail, ev),
+            Ok(()) => self.queue.acknowledge(u, ticket, mail, ev),
             Err(why) => ev.push(EventKind::Ack, why),
         }
-        let watchers = self.cfg.area_watchers(ticket.area.as_deref());
+        let watchers = self.staff.area_watchers(ticket.area.as_deref());
         if ticket.owner.is_some() {
-            self.notify_owner(u, ticket, ev, Notify::New);
+            self.queue.notify_owner(u, ticket, ev, Notify::New);
         } else if watchers.is_empty() {
             ev.push(EventKind::Notification, "no owner: nobody notified".into());
         }
         for agent in watchers {
             if ticket.owner.as_deref() != Some(agent.as_str()) {
-                self.notify(u, ticket, &agent, ev, Notify::New);
+                self.queue.notify(u, ticket, agent, ev, Notify::New);
             }
         }
     }
@@ -140,7 +142,7 @@ impl Pipeline {
             notes,
         } = plan;
         let mail = m.mail;
-        let row = self.store_inbound(
+        let row = store_inbound(
             u,
             m,
             Some(ticket.id),
@@ -180,10 +182,12 @@ impl Pipeline {
             }
             None => u.update_ticket(ticket.id, |_| {}),
         }
-        self.refresh_sla(u, ticket.id, Some(before), ClockEvent::CustomerWrote);
+        self.clocks
+            .refresh(u, ticket.id, Some(before), ClockEvent::CustomerWrote);
         let reopened = before == Status::Resolved && reopen.is_some();
         let by = (role != Role::Customer).then_some(mail.from.email.as_str());
-        self.notify_owner(u, &ticket, &mut ev, Notify::FollowUp { reopened, by });
+        self.queue
+            .notify_owner(u, &ticket, &mut ev, Notify::FollowUp { reopened, by });
         u.add_events(ev.list);
     }
 }

@@ -1,30 +1,81 @@
 //! Carrying out a [`Decision`]: the one place that writes what a message
 //! causes — tickets, messages, participants, events, outgoing mail — into the
 //! batch's unit of work. A customer's mail (a new ticket, a follow-up) in
-//! `customer.rs`, an agent's (an answer, an internal note) in `agent.rs`;
-//! duplicates, bounces and auto-replies here.
+//! `customer.rs`, an agent's (an answer, an internal note) in `agent.rs`,
+//! bounces (and holding staff addresses back) in `bounce.rs`, the inbound
+//! mail and its participants recorded in `inbound.rs`; duplicates and
+//! auto-replies here.
 
 mod agent;
+mod bounce;
 mod customer;
+mod inbound;
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::decide::Decision;
-use super::events::{Events, event};
-use super::outgoing::Notify;
+use super::events::event;
+use super::outgoing::Queue;
+use super::sla::Clocks;
+use super::source::{Inbound, Outcome, OutcomeKind};
+use super::staff::Staff;
 use super::unit::UnitOfWork;
-use super::{Incoming, Outcome, OutcomeKind, Pipeline};
 use crate::mail::parse::ParsedMail;
-use crate::mail::thread::{MAX_REFERENCES, capped_references};
-use crate::store::{NewEvent, NewMessage};
+use crate::mail::{Classifier, ThreadKeys};
+use crate::rules::assign::Assigner;
+use crate::store::{NewEvent, codec};
+use crate::tickets::{self, EventKind, MessageKind, Role, Ticket};
+use inbound::store_inbound;
 
-/// Addresses recorded as participants from one mail's To/Cc: a mail to a
-/// thousand recipients must not make every answer go to all of them.
-const MAX_PARTICIPANTS_PER_MAIL: usize = 100;
+/// The message being applied: the input, its parse, and its bytes as stored.
+#[derive(Clone, Copy)]
+pub(super) struct Incoming<'a> {
+    pub(super) item: &'a Inbound,
+    pub(super) mail: &'a ParsedMail,
+    pub(super) packed: &'a codec::Stored,
+}
 
-use crate::tickets::{Direction, EventKind, MessageKind, ParticipantRole, Role, Ticket};
+/// What carrying out a decision reads, and the steps it calls: the mail it
+/// queues and the clocks it moves.
+pub(super) struct Apply {
+    /// mailroom's and the agents' addresses never join a customer's Cc.
+    classifier: Arc<Classifier>,
+    /// A new ticket's subject is stored normalized.
+    keys: Arc<ThreadKeys>,
+    /// An assignment depends on its area's agents (their locks).
+    assigner: Arc<Assigner>,
+    /// Each area's watchers and escalation contact.
+    staff: Arc<Staff>,
+    queue: Arc<Queue>,
+    clocks: Arc<Clocks>,
+    ticket_prefix: String,
+}
 
-impl Pipeline {
+impl Apply {
+    pub(super) fn new(
+        classifier: Arc<Classifier>,
+        keys: Arc<ThreadKeys>,
+        assigner: Arc<Assigner>,
+        staff: Arc<Staff>,
+        queue: Arc<Queue>,
+        clocks: Arc<Clocks>,
+        ticket_prefix: String,
+    ) -> Apply {
+        Apply {
+            classifier,
+            keys,
+            assigner,
+            staff,
+            queue,
+            clocks,
+            ticket_prefix,
+        }
+    }
+
+    fn ticket_ref(&self, id: i64) -> String {
+        tickets::format_ref(&self.ticket_prefix, id)
+    }
+
     /// Writes what `d` decided for the message `m`; returns its outcome.
     pub(super) fn apply<'a>(
         &self,
@@ -51,7 +102,7 @@ impl Pipeline {
             } => {
                 let role = matches!(kind, MessageKind::Bounce | MessageKind::Autoreply)
                     .then_some(Role::System);
-                self.store_inbound(u, m, None, (kind, role), Some(why.clone()));
+                store_inbound(u, m, None, (kind, role), Some(why.clone()));
                 outcome(o, None, Some(why))
             }
             Decision::Bounce {
@@ -116,38 +167,6 @@ impl Pipeline {
         format!("already stored: Message-ID <{message_id}> with the same content")
     }
 
-    /// A bounce on a ticket: stored, shown to the owner; a bounce of staff
-    /// mail holds the address back instead.
-    fn apply_bounce<'a>(
-        &self,
-        u: &mut UnitOfWork<'a>,
-        m: Incoming<'a>,
-        ticket: &Ticket,
-        reason: &str,
-        via: &str,
-        staff: Option<String>,
-    ) {
-        let row = self.store_inbound(
-            u,
-            m,
-            Some(ticket.id),
-            (MessageKind::Bounce, Some(Role::System)),
-            Some(reason.to_string()),
-        );
-        let mut ev = Events::new(ticket.id, row, Vec::new());
-        match staff {
-            Some(addr) => self.staff_bounced(u, ticket, &addr, reason, via, &mut ev),
-            None => {
-                ev.push(
-                    EventKind::Bounce,
-                    format!("{reason}; {via}; shown to the owner, never answered"),
-                );
-                self.notify_owner(u, ticket, &mut ev, Notify::Bounce(reason));
-            }
-        }
-        u.add_events(ev.list);
-    }
-
     /// An auto-reply on a ticket: appended, changes nothing.
     fn apply_autoreply<'a>(
         &self,
@@ -157,7 +176,7 @@ impl Pipeline {
         reason: &str,
         via: &str,
     ) {
-        let row = self.store_inbound(
+        let row = store_inbound(
             u,
             m,
             Some(ticket.id),
@@ -173,125 +192,5 @@ impl Pipeline {
                 ticket.status
             ),
         )]);
-    }
-
-    /// Records an inbound mail with its attachments; returns the message row.
-    pub(super) fn store_inbound<'a>(
-        &self,
-        u: &mut UnitOfWork<'a>,
-        m: Incoming<'a>,
-        ticket_id: Option<i64>,
-        (kind, role): (MessageKind, Option<Role>),
-        reason: Option<String>,
-    ) -> i64 {
-        let mail = m.mail;
-        if let Some(row) = m.item.adopt {
-            // A released suspended mail: its stored row (bytes, attachments)
-            // joins the ticket instead of being stored again.
-            if let Some(t) = ticket_id {
-                u.adopt_message(row, t, (kind, role.unwrap_or(Role::Customer)), mail);
-            }
-            return row;
-        }
-        let join = |v: &[crate::mail::Mailbox]| {
-            v.iter()
-                .map(|m| m.email.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let row = u.insert_message(NewMessage {
-            ticket_id,
-            direction: Direction::In,
-            kind,
-            message_id: mail.message_id.clone(),
-            content_hash: mail.content_hash.clone(),
-            text_hash: Some(mail.text_hash.clone()),
-            from_addr: mail.from.email.clone(),
-            from_name: mail.from.name.clone(),
-            to_addrs: join(&mail.to),
-            cc_addrs: join(&mail.cc),
-            recipient: None,
-            role,
-            reply_token: None,
-            subject: mail.subject.clone(),
-            sent_at: mail.date,
-            in_reply_to: capped_references(&mail.in_reply_to, MAX_REFERENCES).join(" "),
-            refs: capped_references(&mail.references, MAX_REFERENCES).join(" "),
-            thread_index: mail.header("Thread-Index").map(str::to_string),
-            // The text and HTML are derived from the stored raw bytes when read
-            // (`mail::parse::bodies`): storing them again would more than double
-            // what every message writes, and writes bound ingest speed.
-            text_body: Cow::Borrowed(""),
-            html_body: None,
-            origin: Some(m.item.origin.clone()),
-            reason,
-            raw: Some(&m.packed.bytes),
-            raw_codec: m.packed.codec,
-        });
-        for a in &mail.attachments {
-            u.attach(row, ticket_id, a);
-        }
-        if let (Some(t), Some(via)) = (ticket_id, &mail.sender_via) {
-            u.add_events([event(
-                t,
-                row,
-                EventKind::Sender,
-                format!("{}: {via}", mail.from.email),
-            )]);
-        }
-        if let Some(t) = ticket_id.filter(|_| !mail.charset_notes.is_empty()) {
-            u.add_events([event(
-                t,
-                row,
-                EventKind::Charset,
-                mail.charset_notes.join("; "),
-            )]);
-        }
-        row
-    }
-
-    /// The customer, their Reply-To and everyone they Cc'd (except mailroom and
-    /// agents). On the mail that opens a ticket the sender is the customer; on
-    /// a follow-up, a new sender joins the Cc of the conversation. At most
-    /// `MAX_PARTICIPANTS_PER_MAIL` addresses of one mail; the event says how
-    /// many were left out.
-    fn add_participants(
-        &self,
-        u: &mut UnitOfWork<'_>,
-        ticket_id: i64,
-        mail: &ParsedMail,
-        first: bool,
-        ev: &mut Events,
-    ) {
-        let internal = |e: &str| self.classifier.is_own_address(e) || self.classifier.is_agent(e);
-        let reply = mail.reply_address();
-        if first {
-            u.add_participant(ticket_id, &reply.email, ParticipantRole::Customer);
-            if reply.email != mail.from.email {
-                // Allowed to write on the ticket (subject tag), not copied on answers.
-                u.add_participant(ticket_id, &mail.from.email, ParticipantRole::Sender);
-            }
-        } else if !internal(&reply.email) {
-            u.add_participant(ticket_id, &reply.email, ParticipantRole::Cc);
-        }
-        let others: Vec<&str> = mail
-            .cc
-            .iter()
-            .chain(mail.to.iter())
-            .map(|m| m.email.as_str())
-            .filter(|e| !internal(e))
-            .collect();
-        for e in others.iter().take(MAX_PARTICIPANTS_PER_MAIL) {
-            u.add_participant(ticket_id, e, ParticipantRole::Cc);
-        }
-        if others.len() > MAX_PARTICIPANTS_PER_MAIL {
-            ev.push(
-                EventKind::Participants,
-                format!(
-                    "{} more addresses in To/Cc were not recorded (at most {MAX_PARTICIPANTS_PER_MAIL} per mail)",
-                    others.len() - MAX_PARTICIPANTS_PER_MAIL
-                ),
-            );
-        }
     }
 }

@@ -5,16 +5,15 @@ use serde_json::json;
 
 use crate::mail::compose::reply_references;
 use crate::mail::parse::ParsedMail;
-use crate::pipeline::Pipeline;
 use crate::pipeline::events::Events;
 use crate::pipeline::unit::UnitOfWork;
 use crate::tickets::commands::ACCEPTED;
 use crate::tickets::{EventKind, MessageKind, Ticket};
 
-use super::{Planned, envelope_of};
+use super::{Planned, Queue, envelope_of};
 use crate::mail::address::Recipients;
 
-impl Pipeline {
+impl Queue {
     /// Mails the agent what was wrong with their reply (rate-limited like
     /// every automatic mail). Answering it works like answering the notification.
     pub(crate) fn explain(
@@ -76,7 +75,7 @@ impl Pipeline {
             to_addrs: to.clone(),
             cc_addrs: String::new(),
             recipient: Some(&to),
-            from_name: Some(self.cfg.mailroom.support_name.clone()),
+            from_name: Some(self.support_name.clone()),
             subject: format!(
                 "[{}] {}: {}",
                 self.ticket_ref(ticket.id),
@@ -96,7 +95,7 @@ impl Pipeline {
 }
 
 /// A relay that did not reach everyone, as its agent is told
-/// (`Pipeline::report_relays`).
+/// (`relay_result`).
 pub(crate) struct RelayTrouble<'r> {
     pub agent: &'r str,
     /// The relay's Message-ID.
@@ -111,7 +110,7 @@ pub(crate) struct RelayTrouble<'r> {
     pub refused: &'r [crate::mail::delivery::Refusal],
 }
 
-impl Pipeline {
+impl Queue {
     /// Mails the agent who did not get their answer, with the server's reply
     /// (one mail per relay, rate-limited like every explanation). Answering
     /// it works like answering the notification. False when not sent (the
@@ -161,7 +160,7 @@ impl Pipeline {
     }
 }
 
-/// An explanation to an agent (`Pipeline::explanation`).
+/// An explanation to an agent (`Queue::explanation`).
 struct Explanation<'e> {
     to: &'e str,
     /// The subject's lead: `[MR-7] <lead>: <subject>`.

@@ -11,30 +11,44 @@ mod explain;
 mod notify;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::config::Config;
+use crate::mail::Classifier;
 use crate::mail::address::{EmailAddress, Recipients, with_subaddress};
 use crate::mail::compose::{new_message_id, reply_references};
 use crate::mail::parse::ParsedMail;
-use crate::pipeline::Pipeline;
 use crate::pipeline::events::Events;
 use crate::pipeline::relay_plan::RelayPlan;
+use crate::pipeline::staff::Staff;
 use crate::pipeline::unit::UnitOfWork;
 use crate::store::{NewMessage, NewOutbox};
-use crate::tickets::{Direction, EventKind, MessageKind, Ticket};
+use crate::tickets::{self, Direction, EventKind, MessageKind, Ticket};
 
 pub(super) use crate::tickets::hold::RATE_WINDOW_HOURS;
 use crate::tickets::hold::{Hold, Limits, hold};
 pub(crate) use explain::RelayTrouble;
 pub(crate) use notify::Notify;
 
-/// The config's per-recipient limits (`[mailroom]`), for `tickets::hold`.
-fn limits(cfg: &crate::config::Config) -> Limits {
-    Limits {
-        ack_per_hour: cfg.mailroom.ack_limit_per_hour,
-        notification_per_hour: cfg.mailroom.notification_limit_per_hour,
-    }
+/// The outgoing step: what queueing mail reads — who mailroom is, the
+/// per-recipient limits, and what the mail it writes names.
+pub(crate) struct Queue {
+    /// mailroom's own address, lowercased: the From, the envelope sender,
+    /// the domain of every Message-ID.
+    support: String,
+    /// `mailroom.support_name`, in the From.
+    support_name: String,
+    /// `[mailroom]`'s per-recipient limits (RFC 3834), for `tickets::hold`.
+    limits: Limits,
+    /// `security.reply_token`: mail to an agent gets a Reply-To of its own.
+    reply_token: bool,
+    ticket_prefix: String,
+    /// mailroom's own addresses are never acknowledged.
+    classifier: Arc<Classifier>,
+    /// The roster's names: who wrote a note, in a notification's From.
+    staff: Arc<Staff>,
 }
 
 /// A customer's display name as it may appear in a From we write: quotes,
@@ -83,11 +97,30 @@ struct Planned<'s> {
     context: serde_json::Value,
 }
 
-impl Pipeline {
+impl Queue {
+    pub(crate) fn new(cfg: &Config, classifier: Arc<Classifier>, staff: Arc<Staff>) -> Queue {
+        Queue {
+            support: cfg.mailroom.support_address.to_ascii_lowercase(),
+            support_name: cfg.mailroom.support_name.clone(),
+            limits: Limits {
+                ack_per_hour: cfg.mailroom.ack_limit_per_hour,
+                notification_per_hour: cfg.mailroom.notification_limit_per_hour,
+            },
+            reply_token: cfg.security.reply_token,
+            ticket_prefix: cfg.mailroom.ticket_prefix.clone(),
+            classifier,
+            staff,
+        }
+    }
+
+    fn ticket_ref(&self, id: i64) -> String {
+        tickets::format_ref(&self.ticket_prefix, id)
+    }
+
     /// The RFC 3834 limit per recipient and hour for automatic mail of
     /// `kind`, and the kinds counted against it (`tickets::hold::Limits`).
-    pub(super) fn rate_limit(&self, kind: MessageKind) -> (i64, &'static [MessageKind]) {
-        limits(&self.cfg).for_kind(kind)
+    fn rate_limit(&self, kind: MessageKind) -> (i64, &'static [MessageKind]) {
+        self.limits.for_kind(kind)
     }
 
     /// Whether automatic mail of `kind` may go to `to` now: within the RFC 3834
@@ -131,7 +164,7 @@ impl Pipeline {
 
     /// Queues the acknowledgement for a new ticket, unless the rate limit for
     /// this recipient is reached.
-    pub(super) fn acknowledge(
+    pub(crate) fn acknowledge(
         &self,
         u: &mut UnitOfWork<'_>,
         ticket: &Ticket,
@@ -163,7 +196,7 @@ impl Pipeline {
             to_addrs: to.email.clone(),
             cc_addrs: String::new(),
             recipient: None,
-            from_name: Some(self.cfg.mailroom.support_name.clone()),
+            from_name: Some(self.support_name.clone()),
             subject: format!("Re: {} [{ticket_ref}]", ticket.normalized_subject),
             in_reply_to: mail.message_id.clone(),
             // Bounded first (the root and the newest), then checked: the
@@ -182,7 +215,7 @@ impl Pipeline {
     }
 
     /// Queues the agent's answer to the customer.
-    pub(super) fn relay(
+    pub(crate) fn relay(
         &self,
         u: &mut UnitOfWork<'_>,
         ticket: &Ticket,
@@ -209,7 +242,7 @@ impl Pipeline {
             );
             return;
         }
-        let from_name = format!("{} at {}", r.agent_name, self.cfg.mailroom.support_name);
+        let from_name = format!("{} at {}", r.agent_name, self.support_name);
         let context = json!({
             "agent_name": r.agent_name,
             "agent": mail.from.email,
@@ -271,19 +304,19 @@ impl Pipeline {
             MessageKind::System => "s",
             _ => "n",
         };
-        let message_id = new_message_id(tag, &unique, &self.support.email);
+        let message_id = new_message_id(tag, &unique, &self.support);
         // Mail to an agent gets a Reply-To of its own: the agent's answer
         // proves itself by coming back through it. Not in the Message-ID,
         // which forwards and References pass on.
         let mut context = p.context;
-        let reply_token = match (p.recipient, self.cfg.security.reply_token) {
+        let reply_token = match (p.recipient, self.reply_token) {
             (Some(_), true) => {
                 let token = format!(
                     "{}-{}",
                     self.ticket_ref(ticket.id).to_ascii_lowercase(),
                     uuid::Uuid::new_v4().simple()
                 );
-                context["reply_to"] = json!(with_subaddress(&self.support.email, &token));
+                context["reply_to"] = json!(with_subaddress(&self.support, &token));
                 Some(token)
             }
             _ => None,
@@ -295,7 +328,7 @@ impl Pipeline {
             message_id: message_id.clone(),
             content_hash: String::new(),
             text_hash: None,
-            from_addr: self.support.email.clone(),
+            from_addr: self.support.clone(),
             from_name: p.from_name,
             to_addrs: p.to_addrs,
             cc_addrs: p.cc_addrs,
@@ -320,7 +353,7 @@ impl Pipeline {
             kind: p.kind,
             trigger_row: Some(trigger_row),
             context: context.to_string(),
-            sender: self.support.email.clone(),
+            sender: self.support.clone(),
             recipients: p.envelope,
         });
         message_id

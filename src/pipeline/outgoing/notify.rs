@@ -4,12 +4,11 @@
 use serde_json::json;
 
 use crate::mail::compose::reply_references;
-use crate::pipeline::Pipeline;
 use crate::pipeline::events::Events;
 use crate::pipeline::unit::UnitOfWork;
 use crate::tickets::{EventKind, MessageKind, Role, Ticket};
 
-use super::{Planned, display_name, envelope_of};
+use super::{Planned, Queue, display_name, envelope_of};
 
 /// Why an owner (or another agent) is notified.
 pub(crate) enum Notify<'r> {
@@ -75,7 +74,7 @@ impl Notify<'_> {
     }
 }
 
-impl Pipeline {
+impl Queue {
     /// Tells the ticket's owner what happened.
     pub(crate) fn notify_owner(
         &self,
@@ -125,7 +124,7 @@ impl Pipeline {
             cc_addrs: String::new(),
             recipient: Some(to),
             // "Alice via Example Support": the owner sees who wrote at a glance.
-            from_name: Some(format!("{who} via {}", self.cfg.mailroom.support_name)),
+            from_name: Some(format!("{who} via {}", self.support_name)),
             subject: format!("[{ticket_ref}] {}", ticket.normalized_subject),
             in_reply_to,
             refs,
@@ -150,7 +149,7 @@ impl Pipeline {
     /// address in the From).
     fn who_wrote(&self, ticket: &Ticket, what: &Notify<'_>) -> String {
         let (name, address) = match what {
-            Notify::Note { by, .. } => (self.cfg.agent_name(by), *by),
+            Notify::Note { by, .. } => (self.staff.agent_name(by), *by),
             _ => (ticket.customer_name.as_deref(), ticket.customer.as_str()),
         };
         display_name(name)

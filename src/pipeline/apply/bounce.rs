@@ -1,17 +1,53 @@
-//! Bounces of mail to staff: the address is held back (nothing goes there
-//! for a day, DESIGN §6), whether the bounced mail was about a ticket or a
-//! manager's digest. One hold for both, so digests and notifications to a
-//! manager stop together.
+//! Bounces carried out: one of mail to the customer's side is shown to the
+//! ticket's owner; one of mail to staff holds the address back (nothing goes
+//! there for a day, DESIGN §6), whether the bounced mail was about a ticket
+//! or a manager's digest. One hold for both, so digests and notifications to
+//! a manager stop together.
 
-use super::events::Events;
-use super::outgoing::Notify;
-use super::unit::UnitOfWork;
-use super::{Incoming, Outcome, OutcomeKind, Pipeline};
+use super::inbound::store_inbound;
+use super::{Apply, Incoming};
+use crate::pipeline::events::Events;
+use crate::pipeline::outgoing::Notify;
+use crate::pipeline::source::{Outcome, OutcomeKind};
+use crate::pipeline::unit::UnitOfWork;
 use crate::store::NewEvent;
 use crate::tickets::hold::STAFF_BOUNCE_HOLD_HOURS;
 use crate::tickets::{EventKind, MessageKind, Role, Ticket};
 
-impl Pipeline {
+impl Apply {
+    /// A bounce on a ticket: stored, shown to the owner; a bounce of staff
+    /// mail holds the address back instead.
+    pub(super) fn apply_bounce<'a>(
+        &self,
+        u: &mut UnitOfWork<'a>,
+        m: Incoming<'a>,
+        ticket: &Ticket,
+        reason: &str,
+        via: &str,
+        staff: Option<String>,
+    ) {
+        let row = store_inbound(
+            u,
+            m,
+            Some(ticket.id),
+            (MessageKind::Bounce, Some(Role::System)),
+            Some(reason.to_string()),
+        );
+        let mut ev = Events::new(ticket.id, row, Vec::new());
+        match staff {
+            Some(addr) => self.staff_bounced(u, ticket, &addr, reason, via, &mut ev),
+            None => {
+                ev.push(
+                    EventKind::Bounce,
+                    format!("{reason}; {via}; shown to the owner, never answered"),
+                );
+                self.queue
+                    .notify_owner(u, ticket, &mut ev, Notify::Bounce(reason));
+            }
+        }
+        u.add_events(ev.list);
+    }
+
     /// Mail to a staff address bounced (about a ticket, or a digest): nothing
     /// goes there for a day, so a bounce can never cause the next mail, and
     /// its bounce, … The one place that holds staff mail back; `what` names
@@ -33,7 +69,7 @@ impl Pipeline {
 
     /// A ticket's mail to a staff address bounced: held back
     /// ([`Self::hold_staff`]), and the area's escalation contact hears of it once.
-    pub(super) fn staff_bounced(
+    fn staff_bounced(
         &self,
         u: &mut UnitOfWork<'_>,
         ticket: &Ticket,
@@ -50,10 +86,11 @@ impl Pipeline {
                 held.until
             ),
         );
-        let contact = self.cfg.escalation_contact(ticket.area.as_deref());
+        let contact = self.staff.escalation_contact(ticket.area.as_deref());
         match contact {
             Some(c) if held.fresh && c != addr => {
-                self.notify(u, ticket, &c, ev, Notify::StaffBounced(addr));
+                self.queue
+                    .notify(u, ticket, &c, ev, Notify::StaffBounced(addr));
             }
             Some(_) if !held.fresh => ev.push(
                 EventKind::Notification,
@@ -84,7 +121,7 @@ impl Pipeline {
             }
         );
         let origin = m.item.origin.clone();
-        let row = self.store_inbound(
+        let row = store_inbound(
             u,
             m,
             None,
@@ -107,7 +144,7 @@ impl Pipeline {
     }
 }
 
-/// A staff address held back after a bounce ([`Pipeline::hold_staff`]).
+/// A staff address held back after a bounce ([`Apply::hold_staff`]).
 struct StaffHeld {
     /// Until when, as the events say it.
     until: String,
