@@ -40,7 +40,7 @@ enum Cmd {
         /// Files with one message each; `-` or nothing reads stdin
         files: Vec<PathBuf>,
     },
-    /// List and show tickets
+    /// List, show and merge tickets
     Tickets {
         #[command(subcommand)]
         cmd: TicketsArgs,
@@ -208,6 +208,21 @@ enum TicketsArgs {
         #[arg(long)]
         json: bool,
     },
+    /// Merge a ticket into another: its mail, history, participants and tags
+    /// move there, and its number leads there from now on
+    Merge {
+        /// The ticket that goes (MR-15 or 15)
+        source: String,
+        /// The ticket that stays
+        #[arg(long)]
+        into: String,
+        /// Merge even though the two tickets have different customers
+        #[arg(long)]
+        force: bool,
+        /// Say what would happen, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -274,6 +289,17 @@ fn tickets(cmd: TicketsArgs) -> TicketsCmd {
             json,
         },
         TicketsArgs::Show { reference, json } => TicketsCmd::Show { reference, json },
+        TicketsArgs::Merge {
+            source,
+            into,
+            force,
+            dry_run,
+        } => TicketsCmd::Merge {
+            source,
+            into,
+            force,
+            dry_run,
+        },
     }
 }
 

@@ -71,6 +71,12 @@ pub enum TicketsCmd {
         reference: String,
         json: bool,
     },
+    Merge {
+        source: String,
+        into: String,
+        force: bool,
+        dry_run: bool,
+    },
 }
 
 pub enum OutboxCmd {

@@ -11,6 +11,7 @@ mod command;
 mod digest;
 mod inspect;
 mod mail_in;
+mod merge;
 mod outbox;
 mod release;
 mod rules;
@@ -277,8 +278,8 @@ async fn dispatch(
     }
 }
 
-/// `tickets list` and `tickets show`.
-async fn tickets_command(cfg: &Config, store: &Store, cmd: TicketsCmd) -> anyhow::Result<()> {
+/// `tickets list`, `tickets show` and `tickets merge`.
+async fn tickets_command(cfg: &Arc<Config>, store: &Store, cmd: TicketsCmd) -> anyhow::Result<()> {
     match cmd {
         TicketsCmd::List {
             status,
@@ -302,6 +303,12 @@ async fn tickets_command(cfg: &Config, store: &Store, cmd: TicketsCmd) -> anyhow
             print_ticket_list(cfg, &rows, json)
         }
         TicketsCmd::Show { reference, json } => show_ticket(cfg, store, &reference, json).await,
+        TicketsCmd::Merge {
+            source,
+            into,
+            force,
+            dry_run,
+        } => merge::merge(cfg, store, (&source, &into), force, dry_run).await,
     }
 }
 

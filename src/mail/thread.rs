@@ -32,6 +32,11 @@ impl ThreadKeys {
         }
     }
 
+    /// `MR` of `MR-12`.
+    pub fn ticket_prefix(&self) -> &str {
+        &self.ticket_prefix
+    }
+
     fn tag_re(&self) -> &Regex {
         self.tag_re.get_or_init(|| {
             // ASCII digits: the number is parsed as an i64.

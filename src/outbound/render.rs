@@ -317,6 +317,8 @@ impl Renderer {
             "refused",
             "relay_id",
             "text",
+            "carried_out",
+            "relayed",
         ] {
             ctx[key] = context[key].clone();
         }

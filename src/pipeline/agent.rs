@@ -175,7 +175,7 @@ impl Answers {
         mail: &ParsedMail,
     ) -> Result<AgentPlan, NotProven> {
         let (ticket_id, proof) = self.agent_proof(u, mail)?;
-        let Some(ticket) = u.ticket(ticket_id).cloned() else {
+        let Some(ticket) = u.live_ticket(ticket_id).cloned() else {
             return Err(NotProven {
                 why: format!("the notification's ticket {ticket_id} is gone"),
                 tell_agent: false,
@@ -295,6 +295,7 @@ pub(super) fn directory(cfg: &Config) -> commands::Directory {
             .collect(),
         areas,
         internal: cfg.internal_addresses(),
+        ticket_prefix: cfg.mailroom.ticket_prefix.clone(),
     }
 }
 

@@ -38,6 +38,7 @@ mod decide;
 mod events;
 pub(crate) mod fault;
 mod inspect;
+mod merge;
 mod outgoing;
 mod prepare;
 mod relay_plan;
@@ -67,6 +68,7 @@ use apply::{Apply, Incoming};
 use decide::Decide;
 use inspect::{Inspect, RoleSeen};
 pub use inspect::{Inspection, ThreadKeysSeen};
+pub use merge::{MergeOutcome, OperatorMerge};
 use outgoing::Queue;
 use prepare::Prepare;
 use relay_plan::RelayPlanner;
@@ -92,6 +94,7 @@ pub struct Pipeline {
     sla_scan: SlaScan,
     relay_results: RelayResults,
     inspect: Inspect,
+    staff: Arc<Staff>,
 }
 
 impl Pipeline {
@@ -143,8 +146,9 @@ impl Pipeline {
                 prefix.clone(),
             ),
             sla_scan: SlaScan::new(clocks.clone(), queue.clone(), staff.clone()),
-            relay_results: RelayResults::new(clocks, queue, staff),
+            relay_results: RelayResults::new(clocks, queue, staff.clone()),
             inspect: Inspect::new(classifier, keys, prefix.clone(), directory),
+            staff,
             cfg,
         })
     }
@@ -179,6 +183,20 @@ impl Pipeline {
     /// (`sla_scan`). Returns how many alerts were decided.
     pub async fn sla_scan(&self, store: &Store, now: DateTime<Utc>) -> Result<usize> {
         self.sla_scan.run(store, now).await
+    }
+
+    /// `tickets merge`: merges (or, dry, says what merging would do) in a
+    /// transaction of its own, as `#merge` does by mail (`merge`).
+    pub async fn merge_tickets(
+        &self,
+        store: &Store,
+        m: OperatorMerge,
+        now: DateTime<Utc>,
+    ) -> Result<MergeOutcome> {
+        self.apply
+            .merging()
+            .by_operator(store, m, self.staff.addresses(), now)
+            .await
     }
 
     /// Reports every relay result not reported yet (`relay_result`).

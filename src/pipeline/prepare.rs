@@ -12,6 +12,7 @@ use crate::store::{BatchKeys, codec};
 
 use super::fault;
 use super::source::{Inbound, Prepared};
+use crate::tickets::commands::merge_targets;
 
 /// What preparing a batch reads.
 pub(super) struct Prepare {
@@ -138,6 +139,9 @@ impl Prepare {
                 keys.auto_recipients.push(m.from.email.clone());
                 keys.agent_refs
                     .extend(referenced_ids(&m.in_reply_to, &m.references));
+                // A `#merge` names a ticket the answer will change too.
+                keys.tag_tickets
+                    .extend(merge_targets(&m.text, self.keys.ticket_prefix()));
             }
         }
         keys

@@ -39,6 +39,14 @@ impl Threading {
         tickets::format_ref(&self.ticket_prefix, id)
     }
 
+    /// `, merged into MR-12` when the ticket `asked` for went into `live`.
+    fn merged_note(&self, asked: i64, live: Option<&Ticket>) -> String {
+        match live {
+            Some(t) if t.id != asked => format!(", merged into {}", self.ticket_ref(t.id)),
+            _ => String::new(),
+        }
+    }
+
     /// The first rule that finds a ticket decides (DESIGN §4): a reference to
     /// a stored mail, a follow-up stored before this mail, the subject tag of
     /// a ticket the sender takes part in; else a new ticket, and why.
@@ -69,12 +77,13 @@ impl Threading {
             } else {
                 "References"
             };
-            m.ticket = u.ticket(ticket_id).cloned();
+            m.ticket = u.live_ticket(ticket_id).cloned();
             m.via = format!(
-                "threaded by {header}: <{}> is our stored {} message on {}",
+                "threaded by {header}: <{}> is our stored {} message on {}{}",
                 hit.message_id,
                 hit.kind,
-                self.ticket_ref(ticket_id)
+                self.ticket_ref(ticket_id),
+                self.merged_note(ticket_id, m.ticket.as_ref())
             );
             return m;
         }
@@ -115,7 +124,7 @@ impl Threading {
         let t = u
             .referred_by(&mail.message_id)
             .iter()
-            .filter_map(|t| u.ticket(*t))
+            .filter_map(|t| u.live_ticket(*t))
             .find(|t| &t.customer == customer)?;
         let via = format!(
             "threaded by a follow-up stored before it: {} refers to <{}>",
@@ -133,13 +142,14 @@ impl Threading {
             return false;
         };
         let tag = self.ticket_ref(n);
-        match u.ticket(n).cloned() {
-            Some(t) if u.is_participant(n, &mail.from.email) => {
-                m.ticket = Some(t);
+        match u.live_ticket(n).cloned() {
+            Some(t) if u.is_participant(t.id, &mail.from.email) => {
                 m.via = format!(
-                    "threaded by subject tag [{tag}]: {} is a participant",
+                    "threaded by subject tag [{tag}]{}: {} is a participant",
+                    self.merged_note(n, Some(&t)),
                     mail.from.email
                 );
+                m.ticket = Some(t);
                 return true;
             }
             Some(_) => m.notes.push(format!(

@@ -111,6 +111,21 @@ impl Tx {
         let ticket_ids = sorted(keys.tag_tickets.iter().copied().chain(referenced));
         l.asked.tickets.extend(ticket_ids.iter().copied());
         l.tickets = self.tickets_to_change(&ticket_ids).await?;
+        // A merged ticket's number leads to the ticket it went to (one step:
+        // merging points older aliases at the new end), which mail for it
+        // changes instead. Locked after the others: a merge that holds it
+        // waits, or the deadlock retry runs the batch again.
+        let targets = sorted(
+            l.tickets
+                .values()
+                .filter_map(|t| t.merged_into)
+                .filter(|id| !l.tickets.contains_key(id)),
+        );
+        if !targets.is_empty() {
+            l.asked.tickets.extend(targets.iter().copied());
+            let live = self.tickets_to_change(&targets).await?;
+            l.tickets.extend(live);
+        }
         Ok(())
     }
 
@@ -134,7 +149,7 @@ impl Tx {
         Ok(tickets.into_iter().map(|t| (t.id, t.into())).collect())
     }
 
-    async fn load_participants(&mut self, l: &mut Loaded) -> Result<()> {
+    pub(super) async fn load_participants(&mut self, l: &mut Loaded) -> Result<()> {
         let with_participants = sorted(l.tickets.keys().copied());
         l.asked
             .participants

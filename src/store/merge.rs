@@ -6,11 +6,34 @@
 
 use chrono::{DateTime, Utc};
 
-use super::batch::Merged;
+use super::batch::{Loaded, Merged};
+use super::sql::sorted;
 use super::tx::{Tx, on_tx};
 use crate::error::Result;
 
 impl Tx {
+    /// What merging `ids` by command (`tickets merge`) needs, as a batch of
+    /// mail would see it: the tickets (locked on PostgreSQL, in id order),
+    /// their participants, and what telling `staff` (the owners) needs.
+    pub async fn load_for_merge(
+        &mut self,
+        ids: &[i64],
+        staff: &[String],
+        rate_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Loaded> {
+        let mut l = Loaded::default();
+        let ids = sorted(ids.iter().copied());
+        l.asked.tickets.extend(ids.iter().copied());
+        l.tickets = self.tickets_to_change(&ids).await?;
+        self.load_participants(&mut l).await?;
+        let owners = l.tickets.values().filter_map(|t| t.owner.clone());
+        let staff = sorted(staff.iter().cloned().chain(owners));
+        self.load_outgoing_context(&mut l, &ids, &ids, &staff, rate_since, now)
+            .await?;
+        Ok(l)
+    }
+
     pub(super) async fn move_merged(
         &mut self,
         merges: &[Merged],

@@ -1,7 +1,8 @@
 //! Commands an agent writes on their own lines at the very top of a reply
 //! (DESIGN §5): `#note [text]`, `#close`/`#resolve`, `#pending`, `#open`,
 //! `#take`, `#assign <agent>`, `#area <name>`, `#priority <p>`, `#tag <t>`,
-//! `#untag <t>`, `#cc <address>`. Parsing is pure; the names an argument may
+//! `#untag <t>`, `#cc <address>`, `#merge <ticket> [force]`. Parsing is
+//! pure; the names an argument may
 //! take (agents, areas, addresses that are internal) come in a [`Directory`].
 
 use std::str::FromStr;
@@ -27,6 +28,12 @@ pub enum Command {
     Untag(String),
     /// An address to keep in Cc of the customer's thread (lowercased).
     Cc(String),
+    /// Merge the ticket into `into` (a ticket id); `force` allows another
+    /// customer's ticket.
+    Merge {
+        into: i64,
+        force: bool,
+    },
 }
 
 impl Command {
@@ -44,6 +51,9 @@ impl Command {
             Command::Tag(t) => format!("#tag {t}"),
             Command::Untag(t) => format!("#untag {t}"),
             Command::Cc(a) => format!("#cc {a}"),
+            Command::Merge { into, force } => {
+                format!("#merge {into}{}", if *force { " force" } else { "" })
+            }
         }
     }
 }
@@ -76,6 +86,10 @@ pub const ACCEPTED: &[(&str, &str)] = &[
         "#cc <address>",
         "keep someone in Cc of the customer's thread",
     ),
+    (
+        "#merge <ticket>  (or #merge <ticket> force)",
+        "merge this ticket into that one (force: even another customer's)",
+    ),
 ];
 
 /// What command arguments may name.
@@ -86,6 +100,8 @@ pub struct Directory {
     pub areas: Vec<String>,
     /// Addresses `#cc` may never add: agents, managers, mailroom's own.
     pub internal: Vec<String>,
+    /// The ticket prefix `#merge` names tickets with (`MR` of `MR-12`).
+    pub ticket_prefix: String,
 }
 
 /// The command block at the top of a reply and the text below it.
@@ -187,8 +203,42 @@ fn command(word: &str, arg: &str, dir: &Directory) -> Result<Command, String> {
         "tag" | "untag" => tag(word, arg),
         "cc" if arg.is_empty() => Err(needs("an address")),
         "cc" => cc(arg, dir),
+        "merge" if arg.is_empty() => Err(needs("the ticket to merge into, like MR-12")),
+        "merge" => merge(arg, dir),
         other => Err(format!("unknown command #{other}")),
     }
+}
+
+/// The tickets `#merge` lines at the top of `text` name: what a batch must
+/// load before it decides (the command block is parsed again then).
+pub fn merge_targets(text: &str, prefix: &str) -> Vec<i64> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map_while(command_word)
+        .filter(|(word, _)| word.eq_ignore_ascii_case("merge"))
+        .filter_map(|(_, arg)| super::parse_ref(prefix, arg.split_whitespace().next()?))
+        .collect()
+}
+
+/// `#merge MR-12` or `#merge MR-12 force`.
+fn merge(arg: &str, dir: &Directory) -> Result<Command, String> {
+    let mut words = arg.split_whitespace();
+    let target = words.next().unwrap_or_default();
+    let force = match words.next() {
+        None => false,
+        Some(w) if w.eq_ignore_ascii_case("force") => true,
+        Some(w) => return Err(format!("#merge takes a ticket and \"force\" (got {w:?})")),
+    };
+    if let Some(w) = words.next() {
+        return Err(format!("#merge takes a ticket and \"force\" (got {w:?})"));
+    }
+    let into = super::parse_ref(&dir.ticket_prefix, target).ok_or_else(|| {
+        format!(
+            "#merge: {target:?} is not a ticket like {}",
+            super::format_ref(&dir.ticket_prefix, 12)
+        )
+    })?;
+    Ok(Command::Merge { into, force })
 }
 
 /// `#assign` an agent by address or roster name.
@@ -265,111 +315,4 @@ fn cc(arg: &str, dir: &Directory) -> Result<Command, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dir() -> Directory {
-        Directory {
-            agents: vec![
-                ("bob@example.test".into(), Some("Bob".into())),
-                ("erin@example.test".into(), Some("Erin Smith".into())),
-            ],
-            areas: vec!["billing".into(), "tech".into()],
-            internal: vec![
-                "bob@example.test".into(),
-                "erin@example.test".into(),
-                "support@example.test".into(),
-                "carol@example.test".into(),
-            ],
-        }
-    }
-
-    #[test]
-    fn commands_at_the_top_are_parsed_and_removed() {
-        let c = parse(
-            "\n#priority HIGH\n#Tag VIP\n#assign erin smith\n\nHello Alice,\n#not a command here\n",
-            &dir(),
-        );
-        assert!(c.errors.is_empty(), "{:?}", c.errors);
-        assert_eq!(
-            c.commands,
-            vec![
-                Command::Priority(Priority::High),
-                Command::Tag("vip".into()),
-                Command::Assign("erin@example.test".into())
-            ]
-        );
-        assert_eq!(c.body, "Hello Alice,\n#not a command here");
-        assert_eq!(c.lines.len(), 3);
-    }
-
-    #[test]
-    fn every_command_parses() {
-        let c = parse(
-            "#note\n#close\n#resolve\n#pending\n#open\n#assign BOB@example.test\n#area Tech\n#priority low\n#tag a-b\n#untag a-b\n#cc Dan <Dan@Customer.test>\n#TAKE",
-            &dir(),
-        );
-        assert!(c.errors.is_empty(), "{:?}", c.errors);
-        assert_eq!(c.commands.len(), 12);
-        assert_eq!(c.commands[6], Command::Area("tech".into()));
-        assert_eq!(c.commands[10], Command::Cc("dan@customer.test".into()));
-        assert_eq!(c.commands[11], Command::Take);
-        assert!(c.body.is_empty());
-    }
-
-    #[test]
-    fn bad_commands_are_errors_with_reasons() {
-        let c = parse(
-            "#frobnicate\n#priority asap\n#assign mallory\n#area sales\n#cc erin@example.test\n#cc not-an-address\n#close now\n#tag\nBody",
-            &dir(),
-        );
-        assert!(c.commands.is_empty());
-        let reasons: Vec<&str> = c.errors.iter().map(|e| e.reason.as_str()).collect();
-        assert_eq!(reasons.len(), 8, "{reasons:?}");
-        assert!(reasons[0].contains("unknown command #frobnicate"));
-        assert!(reasons[1].contains("unknown priority"));
-        assert!(reasons[2].contains("no agent \"mallory\""));
-        assert!(reasons[3].contains("no area \"sales\""));
-        assert!(reasons[4].contains("internal address"));
-        assert!(reasons[5].contains("not an email address"));
-        assert!(reasons[6].contains("takes no argument"));
-        assert!(reasons[7].contains("needs one word"));
-        assert_eq!(c.body, "Body");
-    }
-
-    #[test]
-    fn note_with_text_on_its_line() {
-        let c = parse(
-            "#tag vip\n#note Customer is on the legacy plan.\n#close\nCall them Monday.",
-            &dir(),
-        );
-        assert!(c.errors.is_empty(), "{:?}", c.errors);
-        assert_eq!(c.commands, vec![Command::Tag("vip".into()), Command::Note]);
-        // The note's text runs to the end; a `#close` below it is its text.
-        assert_eq!(
-            c.body,
-            "Customer is on the legacy plan.\n#close\nCall them Monday."
-        );
-        assert_eq!(
-            c.lines,
-            ["#tag vip", "#note Customer is on the legacy plan."]
-        );
-        let bare = parse("#note\n\nInternal only.", &dir());
-        assert_eq!(bare.commands, vec![Command::Note]);
-        assert_eq!(bare.body, "Internal only.");
-        assert!(
-            parse("#take now", &dir()).errors[0]
-                .reason
-                .contains("no argument")
-        );
-    }
-
-    #[test]
-    fn hash_lines_that_are_not_commands_are_text() {
-        for text in ["#1 priority is the export", "# Heading", "Thanks!\n#close"] {
-            let c = parse(text, &dir());
-            assert!(c.is_empty(), "{text:?}: {c:?}");
-            assert_eq!(c.body, text.trim());
-        }
-    }
-}
+mod tests;

@@ -9,6 +9,8 @@ use super::{ParticipantRole, Status, Ticket, format_ref};
 /// Why a merge is refused, in words an agent reads in their explanation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MergeRefusal {
+    #[error("there is no ticket {ticket}")]
+    Unknown { ticket: String },
     #[error("a ticket cannot be merged into itself")]
     IntoItself,
     #[error("{target} was merged into {end}: name {end} instead")]

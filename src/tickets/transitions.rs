@@ -130,6 +130,8 @@ pub fn after_agent_reply(
                 }
             }
             Command::Cc(a) => changes.push(Change::Cc(a.clone())),
+            // Two tickets change: the pipeline's merge step does it.
+            Command::Merge { .. } => {}
         }
     }
     if relayed && !status_set {

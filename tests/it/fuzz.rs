@@ -152,6 +152,7 @@ fn nothing_pure_panics_on_any_bytes() {
         agents: vec![("bob@example.test".into(), Some("Bob".into()))],
         areas: vec!["billing".into()],
         internal: vec!["bob@example.test".into()],
+        ticket_prefix: "MR".into(),
     };
     // Every seed as it is, first.
     for s in &seeds {

@@ -22,6 +22,7 @@ mod imap;
 mod instances;
 mod layers;
 mod maildir;
+mod merge;
 mod mta;
 mod outbox;
 mod relay;

@@ -7,12 +7,13 @@ use crate::mail::parse::ParsedMail;
 use crate::pipeline::agent::AgentPlan;
 use crate::pipeline::decide::NotePlan;
 use crate::pipeline::events::Events;
+use crate::pipeline::merge::MergeRequest;
 use crate::pipeline::outgoing::Notify;
 use crate::pipeline::relay_plan::RelayPlan;
 use crate::pipeline::sla::ClockEvent;
 use crate::pipeline::unit::UnitOfWork;
-use crate::tickets::Commands;
 use crate::tickets::transitions::Change;
+use crate::tickets::{Command, Commands};
 use crate::tickets::{EventKind, MessageKind, ParticipantRole, Ticket};
 
 impl Apply {
@@ -138,8 +139,44 @@ impl Apply {
             reassigned,
         };
         self.send_answer(u, &updated, mail, answer, &mut ev);
+        self.merge_as_told(u, (&updated, row), mail, &commands, relayed, &mut ev);
         u.add_events(ev.list);
         no_relay
+    }
+
+    /// The reply's `#merge`: this ticket into the one it names, after the
+    /// rest of the reply (its rows move with the ticket's). A refused merge
+    /// is explained to the agent.
+    fn merge_as_told(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        (ticket, row): (&Ticket, i64),
+        mail: &ParsedMail,
+        commands: &Commands,
+        relayed: bool,
+        ev: &mut Events,
+    ) {
+        for c in &commands.commands {
+            let Command::Merge { into, force } = c else {
+                continue;
+            };
+            let asked = MergeRequest {
+                source: ticket.id,
+                target: *into,
+                force: *force,
+                by: &mail.from.email,
+                row: Some(row),
+            };
+            if let Err(why) = self.merging.merge(u, asked) {
+                ev.push(
+                    EventKind::Merge,
+                    format!("{} by {}: refused: {why}", c.text(), mail.from.email),
+                );
+                let problem = format!("{}: not merged: {why}", c.text());
+                self.queue
+                    .explain_not_merged(u, ticket, mail, (problem, relayed), ev);
+            }
+        }
     }
 
     /// The mail an agent's answer causes: the relay (or why none), the

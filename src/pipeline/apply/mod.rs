@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use super::decide::Decision;
 use super::events::event;
+use super::merge::Merging;
 use super::outgoing::Queue;
 use super::sla::Clocks;
 use super::source::{Inbound, Outcome, OutcomeKind};
@@ -48,6 +49,7 @@ pub(super) struct Apply {
     staff: Arc<Staff>,
     queue: Arc<Queue>,
     clocks: Arc<Clocks>,
+    merging: Arc<Merging>,
     ticket_prefix: String,
 }
 
@@ -61,6 +63,11 @@ impl Apply {
         clocks: Arc<Clocks>,
         ticket_prefix: String,
     ) -> Apply {
+        let merging = Arc::new(Merging::new(
+            queue.clone(),
+            clocks.clone(),
+            ticket_prefix.clone(),
+        ));
         Apply {
             classifier,
             keys,
@@ -68,8 +75,14 @@ impl Apply {
             staff,
             queue,
             clocks,
+            merging,
             ticket_prefix,
         }
+    }
+
+    /// The merge step `#merge` runs (`tickets merge` runs it too).
+    pub(super) fn merging(&self) -> Arc<Merging> {
+        self.merging.clone()
     }
 
     fn ticket_ref(&self, id: i64) -> String {

@@ -13,6 +13,14 @@ use crate::tickets::{EventKind, MessageKind, Ticket};
 use super::{Planned, Queue, envelope_of};
 use crate::mail::address::Recipients;
 
+/// The commands an agent may write, as the explanation lists them.
+fn accepted_commands() -> Vec<serde_json::Value> {
+    ACCEPTED
+        .iter()
+        .map(|(c, what)| json!({ "command": c, "what": what }))
+        .collect()
+}
+
 impl Queue {
     /// Mails the agent what was wrong with their reply (rate-limited like
     /// every automatic mail). Answering it works like answering the notification.
@@ -24,10 +32,7 @@ impl Queue {
         problems: &[String],
         ev: &mut Events,
     ) {
-        let accepted: Vec<serde_json::Value> = ACCEPTED
-            .iter()
-            .map(|(c, what)| json!({ "command": c, "what": what }))
-            .collect();
+        let accepted = accepted_commands();
         let sent = self.explanation(
             u,
             ticket,
@@ -47,6 +52,45 @@ impl Queue {
                     "explanation mailed to {to} as <{mid}>: {}",
                     problems.join("; ")
                 ),
+            );
+        }
+    }
+
+    /// Mails the agent why a `#merge` in their reply was not carried out
+    /// (`problem`); the rest of the reply was, and `relayed` says whether
+    /// their words went to the customer.
+    pub(crate) fn explain_not_merged(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &Ticket,
+        mail: &ParsedMail,
+        (problem, relayed): (String, bool),
+        ev: &mut Events,
+    ) {
+        let accepted = accepted_commands();
+        let context = json!({
+            "event": "explanation",
+            "problems": [problem],
+            "accepted": accepted,
+            "carried_out": true,
+            "relayed": relayed,
+        });
+        let sent = self.explanation(
+            u,
+            ticket,
+            Explanation {
+                to: &mail.from.email,
+                lead: "Not merged",
+                answers: (&mail.message_id, &mail.references),
+                trigger_row: ev.row,
+                context,
+            },
+            ev,
+        );
+        if let Some((to, mid)) = sent {
+            ev.push(
+                EventKind::Explanation,
+                format!("explanation mailed to {to} as <{mid}>: {problem}"),
             );
         }
     }

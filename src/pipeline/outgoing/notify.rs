@@ -35,6 +35,11 @@ pub(crate) enum Notify<'r> {
     SlaWarning(&'r str),
     /// A target passed (owner and escalation contact).
     SlaBreach(&'r str),
+    /// `by` merged the ticket `from` into this one.
+    Merged {
+        by: &'r str,
+        from: &'r str,
+    },
 }
 
 impl Notify<'_> {
@@ -45,6 +50,7 @@ impl Notify<'_> {
             Notify::FollowUp { reopened, by } => (None, *reopened, *by),
             Notify::Note { by, .. } => (None, false, Some(*by)),
             Notify::Assigned(by) => (None, false, Some(*by)),
+            Notify::Merged { by, from } => (Some(*from), false, Some(*by)),
             Notify::StaffBounced(addr) | Notify::SlaWarning(addr) | Notify::SlaBreach(addr) => {
                 (Some(*addr), false, None)
             }
@@ -70,6 +76,7 @@ impl Notify<'_> {
             Notify::StaffBounced(_) => "staff_bounced",
             Notify::SlaWarning(_) => "sla_warning",
             Notify::SlaBreach(_) => "sla_breach",
+            Notify::Merged { .. } => "merged",
         }
     }
 }

@@ -9,6 +9,9 @@ use super::{UnitOfWork, known};
 use crate::store::{CustomerMail, SentNotification, StoredRef};
 use crate::tickets::{MessageKind, ParticipantRole, Ticket};
 
+/// Merges chained within one batch, at most, before mail gives up on them.
+const MAX_ALIAS_STEPS: usize = 8;
+
 impl UnitOfWork<'_> {
     /// The ticket of the stored copy of this mail: `Some(ticket)` when stored.
     /// A copy is the same Message-ID with the same content, or with the same
@@ -83,6 +86,20 @@ impl UnitOfWork<'_> {
     pub fn ticket(&self, id: i64) -> Option<&Ticket> {
         known(self.asked.tickets.contains(&id), "tickets", id);
         self.tickets.get(&id)
+    }
+
+    /// The ticket mail for `id` lands on: `id` itself, or the ticket it was
+    /// merged into (the loader loads it beside; a merge points older aliases
+    /// at its target, so this is one step, a few at most mid-batch).
+    pub fn live_ticket(&self, id: i64) -> Option<&Ticket> {
+        let mut t = self.ticket(id)?;
+        for _ in 0..MAX_ALIAS_STEPS {
+            match t.merged_into {
+                Some(next) => t = self.ticket(next)?,
+                None => return Some(t),
+            }
+        }
+        None
     }
 
     pub fn is_participant(&self, ticket_id: i64, email: &str) -> bool {

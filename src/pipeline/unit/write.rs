@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{NewTicket, UnitOfWork};
 use crate::mail::parse::{Attachment, ParsedMail};
 use crate::store::{
-    CustomerMail, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef, Writes,
+    CustomerMail, Merged, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef, Writes,
 };
 use crate::tickets::{Direction, MessageKind, ParticipantRole, Role, Status, Ticket};
 
@@ -81,7 +81,7 @@ impl<'a> UnitOfWork<'a> {
     /// Changes a ticket in the view; it is written at the end of the batch.
     pub fn update_ticket(&mut self, id: i64, f: impl FnOnce(&mut Ticket)) {
         if let Some(t) = self.tickets.get_mut(&id) {
-            let was_open = t.status != Status::Resolved;
+            let was_open = !matches!(t.status, Status::Resolved | Status::Merged);
             let old_owner = t.owner.clone();
             let old_status = t.status;
             f(t);
@@ -94,7 +94,7 @@ impl<'a> UnitOfWork<'a> {
             };
             t.updated_at = self.now;
             // Keep the load the assigner sees in step with the batch.
-            let is_open = t.status != Status::Resolved;
+            let is_open = !matches!(t.status, Status::Resolved | Status::Merged);
             if let Some(o) = &old_owner
                 && was_open
             {
@@ -210,6 +210,12 @@ impl<'a> UnitOfWork<'a> {
                 .participants
                 .push((ticket_id, email.to_string(), role));
         }
+    }
+
+    /// A ticket merged into another: its rows move when the batch is
+    /// written, after everything else (so the batch's own rows move too).
+    pub fn merge(&mut self, m: Merged) {
+        self.writes.merges.push(m);
     }
 
     pub fn add_events(&mut self, events: impl IntoIterator<Item = NewEvent>) {

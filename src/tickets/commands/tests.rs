@@ -108,18 +108,33 @@ fn hash_lines_that_are_not_commands_are_text() {
 
 #[test]
 fn merge_names_a_ticket_and_may_force() {
-    let c = parse("#merge MR-12\n#merge [mr-7] FORCE\n#merge 9\n\nSame question.", &dir());
+    let c = parse(
+        "#merge MR-12\n#merge [mr-7] FORCE\n#merge 9\n\nSame question.",
+        &dir(),
+    );
     assert!(c.errors.is_empty(), "{:?}", c.errors);
     assert_eq!(
         c.commands,
         [
-            Command::Merge { into: 12, force: false },
-            Command::Merge { into: 7, force: true },
-            Command::Merge { into: 9, force: false },
+            Command::Merge {
+                into: 12,
+                force: false
+            },
+            Command::Merge {
+                into: 7,
+                force: true
+            },
+            Command::Merge {
+                into: 9,
+                force: false
+            },
         ]
     );
     assert_eq!(c.body, "Same question.");
-    let c = parse("#merge\n#merge XY-12\n#merge MR-12 now\n#merge MR-12 force please\n", &dir());
+    let c = parse(
+        "#merge\n#merge XY-12\n#merge MR-12 now\n#merge MR-12 force please\n",
+        &dir(),
+    );
     let reasons: Vec<&str> = c.errors.iter().map(|e| e.reason.as_str()).collect();
     assert_eq!(
         reasons,
@@ -130,4 +145,11 @@ fn merge_names_a_ticket_and_may_force() {
             "#merge takes a ticket and \"force\" (got \"please\")",
         ]
     );
+}
+
+#[test]
+fn merge_targets_are_found_before_parsing() {
+    let text = "#tag x\n\n#merge MR-12 force\n#MERGE [mr-3]\nHello\n#merge MR-4\n";
+    assert_eq!(merge_targets(text, "MR"), [12, 3]);
+    assert!(merge_targets("Hello\n#merge MR-12", "MR").is_empty());
 }
