@@ -95,6 +95,10 @@ enum Cmd {
         /// Run once and exit (serve runs it continuously)
         #[arg(long)]
         once: bool,
+        /// List what the SLA and lifecycle steps would do, change and send
+        /// nothing (digests and relay reports are left out)
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Create or update the database schema
     Migrate,
@@ -266,7 +270,7 @@ fn command(cmd: Cmd) -> Command {
         },
         Cmd::Inspect { file, json } => Command::Inspect { file, json },
         Cmd::Rules { cmd } => Command::Rules(rules(cmd)),
-        Cmd::Schedule { once: _ } => Command::ScheduleOnce,
+        Cmd::Schedule { once: _, dry_run } => Command::ScheduleOnce { dry_run },
         Cmd::Digest { cmd } => digest(cmd),
         Cmd::Stats { since, area, json } => Command::Stats { since, area, json },
         Cmd::Migrate => Command::Migrate,

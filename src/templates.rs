@@ -24,6 +24,14 @@ const NAMES: &[(&str, &str)] = &[
     ("relay.html", include_str!("../templates/relay.html")),
     ("explain.txt", include_str!("../templates/explain.txt")),
     ("explain.html", include_str!("../templates/explain.html")),
+    (
+        "autoclose_warning.txt",
+        include_str!("../templates/autoclose_warning.txt"),
+    ),
+    (
+        "autoclose_warning.html",
+        include_str!("../templates/autoclose_warning.html"),
+    ),
     ("digest.txt", include_str!("../templates/digest.txt")),
     ("digest.html", include_str!("../templates/digest.html")),
 ];

@@ -19,7 +19,9 @@ pub enum Command {
     QuarantineRelease {
         id: i64,
     },
-    ScheduleOnce,
+    ScheduleOnce {
+        dry_run: bool,
+    },
     DigestPreview(digest::Preview),
     DigestSend {
         manager: String,

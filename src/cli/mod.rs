@@ -264,7 +264,7 @@ async fn dispatch(
         Command::Outbox(OutboxCmd::List { json }) => outbox_list(store, json).await,
         Command::Outbox(OutboxCmd::Flush) => outbox::flush(cfg, store).await,
         Command::Quarantine { json } => quarantine_list(store, json).await,
-        Command::ScheduleOnce => schedule_once(cfg, store).await,
+        Command::ScheduleOnce { dry_run } => schedule_once(cfg, store, dry_run).await,
         Command::DigestPreview(p) => digest::preview(cfg, store, p).await,
         Command::DigestSend { manager } => digest::send(cfg, store, &manager).await,
         Command::Stats { since, area, json } => digest::stats(cfg, store, &since, area, json).await,
@@ -312,11 +312,30 @@ async fn tickets_command(cfg: &Arc<Config>, store: &Store, cmd: TicketsCmd) -> a
     }
 }
 
-/// `schedule --once`: the scheduler's steps, each printed.
-async fn schedule_once(cfg: &Arc<Config>, store: &Store) -> anyhow::Result<()> {
+/// `schedule --once`: the scheduler's steps, each printed; `--dry-run`:
+/// what the SLA and lifecycle steps would do, nothing changed.
+async fn schedule_once(cfg: &Arc<Config>, store: &Store, dry_run: bool) -> anyhow::Result<()> {
     let pipeline = crate::pipeline::Pipeline::new(cfg.clone())?;
+    if dry_run {
+        println!("dry run: nothing is written or sent");
+        for line in pipeline.sla_scan_dry_run(store, now()).await? {
+            println!("sla: {line}");
+        }
+        for line in pipeline.lifecycle_scan(store, now(), true).await?.actions {
+            println!("lifecycle: {line}");
+        }
+        println!(
+            "digests and relay results are not looked at in a dry run (`digest preview` shows a digest)"
+        );
+        return Ok(());
+    }
     let alerts = pipeline.sla_scan(store, now()).await?;
     println!("sla: {alerts} reminder(s) and escalation(s) queued");
+    let life = pipeline.lifecycle_scan(store, now(), false).await?;
+    println!("lifecycle: {} action(s)", life.actions.len());
+    for line in &life.actions {
+        println!("lifecycle: {line}");
+    }
     let relays = pipeline.report_relays(store, now()).await?;
     println!("relays: {} result(s) reported", relays.reported);
     let digests = crate::digest::Digests::new(cfg.clone(), outbound::Renderer::new(cfg)?)?;

@@ -32,6 +32,8 @@ fn ticket_json(cfg: &Config, t: &Ticket) -> serde_json::Value {
         "sla_paused": t.pending_since.is_some(),
         "breached": t.breached(super::now()),
         "merged_into": t.merged_into.map(|id| tickets::format_ref(&cfg.mailroom.ticket_prefix, id)),
+        "pending_until": t.pending_until,
+        "answered_at": t.answered_at,
     })
 }
 
@@ -130,13 +132,16 @@ fn shown_json(cfg: &Config, shown: &TicketView) -> serde_json::Value {
     v["messages"] = json!(shown.messages.iter().map(message_json).collect::<Vec<_>>());
     v["events"] = json!(shown.events);
     let prefix = &cfg.mailroom.ticket_prefix;
-    v["aliases"] = json!(
-        shown
-            .aliases
-            .iter()
+    let refs = |ids: &[i64]| {
+        ids.iter()
             .map(|id| tickets::format_ref(prefix, *id))
             .collect::<Vec<_>>()
-    );
+    };
+    v["aliases"] = json!(refs(&shown.aliases));
+    v["linked"] = json!({
+        "continues": shown.ticket.linked_to.map(|id| tickets::format_ref(prefix, id)),
+        "continued_by": refs(&shown.continued_by),
+    });
     v
 }
 
@@ -177,6 +182,23 @@ fn print_shown(prefix: &str, shown: &TicketView) {
             "  merged into {}: its mail and history are there now",
             tickets::format_ref(prefix, into)
         );
+    }
+    if let Some(until) = t.pending_until {
+        println!(
+            "  pending until {} (then the owner is reminded and it reopens)",
+            until.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    if let Some(old) = t.linked_to {
+        println!("  continues {}", tickets::format_ref(prefix, old));
+    }
+    if !shown.continued_by.is_empty() {
+        let names: Vec<String> = shown
+            .continued_by
+            .iter()
+            .map(|id| tickets::format_ref(prefix, *id))
+            .collect();
+        println!("  continued by {}", names.join(", "));
     }
     if !shown.aliases.is_empty() {
         let names: Vec<String> = shown

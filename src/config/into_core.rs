@@ -6,10 +6,33 @@ use std::collections::HashMap;
 use crate::rules::DefaultRouter;
 use crate::rules::assign::{Area, Assigner, Member, Strategy};
 use crate::sla::Calendars;
+use crate::sla::calendar::parse_time_zone;
+use crate::sla::lifecycle::{Count, Policy};
 
-use super::Config;
+use super::{Config, LifecycleCount, parse_duration};
 
 impl Config {
+    /// `[lifecycle]` as the core counts it (validated: the durations parse).
+    pub fn lifecycle(&self) -> Policy {
+        let read = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(|s| parse_duration(s).ok())
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+        };
+        let l = &self.lifecycle;
+        Policy {
+            count: match l.count {
+                LifecycleCount::Wall => {
+                    Count::Wall(parse_time_zone(&self.mailroom.time_zone).unwrap_or(chrono_tz::UTC))
+                }
+                LifecycleCount::Business => Count::Business,
+            },
+            autoclose_after: read(&l.autoclose_pending_after),
+            autoclose_warning: read(&l.autoclose_warning),
+            reopen_window: read(&l.reopen_window),
+        }
+    }
+
     /// Each `[[area]]` with its strategy, escalation and the `[[agent]]`s who
     /// work in it (`areas` naming it or `"*"`).
     pub fn assigner(&self) -> Assigner {

@@ -38,6 +38,8 @@ pub struct Config {
     pub http: HttpSection,
     #[serde(default)]
     pub security: SecuritySection,
+    #[serde(default)]
+    pub lifecycle: LifecycleSection,
     /// Where the config was read from (None: embedded default). Relative paths
     /// in the file are resolved against the current directory, like the CLI.
     #[serde(skip)]
@@ -110,6 +112,7 @@ impl Config {
             rules: None,
             http: HttpSection::default(),
             security: SecuritySection::default(),
+            lifecycle: LifecycleSection::default(),
             source: None,
         }
     }

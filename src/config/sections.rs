@@ -367,3 +367,35 @@ impl ManagerConfig {
 pub struct RulesSection {
     pub file: PathBuf,
 }
+
+/// `[lifecycle]`: what happens to a ticket while it waits for the customer,
+/// and to a customer's mail long after it was resolved. Unset keys: nothing
+/// happens on its own (an agent's `#pending 3d` still reminds them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleSection {
+    /// "wall" (default): elapsed time in `mailroom.time_zone`; "business":
+    /// the area calendar's open time, whole days counted as open days.
+    #[serde(default)]
+    pub count: LifecycleCount,
+    /// A pending ticket with no answer from the customer's side this long
+    /// after the last relayed answer is resolved, e.g. "7d".
+    #[serde(default)]
+    pub autoclose_pending_after: Option<String>,
+    /// The customer is told this long before the auto-close, e.g. "2d"
+    /// (template `autoclose_warning`).
+    #[serde(default)]
+    pub autoclose_warning: Option<String>,
+    /// A customer's mail on a ticket resolved longer ago opens a new ticket,
+    /// linked to the old one, e.g. "30d".
+    #[serde(default)]
+    pub reopen_window: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleCount {
+    #[default]
+    Wall,
+    Business,
+}

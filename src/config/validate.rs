@@ -14,7 +14,34 @@ impl Config {
         self.validate_http()?;
         self.validate_outbound_intervals()?;
         self.validate_people()?;
-        self.validate_sla()
+        self.validate_sla()?;
+        self.validate_lifecycle()
+    }
+
+    /// `[lifecycle]`: durations that parse; a warning only before an auto-close.
+    fn validate_lifecycle(&self) -> std::result::Result<(), String> {
+        let l = &self.lifecycle;
+        let read = |key: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|e| format!("key lifecycle.{key}: {e}"))
+        };
+        let after = read("autoclose_pending_after", &l.autoclose_pending_after)?;
+        let warning = read("autoclose_warning", &l.autoclose_warning)?;
+        read("reopen_window", &l.reopen_window)?;
+        match (after, warning) {
+            (None, Some(_)) => Err(
+                "key lifecycle.autoclose_warning: needs lifecycle.autoclose_pending_after (a warning before what?)"
+                    .into(),
+            ),
+            (Some(a), Some(w)) if w >= a => Err(format!(
+                "key lifecycle.autoclose_warning: {:?} is not shorter than autoclose_pending_after {:?}",
+                l.autoclose_warning.as_deref().unwrap_or_default(),
+                l.autoclose_pending_after.as_deref().unwrap_or_default()
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// `[mailroom]`, but `default_owner` (checked with the agents).

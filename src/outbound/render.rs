@@ -135,6 +135,7 @@ impl Renderer {
         let mut ctx = self.common_context(ticket, &ticket_ref, &to_email);
         let parts = match mail.kind {
             MessageKind::Ack => self.ack_parts(&context, &mut ctx),
+            MessageKind::Notice => self.notice_parts(&context, &mut ctx)?,
             MessageKind::Relay => self.relay_parts(mail, &context, &mut ctx, attachments),
             MessageKind::System => self.explain_parts(&to_email, &context, &mut ctx, trigger)?,
             _ => {
@@ -250,6 +251,19 @@ impl Renderer {
             extra: Vec::new(),
             html: true,
         }
+    }
+
+    /// An automatic notice to the customer about their ticket: the template
+    /// the pipeline named, e.g. the auto-close warning.
+    fn notice_parts(&self, context: &Value, ctx: &mut Value) -> std::result::Result<Parts, String> {
+        let template = match context["template"].as_str() {
+            Some("autoclose_warning") => "autoclose_warning",
+            other => return Err(format!("no notice template {other:?}")),
+        };
+        let mut parts = self.ack_parts(context, ctx);
+        ctx["close_on"] = context["close_on"].clone();
+        parts.template = template;
+        Ok(parts)
     }
 
     /// An agent's answer relayed to the customer, with the files it kept.

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::agent::{AgentPlan, Answers, NotProven};
+use super::lifecycle::Lifecycle;
 use super::rules_file::Rules;
 use super::source::OutcomeKind;
 use super::thread::{ThreadMatch, Threading};
@@ -71,6 +72,8 @@ pub(crate) struct NewTicketPlan {
     pub customer: Mailbox,
     pub thread: ThreadMatch,
     pub notes: Notes,
+    /// The older ticket it continues (a mail after the reopen window).
+    pub linked_to: Option<i64>,
 }
 
 pub(crate) struct FollowUpPlan {
@@ -108,6 +111,8 @@ pub(super) struct Decide {
     /// `mailroom.default_area`: the area of a new ticket no rule routes.
     default_area: Option<String>,
     answers: Answers,
+    /// The reopen window: a late mail opens a new ticket.
+    lifecycle: Arc<Lifecycle>,
 }
 
 impl Decide {
@@ -118,6 +123,7 @@ impl Decide {
         assigner: Arc<Assigner>,
         default_area: Option<String>,
         answers: Answers,
+        lifecycle: Arc<Lifecycle>,
     ) -> Decide {
         Decide {
             classifier,
@@ -126,6 +132,7 @@ impl Decide {
             assigner,
             default_area,
             answers,
+            lifecycle,
         }
     }
 
@@ -301,6 +308,22 @@ impl Decide {
         mut notes: Notes,
         (role, why): (Role, String),
     ) -> Decision {
+        if let Some(ticket) = thread.ticket.clone()
+            && let Some(why) = self.lifecycle.reopens_as_new(&ticket, u.now())
+        {
+            // Too late to reopen: a new ticket that says what it continues.
+            notes.push((EventKind::Threading, format!("{}; {why}", thread.via)));
+            let fresh = ThreadMatch {
+                ticket: None,
+                via: format!("new ticket, linked to {}", self.threading.name(ticket.id)),
+                ..thread
+            };
+            let mut d = self.new_ticket(u, mail, fresh, notes, None);
+            if let Decision::NewTicket(plan) = &mut d {
+                plan.linked_to = Some(ticket.id);
+            }
+            return d;
+        }
         if let Some(ticket) = thread.ticket.clone() {
             if thread.answers_internal {
                 // It also answers internal mail (quoting a notification, say):
@@ -386,6 +409,7 @@ impl Decide {
             customer,
             thread,
             notes,
+            linked_to: None,
         }))
     }
 }

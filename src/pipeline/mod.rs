@@ -38,6 +38,8 @@ mod decide;
 mod events;
 pub(crate) mod fault;
 mod inspect;
+mod lifecycle;
+mod lifecycle_scan;
 mod merge;
 mod outgoing;
 mod prepare;
@@ -68,6 +70,9 @@ use apply::{Apply, Incoming};
 use decide::Decide;
 use inspect::{Inspect, RoleSeen};
 pub use inspect::{Inspection, ThreadKeysSeen};
+use lifecycle::Lifecycle;
+pub use lifecycle_scan::LifecycleReport;
+use lifecycle_scan::LifecycleScan;
 pub use merge::{MergeOutcome, OperatorMerge};
 use outgoing::Queue;
 use prepare::Prepare;
@@ -93,6 +98,7 @@ pub struct Pipeline {
     apply: Apply,
     sla_scan: SlaScan,
     relay_results: RelayResults,
+    lifecycle_scan: LifecycleScan,
     inspect: Inspect,
     staff: Arc<Staff>,
 }
@@ -113,6 +119,15 @@ impl Pipeline {
         let prefix = &cfg.mailroom.ticket_prefix;
         let directory = agent::directory(&cfg);
         let relays = RelayPlanner::new(staff.clone(), classifier.clone(), prefix.clone());
+        let calendars = cfg.calendars().map_err(|message| crate::Error::Config {
+            file: cfg.source_name(),
+            message,
+        })?;
+        let lifecycle = Arc::new(Lifecycle::new(
+            cfg.lifecycle(),
+            calendars.clone(),
+            prefix.clone(),
+        ));
         let decide = Decide::new(
             classifier.clone(),
             Threading::new(keys.clone(), prefix.clone()),
@@ -120,11 +135,8 @@ impl Pipeline {
             assigner.clone(),
             cfg.mailroom.default_area.clone(),
             Answers::new(&cfg, directory.clone(), relays),
+            lifecycle.clone(),
         );
-        let calendars = cfg.calendars().map_err(|message| crate::Error::Config {
-            file: cfg.source_name(),
-            message,
-        })?;
         let queue = Arc::new(Queue::new(&cfg, classifier.clone(), staff.clone()));
         let clocks = Arc::new(Clocks::new(cfg.sla.clone(), calendars));
         Ok(Pipeline {
@@ -141,11 +153,20 @@ impl Pipeline {
                 keys.clone(),
                 assigner,
                 staff.clone(),
-                queue.clone(),
-                clocks.clone(),
+                apply::Below {
+                    queue: queue.clone(),
+                    clocks: clocks.clone(),
+                    lifecycle: lifecycle.clone(),
+                },
                 prefix.clone(),
             ),
             sla_scan: SlaScan::new(clocks.clone(), queue.clone(), staff.clone()),
+            lifecycle_scan: LifecycleScan::new(
+                lifecycle,
+                (clocks.clone(), queue.clone()),
+                staff.clone(),
+                prefix.clone(),
+            ),
             relay_results: RelayResults::new(clocks, queue, staff.clone()),
             inspect: Inspect::new(classifier, keys, prefix.clone(), directory),
             staff,
@@ -197,6 +218,25 @@ impl Pipeline {
             .merging()
             .by_operator(store, m, self.staff.addresses(), now)
             .await
+    }
+
+    /// What `sla_scan` would do now (its first page), as event lines;
+    /// nothing is written or sent.
+    pub async fn sla_scan_dry_run(&self, store: &Store, now: DateTime<Utc>) -> Result<Vec<String>> {
+        self.sla_scan
+            .dry_run(store, now, &self.cfg.mailroom.ticket_prefix)
+            .await
+    }
+
+    /// Reminds owners of ended waits and warns and closes unanswered pending
+    /// tickets, each once (`lifecycle_scan`); `dry_run` writes nothing.
+    pub async fn lifecycle_scan(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<LifecycleReport> {
+        self.lifecycle_scan.run(store, now, dry_run).await
     }
 
     /// Reports every relay result not reported yet (`relay_result`).

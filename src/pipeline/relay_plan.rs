@@ -216,7 +216,7 @@ fn remove_first_text(html: &str, needle: &str) -> String {
 /// the customer's latest mail. Only what the customer's side wrote or was
 /// sent: an ID of internal mail in their chain (quoted, forged, leaked) is
 /// never echoed back.
-fn customer_thread(
+pub(super) fn customer_thread(
     u: &UnitOfWork<'_>,
     ticket_id: i64,
 ) -> (Option<String>, Vec<String>, Option<String>) {

@@ -34,6 +34,42 @@ impl SlaScan {
         }
     }
 
+    /// What the scan would do at `now`, for the first page of due tickets:
+    /// the events it would write ("MR-3: …"); nothing is written or sent.
+    pub(super) async fn dry_run(
+        &self,
+        store: &crate::store::Store,
+        now: DateTime<Utc>,
+        ticket_prefix: &str,
+    ) -> crate::Result<Vec<String>> {
+        let mut tx = store.begin().await?;
+        let rate_since = now - Duration::hours(super::outgoing::RATE_WINDOW_HOURS);
+        let staff = self.staff.addresses();
+        let mut loaded = tx.load_sla_due(now, SLA_BATCH, staff, rate_since).await?;
+        let sent = std::mem::take(&mut loaded.sla_alerts);
+        let mut ids: Vec<i64> = loaded.tickets.keys().copied().collect();
+        ids.sort_unstable();
+        let none = HashSet::new();
+        let (_, writes) = super::settle::settle(&mut tx, loaded, now, |u| {
+            for id in &ids {
+                self.sla_alert_ticket(u, *id, sent.get(id).unwrap_or(&none), now);
+            }
+            Ok(())
+        })
+        .await?;
+        tx.rollback().await?;
+        Ok(writes
+            .events
+            .iter()
+            .map(|e| {
+                let t = e
+                    .ticket_id
+                    .map(|id| crate::tickets::format_ref(ticket_prefix, id));
+                format!("{}: {}", t.unwrap_or_default(), e.detail)
+            })
+            .collect())
+    }
+
     /// Sends the SLA reminders and escalations due at `now`, each once: a
     /// transaction per batch of due tickets records the alerts (sla_alerts),
     /// queues the mails and moves each ticket's next check. Returns how many

@@ -39,6 +39,11 @@ impl Threading {
         tickets::format_ref(&self.ticket_prefix, id)
     }
 
+    /// `MR-12` for ticket 12.
+    pub(super) fn name(&self, id: i64) -> String {
+        self.ticket_ref(id)
+    }
+
     /// `, merged into MR-12` when the ticket `asked` for went into `live`.
     fn merged_note(&self, asked: i64, live: Option<&Ticket>) -> String {
         match live {

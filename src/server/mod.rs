@@ -165,7 +165,7 @@ async fn start_handoff(
 }
 
 /// Runs the scheduled work that is due (SLA reminders and escalations,
-/// managers' digests) every
+/// `#pending` waits that ended and auto-closes, managers' digests) every
 /// `SCHEDULE_EVERY`, waking the outbox when it queued mail.
 async fn scheduler(
     pipeline: Arc<Pipeline>,
@@ -182,6 +182,20 @@ async fn scheduler(
                 outbox_wake.notify_one();
             }
             Err(e) => tracing::error!(error = %e, "SLA scan failed; will retry"),
+        }
+        match pipeline
+            .lifecycle_scan(&store, chrono::Utc::now(), false)
+            .await
+        {
+            Ok(r) if r.actions.is_empty() => {}
+            Ok(r) => {
+                tracing::info!(
+                    actions = r.actions.len(),
+                    "lifecycle: waits ended, warnings, auto-closes"
+                );
+                outbox_wake.notify_one();
+            }
+            Err(e) => tracing::error!(error = %e, "lifecycle scan failed; will retry"),
         }
         // Failures are logged per manager inside; the others' digests went on.
         let d = digests.due(&store, chrono::Utc::now()).await;

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod calendar;
 pub mod clock;
+pub mod lifecycle;
 pub mod policy;
 pub mod stats;
 mod ticket;

@@ -225,6 +225,8 @@ pub struct Writes<'a> {
     pub sla_alerts: Vec<(i64, crate::sla::alerts::Alert)>,
     /// (message row, Message-ID it refers to) of stored customer mail.
     pub message_refs: Vec<(i64, String)>,
+    /// (ticket, action, due): lifecycle actions taken (once each).
+    pub lifecycle_actions: Vec<(i64, String, DateTime<Utc>)>,
     /// Tickets merged into others: written last, so the batch's own rows
     /// on the source move with the rest (`merge.rs`).
     pub merges: Vec<Merged>,

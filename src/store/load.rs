@@ -187,7 +187,7 @@ impl Tx {
             (String, String, i64),
             recipients,
             |list| format!(
-                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notification', 'digest') \
+                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notice', 'notification', 'digest') \
                  AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
                 Params::of(self).list(1, 1)
             ),

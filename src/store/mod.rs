@@ -10,6 +10,7 @@ pub mod codec;
 mod contention;
 pub mod digest;
 mod lease;
+mod lifecycle;
 mod load;
 mod mail_bytes;
 mod merge;
@@ -46,6 +47,7 @@ pub use batch::{
 };
 pub use contention::lock_key;
 pub use lease::Lease;
+pub use lifecycle::{ActionsTaken, LifecyclePage};
 pub use load::threading_lookup_sql;
 pub use outbox::Attempt;
 pub use relay_result::{RelayResult, UnreportedRelays, unreported_relays};

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::tickets::{Direction, EventKind, MessageKind, OutboxStatus, Priority, Status, Ticket};
 
-pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy, first_response_due, next_response_due, resolution_due, waiting_since, pending_since, sla_paused_secs, sla_next_check, merged_into";
+pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy, first_response_due, next_response_due, resolution_due, waiting_since, pending_since, sla_paused_secs, sla_next_check, merged_into, pending_until, answered_at, linked_to";
 
 /// A `tickets` row; the store hands out and takes back a [`Ticket`].
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -33,6 +33,9 @@ pub(crate) struct TicketRow {
     pub sla_paused_secs: i64,
     pub sla_next_check: Option<DateTime<Utc>>,
     pub merged_into: Option<i64>,
+    pub pending_until: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub linked_to: Option<i64>,
 }
 
 impl From<TicketRow> for Ticket {
@@ -61,6 +64,9 @@ impl From<TicketRow> for Ticket {
             sla_paused_secs: r.sla_paused_secs,
             sla_next_check: r.sla_next_check,
             merged_into: r.merged_into,
+            pending_until: r.pending_until,
+            answered_at: r.answered_at,
+            linked_to: r.linked_to,
         }
     }
 }

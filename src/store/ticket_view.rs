@@ -9,6 +9,8 @@ pub struct TicketView {
     pub ticket: Ticket,
     /// Tickets merged into this one: their numbers lead here.
     pub aliases: Vec<i64>,
+    /// Newer tickets that continue this one (mail after the reopen window).
+    pub continued_by: Vec<i64>,
     pub participants: Vec<Participant>,
     pub messages: Vec<MessageView>,
     pub events: Vec<EventRow>,
@@ -39,6 +41,9 @@ impl Store {
         let events = self.ticket_events(id).await?;
         let participants = self.ticket_participants(id).await?;
         let aliases = self.ticket_aliases(id).await?;
+        let continued_by = on_pool!(&self.pool, p => sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM tickets WHERE linked_to = $1 ORDER BY id")
+            .bind(id).fetch_all(p).await?);
         let mut messages = Vec::with_capacity(rows.len());
         for m in rows {
             let role = m
@@ -65,6 +70,7 @@ impl Store {
         Ok(Some(TicketView {
             ticket,
             aliases,
+            continued_by,
             participants,
             messages,
             events,

@@ -30,6 +30,8 @@ impl Tx {
         self.insert_status_changes(params, &w.status_changes, now)
             .await?;
         self.insert_sla_alerts(&w.sla_alerts, now).await?;
+        self.insert_lifecycle_actions(&w.lifecycle_actions, now)
+            .await?;
         self.adopt_messages(&w.adopted).await?;
         self.upsert_suppressions(&w.suppressions, now).await?;
         for (origin, reason, raw) in &w.quarantine {
@@ -44,7 +46,7 @@ impl Tx {
         for chunk in tickets.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES {}",
-                params.rows(chunk.len(), 23)
+                params.rows(chunk.len(), 26)
             );
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
@@ -56,7 +58,7 @@ impl Tx {
                         .bind(t.first_response_at).bind(t.resolved_at).bind(t.sla_policy.as_deref())
                         .bind(t.first_response_due).bind(t.next_response_due).bind(t.resolution_due)
                         .bind(t.waiting_since).bind(t.pending_since).bind(t.sla_paused_secs).bind(t.sla_next_check)
-                        .bind(t.merged_into);
+                        .bind(t.merged_into).bind(t.pending_until).bind(t.answered_at).bind(t.linked_to);
                 }
                 q.execute(&mut *c).await?;
             });
@@ -71,12 +73,12 @@ impl Tx {
                 "UPDATE tickets SET status = $1, priority = $2, area = $3, owner = $4, tags = $5, updated_at = $6, \
                  first_response_at = $7, resolved_at = $8, first_response_due = $9, next_response_due = $10, \
                  resolution_due = $11, waiting_since = $12, pending_since = $13, sla_paused_secs = $14, \
-                 sla_next_check = $15, merged_into = $16 WHERE id = $17")
+                 sla_next_check = $15, merged_into = $16, pending_until = $17, answered_at = $18 WHERE id = $19")
                 .bind(t.status.as_str()).bind(t.priority.as_str()).bind(t.area.as_deref()).bind(t.owner.as_deref())
                 .bind(t.tags.as_str()).bind(t.updated_at).bind(t.first_response_at).bind(t.resolved_at)
                 .bind(t.first_response_due).bind(t.next_response_due).bind(t.resolution_due)
                 .bind(t.waiting_since).bind(t.pending_since).bind(t.sla_paused_secs).bind(t.sla_next_check)
-                .bind(t.merged_into).bind(t.id)
+                .bind(t.merged_into).bind(t.pending_until).bind(t.answered_at).bind(t.id)
                 .execute(&mut *c).await.map(|_| ())?);
         }
         Ok(())

@@ -15,7 +15,10 @@ pub enum Command {
     /// The whole reply is internal: stored as a note, never relayed.
     Note,
     Resolve,
-    Pending,
+    /// Waiting for the customer; with a wait (`#pending 3d`, `#pending
+    /// until 2027-01-15`), the owner is reminded and the ticket reopens when
+    /// it ends without an answer from the customer's side.
+    Pending(Option<Wait>),
     Open,
     /// The agent who writes it becomes the owner.
     Take,
@@ -42,7 +45,9 @@ impl Command {
         match self {
             Command::Note => "#note".into(),
             Command::Resolve => "#close".into(),
-            Command::Pending => "#pending".into(),
+            Command::Pending(None) => "#pending".into(),
+            Command::Pending(Some(Wait::For(d))) => format!("#pending {}", wait_text(*d)),
+            Command::Pending(Some(Wait::Until(date))) => format!("#pending until {date}"),
             Command::Open => "#open".into(),
             Command::Take => "#take".into(),
             Command::Assign(a) => format!("#assign {a}"),
@@ -56,6 +61,56 @@ impl Command {
             }
         }
     }
+}
+
+/// How long an agent's `#pending` waits for the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Wait {
+    /// `#pending 3d`: this long from now.
+    For(#[serde(serialize_with = "seconds")] chrono::Duration),
+    /// `#pending until 2027-01-15`: until that day starts.
+    Until(chrono::NaiveDate),
+}
+
+fn seconds<S: serde::Serializer>(d: &chrono::Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i64(d.num_seconds())
+}
+
+/// `3d`, `36h`: a wait as written back.
+fn wait_text(d: chrono::Duration) -> String {
+    if d.num_seconds() % 86_400 == 0 {
+        format!("{}d", d.num_days())
+    } else if d.num_seconds() % 3600 == 0 {
+        format!("{}h", d.num_hours())
+    } else {
+        format!("{}m", d.num_minutes())
+    }
+}
+
+/// The longest wait `#pending` takes: a year.
+const MAX_WAIT_DAYS: i64 = 366;
+
+/// `#pending 3d`, `#pending 2w`, `#pending until 2027-01-15`.
+fn pending(arg: &str) -> Result<Wait, String> {
+    let usage = "#pending takes a wait like 3d, 36h or 2w, or \"until YYYY-MM-DD\"";
+    if let Some(date) = arg
+        .strip_prefix("until ")
+        .or_else(|| arg.strip_prefix("UNTIL "))
+    {
+        return chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+            .map(Wait::Until)
+            .map_err(|_| format!("{usage} (got {arg:?})"));
+    }
+    let d = humantime::parse_duration(arg)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .filter(|d| *d >= chrono::Duration::minutes(1))
+        .ok_or_else(|| format!("{usage} (got {arg:?})"))?;
+    if d > chrono::Duration::days(MAX_WAIT_DAYS) {
+        return Err(format!("#pending waits at most a year (got {arg:?})"));
+    }
+    Ok(Wait::For(d))
 }
 
 /// One command line that could not be used, and why.
@@ -73,6 +128,10 @@ pub const ACCEPTED: &[(&str, &str)] = &[
     ),
     ("#close  (or #resolve)", "mark the ticket resolved"),
     ("#pending", "waiting for the customer"),
+    (
+        "#pending 3d  (or #pending until 2027-01-15)",
+        "waiting for the customer until then: you are reminded and it reopens if they do not answer",
+    ),
     ("#open", "waiting for support"),
     ("#take", "you become the owner"),
     (
@@ -191,7 +250,8 @@ fn command(word: &str, arg: &str, dir: &Directory) -> Result<Command, String> {
     match word.to_ascii_lowercase().as_str() {
         "note" => no_argument(Command::Note, arg),
         "close" | "resolve" => no_argument(Command::Resolve, arg),
-        "pending" => no_argument(Command::Pending, arg),
+        "pending" if arg.is_empty() => Ok(Command::Pending(None)),
+        "pending" => pending(arg).map(|w| Command::Pending(Some(w))),
         "open" => no_argument(Command::Open, arg),
         "take" => no_argument(Command::Take, arg),
         "assign" if arg.is_empty() => Err(needs("an agent's address or name")),

@@ -27,7 +27,8 @@ impl Limits {
     /// staff) share `notification_limit_per_hour`.
     pub fn for_kind(self, kind: MessageKind) -> (i64, &'static [MessageKind]) {
         const STAFF: &[MessageKind] = &[MessageKind::Notification, MessageKind::Digest];
-        const REPLIES: &[MessageKind] = &[MessageKind::Ack, MessageKind::System];
+        const REPLIES: &[MessageKind] =
+            &[MessageKind::Ack, MessageKind::System, MessageKind::Notice];
         match kind {
             MessageKind::Notification | MessageKind::Digest => {
                 (i64::from(self.notification_per_hour), STAFF)

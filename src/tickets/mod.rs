@@ -74,6 +74,9 @@ text_enum!(
         System => "system",
         /// A manager's digest (belongs to no ticket).
         Digest => "digest",
+        /// An automatic notice to the customer about their ticket (that it
+        /// will be closed for want of an answer).
+        Notice => "notice",
         Bounce => "bounce",
         Autoreply => "autoreply",
         /// Stored without effect: mailroom's own mail coming back, dropped by a rule.

@@ -40,6 +40,12 @@ pub struct Ticket {
     pub sla_next_check: Option<DateTime<Utc>>,
     /// The ticket this one was merged into (status `merged`).
     pub merged_into: Option<i64>,
+    /// While pending: when the agent's `#pending 3d` (or `until`) ends.
+    pub pending_until: Option<DateTime<Utc>>,
+    /// The last answer relayed to the customer (auto-close counts from it).
+    pub answered_at: Option<DateTime<Utc>>,
+    /// The older ticket this one continues (a mail after the reopen window).
+    pub linked_to: Option<i64>,
 }
 
 impl Ticket {

@@ -77,10 +77,10 @@ pub fn after_agent_reply(
     for c in commands {
         match c {
             Command::Note => {}
-            Command::Resolve | Command::Pending | Command::Open => {
+            Command::Resolve | Command::Pending(_) | Command::Open => {
                 let to = match c {
                     Command::Resolve => Status::Resolved,
-                    Command::Pending => Status::Pending,
+                    Command::Pending(_) => Status::Pending,
                     _ => Status::Open,
                 };
                 status_set = true;

@@ -21,6 +21,7 @@ mod hostile;
 mod imap;
 mod instances;
 mod layers;
+mod lifecycle;
 mod maildir;
 mod merge;
 mod mta;

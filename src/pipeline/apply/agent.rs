@@ -118,12 +118,21 @@ impl Apply {
         });
         let relayed = relay.is_some();
         let before = ticket.status;
+        let now = u.now();
+        let wait_ends = self.wait_ends(&ticket, &commands, now, &mut ev);
         u.update_ticket(ticket.id, |t| {
             t.status = next.status;
             t.priority = next.priority;
             t.area = next.area.clone();
             t.owner = next.owner.clone();
             t.tags = next.tags.join(",");
+            // Auto-close counts from the last answer the customer was sent.
+            if relayed {
+                t.answered_at = Some(now);
+            }
+            if wait_ends.is_some() {
+                t.pending_until = wait_ends;
+            }
         });
         let clock = if relayed {
             ClockEvent::Answered
@@ -179,6 +188,32 @@ impl Apply {
         }
     }
 
+    /// When the reply's last `#pending` with a wait (`3d`, `until …`) ends;
+    /// the event says so. (A later status command ends the wait with the
+    /// pending status: `UnitOfWork::update_ticket`.)
+    fn wait_ends(
+        &self,
+        ticket: &Ticket,
+        commands: &Commands,
+        now: chrono::DateTime<chrono::Utc>,
+        ev: &mut Events,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let (c, wait) = commands.commands.iter().rev().find_map(|c| match c {
+            Command::Pending(Some(w)) => Some((c, *w)),
+            _ => None,
+        })?;
+        let ends = self.lifecycle.wait_ends(ticket, wait, now);
+        ev.push(
+            EventKind::Status,
+            format!(
+                "{}: pending until {}; then, without an answer from the customer's side, the owner is reminded and the ticket reopens",
+                c.text(),
+                ends.format("%Y-%m-%d %H:%M UTC")
+            ),
+        );
+        Some(ends)
+    }
+
     /// The mail an agent's answer causes: the relay (or why none), the
     /// explanation to the agent, the new owner's notification.
     fn send_answer(
@@ -219,7 +254,7 @@ fn change_of(command: &crate::tickets::Command, change: &Change) -> bool {
     use crate::tickets::Command as C;
     matches!(
         (command, change),
-        (C::Resolve | C::Pending | C::Open, Change::Status { .. })
+        (C::Resolve | C::Pending(_) | C::Open, Change::Status { .. })
             | (C::Assign(_) | C::Take, Change::Owner { .. })
             | (C::Area(_), Change::Area { .. })
             | (C::Priority(_), Change::Priority { .. })

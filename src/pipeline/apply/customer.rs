@@ -9,6 +9,7 @@ use crate::pipeline::sla::ClockEvent;
 use crate::pipeline::unit::{NewTicket, UnitOfWork};
 
 use crate::mail::parse::ParsedMail;
+use crate::store::NewEvent;
 use crate::tickets::{EventKind, MessageKind, Role, Status, Ticket};
 
 impl Apply {
@@ -26,6 +27,7 @@ impl Apply {
             customer,
             thread,
             notes,
+            linked_to,
         } = plan;
         let mail = m.mail;
         let subject = if mail.subject.is_empty() {
@@ -48,6 +50,7 @@ impl Apply {
             customer_name: customer.name.as_deref().or(mail.from.name.as_deref()),
             tags: &tags,
             sla_policy: routing.sla.as_deref(),
+            linked_to,
         });
         let id = ticket.id;
         let row = store_inbound(
@@ -62,6 +65,19 @@ impl Apply {
         ev.push(EventKind::Threading, thread.via.clone());
         for note in &thread.notes {
             ev.push(EventKind::Threading, note.clone());
+        }
+        if let Some(old) = linked_to {
+            // The old ticket says where its conversation went on.
+            u.add_events([NewEvent {
+                ticket_id: Some(old),
+                message_row: Some(row),
+                kind: EventKind::Threading,
+                detail: format!(
+                    "{} wrote after the reopen window: continued as {}",
+                    mail.from.email,
+                    self.ticket_ref(id)
+                ),
+            }]);
         }
         ev.push(EventKind::Routing, routing.trace.clone());
         if let Some(a) = &assignment {

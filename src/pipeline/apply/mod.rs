@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use super::decide::Decision;
 use super::events::event;
+use super::lifecycle::Lifecycle;
 use super::merge::Merging;
 use super::outgoing::Queue;
 use super::sla::Clocks;
@@ -49,8 +50,17 @@ pub(super) struct Apply {
     staff: Arc<Staff>,
     queue: Arc<Queue>,
     clocks: Arc<Clocks>,
+    lifecycle: Arc<Lifecycle>,
     merging: Arc<Merging>,
     ticket_prefix: String,
+}
+
+/// The steps applying calls: the mail it queues, the SLA clocks and the
+/// lifecycle's waits it moves.
+pub(super) struct Below {
+    pub queue: Arc<Queue>,
+    pub clocks: Arc<Clocks>,
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 impl Apply {
@@ -59,10 +69,14 @@ impl Apply {
         keys: Arc<ThreadKeys>,
         assigner: Arc<Assigner>,
         staff: Arc<Staff>,
-        queue: Arc<Queue>,
-        clocks: Arc<Clocks>,
+        below: Below,
         ticket_prefix: String,
     ) -> Apply {
+        let Below {
+            queue,
+            clocks,
+            lifecycle,
+        } = below;
         let merging = Arc::new(Merging::new(
             queue.clone(),
             clocks.clone(),
@@ -75,6 +89,7 @@ impl Apply {
             staff,
             queue,
             clocks,
+            lifecycle,
             merging,
             ticket_prefix,
         }

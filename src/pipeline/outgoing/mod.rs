@@ -214,6 +214,55 @@ impl Queue {
         );
     }
 
+    /// Queues an automatic notice to the ticket's customer (`template`, with
+    /// `context`), threaded under their latest mail; rate-limited like an
+    /// acknowledgement. The event says what was queued, or why not.
+    pub(crate) fn notice(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &Ticket,
+        (template, what): (&str, &str),
+        mut context: serde_json::Value,
+        ev: &mut Events,
+    ) -> bool {
+        let to = ticket.customer.clone();
+        let label = (EventKind::Status, what);
+        let Some(envelope) = envelope_of(&to, label, ev) else {
+            return false;
+        };
+        if !self.may_send(u, &to, MessageKind::Notice, label, ev) {
+            return false;
+        }
+        let (in_reply_to, refs, _) = crate::pipeline::relay_plan::customer_thread(u, ticket.id);
+        context["template"] = json!(template);
+        context["to_name"] = json!(ticket.customer_name);
+        let planned = Planned {
+            kind: MessageKind::Notice,
+            envelope,
+            to_addrs: to.clone(),
+            cc_addrs: String::new(),
+            recipient: None,
+            from_name: Some(self.support_name.clone()),
+            subject: format!(
+                "Re: {} [{}]",
+                ticket.normalized_subject,
+                self.ticket_ref(ticket.id)
+            ),
+            in_reply_to: in_reply_to.unwrap_or_default(),
+            refs,
+            thread_index: None,
+            text: None,
+            html: None,
+            context,
+        };
+        let mid = self.queue(u, ticket, ev.row, planned);
+        ev.push(
+            EventKind::Status,
+            format!("{what} queued to {to} as <{mid}>"),
+        );
+        true
+    }
+
     /// Queues the agent's answer to the customer.
     pub(crate) fn relay(
         &self,

@@ -40,6 +40,9 @@ pub(crate) enum Notify<'r> {
         by: &'r str,
         from: &'r str,
     },
+    /// An agent's `#pending` wait ended (the text says when) without an
+    /// answer from the customer's side: the ticket is open again.
+    WaitOver(&'r str),
 }
 
 impl Notify<'_> {
@@ -51,6 +54,7 @@ impl Notify<'_> {
             Notify::Note { by, .. } => (None, false, Some(*by)),
             Notify::Assigned(by) => (None, false, Some(*by)),
             Notify::Merged { by, from } => (Some(*from), false, Some(*by)),
+            Notify::WaitOver(when) => (Some(*when), true, None),
             Notify::StaffBounced(addr) | Notify::SlaWarning(addr) | Notify::SlaBreach(addr) => {
                 (Some(*addr), false, None)
             }
@@ -77,6 +81,7 @@ impl Notify<'_> {
             Notify::SlaWarning(_) => "sla_warning",
             Notify::SlaBreach(_) => "sla_breach",
             Notify::Merged { .. } => "merged",
+            Notify::WaitOver(_) => "wait_over",
         }
     }
 }

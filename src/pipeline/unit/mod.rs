@@ -32,6 +32,8 @@ pub(crate) struct NewTicket<'s> {
     pub customer_name: Option<&'s str>,
     pub tags: &'s str,
     pub sla_policy: Option<&'s str>,
+    /// The older ticket a mail after the reopen window continues.
+    pub linked_to: Option<i64>,
 }
 
 pub(crate) struct UnitOfWork<'a> {

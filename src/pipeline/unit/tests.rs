@@ -62,6 +62,7 @@ fn what_the_batch_creates_is_known() {
         customer_name: None,
         tags: "",
         sla_policy: None,
+        linked_to: None,
     });
     assert!(u.participants(t.id).is_empty());
     assert!(u.latest_customer_mail(t.id).is_none());

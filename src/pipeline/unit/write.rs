@@ -54,6 +54,9 @@ impl<'a> UnitOfWork<'a> {
             sla_paused_secs: 0,
             sla_next_check: None,
             merged_into: None,
+            pending_until: None,
+            answered_at: None,
+            linked_to: t.linked_to,
         };
         if let Some(owner) = &row.owner {
             *self.open_counts.entry(owner.clone()).or_default() += 1;
@@ -92,6 +95,10 @@ impl<'a> UnitOfWork<'a> {
                 Status::Resolved => t.resolved_at.or(Some(self.now)),
                 _ => None,
             };
+            // A wait ends with the pending status, whoever ends it.
+            if t.status != Status::Pending {
+                t.pending_until = None;
+            }
             t.updated_at = self.now;
             // Keep the load the assigner sees in step with the batch.
             let is_open = !matches!(t.status, Status::Resolved | Status::Merged);
@@ -210,6 +217,13 @@ impl<'a> UnitOfWork<'a> {
                 .participants
                 .push((ticket_id, email.to_string(), role));
         }
+    }
+
+    /// A lifecycle action taken on a ticket (its row makes it once-only).
+    pub fn record_action(&mut self, ticket_id: i64, action: &str, due: DateTime<Utc>) {
+        self.writes
+            .lifecycle_actions
+            .push((ticket_id, action.to_string(), due));
     }
 
     /// A ticket merged into another: its rows move when the batch is

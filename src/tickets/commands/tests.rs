@@ -153,3 +153,40 @@ fn merge_targets_are_found_before_parsing() {
     assert_eq!(merge_targets(text, "MR"), [12, 3]);
     assert!(merge_targets("Hello\n#merge MR-12", "MR").is_empty());
 }
+
+#[test]
+fn pending_may_say_how_long() {
+    let c = parse(
+        "#pending 3d\n#pending until 2027-01-15\n#pending 36h\n#pending\n",
+        &dir(),
+    );
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
+    let texts: Vec<String> = c.commands.iter().map(Command::text).collect();
+    assert_eq!(
+        texts,
+        [
+            "#pending 3d",
+            "#pending until 2027-01-15",
+            "#pending 36h",
+            "#pending"
+        ]
+    );
+    assert_eq!(
+        c.commands[0],
+        Command::Pending(Some(Wait::For(chrono::Duration::days(3))))
+    );
+    let c = parse(
+        "#pending soon\n#pending until 15.01.2027\n#pending 400d\n#pending 0s\n",
+        &dir(),
+    );
+    let reasons: Vec<&str> = c.errors.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "#pending takes a wait like 3d, 36h or 2w, or \"until YYYY-MM-DD\" (got \"soon\")",
+            "#pending takes a wait like 3d, 36h or 2w, or \"until YYYY-MM-DD\" (got \"until 15.01.2027\")",
+            "#pending waits at most a year (got \"400d\")",
+            "#pending takes a wait like 3d, 36h or 2w, or \"until YYYY-MM-DD\" (got \"0s\")",
+        ]
+    );
+}

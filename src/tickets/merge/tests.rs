@@ -32,6 +32,9 @@ fn ticket(id: i64, customer: &str, status: Status, tags: &str) -> Ticket {
         sla_paused_secs: 0,
         sla_next_check: Some(at(5)),
         merged_into: None,
+        pending_until: None,
+        answered_at: None,
+        linked_to: None,
     }
 }
 
