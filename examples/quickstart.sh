@@ -43,8 +43,10 @@ header() { grep -m1 -i "^$1:" "$notification" | cut -d' ' -f2-; }
 } >mail/inbox/new/07-tess-note.eml
 step poll --once
 
-# Bob, the owner of MR-1, answers the notification from his mail client: a
-# command on top, his words, the notification quoted below (as Gmail does).
+# Bob, the owner of MR-1, answers the notification from his mail client:
+# commands on top (a tag, and a wait: if Alice has not answered in 3 days, Bob
+# is reminded and MR-1 reopens), his words, the notification quoted below (as
+# Gmail does).
 # His client sends it to the notification's Reply-To, support+<token>@localhost:
 # coming back through that token (given only to Bob, for MR-1) is what makes
 # it his answer; a forged From or a forwarded Message-ID alone proves nothing.
@@ -53,7 +55,7 @@ step poll --once
   printf 'Subject: Re: %s\nMessage-ID: <bob-answer-1@localhost>\n' "$(header Subject)"
   printf 'In-Reply-To: %s\nReferences: %s\n' "$(header Message-ID)" "$(header Message-ID)"
   printf 'Date: Wed, 25 Nov 2026 10:02:00 +0100\nContent-Type: text/plain; charset=utf-8\n\n'
-  printf '#tag refund\n\nHello Alice,\n\nsorry about that: the second payment is refunded and will be on your\ncard within 3 days.\n\nBob\n\n'
+  printf '#tag refund\n#pending 3d\n\nHello Alice,\n\nsorry about that: the second payment is refunded and will be on your\ncard within 3 days.\n\nBob\n\n'
   printf 'On Wed, 25 Nov 2026 at 09:13, Alice Martin via Example Support <support@localhost> wrote:\n'
   # The notification's text part, quoted (`mailroom inspect` prints it after "--- whole text ---").
   "$mr" inspect "$notification" | sed -n '/^--- whole text ---$/,$p' | tail -n +2 | sed 's/^/> /'
