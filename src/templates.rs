@@ -32,6 +32,8 @@ const NAMES: &[(&str, &str)] = &[
         "autoclose_warning.html",
         include_str!("../templates/autoclose_warning.html"),
     ),
+    ("merged.txt", include_str!("../templates/merged.txt")),
+    ("merged.html", include_str!("../templates/merged.html")),
     ("digest.txt", include_str!("../templates/digest.txt")),
     ("digest.html", include_str!("../templates/digest.html")),
 ];

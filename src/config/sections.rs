@@ -390,6 +390,10 @@ pub struct LifecycleSection {
     /// linked to the old one, e.g. "30d".
     #[serde(default)]
     pub reopen_window: Option<String>,
+    /// A merge tells the merged ticket's customer which ticket goes on
+    /// (template `merged`); off by default: customers hear nothing.
+    #[serde(default)]
+    pub merge_notifies_customer: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

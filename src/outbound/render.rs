@@ -258,10 +258,17 @@ impl Renderer {
     fn notice_parts(&self, context: &Value, ctx: &mut Value) -> std::result::Result<Parts, String> {
         let template = match context["template"].as_str() {
             Some("autoclose_warning") => "autoclose_warning",
+            Some("merged") => "merged",
             other => return Err(format!("no notice template {other:?}")),
         };
         let mut parts = self.ack_parts(context, ctx);
-        ctx["close_on"] = context["close_on"].clone();
+        for key in ["close_on", "old_ref", "old_subject"] {
+            ctx[key] = context[key].clone();
+        }
+        // Greeted as the customer it was queued for.
+        if let Some(to) = context["to"].as_str() {
+            ctx["customer"] = json!(to);
+        }
         parts.template = template;
         Ok(parts)
     }

@@ -12,15 +12,28 @@ pub(crate) struct Lifecycle {
     policy: Policy,
     calendars: Calendars,
     ticket_prefix: String,
+    /// `[lifecycle] merge_notifies_customer`.
+    merge_notice: bool,
 }
 
 impl Lifecycle {
-    pub(crate) fn new(policy: Policy, calendars: Calendars, ticket_prefix: String) -> Lifecycle {
+    pub(crate) fn new(
+        policy: Policy,
+        calendars: Calendars,
+        ticket_prefix: String,
+        merge_notice: bool,
+    ) -> Lifecycle {
         Lifecycle {
             policy,
             calendars,
             ticket_prefix,
+            merge_notice,
         }
+    }
+
+    /// Whether a merge tells the merged ticket's customer.
+    pub(crate) fn tells_customer_of_merges(&self) -> bool {
+        self.merge_notice
     }
 
     fn calendar(&self, t: &Ticket) -> &crate::sla::Calendar {

@@ -14,7 +14,7 @@ use super::sla::{ClockEvent, Clocks};
 use super::unit::UnitOfWork;
 use crate::store::{Merged, NewEvent, Store};
 use crate::tickets::merge::{MergeRefusal, plan};
-use crate::tickets::{self, EventKind};
+use crate::tickets::{self, EventKind, Ticket};
 
 /// What `tickets merge` did, or would do with `--dry-run`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub(super) struct Merging {
     queue: Arc<Queue>,
     clocks: Arc<Clocks>,
     ticket_prefix: String,
+    /// `[lifecycle] merge_notifies_customer`.
+    tell_customer: bool,
 }
 
 /// One merge asked for: by whom (an agent's address, or the operator), and
@@ -51,11 +53,16 @@ pub(super) struct MergeRequest<'r> {
 }
 
 impl Merging {
-    pub(super) fn new(queue: Arc<Queue>, clocks: Arc<Clocks>, ticket_prefix: String) -> Merging {
+    pub(super) fn new(
+        (queue, clocks): (Arc<Queue>, Arc<Clocks>),
+        ticket_prefix: String,
+        tell_customer: bool,
+    ) -> Merging {
         Merging {
             queue,
             clocks,
             ticket_prefix,
+            tell_customer,
         }
     }
 
@@ -128,7 +135,28 @@ impl Merging {
             },
         });
         self.tell_owner(u, &r, &from, target.id);
+        if self.tell_customer {
+            self.tell_customer(u, &source, &to);
+        }
         Ok(detail)
+    }
+
+    /// `merge_notifies_customer`: the source's customer learns which ticket
+    /// goes on, threaded in their conversation (the mail moves with the
+    /// source's rows, so it is rendered as the target's).
+    fn tell_customer(&self, u: &mut UnitOfWork<'_>, source: &Ticket, to: &str) {
+        let Some(row) = u.latest_customer_mail(source.id).map(|m| m.row) else {
+            return;
+        };
+        let mut ev = Events::new(source.id, row, Vec::new());
+        let context = serde_json::json!({
+            "old_ref": self.name(source.id),
+            "old_subject": source.subject,
+        });
+        let what = ("merged", "notice of the merge into ".to_string() + to);
+        self.queue
+            .notice(u, source, (what.0, &what.1), context, &mut ev);
+        u.add_events(ev.list);
     }
 
     /// The target's owner hears of it, unless they merged it themselves. The

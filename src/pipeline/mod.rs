@@ -127,6 +127,7 @@ impl Pipeline {
             cfg.lifecycle(),
             calendars.clone(),
             prefix.clone(),
+            cfg.lifecycle.merge_notifies_customer,
         ));
         let decide = Decide::new(
             classifier.clone(),

@@ -49,12 +49,14 @@ impl Tx {
         self.load_ticket_attachments(&mut l, &answered).await?;
 
         // The loaded tickets' owners may be notified too (an owner no longer
-        // on the roster still is).
+        // on the roster still is), and their customers told of a merge.
         let recipients = sorted(
-            keys.auto_recipients
-                .iter()
-                .cloned()
-                .chain(l.tickets.values().filter_map(|t| t.owner.clone())),
+            keys.auto_recipients.iter().cloned().chain(
+                l.tickets
+                    .values()
+                    .flat_map(|t| [t.owner.clone(), Some(t.customer.clone())])
+                    .flatten(),
+            ),
         );
 
         // Assignment: load per owner, continuity per customer and area, cursors.

@@ -27,8 +27,13 @@ impl Tx {
         l.asked.tickets.extend(ids.iter().copied());
         l.tickets = self.tickets_to_change(&ids).await?;
         self.load_participants(&mut l).await?;
-        let owners = l.tickets.values().filter_map(|t| t.owner.clone());
-        let staff = sorted(staff.iter().cloned().chain(owners));
+        // The owners are told; the customers may be (merge_notifies_customer).
+        let people = l
+            .tickets
+            .values()
+            .flat_map(|t| [t.owner.clone(), Some(t.customer.clone())])
+            .flatten();
+        let staff = sorted(staff.iter().cloned().chain(people));
         self.load_outgoing_context(&mut l, &ids, &ids, &staff, rate_since, now)
             .await?;
         Ok(l)

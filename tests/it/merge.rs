@@ -279,4 +279,28 @@ both_backends! {
             assert!(messages(&d.env.ticket(&go)).is_empty(), "round {round}");
         }
     }
+
+    /// `[lifecycle] merge_notifies_customer = true`: the merged ticket's
+    /// customer gets one notice naming the ticket that goes on, greeted as
+    /// themselves; the other customer gets nothing.
+    fn with_merge_notifies_customer_the_merged_tickets_customer_is_told(b) {
+        let mut d = Desk {
+            env: Env::with_config(b, TEAM, "[lifecycle]\nmerge_notifies_customer = true\n"),
+            seen: 0,
+        };
+        d.open("Amy <amy@customer.test>", "Printer", "n1@customer.test", "");
+        d.open("Ben <ben@other.test>", "Printer too", "n2@other.test", "");
+        d.flush();
+        let (ok, out) = d.merge(&["MR-2", "--into", "MR-1", "--force"]);
+        assert!(ok, "{out}");
+        let sent = d.flush();
+        let to_ben: Vec<&ParsedMail> = sent.iter().map(|(_, m)| m).filter(|m| m.to.iter().any(|t| t.email == "ben@other.test")).collect();
+        assert_eq!(to_ben.len(), 1, "{:?}", names(&sent));
+        let notice = to_ben[0];
+        assert!(notice.text.contains("Hello Ben,"), "{}", notice.text);
+        assert!(notice.text.contains("your request MR-2 is now handled together with MR-1"), "{}", notice.text);
+        assert!(notice.text.contains("Printer too"), "{}", notice.text);
+        assert_eq!(notice.in_reply_to, ["n2@other.test"], "threaded in Ben's conversation");
+        assert!(sent.iter().all(|(_, m)| m.to.iter().all(|t| t.email != "amy@customer.test")), "{:?}", names(&sent));
+    }
 }

@@ -78,9 +78,9 @@ impl Apply {
             lifecycle,
         } = below;
         let merging = Arc::new(Merging::new(
-            queue.clone(),
-            clocks.clone(),
+            (queue.clone(), clocks.clone()),
             ticket_prefix.clone(),
+            lifecycle.tells_customer_of_merges(),
         ));
         Apply {
             classifier,

@@ -236,6 +236,8 @@ impl Queue {
         let (in_reply_to, refs, _) = crate::pipeline::relay_plan::customer_thread(u, ticket.id);
         context["template"] = json!(template);
         context["to_name"] = json!(ticket.customer_name);
+        // The mail may be rendered as another ticket's (a merge moves it).
+        context["to"] = json!(to);
         let planned = Planned {
             kind: MessageKind::Notice,
             envelope,
