@@ -15,7 +15,8 @@
 //! - `decide::Decide` (classifier, the rules' router, assigner, default area):
 //!   one `Decision` per message. Which ticket: `thread::Threading` (thread
 //!   keys, ticket prefix); an agent's answer: `agent::Answers` (its proof,
-//!   the command directory), what it sends the customer:
+//!   the command directory), its `#reply` lines: `saved_reply::Saved` (the
+//!   saved replies, loaded once), what it sends the customer:
 //!   `relay_plan::RelayPlanner` (staff, names, own addresses).
 //! - `apply::Apply` (classifier, thread keys, assigner, staff): the decision
 //!   written into the batch's `unit` of work with its `events`; it calls the
@@ -44,6 +45,7 @@ mod prepare;
 mod relay_plan;
 mod relay_result;
 mod rules_file;
+mod saved_reply;
 mod settle;
 mod sla;
 mod sla_scan;
@@ -76,6 +78,8 @@ pub use relay_result::RelayReports;
 use relay_result::RelayResults;
 use rules_file::Rules;
 pub use rules_file::load_rules;
+use saved_reply::Saved;
+pub use saved_reply::{PreviewError, SavedReplyPreview};
 use sla::Clocks;
 use sla_scan::SlaScan;
 pub use source::{Inbound, Outcome, OutcomeKind, Prepared, SourcePosition};
@@ -95,6 +99,7 @@ pub struct Pipeline {
     relay_results: RelayResults,
     inspect: Inspect,
     staff: Arc<Staff>,
+    saved: Arc<Saved>,
 }
 
 impl Pipeline {
@@ -113,13 +118,15 @@ impl Pipeline {
         let prefix = &cfg.mailroom.ticket_prefix;
         let directory = agent::directory(&cfg);
         let relays = RelayPlanner::new(staff.clone(), classifier.clone(), prefix.clone());
+        let saved_replies = crate::templates::SavedReplies::load(&cfg.mailroom.templates_dir)?;
+        let saved = Arc::new(Saved::new(saved_replies, directory.clone()));
         let decide = Decide::new(
             classifier.clone(),
             Threading::new(keys.clone(), prefix.clone()),
             Rules::new(rules_file::router(&cfg)?),
             assigner.clone(),
             cfg.mailroom.default_area.clone(),
-            Answers::new(&cfg, directory.clone(), relays),
+            Answers::new(&cfg, directory.clone(), relays, saved.clone()),
         );
         let calendars = cfg.calendars().map_err(|message| crate::Error::Config {
             file: cfg.source_name(),
@@ -149,6 +156,7 @@ impl Pipeline {
             relay_results: RelayResults::new(clocks, queue, staff.clone()),
             inspect: Inspect::new(classifier, keys, prefix.clone(), directory),
             staff,
+            saved,
             cfg,
         })
     }
@@ -197,6 +205,18 @@ impl Pipeline {
             .merging()
             .by_operator(store, m, self.staff.addresses(), now)
             .await
+    }
+
+    /// `replies preview`: saved reply `name` rendered for ticket `ticket_id`
+    /// as `agent` (default: its owner) would send it (`saved_reply`).
+    pub async fn preview_saved_reply(
+        &self,
+        store: &Store,
+        name: &str,
+        ticket_id: i64,
+        agent: Option<&str>,
+    ) -> std::result::Result<SavedReplyPreview, PreviewError> {
+        self.saved.preview(store, name, ticket_id, agent).await
     }
 
     /// Reports every relay result not reported yet (`relay_result`).

@@ -52,18 +52,19 @@ pub fn split_header(source: &str) -> Header {
 }
 
 /// `text` with every `#reply NAME` line replaced by what `render` makes of
-/// NAME (its text, already rendered: never read again for commands or
-/// template syntax). Every problem at once, so the agent fixes all in one go.
+/// the line (trimmed, as written) and NAME: its text, already rendered,
+/// never read again for commands or template syntax. Every problem at
+/// once, so the agent fixes all in one go.
 pub fn expand(
     text: &str,
-    mut render: impl FnMut(&str) -> Result<String, String>,
+    mut render: impl FnMut(&str, &str) -> Result<String, String>,
 ) -> Result<String, Vec<String>> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for line in text.lines() {
         match reply_line(line) {
             None => out.push(line.to_string()),
-            Some(name) => match render(name) {
+            Some(name) => match render(line.trim(), name) {
                 Ok(rendered) => out.push(rendered.trim_end().to_string()),
                 Err(problem) => problems.push(problem),
             },
@@ -113,20 +114,20 @@ mod tests {
     #[test]
     fn reply_lines_are_replaced_where_they_stand() {
         let text = "Hi Alice,\n#reply refund\nBest, Bob\n#reply bye";
-        let out = expand(text, |name| Ok(format!("<{name} text>\n\n")));
+        let out = expand(text, |_, name| Ok(format!("<{name} text>\n\n")));
         assert_eq!(
             out.as_deref(),
             Ok("Hi Alice,\n<refund text>\nBest, Bob\n<bye text>")
         );
         assert_eq!(
-            expand("no saved reply", |_| Err("x".into())).as_deref(),
+            expand("no saved reply", |_, _| Err("x".into())).as_deref(),
             Ok("no saved reply")
         );
     }
 
     #[test]
     fn every_problem_is_reported() {
-        let out = expand("#reply a\n#reply b\n#reply", |name| {
+        let out = expand("#reply a\n#reply b\n#reply", |_, name| {
             Err(format!("no saved reply {name:?}"))
         });
         assert_eq!(
@@ -141,7 +142,10 @@ mod tests {
 
     #[test]
     fn rendered_text_is_not_read_again() {
-        let out = expand("#reply a", |_| Ok("#reply a\n{{ agent }}".into()));
+        let out = expand("  #REPLY a ", |line, _| {
+            assert_eq!(line, "#REPLY a");
+            Ok("#reply a\n{{ agent }}".into())
+        });
         assert_eq!(out.as_deref(), Ok("#reply a\n{{ agent }}"));
     }
 }
