@@ -188,8 +188,11 @@ fn relay_html(
     for line in command_lines {
         body = remove_first_text(&body, line);
     }
+    // Each after the one before: a saved reply's own HTML (the customer's
+    // subject in it) is never searched for the next line.
+    let mut from = 0;
     for piece in pieces {
-        body = replace_first_text(&body, &piece.line, &piece.html)?;
+        (body, from) = replace_text_from(&body, from, &piece.line, &piece.html)?;
     }
     let text = reply::html_to_text(&body);
     let lower = format!("{text}\n{body}").to_ascii_lowercase();
@@ -201,15 +204,19 @@ fn relay_html(
 
 /// Removes the first occurrence of `needle` from the HTML's text (outside tags).
 fn remove_first_text(html: &str, needle: &str) -> String {
-    replace_first_text(html, needle, "").unwrap_or_else(|| html.to_string())
+    match replace_text_from(html, 0, needle, "") {
+        Some((out, _)) => out,
+        None => html.to_string(),
+    }
 }
 
 /// The HTML with the first occurrence of `needle` in its text (outside
-/// tags) replaced by `with`; None when the text does not hold it.
-fn replace_first_text(html: &str, needle: &str, with: &str) -> Option<String> {
+/// tags) at or after byte `from` (outside a tag) replaced by `with`, and
+/// where the replacement ends; None when the text does not hold it.
+fn replace_text_from(html: &str, from: usize, needle: &str, with: &str) -> Option<(String, usize)> {
     let mut in_tag = false;
     let bytes = html.as_bytes();
-    let mut i = 0;
+    let mut i = from;
     while i < bytes.len() {
         match bytes[i] {
             b'<' => in_tag = true,
@@ -219,7 +226,7 @@ fn replace_first_text(html: &str, needle: &str, with: &str) -> Option<String> {
                 out.push_str(&html[..i]);
                 out.push_str(with);
                 out.push_str(&html[i + needle.len()..]);
-                return Some(out);
+                return Some((out, i + with.len()));
             }
             _ => {}
         }
@@ -344,6 +351,18 @@ mod tests {
             "{h}"
         );
         assert!(!h.contains("#tag x") && !h.contains("#reply"), "{h}");
+        // The next line is looked for after the saved reply before it.
+        let two = "<p>#reply a</p><p>#reply b</p>";
+        let a = SavedPiece {
+            line: "#reply a".into(),
+            html: "<i>about #reply b</i>".into(),
+        };
+        let b = SavedPiece {
+            line: "#reply b".into(),
+            html: "<i>B</i>".into(),
+        };
+        let h = relay_html(two, (&[], &[a, b]), &[]).expect("html");
+        assert_eq!(h, "<p><i>about #reply b</i></p><p><i>B</i></p>");
         // A saved reply whose line is not found: text only, never HTML without it.
         let other = SavedPiece {
             line: "#reply other".into(),
