@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mailroom::cli::{self, Command, DigestPreview, OutboxCmd, RulesCmd, TicketsCmd};
+use mailroom::cli::{self, Command, DigestPreview, OutboxCmd, RepliesCmd, RulesCmd, TicketsCmd};
 use mailroom::digest::PeriodKind;
 
 #[derive(Parser)]
@@ -89,6 +89,11 @@ enum Cmd {
         area: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Saved replies (templates/replies/NAME.txt) that `#reply NAME` puts in an answer
+    Replies {
+        #[command(subcommand)]
+        cmd: RepliesArgs,
     },
     /// Run the scheduled work that is due now (SLA reminders and escalations, digests), then exit
     Schedule {
@@ -230,6 +235,26 @@ enum TicketsArgs {
 }
 
 #[derive(Subcommand)]
+enum RepliesArgs {
+    /// Every saved reply: name, whether it has HTML, its header commands, its first line
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A saved reply rendered for a ticket, with its header commands; nothing is sent
+    Preview {
+        /// The saved reply's name (NAME of templates/replies/NAME.txt)
+        name: String,
+        /// MR-1042 or 1042
+        #[arg(long)]
+        ticket: String,
+        /// The answering agent (default: the ticket's owner)
+        #[arg(long)]
+        agent: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum OutboxArgs {
     List {
         #[arg(long)]
@@ -270,6 +295,18 @@ fn command(cmd: Cmd) -> Command {
         },
         Cmd::Inspect { file, json } => Command::Inspect { file, json },
         Cmd::Rules { cmd } => Command::Rules(rules(cmd)),
+        Cmd::Replies { cmd } => Command::Replies(match cmd {
+            RepliesArgs::List { json } => RepliesCmd::List { json },
+            RepliesArgs::Preview {
+                name,
+                ticket,
+                agent,
+            } => RepliesCmd::Preview {
+                name,
+                ticket,
+                agent,
+            },
+        }),
         Cmd::Schedule { once: _, dry_run } => Command::ScheduleOnce { dry_run },
         Cmd::Digest { cmd } => digest(cmd),
         Cmd::Stats { since, area, json } => Command::Stats { since, area, json },

@@ -42,7 +42,19 @@ pub enum Command {
         json: bool,
     },
     Rules(RulesCmd),
+    Replies(RepliesCmd),
     Migrate,
+}
+
+pub enum RepliesCmd {
+    List {
+        json: bool,
+    },
+    Preview {
+        name: String,
+        ticket: String,
+        agent: Option<String>,
+    },
 }
 
 pub enum RulesCmd {

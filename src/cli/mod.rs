@@ -1,7 +1,7 @@
 //! The CLI edge: runs commands, prints results, maps errors to exit codes.
 //! May import every module; no library module imports `cli`.
 //! (`anyhow` lives here only.) Commands by topic: `mail_in` (ingest, poll),
-//! `show` (tickets, outbox, quarantine), `rules`.
+//! `show` (tickets, outbox, quarantine), `rules`, `replies`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,6 +14,7 @@ mod mail_in;
 mod merge;
 mod outbox;
 mod release;
+mod replies;
 mod rules;
 mod show;
 
@@ -36,7 +37,7 @@ pub const EXIT_TEMPFAIL: u8 = 75;
 /// EX_DATAERR: an MTA piping into `ingest` bounces the mail (too big).
 pub const EXIT_DATAERR: u8 = 65;
 
-pub use command::{Command, OutboxCmd, RulesCmd, TicketsCmd};
+pub use command::{Command, OutboxCmd, RepliesCmd, RulesCmd, TicketsCmd};
 pub use digest::Preview as DigestPreview;
 
 pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
@@ -214,6 +215,7 @@ async fn execute(
             return rules_command(&cfg, cmd);
         }
         Command::Inspect { file, json } => return inspect::inspect(&cfg, &file, json).await,
+        Command::Replies(RepliesCmd::List { json }) => return replies::list(&cfg, json),
         other => other,
     };
     let usage = if is_one_shot(&command) {
@@ -274,7 +276,12 @@ async fn dispatch(
         Command::Rules(RulesCmd::Backtest { rules, since, json }) => {
             rules::backtest(cfg, store, &rules, &since, json).await
         }
-        Command::Rules(_) | Command::Inspect { .. } => Ok(()),
+        Command::Replies(RepliesCmd::Preview {
+            name,
+            ticket,
+            agent,
+        }) => replies::preview(cfg, store, &name, &ticket, agent.as_deref()).await,
+        Command::Rules(_) | Command::Inspect { .. } | Command::Replies(_) => Ok(()),
     }
 }
 

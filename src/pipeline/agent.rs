@@ -1,9 +1,13 @@
 //! An agent answering from their mail client (DESIGN §5): the proof that makes
 //! a mail an agent reply, the new words after quote stripping, the commands on
-//! top, and whether it is relayed (what goes to the customer: relay_plan.rs).
-//! Decided here; carried out in apply/agent.rs.
+//! top, its saved replies (saved_reply.rs), and whether it is relayed (what
+//! goes to the customer: relay_plan.rs). Decided here; carried out in
+//! apply/agent.rs.
+
+use std::sync::Arc;
 
 use super::relay_plan::{RelayPlan, RelayPlanner};
+use super::saved_reply::{Applied, Saved, SavedPiece};
 use super::unit::UnitOfWork;
 use crate::config::Config;
 use crate::mail::address::subaddress_of;
@@ -32,6 +36,8 @@ pub(crate) struct AgentPlan {
     pub no_relay: Option<String>,
     /// Problems to mail back to the agent.
     pub explain: Vec<String>,
+    /// What each `#reply` line became (for the events).
+    pub saved: Vec<String>,
 }
 
 pub(crate) fn ticket_state(t: &Ticket) -> TicketState {
@@ -42,6 +48,12 @@ pub(crate) fn ticket_state(t: &Ticket) -> TicketState {
         owner: t.owner.clone(),
         tags: t.tag_list(),
     }
+}
+
+/// An answer's commands and saved replies, or the refusal: (commands, problems, why).
+enum Read {
+    Usable(Applied),
+    Refused(Commands, Vec<String>, String),
 }
 
 /// Why a roster sender's mail does not act as an agent.
@@ -66,6 +78,8 @@ pub(super) struct Answers {
     /// What command arguments may name.
     directory: commands::Directory,
     relays: RelayPlanner,
+    /// The saved replies `#reply` names.
+    saved: Arc<Saved>,
 }
 
 impl Answers {
@@ -73,6 +87,7 @@ impl Answers {
         cfg: &Config,
         directory: commands::Directory,
         relays: RelayPlanner,
+        saved: Arc<Saved>,
     ) -> Answers {
         Answers {
             reply_token: cfg.security.reply_token,
@@ -80,6 +95,7 @@ impl Answers {
             trusted_authserv_ids: cfg.security.trusted_authserv_ids.clone(),
             directory,
             relays,
+            saved,
         }
     }
 
@@ -200,11 +216,14 @@ impl Answers {
                 (words, false)
             }
         };
-        let cmds = commands::parse(&own_words, &self.directory);
         let state = ticket_state(&ticket);
-        if !cmds.errors.is_empty() {
-            return Ok(refused_commands(ticket, proof, role, reply, cmds, explain));
-        }
+        let (cmds, pieces, saved) = match self.commands_of(mail, &ticket, &own_words) {
+            Read::Usable(a) => (a.commands, a.pieces, a.used),
+            Read::Refused(cmds, problems, why) => {
+                explain.extend(problems);
+                return Ok(refused(ticket, (proof, role, reply), cmds, explain, why));
+            }
+        };
         let note = cmds.has(&Command::Note);
         let relay = if note {
             no_relay = Some("#note: internal, never sent to the customer".into());
@@ -212,7 +231,7 @@ impl Answers {
         } else if !usable {
             None
         } else {
-            match self.relay_or_why(u, mail, &ticket, &cmds) {
+            match self.relay_or_why(u, mail, &ticket, (&cmds, &pieces)) {
                 Ok(plan) => Some(plan),
                 Err((why, explanation)) => {
                     explain.extend(explanation);
@@ -239,7 +258,34 @@ impl Answers {
             relay,
             no_relay,
             explain,
+            saved,
         })
+    }
+
+    /// The commands on top of the agent's words and their saved replies
+    /// expanded, or why they refuse the answer.
+    fn commands_of(&self, mail: &ParsedMail, ticket: &Ticket, own_words: &str) -> Read {
+        let cmds = commands::parse(own_words, &self.directory);
+        if !cmds.errors.is_empty() {
+            let problems = cmds
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.line, e.reason))
+                .collect();
+            let why = format!(
+                "{} command(s) could not be used, so nothing was changed or sent",
+                cmds.errors.len()
+            );
+            return Read::Refused(cmds, problems, why);
+        }
+        let agent = (mail.from.email.as_str(), self.relays.agent_name(mail));
+        match self.saved.apply(ticket, agent, cmds) {
+            Ok(applied) => Read::Usable(applied),
+            Err((cmds, problems)) => {
+                let why = format!("{}, so nothing was changed or sent", problems.join("; "));
+                Read::Refused(cmds, problems, why)
+            }
+        }
     }
 
     /// The relay of an agent's words, or why there is none (and what the
@@ -249,7 +295,7 @@ impl Answers {
         u: &UnitOfWork<'_>,
         mail: &ParsedMail,
         ticket: &Ticket,
-        cmds: &Commands,
+        (cmds, pieces): (&Commands, &[SavedPiece]),
     ) -> Result<RelayPlan, (String, Option<String>)> {
         if cmds.body.trim().is_empty() {
             if cmds.commands.is_empty() {
@@ -260,7 +306,7 @@ impl Answers {
             }
             return Err(("the reply holds only commands".into(), None));
         }
-        let plan = self.relays.plan(u, mail, ticket, cmds);
+        let plan = self.relays.plan(u, mail, ticket, cmds, pieces);
         // The last line of defence: whatever the stripping missed, text that
         // names staff or carries a reply marker is never sent to a customer.
         match self.relays.internal_text(&plan.text) {
@@ -328,19 +374,15 @@ fn own_words(reply: &Reply) -> Result<String, (String, String, String)> {
     }
 }
 
-/// An answer with commands that could not be used: nothing changes, nothing
-/// is sent, the agent is told why.
-fn refused_commands(
+/// An answer with commands or saved replies that could not be used:
+/// nothing changes, nothing is sent, the agent is told (`explain`) why.
+fn refused(
     ticket: Ticket,
-    proof: String,
-    role: Role,
-    reply: Reply,
+    (proof, role, reply): (String, Role, Reply),
     cmds: Commands,
-    mut explain: Vec<String>,
+    explain: Vec<String>,
+    why: String,
 ) -> AgentPlan {
-    for e in &cmds.errors {
-        explain.push(format!("{}: {}", e.line, e.reason));
-    }
     AgentPlan {
         proof,
         role,
@@ -348,13 +390,11 @@ fn refused_commands(
         next: ticket_state(&ticket),
         changes: Vec::new(),
         relay: None,
-        no_relay: Some(format!(
-            "{} command(s) could not be used, so nothing was changed or sent",
-            cmds.errors.len()
-        )),
+        no_relay: Some(why),
         explain,
         reply,
         commands: cmds,
         ticket,
+        saved: Vec::new(),
     }
 }

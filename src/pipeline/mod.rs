@@ -15,7 +15,8 @@
 //! - `decide::Decide` (classifier, the rules' router, assigner, default area):
 //!   one `Decision` per message. Which ticket: `thread::Threading` (thread
 //!   keys, ticket prefix); an agent's answer: `agent::Answers` (its proof,
-//!   the command directory), what it sends the customer:
+//!   the command directory), its `#reply` lines: `saved_reply::Saved` (the
+//!   saved replies, loaded once), what it sends the customer:
 //!   `relay_plan::RelayPlanner` (staff, names, own addresses).
 //! - `apply::Apply` (classifier, thread keys, assigner, staff): the decision
 //!   written into the batch's `unit` of work with its `events`; it calls the
@@ -46,6 +47,7 @@ mod prepare;
 mod relay_plan;
 mod relay_result;
 mod rules_file;
+mod saved_reply;
 mod settle;
 mod sla;
 mod sla_scan;
@@ -81,6 +83,8 @@ pub use relay_result::RelayReports;
 use relay_result::RelayResults;
 use rules_file::Rules;
 pub use rules_file::load_rules;
+use saved_reply::Saved;
+pub use saved_reply::{PreviewError, SavedReplyPreview};
 use sla::Clocks;
 use sla_scan::SlaScan;
 pub use source::{Inbound, Outcome, OutcomeKind, Prepared, SourcePosition};
@@ -101,6 +105,7 @@ pub struct Pipeline {
     lifecycle_scan: LifecycleScan,
     inspect: Inspect,
     staff: Arc<Staff>,
+    saved: Arc<Saved>,
 }
 
 impl Pipeline {
@@ -129,13 +134,15 @@ impl Pipeline {
             prefix.clone(),
             cfg.lifecycle.merge_notifies_customer,
         ));
+        let saved_replies = crate::templates::SavedReplies::load(&cfg.mailroom.templates_dir)?;
+        let saved = Arc::new(Saved::new(saved_replies, directory.clone()));
         let decide = Decide::new(
             classifier.clone(),
             Threading::new(keys.clone(), prefix.clone()),
             Rules::new(rules_file::router(&cfg)?),
             assigner.clone(),
             cfg.mailroom.default_area.clone(),
-            Answers::new(&cfg, directory.clone(), relays),
+            Answers::new(&cfg, directory.clone(), relays, saved.clone()),
             lifecycle.clone(),
         );
         let queue = Arc::new(Queue::new(&cfg, classifier.clone(), staff.clone()));
@@ -171,6 +178,7 @@ impl Pipeline {
             relay_results: RelayResults::new(clocks, queue, staff.clone()),
             inspect: Inspect::new(classifier, keys, prefix.clone(), directory),
             staff,
+            saved,
             cfg,
         })
     }
@@ -238,6 +246,18 @@ impl Pipeline {
         dry_run: bool,
     ) -> Result<LifecycleReport> {
         self.lifecycle_scan.run(store, now, dry_run).await
+    }
+
+    /// `replies preview`: saved reply `name` rendered for ticket `ticket_id`
+    /// as `agent` (default: its owner) would send it (`saved_reply`).
+    pub async fn preview_saved_reply(
+        &self,
+        store: &Store,
+        name: &str,
+        ticket_id: i64,
+        agent: Option<&str>,
+    ) -> std::result::Result<SavedReplyPreview, PreviewError> {
+        self.saved.preview(store, name, ticket_id, agent).await
     }
 
     /// Reports every relay result not reported yet (`relay_result`).

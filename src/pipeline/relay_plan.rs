@@ -1,7 +1,8 @@
 //! What an agent's answer sends to the customer (`RelayPlan`): to the
 //! customer and the ticket's Cc, threaded under the customer's latest mail,
-//! signed with the agent's name, the HTML without the command lines, the
-//! attachments that belong to the answer. Never text that names staff.
+//! signed with the agent's name, the HTML without the command lines (saved
+//! replies in place of their `#reply` lines), the attachments that belong to
+//! the answer. Never text that names staff.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::mail::{Classifier, Mailbox};
 use crate::tickets::commands::{Command, Commands};
 use crate::tickets::{self, ParticipantRole, Ticket};
 
+use super::saved_reply::SavedPiece;
 use super::staff::Staff;
 use super::unit::UnitOfWork;
 
@@ -84,6 +86,7 @@ impl RelayPlanner {
         mail: &ParsedMail,
         ticket: &Ticket,
         cmds: &Commands,
+        pieces: &[SavedPiece],
     ) -> RelayPlan {
         let staff = self.staff.addresses();
         let to = Mailbox {
@@ -95,7 +98,7 @@ impl RelayPlanner {
         let html = mail
             .html_source
             .as_deref()
-            .and_then(|h| relay_html(h, &cmds.lines, staff));
+            .and_then(|h| relay_html(h, (&cmds.lines, pieces), staff));
         let (attachments, held_back) = relay_attachments(u, ticket.id, mail, html.as_deref());
         RelayPlan {
             to,
@@ -151,7 +154,7 @@ impl RelayPlanner {
 
     /// The name the relay is signed with: the roster's, the mail's, or the
     /// address's local part.
-    fn agent_name(&self, mail: &ParsedMail) -> String {
+    pub(super) fn agent_name(&self, mail: &ParsedMail) -> String {
         self.staff
             .agent_name(&mail.from.email)
             .map(str::to_string)
@@ -167,10 +170,16 @@ impl RelayPlanner {
     }
 }
 
-/// The agent's HTML as relayed: quote removed, command lines removed,
-/// sanitized. `None` (a text-only relay) unless it is certainly clean: it
-/// must carry no reply marker and no staff address.
-fn relay_html(html: &str, command_lines: &[String], staff: &[String]) -> Option<String> {
+/// The agent's HTML as relayed: quote removed, command lines removed, saved
+/// replies in place of their lines, sanitized. `None` (a text-only relay)
+/// unless it is certainly clean: it must carry no reply marker and no staff
+/// address, and every saved reply's line must be found (else the HTML would
+/// lack a saved reply the text has).
+fn relay_html(
+    html: &str,
+    (command_lines, pieces): (&[String], &[SavedPiece]),
+    staff: &[String],
+) -> Option<String> {
     let stripped = reply::strip_html(html);
     if stripped.kept_whole.is_some() {
         return None;
@@ -178,6 +187,12 @@ fn relay_html(html: &str, command_lines: &[String], staff: &[String]) -> Option<
     let mut body = stripped.html;
     for line in command_lines {
         body = remove_first_text(&body, line);
+    }
+    // Each after the one before: a saved reply's own HTML (the customer's
+    // subject in it) is never searched for the next line.
+    let mut from = 0;
+    for piece in pieces {
+        (body, from) = replace_text_from(&body, from, &piece.line, &piece.html)?;
     }
     let text = reply::html_to_text(&body);
     let lower = format!("{text}\n{body}").to_ascii_lowercase();
@@ -189,18 +204,29 @@ fn relay_html(html: &str, command_lines: &[String], staff: &[String]) -> Option<
 
 /// Removes the first occurrence of `needle` from the HTML's text (outside tags).
 fn remove_first_text(html: &str, needle: &str) -> String {
+    match replace_text_from(html, 0, needle, "") {
+        Some((out, _)) => out,
+        None => html.to_string(),
+    }
+}
+
+/// The HTML with the first occurrence of `needle` in its text (outside
+/// tags) at or after byte `from` (outside a tag) replaced by `with`, and
+/// where the replacement ends; None when the text does not hold it.
+fn replace_text_from(html: &str, from: usize, needle: &str, with: &str) -> Option<(String, usize)> {
     let mut in_tag = false;
     let bytes = html.as_bytes();
-    let mut i = 0;
+    let mut i = from;
     while i < bytes.len() {
         match bytes[i] {
             b'<' => in_tag = true,
             b'>' => in_tag = false,
             _ if !in_tag && html[i..].starts_with(needle) => {
-                let mut out = String::with_capacity(html.len());
+                let mut out = String::with_capacity(html.len() + with.len());
                 out.push_str(&html[..i]);
+                out.push_str(with);
                 out.push_str(&html[i + needle.len()..]);
-                return out;
+                return Some((out, i + with.len()));
             }
             _ => {}
         }
@@ -209,7 +235,7 @@ fn remove_first_text(html: &str, needle: &str) -> String {
             i += 1;
         }
     }
-    html.to_string()
+    None
 }
 
 /// In-Reply-To, References and Thread-Index of the relay: threaded under
@@ -293,15 +319,62 @@ mod tests {
     #[test]
     fn html_with_internal_text_falls_back_to_text() {
         let internal = vec!["bob@example.test".to_string()];
-        assert!(relay_html("<p>Hello Alice</p>", &[], &internal).is_some());
-        assert!(relay_html("<p>Hi</p><p>To: bob@example.test</p>", &[], &internal).is_none());
+        let none: (&[String], &[SavedPiece]) = (&[], &[]);
+        assert!(relay_html("<p>Hello Alice</p>", none, &internal).is_some());
+        assert!(relay_html("<p>Hi</p><p>To: bob@example.test</p>", none, &internal).is_none());
         assert!(
             relay_html(
                 "<p>Hi <a href=\"mailto:bob@example.test\">me</a></p>",
-                &[],
+                none,
                 &internal
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn saved_replies_take_the_place_of_their_lines_in_html() {
+        let lines = ["#tag x".to_string()];
+        let piece = |html: &str| SavedPiece {
+            line: "#reply refund".into(),
+            html: html.into(),
+        };
+        let agent = "<div>#tag x</div><div>Hi Amy,</div><div>#reply refund</div><div>Bob</div>";
+        let h = relay_html(
+            agent,
+            (&lines, &[piece("<div><p>Refunded.</p></div>")]),
+            &[],
+        )
+        .expect("html");
+        assert!(
+            h.contains("<div>Hi Amy,</div><div><div><p>Refunded.</p></div></div><div>Bob</div>"),
+            "{h}"
+        );
+        assert!(!h.contains("#tag x") && !h.contains("#reply"), "{h}");
+        // The next line is looked for after the saved reply before it.
+        let two = "<p>#reply a</p><p>#reply b</p>";
+        let a = SavedPiece {
+            line: "#reply a".into(),
+            html: "<i>about #reply b</i>".into(),
+        };
+        let b = SavedPiece {
+            line: "#reply b".into(),
+            html: "<i>B</i>".into(),
+        };
+        let h = relay_html(two, (&[], &[a, b]), &[]).expect("html");
+        assert_eq!(h, "<p><i>about #reply b</i></p><p><i>B</i></p>");
+        // A saved reply whose line is not found: text only, never HTML without it.
+        let other = SavedPiece {
+            line: "#reply other".into(),
+            html: "<p>x</p>".into(),
+        };
+        assert!(relay_html(agent, (&lines, &[other]), &[]).is_none());
+        // What a saved reply brings is checked like the agent's own words.
+        let staff = ["bob@example.test".to_string()];
+        let leaky = piece("<p>Write to bob@example.test</p>");
+        assert!(relay_html(agent, (&lines, &[leaky]), &staff).is_none());
+        let script = piece("<p>Hi</p><script>alert(1)</script>");
+        let h = relay_html(agent, (&lines, &[script]), &[]).expect("html");
+        assert!(!h.contains("script"), "sanitized: {h}");
     }
 }

@@ -4,6 +4,8 @@
 //! `#untag <t>`, `#cc <address>`, `#merge <ticket> [force]`. Parsing is
 //! pure; the names an argument may
 //! take (agents, areas, addresses that are internal) come in a [`Directory`].
+//! `#reply <name>` is no command: it stands for a saved reply's text
+//! (`saved.rs`), so a `#reply` line in the block is kept for the text.
 
 use std::str::FromStr;
 
@@ -149,6 +151,10 @@ pub const ACCEPTED: &[(&str, &str)] = &[
         "#merge <ticket>  (or #merge <ticket> force)",
         "merge this ticket into that one (force: even another customer's)",
     ),
+    (
+        "#reply <name>",
+        "a saved reply in place of this line, anywhere in your words (its own commands run too)",
+    ),
 ];
 
 /// What command arguments may name.
@@ -184,6 +190,12 @@ impl Commands {
     }
 }
 
+/// Whether `line` is written like a command (`#` and a letter), whatever
+/// the word: a saved reply's header block is such lines.
+pub fn is_command_line(line: &str) -> bool {
+    command_word(line).is_some()
+}
+
 /// A line is a command line when it starts with `#` and a letter (so "#1 on my
 /// list" or "# heading" are text). Commands end at the first other line.
 fn command_word(line: &str) -> Option<(&str, &str)> {
@@ -199,16 +211,27 @@ fn command_word(line: &str) -> Option<(&str, &str)> {
 
 pub fn parse(text: &str, dir: &Directory) -> Commands {
     let mut out = Commands::default();
+    // `#reply` lines of the block: the top of the text, where they stand.
+    let mut replies: Vec<&str> = Vec::new();
     let mut lines = text.lines().peekable();
+    // Blank lines right above the text: kept below a `#reply` line.
+    let mut gap = false;
     while let Some(line) = lines.peek() {
         if line.trim().is_empty() {
+            gap = true;
             lines.next();
             continue;
         }
         let Some((word, arg)) = command_word(line) else {
             break;
         };
+        gap = false;
         let written = line.trim().to_string();
+        if word.eq_ignore_ascii_case("reply") {
+            replies.push(line.trim());
+            lines.next();
+            continue;
+        }
         // `#note some text`, the way agents type it: the note's text starts
         // on the command line, and the command block ends there.
         if word.eq_ignore_ascii_case("note") && !arg.is_empty() {
@@ -216,7 +239,9 @@ pub fn parse(text: &str, dir: &Directory) -> Commands {
             out.lines.push(written);
             lines.next();
             let rest: Vec<&str> = lines.collect();
-            out.body = std::iter::once(arg)
+            out.body = replies
+                .into_iter()
+                .chain(std::iter::once(arg))
                 .chain(rest)
                 .collect::<Vec<_>>()
                 .join("\n");
@@ -232,8 +257,15 @@ pub fn parse(text: &str, dir: &Directory) -> Commands {
         out.lines.push(written);
         lines.next();
     }
-    let rest: Vec<&str> = lines.skip_while(|l| l.trim().is_empty()).collect();
-    out.body = rest.join("\n");
+    let rest: Vec<&str> = lines.collect();
+    if gap && !replies.is_empty() && !rest.is_empty() {
+        replies.push("");
+    }
+    out.body = replies
+        .into_iter()
+        .chain(rest)
+        .collect::<Vec<_>>()
+        .join("\n");
     out
 }
 

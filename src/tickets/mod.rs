@@ -8,6 +8,7 @@ pub mod hold;
 pub mod merge;
 mod records;
 pub mod roles;
+pub mod saved;
 mod ticket;
 pub mod transitions;
 

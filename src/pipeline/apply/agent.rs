@@ -96,6 +96,7 @@ impl Apply {
             relay,
             no_relay,
             explain,
+            saved,
         } = plan;
         let mail = m.mail;
         // first_response_at is set when the relay is delivered, not here
@@ -106,6 +107,12 @@ impl Apply {
             EventKind::AgentReply,
             format!("{proof} ({role}); quoted history: {}", reply.detail),
         );
+        for used in saved {
+            ev.push(
+                EventKind::Command,
+                format!("{used} (by {})", mail.from.email),
+            );
+        }
         command_events(&commands, &changes, &mail.from.email, &mut ev);
         for c in &changes {
             if let Change::Cc(addr) = c {

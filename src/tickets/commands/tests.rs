@@ -190,3 +190,18 @@ fn pending_may_say_how_long() {
         ]
     );
 }
+
+#[test]
+fn reply_lines_in_the_block_stay_as_text_where_they_stood() {
+    let c = parse("#tag x\n#Reply refund\n#close\n\nBest, Bob", &dir());
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
+    assert_eq!(c.commands, [Command::Tag("x".into()), Command::Resolve]);
+    assert_eq!(c.lines, ["#tag x", "#close"]);
+    assert_eq!(c.body, "#Reply refund\n\nBest, Bob");
+    let c = parse("#reply a\n#reply b\nThanks", &dir());
+    assert!(c.is_empty());
+    assert_eq!(c.body, "#reply a\n#reply b\nThanks");
+    let c = parse("#reply a\n#note check later", &dir());
+    assert_eq!(c.commands, [Command::Note]);
+    assert_eq!(c.body, "#reply a\ncheck later");
+}

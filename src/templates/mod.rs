@@ -1,6 +1,7 @@
 //! User-editable templates (minijinja), loaded once at start from the
 //! configured folder; the copies built into the binary fill any gap so the
-//! embedded default works from any directory.
+//! embedded default works from any directory. Saved replies (`saved.rs`)
+//! come from the same folder's `replies/`, without built-in copies.
 
 use std::path::Path;
 
@@ -9,33 +10,37 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+pub mod saved;
+
+pub use saved::{RenderedReply, ReplyVars, SavedReplies, SavedReply, SavedReplyError};
+
 const NAMES: &[(&str, &str)] = &[
-    ("ack.txt", include_str!("../templates/ack.txt")),
-    ("ack.html", include_str!("../templates/ack.html")),
+    ("ack.txt", include_str!("../../templates/ack.txt")),
+    ("ack.html", include_str!("../../templates/ack.html")),
     (
         "notification.txt",
-        include_str!("../templates/notification.txt"),
+        include_str!("../../templates/notification.txt"),
     ),
     (
         "notification.html",
-        include_str!("../templates/notification.html"),
+        include_str!("../../templates/notification.html"),
     ),
-    ("relay.txt", include_str!("../templates/relay.txt")),
-    ("relay.html", include_str!("../templates/relay.html")),
-    ("explain.txt", include_str!("../templates/explain.txt")),
-    ("explain.html", include_str!("../templates/explain.html")),
+    ("relay.txt", include_str!("../../templates/relay.txt")),
+    ("relay.html", include_str!("../../templates/relay.html")),
+    ("explain.txt", include_str!("../../templates/explain.txt")),
+    ("explain.html", include_str!("../../templates/explain.html")),
     (
         "autoclose_warning.txt",
-        include_str!("../templates/autoclose_warning.txt"),
+        include_str!("../../templates/autoclose_warning.txt"),
     ),
     (
         "autoclose_warning.html",
-        include_str!("../templates/autoclose_warning.html"),
+        include_str!("../../templates/autoclose_warning.html"),
     ),
-    ("merged.txt", include_str!("../templates/merged.txt")),
-    ("merged.html", include_str!("../templates/merged.html")),
-    ("digest.txt", include_str!("../templates/digest.txt")),
-    ("digest.html", include_str!("../templates/digest.html")),
+    ("merged.txt", include_str!("../../templates/merged.txt")),
+    ("merged.html", include_str!("../../templates/merged.html")),
+    ("digest.txt", include_str!("../../templates/digest.txt")),
+    ("digest.html", include_str!("../../templates/digest.html")),
 ];
 
 pub struct Templates {
