@@ -40,7 +40,7 @@ enum Cmd {
         /// Files with one message each; `-` or nothing reads stdin
         files: Vec<PathBuf>,
     },
-    /// List, show and merge tickets
+    /// List, show, merge and split tickets
     Tickets {
         #[command(subcommand)]
         cmd: TicketsArgs,
@@ -232,6 +232,18 @@ enum TicketsArgs {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Move one customer mail (and the mail answering it) to a new ticket
+    /// for its sender
+    Split {
+        /// The ticket it is on (MR-15 or 15)
+        reference: String,
+        /// Its Message-ID (`tickets show --json` lists them), with or without <>
+        #[arg(long)]
+        message: String,
+        /// Say what would happen, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -339,6 +351,15 @@ fn tickets(cmd: TicketsArgs) -> TicketsCmd {
             source,
             into,
             force,
+            dry_run,
+        },
+        TicketsArgs::Split {
+            reference,
+            message,
+            dry_run,
+        } => TicketsCmd::Split {
+            reference,
+            message,
             dry_run,
         },
     }

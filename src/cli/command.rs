@@ -91,6 +91,11 @@ pub enum TicketsCmd {
         force: bool,
         dry_run: bool,
     },
+    Split {
+        reference: String,
+        message: String,
+        dry_run: bool,
+    },
 }
 
 pub enum OutboxCmd {

@@ -285,7 +285,7 @@ async fn dispatch(
     }
 }
 
-/// `tickets list`, `tickets show` and `tickets merge`.
+/// `tickets list`, `tickets show`, `tickets merge` and `tickets split`.
 async fn tickets_command(cfg: &Arc<Config>, store: &Store, cmd: TicketsCmd) -> anyhow::Result<()> {
     match cmd {
         TicketsCmd::List {
@@ -316,6 +316,11 @@ async fn tickets_command(cfg: &Arc<Config>, store: &Store, cmd: TicketsCmd) -> a
             force,
             dry_run,
         } => merge::merge(cfg, store, (&source, &into), force, dry_run).await,
+        TicketsCmd::Split {
+            reference,
+            message,
+            dry_run,
+        } => merge::split(cfg, store, (&reference, &message), dry_run).await,
     }
 }
 

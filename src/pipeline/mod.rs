@@ -52,6 +52,7 @@ mod settle;
 mod sla;
 mod sla_scan;
 mod source;
+mod split;
 mod staff;
 mod thread;
 mod unit;
@@ -88,6 +89,7 @@ pub use saved_reply::{PreviewError, SavedReplyPreview};
 use sla::Clocks;
 use sla_scan::SlaScan;
 pub use source::{Inbound, Outcome, OutcomeKind, Prepared, SourcePosition};
+pub use split::SplitOutcome;
 use staff::Staff;
 pub use thread::ThreadMatch;
 use thread::Threading;
@@ -258,6 +260,25 @@ impl Pipeline {
         agent: Option<&str>,
     ) -> std::result::Result<SavedReplyPreview, PreviewError> {
         self.saved.preview(store, name, ticket_id, agent).await
+    }
+
+    /// `tickets split REF --message ID`: splits (or, dry, says what splitting
+    /// would do) in a transaction of its own, as `#split` does by mail.
+    pub async fn split_ticket(
+        &self,
+        store: &Store,
+        (ticket, message_id, dry_run): (i64, &str, bool),
+        now: DateTime<Utc>,
+    ) -> Result<SplitOutcome> {
+        self.apply
+            .splitting()
+            .by_operator(
+                store,
+                (ticket, message_id, dry_run),
+                self.staff.addresses(),
+                now,
+            )
+            .await
     }
 
     /// Reports every relay result not reported yet (`relay_result`).

@@ -12,7 +12,7 @@ use crate::store::{BatchKeys, codec};
 
 use super::fault;
 use super::source::{Inbound, Prepared};
-use crate::tickets::commands::merge_targets;
+use crate::tickets::commands::{merge_targets, split_requested};
 
 /// What preparing a batch reads.
 pub(super) struct Prepare {
@@ -142,6 +142,11 @@ impl Prepare {
                 // A `#merge` names a ticket the answer will change too.
                 keys.tag_tickets
                     .extend(merge_targets(&m.text, self.keys.ticket_prefix()));
+                // A `#split` moves the mail the answered notification showed.
+                if split_requested(&m.text) {
+                    keys.split_refs
+                        .extend(referenced_ids(&m.in_reply_to, &m.references));
+                }
             }
         }
         keys

@@ -183,12 +183,16 @@ impl Saved {
         if !parsed.body.trim().is_empty() {
             problems.push("#note with text: a header holds commands only".into());
         }
-        if parsed
-            .commands
-            .iter()
-            .any(|c| matches!(c, Command::Merge { .. }))
-        {
-            problems.push("#merge cannot be in a saved reply".into());
+        // What they act on is loaded from the agent's own lines only.
+        for c in &parsed.commands {
+            if matches!(c, Command::Merge { .. } | Command::Split) {
+                let word = if *c == Command::Split {
+                    "#split"
+                } else {
+                    "#merge"
+                };
+                problems.push(format!("{word} cannot be in a saved reply"));
+            }
         }
         if problems.is_empty() {
             Ok(parsed.commands)

@@ -32,6 +32,9 @@ pub struct BatchKeys {
     pub auto_recipients: Vec<String>,
     /// Load, continuity and cursors are only read when some area assigns owners.
     pub assignment: bool,
+    /// IDs an agent's `#split` answer references: the customer mail behind
+    /// each notification among them is loaded (`Loaded::split_mail`).
+    pub split_refs: Vec<String>,
 }
 
 impl BatchKeys {
@@ -107,6 +110,8 @@ pub struct Asked {
     pub attachments: HashSet<i64>,
     /// Addresses whose automatic mail was counted (`auto_counts`).
     pub recipients: HashSet<String>,
+    /// Message-IDs whose split mail was looked up (`Loaded::split_mail`).
+    pub split_refs: HashSet<String>,
     /// Open counts, cursors and continuity were read.
     pub assignment: bool,
 }
@@ -139,12 +144,33 @@ pub struct Loaded {
     pub sent_notifications: Vec<SentNotification>,
     /// (ticket, SHA-256) of every attachment already on the tickets an agent answers.
     pub ticket_attachments: HashSet<(i64, String)>,
+    /// The customer mail a notification showed (by the notification's
+    /// Message-ID), or a mail named by its own Message-ID (`tickets split`):
+    /// what `#split` moves to a new ticket.
+    pub split_mail: HashMap<String, SplitMail>,
     /// SQLite: new rows get the ids after these.
     pub max_ticket: i64,
     pub max_message: i64,
     /// PostgreSQL: (ticket ids, message ids) reserved from the sequences; a
     /// decision that needs more than these is made again (`pipeline::settle`).
     pub reserved: Option<(Vec<i64>, Vec<i64>)>,
+}
+
+/// A customer's mail that a split may move to a ticket of its own.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SplitMail {
+    /// The Message-ID it was looked up by (a notification's, or its own).
+    pub looked_up: String,
+    pub row: i64,
+    pub message_id: String,
+    pub ticket_id: Option<i64>,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
+    pub from_addr: String,
+    pub from_name: Option<String>,
+    pub subject: String,
+    /// The first message row of its ticket (the mail that opened it).
+    pub first_row: Option<i64>,
 }
 
 /// A message row to insert. Bodies and raw bytes borrow from the batch's input.
@@ -227,9 +253,22 @@ pub struct Writes<'a> {
     pub message_refs: Vec<(i64, String)>,
     /// (ticket, action, due): lifecycle actions taken (once each).
     pub lifecycle_actions: Vec<(i64, String, DateTime<Utc>)>,
+    /// Mail split off to new tickets: moved before merges are written.
+    pub splits: Vec<SplitOff>,
     /// Tickets merged into others: written last, so the batch's own rows
     /// on the source move with the rest (`merge.rs`).
     pub merges: Vec<Merged>,
+}
+
+/// A customer's mail (`row`, `message_id`) and the mail answering it move
+/// from ticket `from` to the new ticket `to`, with their events and queued
+/// mail.
+#[derive(Debug, Clone)]
+pub struct SplitOff {
+    pub from: i64,
+    pub to: i64,
+    pub row: i64,
+    pub message_id: String,
 }
 
 /// One ticket merged into another: every row of `source` (messages,

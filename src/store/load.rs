@@ -47,6 +47,9 @@ impl Tx {
         );
         self.load_participants(&mut l).await?;
         self.load_ticket_attachments(&mut l, &answered).await?;
+        if !keys.split_refs.is_empty() {
+            self.load_split_mail(&keys.split_refs, &mut l).await?;
+        }
 
         // The loaded tickets' owners may be notified too (an owner no longer
         // on the roster still is), and their customers told of a merge.

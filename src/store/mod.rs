@@ -18,6 +18,7 @@ mod outbox;
 mod relay_result;
 mod rows;
 mod sla;
+mod split;
 mod sql;
 mod sqlite;
 #[cfg(test)]
@@ -43,7 +44,7 @@ use crate::tickets::{EventKind, OutboxStatus, Ticket};
 
 pub use batch::{
     Asked, BatchKeys, CustomerMail, Loaded, Merged, NewEvent, NewMessage, NewOutbox, Participant,
-    SentNotification, StoredRef, Writes,
+    SentNotification, SplitMail, SplitOff, StoredRef, Writes,
 };
 pub use contention::lock_key;
 pub use lease::Lease;

@@ -37,6 +37,7 @@ impl Tx {
         for (origin, reason, raw) in &w.quarantine {
             self.quarantine(origin, reason, raw, now).await?;
         }
+        self.move_split(&w.splits).await?;
         self.move_merged(&w.merges, now).await?;
         Ok(())
     }

@@ -39,6 +39,9 @@ pub enum Command {
         into: i64,
         force: bool,
     },
+    /// Move the customer mail the answered notification showed, and the
+    /// mail answering it, to a new ticket for its sender.
+    Split,
 }
 
 impl Command {
@@ -58,6 +61,7 @@ impl Command {
             Command::Tag(t) => format!("#tag {t}"),
             Command::Untag(t) => format!("#untag {t}"),
             Command::Cc(a) => format!("#cc {a}"),
+            Command::Split => "#split".into(),
             Command::Merge { into, force } => {
                 format!("#merge {into}{}", if *force { " force" } else { "" })
             }
@@ -146,6 +150,10 @@ pub const ACCEPTED: &[(&str, &str)] = &[
     (
         "#cc <address>",
         "keep someone in Cc of the customer's thread",
+    ),
+    (
+        "#split",
+        "move the customer mail this notification showed (and the mail answering it) to a new ticket for its sender",
     ),
     (
         "#merge <ticket>  (or #merge <ticket> force)",
@@ -297,6 +305,7 @@ fn command(word: &str, arg: &str, dir: &Directory) -> Result<Command, String> {
         "cc" => cc(arg, dir),
         "merge" if arg.is_empty() => Err(needs("the ticket to merge into, like MR-12")),
         "merge" => merge(arg, dir),
+        "split" => no_argument(Command::Split, arg),
         other => Err(format!("unknown command #{other}")),
     }
 }
@@ -310,6 +319,15 @@ pub fn merge_targets(text: &str, prefix: &str) -> Vec<i64> {
         .filter(|(word, _)| word.eq_ignore_ascii_case("merge"))
         .filter_map(|(_, arg)| super::parse_ref(prefix, arg.split_whitespace().next()?))
         .collect()
+}
+
+/// Whether the command block at the top of `text` has a `#split`: the
+/// batch then loads what the answered notification showed.
+pub fn split_requested(text: &str) -> bool {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map_while(command_word)
+        .any(|(word, _)| word.eq_ignore_ascii_case("split"))
 }
 
 /// `#merge MR-12` or `#merge MR-12 force`.

@@ -131,7 +131,7 @@ pub fn after_agent_reply(
             }
             Command::Cc(a) => changes.push(Change::Cc(a.clone())),
             // Two tickets change: the pipeline's merge step does it.
-            Command::Merge { .. } => {}
+            Command::Merge { .. } | Command::Split => {}
         }
     }
     if relayed && !status_set {

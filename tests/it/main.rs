@@ -36,4 +36,5 @@ mod rules;
 mod saved_replies;
 mod senders;
 mod sla;
+mod split;
 mod voices;

@@ -4,6 +4,7 @@
 use super::inbound::store_inbound;
 use super::{Apply, Incoming};
 use crate::mail::parse::ParsedMail;
+use crate::mail::thread::referenced_ids;
 use crate::pipeline::agent::AgentPlan;
 use crate::pipeline::decide::NotePlan;
 use crate::pipeline::events::Events;
@@ -11,6 +12,7 @@ use crate::pipeline::merge::MergeRequest;
 use crate::pipeline::outgoing::Notify;
 use crate::pipeline::relay_plan::RelayPlan;
 use crate::pipeline::sla::ClockEvent;
+use crate::pipeline::split::SplitRequest;
 use crate::pipeline::unit::UnitOfWork;
 use crate::tickets::transitions::Change;
 use crate::tickets::{Command, Commands};
@@ -160,6 +162,39 @@ impl Apply {
         no_relay
     }
 
+    /// The reply's `#split`: the customer mail the answered notification
+    /// showed, and the mail answering it, to a new ticket for its sender.
+    /// A refused split is explained to the agent.
+    fn split_as_told(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        (ticket, row): (&Ticket, i64),
+        mail: &ParsedMail,
+        relayed: bool,
+        ev: &mut Events,
+    ) {
+        let ids = referenced_ids(&mail.in_reply_to, &mail.references);
+        let shown = ids.iter().find_map(|id| u.split_mail(id).cloned());
+        let asked = SplitRequest {
+            ticket: ticket.id,
+            by: &mail.from.email,
+            row: Some(row),
+        };
+        let done = match &shown {
+            Some(m) => self.splitting.split(u, m, asked),
+            None => Err("the mail it answers shows no customer mail to split off".to_string()),
+        };
+        if let Err(why) = done {
+            ev.push(
+                EventKind::Threading,
+                format!("#split by {}: refused: {why}", mail.from.email),
+            );
+            let problem = format!("#split: not split: {why}");
+            self.queue
+                .explain_not_done(u, ticket, mail, ("Not split", problem, relayed), ev);
+        }
+    }
+
     /// The reply's `#merge`: this ticket into the one it names, after the
     /// rest of the reply (its rows move with the ticket's). A refused merge
     /// is explained to the agent.
@@ -173,6 +208,10 @@ impl Apply {
         ev: &mut Events,
     ) {
         for c in &commands.commands {
+            if *c == Command::Split {
+                self.split_as_told(u, (ticket, row), mail, relayed, ev);
+                continue;
+            }
             let Command::Merge { into, force } = c else {
                 continue;
             };
@@ -190,7 +229,7 @@ impl Apply {
                 );
                 let problem = format!("{}: not merged: {why}", c.text());
                 self.queue
-                    .explain_not_merged(u, ticket, mail, (problem, relayed), ev);
+                    .explain_not_done(u, ticket, mail, ("Not merged", problem, relayed), ev);
             }
         }
     }

@@ -20,6 +20,7 @@ use super::merge::Merging;
 use super::outgoing::Queue;
 use super::sla::Clocks;
 use super::source::{Inbound, Outcome, OutcomeKind};
+use super::split::Splitting;
 use super::staff::Staff;
 use super::unit::UnitOfWork;
 use crate::mail::parse::ParsedMail;
@@ -52,6 +53,7 @@ pub(super) struct Apply {
     clocks: Arc<Clocks>,
     lifecycle: Arc<Lifecycle>,
     merging: Arc<Merging>,
+    splitting: Arc<Splitting>,
     ticket_prefix: String,
 }
 
@@ -82,6 +84,11 @@ impl Apply {
             ticket_prefix.clone(),
             lifecycle.tells_customer_of_merges(),
         ));
+        let splitting = Arc::new(Splitting::new(
+            keys.clone(),
+            clocks.clone(),
+            ticket_prefix.clone(),
+        ));
         Apply {
             classifier,
             keys,
@@ -91,6 +98,7 @@ impl Apply {
             clocks,
             lifecycle,
             merging,
+            splitting,
             ticket_prefix,
         }
     }
@@ -98,6 +106,11 @@ impl Apply {
     /// The merge step `#merge` runs (`tickets merge` runs it too).
     pub(super) fn merging(&self) -> Arc<Merging> {
         self.merging.clone()
+    }
+
+    /// The split step `#split` runs (`tickets split` runs it too).
+    pub(super) fn splitting(&self) -> Arc<Splitting> {
+        self.splitting.clone()
     }
 
     fn ticket_ref(&self, id: i64) -> String {

@@ -56,15 +56,16 @@ impl Queue {
         }
     }
 
-    /// Mails the agent why a `#merge` in their reply was not carried out
-    /// (`problem`); the rest of the reply was, and `relayed` says whether
-    /// their words went to the customer.
-    pub(crate) fn explain_not_merged(
+    /// Mails the agent why a command of their reply (`#merge`, `#split`)
+    /// was not carried out (`problem`, the subject's `lead`); the rest of
+    /// the reply was, and `relayed` says whether their words went to the
+    /// customer.
+    pub(crate) fn explain_not_done(
         &self,
         u: &mut UnitOfWork<'_>,
         ticket: &Ticket,
         mail: &ParsedMail,
-        (problem, relayed): (String, bool),
+        (lead, problem, relayed): (&str, String, bool),
         ev: &mut Events,
     ) {
         let accepted = accepted_commands();
@@ -80,7 +81,7 @@ impl Queue {
             ticket,
             Explanation {
                 to: &mail.from.email,
-                lead: "Not merged",
+                lead,
                 answers: (&mail.message_id, &mail.references),
                 trigger_row: ev.row,
                 context,

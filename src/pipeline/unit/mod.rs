@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::store::{Asked, CustomerMail, Loaded, SentNotification, StoredRef, Writes};
+use crate::store::{Asked, CustomerMail, Loaded, SentNotification, SplitMail, StoredRef, Writes};
 use crate::tickets::{MessageKind, ParticipantRole, Priority, Ticket};
 
 /// A ticket about to be created.
@@ -53,6 +53,7 @@ pub(crate) struct UnitOfWork<'a> {
     sent_notifications: HashMap<(i64, String), SentNotification>,
     ticket_attachments: HashSet<(i64, String)>,
     referred_by: HashMap<String, Vec<i64>>,
+    split_mail: HashMap<String, SplitMail>,
     ticket_ids: Ids,
     message_ids: Ids,
     /// Third-class lock names this decision depends on (store/contention.rs).
@@ -91,6 +92,7 @@ impl<'a> UnitOfWork<'a> {
                 .collect(),
             ticket_attachments: l.ticket_attachments,
             referred_by: l.referred_by,
+            split_mail: l.split_mail,
             ticket_ids: Ids::new(l.max_ticket, l.reserved.as_ref().map(|r| r.0.clone())),
             message_ids: Ids::new(l.max_message, l.reserved.map(|r| r.1)),
             contended: BTreeSet::new(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::{UnitOfWork, known};
-use crate::store::{CustomerMail, SentNotification, StoredRef};
+use crate::store::{CustomerMail, SentNotification, SplitMail, StoredRef};
 use crate::tickets::{MessageKind, ParticipantRole, Ticket};
 
 /// Merges chained within one batch, at most, before mail gives up on them.
@@ -206,5 +206,16 @@ impl UnitOfWork<'_> {
             .get(message_id)
             .map(Vec::as_slice)
             .unwrap_or_default()
+    }
+
+    /// The customer mail a notification showed (by the notification's
+    /// Message-ID), or a mail named by its own (`tickets split`).
+    pub fn split_mail(&self, message_id: &str) -> Option<&SplitMail> {
+        known(
+            self.asked.split_refs.contains(message_id),
+            "split mail",
+            message_id,
+        );
+        self.split_mail.get(message_id)
     }
 }

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use super::{NewTicket, UnitOfWork};
 use crate::mail::parse::{Attachment, ParsedMail};
 use crate::store::{
-    CustomerMail, Merged, NewEvent, NewMessage, NewOutbox, SentNotification, StoredRef, Writes,
+    CustomerMail, Merged, NewEvent, NewMessage, NewOutbox, SentNotification, SplitOff, StoredRef,
+    Writes,
 };
 use crate::tickets::{Direction, MessageKind, ParticipantRole, Role, Status, Ticket};
 
@@ -224,6 +225,11 @@ impl<'a> UnitOfWork<'a> {
         self.writes
             .lifecycle_actions
             .push((ticket_id, action.to_string(), due));
+    }
+
+    /// Mail split off to a new ticket: its rows move when the batch is written.
+    pub fn split_off(&mut self, s: SplitOff) {
+        self.writes.splits.push(s);
     }
 
     /// A ticket merged into another: its rows move when the batch is

@@ -205,3 +205,16 @@ fn reply_lines_in_the_block_stay_as_text_where_they_stood() {
     assert_eq!(c.commands, [Command::Note]);
     assert_eq!(c.body, "#reply a\ncheck later");
 }
+
+#[test]
+fn split_takes_no_argument_and_is_found_before_parsing() {
+    let c = parse("#split\n\nThis is another question.", &dir());
+    assert_eq!(c.commands, [Command::Split]);
+    let c = parse("#split MR-2\n", &dir());
+    assert_eq!(
+        c.errors[0].reason,
+        "#split takes no argument (got \"MR-2\")"
+    );
+    assert!(split_requested("#tag x\n#SPLIT\nHello"));
+    assert!(!split_requested("Hello\n#split"));
+}
