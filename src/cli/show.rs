@@ -167,16 +167,9 @@ fn message_json(s: &MessageView) -> serde_json::Value {
     })
 }
 
-fn print_shown(prefix: &str, shown: &TicketView) {
+/// Where a merged ticket went, what was merged into it, its wait and links.
+fn print_links(prefix: &str, shown: &TicketView) {
     let t = &shown.ticket;
-    println!("{} {}", tickets::format_ref(prefix, t.id), t.subject);
-    println!(
-        "  status {}  priority {}  area {}  owner {}",
-        t.status,
-        t.priority,
-        t.area.as_deref().unwrap_or("-"),
-        t.owner.as_deref().unwrap_or("-")
-    );
     if let Some(into) = t.merged_into {
         println!(
             "  merged into {}: its mail and history are there now",
@@ -208,6 +201,19 @@ fn print_shown(prefix: &str, shown: &TicketView) {
             .collect();
         println!("  merged here: {}", names.join(", "));
     }
+}
+
+fn print_shown(prefix: &str, shown: &TicketView) {
+    let t = &shown.ticket;
+    println!("{} {}", tickets::format_ref(prefix, t.id), t.subject);
+    println!(
+        "  status {}  priority {}  area {}  owner {}",
+        t.status,
+        t.priority,
+        t.area.as_deref().unwrap_or("-"),
+        t.owner.as_deref().unwrap_or("-")
+    );
+    print_links(prefix, shown);
     println!(
         "  customer {}{}",
         t.customer,

@@ -66,26 +66,8 @@ impl Splitting {
             .cloned()
             .ok_or_else(|| format!("there is no ticket {}", self.name(r.ticket)))?;
         let from = self.name(old.id);
-        if old.status == Status::Merged {
-            return Err(format!("{from} was merged; split on the ticket it went to"));
-        }
-        if mail.ticket_id != Some(old.id) {
-            return Err(format!(
-                "<{}> is not on {from} (moved already?)",
-                mail.message_id
-            ));
-        }
-        if mail.kind != MessageKind::Customer {
-            return Err(format!(
-                "<{}> is {} mail, not the customer side's: only their mail starts a ticket",
-                mail.message_id, mail.kind
-            ));
-        }
-        if mail.first_row == Some(mail.row) {
-            return Err(format!(
-                "<{}> opened {from}: it is the ticket itself (split the other mail off instead)",
-                mail.message_id
-            ));
+        if let Some(why) = refusal(&from, &old, mail) {
+            return Err(why);
         }
         let subject = if mail.subject.trim().is_empty() {
             "(no subject)"
@@ -185,4 +167,30 @@ impl Splitting {
             }
         }
     }
+}
+
+/// Why `mail` cannot be split off `old` (named `from`), if it cannot.
+fn refusal(from: &str, old: &crate::tickets::Ticket, mail: &SplitMail) -> Option<String> {
+    if old.status == Status::Merged {
+        return Some(format!("{from} was merged; split on the ticket it went to"));
+    }
+    if mail.ticket_id != Some(old.id) {
+        return Some(format!(
+            "<{}> is not on {from} (moved already?)",
+            mail.message_id
+        ));
+    }
+    if mail.kind != MessageKind::Customer {
+        return Some(format!(
+            "<{}> is {} mail, not the customer side's: only their mail starts a ticket",
+            mail.message_id, mail.kind
+        ));
+    }
+    if mail.first_row == Some(mail.row) {
+        return Some(format!(
+            "<{}> opened {from}: it is the ticket itself (split the other mail off instead)",
+            mail.message_id
+        ));
+    }
+    None
 }

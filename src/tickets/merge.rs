@@ -43,6 +43,35 @@ pub struct MergePlan {
     pub changes: Vec<String>,
 }
 
+/// Who joins the target's conversation: the source's customer (when
+/// another) and everyone on the source's list not on the target's, the
+/// source's customer as a Cc (answers are copied to them).
+fn joined(
+    source: &Ticket,
+    target: &Ticket,
+    (source_list, target_list): (&ParticipantList, &ParticipantList),
+) -> Vec<(String, ParticipantRole)> {
+    let mut joined: Vec<(String, ParticipantRole)> = Vec::new();
+    let candidates = std::iter::once((source.customer.clone(), ParticipantRole::Customer))
+        .chain(source_list.iter().cloned());
+    for (email, role) in candidates {
+        let known = email.eq_ignore_ascii_case(&target.customer)
+            || target_list
+                .iter()
+                .any(|(e, _)| e.eq_ignore_ascii_case(&email))
+            || joined.iter().any(|(e, _)| e.eq_ignore_ascii_case(&email));
+        if known {
+            continue;
+        }
+        let role = match role {
+            ParticipantRole::Customer => ParticipantRole::Cc,
+            other => other,
+        };
+        joined.push((email, role));
+    }
+    joined
+}
+
 /// A ticket's participants: address and why it is there.
 pub type ParticipantList = [(String, ParticipantRole)];
 
@@ -82,30 +111,7 @@ pub fn plan(
             target_customer: target.customer.clone(),
         });
     }
-    let (source_list, target_list) = participants;
-    let mut joined: Vec<(String, ParticipantRole)> = Vec::new();
-    let known = |email: &str, joined: &[(String, ParticipantRole)]| {
-        email.eq_ignore_ascii_case(&target.customer)
-            || target_list
-                .iter()
-                .any(|(e, _)| e.eq_ignore_ascii_case(email))
-            || joined.iter().any(|(e, _)| e.eq_ignore_ascii_case(email))
-    };
-    // The source's customer joins the target's conversation (answers are
-    // copied to them); so does everyone on the source's list.
-    let candidates = std::iter::once((source.customer.clone(), ParticipantRole::Customer))
-        .chain(source_list.iter().cloned());
-    for (email, role) in candidates {
-        if known(&email, &joined) {
-            continue;
-        }
-        let role = match role {
-            ParticipantRole::Customer => ParticipantRole::Cc,
-            other => other,
-        };
-        joined.push((email, role));
-    }
-
+    let joined = joined(source, target, participants);
     let mut changes = Vec::new();
     let mut t = target.clone();
     let mut tags = t.tag_list();

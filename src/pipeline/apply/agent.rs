@@ -116,11 +116,7 @@ impl Apply {
             );
         }
         command_events(&commands, &changes, &mail.from.email, &mut ev);
-        for c in &changes {
-            if let Change::Cc(addr) = c {
-                u.add_participant(ticket.id, addr, ParticipantRole::Cc);
-            }
-        }
+        add_cc(u, ticket.id, &changes);
         let reassigned = changes.iter().find_map(|c| match c {
             Change::Owner { to, .. } => Some(to.clone()),
             _ => None,
@@ -291,6 +287,15 @@ impl Apply {
                 ev,
                 Notify::Assigned(&mail.from.email),
             );
+        }
+    }
+}
+
+/// `#cc` changes: the address joins the customer's conversation.
+fn add_cc(u: &mut UnitOfWork<'_>, ticket: i64, changes: &[Change]) {
+    for c in changes {
+        if let Change::Cc(addr) = c {
+            u.add_participant(ticket, addr, ParticipantRole::Cc);
         }
     }
 }

@@ -67,17 +67,7 @@ impl Apply {
             ev.push(EventKind::Threading, note.clone());
         }
         if let Some(old) = linked_to {
-            // The old ticket says where its conversation went on.
-            u.add_events([NewEvent {
-                ticket_id: Some(old),
-                message_row: Some(row),
-                kind: EventKind::Threading,
-                detail: format!(
-                    "{} wrote after the reopen window: continued as {}",
-                    mail.from.email,
-                    self.ticket_ref(id)
-                ),
-            }]);
+            self.note_continued(u, (old, row), mail, id);
         }
         ev.push(EventKind::Routing, routing.trace.clone());
         if let Some(a) = &assignment {
@@ -100,6 +90,27 @@ impl Apply {
         self.clocks.refresh(u, id, None, ClockEvent::Changed);
         u.add_events(ev.list);
         id
+    }
+
+    /// The old ticket says where its conversation went on (a mail after the
+    /// reopen window opened `new`).
+    fn note_continued(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        (old, row): (i64, i64),
+        mail: &ParsedMail,
+        new: i64,
+    ) {
+        u.add_events([NewEvent {
+            ticket_id: Some(old),
+            message_row: Some(row),
+            kind: EventKind::Threading,
+            detail: format!(
+                "{} wrote after the reopen window: continued as {}",
+                mail.from.email,
+                self.ticket_ref(new)
+            ),
+        }]);
     }
 
     /// The area's cursor and its agents' open tickets decided an assignment:
