@@ -201,22 +201,11 @@ impl Merging {
             };
             Ok(self.merge(u, r))
         };
-        let (outcome, writes) = super::settle::settle(&mut tx, loaded, now, asked).await?;
-        match outcome {
-            Ok(detail) if !m.dry_run => {
-                tx.write_batch(&writes, now).await?;
-                tx.commit().await?;
-                Ok(MergeOutcome::Merged(detail))
-            }
-            Ok(detail) => {
-                tx.rollback().await?;
-                Ok(MergeOutcome::Merged(detail))
-            }
-            Err(why) => {
-                tx.rollback().await?;
-                Ok(MergeOutcome::Refused(why))
-            }
-        }
+        let outcome = super::settle::operator_command(tx, loaded, (now, m.dry_run), asked).await?;
+        Ok(match outcome {
+            Ok(detail) => MergeOutcome::Merged(detail),
+            Err(why) => MergeOutcome::Refused(why),
+        })
     }
 }
 

@@ -294,34 +294,13 @@ mod tests {
     }
 
     fn ticket() -> Ticket {
-        let now = chrono::Utc::now();
         Ticket {
             id: 7,
             subject: "Refund {{ agent }}".into(),
             normalized_subject: "Refund".into(),
-            status: Status::Open,
-            priority: tickets::Priority::Normal,
             area: None,
-            owner: Some("bob@example.test".into()),
-            customer: "amy@customer.test".into(),
             customer_name: Some("Amy".into()),
-            tags: String::new(),
-            created_at: now,
-            updated_at: now,
-            first_response_at: None,
-            resolved_at: None,
-            sla_policy: None,
-            first_response_due: None,
-            next_response_due: None,
-            resolution_due: None,
-            waiting_since: None,
-            pending_since: None,
-            sla_paused_secs: 0,
-            sla_next_check: None,
-            merged_into: None,
-            pending_until: None,
-            answered_at: None,
-            linked_to: None,
+            ..crate::tickets::test_support::ticket(7, "amy@customer.test", chrono::Utc::now())
         }
     }
 

@@ -59,3 +59,22 @@ pub(crate) async fn settle<'a, T>(
         "the batch's decision changed in each of {MAX_ROUNDS} rounds; it is tried again"
     )))
 }
+
+/// An operator's command (`tickets merge`, `tickets split`): decided like a
+/// batch (`settle`); written and committed when it succeeded and is no dry
+/// run, else rolled back. Returns what the decision returned.
+pub(crate) async fn operator_command<'a, E>(
+    mut tx: Tx,
+    loaded: Loaded,
+    (now, dry_run): (DateTime<Utc>, bool),
+    decide: impl FnMut(&mut UnitOfWork<'a>) -> Result<std::result::Result<String, E>>,
+) -> Result<std::result::Result<String, E>> {
+    let (outcome, writes) = settle(&mut tx, loaded, now, decide).await?;
+    if outcome.is_ok() && !dry_run {
+        tx.write_batch(&writes, now).await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(outcome)
+}

@@ -150,22 +150,11 @@ impl Splitting {
             };
             Ok(self.split(u, &mail, r))
         };
-        let (outcome, writes) = super::settle::settle(&mut tx, loaded, now, split).await?;
-        match outcome {
-            Ok(detail) if !dry_run => {
-                tx.write_batch(&writes, now).await?;
-                tx.commit().await?;
-                Ok(SplitOutcome::Split(detail))
-            }
-            Ok(detail) => {
-                tx.rollback().await?;
-                Ok(SplitOutcome::Split(detail))
-            }
-            Err(why) => {
-                tx.rollback().await?;
-                Ok(SplitOutcome::Refused(why))
-            }
-        }
+        let outcome = super::settle::operator_command(tx, loaded, (now, dry_run), split).await?;
+        Ok(match outcome {
+            Ok(detail) => SplitOutcome::Split(detail),
+            Err(why) => SplitOutcome::Refused(why),
+        })
     }
 }
 

@@ -9,6 +9,8 @@ pub mod merge;
 mod records;
 pub mod roles;
 pub mod saved;
+#[cfg(test)]
+pub(crate) mod test_support;
 mod ticket;
 pub mod transitions;
 

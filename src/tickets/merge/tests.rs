@@ -1,7 +1,6 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::tickets::Priority;
 
 fn at(h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 7, h, 0, 0).unwrap()
@@ -9,32 +8,11 @@ fn at(h: u32) -> DateTime<Utc> {
 
 fn ticket(id: i64, customer: &str, status: Status, tags: &str) -> Ticket {
     Ticket {
-        id,
-        subject: format!("Ticket {id}"),
-        normalized_subject: format!("ticket {id}"),
         status,
-        priority: Priority::Normal,
-        area: Some("billing".into()),
-        owner: Some("bob@example.test".into()),
-        customer: customer.into(),
-        customer_name: None,
         tags: tags.into(),
-        created_at: at(1),
-        updated_at: at(1),
-        first_response_at: None,
-        resolved_at: None,
-        sla_policy: None,
-        first_response_due: None,
-        next_response_due: None,
-        resolution_due: None,
         waiting_since: Some(at(1)),
-        pending_since: None,
-        sla_paused_secs: 0,
         sla_next_check: Some(at(5)),
-        merged_into: None,
-        pending_until: None,
-        answered_at: None,
-        linked_to: None,
+        ..crate::tickets::test_support::ticket(id, customer, at(1))
     }
 }
 
