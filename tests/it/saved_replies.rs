@@ -76,13 +76,7 @@ impl Desk {
     fn replies(&self, args: &[&str]) -> (bool, String) {
         let mut all = vec!["replies"];
         all.extend_from_slice(args);
-        let out = self.env.run(&all);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        self.env.run_text(&all)
     }
 }
 

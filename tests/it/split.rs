@@ -35,13 +35,7 @@ impl Desk {
     fn split(&self, args: &[&str]) -> (bool, String) {
         let mut all = vec!["tickets", "split"];
         all.extend_from_slice(args);
-        let out = self.env.run(&all);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        self.env.run_text(&all)
     }
 }
 

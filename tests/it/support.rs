@@ -196,6 +196,18 @@ impl Env {
             .expect("run mailroom")
     }
 
+    /// Runs `args` (which may fail): whether it succeeded, and its stdout
+    /// and stderr together.
+    pub fn run_text(&self, args: &[&str]) -> (bool, String) {
+        let out = self.run(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
     pub fn run_ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
