@@ -32,6 +32,14 @@ const NAMES: &[(&str, &str)] = &[
         "autoclose_warning.html",
         include_str!("../templates/autoclose_warning.html"),
     ),
+    (
+        "satisfaction.txt",
+        include_str!("../templates/satisfaction.txt"),
+    ),
+    (
+        "satisfaction.html",
+        include_str!("../templates/satisfaction.html"),
+    ),
     ("digest.txt", include_str!("../templates/digest.txt")),
     ("digest.html", include_str!("../templates/digest.html")),
 ];

@@ -390,6 +390,11 @@ pub struct LifecycleSection {
     /// linked to the old one, e.g. "30d".
     #[serde(default)]
     pub reopen_window: Option<String>,
+    /// Resolving a ticket asks its customer to reply with a score from 1 to
+    /// 5 and a comment (template `satisfaction`); their answer is recorded
+    /// on the ticket. Default false: nothing is asked.
+    #[serde(default)]
+    pub satisfaction: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -46,6 +46,7 @@ mod prepare;
 mod relay_plan;
 mod relay_result;
 mod rules_file;
+mod satisfaction;
 mod settle;
 mod sla;
 mod sla_scan;

@@ -49,12 +49,23 @@ impl Tx {
         self.load_ticket_attachments(&mut l, &answered).await?;
 
         // The loaded tickets' owners may be notified too (an owner no longer
-        // on the roster still is).
+        // on the roster still is), and the customers of the tickets agent
+        // mail answers may be asked how satisfied they are (a `#close`).
+        let customers = answered
+            .iter()
+            .filter_map(|id| l.tickets.get(id))
+            .flat_map(|t| {
+                // (or of the ticket it was merged into, where its mail lands)
+                let live = t.merged_into.and_then(|m| l.tickets.get(&m));
+                std::iter::once(t).chain(live)
+            })
+            .map(|t| t.customer.clone());
         let recipients = sorted(
             keys.auto_recipients
                 .iter()
                 .cloned()
-                .chain(l.tickets.values().filter_map(|t| t.owner.clone())),
+                .chain(l.tickets.values().filter_map(|t| t.owner.clone()))
+                .chain(customers),
         );
 
         // Assignment: load per owner, continuity per customer and area, cursors.
@@ -176,7 +187,8 @@ impl Tx {
 impl Tx {
     /// Automatic mail queued to each of `recipients` since `since`, per
     /// (recipient, kind): what the RFC 3834 rate limit counts (acks,
-    /// explanations, notifications and managers' digests).
+    /// explanations, notices, satisfaction questions, notifications and
+    /// managers' digests).
     pub(super) async fn auto_counts(
         &mut self,
         recipients: &[String],
@@ -187,7 +199,7 @@ impl Tx {
             (String, String, i64),
             recipients,
             |list| format!(
-                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notice', 'notification', 'digest') \
+                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notice', 'survey', 'notification', 'digest') \
                  AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
                 Params::of(self).list(1, 1)
             ),

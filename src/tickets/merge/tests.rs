@@ -35,6 +35,7 @@ fn ticket(id: i64, customer: &str, status: Status, tags: &str) -> Ticket {
         pending_until: None,
         answered_at: None,
         linked_to: None,
+        satisfaction: None,
     }
 }
 
