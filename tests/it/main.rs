@@ -33,6 +33,7 @@ mod relay_scripted;
 mod relay_smtp;
 mod replies;
 mod rules;
+mod satisfaction;
 mod senders;
 mod sla;
 mod voices;
