@@ -34,6 +34,8 @@ fn ticket_json(cfg: &Config, t: &Ticket) -> serde_json::Value {
         "merged_into": t.merged_into.map(|id| tickets::format_ref(&cfg.mailroom.ticket_prefix, id)),
         "pending_until": t.pending_until,
         "answered_at": t.answered_at,
+        // The customer's latest rating: {"score", "comment", "at"}, or null.
+        "satisfaction": t.satisfaction,
     })
 }
 
@@ -184,6 +186,18 @@ fn print_links(prefix: &str, shown: &TicketView) {
     }
     if let Some(old) = t.linked_to {
         println!("  continues {}", tickets::format_ref(prefix, old));
+    }
+    if let Some(s) = &t.satisfaction {
+        println!(
+            "  satisfaction {}/5 ({}){}",
+            s.score,
+            s.at.format("%Y-%m-%d %H:%M UTC"),
+            if s.comment.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", s.comment.replace('\n', "\n    "))
+            }
+        );
     }
     if !shown.continued_by.is_empty() {
         let names: Vec<String> = shown

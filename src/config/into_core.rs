@@ -30,6 +30,7 @@ impl Config {
             autoclose_after: read(&l.autoclose_pending_after),
             autoclose_warning: read(&l.autoclose_warning),
             reopen_window: read(&l.reopen_window),
+            satisfaction: l.satisfaction,
         }
     }
 

@@ -394,6 +394,11 @@ pub struct LifecycleSection {
     /// (template `merged`); off by default: customers hear nothing.
     #[serde(default)]
     pub merge_notifies_customer: bool,
+    /// Resolving a ticket asks its customer to reply with a score from 1 to
+    /// 5 and a comment (template `satisfaction`); their answer is recorded
+    /// on the ticket. Default false: nothing is asked.
+    #[serde(default)]
+    pub satisfaction: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -12,6 +12,7 @@ use crate::mail::Mailbox;
 use crate::mail::compose::{Outgoing, compose};
 use crate::model::Window;
 use crate::outbound::{Rendered, Renderer};
+use crate::sla::satisfaction::GroupScores;
 use crate::sla::stats::{Count, Digest, Percentiles};
 use crate::tickets;
 
@@ -145,6 +146,56 @@ pub fn view(d: &Digest, h: &Heading<'_>, prefix: &str, support_name: &str) -> Va
         "per_owner": per_owner(d),
         "top_customers": counts(&d.top_customers),
         "top_domains": counts(&d.top_domains),
+        "satisfaction": satisfaction(d, &tref, tz),
+    })
+}
+
+/// The longest comment a digest quotes, in characters (`stats --json` and
+/// `tickets show` have them whole).
+const COMMENT_CHARS: usize = 300;
+
+/// The ratings of the window: the distribution with bars (5 first), the
+/// average against the compared span's, per owner and per area, the
+/// comments (each on one line, cut at [`COMMENT_CHARS`]).
+fn satisfaction(d: &Digest, tref: &dyn Fn(i64) -> String, tz: Tz) -> Value {
+    let r = &d.satisfaction;
+    let all = &r.overall;
+    let max = all.distribution.iter().copied().max().unwrap_or(0);
+    let groups = |list: &[GroupScores], none: &str| -> Vec<Value> {
+        list.iter()
+            .map(|g| {
+                json!({
+                    "name": g.name.clone().unwrap_or_else(|| none.to_string()),
+                    "count": g.scores.count,
+                    "average": g.scores.average_text(),
+                    "distribution": g.scores.distribution,
+                })
+            })
+            .collect()
+    };
+    json!({
+        "count": all.count,
+        "average": all.average_text(),
+        "average_before": d.previous.as_deref().map(|p| p.satisfaction.overall.average_text()),
+        "distribution": (1..=5usize).rev().map(|score| {
+            let n = all.distribution.get(score - 1).copied().unwrap_or(0);
+            json!({ "score": score, "count": n, "bar": bar(n, max) })
+        }).collect::<Vec<_>>(),
+        "per_owner": groups(&r.per_owner, "(unassigned)"),
+        "per_area": groups(&r.per_area, "(no area)"),
+        "comments": r.comments.iter().map(|c| {
+            let line = c.comment.split_whitespace().collect::<Vec<_>>().join(" ");
+            let mut cut: String = line.chars().take(COMMENT_CHARS).collect();
+            if cut.len() < line.len() {
+                cut.push('…');
+            }
+            json!({
+                "ref": tref(c.id), "score": c.score, "comment": cut,
+                "owner": c.owner.clone().unwrap_or_else(|| "(unassigned)".into()),
+                "area": c.area.clone().unwrap_or_else(|| "(no area)".into()),
+                "at": c.at.with_timezone(&tz).format("%a %-d %b %H:%M").to_string(),
+            })
+        }).collect::<Vec<_>>(),
     })
 }
 

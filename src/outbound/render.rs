@@ -135,7 +135,7 @@ impl Renderer {
         let mut ctx = self.common_context(ticket, &ticket_ref, &to_email);
         let parts = match mail.kind {
             MessageKind::Ack => self.ack_parts(&context, &mut ctx),
-            MessageKind::Notice => self.notice_parts(&context, &mut ctx)?,
+            MessageKind::Notice | MessageKind::Survey => self.notice_parts(&context, &mut ctx)?,
             MessageKind::Relay => self.relay_parts(mail, &context, &mut ctx, attachments),
             MessageKind::System => self.explain_parts(&to_email, &context, &mut ctx, trigger)?,
             _ => {
@@ -254,11 +254,13 @@ impl Renderer {
     }
 
     /// An automatic notice to the customer about their ticket: the template
-    /// the pipeline named, e.g. the auto-close warning.
+    /// the pipeline named, e.g. the auto-close warning or the satisfaction
+    /// question.
     fn notice_parts(&self, context: &Value, ctx: &mut Value) -> std::result::Result<Parts, String> {
         let template = match context["template"].as_str() {
             Some("autoclose_warning") => "autoclose_warning",
             Some("merged") => "merged",
+            Some("satisfaction") => "satisfaction",
             other => return Err(format!("no notice template {other:?}")),
         };
         let mut parts = self.ack_parts(context, ctx);

@@ -192,6 +192,14 @@ impl Inspect {
                 reason: format!("{}; {}", p.why, p.thread.via),
                 ticket: reference(p.ticket.id),
             },
+            Decision::Rating(p) => RoleSeen {
+                role: Some(p.role),
+                reason: format!(
+                    "a rating ({}/5) answering the satisfaction question: {}; {}",
+                    p.rating.score, p.why, p.thread.via
+                ),
+                ticket: reference(p.ticket.id),
+            },
             Decision::InternalNote(p) => RoleSeen {
                 role: Some(p.role),
                 reason: format!("an internal note: {}", p.why),

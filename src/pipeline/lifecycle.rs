@@ -40,6 +40,11 @@ impl Lifecycle {
         self.calendars.for_area(t.area.as_deref())
     }
 
+    /// `[lifecycle] satisfaction`: each resolution asks the customer.
+    pub(crate) fn asks_satisfaction(&self) -> bool {
+        self.policy.satisfaction
+    }
+
     /// When an agent's `#pending` wait on `t`, written at `now`, ends.
     pub(crate) fn wait_ends(&self, t: &Ticket, wait: Wait, now: DateTime<Utc>) -> DateTime<Utc> {
         wait_ends(wait, &self.policy, self.calendar(t), now)

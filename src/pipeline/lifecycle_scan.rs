@@ -12,12 +12,13 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::events::Events;
 use super::lifecycle::Lifecycle;
-use super::outgoing::{Notify, Queue};
+use super::outgoing::{Notice, Notify, Queue};
+use super::satisfaction::ask_after_resolution;
 use super::sla::{ClockEvent, Clocks};
 use super::staff::Staff;
 use super::unit::UnitOfWork;
 use crate::store::{ActionsTaken, LifecyclePage, NewEvent, Store};
-use crate::tickets::{self, EventKind, Status, Ticket};
+use crate::tickets::{self, EventKind, MessageKind, Status, Ticket};
 
 /// Tickets looked at per scheduler transaction.
 const PAGE: i64 = 200;
@@ -160,7 +161,12 @@ impl LifecycleScan {
     fn warn(&self, u: &mut UnitOfWork<'_>, t: &Ticket, close_at: DateTime<Utc>) -> String {
         let context =
             serde_json::json!({ "close_on": close_at.format("%A, %-d %B %Y").to_string() });
-        let what = ("autoclose_warning", "auto-close warning");
+        let what = Notice {
+            kind: MessageKind::Notice,
+            template: "autoclose_warning",
+            what: "auto-close warning",
+            event: EventKind::Status,
+        };
         let sent = match u.latest_customer_mail(t.id).map(|m| m.row) {
             Some(row) => {
                 let mut ev = Events::new(t.id, row, Vec::new());
@@ -201,7 +207,30 @@ impl LifecycleScan {
             format!("closed automatically: no answer from the customer's side since the answer of {answered} ([lifecycle] autoclose_pending_after): status pending -> resolved"),
         )]);
         u.record_action(t.id, CLOSE, close_at);
-        format!("{}: closed (no answer since {answered})", self.name(t.id))
+        let asked = match u.latest_customer_mail(t.id).map(|m| m.row) {
+            Some(row) => {
+                let mut ev = Events::new(t.id, row, Vec::new());
+                let asked = ask_after_resolution(
+                    (&self.lifecycle, &self.queue),
+                    u,
+                    (t.id, t.status),
+                    "closed automatically",
+                    &mut ev,
+                );
+                u.add_events(ev.list);
+                asked
+            }
+            None => false,
+        };
+        format!(
+            "{}: closed (no answer since {answered}){}",
+            self.name(t.id),
+            if asked {
+                "; satisfaction question queued"
+            } else {
+                ""
+            }
+        )
     }
 }
 

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::events::Events;
-use super::outgoing::{Notify, Queue};
+use super::outgoing::{Notice, Notify, Queue};
 use super::sla::{ClockEvent, Clocks};
 use super::unit::UnitOfWork;
 use crate::store::{Merged, NewEvent, Store};
 use crate::tickets::merge::{MergeRefusal, plan};
-use crate::tickets::{self, EventKind, Ticket};
+use crate::tickets::{self, EventKind, MessageKind, Ticket};
 
 /// What `tickets merge` did, or would do with `--dry-run`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,9 +153,14 @@ impl Merging {
             "old_ref": self.name(source.id),
             "old_subject": source.subject,
         });
-        let what = ("merged", "notice of the merge into ".to_string() + to);
-        self.queue
-            .notice(u, source, (what.0, &what.1), context, &mut ev);
+        let what = format!("notice of the merge into {to}");
+        let notice = Notice {
+            kind: MessageKind::Notice,
+            template: "merged",
+            what: &what,
+            event: EventKind::Merge,
+        };
+        self.queue.notice(u, source, notice, context, &mut ev);
         u.add_events(ev.list);
     }
 

@@ -47,6 +47,7 @@ mod prepare;
 mod relay_plan;
 mod relay_result;
 mod rules_file;
+mod satisfaction;
 mod saved_reply;
 mod settle;
 mod sla;

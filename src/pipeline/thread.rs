@@ -6,7 +6,7 @@ use super::unit::UnitOfWork;
 use crate::mail::parse::ParsedMail;
 use crate::mail::thread::referenced_ids;
 use crate::mail::{Class, ThreadKeys};
-use crate::tickets::{self, Ticket};
+use crate::tickets::{self, MessageKind, Ticket};
 
 #[derive(Debug, Default, Clone)]
 pub struct ThreadMatch {
@@ -18,6 +18,9 @@ pub struct ThreadMatch {
     /// The mail answers internal mail (a notification, an explanation, an
     /// agent's reply or note): its sender has seen what only staff see.
     pub answers_internal: bool,
+    /// The mail answers the satisfaction question (its most specific
+    /// reference is a `survey` mail): it may be a rating.
+    pub answers_survey: bool,
 }
 
 /// What threading reads: the subject tags, and the ticket prefix its
@@ -83,6 +86,7 @@ impl Threading {
                 "References"
             };
             m.ticket = u.live_ticket(ticket_id).cloned();
+            m.answers_survey = hit.kind == MessageKind::Survey;
             m.via = format!(
                 "threaded by {header}: <{}> is our stored {} message on {}{}",
                 hit.message_id,

@@ -33,6 +33,8 @@ pub struct Policy {
     pub autoclose_warning: Option<Duration>,
     /// A customer's mail on a ticket resolved longer ago opens a new one.
     pub reopen_window: Option<Duration>,
+    /// Each resolution asks the customer how satisfied they are.
+    pub satisfaction: bool,
 }
 
 impl Policy {

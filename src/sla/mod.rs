@@ -1,6 +1,6 @@
 //! PURE SLA core: business-hours calendars, policies, ticket clocks and the
-//! digest's statistics (`stats.rs`: the store builds its facts, so they stay
-//! below `digest`). Must not import the store, the pipeline, `digest` or
+//! digest's statistics (`stats.rs`, its ratings in `satisfaction.rs`: the
+//! store builds its facts, so they stay below `digest`). Must not import the store, the pipeline, `digest` or
 //! anything that does I/O: every instant (`now` included) is passed in, in UTC.
 
 pub mod alerts;
@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod clock;
 pub mod lifecycle;
 pub mod policy;
+pub mod satisfaction;
 pub mod stats;
 mod ticket;
 

@@ -15,7 +15,8 @@ use serde::Serialize;
 
 use super::calendar::Calendar;
 use super::clock::Target;
-use crate::tickets::Status;
+use super::satisfaction::{Ratings, ratings};
+use crate::tickets::{Satisfaction, Status};
 
 /// How many rows the "top" and "oldest" lists keep.
 pub const TOP: usize = 10;
@@ -46,6 +47,8 @@ pub struct TicketFact {
     /// support: creation when never answered, else their oldest follow-up
     /// after the last agent reply. None when pending, resolved or answered.
     pub waiting_since: Option<DateTime<Utc>>,
+    /// The customer's latest rating (counted in the window it arrived in).
+    pub satisfaction: Option<Satisfaction>,
 }
 
 /// The open tickets that nothing happened to in a digest's windows (created
@@ -155,6 +158,8 @@ pub struct Digest {
     pub top_customers: Vec<Count>,
     /// Customer domains by tickets created in the period, top 10.
     pub top_domains: Vec<Count>,
+    /// The ratings that arrived in the period (`[lifecycle] satisfaction`).
+    pub satisfaction: Ratings,
     /// The same numbers for the compared span (`period`: the span before, or a week before).
     pub previous: Option<Box<Digest>>,
 }
@@ -176,7 +181,7 @@ pub struct Deltas {
 
 impl Digest {
     /// Nothing happened in the period: nothing created, resolved, reopened,
-    /// answered or breached (a backlog alone is not news). `skip_empty`
+    /// answered, breached or rated (a backlog alone is not news). `skip_empty`
     /// managers get no mail for such a period.
     pub fn is_empty(&self) -> bool {
         self.new == 0
@@ -185,6 +190,7 @@ impl Digest {
             && self.breaches.is_empty()
             && self.first_response.count == 0
             && self.per_owner.iter().all(|o| o.answered == 0)
+            && self.satisfaction.overall.count == 0
     }
 
     /// This digest with `previous` attached (its own previous dropped: one
@@ -225,7 +231,9 @@ pub fn digest<'c>(
     for f in facts.iter().filter(|f| f.created_at < end) {
         tally.count(f, calendar(f));
     }
-    tally.finish(quiet)
+    let mut d = tally.finish(quiet);
+    d.satisfaction = ratings(facts, start, end);
+    d
 }
 
 /// A digest being counted, with what is sorted or summed at the end.
@@ -256,6 +264,7 @@ impl<'f> Tally<'f> {
                 per_owner: Vec::new(),
                 top_customers: Vec::new(),
                 top_domains: Vec::new(),
+                satisfaction: Ratings::default(),
                 previous: None,
             },
             first_times: Vec::new(),

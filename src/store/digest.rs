@@ -32,6 +32,9 @@ struct FactRow {
     customer: String,
     area: Option<String>,
     waiting_since: Option<DateTime<Utc>>,
+    satisfaction_score: Option<i64>,
+    satisfaction_comment: Option<String>,
+    satisfaction_at: Option<DateTime<Utc>>,
 }
 
 /// Tickets with a status change, a relay or a breach in [$1, $2), each once:
@@ -44,9 +47,11 @@ const TOUCHED: &str = "LEFT JOIN (SELECT ticket_id FROM status_changes WHERE at 
      UNION SELECT ticket_id FROM sla_alerts WHERE level = 'breach' AND due >= $1 AND due < $2) touched \
      ON touched.ticket_id = tickets.id";
 
-/// Something happened to the ticket in [$1, $2) (with [`TOUCHED`] joined).
+/// Something happened to the ticket in [$1, $2) (with [`TOUCHED`] joined):
+/// a rating too.
 const ACTIVE: &str = "(created_at >= $1 OR COALESCE(resolved_at >= $1, FALSE) \
-     OR COALESCE(first_response_at >= $1, FALSE) OR touched.ticket_id IS NOT NULL)";
+     OR COALESCE(first_response_at >= $1, FALSE) OR COALESCE(satisfaction_at >= $1, FALSE) \
+     OR touched.ticket_id IS NOT NULL)";
 
 /// Since when the customer has been waiting for support: creation when never
 /// answered, else their oldest follow-up after the last answer (the
@@ -69,7 +74,7 @@ pub fn digest_ticket_queries(area_filter: &str) -> [(&'static str, String); 2] {
             "active tickets",
             format!(
                 "SELECT id, created_at, resolved_at, first_response_at, status, owner, customer, area, \
-                 {WAITING} AS waiting_since FROM tickets {TOUCHED} WHERE created_at < $2 AND status <> 'merged' \
+                 {WAITING} AS waiting_since, satisfaction_score, satisfaction_comment, satisfaction_at FROM tickets {TOUCHED} WHERE created_at < $2 AND status <> 'merged' \
                  AND {ACTIVE}{area_filter} ORDER BY id"
             ),
         ),
@@ -198,6 +203,11 @@ impl Store {
                 customer: r.customer,
                 area: r.area,
                 waiting_since: r.waiting_since,
+                satisfaction: super::rows::rating(
+                    r.satisfaction_score,
+                    r.satisfaction_comment,
+                    r.satisfaction_at,
+                ),
             })
             .collect();
         Ok((facts, quiet))

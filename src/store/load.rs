@@ -52,7 +52,8 @@ impl Tx {
         }
 
         // The loaded tickets' owners may be notified too (an owner no longer
-        // on the roster still is), and their customers told of a merge.
+        // on the roster still is), and their customers told of a merge or
+        // asked how satisfied they are (a `#close`).
         let recipients = sorted(
             keys.auto_recipients.iter().cloned().chain(
                 l.tickets
@@ -181,7 +182,8 @@ impl Tx {
 impl Tx {
     /// Automatic mail queued to each of `recipients` since `since`, per
     /// (recipient, kind): what the RFC 3834 rate limit counts (acks,
-    /// explanations, notifications and managers' digests).
+    /// explanations, notices, satisfaction questions, notifications and
+    /// managers' digests).
     pub(super) async fn auto_counts(
         &mut self,
         recipients: &[String],
@@ -192,7 +194,7 @@ impl Tx {
             (String, String, i64),
             recipients,
             |list| format!(
-                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notice', 'notification', 'digest') \
+                "SELECT recipients, kind, COUNT(*) FROM outbox WHERE kind IN ('ack', 'system', 'notice', 'survey', 'notification', 'digest') \
                  AND created_at > {} AND recipients IN ({list}) GROUP BY recipients, kind",
                 Params::of(self).list(1, 1)
             ),

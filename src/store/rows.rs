@@ -3,9 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::tickets::{Direction, EventKind, MessageKind, OutboxStatus, Priority, Status, Ticket};
+use crate::tickets::{
+    Direction, EventKind, MessageKind, OutboxStatus, Priority, Satisfaction, Status, Ticket,
+};
 
-pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy, first_response_due, next_response_due, resolution_due, waiting_since, pending_since, sla_paused_secs, sla_next_check, merged_into, pending_until, answered_at, linked_to";
+pub const TICKET_COLUMNS: &str = "id, subject, normalized_subject, status, priority, area, owner, customer, customer_name, tags, created_at, updated_at, first_response_at, resolved_at, sla_policy, first_response_due, next_response_due, resolution_due, waiting_since, pending_since, sla_paused_secs, sla_next_check, merged_into, pending_until, answered_at, linked_to, satisfaction_score, satisfaction_comment, satisfaction_at";
 
 /// A `tickets` row; the store hands out and takes back a [`Ticket`].
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -36,10 +38,18 @@ pub(crate) struct TicketRow {
     pub pending_until: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
     pub linked_to: Option<i64>,
+    pub satisfaction_score: Option<i64>,
+    pub satisfaction_comment: Option<String>,
+    pub satisfaction_at: Option<DateTime<Utc>>,
 }
 
 impl From<TicketRow> for Ticket {
     fn from(r: TicketRow) -> Ticket {
+        let satisfaction = rating(
+            r.satisfaction_score,
+            r.satisfaction_comment,
+            r.satisfaction_at,
+        );
         Ticket {
             id: r.id,
             subject: r.subject,
@@ -67,8 +77,22 @@ impl From<TicketRow> for Ticket {
             pending_until: r.pending_until,
             answered_at: r.answered_at,
             linked_to: r.linked_to,
+            satisfaction,
         }
     }
+}
+
+/// A ticket's rating from its columns (a score out of range is none).
+pub(super) fn rating(
+    score: Option<i64>,
+    comment: Option<String>,
+    at: Option<DateTime<Utc>>,
+) -> Option<Satisfaction> {
+    Some(Satisfaction {
+        score: u8::try_from(score?).ok().filter(|s| (1..=5).contains(s))?,
+        comment: comment.unwrap_or_default(),
+        at: at?,
+    })
 }
 
 pub const MESSAGE_COLUMNS: &str = "id, ticket_id, direction, kind, role, message_id, from_addr, from_name, to_addrs, cc_addrs, recipient, subject, sent_at, text_body, html_body, origin, reason, created_at";

@@ -47,7 +47,7 @@ impl Tx {
         for chunk in tickets.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES {}",
-                params.rows(chunk.len(), 26)
+                params.rows(chunk.len(), 29)
             );
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(chunk.len()));
@@ -59,7 +59,10 @@ impl Tx {
                         .bind(t.first_response_at).bind(t.resolved_at).bind(t.sla_policy.as_deref())
                         .bind(t.first_response_due).bind(t.next_response_due).bind(t.resolution_due)
                         .bind(t.waiting_since).bind(t.pending_since).bind(t.sla_paused_secs).bind(t.sla_next_check)
-                        .bind(t.merged_into).bind(t.pending_until).bind(t.answered_at).bind(t.linked_to);
+                        .bind(t.merged_into).bind(t.pending_until).bind(t.answered_at).bind(t.linked_to)
+                        .bind(t.satisfaction.as_ref().map(|s| i64::from(s.score)))
+                        .bind(t.satisfaction.as_ref().map(|s| s.comment.as_str()))
+                        .bind(t.satisfaction.as_ref().map(|s| s.at));
                 }
                 q.execute(&mut *c).await?;
             });
@@ -74,12 +77,16 @@ impl Tx {
                 "UPDATE tickets SET status = $1, priority = $2, area = $3, owner = $4, tags = $5, updated_at = $6, \
                  first_response_at = $7, resolved_at = $8, first_response_due = $9, next_response_due = $10, \
                  resolution_due = $11, waiting_since = $12, pending_since = $13, sla_paused_secs = $14, \
-                 sla_next_check = $15, merged_into = $16, pending_until = $17, answered_at = $18 WHERE id = $19")
+                 sla_next_check = $15, merged_into = $16, pending_until = $17, answered_at = $18, \
+                 satisfaction_score = $19, satisfaction_comment = $20, satisfaction_at = $21 WHERE id = $22")
                 .bind(t.status.as_str()).bind(t.priority.as_str()).bind(t.area.as_deref()).bind(t.owner.as_deref())
                 .bind(t.tags.as_str()).bind(t.updated_at).bind(t.first_response_at).bind(t.resolved_at)
                 .bind(t.first_response_due).bind(t.next_response_due).bind(t.resolution_due)
                 .bind(t.waiting_since).bind(t.pending_since).bind(t.sla_paused_secs).bind(t.sla_next_check)
-                .bind(t.merged_into).bind(t.pending_until).bind(t.answered_at).bind(t.id)
+                .bind(t.merged_into).bind(t.pending_until).bind(t.answered_at)
+                .bind(t.satisfaction.as_ref().map(|s| i64::from(s.score)))
+                .bind(t.satisfaction.as_ref().map(|s| s.comment.as_str()))
+                .bind(t.satisfaction.as_ref().map(|s| s.at)).bind(t.id)
                 .execute(&mut *c).await.map(|_| ())?);
         }
         Ok(())

@@ -39,6 +39,14 @@ const NAMES: &[(&str, &str)] = &[
     ),
     ("merged.txt", include_str!("../../templates/merged.txt")),
     ("merged.html", include_str!("../../templates/merged.html")),
+    (
+        "satisfaction.txt",
+        include_str!("../../templates/satisfaction.txt"),
+    ),
+    (
+        "satisfaction.html",
+        include_str!("../../templates/satisfaction.html"),
+    ),
     ("digest.txt", include_str!("../../templates/digest.txt")),
     ("digest.html", include_str!("../../templates/digest.html")),
 ];

@@ -22,13 +22,18 @@ pub struct Limits {
 
 impl Limits {
     /// The RFC 3834 limit per recipient and hour for automatic mail of
-    /// `kind`, and the kinds counted against it: acks and explanations share
-    /// `ack_limit_per_hour`; notifications and managers' digests (mail to
-    /// staff) share `notification_limit_per_hour`.
+    /// `kind`, and the kinds counted against it: acks, explanations, notices
+    /// and satisfaction questions share `ack_limit_per_hour`; notifications
+    /// and managers' digests (mail to staff) share
+    /// `notification_limit_per_hour`.
     pub fn for_kind(self, kind: MessageKind) -> (i64, &'static [MessageKind]) {
         const STAFF: &[MessageKind] = &[MessageKind::Notification, MessageKind::Digest];
-        const REPLIES: &[MessageKind] =
-            &[MessageKind::Ack, MessageKind::System, MessageKind::Notice];
+        const REPLIES: &[MessageKind] = &[
+            MessageKind::Ack,
+            MessageKind::System,
+            MessageKind::Notice,
+            MessageKind::Survey,
+        ];
         match kind {
             MessageKind::Notification | MessageKind::Digest => {
                 (i64::from(self.notification_per_hour), STAFF)

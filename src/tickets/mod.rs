@@ -8,6 +8,7 @@ pub mod hold;
 pub mod merge;
 mod records;
 pub mod roles;
+pub mod satisfaction;
 pub mod saved;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -18,6 +19,7 @@ use std::str::FromStr;
 
 pub use commands::{Command, CommandError, Commands, Directory};
 pub use records::{EventKind, OutboxStatus};
+pub use satisfaction::Satisfaction;
 pub use ticket::Ticket;
 pub use transitions::{Change, TicketState};
 
@@ -80,6 +82,9 @@ text_enum!(
         /// An automatic notice to the customer about their ticket (that it
         /// will be closed for want of an answer).
         Notice => "notice",
+        /// The satisfaction question to the customer after a resolution
+        /// (`[lifecycle] satisfaction`): a reply to it may be a rating.
+        Survey => "survey",
         Bounce => "bounce",
         Autoreply => "autoreply",
         /// Stored without effect: mailroom's own mail coming back, dropped by a rule.

@@ -45,6 +45,8 @@ text_enum!(
         Release => "release",
         /// A ticket merged into another (on both), or a merge refused.
         Merge => "merge",
+        /// The satisfaction question asked, or a rating recorded (or why not).
+        Satisfaction => "satisfaction",
     } "event kind" stored in "events"."kind"
 );
 

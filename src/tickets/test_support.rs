@@ -33,5 +33,6 @@ pub(crate) fn ticket(id: i64, customer: &str, at: DateTime<Utc>) -> Ticket {
         pending_until: None,
         answered_at: None,
         linked_to: None,
+        satisfaction: None,
     }
 }

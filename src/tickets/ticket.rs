@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Priority, Status};
+use super::{Priority, Satisfaction, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ticket {
@@ -46,6 +46,8 @@ pub struct Ticket {
     pub answered_at: Option<DateTime<Utc>>,
     /// The older ticket this one continues (a mail after the reopen window).
     pub linked_to: Option<i64>,
+    /// The customer's latest rating (a reply to the satisfaction question).
+    pub satisfaction: Option<Satisfaction>,
 }
 
 impl Ticket {

@@ -33,6 +33,7 @@ mod relay_scripted;
 mod relay_smtp;
 mod replies;
 mod rules;
+mod satisfaction;
 mod saved_replies;
 mod senders;
 mod sla;

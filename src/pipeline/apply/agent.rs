@@ -11,6 +11,7 @@ use crate::pipeline::events::Events;
 use crate::pipeline::merge::MergeRequest;
 use crate::pipeline::outgoing::Notify;
 use crate::pipeline::relay_plan::RelayPlan;
+use crate::pipeline::satisfaction::ask_after_resolution;
 use crate::pipeline::sla::ClockEvent;
 use crate::pipeline::split::SplitRequest;
 use crate::pipeline::unit::UnitOfWork;
@@ -154,6 +155,8 @@ impl Apply {
         };
         self.send_answer(u, &updated, mail, answer, &mut ev);
         self.merge_as_told(u, (&updated, row), mail, &commands, relayed, &mut ev);
+        // After the merge: a ticket merged away is asked nothing.
+        self.ask_satisfaction(u, (updated.id, before), mail, &mut ev);
         u.add_events(ev.list);
         no_relay
     }
@@ -228,6 +231,19 @@ impl Apply {
                     .explain_not_done(u, ticket, mail, ("Not merged", problem, relayed), ev);
             }
         }
+    }
+
+    /// The satisfaction question, when the answer resolved ticket `id`
+    /// (its status was `before`) and `[lifecycle] satisfaction` asks.
+    fn ask_satisfaction(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        (id, before): (i64, crate::tickets::Status),
+        mail: &ParsedMail,
+        ev: &mut Events,
+    ) {
+        let how = format!("by {}'s answer", mail.from.email);
+        ask_after_resolution((&self.lifecycle, &self.queue), u, (id, before), &how, ev);
     }
 
     /// When the reply's last `#pending` with a wait (`3d`, `until …`) ends;

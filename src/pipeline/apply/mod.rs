@@ -1,7 +1,8 @@
 //! Carrying out a [`Decision`]: the one place that writes what a message
 //! causes — tickets, messages, participants, events, outgoing mail — into the
 //! batch's unit of work. A customer's mail (a new ticket, a follow-up) in
-//! `customer.rs`, an agent's (an answer, an internal note) in `agent.rs`,
+//! `customer.rs`, an agent's (an answer, an internal note) in `agent.rs`, a
+//! rating (the answer to the satisfaction question) in `rating.rs`,
 //! bounces (and holding staff addresses back) in `bounce.rs`, the inbound
 //! mail and its participants recorded in `inbound.rs`; duplicates and
 //! auto-replies here.
@@ -10,6 +11,7 @@ mod agent;
 mod bounce;
 mod customer;
 mod inbound;
+mod rating;
 
 use std::sync::Arc;
 
@@ -172,6 +174,11 @@ impl Apply {
                 let id = plan.ticket.id;
                 self.apply_followup(u, m, *plan);
                 outcome(OutcomeKind::Appended, Some(id), None)
+            }
+            Decision::Rating(plan) => {
+                let id = plan.ticket.id;
+                let reason = self.apply_rating(u, m, *plan);
+                outcome(OutcomeKind::Appended, Some(id), Some(reason))
             }
             Decision::InternalNote(plan) => {
                 let id = plan.ticket.id;

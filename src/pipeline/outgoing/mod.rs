@@ -5,9 +5,11 @@
 //! worker renders the bodies when it sends (`outbound::render`). Ingest stays
 //! cheap, and a Message-ID exists from the start, so replies and bounces
 //! thread even before the mail has left. Notifications in `notify.rs`,
-//! explanations to agents in `explain.rs`.
+//! explanations to agents in `explain.rs`, automatic notices and questions
+//! to customers in `notice.rs`.
 
 mod explain;
+mod notice;
 mod notify;
 
 use std::borrow::Cow;
@@ -30,6 +32,7 @@ use crate::tickets::{self, Direction, EventKind, MessageKind, Ticket};
 pub(super) use crate::tickets::hold::RATE_WINDOW_HOURS;
 use crate::tickets::hold::{Hold, Limits, hold};
 pub(crate) use explain::RelayTrouble;
+pub(crate) use notice::Notice;
 pub(crate) use notify::Notify;
 
 /// The outgoing step: what queueing mail reads — who mailroom is, the
@@ -214,57 +217,6 @@ impl Queue {
         );
     }
 
-    /// Queues an automatic notice to the ticket's customer (`template`, with
-    /// `context`), threaded under their latest mail; rate-limited like an
-    /// acknowledgement. The event says what was queued, or why not.
-    pub(crate) fn notice(
-        &self,
-        u: &mut UnitOfWork<'_>,
-        ticket: &Ticket,
-        (template, what): (&str, &str),
-        mut context: serde_json::Value,
-        ev: &mut Events,
-    ) -> bool {
-        let to = ticket.customer.clone();
-        let label = (EventKind::Status, what);
-        let Some(envelope) = envelope_of(&to, label, ev) else {
-            return false;
-        };
-        if !self.may_send(u, &to, MessageKind::Notice, label, ev) {
-            return false;
-        }
-        let (in_reply_to, refs, _) = crate::pipeline::relay_plan::customer_thread(u, ticket.id);
-        context["template"] = json!(template);
-        context["to_name"] = json!(ticket.customer_name);
-        // The mail may be rendered as another ticket's (a merge moves it).
-        context["to"] = json!(to);
-        let planned = Planned {
-            kind: MessageKind::Notice,
-            envelope,
-            to_addrs: to.clone(),
-            cc_addrs: String::new(),
-            recipient: None,
-            from_name: Some(self.support_name.clone()),
-            subject: format!(
-                "Re: {} [{}]",
-                ticket.normalized_subject,
-                self.ticket_ref(ticket.id)
-            ),
-            in_reply_to: in_reply_to.unwrap_or_default(),
-            refs,
-            thread_index: None,
-            text: None,
-            html: None,
-            context,
-        };
-        let mid = self.queue(u, ticket, ev.row, planned);
-        ev.push(
-            EventKind::Status,
-            format!("{what} queued to {to} as <{mid}>"),
-        );
-        true
-    }
-
     /// Queues the agent's answer to the customer.
     pub(crate) fn relay(
         &self,
@@ -353,6 +305,7 @@ impl Queue {
             MessageKind::Ack => "ack",
             MessageKind::Relay => "r",
             MessageKind::System => "s",
+            MessageKind::Survey => "q",
             _ => "n",
         };
         let message_id = new_message_id(tag, &unique, &self.support);

@@ -43,6 +43,12 @@ pub(crate) enum Notify<'r> {
     /// An agent's `#pending` wait ended (the text says when) without an
     /// answer from the customer's side: the ticket is open again.
     WaitOver(&'r str),
+    /// The customer's side answered the satisfaction question with `score`
+    /// ("4/5"); `by` is the participant who did (None: the customer).
+    Rated {
+        score: &'r str,
+        by: Option<&'r str>,
+    },
 }
 
 impl Notify<'_> {
@@ -55,6 +61,7 @@ impl Notify<'_> {
             Notify::Assigned(by) => (None, false, Some(*by)),
             Notify::Merged { by, from } => (Some(*from), false, Some(*by)),
             Notify::WaitOver(when) => (Some(*when), true, None),
+            Notify::Rated { score, by } => (Some(*score), false, *by),
             Notify::StaffBounced(addr) | Notify::SlaWarning(addr) | Notify::SlaBreach(addr) => {
                 (Some(*addr), false, None)
             }
@@ -82,6 +89,7 @@ impl Notify<'_> {
             Notify::SlaBreach(_) => "sla_breach",
             Notify::Merged { .. } => "merged",
             Notify::WaitOver(_) => "wait_over",
+            Notify::Rated { .. } => "satisfaction",
         }
     }
 }

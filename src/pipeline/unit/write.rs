@@ -58,6 +58,7 @@ impl<'a> UnitOfWork<'a> {
             pending_until: None,
             answered_at: None,
             linked_to: t.linked_to,
+            satisfaction: None,
         };
         if let Some(owner) = &row.owner {
             *self.open_counts.entry(owner.clone()).or_default() += 1;

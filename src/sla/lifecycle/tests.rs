@@ -23,6 +23,7 @@ fn policy(count: Count) -> Policy {
         autoclose_after: Some(Duration::days(7)),
         autoclose_warning: Some(Duration::days(2)),
         reopen_window: Some(Duration::days(30)),
+        satisfaction: false,
     }
 }
 

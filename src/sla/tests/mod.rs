@@ -3,6 +3,7 @@
 
 mod calendar;
 mod clock;
+mod satisfaction;
 mod stats;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};

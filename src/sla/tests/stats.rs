@@ -4,7 +4,13 @@ use crate::sla::stats::{Breach, Count, OwnerLoad, Percentiles, Waiting, nearest_
 use crate::sla::{QuietBacklog, TicketFact, digest};
 use crate::tickets::Status;
 
-fn fact(id: i64, created: &str, status: Status, owner: Option<&str>, customer: &str) -> TicketFact {
+pub(super) fn fact(
+    id: i64,
+    created: &str,
+    status: Status,
+    owner: Option<&str>,
+    customer: &str,
+) -> TicketFact {
     TicketFact {
         id,
         created_at: utc(created),
@@ -18,6 +24,7 @@ fn fact(id: i64, created: &str, status: Status, owner: Option<&str>, customer: &
         agent_replies_at: Vec::new(),
         breaches: Vec::new(),
         waiting_since: None,
+        satisfaction: None,
     }
 }
 
@@ -328,6 +335,7 @@ fn a_counted_quiet_backlog_gives_the_same_digest() {
             && !f.reopened_at.iter().copied().any(in_window)
             && !f.agent_replies_at.iter().copied().any(in_window)
             && !f.breaches.iter().any(|&(_, at)| in_window(at))
+            && !f.satisfaction.as_ref().is_some_and(|s| in_window(s.at))
     });
     assert!(quiet.len() >= 3, "the fixture has a quiet backlog");
     let mut counted = QuietBacklog::default();

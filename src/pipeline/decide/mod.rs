@@ -12,13 +12,17 @@ use super::source::OutcomeKind;
 use super::thread::{ThreadMatch, Threading};
 use super::unit::UnitOfWork;
 use crate::mail::parse::ParsedMail;
-use crate::mail::{Class, Classifier, Mailbox};
-use crate::rules::assign::{Assigner, Assignment, Load};
-use crate::rules::{Router, Routing};
+use crate::mail::{Class, Classifier};
+use crate::rules::Router;
+use crate::rules::assign::{Assigner, Load};
 use crate::tickets::roles::{Speaker, role_of};
-use crate::tickets::{self, EventKind, MessageKind, ParticipantRole, Role, Status, Ticket};
+use crate::tickets::{self, EventKind, MessageKind, ParticipantRole, Role, Ticket};
+
+mod plans;
+mod rating;
 
 pub(crate) use super::events::Notes;
+pub(crate) use plans::{FollowUpPlan, NewTicketPlan, NotePlan, RatingPlan};
 
 pub(crate) enum Decision {
     /// This exact mail is stored already.
@@ -40,6 +44,9 @@ pub(crate) enum Decision {
     /// internal note, never relayed; no command runs, no status or clock moves.
     InternalNote(Box<NotePlan>),
     AgentReply(Box<AgentPlan>),
+    /// The customer's side answering the satisfaction question with a
+    /// score: recorded on the ticket, which stays as it is.
+    Rating(Box<RatingPlan>),
     /// A bounce of a mail on `ticket`: shown to its owner, never answered.
     Bounce {
         ticket: Ticket,
@@ -61,44 +68,6 @@ pub(crate) enum Decision {
         reason: String,
         via: String,
     },
-}
-
-pub(crate) struct NewTicketPlan {
-    pub routing: Routing,
-    /// Bulk or list mail: tagged `bulk`, never acknowledged.
-    pub bulk: Option<String>,
-    pub assignment: Option<Assignment>,
-    pub owner: Option<String>,
-    pub customer: Mailbox,
-    pub thread: ThreadMatch,
-    pub notes: Notes,
-    /// The older ticket it continues (a mail after the reopen window).
-    pub linked_to: Option<i64>,
-}
-
-pub(crate) struct FollowUpPlan {
-    pub ticket: Ticket,
-    pub thread: ThreadMatch,
-    /// `Customer` or `Participant`.
-    pub role: Role,
-    /// Why the sender has that role.
-    pub why: String,
-    /// The status the follow-up moves the ticket to, if any.
-    pub reopen: Option<Status>,
-    pub notes: Notes,
-}
-
-pub(crate) struct NotePlan {
-    pub ticket: Ticket,
-    pub thread: ThreadMatch,
-    /// `Colleague` or `ThirdParty`.
-    pub role: Role,
-    /// Why the mail has this role (and, for a roster sender, why it does not
-    /// act as an agent).
-    pub why: String,
-    /// Told to the sender, a roster agent, when their mail answers mail sent
-    /// to them but lacks the rest of the proof.
-    pub tell_agent: Option<String>,
 }
 
 /// What deciding reads: the classifier, threading, the rules, assignment,
@@ -308,6 +277,22 @@ impl Decide {
         mut notes: Notes,
         (role, why): (Role, String),
     ) -> Decision {
+        // A rating changes nothing but the score: before the reopen window.
+        if let Some(ticket) = thread.ticket.clone().filter(|_| thread.answers_survey) {
+            match self.rating_in(u, mail, &ticket, &thread) {
+                Ok(rating) => {
+                    return Decision::Rating(Box::new(RatingPlan {
+                        ticket,
+                        thread,
+                        role,
+                        why,
+                        rating,
+                        notes,
+                    }));
+                }
+                Err(not) => notes.push((EventKind::Satisfaction, not)),
+            }
+        }
         if let Some(ticket) = thread.ticket.clone()
             && let Some(why) = self.lifecycle.reopens_as_new(&ticket, u.now())
         {
