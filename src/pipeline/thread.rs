@@ -38,13 +38,9 @@ impl Threading {
         }
     }
 
-    fn ticket_ref(&self, id: i64) -> String {
-        tickets::format_ref(&self.ticket_prefix, id)
-    }
-
     /// `MR-12` for ticket 12.
-    pub(super) fn name(&self, id: i64) -> String {
-        self.ticket_ref(id)
+    pub(super) fn ticket_ref(&self, id: i64) -> String {
+        tickets::format_ref(&self.ticket_prefix, id)
     }
 
     /// `, merged into MR-12` when the ticket `asked` for went into `live`.

@@ -66,12 +66,7 @@ impl Tx {
             select_in!(self, (i64, String, DateTime<Utc>), ids, |list| format!(
                 "SELECT ticket_id, action, due FROM lifecycle_actions WHERE ticket_id IN ({list})"
             ));
-        let people = l
-            .tickets
-            .values()
-            .flat_map(|t| [Some(t.customer.clone()), t.owner.clone()])
-            .flatten();
-        let recipients = sorted(staff.iter().cloned().chain(people));
+        let recipients = super::load::mailable(&l, staff);
         self.load_outgoing_context(&mut l, &ids, &ids, &recipients, rate_since, page.now)
             .await?;
         Ok((l, taken.into_iter().collect()))

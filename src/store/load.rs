@@ -22,6 +22,19 @@ pub fn threading_lookup_sql(list: &str) -> String {
     )
 }
 
+/// Whom mail about the loaded tickets may go to, besides `also`, sorted:
+/// their owners (on the roster or not: notifications, reminders) and their
+/// customers (a merge notice, a lifecycle warning, the satisfaction
+/// question). Their rate limits are loaded for these.
+pub(super) fn mailable(l: &Loaded, also: &[String]) -> Vec<String> {
+    let people = l
+        .tickets
+        .values()
+        .flat_map(|t| [t.owner.clone(), Some(t.customer.clone())])
+        .flatten();
+    sorted(also.iter().cloned().chain(people))
+}
+
 impl Tx {
     /// Loads what the batch will read. On PostgreSQL it takes the batch's first-
     /// and second-class locks on the way (contention.rs): a batch never decides
@@ -54,14 +67,7 @@ impl Tx {
         // The loaded tickets' owners may be notified too (an owner no longer
         // on the roster still is), and their customers told of a merge or
         // asked how satisfied they are (a `#close`).
-        let recipients = sorted(
-            keys.auto_recipients.iter().cloned().chain(
-                l.tickets
-                    .values()
-                    .flat_map(|t| [t.owner.clone(), Some(t.customer.clone())])
-                    .flatten(),
-            ),
-        );
+        let recipients = mailable(&l, &keys.auto_recipients);
 
         // Assignment: load per owner, continuity per customer and area, cursors.
         if keys.assignment {

@@ -27,13 +27,7 @@ impl Tx {
         l.asked.tickets.extend(ids.iter().copied());
         l.tickets = self.tickets_to_change(&ids).await?;
         self.load_participants(&mut l).await?;
-        // The owners are told; the customers may be (merge_notifies_customer).
-        let people = l
-            .tickets
-            .values()
-            .flat_map(|t| [t.owner.clone(), Some(t.customer.clone())])
-            .flatten();
-        let staff = sorted(staff.iter().cloned().chain(people));
+        let staff = super::load::mailable(&l, staff);
         self.load_outgoing_context(&mut l, &ids, &ids, &staff, rate_since, now)
             .await?;
         Ok(l)

@@ -55,12 +55,7 @@ impl Tx {
         if let Some(m) = found {
             l.split_mail.insert(message_id.to_string(), m);
         }
-        let people = l
-            .tickets
-            .values()
-            .flat_map(|t| [t.owner.clone(), Some(t.customer.clone())])
-            .flatten();
-        let recipients = sorted(staff.iter().cloned().chain(people));
+        let recipients = super::load::mailable(&l, staff);
         self.load_outgoing_context(&mut l, &[ticket], &[ticket], &recipients, rate_since, now)
             .await?;
         Ok(l)

@@ -170,10 +170,11 @@ both_backends! {
         d.open("ben@other.test", "Another question", "r2@other.test", "");
         let sent = d.flush();
         let notif = Desk::newest(&sent, "MR-2", "notification");
-        for (n, words, why) in [
-            (1, "#merge MR-9", "there is no ticket MR-9"),
-            (2, "#merge MR-1", "add \"force\" to merge anyway"),
-            (3, "#merge MR-2", "a ticket cannot be merged into itself"),
+        // (the event's reason as it starts, and a piece of it the mail shows)
+        for (n, words, refused, why) in [
+            (1, "#merge MR-9", "there is no ticket MR-9", "there is no ticket MR-9"),
+            (2, "#merge MR-1", "MR-2 is ben@other.test's and MR-1 is amy@customer.test's", "add \"force\" to merge anyway"),
+            (3, "#merge MR-2", "a ticket cannot be merged into itself", "a ticket cannot be merged into itself"),
         ] {
             let o = d.bob_answers(&notif, &format!("refused-{n}@example.test"), words);
             assert_eq!(o["outcome"], "agent_reply", "{o}");
@@ -183,7 +184,8 @@ both_backends! {
             assert!(explain.text.contains(why), "{why}: {}", explain.text);
             assert!(explain.text.contains("The rest of your reply was carried out"), "{}", explain.text);
             let ev = events_text(&d.env.ticket("MR-2"));
-            assert!(ev.contains(&format!("refused: {why}")) || ev.contains(why), "{ev}");
+            assert!(ev.contains(&format!("by bob@example.test: refused: {refused}")), "{ev}");
+            assert!(ev.contains(why), "{ev}");
         }
         assert_eq!(d.env.ticket("MR-2")["status"], "open");
         assert!(d.env.ticket("MR-2")["merged_into"].is_null());
@@ -295,6 +297,41 @@ both_backends! {
         assert!(notice.text.contains("your request MR-2 is now handled together with MR-1"), "{}", notice.text);
         assert!(notice.text.contains("Printer too"), "{}", notice.text);
         assert_eq!(notice.in_reply_to, ["n2@other.test"], "threaded in Ben's conversation");
+        // Only IDs of Ben's side: never a notification's or another ticket's.
+        assert!(notice.references.iter().all(|r| r == "n2@other.test" || r.starts_with("mr.ack.")), "{:?}", notice.references);
+        assert!(!notice.text.contains("Amy") && !notice.text.contains("amy@customer.test"), "{}", notice.text);
         assert!(sent.iter().all(|(_, m)| m.to.iter().all(|t| t.email != "amy@customer.test")), "{:?}", names(&sent));
+    }
+
+    /// Only a proven agent's answer merges or splits: Amy writing the
+    /// commands on top of her answer, and a mail with Bob's From and the
+    /// notification's Message-ID but not its reply address, change nothing.
+    fn the_customer_side_or_a_forged_owner_merges_and_splits_nothing(b) {
+        let mut d = Desk::new(b);
+        d.open("Amy <amy@customer.test>", "Invoice wrong", "h1@customer.test", "");
+        d.open("Amy <amy@customer.test>", "Invoice again", "h2@customer.test", "");
+        let sent = d.flush();
+        let ack = Desk::newest(&sent, "MR-2", "ack");
+        let notif = Desk::newest(&sent, "MR-2", "notification");
+        let amy = format!(
+            "From: Amy <amy@customer.test>\r\nTo: support@example.test\r\nSubject: Re: {}\r\nMessage-ID: <h3@customer.test>\r\nIn-Reply-To: <{}>\r\nReferences: <{}>\r\nDate: Mon, 30 Nov 2026 11:00:00 +0000\r\n\r\n#merge MR-1 force\r\n#split\r\n\r\nPlease merge.\r\n",
+            ack.subject, ack.message_id, ack.message_id
+        );
+        let o = d.env.ingest(&amy);
+        assert_eq!((o["outcome"].as_str(), o["ref"].as_str()), (Some("appended"), Some("MR-2")), "{o}");
+        let forged = format!(
+            "From: Bob <bob@example.test>\r\nTo: support@example.test\r\nSubject: Re: {}\r\nMessage-ID: <h4@evil.test>\r\nIn-Reply-To: <{}>\r\nReferences: <{}>\r\nDate: Mon, 30 Nov 2026 11:05:00 +0000\r\n\r\n#merge MR-1 force\r\n#split\r\n",
+            notif.subject, notif.message_id, notif.message_id
+        );
+        let o = d.env.ingest(&forged);
+        assert_ne!(o["outcome"], "agent_reply", "{o}");
+        let two = d.env.ticket("MR-2");
+        assert_eq!(two["status"], "open");
+        assert!(two["merged_into"].is_null(), "{two}");
+        assert!(d.env.ticket("MR-1")["aliases"].as_array().expect("aliases").is_empty());
+        assert_eq!(d.env.count("SELECT COUNT(*) FROM tickets"), 2, "nothing split off");
+        let ev = events_text(&two);
+        assert!(!ev.contains("merged into") && !ev.contains("split off"), "{ev}");
+        assert!(ev.contains("not through its reply address"), "the forgery is named: {ev}");
     }
 }

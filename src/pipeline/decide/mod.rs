@@ -300,7 +300,10 @@ impl Decide {
             notes.push((EventKind::Threading, format!("{}; {why}", thread.via)));
             let fresh = ThreadMatch {
                 ticket: None,
-                via: format!("new ticket, linked to {}", self.threading.name(ticket.id)),
+                via: format!(
+                    "new ticket, linked to {}",
+                    self.threading.ticket_ref(ticket.id)
+                ),
                 ..thread
             };
             let mut d = self.new_ticket(u, mail, fresh, notes, None);

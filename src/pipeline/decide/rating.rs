@@ -23,7 +23,7 @@ impl Decide {
         thread: &ThreadMatch,
     ) -> Result<Rating, String> {
         let from = mail.from.email.as_str();
-        let name = self.threading.name(ticket.id);
+        let name = self.threading.ticket_ref(ticket.id);
         if thread.answers_internal {
             return Err(format!(
                 "{from} answered the satisfaction question of {name} in mail that also refers to internal mail: not taken as a rating"

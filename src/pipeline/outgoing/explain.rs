@@ -32,28 +32,8 @@ impl Queue {
         problems: &[String],
         ev: &mut Events,
     ) {
-        let accepted = accepted_commands();
-        let sent = self.explanation(
-            u,
-            ticket,
-            Explanation {
-                to: &mail.from.email,
-                lead: "Your reply was not sent",
-                answers: (&mail.message_id, &mail.references),
-                trigger_row: ev.row,
-                context: json!({ "event": "explanation", "problems": problems, "accepted": accepted }),
-            },
-            ev,
-        );
-        if let Some((to, mid)) = sent {
-            ev.push(
-                EventKind::Explanation,
-                format!(
-                    "explanation mailed to {to} as <{mid}>: {}",
-                    problems.join("; ")
-                ),
-            );
-        }
+        let lead = "Your reply was not sent";
+        self.mail_problems(u, ticket, mail, (lead, problems), json!({}), ev);
     }
 
     /// Mails the agent why a command of their reply (`#merge`, `#split`)
@@ -68,14 +48,24 @@ impl Queue {
         (lead, problem, relayed): (&str, String, bool),
         ev: &mut Events,
     ) {
-        let accepted = accepted_commands();
-        let context = json!({
-            "event": "explanation",
-            "problems": [problem],
-            "accepted": accepted,
-            "carried_out": true,
-            "relayed": relayed,
-        });
+        let done = json!({ "carried_out": true, "relayed": relayed });
+        self.mail_problems(u, ticket, mail, (lead, &[problem]), done, ev);
+    }
+
+    /// The explanation of `problems` in `mail`, with the accepted commands
+    /// and the `extra` keys its template reads; the event says where it went.
+    fn mail_problems(
+        &self,
+        u: &mut UnitOfWork<'_>,
+        ticket: &Ticket,
+        mail: &ParsedMail,
+        (lead, problems): (&str, &[String]),
+        mut context: serde_json::Value,
+        ev: &mut Events,
+    ) {
+        context["event"] = json!("explanation");
+        context["problems"] = json!(problems);
+        context["accepted"] = json!(accepted_commands());
         let sent = self.explanation(
             u,
             ticket,
@@ -91,7 +81,10 @@ impl Queue {
         if let Some((to, mid)) = sent {
             ev.push(
                 EventKind::Explanation,
-                format!("explanation mailed to {to} as <{mid}>: {problem}"),
+                format!(
+                    "explanation mailed to {to} as <{mid}>: {}",
+                    problems.join("; ")
+                ),
             );
         }
     }

@@ -103,14 +103,7 @@ impl UnitOfWork<'_> {
     }
 
     pub fn is_participant(&self, ticket_id: i64, email: &str) -> bool {
-        known(
-            self.asked.participants.contains(&ticket_id),
-            "participants",
-            ticket_id,
-        );
-        self.participants
-            .get(&ticket_id)
-            .is_some_and(|v| v.iter().any(|(e, _)| e == email))
+        self.participants(ticket_id).iter().any(|(e, _)| e == email)
     }
 
     pub fn participants(&self, ticket_id: i64) -> &[(String, ParticipantRole)] {
